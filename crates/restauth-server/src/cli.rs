@@ -1,0 +1,103 @@
+//! Command line: Django's management command names.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "restauth",
+    version,
+    about = "DRF-compatible authentication server"
+)]
+pub struct Cli {
+    /// Configuration file (default: restauth.toml in the working folder, when present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(ServeArgs),
+    /// Create or update the database schema.
+    Migrate,
+    /// Create a superuser (is_staff and is_superuser).
+    #[command(name = "createsuperuser")]
+    CreateSuperuser(CreateSuperuserArgs),
+    /// Create a user.
+    #[command(name = "createuser")]
+    CreateUser(CreateUserArgs),
+    /// Change a user's password (ends their tokens and sessions).
+    #[command(name = "changepassword")]
+    ChangePassword(ChangePasswordArgs),
+    /// Mark a user inactive: every token, session and JWT of theirs stops working.
+    #[command(name = "deactivateuser")]
+    DeactivateUser(UsernameArg),
+    /// Mark a user active again.
+    #[command(name = "activateuser")]
+    ActivateUser(UsernameArg),
+    /// Delete a user and everything they own.
+    #[command(name = "deleteuser")]
+    DeleteUser(UsernameArg),
+    /// Issue an API token for a user and print it.
+    #[command(name = "drf_create_token")]
+    DrfCreateToken(CreateTokenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on, overriding [server] bind (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateSuperuserArgs {
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Do not prompt; the password comes from RESTAUTH_SUPERUSER_PASSWORD (else none is set).
+    #[arg(long = "noinput", alias = "no-input")]
+    pub noinput: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateUserArgs {
+    pub username: String,
+    #[arg(long, default_value = "")]
+    pub email: String,
+    #[arg(long)]
+    pub staff: bool,
+    #[arg(long)]
+    pub superuser: bool,
+    #[arg(long)]
+    pub inactive: bool,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ChangePasswordArgs {
+    pub username: String,
+    /// Read the new password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UsernameArg {
+    pub username: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateTokenArgs {
+    pub username: String,
+    /// Revoke the user's other tokens.
+    #[arg(short = 'r', long = "reset")]
+    pub reset: bool,
+}

@@ -1,0 +1,208 @@
+//! The management commands, named as Django's.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use restauth::{NewAccount, Restauth, User};
+
+use crate::cli::{
+    ChangePasswordArgs, Cli, Command, CreateSuperuserArgs, CreateTokenArgs, CreateUserArgs,
+};
+use crate::config;
+
+/// The error a command ends with; printed as Django prints a `CommandError`.
+pub type CommandResult = Result<(), String>;
+
+pub async fn run(cli: Cli) -> CommandResult {
+    let settings = config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Command::Serve(args) = &cli.command {
+        let bind = args
+            .bind
+            .clone()
+            .unwrap_or_else(|| settings.server.bind.clone());
+        let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
+        return crate::app::serve(restauth, &bind).await;
+    }
+    let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve(_) => Ok(()),
+        Command::Migrate => {
+            println!("Migrations applied.");
+            Ok(())
+        }
+        Command::CreateSuperuser(args) => create_superuser(&restauth, args).await,
+        Command::CreateUser(args) => create_user(&restauth, args).await,
+        Command::ChangePassword(args) => change_password(&restauth, args).await,
+        Command::DeactivateUser(a) => {
+            let user = existing(&restauth, &a.username).await?;
+            restauth.set_active(&user, false).await.map_err(show)?;
+            println!("User '{}' deactivated.", user.username);
+            Ok(())
+        }
+        Command::ActivateUser(a) => {
+            let user = existing(&restauth, &a.username).await?;
+            restauth.set_active(&user, true).await.map_err(show)?;
+            println!("User '{}' activated.", user.username);
+            Ok(())
+        }
+        Command::DeleteUser(a) => {
+            let user = existing(&restauth, &a.username).await?;
+            restauth.delete_user(&user).await.map_err(show)?;
+            println!("User '{}' deleted.", user.username);
+            Ok(())
+        }
+        Command::DrfCreateToken(args) => create_token(&restauth, args).await,
+    }
+}
+
+/// Renders a library error for the terminal: validation errors as their messages.
+fn show(e: restauth::Error) -> String {
+    match e {
+        restauth::Error::Validation(v) => v
+            .as_json()
+            .iter()
+            .flat_map(|(field, msgs)| {
+                msgs.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.as_str())
+                    .map(move |m| format!("{field}: {m}"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+async fn existing(restauth: &Restauth, username: &str) -> Result<User, String> {
+    restauth
+        .user_by_username(username)
+        .await
+        .map_err(show)?
+        .ok_or_else(|| format!("user '{username}' does not exist"))
+}
+
+async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResult {
+    let user = restauth
+        .user_by_username(&args.username)
+        .await
+        .map_err(show)?
+        .ok_or_else(|| {
+            format!(
+                "Cannot create the Token: user {} does not exist",
+                args.username
+            )
+        })?;
+    let issued = restauth.issue_token(user.id).await.map_err(show)?;
+    if args.reset {
+        restauth
+            .revoke_tokens(user.id, Some(issued.record.id))
+            .await
+            .map_err(show)?;
+    }
+    println!("Generated token {} for user {}", issued.key, user.username);
+    Ok(())
+}
+
+async fn create_user(restauth: &Restauth, args: CreateUserArgs) -> CommandResult {
+    let password = if args.password_stdin {
+        Some(read_stdin_line()?)
+    } else if std::io::stdin().is_terminal() {
+        Some(prompt_new_password()?)
+    } else {
+        None
+    };
+    let account = NewAccount {
+        email: args.email,
+        password,
+        is_active: !args.inactive,
+        is_staff: args.staff || args.superuser,
+        is_superuser: args.superuser,
+        ..NewAccount::new(args.username)
+    };
+    let user = restauth.create_user(account).await.map_err(show)?;
+    println!("User '{}' created.", user.username);
+    Ok(())
+}
+
+async fn create_superuser(restauth: &Restauth, args: CreateSuperuserArgs) -> CommandResult {
+    let (username, email, password) = if args.noinput {
+        let username = args
+            .username
+            .ok_or("You must use --username with --noinput.")?;
+        let password = std::env::var("RESTAUTH_SUPERUSER_PASSWORD").ok();
+        (username, args.email.unwrap_or_default(), password)
+    } else {
+        let username = match args.username {
+            Some(u) => u,
+            None => prompt("Username: ")?,
+        };
+        let email = match args.email {
+            Some(e) => e,
+            None => prompt("Email address: ")?,
+        };
+        (username, email, Some(prompt_new_password()?))
+    };
+    let account = NewAccount {
+        email,
+        password,
+        is_staff: true,
+        is_superuser: true,
+        ..NewAccount::new(username)
+    };
+    restauth.create_user(account).await.map_err(show)?;
+    println!("Superuser created successfully.");
+    Ok(())
+}
+
+async fn change_password(restauth: &Restauth, args: ChangePasswordArgs) -> CommandResult {
+    let user = existing(restauth, &args.username).await?;
+    let password = if args.password_stdin {
+        read_stdin_line()?
+    } else {
+        println!("Changing password for user '{}'", user.username);
+        prompt_new_password()?
+    };
+    restauth
+        .set_password(&user, &password)
+        .await
+        .map_err(show)?;
+    println!("Password changed successfully for user '{}'", user.username);
+    Ok(())
+}
+
+fn prompt(label: &str) -> Result<String, String> {
+    print!("{label}");
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    read_stdin_line().map(|s| s.trim().to_owned())
+}
+
+/// Asks twice without echo on a terminal; reads two lines otherwise.
+fn prompt_new_password() -> Result<String, String> {
+    let read = |label: &str| -> Result<String, String> {
+        if std::io::stdin().is_terminal() {
+            rpassword::prompt_password(label).map_err(|e| e.to_string())
+        } else {
+            read_stdin_line()
+        }
+    };
+    let first = read("Password: ")?;
+    let second = read("Password (again): ")?;
+    if first != second {
+        return Err("Your passwords didn't match.".into());
+    }
+    if first.is_empty() {
+        return Err("Blank passwords aren't allowed.".into());
+    }
+    Ok(first)
+}
+
+/// One line of standard input without its line ending; other white space is kept.
+fn read_stdin_line() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+}

@@ -1,0 +1,82 @@
+//! Settings for the server: the library's, plus a secret key that exists.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use restauth::settings::{ConfigError, Secret, Settings};
+
+/// Loads settings and, when no `secret_key` is configured, reads or creates the key file
+/// beside the SQLite database (mode 0600).
+pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::load(path)?;
+    if settings.secret_key.is_none() {
+        let file = key_file(&settings.database.url);
+        settings.secret_key = Some(Secret(read_or_create_key(&file)?));
+    }
+    Ok(settings)
+}
+
+fn key_file(database_url: &str) -> PathBuf {
+    let db = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p))
+        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+    match db {
+        Some(p) => {
+            let dir = Path::new(p).parent().unwrap_or(Path::new(""));
+            dir.join("restauth.secret_key")
+        }
+        None => PathBuf::from("restauth.secret_key"),
+    }
+}
+
+fn read_or_create_key(file: &Path) -> Result<String, ConfigError> {
+    match std::fs::read_to_string(file) {
+        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_owned()),
+        Ok(_) => {
+            return Err(ConfigError(format!(
+                "secret_key: {} holds fewer than 32 characters",
+                file.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ConfigError(format!("secret_key: {}: {e}", file.display()))),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ConfigError(format!("secret_key: {e}")))?;
+    let key = hex::encode(bytes);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| ConfigError(format!("secret_key: cannot create {}: {e}", file.display())))?;
+    f.write_all(key.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| ConfigError(format!("secret_key: {}: {e}", file.display())))?;
+    tracing::info!(path = %file.display(), "generated a new secret key");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_sits_beside_the_database() {
+        assert_eq!(
+            key_file("sqlite:///tmp/x/restauth.db"),
+            PathBuf::from("/tmp/x/restauth.secret_key")
+        );
+        assert_eq!(
+            key_file("sqlite://restauth.db?mode=rwc"),
+            PathBuf::from("restauth.secret_key")
+        );
+        assert_eq!(
+            key_file("postgres://db/x"),
+            PathBuf::from("restauth.secret_key")
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! [`Restauth`]: the shared state every authenticator, permission and route works with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::AuthCache;
+use crate::error::Error;
+use crate::password::{HashPool, PasswordHasher};
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// Settings, store, cache and hashing pool, cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Restauth {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub cache: AuthCache,
+    pub hashing: HashPool,
+}
+
+impl Restauth {
+    /// Builds the context over an opened store. Does not migrate: call
+    /// [`Store::migrate`] (or `restauth migrate`) first.
+    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Self, Error> {
+        let hasher = PasswordHasher::new(settings.password.argon2)
+            .map_err(|e| Error::Internal(format!("password.argon2: {e}")))?;
+        let hashing = HashPool::new(
+            hasher,
+            settings.password.hashing_concurrency,
+            Duration::from_secs(settings.password.hashing_queue_timeout.0),
+        );
+        let cache = AuthCache::new(
+            settings.cache.ttl.as_i64(),
+            settings.cache.max_entries,
+            store.change_stamp(),
+        );
+        Ok(Restauth {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                cache,
+                hashing,
+            }),
+        })
+    }
+
+    /// Opens the store named in the settings, migrates it, and builds the context.
+    pub async fn open(settings: Settings) -> Result<Self, Error> {
+        let store = crate::store::connect(&settings.database).await?;
+        store.migrate().await?;
+        Restauth::new(settings, store)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn hashing(&self) -> &HashPool {
+        &self.inner.hashing
+    }
+
+    pub(crate) fn cache(&self) -> &AuthCache {
+        // Every read of the cache first honours changes announced by other processes.
+        self.inner.cache.sync(self.inner.store.change_stamp());
+        &self.inner.cache
+    }
+
+    /// Forgets cached users and tokens here and tells other processes to do the same.
+    pub(crate) async fn invalidate(&self) -> Result<(), Error> {
+        self.inner.cache.clear();
+        self.inner.store.announce_change().await?;
+        Ok(())
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,55 @@
+//! `POST /api-token-auth/`: DRF's `obtain_auth_token`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::json;
+
+use super::{ApiView, no_store};
+use crate::context::Restauth;
+use crate::error::{Error, ValidationErrors, json_response};
+use crate::parsers::RequestData;
+
+pub const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials.";
+
+/// The token endpoint at `path`. As in DRF it keeps the default authentication classes (a
+/// malformed `Authorization` header is still refused) and has no permission classes.
+pub fn router(restauth: &Restauth, path: &str) -> Router {
+    let view = ApiView::new("Obtain Auth Token")
+        .post(obtain_auth_token)
+        .guard(restauth.policy().permissions(Vec::new()));
+    Router::new().route(path, view).with_state(restauth.clone())
+}
+
+/// Username and password (JSON or form) → `{"token": "<40 hex>"}`, a new token each time.
+pub async fn obtain_auth_token(
+    State(restauth): State<Restauth>,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let username = data.char_field("username", true, &mut errors);
+    let password = data.char_field("password", false, &mut errors);
+    errors.into_result()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let Some(user) = restauth
+        .authenticate_credentials(&username, &password)
+        .await?
+    else {
+        return Err(Error::Validation(ValidationErrors::non_field(
+            UNABLE_TO_LOG_IN,
+        )));
+    };
+    let issued = restauth.issue_token(user.id).await?;
+    tracing::info!(
+        user_id = user.id,
+        token_id = issued.record.id,
+        "token issued"
+    );
+    Ok(no_store(json_response(
+        StatusCode::OK,
+        &json!({ "token": issued.key }),
+    )))
+}

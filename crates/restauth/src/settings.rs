@@ -1,0 +1,384 @@
+//! Typed settings, loaded once: defaults → `restauth.toml` → `RESTAUTH_*` environment variables.
+//!
+//! Section and key names are DRF's, simplejwt's and Django's setting names in lower case, so users
+//! find them where they look for them (`[rest_framework] default_authentication_classes`, …).
+//! Unknown keys are errors: a typo must stop the server, not be silently ignored.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::password::{Argon2Params, PasswordValidation};
+
+/// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
+const RESERVED_ENV: &[&str] = &["superuser_password", "log"];
+const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
+
+/// A duration in whole seconds; reads an integer of seconds or `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub u64);
+
+impl Seconds {
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num.parse().ok()?;
+        let mult = match unit.trim() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return None,
+        };
+        n.checked_mul(mult).map(Seconds)
+    }
+
+    pub fn as_i64(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Seconds(n)),
+            Raw::Str(s) => Seconds::parse(&s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {s:?}: use seconds or a number with s, m, h, d or w"
+                ))
+            }),
+        }
+    }
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The names of the authentication classes, as `default_authentication_classes` spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthClass {
+    #[serde(alias = "SessionAuthentication")]
+    Session,
+    #[serde(alias = "BasicAuthentication")]
+    Basic,
+    #[serde(alias = "TokenAuthentication")]
+    Token,
+    #[serde(alias = "JWTAuthentication")]
+    Jwt,
+}
+
+/// The names of the permission classes, as `default_permission_classes` spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionClass {
+    #[serde(alias = "AllowAny")]
+    AllowAny,
+    #[serde(alias = "IsAuthenticated")]
+    IsAuthenticated,
+    #[serde(alias = "IsAdminUser")]
+    IsAdminUser,
+    #[serde(alias = "IsAuthenticatedOrReadOnly")]
+    IsAuthenticatedOrReadOnly,
+}
+
+/// Everything restauth reads from configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Django's SECRET_KEY: the default JWT HMAC key and the key of session hashes.
+    pub secret_key: Option<Secret>,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub rest_framework: RestFrameworkSettings,
+    pub token: TokenSettings,
+    pub password: PasswordSettings,
+    pub cache: CacheSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            secret_key: None,
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            rest_framework: RestFrameworkSettings::default(),
+            token: TokenSettings::default(),
+            password: PasswordSettings::default(),
+            cache: CacheSettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Serve the demo views (`/api/dashboard/`, `/api/profile/`, …).
+    pub demo_views: bool,
+    /// Largest accepted request body, in bytes (413 above).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8000".into(),
+            demo_views: true,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (created when missing) or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub acquire_timeout: Seconds,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://restauth.db".into(),
+            max_connections: 8,
+            acquire_timeout: Seconds(2),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestFrameworkSettings {
+    pub default_authentication_classes: Vec<AuthClass>,
+    pub default_permission_classes: Vec<PermissionClass>,
+}
+
+impl Default for RestFrameworkSettings {
+    fn default() -> Self {
+        RestFrameworkSettings {
+            default_authentication_classes: vec![
+                AuthClass::Session,
+                AuthClass::Basic,
+                AuthClass::Token,
+                AuthClass::Jwt,
+            ],
+            default_permission_classes: vec![PermissionClass::AllowAny],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The scheme word of `Authorization: Token <key>` (matched case-insensitively).
+    pub keyword: String,
+    /// Lifetime of a token; none by default, as DRF.
+    pub ttl: Option<Seconds>,
+    /// Most tokens a user may hold; the oldest is revoked when a new one passes the limit.
+    pub limit_per_user: Option<u32>,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            keyword: "Token".into(),
+            ttl: None,
+            limit_per_user: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub argon2: Argon2Params,
+    pub validation: PasswordValidation,
+    /// Password hashes computed at once; more wait (bounded memory: argon2 memory × this).
+    pub hashing_concurrency: Option<usize>,
+    /// How long a request waits for a hashing slot before answering 503.
+    pub hashing_queue_timeout: Seconds,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        PasswordSettings {
+            argon2: Argon2Params::default(),
+            validation: PasswordValidation::default(),
+            hashing_concurrency: None,
+            hashing_queue_timeout: Seconds(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// How long a token or user stays in the in-process cache without being re-read.
+    pub ttl: Seconds,
+    /// Entries per map; the cache is emptied when it would grow past this.
+    pub max_entries: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            ttl: Seconds(30),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// A configuration problem, with the key it concerns in its text.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
+    /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let file: PathBuf = match path {
+            Some(p) if !p.exists() => {
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    p.display()
+                )));
+            }
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::from("restauth.toml"),
+        };
+        let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
+            let key = key.as_str();
+            !RESERVED_ENV.contains(&key)
+                && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
+        });
+        let settings: Settings = Figment::new()
+            .merge(Toml::file(file))
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(describe(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that values fit together; called by [`Settings::load`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self
+            .rest_framework
+            .default_authentication_classes
+            .is_empty()
+        {
+            tracing::warn!("rest_framework.default_authentication_classes is empty");
+        }
+        if self.token.keyword.is_empty() || self.token.keyword.contains(char::is_whitespace) {
+            return Err(ConfigError(
+                "token.keyword: must be one word without spaces".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "database.max_connections: must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|err| {
+            let path = err.path.join(".");
+            if path.is_empty() {
+                err.kind.to_string()
+            } else {
+                format!("{path}: {}", err.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(Seconds::parse("5m"), Some(Seconds(300)));
+        assert_eq!(Seconds::parse("1d"), Some(Seconds(86_400)));
+        assert_eq!(Seconds::parse("42"), Some(Seconds(42)));
+        assert_eq!(Seconds::parse("5 h"), Some(Seconds(18_000)));
+        assert_eq!(Seconds::parse("5y"), None);
+        assert_eq!(Seconds::parse("m"), None);
+        assert_eq!(Seconds::parse("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn toml_with_drf_names() {
+        let s: Settings = Figment::new()
+            .merge(Toml::string(
+                r#"
+                [rest_framework]
+                default_authentication_classes = ["token", "session"]
+                default_permission_classes = ["IsAuthenticated"]
+                [token]
+                ttl = "1d"
+                "#,
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            s.rest_framework.default_authentication_classes,
+            vec![AuthClass::Token, AuthClass::Session]
+        );
+        assert_eq!(
+            s.rest_framework.default_permission_classes,
+            vec![PermissionClass::IsAuthenticated]
+        );
+        assert_eq!(s.token.ttl, Some(Seconds(86_400)));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key() {
+        let err = Figment::new()
+            .merge(Toml::string("[rest_framework]\ndefault_auth = 1\n"))
+            .extract::<Settings>()
+            .unwrap_err();
+        let text = describe(err);
+        assert!(text.contains("rest_framework"), "{text}");
+        assert!(text.contains("default_auth"), "{text}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings {
+            secret_key: Some(Secret("hunter2-hunter2".into())),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Embedded schema migrations, applied in order and recorded in `restauth_migrations`.
+//!
+//! A tiny runner of our own instead of `sqlx::migrate!`: it keeps sqlx's macro stack out of the
+//! build and lets each backend keep plain SQL files.
+
+/// One schema step. Versions only grow; an applied step is never edited.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "users and tokens",
+    sql: include_str!("../../migrations/sqlite/0001_users_tokens.sql"),
+}];
+
+pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS restauth_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";

@@ -1,0 +1,185 @@
+//! Persistence behind one trait, so SQLite (the embedded default) and PostgreSQL are
+//! interchangeable; callers never see SQL.
+//!
+//! Times are integer Unix seconds, ids integers, secrets only as digests.
+
+use async_trait::async_trait;
+
+use crate::user::User;
+
+mod migrate;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached, is locked for too long or out of space: answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule refused the write (duplicate username, …).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else: a bug or a corrupt database.
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+/// A user about to be created; `password` is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub date_joined: i64,
+}
+
+/// A stored API token. The key itself is never stored, only its SHA-256 digest (hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub digest: String,
+    pub user_id: i64,
+    pub created: i64,
+    pub last_used: Option<i64>,
+    pub expires: Option<i64>,
+}
+
+/// A token about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub digest: String,
+    pub user_id: i64,
+    pub created: i64,
+    pub expires: Option<i64>,
+    /// Keep at most this many tokens for the user, evicting the oldest, in the same transaction.
+    pub limit_per_user: Option<u32>,
+}
+
+/// The storage contract. Every method is one atomic operation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Brings the schema up to date; safe to run at every start.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Cheap, synchronous fingerprint of the change signal: it differs after any
+    /// [`Store::announce_change`], from this process or another one. Read on the hot path.
+    fn change_stamp(&self) -> u64;
+
+    /// Tells every process using this store that users or tokens changed in a way caches must
+    /// not hide (revocation, deactivation, password change, deletion).
+    async fn announce_change(&self) -> Result<(), StoreError>;
+
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Sets a new password hash. With `revoke_before = Some(t)`, also moves the user's
+    /// `valid_after` to `t` and deletes their API tokens, in one transaction.
+    async fn set_password(
+        &self,
+        user_id: i64,
+        hash: &str,
+        revoke_before: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// Replaces `old_hash` by `new_hash` only if it is still the stored one (upgrade on login).
+    async fn upgrade_password(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError>;
+    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError>;
+    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError>;
+    /// Moves `valid_after` forward (never back) to `at`.
+    async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError>;
+    /// Deletes the user and, by cascade, everything they own.
+    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
+
+    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
+    /// The token with this digest and its user, in one query.
+    async fn token_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError>;
+    async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError>;
+    async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError>;
+    /// Deletes all of a user's tokens but `keep`; returns how many went.
+    async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
+}
+
+/// Opens the store named by `url`: `sqlite://…` or `postgres://…`.
+pub async fn connect(
+    settings: &crate::settings::DatabaseSettings,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let url = settings.url.as_str();
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(settings).await?))
+    } else {
+        Err(StoreError::Other(format!(
+            "database.url: unsupported scheme in {:?} (use sqlite://)",
+            redact_url(url)
+        )))
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Maps a sqlx error to the store's categories.
+pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        sqlx::Error::Database(db) => {
+            // SQLite BUSY/LOCKED/FULL/IOERR and PostgreSQL admin shutdown / connection classes
+            // are conditions that pass; the rest are bugs.
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let transient = matches!(code.as_str(), "5" | "6" | "13" | "10" | "517" | "261")
+                || code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53");
+            if transient {
+                StoreError::Unavailable(db.message().to_owned())
+            } else {
+                StoreError::Other(db.message().to_owned())
+            }
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            super::redact_url("postgres://bob:s3cret@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
+        assert_eq!(super::redact_url("sqlite://a.db"), "sqlite://a.db");
+    }
+}

@@ -1,0 +1,382 @@
+//! The embedded default: one SQLite file in WAL mode.
+//!
+//! Reads go through a pool; writes through a single connection, so this process never fights
+//! itself for SQLite's one writer lock (other processes, like the management commands, wait on
+//! `busy_timeout`). Commits are durable (`synchronous=FULL`).
+//!
+//! The change signal is a small stamp file beside the database, rewritten by whoever revokes
+//! something; a `stat` of it on the hot path costs no database query.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::migrate::{CREATE_TABLE, SQLITE};
+use super::{NewToken, NewUser, Store, StoreError, TokenRecord, classify};
+use crate::settings::DatabaseSettings;
+use crate::user::User;
+
+macro_rules! user_columns {
+    () => {
+        "id, username, email, first_name, last_name, password, is_active, is_staff, \
+         is_superuser, date_joined, last_login, valid_after"
+    };
+}
+
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+    stamp: PathBuf,
+}
+
+impl SqliteStore {
+    pub async fn open(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&settings.url)
+            .map_err(|e| StoreError::Other(format!("database.url: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let acquire = Duration::from_secs(settings.acquire_timeout.0);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire)
+            .connect_with(options.clone())
+            .await
+            .map_err(classify)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(acquire)
+            .connect_with(options.clone().read_only(true))
+            .await
+            .map_err(classify)?;
+        let stamp = stamp_path(options.get_filename());
+        Ok(SqliteStore {
+            reader,
+            writer,
+            stamp,
+        })
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks with
+        // another process's writer.
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(classify)
+    }
+}
+
+fn stamp_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-stamp");
+    PathBuf::from(name)
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        password: row.try_get("password")?,
+        is_active: row.try_get("is_active")?,
+        is_staff: row.try_get("is_staff")?,
+        is_superuser: row.try_get("is_superuser")?,
+        date_joined: row.try_get("date_joined")?,
+        last_login: row.try_get("last_login")?,
+        valid_after: row.try_get("valid_after")?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow, prefix: &str) -> Result<TokenRecord, sqlx::Error> {
+    let col = |c: &str| format!("{prefix}{c}");
+    Ok(TokenRecord {
+        id: row.try_get(col("id").as_str())?,
+        digest: row.try_get(col("digest").as_str())?,
+        user_id: row.try_get(col("user_id").as_str())?,
+        created: row.try_get(col("created").as_str())?,
+        last_used: row.try_get(col("last_used").as_str())?,
+        expires: row.try_get(col("expires").as_str())?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(CREATE_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM restauth_migrations")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        for m in SQLITE.iter().filter(|m| !applied.contains(&m.version)) {
+            sqlx::raw_sql(m.sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            sqlx::query("INSERT INTO restauth_migrations (version, name, applied_at) VALUES (?, ?, unixepoch())")
+                .bind(m.version)
+                .bind(m.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    fn change_stamp(&self) -> u64 {
+        match std::fs::metadata(&self.stamp) {
+            // A rewrite is a rename onto the path: a new inode and a new ctime each time.
+            Ok(m) => m.ino() ^ (m.ctime_nsec() as u64) ^ ((m.ctime() as u64) << 30) ^ m.size(),
+            Err(_) => 0,
+        }
+    }
+
+    async fn announce_change(&self) -> Result<(), StoreError> {
+        let stamp = self.stamp.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut nonce = [0u8; 16];
+            getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
+            let tmp = stamp.with_extension("stamp-tmp");
+            std::fs::write(&tmp, hex::encode(nonce)).map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, &stamp).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?
+        .map_err(StoreError::Unavailable)
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO auth_user (username, email, first_name, last_name, password, is_active, \
+             is_staff, is_superuser, date_joined) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            user_columns!()
+        ))
+        .bind(&user.username)
+        .bind(&user.email)
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(&user.password)
+        .bind(user.is_active)
+        .bind(user.is_staff)
+        .bind(user.is_superuser)
+        .bind(user.date_joined)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(classify)?;
+        user_from_row(&row).map_err(classify)
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(classify)?
+        .map(|r| user_from_row(&r))
+        .transpose()
+        .map_err(classify)
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(classify)?
+        .map(|r| user_from_row(&r))
+        .transpose()
+        .map_err(classify)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        hash: &str,
+        revoke_before: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query("UPDATE auth_user SET password = ?, valid_after = max(valid_after, coalesce(?, valid_after)) WHERE id = ?")
+            .bind(hash)
+            .bind(revoke_before)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        if updated > 0 && revoke_before.is_some() {
+            sqlx::query("DELETE FROM authtoken_token WHERE user_id = ?")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(updated > 0)
+    }
+
+    async fn upgrade_password(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE auth_user SET password = ? WHERE id = ? AND password = ?")
+            .bind(new_hash)
+            .bind(user_id)
+            .bind(old_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE auth_user SET is_active = ? WHERE id = ?")
+            .bind(active)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE auth_user SET last_login = ? WHERE id = ?")
+            .bind(at)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE auth_user SET valid_after = max(valid_after, ?) WHERE id = ?")
+                .bind(at)
+                .bind(user_id)
+                .execute(&self.writer)
+                .await
+                .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM auth_user WHERE id = ?")
+            .bind(user_id)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "INSERT INTO authtoken_token (digest, user_id, created, expires) VALUES (?, ?, ?, ?) \
+             RETURNING id, digest, user_id, created, last_used, expires",
+        )
+        .bind(&token.digest)
+        .bind(token.user_id)
+        .bind(token.created)
+        .bind(token.expires)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let record = token_from_row(&row, "").map_err(classify)?;
+        if let Some(limit) = token.limit_per_user {
+            sqlx::query(
+                "DELETE FROM authtoken_token WHERE user_id = ? AND id NOT IN \
+                 (SELECT id FROM authtoken_token WHERE user_id = ? ORDER BY created DESC, id DESC LIMIT ?)",
+            )
+            .bind(token.user_id)
+            .bind(token.user_id)
+            .bind(i64::from(limit.max(1)))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(record)
+    }
+
+    async fn token_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id AS t_id, t.digest AS t_digest, t.user_id AS t_user_id, \
+             t.created AS t_created, t.last_used AS t_last_used, t.expires AS t_expires, \
+             u.id, u.username, u.email, u.first_name, u.last_name, u.password, u.is_active, \
+             u.is_staff, u.is_superuser, u.date_joined, u.last_login, u.valid_after \
+             FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.digest = ?",
+        )
+        .bind(digest)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(classify)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let token = token_from_row(&r, "t_").map_err(classify)?;
+                let user = user_from_row(&r).map_err(classify)?;
+                Ok(Some((token, user)))
+            }
+        }
+    }
+
+    async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authtoken_token SET last_used = ? WHERE id = ?")
+            .bind(at)
+            .bind(token_id)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM authtoken_token WHERE id = ?")
+            .bind(token_id)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM authtoken_token WHERE user_id = ? AND id IS NOT coalesce(?, -1)",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+}

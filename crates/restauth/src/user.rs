@@ -1,0 +1,140 @@
+//! The user, with Django's `auth_user` fields, and the identity a request carries.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A user account. `password` is the encoded hash, never the password itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    /// Unix seconds.
+    pub date_joined: i64,
+    pub last_login: Option<i64>,
+    /// Unix seconds; credentials issued before this instant are refused (password change,
+    /// "log out everywhere").
+    pub valid_after: i64,
+}
+
+impl fmt::Debug for User {
+    // The hash stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful authenticator proved, DRF's `request.auth`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthInfo {
+    /// `Authorization: Token <key>`; the id of the token row.
+    Token { token_id: i64 },
+    /// `Authorization: Basic …`.
+    Basic,
+    /// A session cookie; the digest of the session key.
+    Session { session_id: String },
+    /// A JWT access token; its `jti`.
+    Jwt { jti: String },
+    /// A custom authenticator's own marker.
+    Other(&'static str),
+}
+
+/// DRF's `request.user` + `request.auth`: anonymous until an authenticator succeeds.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    pub user: Option<Arc<User>>,
+    pub auth: Option<AuthInfo>,
+}
+
+impl Identity {
+    pub fn anonymous() -> Self {
+        Identity::default()
+    }
+
+    pub fn authenticated(user: Arc<User>, auth: AuthInfo) -> Self {
+        Identity {
+            user: Some(user),
+            auth: Some(auth),
+        }
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.user.is_some()
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_staff)
+    }
+}
+
+/// Longest username Django accepts.
+pub const USERNAME_MAX_LENGTH: usize = 150;
+
+/// Django's `UnicodeUsernameValidator` plus `max_length=150`.
+pub fn validate_username(username: &str) -> Result<(), &'static str> {
+    if username.is_empty() {
+        return Err("This field may not be blank.");
+    }
+    if username.chars().count() > USERNAME_MAX_LENGTH {
+        return Err("Ensure this field has no more than 150 characters.");
+    }
+    let valid = username
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || matches!(c, '@' | '.' | '+' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(validate_username("alice").is_ok());
+        assert!(validate_username("al.ice+1@x-y_z").is_ok());
+        assert!(validate_username("zoë").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("a b").is_err());
+        assert!(validate_username("a\nb").is_err());
+        assert!(validate_username("a\0").is_err());
+        assert!(validate_username(&"a".repeat(150)).is_ok());
+        assert!(validate_username(&"a".repeat(151)).is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_hash() {
+        let u = User {
+            id: 1,
+            username: "a".into(),
+            email: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            password: "$argon2id$secret".into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            date_joined: 0,
+            last_login: None,
+            valid_after: 0,
+        };
+        assert!(!format!("{u:?}").contains("argon2"));
+    }
+}
