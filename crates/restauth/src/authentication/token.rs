@@ -3,10 +3,10 @@
 use axum::body::Body;
 use http::{HeaderValue, Request};
 
-use super::{Authenticator, Outcome, authorization, scheme_parts};
+use super::{Authentication, Authenticator, Outcome, authorization, scheme_parts};
 use crate::context::Restauth;
 use crate::error::Error;
-use crate::tokens::TokenRejection;
+use crate::tokens::{KeyVerdict, TokenRejection};
 use crate::user::{AuthInfo, Identity};
 
 pub const NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
@@ -60,6 +60,17 @@ pub(crate) fn parse<'a>(value: &'a [u8], keyword: &str) -> Parsed<'a> {
     }
 }
 
+fn identity(verdict: KeyVerdict) -> Authentication {
+    match verdict {
+        Ok((token, user)) => Ok(Some(Identity::authenticated(
+            user,
+            AuthInfo::Token { token_id: token.id },
+        ))),
+        Err(TokenRejection::Invalid) => Err(Error::authentication_failed(INVALID_TOKEN)),
+        Err(TokenRejection::Inactive) => Err(Error::authentication_failed(INACTIVE)),
+    }
+}
+
 impl Authenticator for TokenAuthentication {
     fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
         let Some(value) = authorization(request.headers()) else {
@@ -68,17 +79,14 @@ impl Authenticator for TokenAuthentication {
         let key = match parse(&value, &self.keyword) {
             Parsed::NotMine => return Outcome::skip(),
             Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
-            Parsed::Key(key) => key.to_owned(),
+            Parsed::Key(key) => key,
         };
+        if let Some(verdict) = self.restauth.authenticate_key_cached(key) {
+            return Outcome::Ready(identity(verdict));
+        }
+        let key = key.to_owned();
         Outcome::Pending(Box::pin(async move {
-            match self.restauth.authenticate_key(&key).await? {
-                Ok((token, user)) => Ok(Some(Identity::authenticated(
-                    user,
-                    AuthInfo::Token { token_id: token.id },
-                ))),
-                Err(TokenRejection::Invalid) => Err(Error::authentication_failed(INVALID_TOKEN)),
-                Err(TokenRejection::Inactive) => Err(Error::authentication_failed(INACTIVE)),
-            }
+            identity(self.restauth.authenticate_key(&key).await?)
         }))
     }
 
