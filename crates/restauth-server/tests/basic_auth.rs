@@ -22,19 +22,50 @@ async fn basic_header_rows() {
     s.create_user("sleepy", &["--inactive"]);
     let invalid = r#"{"detail":"Invalid username/password."}"#;
     let rows: Vec<(String, u16, String)> = vec![
-        ("Basic".into(), 401, r#"{"detail":"Invalid basic header. No credentials provided."}"#.into()),
-        ("Basic a b".into(), 401, r#"{"detail":"Invalid basic header. Credentials string should not contain spaces."}"#.into()),
-        ("Basic %%%".into(), 401, r#"{"detail":"Invalid basic header. Credentials not correctly base64 encoded."}"#.into()),
-        (basic("no-colon"), 401, r#"{"detail":"Invalid basic header. Credentials not correctly base64 encoded."}"#.into()),
+        (
+            "Basic".into(),
+            401,
+            r#"{"detail":"Invalid basic header. No credentials provided."}"#.into(),
+        ),
+        (
+            "Basic a b".into(),
+            401,
+            r#"{"detail":"Invalid basic header. Credentials string should not contain spaces."}"#
+                .into(),
+        ),
+        (
+            "Basic %%%".into(),
+            401,
+            r#"{"detail":"Invalid basic header. Credentials not correctly base64 encoded."}"#
+                .into(),
+        ),
+        (
+            basic("no-colon"),
+            401,
+            r#"{"detail":"Invalid basic header. Credentials not correctly base64 encoded."}"#
+                .into(),
+        ),
         (basic("alice:wrong password"), 401, invalid.into()),
         (basic("nobody:whatever"), 401, invalid.into()),
         (basic(&format!("sleepy:{PASSWORD}")), 401, invalid.into()),
-        (basic(&format!("alice:{PASSWORD}")), 200, r#"{"message":"Hello alice, welcome to your dashboard"}"#.into()),
-        (basic(&format!("alice:{PASSWORD}")).replace("Basic", "bAsIc"), 200, r#"{"message":"Hello alice, welcome to your dashboard"}"#.into()),
+        (
+            basic(&format!("alice:{PASSWORD}")),
+            200,
+            r#"{"message":"Hello alice, welcome to your dashboard"}"#.into(),
+        ),
+        (
+            basic(&format!("alice:{PASSWORD}")).replace("Basic", "bAsIc"),
+            200,
+            r#"{"message":"Hello alice, welcome to your dashboard"}"#.into(),
+        ),
     ];
     for (header, status, body) in rows {
         let r = s.get("/api/dashboard/", Some(&header)).await;
-        assert_eq!((r.status, r.body.as_str()), (status, body.as_str()), "{header}");
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (status, body.as_str()),
+            "{header}"
+        );
         if status == 401 {
             assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"api\""));
         }

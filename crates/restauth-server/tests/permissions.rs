@@ -49,7 +49,10 @@ async fn authentication_failure_ends_the_request_even_on_allow_any() {
     let s = Server::start().await;
     let r = s.get("/api/public/", Some("Token nope")).await;
     // Session is the first of the view's classes: no challenge, so 403.
-    assert_eq!((r.status, r.body.as_str()), (403, r#"{"detail":"Invalid token."}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, r#"{"detail":"Invalid token."}"#)
+    );
     let r = s.get("/api/public/", None).await;
     assert_eq!(
         (r.status, r.body.as_str()),
@@ -93,7 +96,9 @@ async fn demo_views_permission_table() {
     assert_eq!(r.header("allow"), Some("GET, POST, HEAD, OPTIONS"));
 
     // Echo: IsAuthenticated with the default classes; token requests are not CSRF-checked.
-    let r = s.post_json("/api/echo/", &json!({"x": [1, "y"]}), Some(&alice)).await;
+    let r = s
+        .post_json("/api/echo/", &json!({"x": [1, "y"]}), Some(&alice))
+        .await;
     assert_eq!(
         (r.status, r.body.as_str()),
         (200, r#"{"received":{"x":[1,"y"]},"username":"alice"}"#)
@@ -115,7 +120,10 @@ async fn permission_checks_run_before_method_checks() {
                 .header("Authorization", format!("Token {key}")),
         )
         .await;
-    assert_eq!((r.status, r.body.as_str()), (405, r#"{"detail":"Method \"DELETE\" not allowed."}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (405, r#"{"detail":"Method \"DELETE\" not allowed."}"#)
+    );
     assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
     let r = s
         .send(
@@ -127,7 +135,10 @@ async fn permission_checks_run_before_method_checks() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["name"], "Profile");
     let r = s
-        .send(s.client.request(reqwest::Method::TRACE, s.url("/api/public/")))
+        .send(
+            s.client
+                .request(reqwest::Method::TRACE, s.url("/api/public/")),
+        )
         .await;
     assert_eq!(r.status, 405);
 }
@@ -142,7 +153,10 @@ async fn basic_credentials_work_on_every_route_that_lists_basic() {
         base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"))
     );
     assert_eq!(s.get("/api/dashboard/", Some(&b)).await.status, 200);
-    assert_eq!(s.get("/api/public/", Some(&b)).await.json()["username"], "alice");
+    assert_eq!(
+        s.get("/api/public/", Some(&b)).await.json()["username"],
+        "alice"
+    );
     // The profile view lists Token only: Basic is not its scheme.
     assert_eq!(s.get("/api/profile/", Some(&b)).await.status, 401);
 }

@@ -20,7 +20,10 @@ async fn obtain_token_with_json_and_form() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let key = r.json()["token"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 40);
-    assert!(key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(
+        key.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
     assert_eq!(r.body, format!(r#"{{"token":"{key}"}}"#));
 
     let form = s
@@ -37,7 +40,10 @@ async fn obtain_token_with_json_and_form() {
     for k in [&key, &other] {
         let p = s.get("/api/profile/", Some(&format!("Token {k}"))).await;
         assert_eq!(p.status, 200);
-        assert_eq!(p.body, r#"{"username":"alice","email":"alice@example.com"}"#);
+        assert_eq!(
+            p.body,
+            r#"{"username":"alice","email":"alice@example.com"}"#
+        );
     }
 }
 
@@ -64,14 +70,22 @@ async fn obtain_token_errors_are_drfs() {
         r#"{"username":["This field is required."],"password":["This field is required."]}"#
     );
     let r = s
-        .post_json("/api-token-auth/", &json!({"username": "", "password": ""}), None)
+        .post_json(
+            "/api-token-auth/",
+            &json!({"username": "", "password": ""}),
+            None,
+        )
         .await;
     assert_eq!(
         r.body,
         r#"{"username":["This field may not be blank."],"password":["This field may not be blank."]}"#
     );
     let r = s
-        .post_json("/api-token-auth/", &json!({"username": null, "password": "x"}), None)
+        .post_json(
+            "/api-token-auth/",
+            &json!({"username": null, "password": "x"}),
+            None,
+        )
         .await;
     assert_eq!(r.body, r#"{"username":["This field may not be null."]}"#);
     let r = s.get("/api-token-auth/", None).await;
@@ -86,24 +100,59 @@ async fn token_header_rows() {
     s.create_user("alice", &[]);
     let key = s.token("alice").await;
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
-        (b"Token".to_vec(), 401, r#"{"detail":"Invalid token header. No credentials provided."}"#),
-        (b"Token ".to_vec(), 401, r#"{"detail":"Invalid token header. No credentials provided."}"#),
-        (b"Token a b".to_vec(), 401, r#"{"detail":"Invalid token header. Token string should not contain spaces."}"#),
-        (b"Token \xff\xfe".to_vec(), 401, r#"{"detail":"Invalid token header. Token string should not contain invalid characters."}"#),
-        (b"Token 0123456789abcdef0123456789abcdef01234567".to_vec(), 401, r#"{"detail":"Invalid token."}"#),
-        (b"Bearer xyz".to_vec(), 401, r#"{"detail":"Authentication credentials were not provided."}"#),
-        (format!("token {key}").into_bytes(), 200, r#"{"username":"alice","email":""}"#),
-        (format!("TOKEN   {key}  ").into_bytes(), 200, r#"{"username":"alice","email":""}"#),
+        (
+            b"Token".to_vec(),
+            401,
+            r#"{"detail":"Invalid token header. No credentials provided."}"#,
+        ),
+        (
+            b"Token ".to_vec(),
+            401,
+            r#"{"detail":"Invalid token header. No credentials provided."}"#,
+        ),
+        (
+            b"Token a b".to_vec(),
+            401,
+            r#"{"detail":"Invalid token header. Token string should not contain spaces."}"#,
+        ),
+        (
+            b"Token \xff\xfe".to_vec(),
+            401,
+            r#"{"detail":"Invalid token header. Token string should not contain invalid characters."}"#,
+        ),
+        (
+            b"Token 0123456789abcdef0123456789abcdef01234567".to_vec(),
+            401,
+            r#"{"detail":"Invalid token."}"#,
+        ),
+        (
+            b"Bearer xyz".to_vec(),
+            401,
+            r#"{"detail":"Authentication credentials were not provided."}"#,
+        ),
+        (
+            format!("token {key}").into_bytes(),
+            200,
+            r#"{"username":"alice","email":""}"#,
+        ),
+        (
+            format!("TOKEN   {key}  ").into_bytes(),
+            200,
+            r#"{"username":"alice","email":""}"#,
+        ),
         // Keys are case-sensitive.
-        (format!("Token {}", key.to_uppercase()).into_bytes(), 401, r#"{"detail":"Invalid token."}"#),
+        (
+            format!("Token {}", key.to_uppercase()).into_bytes(),
+            401,
+            r#"{"detail":"Invalid token."}"#,
+        ),
     ];
     for (header, status, body) in cases {
         let r = s
-            .send(
-                s.client
-                    .get(s.url("/api/profile/"))
-                    .header("Authorization", reqwest::header::HeaderValue::from_bytes(&header).unwrap()),
-            )
+            .send(s.client.get(s.url("/api/profile/")).header(
+                "Authorization",
+                reqwest::header::HeaderValue::from_bytes(&header).unwrap(),
+            ))
             .await;
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&header));
         assert_eq!(r.body, body, "{}", String::from_utf8_lossy(&header));
@@ -128,26 +177,52 @@ async fn token_of_inactive_user_and_commands_take_effect_at_once() {
     for k in [&a, &b, &c] {
         // Twice: the second answer comes from the cache.
         for _ in 0..2 {
-            assert_eq!(s.get("/api/profile/", Some(&format!("Token {k}"))).await.status, 200);
+            assert_eq!(
+                s.get("/api/profile/", Some(&format!("Token {k}")))
+                    .await
+                    .status,
+                200
+            );
         }
     }
     assert!(s.command(&["deactivateuser", "alice"], "").status.success());
     let r = s.get("/api/profile/", Some(&format!("Token {a}"))).await;
-    assert_eq!((r.status, r.body.as_str()), (401, r#"{"detail":"User inactive or deleted."}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, r#"{"detail":"User inactive or deleted."}"#)
+    );
     assert!(s.command(&["activateuser", "alice"], "").status.success());
-    assert_eq!(s.get("/api/profile/", Some(&format!("Token {a}"))).await.status, 200);
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {a}")))
+            .await
+            .status,
+        200
+    );
 
     assert!(s.command(&["deleteuser", "bob"], "").status.success());
     let r = s.get("/api/profile/", Some(&format!("Token {b}"))).await;
-    assert_eq!((r.status, r.body.as_str()), (401, r#"{"detail":"Invalid token."}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, r#"{"detail":"Invalid token."}"#)
+    );
 
-    let out = s.command(&["changepassword", "carol", "--password-stdin"], "another fine passphrase\n");
+    let out = s.command(
+        &["changepassword", "carol", "--password-stdin"],
+        "another fine passphrase\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let r = s.get("/api/profile/", Some(&format!("Token {c}"))).await;
-    assert_eq!((r.status, r.body.as_str()), (401, r#"{"detail":"Invalid token."}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, r#"{"detail":"Invalid token."}"#)
+    );
     // The old password no longer logs in; the new one does.
     let old = s
-        .post_json("/api-token-auth/", &json!({"username": "carol", "password": PASSWORD}), None)
+        .post_json(
+            "/api-token-auth/",
+            &json!({"username": "carol", "password": PASSWORD}),
+            None,
+        )
         .await;
     assert_eq!(old.status, 400);
     let new = s
@@ -175,15 +250,35 @@ async fn drf_create_token_command() {
         .unwrap_or_else(|| panic!("unexpected output {line:?}"))
         .to_owned();
     assert_eq!(key.len(), 40);
-    assert_eq!(s.get("/api/profile/", Some(&format!("Token {key}"))).await.status, 200);
-    assert_eq!(s.get("/api/profile/", Some(&format!("Token {login_key}"))).await.status, 200);
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {key}")))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {login_key}")))
+            .await
+            .status,
+        200
+    );
 
     let out = s.command(&["drf_create_token", "-r", "alice"], "");
     assert!(out.status.success());
     let reset_key = stdout(&out).split_whitespace().nth(2).unwrap().to_owned();
-    assert_eq!(s.get("/api/profile/", Some(&format!("Token {reset_key}"))).await.status, 200);
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {reset_key}")))
+            .await
+            .status,
+        200
+    );
     for old in [&key, &login_key] {
-        assert_eq!(s.get("/api/profile/", Some(&format!("Token {old}"))).await.status, 401);
+        assert_eq!(
+            s.get("/api/profile/", Some(&format!("Token {old}")))
+                .await
+                .status,
+            401
+        );
     }
 
     let out = s.command(&["drf_create_token", "ghost"], "");
@@ -204,9 +299,17 @@ async fn no_key_is_readable_in_the_database_files() {
     for (path, bytes) in folder_bytes(s.path()) {
         let text = String::from_utf8_lossy(&bytes);
         for k in &keys {
-            assert!(!text.contains(k.as_str()), "key found in {}", path.display());
+            assert!(
+                !text.contains(k.as_str()),
+                "key found in {}",
+                path.display()
+            );
         }
-        assert!(!text.contains(PASSWORD), "password found in {}", path.display());
+        assert!(
+            !text.contains(PASSWORD),
+            "password found in {}",
+            path.display()
+        );
     }
 }
 
@@ -225,7 +328,12 @@ async fn concurrent_logins_of_one_user_all_get_distinct_working_keys() {
     }
     assert_eq!(keys.len(), 24);
     for k in &keys {
-        assert_eq!(s.get("/api/profile/", Some(&format!("Token {k}"))).await.status, 200);
+        assert_eq!(
+            s.get("/api/profile/", Some(&format!("Token {k}")))
+                .await
+                .status,
+            200
+        );
     }
 }
 
@@ -239,16 +347,34 @@ async fn token_limit_and_expiry_settings() {
     let k1 = s.token("alice").await;
     let k2 = s.token("alice").await;
     let k3 = s.token("alice").await;
-    assert_eq!(s.get("/api/profile/", Some(&format!("Token {k1}"))).await.status, 401);
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {k1}")))
+            .await
+            .status,
+        401
+    );
     for k in [&k2, &k3] {
-        assert_eq!(s.get("/api/profile/", Some(&format!("Token {k}"))).await.status, 200);
+        assert_eq!(
+            s.get("/api/profile/", Some(&format!("Token {k}")))
+                .await
+                .status,
+            200
+        );
     }
 
     let s = Server::builder().config("[token]\nttl = 1\n").start().await;
     s.create_user("alice", &[]);
     let k = s.token("alice").await;
-    assert_eq!(s.get("/api/profile/", Some(&format!("Token {k}"))).await.status, 200);
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {k}")))
+            .await
+            .status,
+        200
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = s.get("/api/profile/", Some(&format!("Token {k}"))).await;
-    assert_eq!((r.status, r.body.as_str()), (401, r#"{"detail":"Invalid token."}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, r#"{"detail":"Invalid token."}"#)
+    );
 }

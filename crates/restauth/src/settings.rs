@@ -272,8 +272,8 @@ impl Settings {
             None => PathBuf::from("restauth.toml"),
         };
         let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
-            let key = key.as_str();
-            !RESERVED_ENV.contains(&key)
+            let key = key.as_str().to_ascii_lowercase();
+            !RESERVED_ENV.contains(&key.as_str())
                 && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
         });
         let settings: Settings = Figment::new()
@@ -312,10 +312,16 @@ fn describe(e: figment::Error) -> String {
     e.into_iter()
         .map(|err| {
             let path = err.path.join(".");
+            let source = err
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
             if path.is_empty() {
-                err.kind.to_string()
+                format!("{}{source}", err.kind)
             } else {
-                format!("{path}: {}", err.kind)
+                format!("{path}: {}{source}", err.kind)
             }
         })
         .collect::<Vec<_>>()

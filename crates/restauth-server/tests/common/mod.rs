@@ -82,7 +82,8 @@ impl Builder {
             Ok(b) => b,
             Err(_) => {
                 let _ = child.kill();
-                let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
                 panic!("server did not start:\n{log}");
             }
         };
@@ -134,7 +135,11 @@ impl Server {
         let mut args = vec!["createuser", username, "--password-stdin"];
         args.extend_from_slice(flags);
         let out = self.command(&args, &format!("{PASSWORD}\n"));
-        assert!(out.status.success(), "createuser: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "createuser: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
@@ -152,7 +157,10 @@ impl Server {
     pub async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
         let mut req = self.client.get(self.url(path));
         if let Some(a) = authorization {
-            req = req.header("Authorization", HeaderValue::from_bytes(a.as_bytes()).expect("header"));
+            req = req.header(
+                "Authorization",
+                HeaderValue::from_bytes(a.as_bytes()).expect("header"),
+            );
         }
         self.send(req).await
     }

@@ -1,0 +1,181 @@
+//! Management commands and configuration loading, through the real binary.
+
+mod common;
+
+use common::{Server, command_in, stderr, stdout};
+
+#[tokio::test]
+async fn createsuperuser_noinput_reads_the_password_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "admin",
+            "--email",
+            "a@b.c",
+        ])
+        .env("RESTAUTH_SUPERUSER_PASSWORD", "a perfectly long passphrase")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Superuser created successfully.");
+    // Username taken: a clear error, non-zero exit.
+    let again = command_in(
+        dir.path(),
+        &["createsuperuser", "--noinput", "--username", "admin"],
+        "",
+    );
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("A user with that username already exists."));
+    let missing = command_in(dir.path(), &["createsuperuser", "--noinput"], "");
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("--username"));
+}
+
+#[tokio::test]
+async fn createsuperuser_prompts_on_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command_in(
+        dir.path(),
+        &["createsuperuser"],
+        "root\nroot@example.com\nsuch a good passphrase\nsuch a good passphrase\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mismatch = command_in(
+        dir.path(),
+        &["createsuperuser"],
+        "other\n\nsuch a good passphrase\nanother passphrase\n",
+    );
+    assert!(!mismatch.status.success());
+    assert!(stderr(&mismatch).contains("Your passwords didn't match."));
+}
+
+#[tokio::test]
+async fn password_rules_are_djangos() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "short",
+            "This password is too short. It must contain at least 8 characters.",
+        ),
+        ("12345678901", "This password is entirely numeric."),
+        ("password123", "This password is too common."),
+        (
+            "alice-the-great",
+            "The password is too similar to the username.",
+        ),
+    ];
+    for (pw, msg) in cases {
+        let out = command_in(
+            dir.path(),
+            &["createuser", "alice-the-great", "--password-stdin"],
+            &format!("{pw}\n"),
+        );
+        assert!(!out.status.success(), "{pw} accepted");
+        assert!(stderr(&out).contains(msg), "{pw}: {}", stderr(&out));
+    }
+    let bad_name = command_in(
+        dir.path(),
+        &["createuser", "bad name", "--password-stdin"],
+        "long enough passphrase\n",
+    );
+    assert!(!bad_name.status.success());
+    assert!(stderr(&bad_name).contains("Enter a valid username."));
+    let long_name = "a".repeat(151);
+    let out = command_in(
+        dir.path(),
+        &["createuser", &long_name, "--password-stdin"],
+        "long enough passphrase\n",
+    );
+    assert!(!out.status.success());
+    // Any characters, no truncation: emoji, spaces and a 1,000-character password work.
+    let long_pw = "ü ".repeat(500);
+    let out = command_in(
+        dir.path(),
+        &["createuser", "emoji", "--password-stdin"],
+        &format!("{long_pw}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn unknown_users_are_command_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["deactivateuser", "activateuser", "deleteuser"] {
+        let out = command_in(dir.path(), &[cmd, "ghost"], "");
+        assert!(!out.status.success());
+        assert_eq!(
+            stderr(&out).trim(),
+            "CommandError: user 'ghost' does not exist"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_database_has_no_users() {
+    let s = Server::start().await;
+    for (u, p) in [("admin", "admin"), ("root", "root"), ("admin", "password")] {
+        let r = s
+            .post_json(
+                "/api-token-auth/",
+                &serde_json::json!({"username": u, "password": p}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 400);
+    }
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_the_server_before_it_listens() {
+    for (toml, key) in [
+        (
+            "[rest_framework]\ndefault_authentication_classes = [\"kerberos\"]\n",
+            "default_authentication_classes",
+        ),
+        ("[server]\nbindd = \"x\"\n", "bindd"),
+        ("[token]\nttl = \"5 parsecs\"\n", "ttl"),
+        ("not toml at all [", "restauth.toml"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
+        let out = std::process::Command::new(common::BIN)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(!stdout(&out).contains("listening"));
+        assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
+    }
+    // Environment variables override the file, with nested keys joined by "__".
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve"])
+        .env("RESTAUTH_SERVER__MAX_BODY_BYTES", "not-a-number")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("max_body_bytes"), "{}", stderr(&out));
+    let missing = command_in(
+        dir.path(),
+        &["--config", "/nonexistent.toml", "migrate"],
+        "",
+    );
+    assert!(!missing.status.success());
+}
+
+#[tokio::test]
+async fn secret_key_file_is_private_and_not_logged() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start().await;
+    let meta = std::fs::metadata(s.path().join("restauth.secret_key")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let key = std::fs::read_to_string(s.path().join("restauth.secret_key")).unwrap();
+    assert!(key.len() >= 64);
+    assert!(!s.log().contains(key.trim()));
+}
