@@ -25,15 +25,19 @@ use tower_http::trace::TraceLayer;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// All routes and layers, ready to serve.
-pub fn router(restauth: &Restauth) -> Router {
+pub fn router(restauth: &Restauth) -> Result<Router, String> {
     let settings = restauth.settings();
+    let sessions = routes::session::router(restauth, settings.server.demo_views)
+        .map_err(|e| format!("session.templates_dir: {e}"))?;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
-        .merge(routes::token::router(restauth, "/api-token-auth"));
+        .merge(routes::token::router(restauth, "/api-token-auth"))
+        .merge(sessions);
     if settings.server.demo_views {
         app = app.merge(crate::demo::router(restauth));
     }
-    app.fallback(not_found)
+    Ok(app
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.server.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
@@ -52,7 +56,7 @@ pub fn router(restauth: &Restauth) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
-        ))
+        )))
 }
 
 async fn healthz() -> Response {
@@ -74,7 +78,7 @@ pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
     tracing::info!(%addr, "listening");
     // Trailing slashes are trimmed before routing, so `/api/profile/` and `/api/profile` are
     // the same route.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router(&restauth));
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(&restauth)?);
     let service =
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
     axum::serve(listener, service)

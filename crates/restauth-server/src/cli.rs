@@ -42,6 +42,9 @@ pub enum Command {
     /// Delete a user and everything they own.
     #[command(name = "deleteuser")]
     DeleteUser(UsernameArg),
+    /// Delete expired and idle sessions.
+    #[command(name = "clearsessions")]
+    ClearSessions,
     /// Issue an API token for a user and print it.
     #[command(name = "drf_create_token")]
     DrfCreateToken(CreateTokenArgs),

@@ -22,32 +22,90 @@ pub struct CachedToken {
     pub expires: Option<i64>,
     /// Last time `last_used` was written to the store (or read from it).
     pub last_used: AtomicI64,
-    loaded_at: i64,
 }
 
 impl CachedToken {
-    pub fn new(
-        id: i64,
-        user_id: i64,
-        created: i64,
-        expires: Option<i64>,
-        last_used: i64,
-        now: i64,
-    ) -> Self {
+    pub fn new(id: i64, user_id: i64, created: i64, expires: Option<i64>, last_used: i64) -> Self {
         CachedToken {
             id,
             user_id,
             created,
             expires,
             last_used: AtomicI64::new(last_used),
-            loaded_at: now,
         }
     }
 }
 
-struct CachedUser {
-    user: Arc<User>,
-    loaded_at: i64,
+/// What the cache keeps of a session.
+#[derive(Debug)]
+pub struct CachedSession {
+    pub key_digest: Digest,
+    pub user_id: i64,
+    pub created: i64,
+    pub expires: i64,
+    pub last_seen: AtomicI64,
+}
+
+impl CachedSession {
+    pub fn new(
+        key_digest: Digest,
+        user_id: i64,
+        created: i64,
+        expires: i64,
+        last_seen: i64,
+    ) -> Self {
+        CachedSession {
+            key_digest,
+            user_id,
+            created,
+            expires,
+            last_seen: AtomicI64::new(last_seen),
+        }
+    }
+}
+
+/// One map of the cache: values stamped with their load time, bounded in size.
+struct Shelf<K, V> {
+    map: RwLock<HashMap<K, (V, i64)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Shelf<K, V> {
+    fn new() -> Self {
+        Shelf {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K, now: i64, ttl: i64) -> Option<V> {
+        let map = self.map.read().ok()?;
+        map.get(key)
+            .filter(|(_, loaded_at)| now - loaded_at < ttl)
+            .map(|(v, _)| v.clone())
+    }
+
+    /// Stores `value` unless `valid()` says a clear happened since the read began.
+    fn put(&self, key: K, value: V, now: i64, max_entries: usize, valid: impl Fn() -> bool) {
+        if let Ok(mut map) = self.map.write() {
+            if !valid() {
+                return;
+            }
+            if map.len() >= max_entries {
+                map.clear();
+            }
+            map.insert(key, (value, now));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.map.write() {
+            map.clear();
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.read().map_or(0, |m| m.len())
+    }
 }
 
 pub struct AuthCache {
@@ -55,8 +113,9 @@ pub struct AuthCache {
     max_entries: usize,
     generation: AtomicU64,
     seen_stamp: AtomicU64,
-    tokens: RwLock<HashMap<Digest, Arc<CachedToken>>>,
-    users: RwLock<HashMap<i64, CachedUser>>,
+    tokens: Shelf<Digest, Arc<CachedToken>>,
+    sessions: Shelf<Digest, Arc<CachedSession>>,
+    users: Shelf<i64, Arc<User>>,
 }
 
 /// Proof of when a store read began; a fill with an outdated one is dropped.
@@ -70,8 +129,9 @@ impl AuthCache {
             max_entries: max_entries.max(1),
             generation: AtomicU64::new(0),
             seen_stamp: AtomicU64::new(stamp),
-            tokens: RwLock::new(HashMap::new()),
-            users: RwLock::new(HashMap::new()),
+            tokens: Shelf::new(),
+            sessions: Shelf::new(),
+            users: Shelf::new(),
         }
     }
 
@@ -85,61 +145,72 @@ impl AuthCache {
 
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut t) = self.tokens.write() {
-            t.clear();
-        }
-        if let Ok(mut u) = self.users.write() {
-            u.clear();
-        }
+        self.tokens.clear();
+        self.sessions.clear();
+        self.users.clear();
     }
 
-    /// Call before reading the store for a later [`AuthCache::put_token`]/[`AuthCache::put_user`].
+    /// Call before reading the store for a later `put_*`.
     pub fn generation(&self) -> Generation {
         Generation(self.generation.load(Ordering::Acquire))
     }
 
+    fn current(&self, generation: Generation) -> impl Fn() -> bool + '_ {
+        move || self.generation.load(Ordering::Acquire) == generation.0
+    }
+
     pub fn token(&self, digest: &Digest, now: i64) -> Option<Arc<CachedToken>> {
-        let map = self.tokens.read().ok()?;
-        map.get(digest)
-            .filter(|t| now - t.loaded_at < self.ttl)
-            .cloned()
+        self.tokens.get(digest, now, self.ttl)
+    }
+
+    pub fn session(&self, digest: &Digest, now: i64) -> Option<Arc<CachedSession>> {
+        self.sessions.get(digest, now, self.ttl)
     }
 
     pub fn user(&self, id: i64, now: i64) -> Option<Arc<User>> {
-        let map = self.users.read().ok()?;
-        map.get(&id)
-            .filter(|u| now - u.loaded_at < self.ttl)
-            .map(|u| u.user.clone())
+        self.users.get(&id, now, self.ttl)
     }
 
-    pub fn put_token(&self, generation: Generation, digest: Digest, token: Arc<CachedToken>) {
-        if let Ok(mut map) = self.tokens.write() {
-            if self.generation.load(Ordering::Acquire) != generation.0 {
-                return;
-            }
-            if map.len() >= self.max_entries {
-                map.clear();
-            }
-            map.insert(digest, token);
-        }
+    pub fn put_token(
+        &self,
+        generation: Generation,
+        digest: Digest,
+        token: Arc<CachedToken>,
+        now: i64,
+    ) {
+        self.tokens.put(
+            digest,
+            token,
+            now,
+            self.max_entries,
+            self.current(generation),
+        );
+    }
+
+    pub fn put_session(
+        &self,
+        generation: Generation,
+        digest: Digest,
+        session: Arc<CachedSession>,
+        now: i64,
+    ) {
+        self.sessions.put(
+            digest,
+            session,
+            now,
+            self.max_entries,
+            self.current(generation),
+        );
     }
 
     pub fn put_user(&self, generation: Generation, user: Arc<User>, now: i64) {
-        if let Ok(mut map) = self.users.write() {
-            if self.generation.load(Ordering::Acquire) != generation.0 {
-                return;
-            }
-            if map.len() >= self.max_entries {
-                map.clear();
-            }
-            map.insert(
-                user.id,
-                CachedUser {
-                    user,
-                    loaded_at: now,
-                },
-            );
-        }
+        self.users.put(
+            user.id,
+            user,
+            now,
+            self.max_entries,
+            self.current(generation),
+        );
     }
 }
 
@@ -197,6 +268,6 @@ mod tests {
         for id in 0..5 {
             c.put_user(c.generation(), user(id), 100);
         }
-        assert!(c.users.read().unwrap().len() <= 2);
+        assert!(c.users.len() <= 2);
     }
 }

@@ -26,6 +26,15 @@ impl Restauth {
     /// Builds the context over an opened store. Does not migrate: call
     /// [`Store::migrate`] (or `restauth migrate`) first.
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Self, Error> {
+        match &settings.secret_key {
+            Some(k) if k.0.len() >= 32 => {}
+            // Session hashes and JWT signatures are only as strong as this key.
+            _ => {
+                return Err(Error::Internal(
+                    "secret_key: must be set, at least 32 characters".into(),
+                ));
+            }
+        }
         let hasher = PasswordHasher::new(settings.password.argon2)
             .map_err(|e| Error::Internal(format!("password.argon2: {e}")))?;
         let hashing = HashPool::new(

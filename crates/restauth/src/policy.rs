@@ -24,7 +24,9 @@ use http::request::Parts;
 use http::{HeaderValue, Request};
 use tower::{Layer, Service};
 
-use crate::authentication::{Authenticator, BasicAuthentication, TokenAuthentication};
+use crate::authentication::{
+    Authenticator, BasicAuthentication, SessionAuthentication, TokenAuthentication,
+};
 use crate::context::Restauth;
 use crate::error::{Error, PERMISSION_DENIED};
 use crate::permissions::{Permission, RequestInfo, from_class};
@@ -70,7 +72,8 @@ impl Restauth {
         match class {
             AuthClass::Basic => Some(Arc::new(BasicAuthentication::new(self.clone()))),
             AuthClass::Token => Some(Arc::new(TokenAuthentication::new(self.clone()))),
-            AuthClass::Session | AuthClass::Jwt => None,
+            AuthClass::Session => Some(Arc::new(SessionAuthentication::new(self.clone()))),
+            AuthClass::Jwt => None,
         }
     }
 }

@@ -152,10 +152,9 @@ impl Restauth {
             record.created,
             record.expires,
             record.last_used.unwrap_or(0),
-            now,
         ));
         let user = Arc::new(user);
-        cache.put_token(generation, *d, token.clone());
+        cache.put_token(generation, *d, token.clone(), now);
         cache.put_user(generation, user.clone(), now);
         Ok(Some((token, user)))
     }

@@ -15,9 +15,11 @@ use crate::error::Error;
 use crate::user::Identity;
 
 pub mod basic;
+pub mod session;
 pub mod token;
 
 pub use basic::BasicAuthentication;
+pub use session::SessionAuthentication;
 pub use token::TokenAuthentication;
 
 /// What an authenticator decided.

@@ -13,6 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::{Error, json_response};
 use crate::policy::Policy;
 
+pub mod session;
 pub mod token;
 
 /// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),

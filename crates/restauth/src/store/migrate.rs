@@ -10,11 +10,18 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "users and tokens",
-    sql: include_str!("../../migrations/sqlite/0001_users_tokens.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users and tokens",
+        sql: include_str!("../../migrations/sqlite/0001_users_tokens.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sql: include_str!("../../migrations/sqlite/0002_sessions.sql"),
+    },
+];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS restauth_migrations (
     version BIGINT PRIMARY KEY,

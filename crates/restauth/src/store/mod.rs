@@ -62,6 +62,19 @@ pub struct NewToken {
     pub limit_per_user: Option<u32>,
 }
 
+/// A server-side session. The cookie's key is never stored, only its SHA-256 digest (hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub digest: String,
+    pub user_id: i64,
+    /// Django's session auth hash of the user's password hash at login.
+    pub auth_hash: String,
+    pub created: i64,
+    pub last_seen: i64,
+    /// Absolute expiry (Unix seconds).
+    pub expires: i64,
+}
+
 /// The storage contract. Every method is one atomic operation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -111,6 +124,28 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError>;
     /// Deletes all of a user's tokens but `keep`; returns how many went.
     async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
+
+    /// Stores a new session and, in the same transaction, deletes the one it replaces
+    /// (login cycles the key, so a fixated key dies).
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// The session with this digest and its user, in one query.
+    async fn session_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError>;
+    async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError>;
+    async fn delete_session(&self, digest: &str) -> Result<bool, StoreError>;
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError>;
+    /// Deletes sessions past `expires <= now` or idle since before `idle_before`.
+    async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_before: Option<i64>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…`.

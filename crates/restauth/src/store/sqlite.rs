@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::migrate::{CREATE_TABLE, SQLITE};
-use super::{NewToken, NewUser, Store, StoreError, TokenRecord, classify};
+use super::{NewToken, NewUser, SessionRecord, Store, StoreError, TokenRecord, classify};
 use crate::settings::DatabaseSettings;
 use crate::user::User;
 
@@ -228,11 +228,16 @@ impl Store for SqliteStore {
             .map_err(classify)?
             .rows_affected();
         if updated > 0 && revoke_before.is_some() {
-            sqlx::query("DELETE FROM authtoken_token WHERE user_id = ?")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
+            for sql in [
+                "DELETE FROM authtoken_token WHERE user_id = ?",
+                "DELETE FROM auth_session WHERE user_id = ?",
+            ] {
+                sqlx::query(sql)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+            }
         }
         tx.commit().await.map_err(classify)?;
         Ok(updated > 0)
@@ -374,6 +379,108 @@ impl Store for SqliteStore {
         )
         .bind(user_id)
         .bind(keep)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM auth_session WHERE digest = ?")
+                .bind(old)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        sqlx::query(
+            "INSERT INTO auth_session (digest, user_id, auth_hash, created, last_seen, expires) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.digest)
+        .bind(session.user_id)
+        .bind(&session.auth_hash)
+        .bind(session.created)
+        .bind(session.last_seen)
+        .bind(session.expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn session_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.digest AS s_digest, s.user_id AS s_user_id, s.auth_hash AS s_auth_hash, \
+             s.created AS s_created, s.last_seen AS s_last_seen, s.expires AS s_expires, \
+             u.id, u.username, u.email, u.first_name, u.last_name, u.password, u.is_active, \
+             u.is_staff, u.is_superuser, u.date_joined, u.last_login, u.valid_after \
+             FROM auth_session s JOIN auth_user u ON u.id = s.user_id WHERE s.digest = ?",
+        )
+        .bind(digest)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(classify)?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let session = SessionRecord {
+            digest: r.try_get("s_digest").map_err(classify)?,
+            user_id: r.try_get("s_user_id").map_err(classify)?,
+            auth_hash: r.try_get("s_auth_hash").map_err(classify)?,
+            created: r.try_get("s_created").map_err(classify)?,
+            last_seen: r.try_get("s_last_seen").map_err(classify)?,
+            expires: r.try_get("s_expires").map_err(classify)?,
+        };
+        Ok(Some((session, user_from_row(&r).map_err(classify)?)))
+    }
+
+    async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE auth_session SET last_seen = max(last_seen, ?) WHERE digest = ?")
+            .bind(at)
+            .bind(digest)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, digest: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM auth_session WHERE digest = ?")
+            .bind(digest)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM auth_session WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_before: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM auth_session WHERE expires <= ? OR last_seen < coalesce(?, last_seen)",
+        )
+        .bind(now)
+        .bind(idle_before)
         .execute(&self.writer)
         .await
         .map_err(classify)?;

@@ -1,0 +1,178 @@
+//! DRF's `SessionAuthentication`: the `sessionid` cookie, with Django's CSRF check for
+//! authenticated, active users on unsafe methods (also on `AllowAny` routes).
+//!
+//! A cookie that is missing, malformed, unknown, expired or belongs to an inactive user makes
+//! the request anonymous — and then, as in DRF, no CSRF check is made.
+
+use axum::body::Body;
+use http::{HeaderMap, HeaderValue, Method, Request, header};
+
+use super::{Authentication, Authenticator, Outcome};
+use crate::context::Restauth;
+use crate::cookies;
+use crate::csrf::{self, CsrfRequest};
+use crate::error::Error;
+use crate::sessions::{SessionVerdict, is_valid_key};
+use crate::user::{AuthInfo, Identity};
+
+const CSRF_FORM_FIELD: &str = "csrfmiddlewaretoken";
+const CSRF_HEADER: &str = "x-csrftoken";
+
+pub struct SessionAuthentication {
+    restauth: Restauth,
+}
+
+impl SessionAuthentication {
+    pub fn new(restauth: Restauth) -> Self {
+        SessionAuthentication { restauth }
+    }
+}
+
+fn identity(verdict: SessionVerdict) -> Option<Identity> {
+    verdict.ok().map(|(session, user)| {
+        Identity::authenticated(
+            user,
+            AuthInfo::Session {
+                session_id: hex::encode(session.key_digest),
+            },
+        )
+    })
+}
+
+/// Django treats these as safe for CSRF (TRACE included, unlike DRF's SAFE_METHODS).
+fn csrf_exempt_method(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Runs Django's CSRF check on `request`. Reads (and puts back) a form body to find
+/// `csrfmiddlewaretoken`. Failures are 403 `CSRF Failed: <reason>`.
+pub async fn enforce_csrf(restauth: &Restauth, request: &mut Request<Body>) -> Result<(), Error> {
+    if csrf_exempt_method(request.method()) {
+        return Ok(());
+    }
+    let form_token = if is_form(request.headers()) {
+        read_form_token(restauth, request).await?
+    } else {
+        None
+    };
+    check_csrf(
+        restauth,
+        request.method(),
+        request.headers(),
+        form_token.as_deref(),
+    )
+}
+
+/// The CSRF check on already-read parts (`form_token` from a parsed form body, if any).
+pub fn check_csrf(
+    restauth: &Restauth,
+    method: &Method,
+    headers: &HeaderMap,
+    form_token: Option<&str>,
+) -> Result<(), Error> {
+    let settings = restauth.settings();
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let is_secure = settings.csrf.trust_forwarded_proto
+        && headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let host = text(header::HOST).unwrap_or("");
+    let request = CsrfRequest {
+        method,
+        is_secure,
+        host,
+        origin: text(header::ORIGIN),
+        referer: text(header::REFERER),
+        cookie: cookies::get(headers, &settings.csrf.cookie_name),
+        form_token: form_token.filter(|t| !t.is_empty()),
+        header_token: headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+        trusted_origins: &settings.csrf.trusted_origins,
+        cookie_domain: settings.csrf.cookie_domain.as_deref(),
+    };
+    csrf::check(&request).map_err(|failure| {
+        tracing::info!(reason = failure.reason(), "CSRF check failed");
+        Error::permission_denied(format!("CSRF Failed: {}", failure.reason()))
+    })
+}
+
+async fn read_form_token(
+    restauth: &Restauth,
+    request: &mut Request<Body>,
+) -> Result<Option<String>, Error> {
+    let limit = restauth.settings().server.max_body_bytes;
+    let body = std::mem::take(request.body_mut());
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge)?;
+    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .rev()
+                .find(|(k, _)| k == CSRF_FORM_FIELD)
+                .map(|(_, v)| v)
+        });
+    *request.body_mut() = Body::from(bytes);
+    Ok(token)
+}
+
+impl SessionAuthentication {
+    async fn finish(
+        &self,
+        identity: Option<Identity>,
+        request: &mut Request<Body>,
+    ) -> Authentication {
+        if identity.is_some() {
+            enforce_csrf(&self.restauth, request).await?;
+        }
+        Ok(identity)
+    }
+}
+
+impl Authenticator for SessionAuthentication {
+    fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
+        let name = &self.restauth.settings().session.cookie_name;
+        let Some(key) = cookies::get(request.headers(), name).filter(|k| is_valid_key(k)) else {
+            return Outcome::skip();
+        };
+        if let Some(verdict) = self.restauth.authenticate_session_cached(key) {
+            let identity = identity(verdict);
+            if identity.is_none() || csrf_exempt_method(request.method()) {
+                return Outcome::Ready(Ok(identity));
+            }
+            return Outcome::Pending(Box::pin(self.finish(identity, request)));
+        }
+        let key = key.to_owned();
+        Outcome::Pending(Box::pin(async move {
+            let verdict = self.restauth.authenticate_session(&key).await?;
+            self.finish(identity(verdict), request).await
+        }))
+    }
+
+    fn authenticate_header(&self) -> Option<HeaderValue> {
+        self.restauth
+            .settings()
+            .session
+            .www_authenticate
+            .then(|| HeaderValue::from_static("Session"))
+    }
+
+    fn name(&self) -> &'static str {
+        "session"
+    }
+}
