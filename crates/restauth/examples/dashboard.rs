@@ -1,0 +1,79 @@
+//! The seed project's `DashboardAPI` and `ProfileAPI`, protected by restauth in a plain axum app.
+//!
+//! ```sh
+//! cargo run -p restauth --example dashboard
+//! # another terminal:
+//! curl -s -X POST localhost:8001/api-token-auth/ -H 'Content-Type: application/json' \
+//!      -d '{"username":"demo","password":"a demo passphrase"}'
+//! curl -s localhost:8001/api/profile/ -H 'Authorization: Token <key>'
+//! ```
+
+use axum::Router;
+use axum::response::Json;
+use restauth::settings::Secret;
+use restauth::{ApiView, AuthClass, CurrentUser, IsAuthenticated, NewAccount, Restauth, Settings};
+use serde_json::{Value, json};
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+/// `DashboardAPI`: any configured authentication class, authenticated users only.
+async fn dashboard(CurrentUser(user): CurrentUser) -> Json<Value> {
+    Json(json!({ "message": format!("Hello {}, welcome to your dashboard", user.username) }))
+}
+
+/// `ProfileAPI`: token authentication only.
+async fn profile(CurrentUser(user): CurrentUser) -> Json<Value> {
+    Json(json!({ "username": user.username, "email": user.email }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut settings = Settings::default();
+    settings.database.url = "sqlite://example.db".into();
+    // A real application loads this from its configuration (Settings::load).
+    settings.secret_key = Some(Secret(
+        std::env::var("EXAMPLE_SECRET_KEY")
+            .unwrap_or_else(|_| "example-only-secret-key-change-me-0123456789".into()),
+    ));
+    let restauth = Restauth::open(settings).await?;
+    if restauth.user_by_username("demo").await?.is_none() {
+        restauth
+            .create_user(NewAccount {
+                password: Some("a demo passphrase".into()),
+                ..NewAccount::new("demo")
+            })
+            .await?;
+    }
+
+    let app = Router::new()
+        .route(
+            "/api/dashboard",
+            ApiView::new("Dashboard")
+                .get(dashboard)
+                .guard(restauth.policy().permission(IsAuthenticated)),
+        )
+        .route(
+            "/api/profile",
+            ApiView::new("Profile").get(profile).guard(
+                restauth
+                    .policy()
+                    .authentication([AuthClass::Token])
+                    .permission(IsAuthenticated),
+            ),
+        )
+        .merge(restauth::routes::token::router(
+            &restauth,
+            "/api-token-auth",
+        ));
+
+    // DRF's URLs end with a slash; accept both.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
+    println!("listening on http://127.0.0.1:8001");
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .await?;
+    Ok(())
+}
