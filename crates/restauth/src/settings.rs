@@ -102,7 +102,7 @@ pub enum PermissionClass {
 }
 
 /// Everything restauth reads from configuration.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Django's SECRET_KEY: the default JWT HMAC key and the key of session hashes.
@@ -115,22 +115,6 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub session: SessionSettings,
     pub csrf: CsrfSettings,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            secret_key: None,
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            rest_framework: RestFrameworkSettings::default(),
-            token: TokenSettings::default(),
-            password: PasswordSettings::default(),
-            cache: CacheSettings::default(),
-            session: SessionSettings::default(),
-            csrf: CsrfSettings::default(),
-        }
-    }
 }
 
 /// `SameSite` attribute of a cookie.

@@ -1,4 +1,5 @@
 //! TEMPORARY stand-in until the full hasher module lands.
+#![allow(deprecated)]
 mod pool;
 pub mod validators;
 pub use pool::HashPool;
