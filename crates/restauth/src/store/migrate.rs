@@ -21,6 +21,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sessions",
         sql: include_str!("../../migrations/sqlite/0002_sessions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "jwt outstanding and blacklisted tokens",
+        sql: include_str!("../../migrations/sqlite/0003_jwt.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS restauth_migrations (

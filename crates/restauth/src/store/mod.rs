@@ -75,6 +75,26 @@ pub struct SessionRecord {
     pub expires: i64,
 }
 
+/// A refresh token handed out, by `jti`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutstandingToken {
+    pub jti: String,
+    pub user_id: i64,
+    /// The jti of the login's first refresh token; rotations keep it.
+    pub family: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What happened to a rotation attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token was live; the new one is recorded.
+    Rotated,
+    /// The old token had already been rotated: a replay. Carries its family.
+    Reused { family: String },
+}
+
 /// The storage contract. Every method is one atomic operation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -146,6 +166,27 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         idle_before: Option<i64>,
     ) -> Result<u64, StoreError>;
+
+    /// Records a refresh token handed out at login.
+    async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError>;
+    /// In one transaction: marks `old` rotated if it was not already (recording it first if it
+    /// was never seen), records `new` in the same family, and blacklists `old` when asked. Of
+    /// concurrent rotations of one token exactly one gets [`Rotation::Rotated`].
+    async fn rotate_refresh(
+        &self,
+        old: &OutstandingToken,
+        new: &OutstandingToken,
+        blacklist_old: bool,
+        now: i64,
+    ) -> Result<Rotation, StoreError>;
+    /// Blacklists a jti; `false` if it already was.
+    async fn blacklist_jti(&self, jti: &str, expires_at: i64, now: i64)
+    -> Result<bool, StoreError>;
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Blacklists every token of a login family; returns how many were added.
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError>;
+    /// Deletes outstanding and blacklisted rows of tokens expired by `now`.
+    async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…`.

@@ -20,7 +20,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::migrate::{CREATE_TABLE, SQLITE};
-use super::{NewToken, NewUser, SessionRecord, Store, StoreError, TokenRecord, classify};
+use super::{
+    NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
+    classify,
+};
 use crate::settings::DatabaseSettings;
 use crate::user::User;
 
@@ -485,5 +488,150 @@ impl Store for SqliteStore {
         .await
         .map_err(classify)?;
         Ok(done.rows_affected())
+    }
+
+    async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO token_blacklist_outstandingtoken (jti, user_id, family, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&token.jti)
+        .bind(token.user_id)
+        .bind(&token.family)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &OutstandingToken,
+        new: &OutstandingToken,
+        blacklist_old: bool,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO token_blacklist_outstandingtoken (jti, user_id, family, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(&old.jti)
+        .bind(old.user_id)
+        .bind(&old.family)
+        .bind(old.created_at)
+        .bind(old.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let claimed: Option<String> = sqlx::query_scalar(
+            "UPDATE token_blacklist_outstandingtoken SET rotated_at = ? \
+             WHERE jti = ? AND rotated_at IS NULL RETURNING family",
+        )
+        .bind(now)
+        .bind(&old.jti)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let Some(family) = claimed else {
+            let family: String = sqlx::query_scalar(
+                "SELECT family FROM token_blacklist_outstandingtoken WHERE jti = ?",
+            )
+            .bind(&old.jti)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?;
+            tx.rollback().await.map_err(classify)?;
+            return Ok(Rotation::Reused { family });
+        };
+        sqlx::query(
+            "INSERT INTO token_blacklist_outstandingtoken (jti, user_id, family, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&new.jti)
+        .bind(new.user_id)
+        .bind(&family)
+        .bind(new.created_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if blacklist_old {
+            sqlx::query(
+                "INSERT INTO token_blacklist_blacklistedtoken (jti, blacklisted_at, expires_at) \
+                 VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(&old.jti)
+            .bind(now)
+            .bind(old.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(Rotation::Rotated)
+    }
+
+    async fn blacklist_jti(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO token_blacklist_blacklistedtoken (jti, blacklisted_at, expires_at) \
+             VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM token_blacklist_blacklistedtoken WHERE jti = ?")
+                .bind(jti)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(classify)?;
+        Ok(found.is_some())
+    }
+
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO token_blacklist_blacklistedtoken (jti, blacklisted_at, expires_at) \
+             SELECT jti, ?, expires_at FROM token_blacklist_outstandingtoken WHERE family = ? \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(now)
+        .bind(family)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut total = 0;
+        for sql in [
+            "DELETE FROM token_blacklist_blacklistedtoken WHERE expires_at <= ?",
+            "DELETE FROM token_blacklist_outstandingtoken WHERE expires_at <= ?",
+        ] {
+            total += sqlx::query(sql)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(total)
     }
 }
