@@ -32,6 +32,7 @@ pub fn router(restauth: &Restauth) -> Result<Router, String> {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .merge(routes::token::router(restauth, "/api-token-auth"))
+        .merge(routes::jwt::router(restauth))
         .merge(sessions);
     if settings.server.demo_views {
         app = app.merge(crate::demo::router(restauth));

@@ -42,6 +42,9 @@ pub enum Command {
     /// Delete a user and everything they own.
     #[command(name = "deleteuser")]
     DeleteUser(UsernameArg),
+    /// Delete outstanding and blacklisted JWT records of expired tokens.
+    #[command(name = "flushexpiredtokens")]
+    FlushExpiredTokens,
     /// Delete expired and idle sessions.
     #[command(name = "clearsessions")]
     ClearSessions,

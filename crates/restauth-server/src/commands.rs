@@ -51,6 +51,11 @@ pub async fn run(cli: Cli) -> CommandResult {
             Ok(())
         }
         Command::DrfCreateToken(args) => create_token(&restauth, args).await,
+        Command::FlushExpiredTokens => {
+            let n = restauth.flush_expired_tokens().await.map_err(show)?;
+            println!("Deleted {n} expired token records.");
+            Ok(())
+        }
         Command::ClearSessions => {
             let n = restauth.clear_expired_sessions().await.map_err(show)?;
             println!("Deleted {n} expired sessions.");

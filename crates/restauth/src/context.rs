@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cache::AuthCache;
 use crate::error::Error;
+use crate::jwt::JwtBackend;
 use crate::password::{HashPool, PasswordHasher};
 use crate::settings::Settings;
 use crate::store::Store;
@@ -20,6 +21,7 @@ pub(crate) struct Inner {
     pub store: Arc<dyn Store>,
     pub cache: AuthCache,
     pub hashing: HashPool,
+    pub jwt: JwtBackend,
 }
 
 impl Restauth {
@@ -42,6 +44,11 @@ impl Restauth {
             settings.password.hashing_concurrency,
             Duration::from_secs(settings.password.hashing_queue_timeout.0),
         );
+        let jwt = JwtBackend::new(
+            &settings.simple_jwt,
+            settings.secret_key.as_ref().map_or("", |k| k.0.as_str()),
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?;
         let cache = AuthCache::new(
             settings.cache.ttl.as_i64(),
             settings.cache.max_entries,
@@ -53,6 +60,7 @@ impl Restauth {
                 store,
                 cache,
                 hashing,
+                jwt,
             }),
         })
     }
@@ -70,6 +78,11 @@ impl Restauth {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The JWT keys and rules of `[simple_jwt]`.
+    pub fn jwt(&self) -> &JwtBackend {
+        &self.inner.jwt
     }
 
     pub fn hashing(&self) -> &HashPool {

@@ -27,6 +27,7 @@ mod context;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+pub mod jwt;
 pub mod parsers;
 pub mod password;
 pub mod permissions;

@@ -25,7 +25,8 @@ use http::{HeaderValue, Request};
 use tower::{Layer, Service};
 
 use crate::authentication::{
-    Authenticator, BasicAuthentication, SessionAuthentication, TokenAuthentication,
+    Authenticator, BasicAuthentication, JwtAuthentication, SessionAuthentication,
+    TokenAuthentication,
 };
 use crate::context::Restauth;
 use crate::error::{Error, PERMISSION_DENIED};
@@ -73,7 +74,7 @@ impl Restauth {
             AuthClass::Basic => Some(Arc::new(BasicAuthentication::new(self.clone()))),
             AuthClass::Token => Some(Arc::new(TokenAuthentication::new(self.clone()))),
             AuthClass::Session => Some(Arc::new(SessionAuthentication::new(self.clone()))),
-            AuthClass::Jwt => None,
+            AuthClass::Jwt => Some(Arc::new(JwtAuthentication::new(self.clone()))),
         }
     }
 }

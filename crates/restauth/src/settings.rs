@@ -115,6 +115,7 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub session: SessionSettings,
     pub csrf: CsrfSettings,
+    pub simple_jwt: crate::jwt::SimpleJwtSettings,
 }
 
 /// `SameSite` attribute of a cookie.

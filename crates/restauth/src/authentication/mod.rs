@@ -15,10 +15,12 @@ use crate::error::Error;
 use crate::user::Identity;
 
 pub mod basic;
+pub mod jwt;
 pub mod session;
 pub mod token;
 
 pub use basic::BasicAuthentication;
+pub use jwt::JwtAuthentication;
 pub use session::SessionAuthentication;
 pub use token::TokenAuthentication;
 

@@ -13,6 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::{Error, json_response};
 use crate::policy::Policy;
 
+pub mod jwt;
 pub mod session;
 pub mod token;
 

@@ -1,0 +1,122 @@
+//! simplejwt's `JWTAuthentication`: `Authorization: Bearer <access token>`.
+//!
+//! Verifying a token is pure computation; the user comes from the cache, so the hot path does
+//! no I/O. Error bodies are simplejwt's (`detail`, `code`, `messages`).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{HeaderValue, Request};
+use serde_json::json;
+
+use super::{Authentication, Authenticator, Outcome, authorization};
+use crate::context::{Restauth, now};
+use crate::error::{Error, ErrorBody};
+use crate::jwt::{Claims, TokenType, parse_authorization, token_not_valid_body};
+use crate::user::{AuthInfo, Identity, User};
+
+pub struct JwtAuthentication {
+    restauth: Restauth,
+    challenge: HeaderValue,
+}
+
+impl JwtAuthentication {
+    pub fn new(restauth: Restauth) -> Self {
+        let scheme = restauth
+            .jwt()
+            .header_types()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "Bearer".into());
+        let challenge = HeaderValue::from_str(&format!("{scheme} realm=\"api\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
+        JwtAuthentication {
+            restauth,
+            challenge,
+        }
+    }
+}
+
+fn failed(detail: &str, code: &str) -> Error {
+    Error::authentication_failed(ErrorBody::Json(json!({ "detail": detail, "code": code })))
+}
+
+/// simplejwt's `get_user` checks on a user found (or not) for the token's claim.
+pub(crate) fn check_user(
+    restauth: &Restauth,
+    claims: &Claims,
+    user: Option<Arc<User>>,
+) -> Result<Arc<User>, Error> {
+    let Some(user) = user else {
+        return Err(failed("User not found", "user_not_found"));
+    };
+    if restauth.settings().simple_jwt.check_user_is_active && !user.is_active {
+        return Err(failed("User is inactive", "user_inactive"));
+    }
+    if claims.iat < user.valid_after {
+        return Err(failed(
+            "The user's password has been changed.",
+            "password_changed",
+        ));
+    }
+    Ok(user)
+}
+
+impl JwtAuthentication {
+    fn identity(&self, claims: &Claims, user: Option<Arc<User>>) -> Authentication {
+        let user = check_user(&self.restauth, claims, user)?;
+        Ok(Some(Identity::authenticated(
+            user,
+            AuthInfo::Jwt {
+                jti: claims.jti.clone(),
+            },
+        )))
+    }
+}
+
+impl Authenticator for JwtAuthentication {
+    fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
+        let Some(value) = authorization(request.headers()) else {
+            return Outcome::skip();
+        };
+        let jwt = self.restauth.jwt();
+        let token = match parse_authorization(&value, jwt.header_types()) {
+            Ok(None) => return Outcome::skip(),
+            Ok(Some(t)) => t,
+            Err(bad) => {
+                return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                    bad.body(),
+                ))));
+            }
+        };
+        let claims = match jwt.decode(token, TokenType::Access, now()) {
+            Ok(c) => c,
+            Err(e) => {
+                return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                    token_not_valid_body(&e, "AccessToken", "access"),
+                ))));
+            }
+        };
+        let Some(user_ref) = claims.user_id.clone() else {
+            return Outcome::Ready(Err(failed(
+                "Token contained no recognizable user identification",
+                "token_not_valid",
+            )));
+        };
+        if let Some(cached) = self.restauth.cached_user_by_claim(&user_ref) {
+            return Outcome::Ready(self.identity(&claims, Some(cached)));
+        }
+        Outcome::Pending(Box::pin(async move {
+            let user = self.restauth.user_by_claim(&user_ref).await?;
+            self.identity(&claims, user)
+        }))
+    }
+
+    fn authenticate_header(&self) -> Option<HeaderValue> {
+        Some(self.challenge.clone())
+    }
+
+    fn name(&self) -> &'static str {
+        "jwt"
+    }
+}

@@ -1,0 +1,144 @@
+//! The `[simple_jwt]` configuration section.
+
+use crate::settings::Seconds;
+
+/// The `[simple_jwt]` section: simplejwt's `SIMPLE_JWT` setting names in lower case, with
+/// simplejwt's defaults. `Debug` hides `signing_key`, which may be the HMAC secret itself.
+#[derive(Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimpleJwtSettings {
+    /// Lifetime of access tokens (default 5 minutes).
+    pub access_token_lifetime: Seconds,
+    /// Lifetime of refresh tokens (default 1 day).
+    pub refresh_token_lifetime: Seconds,
+    /// Issue a new refresh token on every refresh (default off).
+    pub rotate_refresh_tokens: bool,
+    /// Blacklist the refresh token that a rotation replaced (default off).
+    pub blacklist_after_rotation: bool,
+    /// Update `last_login` when a token pair is obtained (default off).
+    pub update_last_login: bool,
+    /// Signing algorithm: HS256/384/512, RS256/384/512, ES256/384 or EdDSA (default HS256).
+    pub algorithm: String,
+    /// HMAC: the secret itself (None: the global `secret_key`). Asymmetric: a private-key PEM file path.
+    pub signing_key: Option<String>,
+    /// Asymmetric only: the public-key PEM file path of `signing_key` (derived from it when unset).
+    pub verifying_key: Option<String>,
+    /// Asymmetric only: further public-key PEM file paths still accepted (key rotation).
+    pub verifying_keys: Vec<String>,
+    /// Expected and emitted `aud` claim.
+    pub audience: Option<String>,
+    /// Expected and emitted `iss` claim.
+    pub issuer: Option<String>,
+    /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat` (default 0).
+    pub leeway: u64,
+    /// Accepted `Authorization` schemes, case-sensitive (default `["Bearer"]`).
+    pub auth_header_types: Vec<String>,
+    /// The user field the user id claim refers to (default `id`).
+    pub user_id_field: String,
+    /// The claim carrying the user id (default `user_id`).
+    pub user_id_claim: String,
+    /// The claim carrying the token type (default `token_type`).
+    pub token_type_claim: String,
+    /// The claim carrying the token id (default `jti`).
+    pub jti_claim: String,
+    /// Refuse tokens of inactive users (default on).
+    pub check_user_is_active: bool,
+}
+
+impl std::fmt::Debug for SimpleJwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimpleJwtSettings")
+            .field("access_token_lifetime", &self.access_token_lifetime)
+            .field("refresh_token_lifetime", &self.refresh_token_lifetime)
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("blacklist_after_rotation", &self.blacklist_after_rotation)
+            .field("update_last_login", &self.update_last_login)
+            .field("algorithm", &self.algorithm)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("verifying_key", &self.verifying_key)
+            .field("verifying_keys", &self.verifying_keys)
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
+            .field("leeway", &self.leeway)
+            .field("auth_header_types", &self.auth_header_types)
+            .field("user_id_field", &self.user_id_field)
+            .field("user_id_claim", &self.user_id_claim)
+            .field("token_type_claim", &self.token_type_claim)
+            .field("jti_claim", &self.jti_claim)
+            .field("check_user_is_active", &self.check_user_is_active)
+            .finish()
+    }
+}
+
+impl Default for SimpleJwtSettings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Seconds(300),
+            refresh_token_lifetime: Seconds(86_400),
+            rotate_refresh_tokens: false,
+            blacklist_after_rotation: false,
+            update_last_login: false,
+            algorithm: "HS256".to_owned(),
+            signing_key: None,
+            verifying_key: None,
+            verifying_keys: Vec::new(),
+            audience: None,
+            issuer: None,
+            leeway: 0,
+            auth_header_types: vec!["Bearer".to_owned()],
+            user_id_field: "id".to_owned(),
+            user_id_claim: "user_id".to_owned(),
+            token_type_claim: "token_type".to_owned(),
+            jti_claim: "jti".to_owned(),
+            check_user_is_active: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_simplejwt_defaults() {
+        let s: SimpleJwtSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(s.access_token_lifetime, Seconds(300));
+        assert_eq!(s.refresh_token_lifetime, Seconds(86_400));
+        assert_eq!(s.algorithm, "HS256");
+        assert_eq!(s.auth_header_types, ["Bearer"]);
+        assert_eq!(s.user_id_claim, "user_id");
+        assert_eq!(s.token_type_claim, "token_type");
+        assert_eq!(s.jti_claim, "jti");
+        assert_eq!(s.leeway, 0);
+        assert!(s.check_user_is_active);
+        assert!(!s.rotate_refresh_tokens && !s.blacklist_after_rotation);
+    }
+
+    #[test]
+    fn debug_hides_the_signing_key() {
+        let s = SimpleJwtSettings {
+            signing_key: Some("hunter2-secret".into()),
+            ..Default::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let r = serde_json::from_str::<SimpleJwtSettings>(r#"{"algorithim":"HS256"}"#);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn lifetimes_accept_strings() {
+        let s: SimpleJwtSettings =
+            serde_json::from_str(r#"{"access_token_lifetime":"5m","refresh_token_lifetime":60}"#)
+                .unwrap();
+        assert_eq!(s.access_token_lifetime, Seconds(300));
+        assert_eq!(s.refresh_token_lifetime, Seconds(60));
+    }
+}
