@@ -95,7 +95,8 @@ fn argon2(encoded: &str, password: &[u8]) -> Option<bool> {
     if !hash.within_foreign_limits() {
         return None;
     }
-    hash.verify(password)
+    // Django's parameters (100 MiB) are not ours: its memory is freed, not kept.
+    hash.verify(password, &super::Scratch::default(), 0)
 }
 
 /// `bcrypt_sha256$<modular crypt string>`: bcrypt of the lowercase hex SHA-256 of the password,

@@ -11,7 +11,9 @@ pub mod validators;
 pub use pool::HashPool;
 pub use validators::{PasswordValidation, UserAttributes, validate_password};
 
-use argon2::{Algorithm, Argon2, Version};
+use std::sync::{Arc, Mutex};
+
+use argon2::{Algorithm, Argon2, Block, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use subtle::ConstantTimeEq;
@@ -82,11 +84,54 @@ pub enum Verification {
     Mismatch,
 }
 
+/// Argon2 working memory, reused across hashes.
+///
+/// Each hash needs `memory_kib` of blocks (19 MiB by default). Allocated and freed on the
+/// blocking pool's threads, those blocks pile up in the C allocator's per-thread arenas
+/// (hundreds of MiB under a login flood); a few kept buffers bound memory to roughly
+/// hashing concurrency × `memory_kib`.
+#[derive(Clone, Default)]
+struct Scratch(Arc<Mutex<Vec<Vec<Block>>>>);
+
+/// Buffers kept for reuse; more concurrent hashes allocate and free their own.
+const KEPT_BUFFERS: usize = 8;
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
+impl Scratch {
+    /// Runs `f` with `blocks` blocks of memory; buffers up to `keep_up_to` blocks go back to
+    /// the pool (larger ones, for foreign parameters, are freed).
+    fn with<R>(&self, blocks: usize, keep_up_to: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        let mut buf = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut kept| kept.pop())
+            .unwrap_or_default();
+        if buf.len() < blocks {
+            buf.resize(blocks, Block::default());
+        }
+        let result = f(&mut buf[..blocks]);
+        if buf.len() <= keep_up_to
+            && let Ok(mut kept) = self.0.lock()
+            && kept.len() < KEPT_BUFFERS
+        {
+            kept.push(buf);
+        }
+        result
+    }
+}
+
 /// Hashes new passwords with Argon2id and verifies stored hashes (ours and Django's).
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     current: Argon2Params,
     params: argon2::Params,
+    scratch: Scratch,
     /// A real hash with the current parameters, verified against when there is nothing to verify
     /// (unknown user, unusable or unreadable hash) so that those cost the same time.
     dummy: Argon2Hash,
@@ -118,6 +163,7 @@ impl PasswordHasher {
             current,
             params,
             dummy,
+            scratch: Scratch::default(),
         })
     }
 
@@ -135,7 +181,11 @@ impl PasswordHasher {
         let salt = random_bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        match argon.hash_password_into(password.as_bytes(), &salt, &mut tag) {
+        let blocks = self.params.block_count();
+        let hashed = self.scratch.with(blocks, blocks, |memory| {
+            argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut tag, memory)
+        });
+        match hashed {
             Ok(()) => format!(
                 "$argon2id$v=19$m={},t={},p={}${}${}",
                 self.current.memory_kib,
@@ -173,7 +223,11 @@ impl PasswordHasher {
     /// Spends the time of verifying `password` against a real hash with the current parameters.
     /// For unknown users and unusable passwords, so that they cannot be told apart by timing.
     pub fn dummy_verify(&self, password: &str) {
-        std::hint::black_box(self.dummy.verify(password.as_bytes()));
+        std::hint::black_box(self.dummy.verify(
+            password.as_bytes(),
+            &self.scratch,
+            self.params.block_count(),
+        ));
     }
 
     /// Our own format. `Some((matched, needs_rehash))`, or `None` when unverifiable.
@@ -183,7 +237,11 @@ impl PasswordHasher {
         if !current && !hash.within_foreign_limits() {
             return None;
         }
-        let matched = hash.verify(password.as_bytes())?;
+        let matched = hash.verify(
+            password.as_bytes(),
+            &self.scratch,
+            self.params.block_count(),
+        )?;
         let needs_rehash = !current
             || hash.algorithm != Algorithm::Argon2id
             || hash.version != Version::V0x13
@@ -286,7 +344,8 @@ impl Argon2Hash {
     }
 
     /// Recomputes the tag for `password`; `None` if the parameters are invalid for Argon2.
-    fn verify(&self, password: &[u8]) -> Option<bool> {
+    /// Working memory comes from `scratch`, kept for reuse when at most `keep_up_to` blocks.
+    fn verify(&self, password: &[u8], scratch: &Scratch, keep_up_to: usize) -> Option<bool> {
         let p = self.params;
         let params = argon2::Params::new(
             p.memory_kib,
@@ -296,8 +355,12 @@ impl Argon2Hash {
         )
         .ok()?;
         let mut out = vec![0u8; self.tag.len()];
-        Argon2::new(self.algorithm, self.version, params)
-            .hash_password_into(password, &self.salt, &mut out)
+        let blocks = params.block_count();
+        let argon = Argon2::new(self.algorithm, self.version, params);
+        scratch
+            .with(blocks, keep_up_to, |memory| {
+                argon.hash_password_into_with_memory(password, &self.salt, &mut out, memory)
+            })
             .ok()?;
         Some(out.ct_eq(&self.tag).into())
     }
