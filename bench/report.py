@@ -52,6 +52,10 @@ def load(results_path, meta_path):
         scenario, server, payload = line.split("\t", 2)
         r = json.loads(payload)
         r["rps"] = r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
+        if r["requests"] == 0:
+            # No request completed within the run: wrk's latencies are meaningless zeros.
+            for k in ("p50_us", "p90_us", "p99_us", "max_us"):
+                r[k] = None
         r["errors"] = sum(r[k] for k in r if k.startswith("errors_"))
         results[(scenario, server)] = r
     meta = {}
@@ -68,9 +72,9 @@ def rps(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
 
 
-def ms(us):
+def ms(us, missing=""):
     if us is None:
-        return ""
+        return missing
     if us >= 1_000_000:
         return f"{us / 1e6:.2f} s"
     if us >= 10_000:
@@ -146,16 +150,16 @@ def markdown_table(rows, with_drf):
         cells = [
             r["label"],
             rps(ra and ra["rps"]),
-            ms(ra and ra["p50_us"]),
-            ms(ra and ra["p99_us"]),
+            ms(ra and ra["p50_us"], "–" if ra else ""),
+            ms(ra and ra["p99_us"], "–" if ra else ""),
             fmt_ratio(r["vs_bare"]),
         ]
         errors = str(ra["errors"]) if ra else "–"
         if with_drf:
             cells += [
                 rps(drf and drf["rps"]),
-                ms(drf and drf["p50_us"]),
-                ms(drf and drf["p99_us"]),
+                ms(drf and drf["p50_us"], "–" if drf else ""),
+                ms(drf and drf["p99_us"], "–" if drf else ""),
                 fmt_ratio(r["vs_drf"], "×"),
             ]
             if drf:
@@ -199,7 +203,7 @@ def targets(rows, results, meta, with_drf):
                     f"(target ≥ 50×): {verdict(r['vs_drf'] >= 50)}"
                 )
     r = by.get("token+logins")
-    if r and r["ra"]:
+    if r and r["ra"] and r["ra"]["p99_us"] is not None:
         p99 = r["ra"]["p99_us"]
         out.append(
             f"- Token route p99 while {meta.get('login_clients', '8')} clients log in: {ms(p99)} "
@@ -225,7 +229,8 @@ def memory_lines(meta):
     for key in ["rss_restauth_kib", "rss_bare_kib"]:
         if key in meta:
             lines.append(f"- {label[key]}: {mib(meta[key]):.1f} MiB")
-    for key in sorted(k for k in meta if k.startswith("rss_scale_")):
+    scale_keys = [k for k in meta if k.startswith("rss_scale_")]
+    for key in sorted(scale_keys, key=lambda k: (int(k.split("_")[2]), k.split("_")[4] == "off")):
         parts = key.split("_")  # rss scale N cache on|off kib
         n, cache = int(parts[2]), parts[4]
         lines.append(f"- restauth, {n:,} tokens stored, cache {cache}: {mib(meta[key]):.1f} MiB")
@@ -264,7 +269,7 @@ def summary(rows, meta, with_drf):
                 )
         parts[-1] += "."
     r = by.get("token+logins")
-    if r and r["ra"]:
+    if r and r["ra"] and r["ra"]["p99_us"] is not None:
         parts.append(
             f"While {meta.get('login_clients', '8')} clients log in without pause, the Token "
             f"route's p99 is {ms(r['ra']['p99_us'])}."
@@ -407,8 +412,9 @@ def main():
         "",
         "## Figures",
         "",
-        "Latencies are wrk's (not corrected for coordinated omission). *errors* counts non-2xx "
-        "answers and socket errors (restauth / DRF).",
+        "Latencies are wrk's (not corrected for coordinated omission); – means no request "
+        "completed within the run. *errors* counts non-2xx answers and socket errors "
+        "(restauth / DRF).",
         "",
         table,
         "",
