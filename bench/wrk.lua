@@ -1,0 +1,23 @@
+-- wrk script of bench/run: the request comes from the environment (WRK_METHOD, WRK_BODY;
+-- headers are given with wrk -H), and the summary is printed as one JSON line starting with
+-- "BENCHJSON " for bench/run to pick up.
+
+local method = os.getenv("WRK_METHOD")
+if method and method ~= "" then
+  wrk.method = method
+end
+local body = os.getenv("WRK_BODY")
+if body and body ~= "" then
+  wrk.body = body
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,'
+      .. '"max_us":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,'
+      .. '"errors_status":%d,"errors_timeout":%d}\n',
+    summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
