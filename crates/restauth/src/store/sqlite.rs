@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::migrate::{CREATE_TABLE, SQLITE};
+use super::migrate::{CREATE_TABLE, SQLITE, pending};
 use super::{NewToken, NewUser, Store, StoreError, TokenRecord, classify};
 use crate::settings::DatabaseSettings;
 use crate::user::User;
@@ -124,7 +124,7 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
-        for m in SQLITE.iter().filter(|m| !applied.contains(&m.version)) {
+        for m in pending(SQLITE, &applied) {
             sqlx::raw_sql(m.sql)
                 .execute(&mut *tx)
                 .await
