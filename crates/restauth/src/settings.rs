@@ -284,8 +284,9 @@ impl Settings {
             None => PathBuf::from("restauth.toml"),
         };
         let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
-            let key = key.as_str();
-            !RESERVED_ENV.contains(&key)
+            // Figment hands the key over in its original (upper) case.
+            let key = key.as_str().to_ascii_lowercase();
+            !RESERVED_ENV.contains(&key.as_str())
                 && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
         });
         let settings: Settings = Figment::new()
