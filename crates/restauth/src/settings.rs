@@ -252,9 +252,19 @@ impl Default for ServerSettings {
 pub struct DatabaseSettings {
     /// `sqlite://path` (created when missing) or `postgres://…`.
     pub url: String,
+    /// Connections in the pool (per process; PostgreSQL's `max_connections` bounds the sum over
+    /// all instances).
     pub max_connections: u32,
-    /// How long a request waits for a connection before answering 503.
+    /// How long a request waits for a connection (including opening one) before answering 503.
+    /// One second by default, so an unreachable database answers 503 well within 2 s.
     pub acquire_timeout: Seconds,
+    /// PostgreSQL: longest a statement may run on the server before it is cancelled (503).
+    /// 0 disables the limit. Ignored by SQLite, whose writers wait at most 5 s for the lock.
+    pub statement_timeout: Seconds,
+    /// PostgreSQL: the schema restauth's tables live in (created when missing). Several
+    /// deployments, or test runs, can share one database with a schema each. Default: the
+    /// server's `search_path` (normally `public`).
+    pub schema: Option<String>,
 }
 
 impl Default for DatabaseSettings {
@@ -262,7 +272,9 @@ impl Default for DatabaseSettings {
         DatabaseSettings {
             url: "sqlite://restauth.db".into(),
             max_connections: 8,
-            acquire_timeout: Seconds(2),
+            acquire_timeout: Seconds(1),
+            statement_timeout: Seconds(5),
+            schema: None,
         }
     }
 }
@@ -380,6 +392,7 @@ impl Settings {
             None => PathBuf::from("restauth.toml"),
         };
         let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
+            // Figment hands the key over in its original (upper) case.
             let key = key.as_str().to_ascii_lowercase();
             !RESERVED_ENV.contains(&key.as_str())
                 && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))

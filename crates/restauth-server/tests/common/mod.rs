@@ -1,5 +1,8 @@
 //! Spawns the real `restauth` binary on a random loopback port, in a fresh folder with its own
 //! SQLite file, and talks HTTP to it.
+//!
+//! With `RESTAUTH_TEST_BACKEND=postgres` and `RESTAUTH_TEST_DATABASE_URL` set, every server gets
+//! a fresh PostgreSQL schema instead (dropped after the server), so the same suites run on both.
 
 #![allow(dead_code)]
 
@@ -13,12 +16,19 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_restauth");
 pub const PASSWORD: &str = "correct horse battery staple";
+/// How soon a change made by one process is honoured by every server on PostgreSQL.
+pub const CROSS_PROCESS_BOUND: Duration = Duration::from_secs(1);
 
 pub struct Server {
     pub base: String,
     pub dir: tempfile::TempDir,
     child: Child,
+    env: Vec<(String, String)>,
     pub client: reqwest::Client,
+    /// On PostgreSQL, where another process's changes arrive by NOTIFY.
+    postgres: bool,
+    /// The schema this server owns, dropped after it (PostgreSQL runs only).
+    _db: Option<TestDb>,
 }
 
 /// A response, read whole.
@@ -38,9 +48,79 @@ impl Reply {
     }
 }
 
+/// The PostgreSQL test database from `RESTAUTH_TEST_DATABASE_URL`, if set.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("RESTAUTH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Whether the HTTP suites run on PostgreSQL (`RESTAUTH_TEST_BACKEND=postgres` and a URL).
+pub fn postgres_backend() -> bool {
+    std::env::var("RESTAUTH_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+        && postgres_url().is_some()
+}
+
+/// A fresh schema in the PostgreSQL test database, dropped when this goes.
+pub struct TestDb {
+    pub url: String,
+    pub schema: String,
+}
+
+impl TestDb {
+    pub fn new(url: &str) -> TestDb {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        TestDb {
+            url: url.to_owned(),
+            schema: format!(
+                "rt_http_{}_{}_{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                nanos
+            ),
+        }
+    }
+
+    /// `[database]` lines for this schema, reached through `url` (the real one or a proxy's).
+    pub fn config_via(&self, url: &str) -> String {
+        format!("url = {url:?}\nschema = {:?}\n", self.schema)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // The name is ours, made of [a-z0-9_] only.
+        let ddl = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 pub struct Builder {
     config: String,
     env: Vec<(String, String)>,
+    /// Lines of the `[database]` section, written last.
+    database: String,
+    db: Option<TestDb>,
 }
 
 impl Builder {
@@ -51,6 +131,25 @@ impl Builder {
         self
     }
 
+    /// Lines of the `[database]` section (`acquire_timeout = 1`, …).
+    pub fn database(mut self, toml: &str) -> Self {
+        self.database.push_str(toml);
+        self.database.push('\n');
+        self
+    }
+
+    /// Uses this schema (shared with other servers, owned by the caller) instead of a fresh one.
+    pub fn on(mut self, db: &TestDb) -> Self {
+        self.db = None;
+        self.database(&db.config_via(&db.url))
+    }
+
+    /// No fresh schema: the caller writes `[database] url` (and `schema`) itself.
+    pub fn own_database(mut self) -> Self {
+        self.db = None;
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
         self
@@ -58,35 +157,20 @@ impl Builder {
 
     pub async fn start(self) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("restauth.toml"), &self.config).expect("config");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn restauth");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("restauth listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let base = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(b) => b,
-            Err(_) => {
-                let _ = child.kill();
-                let log =
-                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-                panic!("server did not start:\n{log}");
-            }
-        };
+        let mut database = String::new();
+        if let Some(db) = &self.db {
+            database.push_str(&db.config_via(&db.url));
+        }
+        database.push_str(&self.database);
+        let mut config = self.config;
+        if !database.is_empty() {
+            // Last, so it cannot swallow keys meant for the top level or another table.
+            config.push_str("\n[database]\n");
+            config.push_str(&database);
+        }
+        std::fs::write(dir.path().join("restauth.toml"), &config).expect("config");
+        let postgres = database.contains("postgres");
+        let (child, base) = spawn_server(dir.path(), &self.env);
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -96,21 +180,80 @@ impl Builder {
             base,
             dir,
             child,
+            env: self.env,
             client,
+            postgres,
+            _db: self.db,
+        }
+    }
+}
+
+/// Starts `restauth serve` in `dir` and waits for the address it prints.
+fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn restauth");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("restauth listening on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(base) => (child, base),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            panic!("server did not start:\n{log}");
         }
     }
 }
 
 impl Server {
+    /// A server on a fresh SQLite file, or on a fresh PostgreSQL schema when the suite runs on
+    /// PostgreSQL.
     pub fn builder() -> Builder {
         Builder {
             config: String::new(),
             env: Vec::new(),
+            database: String::new(),
+            db: postgres_url()
+                .filter(|_| postgres_backend())
+                .map(|u| TestDb::new(&u)),
         }
     }
 
     pub async fn start() -> Server {
         Server::builder().start().await
+    }
+
+    /// Ends the process with SIGKILL: no graceful shutdown, nothing flushed on the way out.
+    pub fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again in the same folder, on the same database (on a new port).
+    pub fn restart(&mut self) {
+        self.sigkill();
+        let (child, base) = spawn_server(self.dir.path(), &self.env);
+        self.child = child;
+        self.base = base;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -126,8 +269,26 @@ impl Server {
     }
 
     /// Runs a management command in the server's folder, with `stdin` as its input.
+    ///
+    /// A command is another process. On SQLite the server sees its changes at the next request;
+    /// on PostgreSQL they reach the server by NOTIFY within the documented bound (1 s), so
+    /// after a command that changes credentials this waits out that bound.
     pub fn command(&self, args: &[&str], stdin: &str) -> Output {
-        command_in(self.dir.path(), args, stdin)
+        let out = command_in(self.dir.path(), args, stdin);
+        let announces = matches!(
+            args.first().copied(),
+            Some(
+                "changepassword"
+                    | "deactivateuser"
+                    | "activateuser"
+                    | "deleteuser"
+                    | "drf_create_token"
+            )
+        );
+        if self.postgres && announces && out.status.success() {
+            std::thread::sleep(CROSS_PROCESS_BOUND);
+        }
+        out
     }
 
     /// Creates a user through the CLI; `flags` like `--staff`, `--inactive`.

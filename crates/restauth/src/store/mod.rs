@@ -8,8 +8,10 @@ use async_trait::async_trait;
 use crate::user::User;
 
 mod migrate;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.
@@ -189,16 +191,18 @@ pub trait Store: Send + Sync + 'static {
     async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
 }
 
-/// Opens the store named by `url`: `sqlite://…` or `postgres://…`.
+/// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).
 pub async fn connect(
     settings: &crate::settings::DatabaseSettings,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let url = settings.url.as_str();
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteStore::open(settings).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PostgresStore::open(settings).await?))
     } else {
         Err(StoreError::Other(format!(
-            "database.url: unsupported scheme in {:?} (use sqlite://)",
+            "database.url: unsupported scheme in {:?} (use sqlite:// or postgres://)",
             redact_url(url)
         )))
     }
@@ -225,11 +229,15 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
             StoreError::Conflict(db.message().to_owned())
         }
         sqlx::Error::Database(db) => {
-            // SQLite BUSY/LOCKED/FULL/IOERR and PostgreSQL admin shutdown / connection classes
-            // are conditions that pass; the rest are bugs.
+            // SQLite BUSY/LOCKED/FULL/IOERR and PostgreSQL connection exceptions (08), statement
+            // timeout / cancel (57014), admin shutdown (57P), insufficient resources (53) and
+            // serialization failure / deadlock (40001, 40P01) are conditions that pass; the
+            // rest are bugs.
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            let transient = matches!(code.as_str(), "5" | "6" | "13" | "10" | "517" | "261")
-                || code.starts_with("08")
+            let transient = matches!(
+                code.as_str(),
+                "5" | "6" | "13" | "10" | "517" | "261" | "57014" | "40001" | "40P01"
+            ) || code.starts_with("08")
                 || code.starts_with("57P")
                 || code.starts_with("53");
             if transient {

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::migrate::{CREATE_TABLE, SQLITE};
+use super::migrate::{CREATE_TABLE, SQLITE, pending};
 use super::{
     NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
     classify,
@@ -127,7 +127,7 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
-        for m in SQLITE.iter().filter(|m| !applied.contains(&m.version)) {
+        for m in pending(SQLITE, &applied) {
             sqlx::raw_sql(m.sql)
                 .execute(&mut *tx)
                 .await

@@ -1,0 +1,406 @@
+//! The `Store` contract, checked against every backend: a fresh SQLite file always, and
+//! PostgreSQL in a fresh schema when `RESTAUTH_TEST_DATABASE_URL` is set.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use restauth::settings::DatabaseSettings;
+use restauth::store::{NewToken, NewUser, Store, StoreError, connect};
+
+struct Backend {
+    name: &'static str,
+    settings: DatabaseSettings,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    /// A new store over this backend's database, migrated.
+    async fn open(&self) -> Arc<dyn Store> {
+        let store = connect(&self.settings)
+            .await
+            .unwrap_or_else(|e| panic!("{}: connect: {e}", self.name));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("{}: migrate: {e}", self.name));
+        store
+    }
+
+    async fn cleanup(self) {
+        if let Some(schema) = &self.settings.schema {
+            drop_schema(&self.settings.url, schema).await;
+        }
+    }
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection;
+    if let Ok(mut c) = sqlx::PgConnection::connect(url).await {
+        // The name is ours, made of [a-z0-9_] only.
+        let ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut c).await;
+    }
+}
+
+fn unique_schema() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "rt_contract_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut list = vec![Backend {
+        name: "sqlite",
+        settings: DatabaseSettings {
+            url: format!("sqlite://{}", dir.path().join("contract.db").display()),
+            ..DatabaseSettings::default()
+        },
+        _dir: Some(dir),
+    }];
+    match std::env::var("RESTAUTH_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => list.push(Backend {
+            name: "postgres",
+            settings: DatabaseSettings {
+                url,
+                schema: Some(unique_schema()),
+                ..DatabaseSettings::default()
+            },
+            _dir: None,
+        }),
+        _ => println!("postgres: skipped: RESTAUTH_TEST_DATABASE_URL not set"),
+    }
+    list
+}
+
+/// Runs each check against every backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                for backend in backends() {
+                    checks::$name(&backend).await;
+                    backend.cleanup().await;
+                }
+            }
+        )*
+    };
+}
+
+contract!(
+    migrate_is_idempotent,
+    users_round_trip_and_usernames_are_unique,
+    missing_rows_are_none_or_false,
+    set_password_optionally_revokes,
+    upgrade_password_is_conditional,
+    active_and_last_login,
+    valid_after_never_moves_back,
+    deleting_a_user_cascades_to_tokens,
+    tokens_round_trip_and_digests_are_unique,
+    token_limit_evicts_the_oldest,
+    touch_and_delete_tokens,
+    change_stamp_moves_after_announce,
+    change_stamp_moves_across_instances,
+);
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        email: format!("{name}@example.com"),
+        first_name: "First".into(),
+        last_name: "Last".into(),
+        password: "argon2$hash".into(),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        date_joined: 1_700_000_000,
+    }
+}
+
+fn new_token(digest: &str, user_id: i64, created: i64) -> NewToken {
+    NewToken {
+        digest: digest.into(),
+        user_id,
+        created,
+        expires: None,
+        limit_per_user: None,
+    }
+}
+
+/// Waits until the store's change stamp holds still (a PostgreSQL listener is connected).
+async fn settled(store: &dyn Store) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = store.change_stamp();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let b = store.change_stamp();
+        if a == b {
+            return b;
+        }
+        assert!(Instant::now() < deadline, "change stamp never settled");
+    }
+}
+
+mod checks {
+    use super::*;
+
+    pub async fn migrate_is_idempotent(b: &Backend) {
+        let s = b.open().await;
+        s.migrate().await.expect("second migrate");
+        let again = b.open().await;
+        again
+            .migrate()
+            .await
+            .expect("migrate from another instance");
+    }
+
+    pub async fn users_round_trip_and_usernames_are_unique(b: &Backend) {
+        let s = b.open().await;
+        let mut nu = new_user("alice");
+        nu.is_staff = true;
+        let u = s.create_user(&nu).await.expect("create");
+        assert!(u.id > 0);
+        assert_eq!(u.username, "alice");
+        assert_eq!(u.email, "alice@example.com");
+        assert_eq!(
+            (u.first_name.as_str(), u.last_name.as_str()),
+            ("First", "Last")
+        );
+        assert_eq!(u.password, "argon2$hash");
+        assert!(u.is_active && u.is_staff && !u.is_superuser);
+        assert_eq!(u.date_joined, 1_700_000_000);
+        assert_eq!(u.last_login, None);
+        assert_eq!(u.valid_after, 0);
+        assert_eq!(s.user_by_id(u.id).await.unwrap(), Some(u.clone()));
+        assert_eq!(s.user_by_username("alice").await.unwrap(), Some(u.clone()));
+        let dup = s.create_user(&new_user("alice")).await;
+        assert!(
+            matches!(dup, Err(StoreError::Conflict(_))),
+            "{}: {dup:?}",
+            b.name
+        );
+        // Usernames are case-sensitive, as Django's.
+        let other = s.create_user(&new_user("Alice")).await.expect("Alice");
+        assert_ne!(other.id, u.id);
+    }
+
+    pub async fn missing_rows_are_none_or_false(b: &Backend) {
+        let s = b.open().await;
+        assert_eq!(s.user_by_id(4242).await.unwrap(), None);
+        assert_eq!(s.user_by_username("ghost").await.unwrap(), None);
+        assert!(s.token_by_digest("00").await.unwrap().is_none());
+        assert!(!s.set_password(4242, "h", None).await.unwrap());
+        assert!(!s.set_password(4242, "h", Some(5)).await.unwrap());
+        assert!(!s.upgrade_password(4242, "a", "b").await.unwrap());
+        assert!(!s.set_active(4242, false).await.unwrap());
+        assert!(!s.set_valid_after(4242, 5).await.unwrap());
+        assert!(!s.delete_user(4242).await.unwrap());
+        assert!(!s.delete_token(4242).await.unwrap());
+        assert_eq!(s.delete_user_tokens(4242, None).await.unwrap(), 0);
+        s.set_last_login(4242, 5).await.unwrap();
+        s.touch_token(4242, 5).await.unwrap();
+    }
+
+    pub async fn set_password_optionally_revokes(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("bob")).await.unwrap();
+        s.insert_token(&new_token("d1", u.id, 100)).await.unwrap();
+        assert!(s.set_password(u.id, "h2", None).await.unwrap());
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!((after.password.as_str(), after.valid_after), ("h2", 0));
+        assert!(s.token_by_digest("d1").await.unwrap().is_some(), "kept");
+
+        assert!(s.set_password(u.id, "h3", Some(500)).await.unwrap());
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!((after.password.as_str(), after.valid_after), ("h3", 500));
+        assert!(s.token_by_digest("d1").await.unwrap().is_none(), "revoked");
+
+        // An earlier instant does not move valid_after back.
+        assert!(s.set_password(u.id, "h4", Some(100)).await.unwrap());
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!((after.password.as_str(), after.valid_after), ("h4", 500));
+    }
+
+    pub async fn upgrade_password_is_conditional(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("carol")).await.unwrap();
+        assert!(!s.upgrade_password(u.id, "not-it", "new").await.unwrap());
+        assert_eq!(
+            s.user_by_id(u.id).await.unwrap().unwrap().password,
+            "argon2$hash"
+        );
+        assert!(
+            s.upgrade_password(u.id, "argon2$hash", "new")
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().password, "new");
+        // A second upgrade from the old hash (a concurrent login) loses.
+        assert!(
+            !s.upgrade_password(u.id, "argon2$hash", "newer")
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().password, "new");
+    }
+
+    pub async fn active_and_last_login(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("dave")).await.unwrap();
+        assert!(s.set_active(u.id, false).await.unwrap());
+        assert!(!s.user_by_id(u.id).await.unwrap().unwrap().is_active);
+        assert!(s.set_active(u.id, true).await.unwrap());
+        assert!(s.user_by_id(u.id).await.unwrap().unwrap().is_active);
+        s.set_last_login(u.id, 1234).await.unwrap();
+        assert_eq!(
+            s.user_by_id(u.id).await.unwrap().unwrap().last_login,
+            Some(1234)
+        );
+        let mut inactive = new_user("erin");
+        inactive.is_active = false;
+        inactive.is_superuser = true;
+        let e = s.create_user(&inactive).await.unwrap();
+        assert!(!e.is_active && e.is_superuser);
+    }
+
+    pub async fn valid_after_never_moves_back(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("frank")).await.unwrap();
+        assert!(s.set_valid_after(u.id, 1000).await.unwrap());
+        assert!(s.set_valid_after(u.id, 10).await.unwrap());
+        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().valid_after, 1000);
+        assert!(s.set_valid_after(u.id, 2000).await.unwrap());
+        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().valid_after, 2000);
+    }
+
+    pub async fn deleting_a_user_cascades_to_tokens(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("gina")).await.unwrap();
+        let keep = s.create_user(&new_user("hank")).await.unwrap();
+        s.insert_token(&new_token("g1", u.id, 1)).await.unwrap();
+        s.insert_token(&new_token("g2", u.id, 2)).await.unwrap();
+        s.insert_token(&new_token("h1", keep.id, 1)).await.unwrap();
+        assert!(s.delete_user(u.id).await.unwrap());
+        assert!(!s.delete_user(u.id).await.unwrap());
+        assert_eq!(s.user_by_id(u.id).await.unwrap(), None);
+        assert!(s.token_by_digest("g1").await.unwrap().is_none());
+        assert!(s.token_by_digest("g2").await.unwrap().is_none());
+        assert!(s.token_by_digest("h1").await.unwrap().is_some());
+    }
+
+    pub async fn tokens_round_trip_and_digests_are_unique(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("ivy")).await.unwrap();
+        let mut nt = new_token("abc", u.id, 100);
+        nt.expires = Some(200);
+        let t = s.insert_token(&nt).await.unwrap();
+        assert!(t.id > 0);
+        assert_eq!(
+            (
+                t.digest.as_str(),
+                t.user_id,
+                t.created,
+                t.last_used,
+                t.expires
+            ),
+            ("abc", u.id, 100, None, Some(200))
+        );
+        let (found, owner) = s.token_by_digest("abc").await.unwrap().unwrap();
+        assert_eq!(found, t);
+        assert_eq!(owner, u);
+        let dup = s.insert_token(&new_token("abc", u.id, 101)).await;
+        assert!(
+            matches!(dup, Err(StoreError::Conflict(_))),
+            "{}: {dup:?}",
+            b.name
+        );
+        // A token for a user that does not exist is refused, not orphaned.
+        assert!(s.insert_token(&new_token("orphan", 4242, 1)).await.is_err());
+        assert!(s.token_by_digest("orphan").await.unwrap().is_none());
+    }
+
+    pub async fn token_limit_evicts_the_oldest(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("jack")).await.unwrap();
+        let other = s.create_user(&new_user("kate")).await.unwrap();
+        s.insert_token(&new_token("k1", other.id, 1)).await.unwrap();
+        for (i, created) in [(1, 10), (2, 30), (3, 20)] {
+            s.insert_token(&new_token(&format!("t{i}"), u.id, created))
+                .await
+                .unwrap();
+        }
+        let mut nt = new_token("t4", u.id, 30);
+        nt.limit_per_user = Some(2);
+        s.insert_token(&nt).await.unwrap();
+        // Newest first by creation time, then by id: t4 (30, newer id) and t2 (30) stay.
+        for (digest, present) in [("t1", false), ("t2", true), ("t3", false), ("t4", true)] {
+            assert_eq!(
+                s.token_by_digest(digest).await.unwrap().is_some(),
+                present,
+                "{}: {digest}",
+                b.name
+            );
+        }
+        assert!(
+            s.token_by_digest("k1").await.unwrap().is_some(),
+            "others untouched"
+        );
+        // A limit of 0 still keeps the token just issued.
+        let mut nt = new_token("t5", u.id, 40);
+        nt.limit_per_user = Some(0);
+        s.insert_token(&nt).await.unwrap();
+        assert!(s.token_by_digest("t5").await.unwrap().is_some());
+        assert!(s.token_by_digest("t4").await.unwrap().is_none());
+    }
+
+    pub async fn touch_and_delete_tokens(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("liam")).await.unwrap();
+        let a = s.insert_token(&new_token("a", u.id, 1)).await.unwrap();
+        let bt = s.insert_token(&new_token("b", u.id, 2)).await.unwrap();
+        s.insert_token(&new_token("c", u.id, 3)).await.unwrap();
+        s.touch_token(a.id, 77).await.unwrap();
+        let (found, _) = s.token_by_digest("a").await.unwrap().unwrap();
+        assert_eq!(found.last_used, Some(77));
+        assert!(s.delete_token(a.id).await.unwrap());
+        assert!(!s.delete_token(a.id).await.unwrap());
+        assert_eq!(s.delete_user_tokens(u.id, Some(bt.id)).await.unwrap(), 1);
+        assert!(s.token_by_digest("b").await.unwrap().is_some());
+        assert!(s.token_by_digest("c").await.unwrap().is_none());
+        assert_eq!(s.delete_user_tokens(u.id, None).await.unwrap(), 1);
+        assert!(s.token_by_digest("b").await.unwrap().is_none());
+    }
+
+    pub async fn change_stamp_moves_after_announce(b: &Backend) {
+        let s = b.open().await;
+        let before = settled(&*s).await;
+        s.announce_change().await.unwrap();
+        assert_ne!(s.change_stamp(), before, "{}", b.name);
+        let mid = settled(&*s).await;
+        s.announce_change().await.unwrap();
+        assert_ne!(s.change_stamp(), mid, "{}", b.name);
+    }
+
+    pub async fn change_stamp_moves_across_instances(b: &Backend) {
+        let one = b.open().await;
+        let two = b.open().await;
+        let before = settled(&*two).await;
+        settled(&*one).await;
+        one.announce_change().await.unwrap();
+        // The bound: another instance honours a change within one second.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while two.change_stamp() == before {
+            assert!(Instant::now() < deadline, "{}: not seen within 1 s", b.name);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
