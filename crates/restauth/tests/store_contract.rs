@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use restauth::settings::DatabaseSettings;
-use restauth::store::{NewToken, NewUser, Store, StoreError, connect};
+use restauth::store::{
+    NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, connect,
+};
 
 struct Backend {
     name: &'static str,
@@ -110,6 +112,10 @@ contract!(
     touch_and_delete_tokens,
     change_stamp_moves_after_announce,
     change_stamp_moves_across_instances,
+    sessions_round_trip_and_cycle,
+    sessions_expire_and_go_with_password_and_user,
+    rotation_is_atomic_and_detects_replay,
+    blacklist_and_flush,
 );
 
 fn new_user(name: &str) -> NewUser {
@@ -133,6 +139,27 @@ fn new_token(digest: &str, user_id: i64, created: i64) -> NewToken {
         created,
         expires: None,
         limit_per_user: None,
+    }
+}
+
+fn session(digest: &str, user_id: i64, now: i64) -> SessionRecord {
+    SessionRecord {
+        digest: digest.into(),
+        user_id,
+        auth_hash: "hash".into(),
+        created: now,
+        last_seen: now,
+        expires: now + 100,
+    }
+}
+
+fn outstanding(jti: &str, user_id: i64, family: &str) -> OutstandingToken {
+    OutstandingToken {
+        jti: jti.into(),
+        user_id,
+        family: family.into(),
+        created_at: 1000,
+        expires_at: 2000,
     }
 }
 
@@ -402,5 +429,145 @@ mod checks {
             assert!(Instant::now() < deadline, "{}: not seen within 1 s", b.name);
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    pub async fn sessions_round_trip_and_cycle(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("sam")).await.unwrap();
+        s.insert_session(&session("s1", u.id, 1000), None)
+            .await
+            .unwrap();
+        let (found, user) = s.session_by_digest("s1").await.unwrap().unwrap();
+        assert_eq!(found, session("s1", u.id, 1000));
+        assert_eq!(user.username, "sam");
+        // Login cycles the key: the new session replaces the old one atomically.
+        s.insert_session(&session("s2", u.id, 1010), Some("s1"))
+            .await
+            .unwrap();
+        assert!(s.session_by_digest("s1").await.unwrap().is_none());
+        assert!(s.session_by_digest("s2").await.unwrap().is_some());
+        // Touch never moves last_seen back.
+        s.touch_session("s2", 1050).await.unwrap();
+        s.touch_session("s2", 1020).await.unwrap();
+        let (found, _) = s.session_by_digest("s2").await.unwrap().unwrap();
+        assert_eq!(found.last_seen, 1050);
+        assert!(matches!(
+            s.insert_session(&session("s2", u.id, 1), None).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(s.delete_session("s2").await.unwrap());
+        assert!(!s.delete_session("s2").await.unwrap());
+    }
+
+    pub async fn sessions_expire_and_go_with_password_and_user(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("tess")).await.unwrap();
+        s.insert_session(&session("old", u.id, 1000), None)
+            .await
+            .unwrap();
+        s.insert_session(&session("idle", u.id, 1500), None)
+            .await
+            .unwrap();
+        s.insert_session(&session("live", u.id, 2000), None)
+            .await
+            .unwrap();
+        // "old" expired at 1100; "idle" last seen 1500 < 1600.
+        assert_eq!(
+            s.delete_expired_sessions(1101, Some(1600)).await.unwrap(),
+            2
+        );
+        assert!(s.session_by_digest("live").await.unwrap().is_some());
+        // A password change with revocation ends the user's sessions.
+        s.set_password(u.id, "new", Some(3000)).await.unwrap();
+        assert!(s.session_by_digest("live").await.unwrap().is_none());
+        s.insert_session(&session("again", u.id, 3000), None)
+            .await
+            .unwrap();
+        assert_eq!(s.delete_user_sessions(u.id).await.unwrap(), 1);
+        s.insert_session(&session("last", u.id, 3000), None)
+            .await
+            .unwrap();
+        s.delete_user(u.id).await.unwrap();
+        assert!(s.session_by_digest("last").await.unwrap().is_none());
+    }
+
+    pub async fn rotation_is_atomic_and_detects_replay(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("rita")).await.unwrap();
+        s.insert_outstanding(&outstanding("r1", u.id, "r1"))
+            .await
+            .unwrap();
+        // Twenty concurrent rotations of one token: exactly one wins.
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let s = s.clone();
+                let uid = u.id;
+                tokio::spawn(async move {
+                    let new = outstanding(&format!("r2-{i}"), uid, "ignored");
+                    s.rotate_refresh(&outstanding("r1", uid, "r1"), &new, true, 1100)
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(Rotation::Rotated) => won += 1,
+                Ok(Rotation::Reused { family }) => assert_eq!(family, "r1"),
+                Err(e) => panic!("{}: rotation failed: {e}", b.name),
+            }
+        }
+        assert_eq!(won, 1, "{}", b.name);
+        assert!(s.is_blacklisted("r1").await.unwrap());
+        // A token never recorded (issued before records were kept) rotates once too.
+        let first = s
+            .rotate_refresh(
+                &outstanding("x1", u.id, "x1"),
+                &outstanding("x2", u.id, "x1"),
+                false,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first, Rotation::Rotated);
+        assert!(!s.is_blacklisted("x1").await.unwrap());
+        let replay = s
+            .rotate_refresh(
+                &outstanding("x1", u.id, "x1"),
+                &outstanding("x3", u.id, "x1"),
+                false,
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            replay,
+            Rotation::Reused {
+                family: "x1".into()
+            }
+        );
+        // Revoking the family blacklists every token of it.
+        assert_eq!(s.revoke_family("x1", 3).await.unwrap(), 2);
+        assert!(s.is_blacklisted("x2").await.unwrap());
+        assert!(
+            !s.is_blacklisted("x3").await.unwrap(),
+            "the refused replay was never recorded"
+        );
+    }
+
+    pub async fn blacklist_and_flush(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("bea")).await.unwrap();
+        s.insert_outstanding(&outstanding("j1", u.id, "j1"))
+            .await
+            .unwrap();
+        assert!(s.blacklist_jti("j1", 2000, 1500).await.unwrap());
+        assert!(!s.blacklist_jti("j1", 2000, 1600).await.unwrap());
+        assert!(s.is_blacklisted("j1").await.unwrap());
+        assert!(!s.is_blacklisted("nope").await.unwrap());
+        // Nothing expired yet; then both rows go.
+        assert_eq!(s.flush_expired_tokens(1999).await.unwrap(), 0);
+        assert_eq!(s.flush_expired_tokens(2000).await.unwrap(), 2);
+        assert!(!s.is_blacklisted("j1").await.unwrap());
     }
 }
