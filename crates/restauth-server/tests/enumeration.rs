@@ -56,7 +56,8 @@ fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     poly * (-x * x).exp()
 }
 
@@ -79,15 +80,26 @@ fn mann_whitney_sanity() {
 async fn login_failures_are_indistinguishable() {
     // Login throttles would turn the samples into 429s; this test is about hashing cost.
     let s = Server::builder()
-        .config("[rest_framework.default_throttle_rates]\nlogin_user = \"off\"\nlogin_ip = \"off\"\n")
+        .config(
+            "[rest_framework.default_throttle_rates]\nlogin_user = \"off\"\nlogin_ip = \"off\"\n",
+        )
         .start()
         .await;
     s.create_user("alice", &[]);
     s.create_user("sleepy", &["--inactive"]);
     let classes = [
-        ("wrong password", json!({"username": "alice", "password": "not the password"})),
-        ("unknown user", json!({"username": "nobody-here", "password": PASSWORD})),
-        ("inactive user", json!({"username": "sleepy", "password": PASSWORD})),
+        (
+            "wrong password",
+            json!({"username": "alice", "password": "not the password"}),
+        ),
+        (
+            "unknown user",
+            json!({"username": "nobody-here", "password": PASSWORD}),
+        ),
+        (
+            "inactive user",
+            json!({"username": "sleepy", "password": PASSWORD}),
+        ),
     ];
     // Warm-up.
     for (_, body) in &classes {
