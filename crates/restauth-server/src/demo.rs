@@ -66,9 +66,13 @@ pub fn router(restauth: &Restauth) -> Router {
         )
         .route(
             "/api/echo",
-            ApiView::new("Echo")
-                .post(echo)
-                .guard(restauth.policy().permission(IsAuthenticated)),
+            ApiView::new("Echo").post(echo).guard(
+                restauth
+                    .policy()
+                    .permission(IsAuthenticated)
+                    // Limited by `[rest_framework.default_throttle_rates] echo = "…"` when set.
+                    .throttle_scope("echo"),
+            ),
         )
 }
 

@@ -199,3 +199,54 @@ async fn hostile_headers_never_cause_5xx() {
     assert_eq!(r.status, 401);
     let _ = PASSWORD;
 }
+
+/// Sends raw bytes and returns the status line.
+async fn raw(s: &Server, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("server answered")
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn request_smuggling_framing_is_refused() {
+    let s = Server::start().await;
+    let both = "POST /api-token-auth/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert!(raw(&s, both).await.contains(" 400"), "CL + TE");
+    let twice = "POST /api-token-auth/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
+    assert!(raw(&s, twice).await.contains(" 400"), "duplicate CL");
+}
+
+#[tokio::test]
+async fn no_cors_grant_and_no_token_in_urls() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    let key = s.token("alice").await;
+    let r = s
+        .send(
+            s.client
+                .get(s.url("/api/public/"))
+                .header("Origin", "https://evil.example")
+                .header("Authorization", format!("Token {key}")),
+        )
+        .await;
+    assert!(r.header("access-control-allow-origin").is_none());
+    assert!(r.header("access-control-allow-credentials").is_none());
+    // A key in the query string is not a credential.
+    let r = s.get(&format!("/api/profile/?token={key}"), None).await;
+    assert_eq!(r.status, 401);
+    let r = s
+        .get(&format!("/api/profile/?auth_token={key}"), None)
+        .await;
+    assert_eq!(r.status, 401);
+}

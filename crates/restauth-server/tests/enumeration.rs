@@ -1,5 +1,5 @@
 //! No user enumeration: every login failure has the same body and, statistically, the same
-//! latency (security.md §4.4: ≥ 200 interleaved samples per class, Mann-Whitney U; a pair fails
+//! latency (wrong password, unknown user, inactive user, unusable password) (security.md §4.4: ≥ 200 interleaved samples per class, Mann-Whitney U; a pair fails
 //! only if p < 0.001 and the medians differ by more than 5 ms and 10 %).
 
 mod common;
@@ -87,6 +87,9 @@ async fn login_failures_are_indistinguishable() {
         .await;
     s.create_user("alice", &[]);
     s.create_user("sleepy", &["--inactive"]);
+    // No --password-stdin and no terminal: an unusable password.
+    let out = s.command(&["createuser", "locked"], "");
+    assert!(out.status.success());
     let classes = [
         (
             "wrong password",

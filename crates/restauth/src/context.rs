@@ -9,6 +9,7 @@ use crate::jwt::JwtBackend;
 use crate::password::{HashPool, PasswordHasher};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::throttling::{MemoryStore, RedisStore, ThrottleStore};
 
 /// Settings, store, cache and hashing pool, cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -22,12 +23,23 @@ pub(crate) struct Inner {
     pub cache: AuthCache,
     pub hashing: HashPool,
     pub jwt: JwtBackend,
+    pub throttle: Arc<dyn ThrottleStore>,
 }
 
 impl Restauth {
     /// Builds the context over an opened store. Does not migrate: call
     /// [`Store::migrate`] (or `restauth migrate`) first.
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Self, Error> {
+        Restauth::with_throttle_store(settings, store, Arc::new(MemoryStore::new()))
+    }
+
+    /// Like [`Restauth::new`], counting throttles in `throttle` (e.g. a [`RedisStore`] shared
+    /// by many processes).
+    pub fn with_throttle_store(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        throttle: Arc<dyn ThrottleStore>,
+    ) -> Result<Self, Error> {
         match &settings.secret_key {
             Some(k) if k.0.len() >= 32 => {}
             // Session hashes and JWT signatures are only as strong as this key.
@@ -61,6 +73,7 @@ impl Restauth {
                 cache,
                 hashing,
                 jwt,
+                throttle,
             }),
         })
     }
@@ -69,7 +82,20 @@ impl Restauth {
     pub async fn open(settings: Settings) -> Result<Self, Error> {
         let store = crate::store::connect(&settings.database).await?;
         store.migrate().await?;
-        Restauth::new(settings, store)
+        let throttle: Option<Arc<dyn ThrottleStore>> = match &settings.throttle.redis_url {
+            Some(url) => {
+                Some(Arc::new(RedisStore::connect(&url.0).await.map_err(
+                    |e| Error::Internal(format!("throttle.redis_url: {e}")),
+                )?))
+            }
+            None => None,
+        };
+        let throttle = throttle.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        Restauth::with_throttle_store(settings, store, throttle)
+    }
+
+    pub fn throttle_store(&self) -> &Arc<dyn ThrottleStore> {
+        &self.inner.throttle
     }
 
     pub fn settings(&self) -> &Settings {

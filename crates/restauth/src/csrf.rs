@@ -1,156 +1,158 @@
-//! Django's CSRF protection (4.1+/5.x), as a pure function over the parts of a request.
+//! Django-compatible CSRF protection (Django 4.1+ / 5.x `CsrfViewMiddleware`).
 //!
-//! The secret lives in the `csrftoken` cookie (32 characters of `[a-zA-Z0-9]`); pages and
-//! JavaScript send it back masked (64 characters: a random mask followed by the secret shifted
-//! by it, so the token differs on every page against BREACH) or unmasked, in the
-//! `csrfmiddlewaretoken` form field or the `X-CSRFToken` header. The reason strings are
-//! Django's, byte for byte, because clients and tests match on them.
+//! The `csrftoken` cookie holds a 32-character secret; forms and the `X-CSRFToken` header carry
+//! either that secret or a 64-character masked copy of it (a fresh mask per response, against
+//! BREACH). Everything here is pure: the caller extracts the headers, cookie and form field and
+//! turns a [`CsrfFailure`] into `403 {"detail":"CSRF Failed: <reason>"}`.
 
 use http::Method;
 use subtle::ConstantTimeEq;
 
+use crate::safe_url::{SplitUrl, split_url};
+
+/// Length of the secret stored in the `csrftoken` cookie.
 pub const CSRF_SECRET_LENGTH: usize = 32;
+/// Length of a masked token: a 32-character mask followed by a 32-character cipher.
 pub const CSRF_TOKEN_LENGTH: usize = 64;
 
-/// Django's alphabet, in Django's order (`ascii_letters + digits`): the masking arithmetic
-/// depends on it.
-const CHARS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Python's `ascii_letters + digits`; the masking arithmetic depends on this order.
+const ALLOWED_CHARS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const ALPHABET_SIZE: usize = ALLOWED_CHARS.len();
 
-/// A refused request and Django's reason for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsrfFailure {
-    reason: String,
-    bad_cookie: bool,
-}
+/// How the header source is named in reasons (Django renders `HTTP_X_CSRFTOKEN` this way).
+const HEADER_SOURCE: &str = "the 'X-Csrftoken' HTTP header";
+const FORM_SOURCE: &str = "POST";
 
-impl CsrfFailure {
-    fn new(reason: impl Into<String>) -> Self {
-        CsrfFailure {
-            reason: reason.into(),
-            bad_cookie: false,
-        }
-    }
-
-    /// The text after `CSRF Failed: `.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-
-    /// True when the cookie itself was malformed; Django then sends a fresh one.
-    pub fn cookie_needs_reset(&self) -> bool {
-        self.bad_cookie
-    }
-}
-
-fn index(c: u8) -> Option<usize> {
-    match c {
-        b'a'..=b'z' => Some(usize::from(c - b'a')),
-        b'A'..=b'Z' => Some(usize::from(c - b'A') + 26),
-        b'0'..=b'9' => Some(usize::from(c - b'0') + 52),
-        _ => None,
-    }
-}
-
-/// `len` characters of the alphabet from the OS CSPRNG, without modulo bias.
-fn random_string(len: usize) -> String {
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    while out.len() < len {
-        if getrandom::fill(&mut buf).is_err() {
-            // No randomness means no safe token; an empty string fails every check.
-            return String::new();
-        }
-        // 248 = 4 × 62: bytes above are rejected so every character is equally likely.
-        for &b in buf.iter().filter(|&&b| b < 248) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(CHARS[usize::from(b % 62)]));
-        }
-    }
-    out
-}
-
-/// A new 32-character secret for the `csrftoken` cookie.
+/// A new random secret: 32 characters of `[a-zA-Z0-9]` from the operating system's CSPRNG.
 pub fn new_secret() -> String {
     random_string(CSRF_SECRET_LENGTH)
 }
 
-/// The 64-character masked form of `secret` (a fresh mask each call).
+/// Masks `secret` with a fresh random mask: returns `mask + cipher` (64 characters), where
+/// `cipher[i] = chars[(idx(secret[i]) + idx(mask[i])) % 62]`.
+///
+/// `secret` must be a valid secret (from [`new_secret`] or [`secret_from_cookie`]); a character
+/// outside the alphabet is treated as `a`.
 pub fn mask_secret(secret: &str) -> String {
     let mask = random_string(CSRF_SECRET_LENGTH);
+    mask_with(secret, &mask)
+}
+
+fn mask_with(secret: &str, mask: &str) -> String {
     let cipher: String = secret
         .bytes()
         .zip(mask.bytes())
-        .filter_map(|(s, m)| Some(char::from(CHARS[(index(s)? + index(m)?) % 62])))
+        .map(|(s, m)| {
+            let sum = char_index(s).unwrap_or(0) + char_index(m).unwrap_or(0);
+            char::from(ALLOWED_CHARS[sum % ALPHABET_SIZE])
+        })
         .collect();
-    mask + &cipher
+    format!("{mask}{cipher}")
 }
 
-/// The secret inside a 64-character masked token. The caller has checked the format.
+/// Recovers the 32-character secret from a 64-character masked token.
+///
+/// The caller is expected to have checked the format; anything that is not 64 characters of
+/// the alphabet yields an empty string, which never matches a secret.
 pub fn unmask_token(token: &str) -> String {
-    let (mask, cipher) = token
-        .as_bytes()
-        .split_at(token.len().min(CSRF_SECRET_LENGTH));
-    cipher
-        .iter()
-        .zip(mask)
-        .filter_map(|(&c, &m)| Some(char::from(CHARS[(index(c)? + 62 - index(m)?) % 62])))
-        .collect()
+    let bytes = token.as_bytes();
+    if bytes.len() != CSRF_TOKEN_LENGTH {
+        return String::new();
+    }
+    let (mask, cipher) = bytes.split_at(CSRF_SECRET_LENGTH);
+    let mut secret = String::with_capacity(CSRF_SECRET_LENGTH);
+    for (&c, &m) in cipher.iter().zip(mask) {
+        let (Some(c), Some(m)) = (char_index(c), char_index(m)) else {
+            return String::new();
+        };
+        secret.push(char::from(
+            ALLOWED_CHARS[(c + ALPHABET_SIZE - m) % ALPHABET_SIZE],
+        ));
+    }
+    secret
 }
 
-/// Django's `_check_token_format`: the reason fragment when the token is malformed.
-fn format_problem(token: &str) -> Option<&'static str> {
-    if token.len() != CSRF_TOKEN_LENGTH && token.len() != CSRF_SECRET_LENGTH {
-        return Some("has incorrect length");
-    }
-    if token.bytes().any(|b| index(b).is_none()) {
-        return Some("has invalid characters");
-    }
-    None
-}
-
-/// Reads the `csrftoken` cookie: a 32-character secret, or a legacy 64-character masked token.
+/// Reads the `csrftoken` cookie value: a 32-character secret, or a legacy 64-character masked
+/// token (unmasked here). A bad length or alphabet gives the reason Django reports, with
+/// [`CsrfFailure::cookie_needs_reset`] set.
 pub fn secret_from_cookie(value: &str) -> Result<String, CsrfFailure> {
-    if let Some(problem) = format_problem(value) {
-        return Err(CsrfFailure {
-            reason: format!("CSRF cookie {problem}."),
-            bad_cookie: true,
-        });
-    }
-    Ok(if value.len() == CSRF_TOKEN_LENGTH {
-        unmask_token(value)
+    check_format(value).map_err(|error| CsrfFailure {
+        reason: format!("CSRF cookie {}.", error.text()),
+        reset_cookie: true,
+    })?;
+    if value.len() == CSRF_TOKEN_LENGTH {
+        Ok(unmask_token(value))
     } else {
-        value.to_owned()
-    })
+        Ok(value.to_owned())
+    }
 }
 
-/// What the check needs to know about a request.
+/// What [`check`] needs to know about a request. All values are raw header/cookie/field values.
+#[derive(Debug, Clone, Copy)]
 pub struct CsrfRequest<'a> {
+    /// The request method.
     pub method: &'a Method,
-    /// The request arrived over HTTPS (the caller decides, including a trusted proxy header).
+    /// Whether the request arrived over HTTPS (the caller decides, including a trusted
+    /// `X-Forwarded-Proto`).
     pub is_secure: bool,
-    /// The `Host` (host[:port]).
+    /// The request's host (`host[:port]`), as Django's `get_host()` gives it.
     pub host: &'a str,
+    /// The `Origin` header, if present (even if empty).
     pub origin: Option<&'a str>,
+    /// The `Referer` header, if present.
     pub referer: Option<&'a str>,
-    /// The raw `csrftoken` cookie value.
+    /// The raw `csrftoken` cookie value, if any.
     pub cookie: Option<&'a str>,
-    /// `csrfmiddlewaretoken` of a form-encoded POST body.
+    /// `csrfmiddlewaretoken` from a form-encoded or multipart body, if any (used for POST only).
     pub form_token: Option<&'a str>,
-    /// The `X-CSRFToken` header.
+    /// The `X-CSRFToken` header, if present.
     pub header_token: Option<&'a str>,
-    /// `"https://example.com"` or `"https://*.example.com"` entries.
+    /// `CSRF_TRUSTED_ORIGINS`, e.g. `https://example.com` or `https://*.example.com`.
     pub trusted_origins: &'a [String],
+    /// `CSRF_COOKIE_DOMAIN`, if configured (`None` means host-only).
     pub cookie_domain: Option<&'a str>,
 }
 
-/// Django's `CsrfViewMiddleware.process_view`, in its order.
+/// Why a request failed the CSRF check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsrfFailure {
+    reason: String,
+    reset_cookie: bool,
+}
+
+impl CsrfFailure {
+    fn new(reason: String) -> Self {
+        Self {
+            reason,
+            reset_cookie: false,
+        }
+    }
+
+    /// Django's reason text, e.g. `CSRF cookie not set.` (without the `CSRF Failed: ` prefix).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// True when the `csrftoken` cookie itself was malformed (bad length or characters); Django
+    /// then issues a fresh cookie with the 403.
+    pub fn cookie_needs_reset(&self) -> bool {
+        self.reset_cookie
+    }
+}
+
+impl std::fmt::Display for CsrfFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for CsrfFailure {}
+
+/// Runs Django's CSRF check: safe methods pass; then the Origin check (or, on HTTPS without an
+/// `Origin`, the strict Referer check); then the cookie secret; then the request token (form
+/// field for POST, else the `X-CSRFToken` header), compared in constant time after unmasking.
 pub fn check(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
-    if matches!(
-        *req.method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) {
+    if is_safe_method(req.method) {
         return Ok(());
     }
     if let Some(origin) = req.origin {
@@ -165,126 +167,134 @@ pub fn check(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
     check_token(req)
 }
 
-/// Django's `is_same_domain`: exact, or a `.example.com` pattern matching it and subdomains.
-fn is_same_domain(host: &str, pattern: &str) -> bool {
-    if pattern.is_empty() {
-        return false;
-    }
-    let host = host.to_ascii_lowercase();
-    let pattern = pattern.to_ascii_lowercase();
-    match pattern.strip_prefix('.') {
-        Some(bare) => host.ends_with(&pattern) || host == bare,
-        None => host == pattern,
-    }
-}
-
-/// `(scheme, netloc)` of an absolute URL, as Python's `urlsplit` would give them.
-fn scheme_and_netloc(url: &str) -> (&str, &str) {
-    let (scheme, rest) = match url.split_once(':') {
-        Some((s, r))
-            if !s.is_empty()
-                && s.as_bytes()[0].is_ascii_alphabetic()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
-        {
-            (s, r)
-        }
-        _ => ("", url),
-    };
-    let netloc = rest
-        .strip_prefix("//")
-        .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""))
-        .unwrap_or("");
-    (scheme, netloc)
+fn is_safe_method(method: &Method) -> bool {
+    [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE].contains(method)
 }
 
 fn origin_verified(req: &CsrfRequest<'_>, origin: &str) -> bool {
     let scheme = if req.is_secure { "https" } else { "http" };
-    if !req.host.is_empty() && origin == format!("{scheme}://{}", req.host) {
+    let own_origin = origin
+        .strip_prefix(scheme)
+        .and_then(|rest| rest.strip_prefix("://"));
+    if own_origin == Some(req.host) {
         return true;
     }
     if req
         .trusted_origins
         .iter()
-        .any(|t| !t.contains('*') && t == origin)
+        .any(|trusted| !trusted.contains('*') && trusted == origin)
     {
         return true;
     }
-    let (origin_scheme, origin_netloc) = scheme_and_netloc(origin);
-    req.trusted_origins
-        .iter()
-        .filter(|t| t.contains('*'))
-        .map(|t| scheme_and_netloc(t))
-        .any(|(s, netloc)| {
-            s.eq_ignore_ascii_case(origin_scheme)
-                && is_same_domain(origin_netloc, netloc.trim_start_matches('*'))
+    let Ok(parsed) = split_url(origin) else {
+        return false;
+    };
+    wildcard_origins(req.trusted_origins)
+        .filter(|trusted| trusted.scheme == parsed.scheme)
+        .any(|trusted| {
+            let pattern = trusted.netloc.strip_prefix('*').unwrap_or(&trusted.netloc);
+            is_same_domain(&parsed.netloc, pattern)
         })
 }
 
-fn check_referer(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
-    let Some(referer) = req.referer else {
-        return Err(CsrfFailure::new("Referer checking failed - no Referer."));
-    };
-    let (scheme, netloc) = scheme_and_netloc(referer);
-    if scheme.is_empty() || netloc.is_empty() || referer.chars().any(char::is_control) {
-        return Err(CsrfFailure::new(
-            "Referer checking failed - Referer is malformed.",
-        ));
-    }
-    if !scheme.eq_ignore_ascii_case("https") {
-        return Err(CsrfFailure::new(
-            "Referer checking failed - Referer is insecure while host is secure.",
-        ));
-    }
-    let trusted = req
-        .trusted_origins
+/// Trusted origins containing `*`, parsed; unparsable entries are ignored.
+fn wildcard_origins(trusted: &[String]) -> impl Iterator<Item = SplitUrl> + '_ {
+    trusted
         .iter()
-        .map(|t| scheme_and_netloc(t).1.trim_start_matches('*'))
-        .any(|host| is_same_domain(netloc, host));
-    if trusted {
+        .filter(|origin| origin.contains('*'))
+        .filter_map(|origin| split_url(origin).ok())
+}
+
+fn check_referer(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
+    let fail = |reason: &str| {
+        Err(CsrfFailure::new(format!(
+            "Referer checking failed - {reason}"
+        )))
+    };
+    let Some(raw) = req.referer else {
+        return fail("no Referer.");
+    };
+    let referer = match split_url(raw) {
+        Ok(url) if !url.scheme.is_empty() && !url.netloc.is_empty() => url,
+        _ => return fail("Referer is malformed."),
+    };
+    if referer.scheme != "https" {
+        return fail("Referer is insecure while host is secure.");
+    }
+    if trusted_referer_hosts(req.trusted_origins).any(|host| is_same_domain(&referer.netloc, &host))
+    {
         return Ok(());
     }
-    let good = match req.cookie_domain {
-        None => req.host.to_owned(),
-        Some(domain) => match req.host.rsplit_once(':').map(|(_, p)| p) {
-            Some(port)
-                if port != "443" && port != "80" && port.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                format!("{domain}:{port}")
-            }
-            _ => domain.to_owned(),
-        },
+    if is_same_domain(&referer.netloc, &good_referer_host(req)) {
+        return Ok(());
+    }
+    fail(&format!(
+        "{} does not match any trusted origins.",
+        referer.to_url_string()
+    ))
+}
+
+/// Hosts of all trusted origins, with a leading `*` turned into a subdomain pattern (`.x.com`).
+fn trusted_referer_hosts(trusted: &[String]) -> impl Iterator<Item = String> + '_ {
+    trusted
+        .iter()
+        .filter_map(|origin| split_url(origin).ok())
+        .map(|url| url.netloc.trim_start_matches('*').to_owned())
+}
+
+/// The cookie domain (plus the port when it is not 80/443), or else the request host.
+///
+/// Django takes the port from the server socket; here it comes from the `Host` value, which is
+/// what the browser addressed and therefore what its Referer carries.
+fn good_referer_host(req: &CsrfRequest<'_>) -> String {
+    let Some(domain) = req.cookie_domain else {
+        return req.host.to_owned();
     };
-    if is_same_domain(netloc, &good) {
-        Ok(())
-    } else {
-        Err(CsrfFailure::new(format!(
-            "Referer checking failed - {referer} does not match any trusted origins."
-        )))
+    match host_port(req.host) {
+        Some(port) if port != "80" && port != "443" => format!("{domain}:{port}"),
+        _ => domain.to_owned(),
+    }
+}
+
+/// The explicit port of `host[:port]` (IPv6 literals in brackets are handled).
+fn host_port(host: &str) -> Option<&str> {
+    if host.ends_with(']') {
+        return None;
+    }
+    host.rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.is_empty())
+}
+
+/// Django's `is_same_domain`: `pattern` matches `host` exactly, or, when it starts with a dot,
+/// matches the domain and all its subdomains. The pattern is lower-cased, the host is not.
+fn is_same_domain(host: &str, pattern: &str) -> bool {
+    if pattern.is_empty() {
+        return false;
+    }
+    let pattern = pattern.to_lowercase();
+    match pattern.strip_prefix('.') {
+        Some(domain) => host.ends_with(&pattern) || host == domain,
+        None => host == pattern,
     }
 }
 
 fn check_token(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
-    let Some(cookie) = req.cookie else {
-        return Err(CsrfFailure::new("CSRF cookie not set."));
+    let secret = match req.cookie {
+        Some(value) => secret_from_cookie(value)?,
+        None => return Err(CsrfFailure::new("CSRF cookie not set.".to_owned())),
     };
-    let secret = secret_from_cookie(cookie)?;
-    let (token, source) = match (req.form_token.filter(|t| !t.is_empty()), req.header_token) {
-        (Some(t), _) => (t, "POST"),
-        (None, Some(t)) => (t, "the 'X-Csrftoken' HTTP header"),
-        (None, None) => return Err(CsrfFailure::new("CSRF token missing.")),
+    let form_token = req
+        .form_token
+        .filter(|token| !token.is_empty() && *req.method == Method::POST);
+    let (token, source) = match (form_token, req.header_token) {
+        (Some(token), _) => (token, FORM_SOURCE),
+        (None, Some(token)) => (token, HEADER_SOURCE),
+        (None, None) => return Err(CsrfFailure::new("CSRF token missing.".to_owned())),
     };
-    if let Some(problem) = format_problem(token) {
-        return Err(CsrfFailure::new(format!(
-            "CSRF token from {source} {problem}."
-        )));
-    }
-    let presented = if token.len() == CSRF_TOKEN_LENGTH {
-        unmask_token(token)
-    } else {
-        token.to_owned()
-    };
-    if bool::from(presented.as_bytes().ct_eq(secret.as_bytes())) {
+    check_format(token)
+        .map_err(|error| CsrfFailure::new(format!("CSRF token from {source} {}.", error.text())))?;
+    if token_matches(token, &secret) {
         Ok(())
     } else {
         Err(CsrfFailure::new(format!(
@@ -293,230 +303,556 @@ fn check_token(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
     }
 }
 
+/// Compares a well-formed request token (32 or 64 characters) with the secret in constant time.
+fn token_matches(token: &str, secret: &str) -> bool {
+    let candidate = if token.len() == CSRF_TOKEN_LENGTH {
+        unmask_token(token)
+    } else {
+        token.to_owned()
+    };
+    candidate.as_bytes().ct_eq(secret.as_bytes()).into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FormatError {
+    Length,
+    Characters,
+}
+
+impl FormatError {
+    fn text(self) -> &'static str {
+        match self {
+            Self::Length => "has incorrect length",
+            Self::Characters => "has invalid characters",
+        }
+    }
+}
+
+/// Length is counted in characters (as Python does) before the alphabet is checked.
+fn check_format(token: &str) -> Result<(), FormatError> {
+    let length = token.chars().count();
+    if length != CSRF_SECRET_LENGTH && length != CSRF_TOKEN_LENGTH {
+        return Err(FormatError::Length);
+    }
+    if !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(FormatError::Characters);
+    }
+    Ok(())
+}
+
+fn char_index(c: u8) -> Option<usize> {
+    let index = match c {
+        b'a'..=b'z' => c - b'a',
+        b'A'..=b'Z' => c - b'A' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        _ => return None,
+    };
+    Some(usize::from(index))
+}
+
+/// `len` characters of the alphabet, each uniformly distributed.
+fn random_string(len: usize) -> String {
+    // 248 = 4 * 62: larger bytes are discarded so that `% 62` is unbiased.
+    const LIMIT: u8 = 248;
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        fill_random(&mut buf);
+        for &byte in buf.iter().filter(|&&b| b < LIMIT) {
+            if out.len() == len {
+                break;
+            }
+            out.push(char::from(ALLOWED_CHARS[usize::from(byte) % ALPHABET_SIZE]));
+        }
+    }
+    out
+}
+
+fn fill_random(buf: &mut [u8]) {
+    if let Err(error) = getrandom::fill(buf) {
+        // There is no safe fallback: issuing guessable secrets would defeat CSRF protection.
+        panic!("operating system random number generator failed: {error}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
-    const SECRET: &str = "abcdefghijABCDEFGHIJ0123456789xy";
+    const HOST: &str = "testserver";
 
-    fn request<'a>(
-        method: &'a Method,
-        cookie: Option<&'a str>,
-        header: Option<&'a str>,
-    ) -> CsrfRequest<'a> {
+    fn base<'a>(method: &'a Method, cookie: Option<&'a str>) -> CsrfRequest<'a> {
         CsrfRequest {
             method,
             is_secure: false,
-            host: "testserver",
+            host: HOST,
             origin: None,
             referer: None,
             cookie,
             form_token: None,
-            header_token: header,
+            header_token: None,
             trusted_origins: &[],
             cookie_domain: None,
         }
     }
 
-    fn reason(r: &CsrfRequest<'_>) -> String {
-        check(r).map_or_else(|e| e.reason().to_owned(), |()| "ok".into())
+    fn reason(req: &CsrfRequest<'_>) -> String {
+        check(req).unwrap_err().reason().to_owned()
     }
 
+    fn is_alphabet(s: &str) -> bool {
+        s.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    // --- secrets and masking ---
+
     #[test]
-    fn secrets_are_32_chars_of_the_alphabet_and_unique() {
-        let mut seen = std::collections::HashSet::new();
+    fn new_secrets_have_the_right_shape_and_are_unique() {
+        let mut seen = HashSet::new();
+        let mut chars_seen = HashSet::new();
         for _ in 0..10_000 {
-            let s = new_secret();
-            assert_eq!(s.len(), 32);
-            assert!(s.bytes().all(|b| index(b).is_some()));
-            assert!(seen.insert(s));
+            let secret = new_secret();
+            assert_eq!(secret.len(), CSRF_SECRET_LENGTH);
+            assert!(is_alphabet(&secret), "{secret}");
+            chars_seen.extend(secret.bytes());
+            assert!(seen.insert(secret), "duplicate secret");
         }
+        // 320,000 characters: every one of the 62 must show up.
+        assert_eq!(chars_seen.len(), 62);
     }
 
     #[test]
-    fn masking_round_trips_and_differs_each_time() {
-        let a = mask_secret(SECRET);
-        let b = mask_secret(SECRET);
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, b);
-        assert_eq!(unmask_token(&a), SECRET);
-        assert_eq!(unmask_token(&b), SECRET);
+    fn mask_then_unmask_gives_the_secret() {
+        let secret = new_secret();
+        let first = mask_secret(&secret);
+        let second = mask_secret(&secret);
+        assert_eq!(first.len(), CSRF_TOKEN_LENGTH);
+        assert!(is_alphabet(&first));
+        assert_ne!(first, second, "each mask must be fresh");
+        assert_eq!(unmask_token(&first), secret);
+        assert_eq!(unmask_token(&second), secret);
     }
 
     #[test]
-    fn djangos_masking_arithmetic() {
-        // mask "b…" shifts each character by one place of Django's alphabet; z wraps to A, 9 to a.
-        let mask = "b".repeat(32);
-        let secret = "az9".repeat(10) + "aa";
-        let masked = mask.clone() + &"bAa".repeat(10) + "bb";
-        assert_eq!(unmask_token(&masked), secret);
+    fn masking_uses_django_alphabet_order_and_wraps() {
+        // idx('a') = 0, so the cipher equals the mask.
+        let mask = "abcdefghijklmnopqrstuvwxyzABCDEF";
+        assert_eq!(mask_with(&"a".repeat(32), mask), format!("{mask}{mask}"));
+        // idx('b') + idx('9') = 1 + 61 = 62 ≡ 0 → 'a'; idx('Z') + idx('0') = 51 + 52 = 103 ≡ 41 → 'P'.
+        let token = mask_with(&"bZ".repeat(16), &"90".repeat(16));
+        assert_eq!(&token[32..], "aP".repeat(16));
+        assert_eq!(unmask_token(&token), "bZ".repeat(16));
     }
+
+    #[test]
+    fn unmask_rejects_bad_input_without_panicking() {
+        assert_eq!(unmask_token(""), "");
+        assert_eq!(unmask_token(&"a".repeat(63)), "");
+        assert_eq!(unmask_token(&format!("{}!", "a".repeat(63))), "");
+        assert_eq!(unmask_token(&"é".repeat(32)), "");
+    }
+
+    #[test]
+    fn cookie_secret_formats() {
+        let secret = new_secret();
+        assert_eq!(secret_from_cookie(&secret).unwrap(), secret);
+        assert_eq!(secret_from_cookie(&mask_secret(&secret)).unwrap(), secret);
+        let short = secret_from_cookie("abc").unwrap_err();
+        assert_eq!(short.reason(), "CSRF cookie has incorrect length.");
+        assert!(short.cookie_needs_reset());
+        let bad = secret_from_cookie(&format!("{}-", "a".repeat(31))).unwrap_err();
+        assert_eq!(bad.reason(), "CSRF cookie has invalid characters.");
+        assert!(bad.cookie_needs_reset());
+        // Length is counted in characters, like Python.
+        let accented = secret_from_cookie(&"é".repeat(32)).unwrap_err();
+        assert_eq!(accented.reason(), "CSRF cookie has invalid characters.");
+    }
+
+    // --- token checks ---
 
     #[test]
     fn safe_methods_pass_without_anything() {
-        for m in [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE] {
-            assert_eq!(reason(&request(&m, None, None)), "ok");
+        for method in [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE] {
+            let mut req = base(&method, None);
+            req.is_secure = true;
+            req.origin = Some("https://evil.example");
+            assert_eq!(check(&req), Ok(()));
         }
     }
 
     #[test]
-    fn token_reasons() {
-        let post = Method::POST;
-        let masked = mask_secret(SECRET);
-        let other = mask_secret(&new_secret());
-        let umlauts = "ü".repeat(16);
-        let cases: Vec<(Option<&str>, Option<&str>, &str)> = vec![
-            (None, Some(SECRET), "CSRF cookie not set."),
-            (
-                Some("short"),
-                Some(SECRET),
-                "CSRF cookie has incorrect length.",
-            ),
-            (
-                Some("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"),
-                Some(SECRET),
-                "CSRF cookie has invalid characters.",
-            ),
-            (Some(SECRET), None, "CSRF token missing."),
-            (
-                Some(SECRET),
-                Some("abc"),
-                "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length.",
-            ),
-            (
-                Some(SECRET),
-                Some(umlauts.as_str()),
-                "CSRF token from the 'X-Csrftoken' HTTP header has invalid characters.",
-            ),
-            (
-                Some(SECRET),
-                Some(other.as_str()),
-                "CSRF token from the 'X-Csrftoken' HTTP header incorrect.",
-            ),
-            (
-                Some(SECRET),
-                Some(""),
-                "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length.",
-            ),
-            (Some(SECRET), Some(SECRET), "ok"),
-            (Some(SECRET), Some(masked.as_str()), "ok"),
-            // A legacy 64-character cookie is unmasked on read.
-            (Some(masked.as_str()), Some(SECRET), "ok"),
+    fn cookie_not_set() {
+        let req = base(&Method::POST, None);
+        let failure = check(&req).unwrap_err();
+        assert_eq!(failure.reason(), "CSRF cookie not set.");
+        assert!(!failure.cookie_needs_reset());
+    }
+
+    #[test]
+    fn bad_cookie_is_reported_and_needs_reset() {
+        let mut req = base(&Method::POST, Some("short"));
+        req.header_token = Some("short");
+        let failure = check(&req).unwrap_err();
+        assert_eq!(failure.reason(), "CSRF cookie has incorrect length.");
+        assert!(failure.cookie_needs_reset());
+        let empty = base(&Method::POST, Some(""));
+        assert_eq!(reason(&empty), "CSRF cookie has incorrect length.");
+        let chars = "!".repeat(32);
+        let bad = base(&Method::POST, Some(&chars));
+        let failure = check(&bad).unwrap_err();
+        assert_eq!(failure.reason(), "CSRF cookie has invalid characters.");
+        assert!(failure.cookie_needs_reset());
+    }
+
+    #[test]
+    fn token_missing() {
+        let secret = new_secret();
+        let req = base(&Method::POST, Some(&secret));
+        let failure = check(&req).unwrap_err();
+        assert_eq!(failure.reason(), "CSRF token missing.");
+        assert!(!failure.cookie_needs_reset());
+    }
+
+    #[test]
+    fn header_token_format_and_mismatch() {
+        let secret = new_secret();
+        let mut req = base(&Method::POST, Some(&secret));
+        req.header_token = Some("abc");
+        assert_eq!(
+            reason(&req),
+            "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."
+        );
+        // A present but empty header is a length error, not a missing token.
+        req.header_token = Some("");
+        assert_eq!(
+            reason(&req),
+            "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."
+        );
+        let invalid = format!("{}*", "a".repeat(63));
+        req.header_token = Some(&invalid);
+        assert_eq!(
+            reason(&req),
+            "CSRF token from the 'X-Csrftoken' HTTP header has invalid characters."
+        );
+        let other = new_secret();
+        req.header_token = Some(&other);
+        assert_eq!(
+            reason(&req),
+            "CSRF token from the 'X-Csrftoken' HTTP header incorrect."
+        );
+    }
+
+    #[test]
+    fn token_masked_from_another_secret_is_incorrect() {
+        let secret = new_secret();
+        let foreign = mask_secret(&new_secret());
+        let mut req = base(&Method::POST, Some(&secret));
+        req.header_token = Some(&foreign);
+        assert_eq!(
+            reason(&req),
+            "CSRF token from the 'X-Csrftoken' HTTP header incorrect."
+        );
+    }
+
+    #[test]
+    fn masked_and_unmasked_tokens_are_accepted_everywhere() {
+        let secret = new_secret();
+        let masked_cookie = mask_secret(&secret);
+        let masked_token = mask_secret(&secret);
+        for cookie in [secret.as_str(), masked_cookie.as_str()] {
+            for token in [secret.as_str(), masked_token.as_str()] {
+                let mut req = base(&Method::POST, Some(cookie));
+                req.header_token = Some(token);
+                assert_eq!(check(&req), Ok(()), "header {token} with cookie {cookie}");
+                let mut req = base(&Method::POST, Some(cookie));
+                req.form_token = Some(token);
+                assert_eq!(check(&req), Ok(()), "form {token} with cookie {cookie}");
+            }
+        }
+    }
+
+    #[test]
+    fn form_token_wins_over_header_for_post() {
+        let secret = new_secret();
+        let wrong = new_secret();
+        let mut req = base(&Method::POST, Some(&secret));
+        req.form_token = Some(&wrong);
+        req.header_token = Some(&secret);
+        assert_eq!(reason(&req), "CSRF token from POST incorrect.");
+        req.form_token = Some("abc");
+        assert_eq!(reason(&req), "CSRF token from POST has incorrect length.");
+        let invalid = "é".repeat(32);
+        req.form_token = Some(&invalid);
+        assert_eq!(reason(&req), "CSRF token from POST has invalid characters.");
+        // An empty form field falls back to the header.
+        req.form_token = Some("");
+        assert_eq!(check(&req), Ok(()));
+    }
+
+    #[test]
+    fn form_token_is_ignored_for_other_methods() {
+        let secret = new_secret();
+        for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+            let mut req = base(&method, Some(&secret));
+            req.form_token = Some(&secret);
+            assert_eq!(reason(&req), "CSRF token missing.");
+            req.header_token = Some(&secret);
+            assert_eq!(check(&req), Ok(()));
+        }
+    }
+
+    // --- Origin ---
+
+    fn with_origin<'a>(secret: &'a str, origin: &'a str, trusted: &'a [String]) -> CsrfRequest<'a> {
+        let mut req = base(&Method::POST, Some(secret));
+        req.header_token = Some(secret);
+        req.origin = Some(origin);
+        req.trusted_origins = trusted;
+        req
+    }
+
+    #[test]
+    fn origin_must_match_own_scheme_and_host() {
+        let secret = new_secret();
+        assert_eq!(
+            check(&with_origin(&secret, "http://testserver", &[])),
+            Ok(())
+        );
+        let mut secure = with_origin(&secret, "https://testserver", &[]);
+        secure.is_secure = true;
+        // A matching Origin replaces the Referer check.
+        assert_eq!(check(&secure), Ok(()));
+        assert_eq!(
+            reason(&with_origin(&secret, "https://testserver", &[])),
+            "Origin checking failed - https://testserver does not match any trusted origins."
+        );
+        assert_eq!(
+            reason(&with_origin(&secret, "https://evil.example", &[])),
+            "Origin checking failed - https://evil.example does not match any trusted origins."
+        );
+        assert_eq!(
+            reason(&with_origin(&secret, "null", &[])),
+            "Origin checking failed - null does not match any trusted origins."
+        );
+    }
+
+    #[test]
+    fn origin_failure_comes_before_cookie_checks() {
+        let mut req = base(&Method::POST, None);
+        req.origin = Some("https://evil.example");
+        assert_eq!(
+            reason(&req),
+            "Origin checking failed - https://evil.example does not match any trusted origins."
+        );
+    }
+
+    #[test]
+    fn exact_and_wildcard_trusted_origins() {
+        let secret = new_secret();
+        let trusted = vec![
+            "https://partner.example".to_owned(),
+            "https://*.example.com".to_owned(),
         ];
-        for (cookie, header, expected) in cases {
+        for ok in [
+            "https://partner.example",
+            "https://api.example.com",
+            "https://a.b.example.com",
+            "https://example.com",
+        ] {
+            assert_eq!(check(&with_origin(&secret, ok, &trusted)), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://partner.example",
+            "http://api.example.com",
+            "https://evilexample.com",
+            "https://example.com.evil.example",
+            "https://api.example.com:8443",
+            "https://[::1",
+        ] {
             assert_eq!(
-                reason(&request(&post, cookie, header)),
-                expected,
-                "{cookie:?} {header:?}"
+                reason(&with_origin(&secret, bad, &trusted)),
+                format!("Origin checking failed - {bad} does not match any trusted origins.")
             );
         }
     }
 
-    #[test]
-    fn the_form_field_comes_before_the_header() {
-        let post = Method::POST;
-        let mut r = request(&post, Some(SECRET), Some(SECRET));
-        r.form_token = Some("x".repeat(32).leak());
-        assert_eq!(reason(&r), "CSRF token from POST incorrect.");
-        r.form_token = Some("");
-        assert_eq!(reason(&r), "ok");
-    }
+    // --- Referer (HTTPS, no Origin) ---
 
-    #[test]
-    fn bad_cookies_ask_for_a_reset() {
-        assert!(
-            secret_from_cookie("short")
-                .unwrap_err()
-                .cookie_needs_reset()
-        );
-        assert_eq!(secret_from_cookie(SECRET).unwrap(), SECRET);
-    }
-
-    #[test]
-    fn origin_rules() {
-        let post = Method::POST;
-        let trusted = vec![
-            "https://app.example.com".to_owned(),
-            "https://*.corp.example".to_owned(),
-        ];
-        let mut r = request(&post, Some(SECRET), Some(SECRET));
-        r.trusted_origins = &trusted;
-        for (origin, ok) in [
-            ("http://testserver", true),
-            ("https://testserver", false),
-            ("https://evil.example", false),
-            ("https://app.example.com", true),
-            ("https://a.corp.example", true),
-            ("https://corp.example", true),
-            ("http://a.corp.example", false),
-            ("null", false),
-        ] {
-            r.origin = Some(origin);
-            let expected = if ok {
-                "ok".to_owned()
-            } else {
-                format!("Origin checking failed - {origin} does not match any trusted origins.")
-            };
-            assert_eq!(reason(&r), expected, "{origin}");
-        }
+    fn secure_post<'a>(secret: &'a str, referer: Option<&'a str>) -> CsrfRequest<'a> {
+        let mut req = base(&Method::POST, Some(secret));
+        req.header_token = Some(secret);
+        req.is_secure = true;
+        req.referer = referer;
+        req
     }
 
     #[test]
     fn referer_rules_on_https() {
-        let post = Method::POST;
-        let mut r = request(&post, Some(SECRET), Some(SECRET));
-        r.is_secure = true;
-        assert_eq!(reason(&r), "Referer checking failed - no Referer.");
-        for (referer, expected) in [
-            ("garbage", "Referer checking failed - Referer is malformed."),
-            (
-                "https://",
-                "Referer checking failed - Referer is malformed.",
-            ),
-            (
-                "http://testserver/x",
-                "Referer checking failed - Referer is insecure while host is secure.",
-            ),
-            (
-                "https://evil.example/x",
-                "Referer checking failed - https://evil.example/x does not match any trusted origins.",
-            ),
-            ("https://testserver/page", "ok"),
+        let secret = new_secret();
+        assert_eq!(
+            check(&secure_post(&secret, Some("https://testserver/page"))),
+            Ok(())
+        );
+        assert_eq!(
+            reason(&secure_post(&secret, None)),
+            "Referer checking failed - no Referer."
+        );
+        for malformed in [
+            "not a url",
+            "https://",
+            "//testserver/",
+            "https://[::1/",
+            "",
         ] {
-            r.referer = Some(referer);
-            assert_eq!(reason(&r), expected, "{referer}");
+            assert_eq!(
+                reason(&secure_post(&secret, Some(malformed))),
+                "Referer checking failed - Referer is malformed.",
+                "{malformed:?}"
+            );
         }
-        // With a cookie domain, subdomains match; the port of a non-default host is kept.
-        r.cookie_domain = Some(".example.com");
-        r.host = "www.example.com:8443";
-        r.referer = Some("https://app.example.com:8443/x");
-        assert_eq!(reason(&r), "ok");
-        r.referer = Some("https://app.example.com/x");
-        assert!(reason(&r).ends_with("does not match any trusted origins."));
+        assert_eq!(
+            reason(&secure_post(&secret, Some("http://testserver/page"))),
+            "Referer checking failed - Referer is insecure while host is secure."
+        );
+        assert_eq!(
+            reason(&secure_post(&secret, Some("https://evil.example/x"))),
+            "Referer checking failed - https://evil.example/x does not match any trusted origins."
+        );
+        assert_eq!(
+            reason(&secure_post(
+                &secret,
+                Some("https://testserver.evil.example/")
+            )),
+            "Referer checking failed - https://testserver.evil.example/ does not match any trusted origins."
+        );
+    }
+
+    #[test]
+    fn referer_is_not_checked_over_http() {
+        let secret = new_secret();
+        let mut req = secure_post(&secret, None);
+        req.is_secure = false;
+        assert_eq!(check(&req), Ok(()));
+    }
+
+    #[test]
+    fn referer_failure_comes_before_cookie_checks() {
+        let mut req = base(&Method::POST, None);
+        req.is_secure = true;
+        assert_eq!(reason(&req), "Referer checking failed - no Referer.");
+    }
+
+    #[test]
+    fn referer_matching_trusted_origin_hosts() {
+        let secret = new_secret();
+        let trusted = vec![
+            "https://partner.example".to_owned(),
+            "https://*.example.com".to_owned(),
+        ];
+        for ok in [
+            "https://partner.example/form",
+            "https://www.example.com/",
+            "https://example.com/",
+        ] {
+            let mut req = secure_post(&secret, Some(ok));
+            req.trusted_origins = &trusted;
+            assert_eq!(check(&req), Ok(()), "{ok}");
+        }
+        let mut req = secure_post(&secret, Some("https://evil.example/x"));
+        req.trusted_origins = &trusted;
+        assert_eq!(
+            reason(&req),
+            "Referer checking failed - https://evil.example/x does not match any trusted origins."
+        );
+    }
+
+    #[test]
+    fn referer_matching_cookie_domain() {
+        let secret = new_secret();
+        let mut req = secure_post(&secret, Some("https://www.example.com/"));
+        req.host = "api.example.com";
+        req.cookie_domain = Some(".example.com");
+        assert_eq!(check(&req), Ok(()));
+        req.referer = Some("https://example.com/");
+        assert_eq!(check(&req), Ok(()));
+        // With a cookie domain configured, the request host itself is no longer the rule.
+        req.cookie_domain = Some("www.example.com");
+        req.referer = Some("https://api.example.com/");
+        assert_eq!(
+            reason(&req),
+            "Referer checking failed - https://api.example.com/ does not match any trusted origins."
+        );
+    }
+
+    #[test]
+    fn cookie_domain_adds_non_default_port() {
+        let secret = new_secret();
+        let mut req = secure_post(&secret, Some("https://www.example.com:8443/"));
+        req.host = "api.example.com:8443";
+        req.cookie_domain = Some(".example.com");
+        assert_eq!(check(&req), Ok(()));
+        req.referer = Some("https://www.example.com/");
+        assert_eq!(
+            reason(&req),
+            "Referer checking failed - https://www.example.com/ does not match any trusted origins."
+        );
+        req.host = "api.example.com:443";
+        assert_eq!(check(&req), Ok(()));
+    }
+
+    #[test]
+    fn request_host_with_port_must_match_exactly() {
+        let secret = new_secret();
+        let mut req = secure_post(&secret, Some("https://testserver:8443/"));
+        req.host = "testserver:8443";
+        assert_eq!(check(&req), Ok(()));
+        req.referer = Some("https://testserver/");
+        assert_eq!(
+            reason(&req),
+            "Referer checking failed - https://testserver/ does not match any trusted origins."
+        );
     }
 
     #[test]
     fn hostile_input_never_panics() {
-        let post = Method::POST;
-        for v in [
+        let long = "é".repeat(100_000);
+        let masked_multibyte = format!("{}é", "a".repeat(62));
+        let values = [
             "",
-            "é",
             "\u{0}",
-            &"a".repeat(10_000),
-            "ü".repeat(32).as_str(),
-            "::::",
+            "é",
+            long.as_str(),
+            masked_multibyte.as_str(),
             "https://[",
-            "//",
-        ] {
-            let mut r = request(&post, Some(v), Some(v));
-            r.origin = Some(v);
-            let _ = check(&r);
-            r.origin = None;
-            r.is_secure = true;
-            r.referer = Some(v);
-            let _ = check(&r);
-            let _ = unmask_token(v);
-            let _ = secret_from_cookie(v);
+            "https://]",
+            "https://[v1.]/",
+            "::::",
+            "https://*.",
+        ];
+        let trusted: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+        for value in values {
+            for secure in [false, true] {
+                let req = CsrfRequest {
+                    method: &Method::POST,
+                    is_secure: secure,
+                    host: value,
+                    origin: Some(value),
+                    referer: Some(value),
+                    cookie: Some(value),
+                    form_token: Some(value),
+                    header_token: Some(value),
+                    trusted_origins: &trusted,
+                    cookie_domain: Some(value),
+                };
+                assert!(check(&req).is_err());
+                let mut without_origin = req;
+                without_origin.origin = None;
+                let _ = check(&without_origin);
+                let _ = secret_from_cookie(value);
+                let _ = unmask_token(value);
+                let _ = mask_secret(value);
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use crate::store::StoreError;
+use crate::throttling::throttled_response_parts;
 
 /// The `detail` of DRF's `NotAuthenticated`.
 pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
@@ -192,24 +193,9 @@ impl Error {
                 body.to_json()
             }
             Error::Validation(errors) => Value::Object(errors.0.clone()),
-            Error::Throttled { wait } => json!({ "detail": throttled_detail(*wait).0 }),
+            Error::Throttled { wait } => json!({ "detail": throttled_response_parts(*wait).0 }),
             Error::Internal(_) => json!({ "detail": "A server error occurred." }),
             other => json!({ "detail": other.to_string() }),
-        }
-    }
-}
-
-/// DRF's 429 text and `Retry-After` value for a wait in seconds.
-pub fn throttled_detail(wait: Option<f64>) -> (String, Option<u64>) {
-    match wait {
-        None => ("Request was throttled.".to_owned(), None),
-        Some(w) => {
-            let secs = w.max(0.0).ceil() as u64;
-            let unit = if secs == 1 { "second" } else { "seconds" };
-            (
-                format!("Request was throttled. Expected available in {secs} {unit}."),
-                (secs > 0).then_some(secs),
-            )
         }
     }
 }
@@ -245,7 +231,7 @@ impl IntoResponse for Error {
                 headers.insert(header::WWW_AUTHENTICATE, c.clone());
             }
             Error::Throttled { wait } => {
-                if let Some(secs) = throttled_detail(*wait).1 {
+                if let Some(secs) = throttled_response_parts(*wait).1 {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 }
             }
@@ -272,25 +258,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn throttled_texts_match_drf() {
-        assert_eq!(
-            throttled_detail(Some(59.2)),
-            (
-                "Request was throttled. Expected available in 60 seconds.".into(),
-                Some(60)
-            )
-        );
-        assert_eq!(
-            throttled_detail(Some(0.4)).0,
-            "Request was throttled. Expected available in 1 second."
-        );
-        assert_eq!(
-            throttled_detail(None),
-            ("Request was throttled.".into(), None)
-        );
-    }
 
     #[test]
     fn no_challenge_turns_401_into_403() {

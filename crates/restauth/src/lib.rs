@@ -38,6 +38,7 @@ pub mod sessions;
 pub mod settings;
 pub mod store;
 pub mod templates;
+pub mod throttling;
 pub mod tokens;
 pub mod user;
 

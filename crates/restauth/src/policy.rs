@@ -1,4 +1,4 @@
-//! The request pipeline, in DRF's order: authenticate → permissions → handler.
+//! The request pipeline, in DRF's order: authenticate → permissions → throttles → handler.
 //!
 //! A [`Policy`] is one tower layer, so the order cannot be got wrong. It starts from the
 //! configured defaults and a route overrides what it needs, in one line:
@@ -32,6 +32,7 @@ use crate::context::Restauth;
 use crate::error::{Error, PERMISSION_DENIED};
 use crate::permissions::{Permission, RequestInfo, from_class};
 use crate::settings::AuthClass;
+use crate::throttling::{ThrottleClass, client_of};
 use crate::user::{Identity, User};
 
 /// A route's authentication and permission classes.
@@ -45,6 +46,8 @@ struct PolicyInner {
     restauth: Restauth,
     authenticators: Vec<Arc<dyn Authenticator>>,
     permissions: Vec<Arc<dyn Permission>>,
+    throttles: Vec<ThrottleClass>,
+    throttle_scope: Option<String>,
 }
 
 impl Restauth {
@@ -64,6 +67,8 @@ impl Restauth {
                     .iter()
                     .map(|c| from_class(*c))
                     .collect(),
+                throttles: s.default_throttle_classes.clone(),
+                throttle_scope: None,
             }),
         }
     }
@@ -111,6 +116,24 @@ impl Policy {
         self.edit(|p| p.permissions = list)
     }
 
+    /// Replaces the throttle classes (checked after authentication and permissions).
+    pub fn throttles(self, classes: impl IntoIterator<Item = ThrottleClass>) -> Self {
+        let list = classes.into_iter().collect();
+        self.edit(|p| p.throttles = list)
+    }
+
+    /// DRF's `throttle_scope`: the rate `ScopedRateThrottle` applies to this route. Adds the
+    /// scoped class if the route's throttles lack it.
+    pub fn throttle_scope(self, scope: &str) -> Self {
+        let scope = scope.to_owned();
+        self.edit(|p| {
+            if !p.throttles.contains(&ThrottleClass::Scoped) {
+                p.throttles.push(ThrottleClass::Scoped);
+            }
+            p.throttle_scope = Some(scope);
+        })
+    }
+
     /// The challenge of the first authenticator, which decides 401 vs 403 (DRF's rule).
     pub fn challenge(&self) -> Option<HeaderValue> {
         self.inner
@@ -141,6 +164,20 @@ impl Policy {
             if !permission.has_permission(&info) {
                 return Err(self.denied(&identity, permission.as_ref(), challenge.as_ref()));
             }
+        }
+        if !self.inner.throttles.is_empty() {
+            let restauth = &self.inner.restauth;
+            let num_proxies = restauth.settings().rest_framework.num_proxies;
+            // Borrow the parts, not the request: its body is not Sync.
+            let (headers, extensions) = (request.headers(), request.extensions());
+            restauth
+                .check_throttles(
+                    &self.inner.throttles,
+                    self.inner.throttle_scope.as_deref(),
+                    &identity,
+                    || client_of(headers, extensions, num_proxies),
+                )
+                .await?;
         }
         Ok(identity)
     }

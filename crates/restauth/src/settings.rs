@@ -4,6 +4,7 @@
 //! find them where they look for them (`[rest_framework] default_authentication_classes`, …).
 //! Unknown keys are errors: a typo must stop the server, not be silently ignored.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::password::{Argon2Params, PasswordValidation};
+use crate::throttling::{RateSetting, ThrottleClass};
 
 /// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
 const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
@@ -116,6 +118,15 @@ pub struct Settings {
     pub session: SessionSettings,
     pub csrf: CsrfSettings,
     pub simple_jwt: crate::jwt::SimpleJwtSettings,
+    pub throttle: ThrottleSettings,
+}
+
+/// Where throttle counters live.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// `redis://…`: counters shared by every server process; unset: in this process's memory.
+    pub redis_url: Option<Secret>,
 }
 
 /// `SameSite` attribute of a cookie.
@@ -261,6 +272,14 @@ impl Default for DatabaseSettings {
 pub struct RestFrameworkSettings {
     pub default_authentication_classes: Vec<AuthClass>,
     pub default_permission_classes: Vec<PermissionClass>,
+    /// `anon`, `user`, `scoped`; none by default, as DRF.
+    pub default_throttle_classes: Vec<ThrottleClass>,
+    /// Rates by scope (`"100/day"`, `"off"`). `login_user` (10/min) and `login_ip` (30/min)
+    /// protect every password check unless set to `"off"`.
+    pub default_throttle_rates: BTreeMap<String, RateSetting>,
+    /// How many trusted proxies append to `X-Forwarded-For`; unset: the peer address is the
+    /// client (a spoofed header changes nothing).
+    pub num_proxies: Option<usize>,
 }
 
 impl Default for RestFrameworkSettings {
@@ -273,6 +292,9 @@ impl Default for RestFrameworkSettings {
                 AuthClass::Jwt,
             ],
             default_permission_classes: vec![PermissionClass::AllowAny],
+            default_throttle_classes: Vec::new(),
+            default_throttle_rates: BTreeMap::new(),
+            num_proxies: None,
         }
     }
 }
@@ -384,6 +406,22 @@ impl Settings {
             return Err(ConfigError(
                 "token.keyword: must be one word without spaces".into(),
             ));
+        }
+        for class in &self.rest_framework.default_throttle_classes {
+            let scope = match class {
+                ThrottleClass::Anon => "anon",
+                ThrottleClass::User => "user",
+                ThrottleClass::Scoped => continue,
+            };
+            if !self
+                .rest_framework
+                .default_throttle_rates
+                .contains_key(scope)
+            {
+                return Err(ConfigError(format!(
+                    "rest_framework.default_throttle_rates: no rate for the \"{scope}\" scope of default_throttle_classes"
+                )));
+            }
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError(

@@ -9,6 +9,7 @@ use http::{HeaderValue, Request};
 use super::{Authenticator, Outcome, authorization, scheme_parts};
 use crate::context::Restauth;
 use crate::error::Error;
+use crate::throttling::client_of;
 use crate::user::{AuthInfo, Identity};
 
 pub const NO_CREDENTIALS: &str = "Invalid basic header. No credentials provided.";
@@ -72,10 +73,15 @@ impl Authenticator for BasicAuthentication {
             Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
             Parsed::Credentials { username, password } => (username, password),
         };
+        let client = client_of(
+            request.headers(),
+            request.extensions(),
+            self.restauth.settings().rest_framework.num_proxies,
+        );
         Outcome::Pending(Box::pin(async move {
             match self
                 .restauth
-                .authenticate_credentials(&username, &password)
+                .authenticate_login(&username, &password, &client)
                 .await?
             {
                 Some(user) => Ok(Some(Identity::authenticated(user, AuthInfo::Basic))),

@@ -1,22 +1,63 @@
-//! TEMPORARY stand-in until the full hasher module lands.
-#![allow(deprecated)]
+//! Password hashing: Argon2id for new hashes, verification of Django's stored formats, and
+//! Django's password validators.
+//!
+//! Everything here is synchronous and CPU-bound: callers run it on a blocking pool
+//! ([`HashPool`]), never on the async workers.
+
+mod django;
 mod pool;
 pub mod validators;
+
 pub use pool::HashPool;
 pub use validators::{PasswordValidation, UserAttributes, validate_password};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use subtle::ConstantTimeEq;
 
+/// Longest password accepted, in bytes. Callers reject longer input before hashing; `verify`
+/// also treats it as a mismatch.
 pub const MAX_PASSWORD_BYTES: usize = 4096;
 
+/// Prefix of an unusable password (Django's `UNUSABLE_PASSWORD_PREFIX`).
+const UNUSABLE_PREFIX: char = '!';
+/// Length of the random part of an unusable password.
+const UNUSABLE_SUFFIX_LENGTH: usize = 40;
+/// Alphabet of unusable passwords (and of Django's salts).
+const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// Salt and tag lengths of the hashes we create.
+const SALT_BYTES: usize = 16;
+const TAG_BYTES: usize = 32;
+
+/// Bounds on an argon2 hash found in the database whose parameters are not the configured ones,
+/// so a tampered row cannot make one login allocate gigabytes or run for minutes.
+const MAX_FOREIGN_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+const MAX_FOREIGN_ARGON2_ITERATIONS: u32 = 16;
+const MAX_FOREIGN_ARGON2_PARALLELISM: u32 = 64;
+/// Memory × passes bound (KiB): ten times Django's default of 100 MiB × 2 passes.
+const MAX_FOREIGN_ARGON2_WORK: u64 = 2_048_000;
+/// Salt and tag lengths accepted when verifying.
+const MIN_SALT_BYTES: usize = 8;
+const MAX_SALT_BYTES: usize = 64;
+const MIN_TAG_BYTES: usize = 4;
+const MAX_TAG_BYTES: usize = 64;
+
+/// Argon2id cost parameters for new hashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Argon2Params {
+    /// Memory cost in KiB.
     pub memory_kib: u32,
+    /// Number of passes.
     pub iterations: u32,
+    /// Number of lanes.
     pub parallelism: u32,
 }
+
 impl Default for Argon2Params {
+    /// OWASP's m=19 MiB, t=2, p=1.
     fn default() -> Self {
         Argon2Params {
             memory_kib: 19456,
@@ -25,52 +66,586 @@ impl Default for Argon2Params {
         }
     }
 }
+
+/// The configured Argon2 parameters are not usable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid argon2 parameters: {0}")]
 pub struct PasswordError(String);
 
-#[derive(Clone)]
-pub struct PasswordHasher {
-    argon: argon2::Argon2<'static>,
-    dummy: String,
-}
+/// Result of checking a password against a stored hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verification {
+    /// The password is right. `needs_rehash`: the stored hash is not an Argon2id hash with the
+    /// current parameters and should be replaced by `hash(password)`.
     Match { needs_rehash: bool },
+    /// Wrong password, or a hash that is unusable, unknown, malformed or over the cost limits.
     Mismatch,
 }
+
+/// Hashes new passwords with Argon2id and verifies stored hashes (ours and Django's).
+#[derive(Clone, Debug)]
+pub struct PasswordHasher {
+    current: Argon2Params,
+    params: argon2::Params,
+    /// A real hash with the current parameters, verified against when there is nothing to verify
+    /// (unknown user, unusable or unreadable hash) so that those cost the same time.
+    dummy: Argon2Hash,
+}
+
 impl PasswordHasher {
-    pub fn new(p: Argon2Params) -> Result<Self, PasswordError> {
-        let params = argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None)
+    /// Checks the parameters and computes the dummy hash (one hash's worth of time).
+    pub fn new(current: Argon2Params) -> Result<Self, PasswordError> {
+        let params = argon2::Params::new(
+            current.memory_kib,
+            current.iterations,
+            current.parallelism,
+            Some(TAG_BYTES),
+        )
+        .map_err(|e| PasswordError(e.to_string()))?;
+        let salt = random_bytes::<SALT_BYTES>();
+        let mut tag = [0u8; TAG_BYTES];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password_into(b"dummy password", &salt, &mut tag)
             .map_err(|e| PasswordError(e.to_string()))?;
-        let argon =
-            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-        let mut h = PasswordHasher {
-            argon,
-            dummy: String::new(),
+        let dummy = Argon2Hash {
+            algorithm: Algorithm::Argon2id,
+            version: Version::V0x13,
+            params: current,
+            salt: salt.to_vec(),
+            tag: tag.to_vec(),
         };
-        h.dummy = h.hash("dummy");
-        Ok(h)
+        Ok(PasswordHasher {
+            current,
+            params,
+            dummy,
+        })
     }
+
+    /// The parameters new hashes are made with.
+    pub fn params(&self) -> Argon2Params {
+        self.current
+    }
+
+    /// Hashes `password` into a PHC string
+    /// `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<tag>` (16-byte random salt, 32-byte tag).
+    ///
+    /// Callers reject passwords over [`MAX_PASSWORD_BYTES`] first; a password Argon2 itself
+    /// refuses (over 4 GiB) yields an unusable password rather than a panic.
     pub fn hash(&self, password: &str) -> String {
-        self.argon
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    }
-    pub fn verify(&self, encoded: &str, password: &str) -> Verification {
-        match PasswordHash::new(encoded) {
-            Ok(h) if self.argon.verify_password(password.as_bytes(), &h).is_ok() => {
-                Verification::Match {
-                    needs_rehash: false,
-                }
-            }
-            _ => Verification::Mismatch,
+        let salt = random_bytes::<SALT_BYTES>();
+        let mut tag = [0u8; TAG_BYTES];
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        match argon.hash_password_into(password.as_bytes(), &salt, &mut tag) {
+            Ok(()) => format!(
+                "$argon2id$v=19$m={},t={},p={}${}${}",
+                self.current.memory_kib,
+                self.current.iterations,
+                self.current.parallelism,
+                STANDARD_NO_PAD.encode(salt),
+                STANDARD_NO_PAD.encode(tag),
+            ),
+            Err(_) => make_unusable_password(),
         }
     }
+
+    /// Checks `password` against a stored hash: our PHC Argon2 strings, or Django's
+    /// `pbkdf2_sha256`, `pbkdf2_sha1`, `argon2`, `bcrypt_sha256`, `bcrypt`, `scrypt` and `md5`
+    /// formats (each of which needs a rehash when it matches). Never panics; anything it cannot
+    /// verify spends the time of [`dummy_verify`](Self::dummy_verify) and is a mismatch.
+    pub fn verify(&self, encoded: &str, password: &str) -> Verification {
+        let checked = if password.len() > MAX_PASSWORD_BYTES || !is_password_usable(encoded) {
+            None
+        } else if encoded.starts_with('$') {
+            self.verify_phc(encoded, password)
+        } else {
+            django::verify(encoded, password).map(|ok| (ok, true))
+        };
+        match checked {
+            Some((true, needs_rehash)) => Verification::Match { needs_rehash },
+            Some((false, _)) => Verification::Mismatch,
+            None => {
+                self.dummy_verify(password);
+                Verification::Mismatch
+            }
+        }
+    }
+
+    /// Spends the time of verifying `password` against a real hash with the current parameters.
+    /// For unknown users and unusable passwords, so that they cannot be told apart by timing.
     pub fn dummy_verify(&self, password: &str) {
-        let _ = self.verify(&self.dummy.clone(), password);
+        std::hint::black_box(self.dummy.verify(password.as_bytes()));
+    }
+
+    /// Our own format. `Some((matched, needs_rehash))`, or `None` when unverifiable.
+    fn verify_phc(&self, encoded: &str, password: &str) -> Option<(bool, bool)> {
+        let hash = Argon2Hash::parse(encoded)?;
+        let current = hash.params == self.current;
+        if !current && !hash.within_foreign_limits() {
+            return None;
+        }
+        let matched = hash.verify(password.as_bytes())?;
+        let needs_rehash = !current
+            || hash.algorithm != Algorithm::Argon2id
+            || hash.version != Version::V0x13
+            || hash.salt.len() != SALT_BYTES
+            || hash.tag.len() != TAG_BYTES;
+        Some((matched, needs_rehash))
     }
 }
+
+/// Django's unusable password: `!` and 40 random characters from `[a-zA-Z0-9]`.
 pub fn make_unusable_password() -> String {
-    "!unusable".into()
+    let mut out = String::with_capacity(1 + UNUSABLE_SUFFIX_LENGTH);
+    out.push(UNUSABLE_PREFIX);
+    out.push_str(&random_alphanumeric(UNUSABLE_SUFFIX_LENGTH));
+    out
+}
+
+/// False for an unusable password (one starting with `!`), as Django's `is_password_usable`.
+pub fn is_password_usable(encoded: &str) -> bool {
+    !encoded.starts_with(UNUSABLE_PREFIX)
+}
+
+/// `len` characters drawn uniformly from `[a-zA-Z0-9]` with the OS CSPRNG.
+fn random_alphanumeric(len: usize) -> String {
+    // 248 = 4 × 62: rejecting bytes at or above it keeps every character equally likely.
+    const LIMIT: u8 = 248;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for byte in random_bytes::<64>() {
+            if byte < LIMIT && out.len() < len {
+                out.push(char::from(
+                    ALPHANUMERIC[usize::from(byte) % ALPHANUMERIC.len()],
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Random bytes from the operating system.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // Without the OS generator no safe salt or token can exist: failing loudly is the only
+    // correct answer, and nothing a client sends can cause it.
+    getrandom::fill(&mut buf).expect("the operating system's random number generator failed");
+    buf
+}
+
+/// A parsed Argon2 PHC string (`$argon2id$v=19$m=…,t=…,p=…$<salt>$<tag>`).
+#[derive(Clone, Debug)]
+struct Argon2Hash {
+    algorithm: Algorithm,
+    version: Version,
+    params: Argon2Params,
+    salt: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+impl Argon2Hash {
+    /// Strict parse: known variant, optional `v=16`/`v=19` (absent means 16, as in the
+    /// reference implementation), parameters exactly `m=,t=,p=` in that order, unpadded
+    /// standard base64 salt and tag of sane lengths.
+    fn parse(encoded: &str) -> Option<Self> {
+        let rest = encoded.strip_prefix('$')?;
+        let fields: Vec<&str> = rest.splitn(6, '$').collect();
+        let (algorithm, version, params, salt, tag) = match fields.as_slice() {
+            [a, v, p, s, t] => (*a, parse_version(v)?, *p, *s, *t),
+            [a, p, s, t] => (*a, Version::V0x10, *p, *s, *t),
+            _ => return None,
+        };
+        let algorithm = match algorithm {
+            "argon2id" => Algorithm::Argon2id,
+            "argon2i" => Algorithm::Argon2i,
+            "argon2d" => Algorithm::Argon2d,
+            _ => return None,
+        };
+        let salt = STANDARD_NO_PAD.decode(salt).ok()?;
+        let tag = STANDARD_NO_PAD.decode(tag).ok()?;
+        if !(MIN_SALT_BYTES..=MAX_SALT_BYTES).contains(&salt.len())
+            || !(MIN_TAG_BYTES..=MAX_TAG_BYTES).contains(&tag.len())
+        {
+            return None;
+        }
+        Some(Argon2Hash {
+            algorithm,
+            version,
+            params: parse_argon2_params(params)?,
+            salt,
+            tag,
+        })
+    }
+
+    /// Whether a hash not made with the current parameters is cheap enough to verify.
+    fn within_foreign_limits(&self) -> bool {
+        let p = self.params;
+        p.memory_kib <= MAX_FOREIGN_ARGON2_MEMORY_KIB
+            && p.iterations <= MAX_FOREIGN_ARGON2_ITERATIONS
+            && p.parallelism <= MAX_FOREIGN_ARGON2_PARALLELISM
+            && u64::from(p.memory_kib) * u64::from(p.iterations) <= MAX_FOREIGN_ARGON2_WORK
+    }
+
+    /// Recomputes the tag for `password`; `None` if the parameters are invalid for Argon2.
+    fn verify(&self, password: &[u8]) -> Option<bool> {
+        let p = self.params;
+        let params = argon2::Params::new(
+            p.memory_kib,
+            p.iterations,
+            p.parallelism,
+            Some(self.tag.len()),
+        )
+        .ok()?;
+        let mut out = vec![0u8; self.tag.len()];
+        Argon2::new(self.algorithm, self.version, params)
+            .hash_password_into(password, &self.salt, &mut out)
+            .ok()?;
+        Some(out.ct_eq(&self.tag).into())
+    }
+}
+
+fn parse_version(field: &str) -> Option<Version> {
+    match field {
+        "v=19" => Some(Version::V0x13),
+        "v=16" => Some(Version::V0x10),
+        _ => None,
+    }
+}
+
+/// `m=<u32>,t=<u32>,p=<u32>`.
+fn parse_argon2_params(field: &str) -> Option<Argon2Params> {
+    let mut parts = field.split(',');
+    let memory_kib = parse_decimal(parts.next()?.strip_prefix("m=")?)?;
+    let iterations = parse_decimal(parts.next()?.strip_prefix("t=")?)?;
+    let parallelism = parse_decimal(parts.next()?.strip_prefix("p=")?)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Argon2Params {
+        memory_kib,
+        iterations,
+        parallelism,
+    })
+}
+
+/// A canonical decimal `u32`: ASCII digits only, no sign, no leading zero.
+fn parse_decimal(s: &str) -> Option<u32> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if canonical { s.parse().ok() } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cheap parameters for tests that do not depend on the cost.
+    const FAST: Argon2Params = Argon2Params {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::new(FAST).unwrap()
+    }
+
+    fn matches(v: Verification) -> bool {
+        matches!(v, Verification::Match { .. })
+    }
+
+    #[test]
+    fn default_params_are_owasp() {
+        let p = Argon2Params::default();
+        assert_eq!((p.memory_kib, p.iterations, p.parallelism), (19456, 2, 1));
+    }
+
+    #[test]
+    fn params_deserialize_with_defaults_and_reject_unknown_fields() {
+        let p: Argon2Params = serde_json::from_str(r#"{"memory_kib": 65536}"#).unwrap();
+        assert_eq!(
+            p,
+            Argon2Params {
+                memory_kib: 65536,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        assert!(serde_json::from_str::<Argon2Params>(r#"{"memory": 1}"#).is_err());
+    }
+
+    #[test]
+    fn invalid_params_are_refused() {
+        for bad in [
+            Argon2Params {
+                memory_kib: 0,
+                ..Argon2Params::default()
+            },
+            Argon2Params {
+                iterations: 0,
+                ..Argon2Params::default()
+            },
+            Argon2Params {
+                parallelism: 0,
+                ..Argon2Params::default()
+            },
+        ] {
+            let err = PasswordHasher::new(bad).unwrap_err();
+            assert!(err.to_string().starts_with("invalid argon2 parameters"));
+        }
+    }
+
+    #[test]
+    fn hash_has_the_phc_shape_and_verifies() {
+        let hasher = PasswordHasher::new(Argon2Params::default()).unwrap();
+        let encoded = hasher.hash("correct horse battery staple");
+        let rest = encoded
+            .strip_prefix("$argon2id$v=19$m=19456,t=2,p=1$")
+            .unwrap();
+        let (salt, tag) = rest.split_once('$').unwrap();
+        assert_eq!(STANDARD_NO_PAD.decode(salt).unwrap().len(), 16);
+        assert_eq!(STANDARD_NO_PAD.decode(tag).unwrap().len(), 32);
+        assert_eq!(
+            hasher.verify(&encoded, "correct horse battery staple"),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            hasher.verify(&encoded, "correct horse battery stapler"),
+            Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn our_hash_is_a_standard_phc_string() {
+        // The argon2 crate's own PHC verifier accepts what we write.
+        use argon2::password_hash::PasswordVerifier;
+        let hasher = fast();
+        let encoded = hasher.hash("lètmein");
+        let argon = Argon2::default();
+        assert!(
+            argon
+                .verify_password(b"l\xc3\xa8tmein", encoded.as_str())
+                .is_ok()
+        );
+        assert!(argon.verify_password(b"letmein", encoded.as_str()).is_err());
+    }
+
+    #[test]
+    fn salts_differ_between_two_hashes_of_one_password() {
+        let hasher = fast();
+        let a = hasher.hash("same");
+        let b = hasher.hash("same");
+        assert_ne!(a, b);
+        assert_ne!(a.split('$').nth(4), b.split('$').nth(4));
+        assert!(matches(hasher.verify(&a, "same")));
+        assert!(matches(hasher.verify(&b, "same")));
+    }
+
+    #[test]
+    fn round_trips_unusual_passwords() {
+        let hasher = fast();
+        let long: String = "é".repeat(512); // 1024 bytes
+        let long_other = format!("{}x", &long[..long.len() - 2]);
+        let cases = [
+            ("🔐 pass 🦀", "🔐 pass 🦁"),
+            ("nul\0byte", "nul\0bytf"),
+            ("nul\0", "nul"),
+            ("", " "),
+            (long.as_str(), long_other.as_str()),
+        ];
+        for (password, other) in cases {
+            let encoded = hasher.hash(password);
+            assert_eq!(
+                hasher.verify(&encoded, password),
+                Verification::Match {
+                    needs_rehash: false
+                },
+                "{password:?}"
+            );
+            assert_eq!(
+                hasher.verify(&encoded, other),
+                Verification::Mismatch,
+                "{other:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_truncation_past_72_bytes() {
+        let hasher = fast();
+        let base = "a".repeat(80);
+        let encoded = hasher.hash(&format!("{base}1"));
+        assert!(matches(hasher.verify(&encoded, &format!("{base}1"))));
+        assert_eq!(
+            hasher.verify(&encoded, &format!("{base}2")),
+            Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn needs_rehash_when_params_change() {
+        let old = fast();
+        let encoded = old.hash("pw");
+        let new = PasswordHasher::new(Argon2Params {
+            memory_kib: 2048,
+            ..FAST
+        })
+        .unwrap();
+        assert_eq!(
+            new.verify(&encoded, "pw"),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(new.verify(&encoded, "pW"), Verification::Mismatch);
+        assert_eq!(
+            old.verify(&encoded, "pw"),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+    }
+
+    #[test]
+    fn other_argon2_variants_verify_and_need_rehash() {
+        // Same password, salt and params as Django's vector, written as a bare PHC string.
+        let hasher = fast();
+        let encoded = "$argon2id$v=19$m=102400,t=2,p=8$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dg$ffi3k8Fa5DDsIknJPF90lsUcithbK0BVd+dp3622GeY";
+        assert_eq!(
+            hasher.verify(encoded, "lètmein"),
+            Verification::Match { needs_rehash: true }
+        );
+        // An argon2i hash of ours, re-labelled, no longer verifies as argon2id.
+        let ours = hasher.hash("x");
+        let relabelled = ours.replacen("$argon2id$", "$argon2i$", 1);
+        assert_eq!(hasher.verify(&relabelled, "x"), Verification::Mismatch);
+    }
+
+    #[test]
+    fn argon2i_and_version_16_are_understood() {
+        let salt = b"somesaltsomesalt";
+        for (algorithm, version, name, v) in [
+            (Algorithm::Argon2i, Version::V0x13, "argon2i", "v=19$"),
+            (Algorithm::Argon2id, Version::V0x10, "argon2id", ""),
+            (Algorithm::Argon2d, Version::V0x10, "argon2d", "v=16$"),
+        ] {
+            let params = argon2::Params::new(1024, 1, 1, Some(32)).unwrap();
+            let mut tag = [0u8; 32];
+            Argon2::new(algorithm, version, params)
+                .hash_password_into(b"pw", salt, &mut tag)
+                .unwrap();
+            let encoded = format!(
+                "${name}${v}m=1024,t=1,p=1${}${}",
+                STANDARD_NO_PAD.encode(salt),
+                STANDARD_NO_PAD.encode(tag)
+            );
+            assert_eq!(
+                fast().verify(&encoded, "pw"),
+                Verification::Match { needs_rehash: true },
+                "{encoded}"
+            );
+            assert_eq!(fast().verify(&encoded, "pv"), Verification::Mismatch);
+        }
+    }
+
+    #[test]
+    fn malformed_phc_strings_are_mismatches() {
+        let hasher = fast();
+        let good = hasher.hash("pw");
+        let (head, tag) = good.rsplit_once('$').unwrap();
+        let cases = [
+            String::new(),
+            "$".into(),
+            "$argon2id".into(),
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ".into(),
+            format!("{good}$extra"),
+            good.replacen("$argon2id$", "$argon2x$", 1),
+            good.replacen("v=19", "v=20", 1),
+            good.replacen("m=1024,t=1,p=1", "t=1,m=1024,p=1", 1),
+            good.replacen("m=1024,t=1,p=1", "m=1024,t=1", 1),
+            good.replacen("m=1024,t=1,p=1", "m=1024,t=1,p=1,keyid=abc", 1),
+            good.replacen("m=1024", "m=01024", 1),
+            good.replacen("m=1024", "m=+1024", 1),
+            good.replacen("m=1024", "m=99999999999", 1),
+            good.replacen("t=1", "t=0", 1),
+            good.replacen("p=1", "p=0", 1),
+            format!("{head}${tag}="),
+            format!("{head}$*{}", &tag[1..]),
+            format!("{head}$"),
+            format!("{head}$AAAA"),
+            good.to_uppercase(),
+        ];
+        for case in &cases {
+            assert_eq!(hasher.verify(case, "pw"), Verification::Mismatch, "{case}");
+        }
+    }
+
+    #[test]
+    fn foreign_argon2_hashes_over_the_limits_are_not_computed() {
+        let hasher = fast();
+        for params in [
+            "m=4194304,t=1,p=1",
+            "m=1024,t=100000,p=1",
+            "m=262144,t=16,p=1",
+            "m=4294967295,t=4294967295,p=16777215",
+        ] {
+            let encoded = format!(
+                "$argon2id$v=19${params}$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dg$ffi3k8Fa5DDsIknJPF90lsUcithbK0BVd+dp3622GeY"
+            );
+            let start = std::time::Instant::now();
+            assert_eq!(hasher.verify(&encoded, "pw"), Verification::Mismatch);
+            assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn unusable_passwords() {
+        let a = make_unusable_password();
+        let b = make_unusable_password();
+        assert_ne!(a, b);
+        for u in [&a, &b] {
+            assert_eq!(u.len(), 41);
+            assert!(u.starts_with('!'));
+            assert!(u[1..].bytes().all(|c| c.is_ascii_alphanumeric()));
+            assert!(!is_password_usable(u));
+            assert_eq!(fast().verify(u, ""), Verification::Mismatch);
+            assert_eq!(fast().verify(u, u), Verification::Mismatch);
+        }
+        assert!(!is_password_usable("!"));
+        // A usable-looking hash that merely starts with `!` is still unusable.
+        let hasher = fast();
+        let real = hasher.hash("pw");
+        assert_eq!(
+            hasher.verify(&format!("!{real}"), "pw"),
+            Verification::Mismatch
+        );
+        assert!(is_password_usable(&real));
+        assert!(is_password_usable(""));
+    }
+
+    #[test]
+    fn over_long_passwords_never_match() {
+        let hasher = fast();
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        let encoded = hasher.hash(&long);
+        assert_eq!(hasher.verify(&encoded, &long), Verification::Mismatch);
+        let limit = "x".repeat(MAX_PASSWORD_BYTES);
+        let encoded = hasher.hash(&limit);
+        assert!(matches(hasher.verify(&encoded, &limit)));
+    }
+
+    #[test]
+    fn hasher_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<PasswordHasher>();
+        assert_eq!(fast().params(), FAST);
+    }
+
+    #[test]
+    fn random_alphanumeric_uses_the_whole_alphabet() {
+        let s = random_alphanumeric(4000);
+        assert_eq!(s.len(), 4000);
+        for c in ALPHANUMERIC {
+            assert!(s.as_bytes().contains(c), "{}", char::from(*c));
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::error::{Error, ValidationErrors, json_response};
 use crate::parsers::RequestData;
 use crate::policy::CurrentUser;
 use crate::settings::AuthClass;
+use crate::throttling::ClientIdent;
 
 const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
 
@@ -83,7 +84,11 @@ fn token_field(data: &RequestData, name: &str) -> Result<String, Error> {
     value.ok_or_else(|| Error::Internal("validated field missing".into()))
 }
 
-async fn obtain(State(restauth): State<Restauth>, data: RequestData) -> Result<Response, Error> {
+async fn obtain(
+    State(restauth): State<Restauth>,
+    ClientIdent(client): ClientIdent,
+    data: RequestData,
+) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let username = data.char_field("username", true, &mut errors);
     let password = data.char_field("password", false, &mut errors);
@@ -92,7 +97,7 @@ async fn obtain(State(restauth): State<Restauth>, data: RequestData) -> Result<R
         return Err(Error::Internal("validated fields missing".into()));
     };
     let Some(user) = restauth
-        .authenticate_credentials(&username, &password)
+        .authenticate_login(&username, &password, &client)
         .await?
     else {
         return Err(challenged(

@@ -28,6 +28,7 @@ use crate::policy::CurrentUser;
 use crate::safe_url::is_safe_redirect;
 use crate::settings::AuthClass;
 use crate::templates::{Templates, render};
+use crate::throttling::client_of;
 use crate::user::{AuthInfo, Identity, User};
 
 /// Django's `AuthenticationForm` message, the same for every failure.
@@ -190,12 +191,23 @@ async fn login_page(
     render_login(&pages, &secret, q.next.as_deref().unwrap_or(""), "", "")
 }
 
-/// Reads a form (or JSON) body; bad bodies become an empty form, which then fails validation.
-async fn read_form(
-    restauth: &Restauth,
-    request: Request,
-) -> Result<(HeaderMap, Method, RequestData), Error> {
+/// What the login views read of a request.
+struct Submitted {
+    headers: HeaderMap,
+    method: Method,
+    data: RequestData,
+    /// The client address login throttles key on.
+    client: String,
+}
+
+/// Reads a form (or JSON) body with DRF's parsers.
+async fn read_form(restauth: &Restauth, request: Request) -> Result<Submitted, Error> {
     let (parts, body) = request.into_parts();
+    let client = client_of(
+        &parts.headers,
+        &parts.extensions,
+        restauth.settings().rest_framework.num_proxies,
+    );
     let limit = restauth.settings().server.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
@@ -205,7 +217,12 @@ async fn read_form(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let data = RequestData::parse(content_type, &bytes)?;
-    Ok((parts.headers, parts.method, data))
+    Ok(Submitted {
+        headers: parts.headers,
+        method: parts.method,
+        data,
+        client,
+    })
 }
 
 fn field<'a>(data: &'a RequestData, name: &str) -> Option<&'a str> {
@@ -256,7 +273,12 @@ async fn start_session(
 
 async fn login_submit(State(pages): State<Pages>, request: Request) -> Response {
     let restauth = &pages.restauth;
-    let (headers, method, data) = match read_form(restauth, request).await {
+    let Submitted {
+        headers,
+        method,
+        data,
+        client,
+    } = match read_form(restauth, request).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -279,7 +301,10 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
     let user = if username.is_empty() || password.is_empty() {
         None
     } else {
-        match restauth.authenticate_credentials(username, password).await {
+        match restauth
+            .authenticate_login(username, password, &client)
+            .await
+        {
             Ok(u) => u,
             Err(e) => return e.into_response(),
         }
@@ -300,7 +325,12 @@ fn clear_session_cookie(restauth: &Restauth, response: &mut Response) {
 
 async fn logout_submit(State(pages): State<Pages>, request: Request<Body>) -> Response {
     let restauth = &pages.restauth;
-    let (headers, method, data) = match read_form(restauth, request).await {
+    let Submitted {
+        headers,
+        method,
+        data,
+        ..
+    } = match read_form(restauth, request).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -336,7 +366,12 @@ fn user_json(user: &User) -> serde_json::Value {
 /// `POST /api/auth/login/`: JSON credentials (and `X-CSRFToken`) → the user, plus cookies.
 async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Response, Error> {
     let restauth = &pages.restauth;
-    let (headers, method, data) = read_form(restauth, request).await?;
+    let Submitted {
+        headers,
+        method,
+        data,
+        client,
+    } = read_form(restauth, request).await?;
     check_csrf(
         restauth,
         &method,
@@ -351,7 +386,7 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
         return Err(Error::Internal("validated fields missing".into()));
     };
     let Some(user) = restauth
-        .authenticate_credentials(&username, &password)
+        .authenticate_login(&username, &password, &client)
         .await?
     else {
         return Err(Error::Validation(ValidationErrors::non_field(

@@ -10,21 +10,24 @@ use super::{ApiView, no_store};
 use crate::context::Restauth;
 use crate::error::{Error, ValidationErrors, json_response};
 use crate::parsers::RequestData;
+use crate::throttling::ClientIdent;
 
 pub const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials.";
 
 /// The token endpoint at `path`. As in DRF it keeps the default authentication classes (a
-/// malformed `Authorization` header is still refused) and has no permission classes.
+/// malformed `Authorization` header is still refused) and has no permission or throttle
+/// classes; the login throttles protect it instead.
 pub fn router(restauth: &Restauth, path: &str) -> Router {
     let view = ApiView::new("Obtain Auth Token")
         .post(obtain_auth_token)
-        .guard(restauth.policy().permissions(Vec::new()));
+        .guard(restauth.policy().permissions(Vec::new()).throttles([]));
     Router::new().route(path, view).with_state(restauth.clone())
 }
 
 /// Username and password (JSON or form) → `{"token": "<40 hex>"}`, a new token each time.
 pub async fn obtain_auth_token(
     State(restauth): State<Restauth>,
+    ClientIdent(client): ClientIdent,
     data: RequestData,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
@@ -35,7 +38,7 @@ pub async fn obtain_auth_token(
         return Err(Error::Internal("validated fields missing".into()));
     };
     let Some(user) = restauth
-        .authenticate_credentials(&username, &password)
+        .authenticate_login(&username, &password, &client)
         .await?
     else {
         return Err(Error::Validation(ValidationErrors::non_field(

@@ -1,0 +1,147 @@
+//! DRF's throttle classes over a [`ThrottleStore`]: `AnonRateThrottle`, `UserRateThrottle`,
+//! `ScopedRateThrottle`, and the client identity they key on.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use http::request::Parts;
+use http::{Extensions, HeaderMap};
+use serde::Deserialize;
+
+use super::{Decision, Rate, client_ident, combine_waits, unix_now};
+use crate::context::Restauth;
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::user::Identity;
+
+/// The names of `default_throttle_classes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleClass {
+    /// Anonymous requests, by client address (scope `anon`).
+    #[serde(alias = "AnonRateThrottle")]
+    Anon,
+    /// Every request, by user id, or by client address when anonymous (scope `user`).
+    #[serde(alias = "UserRateThrottle")]
+    User,
+    /// The route's own scope, by user id or client address; routes without a scope are free.
+    #[serde(alias = "ScopedRateThrottle")]
+    Scoped,
+}
+
+/// The client address throttles key on: the peer, unless `num_proxies` trusted proxies append
+/// to `X-Forwarded-For`.
+pub fn client_of(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    num_proxies: Option<usize>,
+) -> String {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    if num_proxies.is_none() {
+        return client_ident(peer, None, None);
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let joined = forwarded.join(",");
+    client_ident(
+        peer,
+        (!forwarded.is_empty()).then_some(joined.as_str()),
+        num_proxies,
+    )
+}
+
+/// The client address of a request on a route guarded by a [`Policy`].
+#[derive(Clone, Debug)]
+pub struct ClientIdent(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let num_proxies = parts
+            .extensions
+            .get::<Policy>()
+            .and_then(|p| p.restauth().settings().rest_framework.num_proxies);
+        Ok(ClientIdent(client_of(
+            &parts.headers,
+            &parts.extensions,
+            num_proxies,
+        )))
+    }
+}
+
+impl Restauth {
+    /// The configured rate of a scope; `login_user` and `login_ip` are on by default.
+    pub fn throttle_rate(&self, scope: &str) -> Option<Rate> {
+        let rates = &self.settings().rest_framework.default_throttle_rates;
+        match rates.get(scope) {
+            Some(setting) => setting.0,
+            None => match scope {
+                "login_user" => "10/min".parse().ok(),
+                "login_ip" => "30/min".parse().ok(),
+                _ => None,
+            },
+        }
+    }
+
+    /// Runs a route's throttles (after authentication and permissions, as DRF). Every
+    /// throttle is evaluated; the ones that pass record the request.
+    pub async fn check_throttles(
+        &self,
+        classes: &[ThrottleClass],
+        scope: Option<&str>,
+        identity: &Identity,
+        client: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        let mut client = Some(client);
+        let mut ident = String::new();
+        let mut who = |authenticated_key: bool| -> String {
+            match (&identity.user, authenticated_key) {
+                (Some(u), true) => u.id.to_string(),
+                _ => {
+                    if let Some(f) = client.take() {
+                        ident = f();
+                    }
+                    ident.clone()
+                }
+            }
+        };
+        let now = unix_now();
+        let mut waits = Vec::new();
+        for class in classes {
+            let (scope, key) = match class {
+                ThrottleClass::Anon if identity.user.is_some() => continue,
+                ThrottleClass::Anon => ("anon", who(false)),
+                ThrottleClass::User => ("user", who(true)),
+                ThrottleClass::Scoped => match scope {
+                    Some(s) => (s, who(true)),
+                    None => continue,
+                },
+            };
+            let Some(rate) = self.throttle_rate(scope) else {
+                continue;
+            };
+            let key = format!("throttle_{scope}_{key}");
+            match self.throttle_store().hit(&key, rate, now).await {
+                Ok(Decision::Allow) => {}
+                Ok(Decision::Deny { wait }) => waits.push(wait),
+                Err(e) => {
+                    tracing::warn!(error = %e, "throttle store unavailable");
+                    return Err(Error::Unavailable);
+                }
+            }
+        }
+        if waits.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Throttled {
+                wait: combine_waits(waits),
+            })
+        }
+    }
+}
