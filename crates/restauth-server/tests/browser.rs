@@ -3,7 +3,8 @@
 //! CSRF must refuse.
 //!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install chromium chromium-driver`);
-//! without them the test is skipped. `RESTAUTH_UPDATE_SCREENSHOTS=1` rewrites
+//! without them the test is skipped (`CHROMEDRIVER=/path` names another driver).
+//! `RESTAUTH_UPDATE_SCREENSHOTS=1` rewrites
 //! `docs/screenshots/login.png` and `docs/screenshots/dashboard.png`.
 
 mod common;
@@ -24,8 +25,9 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn find_chromedriver() -> Option<PathBuf> {
+    // An explicit path wins; one that does not exist skips the test.
     if let Some(p) = std::env::var_os("CHROMEDRIVER") {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())

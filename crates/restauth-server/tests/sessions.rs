@@ -1012,9 +1012,9 @@ async fn idle_sessions_end_and_used_ones_do_not() {
         .await;
     s.create_user("alice", &[]);
     let b = login(&s, "alice").await;
-    // Used every 0.7 s for 4 s: longer than the idle limit, never idle that long.
-    for i in 0..6 {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+    // Used every half second for 4 s: longer than the idle limit, never idle that long.
+    for i in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let d = dashboard(&s, &b.cookie()).await;
         assert_eq!((i, d.status), (i, 200), "{}", d.body);
     }
