@@ -20,6 +20,12 @@ const KEY_CHARS: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// `last_seen` is written at most this often per session.
 const TOUCH_INTERVAL: i64 = 60;
 
+/// How often `last_seen` is written: [`TOUCH_INTERVAL`], or more often under a shorter idle
+/// limit, so that a session in use never looks idle.
+fn touch_interval(idle: Option<i64>) -> i64 {
+    idle.map_or(TOUCH_INTERVAL, |i| TOUCH_INTERVAL.min(i / 2).max(1))
+}
+
 /// A new random session key, unbiased over `[a-z0-9]`.
 pub fn generate_session_key() -> Result<String, Error> {
     let mut key = String::with_capacity(SESSION_KEY_LENGTH);
@@ -201,15 +207,16 @@ impl Restauth {
             return Err(SessionEnd::Expired);
         }
         let last_seen = session.last_seen.load(Ordering::Relaxed);
-        if let Some(idle) = self.settings().session.idle_timeout
-            && now - last_seen >= idle.as_i64()
+        let idle = self.settings().session.idle_timeout.map(|t| t.as_i64());
+        if let Some(idle) = idle
+            && now - last_seen >= idle
         {
             return Err(SessionEnd::Idle);
         }
         if !user.is_active {
             return Err(SessionEnd::Inactive);
         }
-        if now - last_seen >= TOUCH_INTERVAL
+        if now - last_seen >= touch_interval(idle)
             && session
                 .last_seen
                 .compare_exchange(last_seen, now, Ordering::AcqRel, Ordering::Relaxed)
@@ -239,6 +246,16 @@ mod tests {
             assert!(is_valid_key(&k), "{k}");
             assert!(seen.insert(k));
         }
+    }
+
+    #[test]
+    fn sessions_in_use_are_touched_well_within_the_idle_limit() {
+        assert_eq!(touch_interval(None), TOUCH_INTERVAL);
+        assert_eq!(touch_interval(Some(86_400)), TOUCH_INTERVAL);
+        assert_eq!(touch_interval(Some(60)), 30);
+        assert_eq!(touch_interval(Some(2)), 1);
+        assert_eq!(touch_interval(Some(1)), 1);
+        assert_eq!(touch_interval(Some(0)), 1);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::password::{Argon2Params, PasswordValidation};
 use crate::throttling::{RateSetting, ThrottleClass};
 
 /// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
-const RESERVED_ENV: &[&str] = &["superuser_password", "log"];
+const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
 const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
 
 /// A duration in whole seconds; reads an integer of seconds or `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"`.

@@ -1,0 +1,444 @@
+//! The browser login in a real headless Chromium, driven over WebDriver: the login page, the
+//! dashboard, the cookies a browser really stores, logout, and a cross-origin form post that
+//! CSRF must refuse.
+//!
+//! Needs `chromedriver` and Chromium (Debian: `apt-get install chromium chromium-driver`);
+//! without them the test is skipped (`CHROMEDRIVER=/path` names another driver).
+//! `RESTAUTH_UPDATE_SCREENSHOTS=1` rewrites
+//! `docs/screenshots/login.png` and `docs/screenshots/dashboard.png`.
+
+mod common;
+
+use std::net::TcpListener as StdListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{PASSWORD, Server};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn find_chromedriver() -> Option<PathBuf> {
+    // An explicit path wins; one that does not exist skips the test.
+    if let Some(p) = std::env::var_os("CHROMEDRIVER") {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|d| d.join("chromedriver"))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A running chromedriver, in its own process group so that the browsers it starts go with it.
+struct Chromedriver {
+    child: Child,
+    base: String,
+}
+
+impl Chromedriver {
+    async fn start(binary: &Path, log: &Path) -> Chromedriver {
+        let port = free_port();
+        let log = std::fs::File::create(log).expect("chromedriver log");
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("spawn chromedriver");
+        let driver = Chromedriver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(format!("{}/status", driver.base)).send().await
+                && let Ok(v) = r.json::<Value>().await
+                && v["value"]["ready"] == json!(true)
+            {
+                return driver;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and any browser it left behind.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebDriver session: the few commands this test needs.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Browser {
+    async fn open(driver: &Chromedriver, profile: &Path) -> Browser {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let mut options = json!({
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--window-size=960,720",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        });
+        if Path::new(CHROMIUM).is_file() {
+            options["binary"] = json!(CHROMIUM);
+        }
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": options }
+            }
+        });
+        let r: Value = http
+            .post(format!("{}/session", driver.base))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session JSON");
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
+            .to_owned();
+        Browser {
+            http,
+            session: format!("{}/session/{session}", driver.base),
+        }
+    }
+
+    /// Runs a command and returns its `value`; WebDriver errors panic with their message.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.session));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("WebDriver request");
+        let status = r.status();
+        let v: Value = r.json().await.expect("WebDriver JSON");
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits until the current URL is `url` (navigation after a click or a script).
+    async fn wait_for_url(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = self.url().await;
+            if now == url {
+                return;
+            }
+            assert!(Instant::now() < deadline, "at {now}, expected {url}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let el = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn cookie(&self, name: &str) -> Option<Value> {
+        let all = self.call(reqwest::Method::GET, "/cookie", None).await;
+        all.as_array()?
+            .iter()
+            .find(|c| c["name"] == json!(name))
+            .cloned()
+    }
+
+    async fn screenshot(&self) -> Vec<u8> {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("screenshot"))
+            .expect("screenshot base64")
+    }
+
+    async fn quit(&self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
+
+/// Serves one fixed HTML page on a loopback port of its own (another origin than the server).
+async fn serve_page(html: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut read = 0;
+                while read < buf.len() {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => read += n,
+                    }
+                    if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn save_screenshot(name: &str, png: &[u8]) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    if std::env::var("RESTAUTH_UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshots folder");
+    std::fs::write(dir.join(name), png).expect("write screenshot");
+}
+
+#[tokio::test]
+async fn browser_login_dashboard_logout_and_csrf() {
+    let Some(chromedriver) = find_chromedriver() else {
+        println!("skipped: chromedriver not found");
+        return;
+    };
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let driver = Chromedriver::start(&chromedriver, &s.path().join("chromedriver.log")).await;
+    let b = Browser::open(&driver, profile.path()).await;
+
+    // The login page.
+    let login_url = s.url("/api-auth/login/");
+    b.goto(&login_url).await;
+    assert_eq!(b.text("h1").await, "Log in");
+    save_screenshot("login.png", &b.screenshot().await);
+
+    // A wrong password: the generic message, still on the login page.
+    b.type_into("#id_username", "alice").await;
+    b.type_into("#id_password", "not the password").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_url(&login_url).await;
+    assert_eq!(
+        b.text(".error").await,
+        "Please enter a correct username and password. Note that both fields may be case-sensitive."
+    );
+    assert!(b.cookie("sessionid").await.is_none());
+
+    // Log in: the dashboard greets the user.
+    let username = b.find("#id_username").await;
+    b.call(
+        reqwest::Method::POST,
+        &format!("/element/{username}/clear"),
+        Some(json!({})),
+    )
+    .await;
+    b.type_into("#id_username", "alice").await;
+    b.type_into("#id_password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    let dashboard_url = s.url("/dashboard/");
+    b.wait_for_url(&dashboard_url).await;
+    assert_eq!(
+        b.text("#greeting").await,
+        "Hello alice, welcome to your dashboard"
+    );
+    save_screenshot("dashboard.png", &b.screenshot().await);
+
+    // What the browser stored: an HttpOnly session cookie, a readable CSRF cookie.
+    let session = b.cookie("sessionid").await.expect("sessionid cookie");
+    assert_eq!(session["httpOnly"], json!(true), "{session}");
+    assert_eq!(session["sameSite"], json!("Lax"), "{session}");
+    assert_eq!(session["path"], json!("/"), "{session}");
+    assert_eq!(session["value"].as_str().map(str::len), Some(32));
+    let csrf = b.cookie("csrftoken").await.expect("csrftoken cookie");
+    assert_eq!(csrf["httpOnly"], json!(false), "{csrf}");
+    // JavaScript can read the CSRF cookie but not the session.
+    let seen = b
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": "return document.cookie;", "args": [] })),
+        )
+        .await;
+    let seen = seen.as_str().unwrap_or_default();
+    assert!(seen.contains("csrftoken="), "{seen}");
+    assert!(!seen.contains("sessionid"), "{seen}");
+
+    // A page of another origin (another port of the same host: same site, so the Lax cookies
+    // do go along) auto-submits a form to the server. CSRF refuses it.
+    let attacker = serve_page(format!(
+        "<!doctype html><html><body>\
+         <form id=\"f\" method=\"post\" action=\"{}\">\
+         <input type=\"hidden\" name=\"transfer\" value=\"everything\"></form>\
+         <script>document.getElementById('f').submit();</script></body></html>",
+        s.url("/api/echo/")
+    ))
+    .await;
+    assert_ne!(attacker, s.base);
+    b.goto(&format!("{attacker}/")).await;
+    b.wait_for_url(&s.url("/api/echo/")).await;
+    let refused = b.text("body").await;
+    assert_eq!(
+        refused,
+        format!(
+            r#"{{"detail":"CSRF Failed: Origin checking failed - {attacker} does not match any trusted origins."}}"#
+        )
+    );
+    assert!(refused.contains("CSRF"));
+    assert!(
+        s.log().contains("CSRF check failed"),
+        "the refusal is logged"
+    );
+    // The same form from the server's own origin, without the token, is refused too.
+    b.goto(&dashboard_url).await;
+    let own = b
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "return fetch('/api/echo/', {method: 'POST', \
+                           headers: {'Content-Type': 'application/json'}, body: '{}'}) \
+                           .then(r => r.text().then(t => [r.status, t]));",
+                "args": []
+            })),
+        )
+        .await;
+    assert_eq!(
+        own,
+        json!([403, r#"{"detail":"CSRF Failed: CSRF token missing."}"#])
+    );
+    // With the token read from the cookie, as a single-page app does, it goes through.
+    let ok = b
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "const t = document.cookie.split('; ').find(c => c.startsWith('csrftoken=')).split('=')[1]; \
+                           return fetch('/api/echo/', {method: 'POST', \
+                           headers: {'Content-Type': 'application/json', 'X-CSRFToken': t}, body: '{\"n\":1}'}) \
+                           .then(r => r.text().then(t => [r.status, t]));",
+                "args": []
+            })),
+        )
+        .await;
+    assert_eq!(
+        ok,
+        json!([200, r#"{"received":{"n":1},"username":"alice"}"#])
+    );
+    // Still logged in after the refused attempts.
+    assert_eq!(
+        b.text("#greeting").await,
+        "Hello alice, welcome to your dashboard"
+    );
+
+    // Log out: back at the login page, and the dashboard sends the browser there again.
+    b.click("form button[type=submit]").await;
+    b.wait_for_url(&login_url).await;
+    assert!(b.cookie("sessionid").await.is_none());
+    b.goto(&dashboard_url).await;
+    b.wait_for_url(&s.url("/api-auth/login/?next=/dashboard/"))
+        .await;
+    assert_eq!(b.text("h1").await, "Log in");
+
+    b.quit().await;
+}
