@@ -185,15 +185,24 @@ async fn token_of_inactive_user_and_commands_take_effect_at_once() {
             );
         }
     }
+    // The cut-off moved by deactivation has one-second granularity.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert!(s.command(&["deactivateuser", "alice"], "").status.success());
     let r = s.get("/api/profile/", Some(&format!("Token {a}"))).await;
     assert_eq!(
         (r.status, r.body.as_str()),
         (401, r#"{"detail":"User inactive or deleted."}"#)
     );
+    // Reactivation does not bring the old token back; a new login works.
     assert!(s.command(&["activateuser", "alice"], "").status.success());
+    let r = s.get("/api/profile/", Some(&format!("Token {a}"))).await;
     assert_eq!(
-        s.get("/api/profile/", Some(&format!("Token {a}")))
+        (r.status, r.body.as_str()),
+        (401, r#"{"detail":"Invalid token."}"#)
+    );
+    let fresh = s.token("alice").await;
+    assert_eq!(
+        s.get("/api/profile/", Some(&format!("Token {fresh}")))
             .await
             .status,
         200

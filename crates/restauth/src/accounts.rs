@@ -198,8 +198,14 @@ impl Restauth {
         self.invalidate().await
     }
 
+    /// Deactivation also moves the user's "valid after" instant, so reactivating the account
+    /// does not bring back the tokens and sessions it had (while inactive they answer DRF's
+    /// "User inactive or deleted.").
     pub async fn set_active(&self, user: &User, active: bool) -> Result<(), Error> {
         self.store().set_active(user.id, active).await?;
+        if !active {
+            self.store().set_valid_after(user.id, now()).await?;
+        }
         self.invalidate().await
     }
 

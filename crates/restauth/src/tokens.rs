@@ -121,11 +121,15 @@ impl Restauth {
     }
 
     fn verdict(&self, token: Arc<CachedToken>, user: Arc<User>, now: i64) -> KeyVerdict {
-        if token.expires.is_some_and(|e| e <= now) || token.created < user.valid_after {
+        if token.expires.is_some_and(|e| e <= now) {
             return Err(TokenRejection::Invalid);
         }
+        // DRF's message for an inactive owner comes before the revocation cut-off.
         if !user.is_active {
             return Err(TokenRejection::Inactive);
+        }
+        if token.created < user.valid_after {
+            return Err(TokenRejection::Invalid);
         }
         self.maybe_touch(&token, now);
         Ok((token, user))
