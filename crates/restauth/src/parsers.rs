@@ -137,6 +137,21 @@ async fn read_body<S: Send + Sync>(
     Ok((content_type, body))
 }
 
+impl RequestData {
+    /// The `username` (trimmed) and `password` (kept as typed) of a login form, with DRF's
+    /// field errors when either is missing, null, blank or not a string.
+    pub fn credentials(&self) -> Result<(String, String), Error> {
+        let mut errors = ValidationErrors::new();
+        let username = self.char_field("username", true, &mut errors);
+        let password = self.char_field("password", false, &mut errors);
+        errors.into_result()?;
+        match (username, password) {
+            (Some(u), Some(p)) => Ok((u, p)),
+            _ => Err(Error::Internal("validated fields missing".into())),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for RequestData {
     type Rejection = Error;
 

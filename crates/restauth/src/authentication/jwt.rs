@@ -22,14 +22,7 @@ pub struct JwtAuthentication {
 
 impl JwtAuthentication {
     pub fn new(restauth: Restauth) -> Self {
-        let scheme = restauth
-            .jwt()
-            .header_types()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "Bearer".into());
-        let challenge = HeaderValue::from_str(&format!("{scheme} realm=\"api\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
+        let challenge = restauth.jwt().challenge();
         JwtAuthentication {
             restauth,
             challenge,

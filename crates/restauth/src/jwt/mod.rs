@@ -172,6 +172,13 @@ impl JwtBackend {
     }
 
     /// The accepted `Authorization` schemes.
+    /// `WWW-Authenticate` for JWT failures: the first header type with simplejwt's realm.
+    pub fn challenge(&self) -> http::HeaderValue {
+        let scheme = self.header_types().first().map_or("Bearer", String::as_str);
+        http::HeaderValue::from_str(&format!("{scheme} realm=\"api\""))
+            .unwrap_or_else(|_| http::HeaderValue::from_static("Bearer realm=\"api\""))
+    }
+
     pub fn header_types(&self) -> &[String] {
         &self.inner.header_types
     }

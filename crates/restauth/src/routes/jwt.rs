@@ -7,7 +7,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{ApiView, no_store};
@@ -62,14 +62,7 @@ pub fn router(restauth: &Restauth) -> Router {
 
 /// simplejwt's views challenge with the first header type, whatever failed.
 fn challenged(restauth: &Restauth, e: Error) -> Error {
-    let scheme = restauth
-        .jwt()
-        .header_types()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "Bearer".into());
-    let value = HeaderValue::from_str(&format!("{scheme} realm=\"api\"")).ok();
-    e.with_challenge(value.as_ref())
+    e.with_challenge(Some(&restauth.jwt().challenge()))
 }
 
 fn ok(body: &Value) -> Response {
@@ -89,13 +82,7 @@ async fn obtain(
     ClientIdent(client): ClientIdent,
     data: RequestData,
 ) -> Result<Response, Error> {
-    let mut errors = ValidationErrors::new();
-    let username = data.char_field("username", true, &mut errors);
-    let password = data.char_field("password", false, &mut errors);
-    errors.into_result()?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(Error::Internal("validated fields missing".into()));
-    };
+    let (username, password) = data.credentials()?;
     let Some(user) = restauth
         .authenticate_login(&username, &password, &client)
         .await?

@@ -378,13 +378,7 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
         &headers,
         field(&data, "csrfmiddlewaretoken"),
     )?;
-    let mut errors = ValidationErrors::new();
-    let username = data.char_field("username", true, &mut errors);
-    let password = data.char_field("password", false, &mut errors);
-    errors.into_result()?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(Error::Internal("validated fields missing".into()));
-    };
+    let (username, password) = data.credentials()?;
     let Some(user) = restauth
         .authenticate_login(&username, &password, &client)
         .await?

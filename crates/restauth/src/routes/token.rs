@@ -30,13 +30,7 @@ pub async fn obtain_auth_token(
     ClientIdent(client): ClientIdent,
     data: RequestData,
 ) -> Result<Response, Error> {
-    let mut errors = ValidationErrors::new();
-    let username = data.char_field("username", true, &mut errors);
-    let password = data.char_field("password", false, &mut errors);
-    errors.into_result()?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(Error::Internal("validated fields missing".into()));
-    };
+    let (username, password) = data.credentials()?;
     let Some(user) = restauth
         .authenticate_login(&username, &password, &client)
         .await?

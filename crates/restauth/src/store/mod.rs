@@ -9,6 +9,7 @@ use crate::user::User;
 
 mod migrate;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 pub use postgres::PostgresStore;

@@ -19,10 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::migrate::{CREATE_TABLE, POSTGRES, pending};
+use super::rows;
 use super::{
     NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
     classify,
@@ -301,35 +302,6 @@ async fn heartbeat(pool: PgPool) {
     }
 }
 
-fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        password: row.try_get("password")?,
-        is_active: row.try_get("is_active")?,
-        is_staff: row.try_get("is_staff")?,
-        is_superuser: row.try_get("is_superuser")?,
-        date_joined: row.try_get("date_joined")?,
-        last_login: row.try_get("last_login")?,
-        valid_after: row.try_get("valid_after")?,
-    })
-}
-
-fn token_from_row(row: &PgRow, prefix: &str) -> Result<TokenRecord, sqlx::Error> {
-    let col = |c: &str| format!("{prefix}{c}");
-    Ok(TokenRecord {
-        id: row.try_get(col("id").as_str())?,
-        digest: row.try_get(col("digest").as_str())?,
-        user_id: row.try_get(col("user_id").as_str())?,
-        created: row.try_get(col("created").as_str())?,
-        last_used: row.try_get(col("last_used").as_str())?,
-        expires: row.try_get(col("expires").as_str())?,
-    })
-}
-
 async fn migrate_in(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
     // Two processes starting together: the second waits here, then finds the steps applied.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -404,7 +376,7 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(classify)?;
-            user_from_row(&row).map_err(classify)
+            rows::user(&row).map_err(classify)
         })
         .await
     }
@@ -420,7 +392,7 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(classify)?
-            .map(|r| user_from_row(&r))
+            .map(|r| rows::user(&r))
             .transpose()
             .map_err(classify)
         })
@@ -438,7 +410,7 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(classify)?
-            .map(|r| user_from_row(&r))
+            .map(|r| rows::user(&r))
             .transpose()
             .map_err(classify)
         })
@@ -579,7 +551,7 @@ impl Store for PostgresStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
-            let record = token_from_row(&row, "").map_err(classify)?;
+            let record = rows::token(&row, "").map_err(classify)?;
             if let Some(limit) = token.limit_per_user {
                 sqlx::query(
                     "DELETE FROM authtoken_token WHERE user_id = $1 AND id NOT IN \
@@ -617,8 +589,8 @@ impl Store for PostgresStore {
             match row {
                 None => Ok(None),
                 Some(r) => {
-                    let token = token_from_row(&r, "t_").map_err(classify)?;
-                    let user = user_from_row(&r).map_err(classify)?;
+                    let token = rows::token(&r, "t_").map_err(classify)?;
+                    let user = rows::user(&r).map_err(classify)?;
                     Ok(Some((token, user)))
                 }
             }
@@ -718,15 +690,8 @@ impl Store for PostgresStore {
             let Some(r) = row else {
                 return Ok(None);
             };
-            let session = SessionRecord {
-                digest: r.try_get("s_digest").map_err(classify)?,
-                user_id: r.try_get("s_user_id").map_err(classify)?,
-                auth_hash: r.try_get("s_auth_hash").map_err(classify)?,
-                created: r.try_get("s_created").map_err(classify)?,
-                last_seen: r.try_get("s_last_seen").map_err(classify)?,
-                expires: r.try_get("s_expires").map_err(classify)?,
-            };
-            Ok(Some((session, user_from_row(&r).map_err(classify)?)))
+            let session = rows::session(&r).map_err(classify)?;
+            Ok(Some((session, rows::user(&r).map_err(classify)?)))
         })
         .await
     }

@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::migrate::{CREATE_TABLE, SQLITE, pending};
+use super::rows;
 use super::{
     NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
     classify,
@@ -84,35 +84,6 @@ fn stamp_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-stamp");
     PathBuf::from(name)
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        password: row.try_get("password")?,
-        is_active: row.try_get("is_active")?,
-        is_staff: row.try_get("is_staff")?,
-        is_superuser: row.try_get("is_superuser")?,
-        date_joined: row.try_get("date_joined")?,
-        last_login: row.try_get("last_login")?,
-        valid_after: row.try_get("valid_after")?,
-    })
-}
-
-fn token_from_row(row: &SqliteRow, prefix: &str) -> Result<TokenRecord, sqlx::Error> {
-    let col = |c: &str| format!("{prefix}{c}");
-    Ok(TokenRecord {
-        id: row.try_get(col("id").as_str())?,
-        digest: row.try_get(col("digest").as_str())?,
-        user_id: row.try_get(col("user_id").as_str())?,
-        created: row.try_get(col("created").as_str())?,
-        last_used: row.try_get(col("last_used").as_str())?,
-        expires: row.try_get(col("expires").as_str())?,
-    })
 }
 
 #[async_trait]
@@ -182,7 +153,7 @@ impl Store for SqliteStore {
         .fetch_one(&self.writer)
         .await
         .map_err(classify)?;
-        user_from_row(&row).map_err(classify)
+        rows::user(&row).map_err(classify)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -195,7 +166,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(classify)?
-        .map(|r| user_from_row(&r))
+        .map(|r| rows::user(&r))
         .transpose()
         .map_err(classify)
     }
@@ -210,7 +181,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(classify)?
-        .map(|r| user_from_row(&r))
+        .map(|r| rows::user(&r))
         .transpose()
         .map_err(classify)
     }
@@ -315,7 +286,7 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(classify)?;
-        let record = token_from_row(&row, "").map_err(classify)?;
+        let record = rows::token(&row, "").map_err(classify)?;
         if let Some(limit) = token.limit_per_user {
             sqlx::query(
                 "DELETE FROM authtoken_token WHERE user_id = ? AND id NOT IN \
@@ -350,8 +321,8 @@ impl Store for SqliteStore {
         match row {
             None => Ok(None),
             Some(r) => {
-                let token = token_from_row(&r, "t_").map_err(classify)?;
-                let user = user_from_row(&r).map_err(classify)?;
+                let token = rows::token(&r, "t_").map_err(classify)?;
+                let user = rows::user(&r).map_err(classify)?;
                 Ok(Some((token, user)))
             }
         }
@@ -435,15 +406,8 @@ impl Store for SqliteStore {
         let Some(r) = row else {
             return Ok(None);
         };
-        let session = SessionRecord {
-            digest: r.try_get("s_digest").map_err(classify)?,
-            user_id: r.try_get("s_user_id").map_err(classify)?,
-            auth_hash: r.try_get("s_auth_hash").map_err(classify)?,
-            created: r.try_get("s_created").map_err(classify)?,
-            last_seen: r.try_get("s_last_seen").map_err(classify)?,
-            expires: r.try_get("s_expires").map_err(classify)?,
-        };
-        Ok(Some((session, user_from_row(&r).map_err(classify)?)))
+        let session = rows::session(&r).map_err(classify)?;
+        Ok(Some((session, rows::user(&r).map_err(classify)?)))
     }
 
     async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError> {
