@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, StatusCode, header};
@@ -20,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,9 +39,15 @@ pub fn router(restauth: &Restauth) -> Result<Router, String> {
     if settings.server.demo_views {
         app = app.merge(crate::demo::router(restauth));
     }
+    let max_body = settings.server.max_body_bytes;
     Ok(app
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(settings.server.max_body_bytes))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(max_body, reject_oversized))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.server.request_timeout.0),
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -58,6 +66,20 @@ pub fn router(restauth: &Restauth) -> Result<Router, String> {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         )))
+}
+
+/// Refuses a body announced larger than the limit at once, instead of waiting for bytes that
+/// would be refused anyway.
+async fn reject_oversized(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max as u64) {
+        return Error::PayloadTooLarge.into_response();
+    }
+    next.run(request).await
 }
 
 async fn healthz() -> Response {

@@ -235,6 +235,8 @@ pub struct ServerSettings {
     pub demo_views: bool,
     /// Largest accepted request body, in bytes (413 above).
     pub max_body_bytes: usize,
+    /// A request still unanswered after this long gets 408 (slow clients cannot hold a worker).
+    pub request_timeout: Seconds,
 }
 
 impl Default for ServerSettings {
@@ -243,6 +245,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8000".into(),
             demo_views: true,
             max_body_bytes: 64 * 1024,
+            request_timeout: Seconds(30),
         }
     }
 }

@@ -519,6 +519,8 @@ mod checks {
         }
         assert_eq!(won, 1, "{}", b.name);
         assert!(s.is_blacklisted("r1").await.unwrap());
+        assert_eq!(s.rotated_family("r1").await.unwrap().as_deref(), Some("r1"));
+        assert_eq!(s.rotated_family("r2-0").await.unwrap(), None);
         // A token never recorded (issued before records were kept) rotates once too.
         let first = s
             .rotate_refresh(

@@ -84,6 +84,12 @@ impl Restauth {
             .decode(token, TokenType::Refresh, now)
             .map_err(|e| token_not_valid(&e))?;
         if self.store().is_blacklisted(&claims.jti).await? {
+            // A rotated token is blacklisted by its rotation, so a replay arrives here rather
+            // than at `rotate_refresh`: it must revoke the family all the same.
+            if let Some(family) = self.store().rotated_family(&claims.jti).await? {
+                self.revoke_replayed(&family, claims.user_id.as_deref(), now)
+                    .await?;
+            }
             return Err(token_not_valid(&TokenError::Blacklisted));
         }
         let user = match &claims.user_id {
@@ -98,6 +104,22 @@ impl Restauth {
             return Err(token_not_valid(&TokenError::Blacklisted));
         }
         Ok((claims, user))
+    }
+
+    /// A spent refresh token came back: treat it as stolen and revoke its whole login family.
+    async fn revoke_replayed(
+        &self,
+        family: &str,
+        user_claim: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let revoked = self.store().revoke_family(family, now).await?;
+        tracing::warn!(
+            user_id = user_claim.unwrap_or(""),
+            revoked,
+            "refresh token replayed; login family revoked"
+        );
+        Ok(())
     }
 
     /// `POST /api/token/refresh/`: `{"access"}`, or `{"access","refresh"}` with rotation.
@@ -134,12 +156,8 @@ impl Restauth {
                 .rotate_refresh(&old_row, &new_row, true, now)
                 .await?;
             if let Rotation::Reused { family } = outcome {
-                let revoked = self.store().revoke_family(&family, now).await?;
-                tracing::warn!(
-                    user_id = user.id,
-                    revoked,
-                    "refresh token replayed; login family revoked"
-                );
+                self.revoke_replayed(&family, claims.user_id.as_deref(), now)
+                    .await?;
                 return Err(token_not_valid(&TokenError::Blacklisted));
             }
         } else {

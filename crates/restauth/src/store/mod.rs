@@ -186,6 +186,9 @@ pub trait Store: Send + Sync + 'static {
     async fn blacklist_jti(&self, jti: &str, expires_at: i64, now: i64)
     -> Result<bool, StoreError>;
     async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError>;
+    /// The family of `jti` if that refresh token has already been rotated (so presenting it
+    /// again is a replay); `None` if it never was or is unknown.
+    async fn rotated_family(&self, jti: &str) -> Result<Option<String>, StoreError>;
     /// Blacklists every token of a login family; returns how many were added.
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError>;
     /// Deletes outstanding and blacklisted rows of tokens expired by `now`.

@@ -882,6 +882,20 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn rotated_family(&self, jti: &str) -> Result<Option<String>, StoreError> {
+        self.bounded(async {
+            sqlx::query_scalar(
+                "SELECT family FROM token_blacklist_outstandingtoken \
+                 WHERE jti = $1 AND rotated_at IS NOT NULL",
+            )
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)
+        })
+        .await
+    }
+
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
         self.bounded(async {
             let done = sqlx::query(

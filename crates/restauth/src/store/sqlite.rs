@@ -567,6 +567,17 @@ impl Store for SqliteStore {
         Ok(found.is_some())
     }
 
+    async fn rotated_family(&self, jti: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT family FROM token_blacklist_outstandingtoken \
+             WHERE jti = ? AND rotated_at IS NOT NULL",
+        )
+        .bind(jti)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(classify)
+    }
+
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "INSERT INTO token_blacklist_blacklistedtoken (jti, blacklisted_at, expires_at) \
