@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::jwt::Claims;
 use crate::user::User;
 
 /// SHA-256 of a token key.
@@ -76,7 +77,11 @@ impl<K: std::hash::Hash + Eq, V: Clone> Shelf<K, V> {
         }
     }
 
-    fn get(&self, key: &K, now: i64, ttl: i64) -> Option<V> {
+    fn get<Q>(&self, key: &Q, now: i64, ttl: i64) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         let map = self.map.read().ok()?;
         map.get(key)
             .filter(|(_, loaded_at)| now - loaded_at < ttl)
@@ -116,6 +121,8 @@ pub struct AuthCache {
     tokens: Shelf<Digest, Arc<CachedToken>>,
     sessions: Shelf<Digest, Arc<CachedSession>>,
     users: Shelf<i64, Arc<User>>,
+    /// Access tokens whose signature and claims were verified, by their exact text.
+    jwts: Shelf<Box<str>, Arc<Claims>>,
 }
 
 /// Proof of when a store read began; a fill with an outdated one is dropped.
@@ -132,6 +139,7 @@ impl AuthCache {
             tokens: Shelf::new(),
             sessions: Shelf::new(),
             users: Shelf::new(),
+            jwts: Shelf::new(),
         }
     }
 
@@ -148,6 +156,7 @@ impl AuthCache {
         self.tokens.clear();
         self.sessions.clear();
         self.users.clear();
+        self.jwts.clear();
     }
 
     /// Call before reading the store for a later `put_*`.
@@ -201,6 +210,16 @@ impl AuthCache {
             self.max_entries,
             self.current(generation),
         );
+    }
+
+    /// The claims of an access token verified before; the caller re-checks `exp`.
+    pub fn verified_jwt(&self, token: &str, now: i64) -> Option<Arc<Claims>> {
+        self.jwts.get(token, now, self.ttl)
+    }
+
+    pub fn put_verified_jwt(&self, token: &str, claims: Arc<Claims>, now: i64) {
+        self.jwts
+            .put(token.into(), claims, now, self.max_entries, || true);
     }
 
     pub fn put_user(&self, generation: Generation, user: Arc<User>, now: i64) {

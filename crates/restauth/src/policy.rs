@@ -268,14 +268,22 @@ where
         Box::pin(async move {
             match policy.check(&mut request).await {
                 Ok(identity) => {
-                    request.extensions_mut().insert(identity);
-                    request.extensions_mut().insert(policy);
+                    request
+                        .extensions_mut()
+                        .insert(Guarded { identity, policy });
                     inner.call(request).await
                 }
                 Err(e) => Ok(e.into_response()),
             }
         })
     }
+}
+
+/// What the policy layer leaves for the handler's extractors (one extension insert).
+#[derive(Clone)]
+struct Guarded {
+    identity: Identity,
+    policy: Policy,
 }
 
 /// The authenticated user; answers "not authenticated" on a route whose permissions let
@@ -303,11 +311,25 @@ impl Access {
     }
 }
 
-fn identity_of(parts: &Parts) -> Result<&Identity, Error> {
+fn guarded(parts: &Parts) -> Result<&Guarded, Error> {
     parts
         .extensions
-        .get::<Identity>()
+        .get::<Guarded>()
         .ok_or_else(|| Error::Internal("route has no restauth policy layer".into()))
+}
+
+fn identity_of(parts: &Parts) -> Result<&Identity, Error> {
+    guarded(parts).map(|g| &g.identity)
+}
+
+/// The policy of the route a request went through, if any.
+pub fn policy_of(extensions: &http::Extensions) -> Option<&Policy> {
+    extensions.get::<Guarded>().map(|g| &g.policy)
+}
+
+/// The identity the route's policy established, if any.
+pub fn identity_in(extensions: &http::Extensions) -> Option<&Identity> {
+    extensions.get::<Guarded>().map(|g| &g.identity)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
@@ -317,7 +339,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
         match &identity_of(parts)?.user {
             Some(u) => Ok(CurrentUser(u.clone())),
             None => {
-                let challenge = parts.extensions.get::<Policy>().and_then(Policy::challenge);
+                let challenge = policy_of(&parts.extensions).and_then(Policy::challenge);
                 Err(Error::not_authenticated().with_challenge(challenge.as_ref()))
             }
         }
@@ -336,12 +358,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Access {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let identity = identity_of(parts)?.clone();
-        let policy = parts
-            .extensions
-            .get::<Policy>()
-            .cloned()
-            .ok_or_else(|| Error::Internal("route has no restauth policy layer".into()))?;
+        let Guarded { identity, policy } = guarded(parts)?.clone();
         let mut copy = Request::new(());
         *copy.method_mut() = parts.method.clone();
         *copy.uri_mut() = parts.uri.clone();

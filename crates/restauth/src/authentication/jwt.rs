@@ -82,13 +82,25 @@ impl Authenticator for JwtAuthentication {
                 ))));
             }
         };
-        let claims = match jwt.decode(token, TokenType::Access, now()) {
-            Ok(c) => c,
-            Err(e) => {
-                return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
-                    token_not_valid_body(&e, "AccessToken", "access"),
-                ))));
-            }
+        let now = now();
+        // A token verified before is not verified again: same bytes, same signature check; only
+        // the clock moved, so expiry is checked anew.
+        let cache = self.restauth.cache();
+        let leeway = self.restauth.settings().simple_jwt.leeway;
+        let claims = match cache.verified_jwt(token, now) {
+            Some(c) if c.exp > now.saturating_sub(i64::try_from(leeway).unwrap_or(0)) => c,
+            _ => match jwt.decode(token, TokenType::Access, now) {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    cache.put_verified_jwt(token, c.clone(), now);
+                    c
+                }
+                Err(e) => {
+                    return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                        token_not_valid_body(&e, "AccessToken", "access"),
+                    ))));
+                }
+            },
         };
         let Some(user_ref) = claims.user_id.clone() else {
             return Outcome::Ready(Err(failed(

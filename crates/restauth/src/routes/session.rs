@@ -24,12 +24,12 @@ use crate::cookies::{self, SetCookie};
 use crate::csrf;
 use crate::error::{Error, ValidationErrors, json_response};
 use crate::parsers::RequestData;
-use crate::policy::CurrentUser;
+use crate::policy::Access;
 use crate::safe_url::is_safe_redirect;
 use crate::settings::AuthClass;
 use crate::templates::{Templates, render};
 use crate::throttling::client_of;
-use crate::user::{AuthInfo, Identity, User};
+use crate::user::{AuthInfo, User};
 
 /// Django's `AuthenticationForm` message, the same for every failure.
 pub const LOGIN_FAILED: &str =
@@ -394,13 +394,9 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
 
 /// `POST /api/auth/logout/`: ends the session of the request (CSRF-checked by
 /// SessionAuthentication).
-async fn spa_logout(
-    State(pages): State<Pages>,
-    CurrentUser(_): CurrentUser,
-    identity: axum::Extension<Identity>,
-) -> Result<Response, Error> {
+async fn spa_logout(State(pages): State<Pages>, access: Access) -> Result<Response, Error> {
     let restauth = &pages.restauth;
-    if let Some(AuthInfo::Session { session_id }) = &identity.auth {
+    if let Some(AuthInfo::Session { session_id }) = &access.identity.auth {
         restauth.logout_session_digest(session_id).await?;
     }
     let mut response = private(json_response(

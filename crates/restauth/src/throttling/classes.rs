@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::{Decision, Rate, client_ident, combine_waits, unix_now};
 use crate::context::Restauth;
 use crate::error::Error;
-use crate::policy::Policy;
 use crate::user::Identity;
 
 /// The names of `default_throttle_classes`.
@@ -63,9 +62,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let num_proxies = parts
-            .extensions
-            .get::<Policy>()
+        let num_proxies = crate::policy::policy_of(&parts.extensions)
             .and_then(|p| p.restauth().settings().rest_framework.num_proxies);
         Ok(ClientIdent(client_of(
             &parts.headers,
