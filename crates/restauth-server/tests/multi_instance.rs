@@ -125,3 +125,142 @@ async fn a_password_change_through_one_instance_reaches_the_other() {
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// A session cookie made on one instance, used on the other (explicit Cookie headers: each
+/// server's client keeps its own jar).
+#[tokio::test]
+async fn a_session_works_whichever_instance_answers() {
+    let Some((_db, a, b)) = pair().await else {
+        return;
+    };
+    a.create_user("alice", &[]);
+    let csrf = a.get("/api/auth/csrf/", None).await;
+    let token = csrf.json()["csrfToken"].as_str().unwrap().to_owned();
+    let login = a
+        .send(
+            a.client
+                .post(a.url("/api/auth/login/"))
+                .header("X-CSRFToken", &token)
+                .json(&serde_json::json!({"username": "alice", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookie = |name: &str| -> String {
+        login
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+    let cookies = format!("{}; {}", cookie("sessionid"), cookie("csrftoken"));
+    let plain = reqwest::Client::new();
+    for server in [&a, &b, &a, &b] {
+        let r = server
+            .send(
+                plain
+                    .get(server.url("/api/dashboard/"))
+                    .header("Cookie", &cookies),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (
+                200,
+                r#"{"message":"Hello alice, welcome to your dashboard"}"#
+            )
+        );
+    }
+    // Logout on B; A refuses the cookie within the bound.
+    let secret = cookie("csrftoken");
+    let secret = secret.trim_start_matches("csrftoken=");
+    let out = b
+        .send(
+            plain
+                .post(b.url("/api/auth/logout/"))
+                .header("Cookie", &cookies)
+                .header("X-CSRFToken", secret),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    let since = Instant::now();
+    loop {
+        let r = a
+            .send(
+                plain
+                    .get(a.url("/api/dashboard/"))
+                    .header("Cookie", &cookies),
+            )
+            .await;
+        if r.status == 403 {
+            break;
+        }
+        assert_eq!(r.status, 200);
+        assert!(
+            since.elapsed() < BOUND,
+            "session still live on A after logout on B"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// JWT refresh works on either instance, and concurrent refreshes of one refresh token spread
+/// over both instances have exactly one winner.
+#[tokio::test]
+async fn jwt_refresh_across_instances_has_exactly_one_winner() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        return;
+    };
+    let db = TestDb::new(&url);
+    let config = format!(
+        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n"
+    );
+    let a = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
+    let b = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
+    a.create_user("alice", &[]);
+    let pair = a
+        .post_json(
+            "/api/token/",
+            &serde_json::json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let access = pair.json()["access"].as_str().unwrap().to_owned();
+    let refresh = pair.json()["refresh"].as_str().unwrap().to_owned();
+    // An access token from A is accepted by B.
+    let r = b
+        .get("/api/jwt/profile/", Some(&format!("Bearer {access}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let server = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let refresh = refresh.clone();
+            tokio::spawn(async move {
+                server
+                    .post_json(
+                        "/api/token/refresh/",
+                        &serde_json::json!({ "refresh": refresh }),
+                        None,
+                    )
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            401 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one refresh may win");
+}
