@@ -160,3 +160,16 @@ async fn basic_credentials_work_on_every_route_that_lists_basic() {
     // The profile view lists Token only: Basic is not its scheme.
     assert_eq!(s.get("/api/profile/", Some(&b)).await.status, 401);
 }
+
+#[tokio::test]
+async fn routes_reading_the_session_vary_on_cookie() {
+    let s = Server::start().await;
+    // Default classes start with Session: the answer depends on the cookie, as in Django.
+    let r = s.get("/api/dashboard/", None).await;
+    assert_eq!(r.header("vary"), Some("Cookie"));
+    let r = s.get("/api/public/", None).await;
+    assert_eq!(r.header("vary"), Some("Cookie"));
+    // Token only: no cookie involved.
+    let r = s.get("/api/profile/", None).await;
+    assert_eq!(r.header("vary"), None);
+}

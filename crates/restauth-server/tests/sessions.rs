@@ -512,6 +512,26 @@ async fn every_csrf_reason_of_django() {
             "{reason}"
         );
         assert_eq!(r.header("www-authenticate"), None);
+        // A malformed cookie is replaced, as Django does; other failures leave it alone.
+        let reissued = r.header("set-cookie").unwrap_or("");
+        if reason.starts_with("CSRF cookie has") {
+            let value = reissued
+                .strip_prefix("csrftoken=")
+                .and_then(|v| v.split(';').next())
+                .unwrap_or_else(|| panic!("{reason}: no new cookie in {reissued:?}"));
+            assert_eq!(value.len(), 32, "{reissued}");
+            assert!(
+                value.bytes().all(|c| c.is_ascii_alphanumeric()),
+                "{reissued}"
+            );
+            assert!(
+                reissued.contains("Max-Age=31449600; Path=/; SameSite=Lax"),
+                "{reissued}"
+            );
+            assert!(!reissued.contains("HttpOnly"), "{reissued}");
+        } else {
+            assert_eq!(reissued, "", "{reason}");
+        }
     }
 
     // From a form: the field wins over the header.

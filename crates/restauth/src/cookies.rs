@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::settings::SameSite;
+use crate::settings::{CsrfSettings, SameSite};
 
 /// Longest cookie value looked at; anything longer is ignored as forged.
 const MAX_VALUE: usize = 4096;
@@ -90,6 +90,22 @@ impl SetCookie<'_> {
         HeaderValue::from_str(&s)
             .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
     }
+}
+
+/// The `csrftoken` cookie carrying `secret`. Not HttpOnly: JavaScript reads it to send
+/// `X-CSRFToken`.
+pub fn csrf_cookie(settings: &CsrfSettings, secret: &str) -> HeaderValue {
+    SetCookie {
+        name: &settings.cookie_name,
+        value: secret,
+        max_age: Some(settings.cookie_age.0),
+        path: &settings.cookie_path,
+        domain: settings.cookie_domain.as_deref(),
+        secure: settings.cookie_secure,
+        http_only: false,
+        same_site: settings.cookie_samesite,
+    }
+    .header_value()
 }
 
 #[cfg(test)]

@@ -105,9 +105,16 @@ pub enum Error {
         body: ErrorBody,
         challenge: Option<HeaderValue>,
     },
-    /// A permission refused the request, or a CSRF check failed (403).
+    /// A permission refused the request (403).
     #[error("permission denied: {0:?}")]
     PermissionDenied(ErrorBody),
+    /// Django's CSRF check failed (403 `CSRF Failed: <reason>`); a malformed cookie is replaced
+    /// by `new_cookie`, as Django does.
+    #[error("CSRF Failed: {reason}")]
+    CsrfFailed {
+        reason: String,
+        new_cookie: Option<HeaderValue>,
+    },
     #[error("Not found.")]
     NotFound,
     #[error("Method \"{0}\" not allowed.")]
@@ -175,7 +182,7 @@ impl Error {
                     StatusCode::FORBIDDEN
                 }
             }
-            Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            Error::PermissionDenied(_) | Error::CsrfFailed { .. } => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -229,6 +236,12 @@ impl IntoResponse for Error {
                 challenge: Some(c), ..
             } => {
                 headers.insert(header::WWW_AUTHENTICATE, c.clone());
+            }
+            Error::CsrfFailed {
+                new_cookie: Some(cookie),
+                ..
+            } => {
+                headers.insert(header::SET_COOKIE, cookie.clone());
             }
             Error::Throttled { wait } => {
                 if let Some(secs) = throttled_response_parts(*wait).1 {

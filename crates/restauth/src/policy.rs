@@ -142,6 +142,14 @@ impl Policy {
             .and_then(|a| a.authenticate_header())
     }
 
+    /// Whether the route authenticates with the session cookie (its answers vary on it).
+    pub fn reads_session(&self) -> bool {
+        self.inner
+            .authenticators
+            .iter()
+            .any(|a| a.name() == "session")
+    }
+
     pub fn restauth(&self) -> &Restauth {
         &self.inner.restauth
     }
@@ -266,15 +274,23 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match policy.check(&mut request).await {
+            let varies_on_cookie = policy.reads_session();
+            let mut response = match policy.check(&mut request).await {
                 Ok(identity) => {
                     request
                         .extensions_mut()
                         .insert(Guarded { identity, policy });
-                    inner.call(request).await
+                    inner.call(request).await?
                 }
-                Err(e) => Ok(e.into_response()),
+                Err(e) => e.into_response(),
+            };
+            if varies_on_cookie {
+                // Django's session middleware says so whenever the session was read.
+                response
+                    .headers_mut()
+                    .append(http::header::VARY, HeaderValue::from_static("Cookie"));
             }
+            Ok(response)
         })
     }
 }

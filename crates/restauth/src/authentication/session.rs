@@ -105,7 +105,12 @@ pub fn check_csrf(
     };
     csrf::check(&request).map_err(|failure| {
         tracing::info!(reason = failure.reason(), "CSRF check failed");
-        Error::permission_denied(format!("CSRF Failed: {}", failure.reason()))
+        Error::CsrfFailed {
+            reason: failure.reason().to_owned(),
+            new_cookie: failure
+                .cookie_needs_reset()
+                .then(|| cookies::csrf_cookie(&settings.csrf, &csrf::new_secret())),
+        }
     })
 }
 

@@ -92,19 +92,7 @@ fn csrf_secret(restauth: &Restauth, headers: &HeaderMap) -> String {
 }
 
 fn csrf_cookie(restauth: &Restauth, secret: &str) -> HeaderValue {
-    let s = &restauth.settings().csrf;
-    SetCookie {
-        name: &s.cookie_name,
-        value: secret,
-        max_age: Some(s.cookie_age.0),
-        path: &s.cookie_path,
-        domain: s.cookie_domain.as_deref(),
-        secure: s.cookie_secure,
-        // JavaScript must read it to send X-CSRFToken.
-        http_only: false,
-        same_site: s.cookie_samesite,
-    }
-    .header_value()
+    cookies::csrf_cookie(&restauth.settings().csrf, secret)
 }
 
 /// The session cookie carrying `key`, or (`None`) the one that removes it.
@@ -282,17 +270,13 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    if let Err(Error::PermissionDenied(body)) = check_csrf(
+    if let Err(Error::CsrfFailed { reason, .. }) = check_csrf(
         restauth,
         &method,
         &headers,
         field(&data, "csrfmiddlewaretoken"),
     ) {
-        let reason = match body {
-            crate::error::ErrorBody::Detail(d) => d.into_owned(),
-            crate::error::ErrorBody::Json(v) => v.to_string(),
-        };
-        return csrf_failure_page(&reason);
+        return csrf_failure_page(&format!("CSRF Failed: {reason}"));
     }
     let next = field(&data, "next").unwrap_or("");
     let username = field(&data, "username").unwrap_or("").trim();
@@ -334,7 +318,7 @@ async fn logout_submit(State(pages): State<Pages>, request: Request<Body>) -> Re
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    if let Err(Error::PermissionDenied(_)) = check_csrf(
+    if let Err(Error::CsrfFailed { .. }) = check_csrf(
         restauth,
         &method,
         &headers,
