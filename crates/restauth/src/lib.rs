@@ -8,6 +8,15 @@
 //! * A [`Policy`] states both for a route in one line, or inherits the configured defaults,
 //!   and answers 401 or 403 exactly as DRF does.
 //! * Handlers receive the user through [`CurrentUser`] / [`MaybeUser`] and never parse headers.
+//! * **Throttles** ([`throttling`]) run last, as DRF's; every password check is protected by
+//!   per-username and per-address login throttles.
+//!
+//! The built-in authentication classes: [`authentication::SessionAuthentication`] (Django
+//! sessions with Django's [`csrf`] check), [`authentication::BasicAuthentication`],
+//! [`authentication::TokenAuthentication`] (DRF's tokens, see [`tokens`]) and
+//! [`authentication::JwtAuthentication`] (simplejwt's wire format, see [`jwt`]). Ready routers
+//! for their endpoints are in [`routes`]; storage is behind [`store::Store`] (SQLite or
+//! PostgreSQL).
 //!
 //! ```ignore
 //! let restauth = Restauth::open(Settings::load(None)?).await?;
@@ -52,4 +61,5 @@ pub use permissions::{
 pub use policy::{Access, CurrentUser, MaybeUser, Policy};
 pub use routes::ApiView;
 pub use settings::{AuthClass, PermissionClass, Settings};
+pub use throttling::ThrottleClass;
 pub use user::{AuthInfo, Identity, User};
