@@ -54,7 +54,7 @@ pub fn client_of(
     )
 }
 
-/// The client address of a request on a route guarded by a [`Policy`].
+/// The client address of a request on a route guarded by a [`Policy`](crate::policy::Policy).
 #[derive(Clone, Debug)]
 pub struct ClientIdent(pub String);
 
