@@ -157,21 +157,24 @@ impl Restauth {
 
     /// Resolves a session key from the cache alone; `None` when the store must be asked.
     pub fn authenticate_session_cached(&self, key: &str) -> Option<SessionVerdict> {
-        let d = digest(key);
-        let now = now();
+        self.session_from_cache(&digest(key), now())
+    }
+
+    fn session_from_cache(&self, d: &Digest, now: i64) -> Option<SessionVerdict> {
         let cache = self.cache();
-        let session = cache.session(&d, now)?;
+        let session = cache.session(d, now)?;
         let user = cache.user(session.user_id, now)?;
         Some(self.session_verdict(session, user, now))
     }
 
     /// Resolves a session key, from the cache when it can.
     pub async fn authenticate_session(&self, key: &str) -> Result<SessionVerdict, Error> {
-        if let Some(v) = self.authenticate_session_cached(key) {
-            return Ok(v);
-        }
+        // One digest and one clock reading for the whole lookup, cache miss included.
         let d = digest(key);
         let now = now();
+        if let Some(v) = self.session_from_cache(&d, now) {
+            return Ok(v);
+        }
         let cache = self.cache();
         let generation = cache.generation();
         let hex_digest = hex::encode(d);

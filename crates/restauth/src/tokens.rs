@@ -91,21 +91,24 @@ impl Restauth {
     /// Resolves a presented key from the cache alone; `None` when the store must be asked.
     /// This is the hot path: no allocation, no I/O.
     pub fn authenticate_key_cached(&self, key: &str) -> Option<KeyVerdict> {
-        let d = digest(key);
-        let now = now();
+        self.key_from_cache(&digest(key), now())
+    }
+
+    fn key_from_cache(&self, d: &Digest, now: i64) -> Option<KeyVerdict> {
         let cache = self.cache();
-        let token = cache.token(&d, now)?;
+        let token = cache.token(d, now)?;
         let user = cache.user(token.user_id, now)?;
         Some(self.verdict(token, user, now))
     }
 
     /// Resolves a presented key to its token and user, from the cache when it can.
     pub async fn authenticate_key(&self, key: &str) -> Result<KeyVerdict, Error> {
-        if let Some(verdict) = self.authenticate_key_cached(key) {
-            return Ok(verdict);
-        }
+        // One digest and one clock reading for the whole lookup, cache miss included.
         let d = digest(key);
         let now = now();
+        if let Some(verdict) = self.key_from_cache(&d, now) {
+            return Ok(verdict);
+        }
         let cached = self.cache().token(&d, now);
         let found = match cached {
             Some(token) => self
