@@ -120,7 +120,7 @@ async fn expired_access_token_is_refused() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         1
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    s.advance_clock(Duration::from_millis(2100));
     assert_refused(&s, &access, "Token is expired").await;
 }
 
@@ -313,7 +313,7 @@ async fn refresh_refuses_an_expired_token() {
         .await;
     s.create_user("alice", &[]);
     let (refresh_token, _) = obtain(&s, "alice").await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    s.advance_clock(Duration::from_millis(2100));
     assert_401(
         &refresh(&s, &refresh_token).await,
         &token_not_valid("Token is expired"),

@@ -540,7 +540,7 @@ async fn flushexpiredtokens_deletes_expired_records() {
     let (s, _) = with_alice("[simple_jwt]\nrefresh_token_lifetime = 3").await;
     let (token, _) = obtain(&s, "alice").await;
     assert_eq!(blacklist(&s, &token).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    s.advance_clock(Duration::from_millis(3100));
     // Two logins (one by `with_alice`) and one blacklist entry, all expired.
     assert_eq!(
         run(&s, &["flushexpiredtokens"], ""),

@@ -1007,7 +1007,7 @@ async fn sessions_expire() {
         csrf: set_cookie_value(&r, "csrftoken").unwrap(),
     };
     assert_eq!(dashboard(&s, &b.cookie()).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    s.advance_clock(Duration::from_millis(3100));
     let d = dashboard(&s, &b.cookie()).await;
     assert_eq!((d.status, d.body.as_str()), (403, NOT_PROVIDED));
     // Expired means anonymous: no CSRF check.
@@ -1034,11 +1034,11 @@ async fn idle_sessions_end_and_used_ones_do_not() {
     let b = login(&s, "alice").await;
     // Used every half second for 4 s: longer than the idle limit, never idle that long.
     for i in 0..8 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        s.advance_clock(Duration::from_millis(500));
         let d = dashboard(&s, &b.cookie()).await;
         assert_eq!((i, d.status), (i, 200), "{}", d.body);
     }
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    s.advance_clock(Duration::from_millis(3100));
     let d = dashboard(&s, &b.cookie()).await;
     assert_eq!((d.status, d.body.as_str()), (403, NOT_PROVIDED));
 

@@ -380,7 +380,7 @@ async fn token_limit_and_expiry_settings() {
             .status,
         200
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    s.advance_clock(std::time::Duration::from_millis(2100));
     let r = s.get("/api/profile/", Some(&format!("Token {k}"))).await;
     assert_eq!(
         (r.status, r.body.as_str()),

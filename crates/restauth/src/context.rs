@@ -129,9 +129,7 @@ impl Restauth {
     }
 }
 
-/// Unix seconds now.
+/// Unix seconds now, from the one [`clock`](crate::clock).
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    crate::clock::now()
 }

@@ -32,6 +32,7 @@
 pub mod accounts;
 pub mod authentication;
 pub mod cache;
+pub mod clock;
 mod context;
 pub mod cookies;
 pub mod csrf;

@@ -200,6 +200,7 @@ fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String) {
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("RUST_LOG", "info")
+        .env(CLOCK_VAR, clock_file(dir))
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -254,6 +255,12 @@ impl Server {
         let (child, base) = spawn_server(self.dir.path(), &self.env);
         self.child = child;
         self.base = base;
+    }
+
+    /// Moves this server's clock forward (expiry, idle timeouts, rate windows), instead of
+    /// sleeping.
+    pub fn advance_clock(&self, by: Duration) {
+        advance_clock_in(self.dir.path(), by);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -355,10 +362,33 @@ impl Drop for Server {
     }
 }
 
+/// The variable naming the file whose offset (milliseconds) moves the test build's clock.
+const CLOCK_VAR: &str = "RESTAUTH_TEST_CLOCK_FILE";
+
+/// Each server folder has its own clock: the server and the commands run in it read it.
+fn clock_file(dir: &Path) -> PathBuf {
+    dir.join("test-clock-offset-ms")
+}
+
+/// Moves the clock of the server (and commands) in `dir` forward, instead of sleeping.
+pub fn advance_clock_in(dir: &Path, by: Duration) {
+    let file = clock_file(dir);
+    let now: i64 = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let by = i64::try_from(by.as_millis()).expect("offset");
+    // Write then rename, so a reader never sees a half-written number.
+    let tmp = dir.join("test-clock-offset-ms.tmp");
+    std::fs::write(&tmp, (now + by).to_string()).expect("clock offset");
+    std::fs::rename(&tmp, &file).expect("clock offset");
+}
+
 pub fn command_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(dir)
+        .env(CLOCK_VAR, clock_file(dir))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -53,9 +53,7 @@ pub trait ThrottleStore: Send + Sync + 'static {
 
 /// The current time in seconds since the Unix epoch, the clock the stores expect.
 pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    crate::clock::now_f64()
 }
 
 /// DRF's wait for a denied request, from the log left after expired entries were dropped:
