@@ -299,7 +299,7 @@ fn save_screenshot(name: &str, png: &[u8]) {
 #[tokio::test]
 async fn browser_login_dashboard_logout_and_csrf() {
     let Some(chromedriver) = find_chromedriver() else {
-        println!("skipped: chromedriver not found");
+        common::skip("chromedriver not found");
         return;
     };
     let s = Server::start().await;

@@ -119,7 +119,7 @@ fn urls_are_redirected_through_the_forwarder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_postgres_answers_503_quickly_and_recovery_is_automatic() {
     let Some(url) = postgres_url() else {
-        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        common::skip("RESTAUTH_TEST_DATABASE_URL not set");
         return;
     };
     let db = TestDb::new(&url);
@@ -238,7 +238,7 @@ async fn sigkill_in_a_login_burst_loses_no_acknowledged_token_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_in_a_login_burst_loses_no_acknowledged_token_postgres() {
     let Some(url) = postgres_url() else {
-        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        common::skip("RESTAUTH_TEST_DATABASE_URL not set");
         return;
     };
     let db = TestDb::new(&url);

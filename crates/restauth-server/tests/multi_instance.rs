@@ -12,12 +12,12 @@ use common::{PASSWORD, Server, TestDb, command_in, postgres_url, stderr, stdout}
 
 /// The instances share the key of sessions and JWTs, as a real deployment must.
 const SECRET: &str = "secret_key = \"multi-instance-test-secret-key-0123456789abcdef\"";
-/// The bound the issue sets for a change to reach every instance.
+/// The documented bound for a change to reach every instance.
 const BOUND: Duration = Duration::from_secs(1);
 
 async fn pair() -> Option<(TestDb, Server, Server)> {
     let Some(url) = postgres_url() else {
-        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        common::skip("RESTAUTH_TEST_DATABASE_URL not set");
         return None;
     };
     let db = TestDb::new(&url);
@@ -212,7 +212,7 @@ async fn a_session_works_whichever_instance_answers() {
 #[tokio::test]
 async fn jwt_refresh_across_instances_has_exactly_one_winner() {
     let Some(url) = postgres_url() else {
-        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        common::skip("RESTAUTH_TEST_DATABASE_URL not set");
         return;
     };
     let db = TestDb::new(&url);

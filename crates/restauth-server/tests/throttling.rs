@@ -214,7 +214,7 @@ async fn login_is_locked_per_address_too() {
 #[tokio::test]
 async fn two_servers_sharing_redis_count_together() {
     let Ok(url) = std::env::var("RESTAUTH_TEST_REDIS_URL") else {
-        eprintln!("skipped: RESTAUTH_TEST_REDIS_URL not set");
+        common::skip("RESTAUTH_TEST_REDIS_URL not set");
         return;
     };
     // A fresh rate scope per run keeps parallel runs apart.
@@ -228,7 +228,7 @@ async fn two_servers_sharing_redis_count_together() {
     // Both servers see the same client address (127.0.0.1): clear its counter first.
     let client = redis_del(&url, "throttle_anon_127.0.0.1").await;
     if !client {
-        eprintln!("skipped: redis not reachable");
+        common::skip("redis not reachable");
         return;
     }
     for i in 0..5 {

@@ -78,7 +78,7 @@ fn backends() -> Vec<Backend> {
             },
             _dir: None,
         }),
-        _ => println!("postgres: skipped: RESTAUTH_TEST_DATABASE_URL not set"),
+        _ => skip("postgres: RESTAUTH_TEST_DATABASE_URL not set"),
     }
     list
 }
@@ -572,4 +572,14 @@ mod checks {
         assert_eq!(s.flush_expired_tokens(2000).await.unwrap(), 2);
         assert!(!s.is_blacklisted("j1").await.unwrap());
     }
+}
+
+/// A missing service fails under `CI=true` (which provides every one) and is reported on
+/// stderr elsewhere, past the harness's capture.
+fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{reason}: CI=true provides every service, so this test may not be skipped");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
 }

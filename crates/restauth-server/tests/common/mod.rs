@@ -48,6 +48,16 @@ impl Reply {
     }
 }
 
+/// A test whose service (PostgreSQL, Redis, chromedriver) is missing. Under `CI=true`, where
+/// every service is provided, that is a failure; elsewhere the test says it was skipped, on
+/// stderr directly so the test harness does not swallow the line.
+pub fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{reason}: CI=true provides every service, so this test may not be skipped");
+    }
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+}
+
 /// The PostgreSQL test database from `RESTAUTH_TEST_DATABASE_URL`, if set.
 pub fn postgres_url() -> Option<String> {
     std::env::var("RESTAUTH_TEST_DATABASE_URL")
