@@ -179,3 +179,87 @@ async fn secret_key_file_is_private_and_not_logged() {
     assert!(key.len() >= 64);
     assert!(!s.log().contains(key.trim()));
 }
+
+/// Runs `restauth serve` in `dir` with `env`; it must exit non-zero before listening, naming
+/// `key` on standard error.
+fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) {
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{key}: started");
+    assert!(!stdout(&out).contains("listening"), "{key}");
+    assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
+}
+
+#[tokio::test]
+async fn weak_settings_stop_the_server_naming_the_key() {
+    for (toml, key) in [
+        (
+            "[password.argon2]\nmemory_kib = 8\niterations = 1\n",
+            "password.argon2",
+        ),
+        (
+            "[password.argon2]\nmemory_kib = 19456\niterations = 1\n",
+            "password.argon2",
+        ),
+        ("[server]\nrequest_timeout = 0\n", "server.request_timeout"),
+        ("[server]\nrequest_timeout = -1\n", "request_timeout"),
+        (
+            "[database]\nacquire_timeout = 0\n",
+            "database.acquire_timeout",
+        ),
+        (
+            "[password]\nhashing_queue_timeout = 0\n",
+            "password.hashing_queue_timeout",
+        ),
+        (
+            "secret_key = \"a-string-secret-at-least-256-bits-long\"\n",
+            "secret_key",
+        ),
+        (
+            "secret_key = \"django-insecure-q8#n!2v@x7$k4%m9^w3&e6*r1(t5)y0_u-i+o=p\"\n",
+            "secret_key",
+        ),
+        (
+            "[simple_jwt]\nsigning_key = \"CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET\"\n",
+            "simple_jwt.signing_key",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
+        refuses_to_serve(dir.path(), &[], key);
+    }
+    // The same through the environment, and for a weak key written into the key file.
+    let dir = tempfile::tempdir().unwrap();
+    refuses_to_serve(
+        dir.path(),
+        &[("RESTAUTH_SERVER__REQUEST_TIMEOUT", "0")],
+        "server.request_timeout",
+    );
+    refuses_to_serve(
+        dir.path(),
+        &[(
+            "RESTAUTH_SECRET_KEY",
+            "your-256-bit-secretyour-256-bit-secret",
+        )],
+        "secret_key",
+    );
+    std::fs::write(
+        dir.path().join("restauth.secret_key"),
+        "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    )
+    .unwrap();
+    refuses_to_serve(dir.path(), &[], "secret_key");
+    // statement_timeout = 0 still means "no limit", and OWASP's other pairs start.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        "[password.argon2]\nmemory_kib = 12288\niterations = 3\n[database]\nstatement_timeout = 0\n",
+    )
+    .unwrap();
+    let out = command_in(dir.path(), &["migrate"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+}

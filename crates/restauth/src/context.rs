@@ -41,7 +41,11 @@ impl Restauth {
         throttle: Arc<dyn ThrottleStore>,
     ) -> Result<Self, Error> {
         match &settings.secret_key {
-            Some(k) if k.0.len() >= 32 => {}
+            Some(k) if k.0.len() >= 32 => {
+                // Also a key read from the generated key file or set by the embedding program.
+                crate::settings::check_hmac_key("secret_key", &k.0)
+                    .map_err(|e| Error::Internal(e.0))?;
+            }
             // Session hashes and JWT signatures are only as strong as this key.
             _ => {
                 return Err(Error::Internal(
