@@ -81,7 +81,7 @@ pub(crate) fn weakness(key: &str) -> Option<&'static str> {
 /// `key` is `weak` once or several times in a row, ignoring ASCII case.
 fn is_repetition_of(key: &str, weak: &str) -> bool {
     !weak.is_empty()
-        && key.len() % weak.len() == 0
+        && key.len().is_multiple_of(weak.len())
         && key
             .as_bytes()
             .chunks(weak.len())
