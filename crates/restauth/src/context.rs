@@ -41,11 +41,7 @@ impl Restauth {
         throttle: Arc<dyn ThrottleStore>,
     ) -> Result<Self, Error> {
         match &settings.secret_key {
-            Some(k) if k.0.len() >= 32 => {
-                // Also a key read from the generated key file or set by the embedding program.
-                crate::settings::check_hmac_key("secret_key", &k.0)
-                    .map_err(|e| Error::Internal(e.0))?;
-            }
+            Some(k) if k.0.len() >= 32 => {}
             // Session hashes and JWT signatures are only as strong as this key.
             _ => {
                 return Err(Error::Internal(
@@ -53,6 +49,10 @@ impl Restauth {
                 ));
             }
         }
+        // Also for settings built in code, and a key read from the generated key file.
+        settings
+            .validate_strength()
+            .map_err(|e| Error::Internal(e.0))?;
         let hasher = PasswordHasher::new(settings.password.argon2)
             .map_err(|e| Error::Internal(format!("password.argon2: {e}")))?;
         let hashing = HashPool::new(

@@ -451,7 +451,7 @@ impl Settings {
 
     /// Refuses settings that would quietly weaken the server: Argon2 below OWASP's floor,
     /// timeouts of zero (no bound at all, or every request failing at once) and known HMAC keys.
-    fn validate_strength(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate_strength(&self) -> Result<(), ConfigError> {
         check_argon2_floor(&self.password.argon2)?;
         // Negative values never parse into `Seconds`; zero is the one left to refuse.
         // (`database.statement_timeout = 0` keeps meaning "no limit".)
