@@ -51,6 +51,14 @@ pub enum Command {
     /// Issue an API token for a user and print it.
     #[command(name = "drf_create_token")]
     DrfCreateToken(CreateTokenArgs),
+    /// Write a consistent copy of the SQLite database to a new file (also while serving).
+    Backup(BackupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The file to create (mode 0600); an existing file is never overwritten.
+    pub path: PathBuf,
 }
 
 #[derive(Args, Debug)]

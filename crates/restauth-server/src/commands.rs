@@ -20,37 +20,64 @@ pub async fn run(cli: Cli) -> CommandResult {
             .clone()
             .unwrap_or_else(|| settings.server.bind.clone());
         let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
-        return crate::app::serve(restauth, &bind).await;
+        let store = restauth.store().clone();
+        let served = crate::app::serve(restauth, &bind).await;
+        // After a clean shutdown the database file alone holds everything.
+        checkpoint(store.as_ref()).await;
+        return served;
+    }
+    if let Command::Backup(_) = &cli.command
+        && !settings.database.url.starts_with("sqlite:")
+    {
+        return Err(
+            "restauth backup copies SQLite databases; back up PostgreSQL with pg_dump \
+             (e.g. pg_dump --format=custom --file=restauth.dump DATABASE_URL)"
+                .into(),
+        );
     }
     let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
-    match cli.command {
+    let result = run_command(&restauth, cli.command).await;
+    // A command's writes sit in SQLite's write-ahead log until a checkpoint; fold them into
+    // the database file so a copy of that file alone (a backup) has them.
+    checkpoint(restauth.store().as_ref()).await;
+    result
+}
+
+async fn checkpoint(store: &dyn restauth::store::Store) {
+    if let Err(e) = store.checkpoint().await {
+        tracing::warn!(error = %e, "could not checkpoint the database");
+    }
+}
+
+async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
+    match command {
         Command::Serve(_) => Ok(()),
         Command::Migrate => {
             println!("Migrations applied.");
             Ok(())
         }
-        Command::CreateSuperuser(args) => create_superuser(&restauth, args).await,
-        Command::CreateUser(args) => create_user(&restauth, args).await,
-        Command::ChangePassword(args) => change_password(&restauth, args).await,
+        Command::CreateSuperuser(args) => create_superuser(restauth, args).await,
+        Command::CreateUser(args) => create_user(restauth, args).await,
+        Command::ChangePassword(args) => change_password(restauth, args).await,
         Command::DeactivateUser(a) => {
-            let user = existing(&restauth, &a.username).await?;
+            let user = existing(restauth, &a.username).await?;
             restauth.set_active(&user, false).await.map_err(show)?;
             println!("User '{}' deactivated.", user.username);
             Ok(())
         }
         Command::ActivateUser(a) => {
-            let user = existing(&restauth, &a.username).await?;
+            let user = existing(restauth, &a.username).await?;
             restauth.set_active(&user, true).await.map_err(show)?;
             println!("User '{}' activated.", user.username);
             Ok(())
         }
         Command::DeleteUser(a) => {
-            let user = existing(&restauth, &a.username).await?;
+            let user = existing(restauth, &a.username).await?;
             restauth.delete_user(&user).await.map_err(show)?;
             println!("User '{}' deleted.", user.username);
             Ok(())
         }
-        Command::DrfCreateToken(args) => create_token(&restauth, args).await,
+        Command::DrfCreateToken(args) => create_token(restauth, args).await,
         Command::FlushExpiredTokens => {
             let n = restauth.flush_expired_tokens().await.map_err(show)?;
             println!("Deleted {n} expired token records.");
@@ -59,6 +86,15 @@ pub async fn run(cli: Cli) -> CommandResult {
         Command::ClearSessions => {
             let n = restauth.clear_expired_sessions().await.map_err(show)?;
             println!("Deleted {n} expired sessions.");
+            Ok(())
+        }
+        Command::Backup(args) => {
+            restauth
+                .store()
+                .backup(&args.path)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Backup written to {}.", args.path.display());
             Ok(())
         }
     }

@@ -179,3 +179,201 @@ async fn secret_key_file_is_private_and_not_logged() {
     assert!(key.len() >= 64);
     assert!(!s.log().contains(key.trim()));
 }
+
+/// Runs `restauth serve` in `dir` with `env`; it must exit non-zero before listening, naming
+/// `key` on standard error.
+fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) {
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{key}: started");
+    assert!(!stdout(&out).contains("listening"), "{key}");
+    assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
+}
+
+#[tokio::test]
+async fn weak_settings_stop_the_server_naming_the_key() {
+    for (toml, key) in [
+        (
+            "[password.argon2]\nmemory_kib = 8\niterations = 1\n",
+            "password.argon2",
+        ),
+        (
+            "[password.argon2]\nmemory_kib = 19456\niterations = 1\n",
+            "password.argon2",
+        ),
+        ("[server]\nrequest_timeout = 0\n", "server.request_timeout"),
+        ("[server]\nrequest_timeout = -1\n", "request_timeout"),
+        (
+            "[database]\nacquire_timeout = 0\n",
+            "database.acquire_timeout",
+        ),
+        (
+            "[password]\nhashing_queue_timeout = 0\n",
+            "password.hashing_queue_timeout",
+        ),
+        (
+            "secret_key = \"a-string-secret-at-least-256-bits-long\"\n",
+            "secret_key",
+        ),
+        (
+            "secret_key = \"django-insecure-q8#n!2v@x7$k4%m9^w3&e6*r1(t5)y0_u-i+o=p\"\n",
+            "secret_key",
+        ),
+        (
+            "[simple_jwt]\nsigning_key = \"CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET\"\n",
+            "simple_jwt.signing_key",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
+        refuses_to_serve(dir.path(), &[], key);
+    }
+    // The same through the environment, and for a weak key written into the key file.
+    let dir = tempfile::tempdir().unwrap();
+    refuses_to_serve(
+        dir.path(),
+        &[("RESTAUTH_SERVER__REQUEST_TIMEOUT", "0")],
+        "server.request_timeout",
+    );
+    refuses_to_serve(
+        dir.path(),
+        &[(
+            "RESTAUTH_SECRET_KEY",
+            "your-256-bit-secretyour-256-bit-secret",
+        )],
+        "secret_key",
+    );
+    std::fs::write(
+        dir.path().join("restauth.secret_key"),
+        "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    )
+    .unwrap();
+    refuses_to_serve(dir.path(), &[], "secret_key");
+    // statement_timeout = 0 still means "no limit", and OWASP's other pairs start.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        "[password.argon2]\nmemory_kib = 12288\niterations = 3\n[database]\nstatement_timeout = 0\n",
+    )
+    .unwrap();
+    let out = command_in(dir.path(), &["migrate"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A new folder holding only `db` (as `restauth.db`) and the secret key of `from`.
+fn restore(db: &std::path::Path, from: &std::path::Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(db, dir.path().join("restauth.db")).unwrap();
+    std::fs::copy(
+        from.join("restauth.secret_key"),
+        dir.path().join("restauth.secret_key"),
+    )
+    .unwrap();
+    dir
+}
+
+/// A server on the SQLite file `restauth.db` of `dir`, whatever backend the suite runs on.
+async fn serve_sqlite_in(dir: &std::path::Path) -> Server {
+    let url = format!("sqlite://{}", dir.join("restauth.db").display());
+    Server::builder()
+        .own_database()
+        .database(&format!("url = {url:?}"))
+        .start()
+        .await
+}
+
+#[tokio::test]
+async fn a_command_leaves_the_database_file_complete_and_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command_in(
+        dir.path(),
+        &["createuser", "alice", "--password-stdin"],
+        &format!("{}\n", common::PASSWORD),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let db = dir.path().join("restauth.db");
+    assert_eq!(mode(&db), 0o600);
+    for side in ["restauth.db-wal", "restauth.db-shm"] {
+        let path = dir.path().join(side);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{side}");
+        }
+    }
+    // A copy of the file alone, without the write-ahead log, has the user.
+    let copy = restore(&db, dir.path());
+    let out = command_in(copy.path(), &["drf_create_token", "alice"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("Generated token "));
+}
+
+#[tokio::test]
+async fn backup_while_serving_restores_into_a_working_server() {
+    let s = Server::builder().own_database().start().await;
+    s.create_user("alice", &[]);
+    // Written by the server, so still in its write-ahead log.
+    let token = s.token("alice").await;
+    for file in ["restauth.db", "restauth.db-wal", "restauth.db-shm"] {
+        assert_eq!(mode(&s.path().join(file)), 0o600, "{file}");
+    }
+    let out = s.command(&["backup", "backup.db"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let backup = s.path().join("backup.db");
+    assert_eq!(mode(&backup), 0o600);
+    // Never overwrites.
+    let before = std::fs::read(&backup).unwrap();
+    let again = s.command(&["backup", "backup.db"], "");
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("backup.db"), "{}", stderr(&again));
+    assert_eq!(std::fs::read(&backup).unwrap(), before);
+    // The original server keeps serving.
+    let auth = format!("Token {token}");
+    assert_eq!(s.get("/api/profile/", Some(&auth)).await.status, 200);
+
+    let restored_dir = restore(&backup, s.path());
+    let restored = serve_sqlite_in(restored_dir.path()).await;
+    let r = restored.get("/api/profile/", Some(&auth)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["username"], "alice");
+    assert_eq!(restored.token("alice").await.len(), 40);
+}
+
+#[tokio::test]
+async fn a_clean_shutdown_leaves_the_database_file_complete() {
+    let mut s = Server::builder().own_database().start().await;
+    s.create_user("alice", &[]);
+    let token = s.token("alice").await;
+    assert!(s.terminate(), "the server did not stop on SIGTERM");
+    let copy = restore(&s.path().join("restauth.db"), s.path());
+    let restored = serve_sqlite_in(copy.path()).await;
+    let r = restored
+        .get("/api/profile/", Some(&format!("Token {token}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn backup_on_postgresql_points_to_pg_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        "[database]\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n",
+    )
+    .unwrap();
+    let out = command_in(dir.path(), &["backup", "out.db"], "");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("pg_dump"), "{}", stderr(&out));
+    assert!(!dir.path().join("out.db").exists());
+}

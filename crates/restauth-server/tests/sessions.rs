@@ -459,6 +459,37 @@ async fn login_redirects_only_to_this_site() {
 }
 
 #[tokio::test]
+async fn login_redirect_has_no_character_a_browser_would_drop() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    // Each of these passes Django's check; a browser drops the tab or line break, or reads
+    // `\` as `/`, and leaves the site.
+    for next in [
+        "/\t//evil.example/",
+        "//\t/evil.example/",
+        "/\\\t/evil.example/",
+        "/\n//evil.example/",
+        "/\r\n//evil.example/",
+        "/%09//evil.example/",
+        "/x\u{85}",
+        "/a\\b",
+        "http:evil.example",
+        "//alice@testserver/",
+    ] {
+        let r = html_login(&s, "alice", PASSWORD, next).await;
+        assert_eq!(r.status, 302, "{next:?}: {}", r.body);
+        assert_eq!(r.header("location"), Some("/dashboard/"), "{next:?}");
+    }
+    // What is accepted goes out percent-encoded, like Django's redirects.
+    let r = html_login(&s, "alice", PASSWORD, " /api/public/?q=a b&n=café ").await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/api/public/?q=a%20b&n=caf%C3%A9")
+    );
+}
+
+#[tokio::test]
 async fn every_csrf_reason_of_django() {
     let s = Server::builder()
         .config("[csrf]\ntrust_forwarded_proto = true")

@@ -49,6 +49,10 @@ impl Restauth {
                 ));
             }
         }
+        // Also for settings built in code, and a key read from the generated key file.
+        settings
+            .validate_strength()
+            .map_err(|e| Error::Internal(e.0))?;
         let hasher = PasswordHasher::new(settings.password.argon2)
             .map_err(|e| Error::Internal(format!("password.argon2: {e}")))?;
         let hashing = HashPool::new(

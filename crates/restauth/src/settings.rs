@@ -15,6 +15,8 @@ use serde::Deserialize;
 use crate::password::{Argon2Params, PasswordValidation};
 use crate::throttling::{RateSetting, ThrottleClass};
 
+mod weak_secrets;
+
 /// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
 const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
 const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
@@ -444,7 +446,74 @@ impl Settings {
                 "database.max_connections: must be at least 1".into(),
             ));
         }
+        self.validate_strength()
+    }
+
+    /// Refuses settings that would quietly weaken the server: Argon2 below OWASP's floor,
+    /// timeouts of zero (no bound at all, or every request failing at once) and known HMAC keys.
+    pub(crate) fn validate_strength(&self) -> Result<(), ConfigError> {
+        check_argon2_floor(&self.password.argon2)?;
+        // Negative values never parse into `Seconds`; zero is the one left to refuse.
+        // (`database.statement_timeout = 0` keeps meaning "no limit".)
+        for (key, value) in [
+            ("server.request_timeout", self.server.request_timeout),
+            ("database.acquire_timeout", self.database.acquire_timeout),
+            (
+                "password.hashing_queue_timeout",
+                self.password.hashing_queue_timeout,
+            ),
+        ] {
+            if value.0 == 0 {
+                return Err(ConfigError(format!(
+                    "{key}: must be at least 1 second (0 would leave no bound or fail every request)"
+                )));
+            }
+        }
+        if let Some(key) = &self.secret_key {
+            check_hmac_key("secret_key", &key.0)?;
+        }
+        if self.simple_jwt.algorithm.starts_with("HS")
+            && let Some(key) = &self.simple_jwt.signing_key
+        {
+            check_hmac_key("simple_jwt.signing_key", key)?;
+        }
         Ok(())
+    }
+}
+
+/// OWASP's Argon2id table (Password Storage Cheat Sheet): memory (KiB) and passes that give
+/// equal defence. Fewer passes need more memory.
+const ARGON2_FLOOR: &[(u32, u32)] = &[
+    (47_104, 1),
+    (19_456, 2),
+    (12_288, 3),
+    (9_216, 4),
+    (7_168, 5),
+];
+
+/// Refuses Argon2 parameters weaker than every row of [`ARGON2_FLOOR`].
+pub fn check_argon2_floor(p: &Argon2Params) -> Result<(), ConfigError> {
+    let strong_enough = ARGON2_FLOOR
+        .iter()
+        .any(|&(memory, passes)| p.memory_kib >= memory && p.iterations >= passes);
+    if strong_enough {
+        return Ok(());
+    }
+    Err(ConfigError(format!(
+        "password.argon2: memory_kib = {} with iterations = {} is below OWASP's Argon2id floor \
+         (memory_kib >= 19456 with iterations >= 2, or 47104/1, 12288/3, 9216/4, 7168/5)",
+        p.memory_kib, p.iterations
+    )))
+}
+
+/// Refuses an HMAC key that is published somewhere as a default or example, or Django's
+/// development key. The key itself never appears in the message.
+pub fn check_hmac_key(setting: &str, key: &str) -> Result<(), ConfigError> {
+    match weak_secrets::weakness(key) {
+        Some(why) => Err(ConfigError(format!(
+            "{setting}: refused because {why}; generate a new one, e.g. `openssl rand -hex 32`"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -517,6 +586,108 @@ mod tests {
         let text = describe(err);
         assert!(text.contains("rest_framework"), "{text}");
         assert!(text.contains("default_auth"), "{text}");
+    }
+
+    fn refusal(s: &Settings) -> String {
+        s.validate().expect_err("should be refused").0
+    }
+
+    #[test]
+    fn argon2_below_the_owasp_floor_is_refused() {
+        for (memory_kib, iterations) in [
+            (8, 1),
+            (19_455, 2),
+            (19_456, 1),
+            (47_103, 1),
+            (12_287, 3),
+            (9_215, 4),
+            (7_167, 5),
+            (7_167, 100),
+        ] {
+            let mut s = Settings::default();
+            s.password.argon2.memory_kib = memory_kib;
+            s.password.argon2.iterations = iterations;
+            let text = refusal(&s);
+            assert!(text.contains("password.argon2"), "{text}");
+        }
+        for (memory_kib, iterations) in [
+            (19_456, 2),
+            (47_104, 1),
+            (12_288, 3),
+            (9_216, 4),
+            (7_168, 5),
+            (7_168, 9),
+            (65_536, 3),
+        ] {
+            let mut s = Settings::default();
+            s.password.argon2.memory_kib = memory_kib;
+            s.password.argon2.iterations = iterations;
+            assert!(s.validate().is_ok(), "{memory_kib}/{iterations}");
+        }
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused_by_name() {
+        let mut s = Settings::default();
+        s.server.request_timeout = Seconds(0);
+        assert!(refusal(&s).contains("server.request_timeout"));
+        let mut s = Settings::default();
+        s.database.acquire_timeout = Seconds(0);
+        assert!(refusal(&s).contains("database.acquire_timeout"));
+        let mut s = Settings::default();
+        s.password.hashing_queue_timeout = Seconds(0);
+        assert!(refusal(&s).contains("password.hashing_queue_timeout"));
+        // Zero statement_timeout means "no limit".
+        let mut s = Settings::default();
+        s.database.statement_timeout = Seconds(0);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn negative_timeouts_do_not_parse_and_name_the_key() {
+        for toml in [
+            "[server]\nrequest_timeout = -1\n",
+            "[database]\nacquire_timeout = \"-5s\"\n",
+            "[password]\nhashing_queue_timeout = -1\n",
+        ] {
+            let err = Figment::new()
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let text = describe(err);
+            let key = toml.split_once('\n').unwrap().1.split_once(' ').unwrap().0;
+            assert!(text.contains(key), "{toml}: {text}");
+        }
+    }
+
+    #[test]
+    fn known_weak_hmac_keys_are_refused_without_showing_them() {
+        let weak = "a-string-secret-at-least-256-bits-long";
+        let s = Settings {
+            secret_key: Some(Secret(weak.into())),
+            ..Settings::default()
+        };
+        let text = refusal(&s);
+        assert!(text.starts_with("secret_key:"), "{text}");
+        assert!(!text.contains(weak), "{text}");
+        let s = Settings {
+            secret_key: Some(Secret(
+                "django-insecure-)x9!k2#v@8q$w7e%r6t^y5u&i4o*p3a(s2d)f1g".into(),
+            )),
+            ..Settings::default()
+        };
+        assert!(refusal(&s).contains("django-insecure-"));
+        let mut s = Settings::default();
+        s.simple_jwt.signing_key = Some("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET".into());
+        assert!(refusal(&s).starts_with("simple_jwt.signing_key:"));
+        // An asymmetric signing key is a file path, not a secret.
+        s.simple_jwt.algorithm = "RS256".into();
+        assert!(s.validate().is_ok());
+        let s = Settings {
+            secret_key: Some(Secret("8c1f0e6a3b9d4f2a7e5c1b8d0f3a6e9c".into())),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_ok());
     }
 
     #[test]

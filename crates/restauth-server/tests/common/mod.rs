@@ -259,6 +259,22 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Asks the server to stop (SIGTERM) and waits for it; true when it exited by itself
+    /// within 10 s (else it is killed).
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.sigkill();
+        false
+    }
+
     /// Starts the server again in the same folder, on the same database (on a new port).
     pub fn restart(&mut self) {
         self.sigkill();

@@ -25,7 +25,7 @@ use crate::csrf;
 use crate::error::{Error, ValidationErrors, json_response};
 use crate::parsers::RequestData;
 use crate::policy::Access;
-use crate::safe_url::is_safe_redirect;
+use crate::safe_url::{iri_to_uri, safe_redirect};
 use crate::settings::AuthClass;
 use crate::templates::{Templates, render};
 use crate::throttling::client_of;
@@ -142,7 +142,9 @@ fn html(status: StatusCode, body: String) -> Response {
 
 fn redirect(location: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
+    // Percent-encoded, a location holds no tab or line break for a browser to drop
+    // (`iri_to_uri` leaves its own output unchanged).
+    if let Ok(v) = HeaderValue::from_str(&iri_to_uri(location)) {
         r.headers_mut().insert(header::LOCATION, v);
     }
     private(r)
@@ -239,8 +241,9 @@ fn next_location(restauth: &Restauth, headers: &HeaderMap, next: Option<&str>) -
             .get("x-forwarded-proto")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     match next {
-        Some(n) if !n.is_empty() && is_safe_redirect(n, host, secure) => n.to_owned(),
-        _ => restauth.settings().session.login_redirect_url.clone(),
+        Some(n) => safe_redirect(n, host, secure)
+            .unwrap_or_else(|| restauth.settings().session.login_redirect_url.clone()),
+        None => restauth.settings().session.login_redirect_url.clone(),
     }
 }
 

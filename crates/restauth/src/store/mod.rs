@@ -193,6 +193,21 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError>;
     /// Deletes outstanding and blacklisted rows of tokens expired by `now`.
     async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Makes the database file complete on its own (SQLite: folds the write-ahead log into
+    /// it), so copying the file copies all the data. Nothing to do for a database server.
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the whole database to the new file `path` (mode 0600),
+    /// while the store stays in use; never overwrites an existing file.
+    async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Other(format!(
+            "cannot back up this store into {}: use the database's own tools (PostgreSQL: pg_dump)",
+            path.display()
+        )))
+    }
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).

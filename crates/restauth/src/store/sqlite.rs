@@ -49,6 +49,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
+        if !in_memory {
+            create_private(options.get_filename())?;
+        }
         let acquire = Duration::from_secs(settings.acquire_timeout.0);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -62,6 +66,9 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await
             .map_err(classify)?;
+        if !in_memory {
+            restrict_side_files(options.get_filename());
+        }
         let stamp = stamp_path(options.get_filename());
         Ok(SqliteStore {
             reader,
@@ -77,6 +84,46 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(classify)
+    }
+}
+
+/// Creates a missing database file readable by its owner only, before SQLite creates it with
+/// the process umask (usually world-readable). SQLite gives the `-wal` and `-shm` files the
+/// mode of the database file.
+fn create_private(db: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(db)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(db)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %db.display(),
+                    "the database file is readable by other users; chmod 600 it"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Other(format!(
+            "database.url: cannot create {}: {e}",
+            db.display()
+        ))),
+    }
+}
+
+/// The `-wal` and `-shm` files, 0600 whatever umask or older version created them.
+fn restrict_side_files(db: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600));
     }
 }
 
@@ -111,6 +158,52 @@ impl Store for SqliteStore {
                 .map_err(classify)?;
         }
         tx.commit().await.map_err(classify)
+    }
+
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        // TRUNCATE copies every committed page into the database file and empties the WAL,
+        // so the file alone holds all the data. Busy when another process is mid-read:
+        // then the next checkpoint catches up.
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(classify)?;
+        if busy != 0 {
+            return Err(StoreError::Unavailable(
+                "checkpoint incomplete: the database is busy".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn backup(&self, path: &Path) -> Result<(), StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // An empty file of our own, 0600, is what VACUUM INTO writes into; `create_new`
+        // refuses to overwrite anything.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| StoreError::Other(format!("{}: {e}", path.display())))?;
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Other(format!("{}: not UTF-8", path.display())))?;
+        // One read transaction: a consistent copy while other connections keep writing.
+        let copied = sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.writer)
+            .await
+            .map_err(classify)
+            .and_then(|_| {
+                std::fs::File::open(path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| StoreError::Other(format!("{}: {e}", path.display())))
+            });
+        if copied.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        copied
     }
 
     fn change_stamp(&self) -> u64 {
