@@ -193,6 +193,10 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError>;
     /// Deletes outstanding and blacklisted rows of tokens expired by `now`.
     async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Readiness: proves the store can be read and written now, with one committed write that
+    /// changes no data. Cheap, but a write: call it at most about once a second.
+    async fn probe(&self) -> Result<(), StoreError>;
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).
