@@ -1,20 +1,20 @@
 //! The server's HTTP application: library routes, demo views, and the cross-cutting layers.
 
 use std::any::Any;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use restauth::error::{Error, json_response};
+use restauth::hosts::{AllowedHosts, INVALID_HOST};
 use restauth::routes::not_found;
-use restauth::{Restauth, routes};
+use restauth::{Restauth, ServeOptions, routes};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower::Layer;
@@ -29,13 +29,17 @@ use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// All routes and layers, ready to serve.
-pub fn router(restauth: &Restauth) -> Result<Router, String> {
+/// All routes and layers, ready to serve; requests for hosts outside `hosts` get 400.
+pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String> {
     let settings = restauth.settings();
     let sessions = routes::session::router(restauth, settings.server.demo_views)
         .map_err(|e| format!("session.templates_dir: {e}"))?;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
+        .route(
+            "/readyz",
+            get(readyz).with_state(Readiness::new(restauth.clone())),
+        )
         .merge(routes::token::router(restauth, "/api-token-auth"))
         .merge(routes::jwt::router(restauth))
         .merge(sessions);
@@ -51,6 +55,7 @@ pub fn router(restauth: &Restauth) -> Result<Router, String> {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(settings.server.request_timeout.0),
         ))
+        .layer(HostCheck(Arc::new(hosts)))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -150,8 +155,147 @@ impl MakeRequestId for SequentialId {
     }
 }
 
+/// Liveness: the process answers. Says nothing of the store (see `/readyz`).
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 when the store can be read and written, else 503, so a load balancer stops
+/// sending logins to an instance that could only fail them.
+async fn readyz(State(readiness): State<Readiness>) -> Response {
+    if readiness.ready().await {
+        json_response(StatusCode::OK, &json!({ "status": "ok" }))
+    } else {
+        Error::Unavailable.into_response()
+    }
+}
+
+/// The last store probe, reused for a second so that frequent checks cost one write a second.
+#[derive(Clone)]
+struct Readiness {
+    restauth: Restauth,
+    last: Arc<tokio::sync::Mutex<ProbeState>>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    /// When (restauth's clock, ms) and what the last finished probe found.
+    result: Option<(i64, bool)>,
+    /// A probe still running; not started again until it ends.
+    running: Option<tokio::task::JoinHandle<bool>>,
+}
+
+/// Reuse a probe's result this long.
+const PROBE_EVERY_MS: i64 = 1000;
+/// A store slower than this to answer a probe is not ready.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Readiness {
+    fn new(restauth: Restauth) -> Self {
+        Readiness {
+            restauth,
+            last: Arc::default(),
+        }
+    }
+
+    async fn ready(&self) -> bool {
+        // Concurrent checks queue here and share the one probe.
+        let mut state = self.last.lock().await;
+        let now = restauth::clock::now_ms();
+        if let Some((at, ok)) = state.result
+            && now.saturating_sub(at) < PROBE_EVERY_MS
+            && now >= at
+        {
+            return ok;
+        }
+        let mut probe = match state.running.take() {
+            Some(running) => running,
+            None => {
+                let store = self.restauth.store().clone();
+                // Spawned, so that a probe outliving the timeout finishes instead of being
+                // cancelled in the middle of a transaction.
+                tokio::spawn(async move {
+                    match store.probe().await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "readiness probe failed");
+                            false
+                        }
+                    }
+                })
+            }
+        };
+        let ok = match tokio::time::timeout(PROBE_TIMEOUT, &mut probe).await {
+            Ok(finished) => finished.unwrap_or(false),
+            Err(_) => {
+                tracing::warn!("readiness probe: the store did not answer within 1 s");
+                state.running = Some(probe);
+                false
+            }
+        };
+        state.result = Some((restauth::clock::now_ms(), ok));
+        ok
+    }
+}
+
+/// Django's `ALLOWED_HOSTS` check, before anything reads the `Host` header. Probes (`/healthz`,
+/// `/readyz`) are answered whatever the host, since load balancers and orchestrators address
+/// an instance by its IP.
+#[derive(Clone)]
+struct HostCheck(Arc<AllowedHosts>);
+
+impl<S> tower::Layer<S> for HostCheck {
+    type Service = HostCheckService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HostCheckService {
+            hosts: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct HostCheckService<S> {
+    hosts: Arc<AllowedHosts>,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for HostCheckService<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+        if probe || self.hosts.allows_request(request.uri(), request.headers()) {
+            return futures_util::future::Either::Right(self.inner.call(request));
+        }
+        // The value is the client's: escaped by the formatter and cut short.
+        let host = request.headers().get(header::HOST).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(100)
+                .collect::<String>()
+        });
+        tracing::warn!(
+            ?host,
+            "Invalid HTTP_HOST header: add the host to [server] allowed_hosts if it is yours"
+        );
+        let refused = json_response(StatusCode::BAD_REQUEST, &json!({ "detail": INVALID_HOST }));
+        futures_util::future::Either::Left(std::future::ready(Ok(refused)))
+    }
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
@@ -165,15 +309,30 @@ pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("restauth listening on http://{addr}");
-    tracing::info!(%addr, "listening");
+    let server = &restauth.settings().server;
+    let hosts = match &server.allowed_hosts {
+        Some(list) => AllowedHosts::new(list),
+        None => AllowedHosts::local(addr).ok_or_else(|| {
+            format!(
+                "server.allowed_hosts: listening on {addr}, which is not a loopback address; \
+                 list the host names clients use (allowed_hosts = [\"api.example.com\"]), or \
+                 [\"*\"] to accept any Host header"
+            )
+        })?,
+    };
+    let options = ServeOptions::default()
+        .header_read_timeout(Some(Duration::from_secs(server.header_read_timeout.0)))
+        .max_connections(server.max_connections)
+        // The router has its own timeout and body limit layers, inside the request id,
+        // panic and header layers.
+        .request_timeout(None)
+        .max_body_bytes(None);
     // Trailing slashes are trimmed before routing, so `/api/profile/` and `/api/profile` are
     // the same route.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router(&restauth)?);
-    let service =
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(&restauth, hosts)?);
+    println!("restauth listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    restauth::serve_with_shutdown(listener, app, options, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     // Let spawned background writes finish.

@@ -110,7 +110,7 @@ async fn bad_bodies_on_the_login_endpoint() {
     // (sent raw: a client still writing the body may see the connection close under it).
     let big = raw(
         &s,
-        "POST /api-token-auth/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{",
+        "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{",
     )
     .await;
     assert!(big.starts_with("HTTP/1.1 413"), "{big}");
@@ -224,9 +224,9 @@ async fn raw(s: &Server, request: &str) -> String {
 #[tokio::test]
 async fn request_smuggling_framing_is_refused() {
     let s = Server::start().await;
-    let both = "POST /api-token-auth/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let both = "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     assert!(raw(&s, both).await.starts_with("HTTP/1.1 400"), "CL + TE");
-    let twice = "POST /api-token-auth/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
+    let twice = "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
     assert!(
         raw(&s, twice).await.starts_with("HTTP/1.1 400"),
         "duplicate CL"

@@ -245,3 +245,49 @@ async fn sigkill_in_a_login_burst_loses_no_acknowledged_token_postgres() {
     let s = Server::builder().on(&db).start().await;
     no_acknowledged_login_is_lost(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_postgres_going_away_and_coming_back() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        return;
+    };
+    let db = TestDb::new(&url);
+    let fwd = Forwarder::start(host_port(&url)).await;
+    let proxied = via(&url, &format!("127.0.0.1:{}", fwd.port));
+    let s = Server::builder()
+        .own_database()
+        .database(&db.config_via(&proxied))
+        .start()
+        .await;
+    let ready = s.get("/readyz", None).await;
+    assert_eq!(
+        (ready.status, ready.body.as_str()),
+        (200, r#"{"status":"ok"}"#)
+    );
+
+    fwd.stop().await;
+    s.advance_clock(Duration::from_secs(2));
+    let t = Instant::now();
+    let down = s.get("/readyz", None).await;
+    assert!(
+        t.elapsed() < ANSWER_WITHIN,
+        "answered after {:?}",
+        t.elapsed()
+    );
+    assert_eq!((down.status, down.body.as_str()), (503, UNAVAILABLE));
+    // Liveness is not readiness.
+    assert_eq!(s.get("/healthz", None).await.status, 200);
+
+    fwd.resume().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        s.advance_clock(Duration::from_secs(2));
+        let r = s.get("/readyz", None).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready again: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

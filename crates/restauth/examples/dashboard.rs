@@ -11,7 +11,9 @@
 use axum::Router;
 use axum::response::Json;
 use restauth::settings::Secret;
-use restauth::{ApiView, AuthClass, CurrentUser, IsAuthenticated, NewAccount, Restauth, Settings};
+use restauth::{
+    ApiView, AuthClass, CurrentUser, IsAuthenticated, NewAccount, Restauth, ServeOptions, Settings,
+};
 use serde_json::{Value, json};
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
@@ -70,10 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = NormalizePathLayer::trim_trailing_slash().layer(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
     println!("listening on http://127.0.0.1:8001");
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .await?;
+    // restauth::serve, not axum::serve: it gives the throttles each client's address, and
+    // times out clients that never finish their request.
+    restauth::serve(listener, app, ServeOptions::default()).await?;
     Ok(())
 }

@@ -239,6 +239,15 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// A request still unanswered after this long gets 408 (slow clients cannot hold a worker).
     pub request_timeout: Seconds,
+    /// Host names this server answers (Django's `ALLOWED_HOSTS`: exact names, `.example.com`
+    /// for a domain and its subdomains, `"*"` for any); other hosts get 400. Unset: the local
+    /// names, accepted only when `bind` is a loopback address.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// A client must send its request head within this long, or the connection is closed.
+    pub header_read_timeout: Seconds,
+    /// Connections served at once; more wait until one closes. Keep it below the descriptor
+    /// limit (`ulimit -n`).
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -248,6 +257,9 @@ impl Default for ServerSettings {
             demo_views: true,
             max_body_bytes: 64 * 1024,
             request_timeout: Seconds(30),
+            allowed_hosts: None,
+            header_read_timeout: Seconds(10),
+            max_connections: 512,
         }
     }
 }
@@ -440,6 +452,16 @@ impl Settings {
                     "rest_framework.default_throttle_rates: no rate for the \"{scope}\" scope of default_throttle_classes"
                 )));
             }
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError(
+                "server.max_connections: must be at least 1".into(),
+            ));
+        }
+        if self.server.header_read_timeout.0 == 0 {
+            return Err(ConfigError(
+                "server.header_read_timeout: must be at least 1 second".into(),
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError(

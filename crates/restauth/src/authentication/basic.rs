@@ -73,11 +73,14 @@ impl Authenticator for BasicAuthentication {
             Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
             Parsed::Credentials { username, password } => (username, password),
         };
-        let client = client_of(
+        let client = match client_of(
             request.headers(),
             request.extensions(),
             self.restauth.settings().rest_framework.num_proxies,
-        );
+        ) {
+            Ok(client) => client,
+            Err(e) => return Outcome::Ready(Err(e)),
+        };
         Outcome::Pending(Box::pin(async move {
             match self
                 .restauth

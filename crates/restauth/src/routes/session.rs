@@ -129,11 +129,17 @@ fn private(mut response: Response) -> Response {
     response
 }
 
+/// An HTML page that no other site may frame (clickjacking): Django's `X-Frame-Options: DENY`,
+/// and CSP's `frame-ancestors 'none'` for browsers that prefer it.
 fn html(status: StatusCode, body: String) -> Response {
     private(
         (
             status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::X_FRAME_OPTIONS, "DENY"),
+                (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+            ],
             body,
         )
             .into_response(),
@@ -197,7 +203,7 @@ async fn read_form(restauth: &Restauth, request: Request) -> Result<Submitted, E
         &parts.headers,
         &parts.extensions,
         restauth.settings().rest_framework.num_proxies,
-    );
+    )?;
     let limit = restauth.settings().server.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await

@@ -48,6 +48,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
 ];
 
+/// Readiness probe: reads the newest step and rewrites its row unchanged, a committed write
+/// that alters nothing.
+pub(crate) const PROBE: &str = "UPDATE restauth_migrations SET applied_at = applied_at \
+    WHERE version = (SELECT max(version) FROM restauth_migrations)";
+
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS restauth_migrations (
     version BIGINT PRIMARY KEY,
     name TEXT NOT NULL,

@@ -208,6 +208,10 @@ pub trait Store: Send + Sync + 'static {
             path.display()
         )))
     }
+
+    /// Readiness: proves the store can be read and written now, with one committed write that
+    /// changes no data. Cheap, but a write: call it at most about once a second.
+    async fn probe(&self) -> Result<(), StoreError>;
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).

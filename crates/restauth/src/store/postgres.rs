@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use super::migrate::{CREATE_TABLE, POSTGRES, pending};
+use super::migrate::{CREATE_TABLE, POSTGRES, PROBE, pending};
 use super::rows;
 use super::{
     NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
@@ -930,6 +930,19 @@ impl Store for PostgresStore {
             }
             tx.commit().await.map_err(classify)?;
             Ok(total)
+        })
+        .await
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        // A no-op UPDATE still writes a row version and commits, so a read-only or full
+        // database fails it; the subquery reads.
+        self.bounded(async {
+            sqlx::query(PROBE)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+            Ok(())
         })
         .await
     }

@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use super::migrate::{CREATE_TABLE, SQLITE, pending};
+use super::migrate::{CREATE_TABLE, PROBE, SQLITE, pending};
 use super::rows;
 use super::{
     NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
@@ -701,5 +701,16 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(classify)?;
         Ok(total)
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        // A no-op UPDATE still writes a page to the WAL and commits, so a locked, read-only or
+        // full database fails it; the subquery reads.
+        let mut tx = self.begin_write().await?;
+        sqlx::query(PROBE)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)
     }
 }

@@ -1,7 +1,7 @@
 //! DRF's throttle classes over a [`ThrottleStore`]: `AnonRateThrottle`, `UserRateThrottle`,
 //! `ScopedRateThrottle`, and the client identity they key on.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
@@ -28,18 +28,29 @@ pub enum ThrottleClass {
     Scoped,
 }
 
+/// Why a throttle refuses a request that carries no peer address.
+pub const NO_PEER_ADDRESS: &str = "throttling needs the client's address, but the request \
+    carries no ConnectInfo<SocketAddr>: serve the app with restauth::serve(listener, app, \
+    ServeOptions::default()), or with axum::serve(listener, \
+    app.into_make_service_with_connect_info::<SocketAddr>())";
+
 /// The client address throttles key on: the peer, unless `num_proxies` trusted proxies append
 /// to `X-Forwarded-For`.
+///
+/// Without the peer address (an app served by `axum::serve(listener, app)`) every client would
+/// share one bucket, so that one stranger's failures lock everybody out: this is an error
+/// (500, logged with the fix) instead.
 pub fn client_of(
     headers: &HeaderMap,
     extensions: &Extensions,
     num_proxies: Option<usize>,
-) -> String {
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+) -> Result<String, Error> {
+    let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return Err(Error::Internal(NO_PEER_ADDRESS.into()));
+    };
+    let peer = peer.ip();
     if num_proxies.is_none() {
-        return client_ident(peer, None, None);
+        return Ok(client_ident(peer, None, None));
     }
     let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
@@ -47,11 +58,11 @@ pub fn client_of(
         .filter_map(|v| v.to_str().ok())
         .collect();
     let joined = forwarded.join(",");
-    client_ident(
+    Ok(client_ident(
         peer,
         (!forwarded.is_empty()).then_some(joined.as_str()),
         num_proxies,
-    )
+    ))
 }
 
 /// The client address of a request on a route guarded by a [`Policy`](crate::policy::Policy).
@@ -64,11 +75,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let num_proxies = crate::policy::policy_of(&parts.extensions)
             .and_then(|p| p.restauth().settings().rest_framework.num_proxies);
-        Ok(ClientIdent(client_of(
-            &parts.headers,
-            &parts.extensions,
-            num_proxies,
-        )))
+        client_of(&parts.headers, &parts.extensions, num_proxies).map(ClientIdent)
     }
 }
 
@@ -93,18 +100,18 @@ impl Restauth {
         classes: &[ThrottleClass],
         scope: Option<&str>,
         identity: &Identity,
-        client: impl FnOnce() -> String,
+        client: impl FnOnce() -> Result<String, Error>,
     ) -> Result<(), Error> {
         let mut client = Some(client);
         let mut ident = String::new();
-        let mut who = |authenticated_key: bool| -> String {
+        let mut who = |authenticated_key: bool| -> Result<String, Error> {
             match (&identity.user, authenticated_key) {
-                (Some(u), true) => u.id.to_string(),
+                (Some(u), true) => Ok(u.id.to_string()),
                 _ => {
                     if let Some(f) = client.take() {
-                        ident = f();
+                        ident = f()?;
                     }
-                    ident.clone()
+                    Ok(ident.clone())
                 }
             }
         };
@@ -113,10 +120,10 @@ impl Restauth {
         for class in classes {
             let (scope, key) = match class {
                 ThrottleClass::Anon if identity.user.is_some() => continue,
-                ThrottleClass::Anon => ("anon", who(false)),
-                ThrottleClass::User => ("user", who(true)),
+                ThrottleClass::Anon => ("anon", who(false)?),
+                ThrottleClass::User => ("user", who(true)?),
                 ThrottleClass::Scoped => match scope {
-                    Some(s) => (s, who(true)),
+                    Some(s) => (s, who(true)?),
                     None => continue,
                 },
             };

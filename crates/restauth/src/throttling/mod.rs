@@ -12,7 +12,7 @@ pub mod rate;
 mod redis;
 mod response;
 
-pub use self::classes::{ClientIdent, ThrottleClass, client_of};
+pub use self::classes::{ClientIdent, NO_PEER_ADDRESS, ThrottleClass, client_of};
 pub use self::ident::client_ident;
 pub use self::memory::MemoryStore;
 pub use self::rate::{Rate, RateParseError, RateSetting};

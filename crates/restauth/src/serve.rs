@@ -1,0 +1,335 @@
+//! Serving an app over HTTP/1.1, with the protections `axum::serve` does not offer.
+//!
+//! [`serve`] accepts connections the way the restauth server does:
+//!
+//! * a **header-read timeout**: a client that never finishes its request head is disconnected
+//!   (slowloris), instead of holding a connection forever;
+//! * a **cap on concurrent connections**, kept below the process's file descriptor limit so the
+//!   server never runs out of descriptors; past it new clients wait in the listen backlog and a
+//!   warning is logged;
+//! * the **peer address** as axum's [`ConnectInfo<SocketAddr>`], which the throttles key on;
+//! * a **lingering close**: a request body the app did not read (a 413, a 401 before the body)
+//!   is read and discarded up to a bound, so a client still sending it reads the answer instead
+//!   of a connection reset;
+//! * optionally a request timeout (408) and a body limit (413), for apps without their own;
+//! * graceful shutdown on a future the caller passes ([`serve_with_shutdown`]).
+//!
+//! ```no_run
+//! # async fn run(app: axum::Router) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! restauth::serve(listener, app, restauth::ServeOptions::default()).await
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
+
+use crate::error::Error;
+
+/// How [`serve`] treats connections. Build it from [`ServeOptions::default`] and the setters.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// A client must send its whole request head within this long after the connection opens
+    /// (or after the previous response on a kept-alive connection); `None` waits forever.
+    pub header_read_timeout: Option<Duration>,
+    /// Connections served at once; more wait in the listen backlog until one closes. Keep it
+    /// well below the process's descriptor limit (`ulimit -n`), which the store and logs share.
+    pub max_connections: usize,
+    /// A request still unanswered after this long gets 408. `None` when the app has its own
+    /// timeout layer (the restauth server has).
+    pub request_timeout: Option<Duration>,
+    /// Largest request body: announced larger gets 413 at once, a longer streamed body fails
+    /// to read (413 from axum's extractors). `None` when the app has its own limit layer.
+    pub max_body_bytes: Option<usize>,
+    /// At most this much of a body the app left unread is read and discarded, so the client
+    /// can finish sending and read the answer; past it the connection is closed.
+    pub discard_body_bytes: u64,
+    /// Longest time spent discarding an unread body.
+    pub discard_body_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: Some(Duration::from_secs(10)),
+            max_connections: 512,
+            request_timeout: Some(Duration::from_secs(30)),
+            max_body_bytes: Some(64 * 1024),
+            discard_body_bytes: 1024 * 1024,
+            discard_body_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ServeOptions {
+    pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn max_body_bytes(mut self, max: Option<usize>) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    pub fn discard_body(mut self, bytes: u64, timeout: Duration) -> Self {
+        self.discard_body_bytes = bytes;
+        self.discard_body_timeout = timeout;
+        self
+    }
+}
+
+/// Serves `app` on `listener` until the process ends. See the [module docs](self).
+pub async fn serve<S>(listener: TcpListener, app: S, options: ServeOptions) -> std::io::Result<()>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    serve_with_shutdown(listener, app, options, std::future::pending()).await
+}
+
+/// Serves `app` until `signal` completes, then stops accepting, lets the requests in flight
+/// finish and returns once every connection has closed.
+pub async fn serve_with_shutdown<S, F>(
+    listener: TcpListener,
+    app: S,
+    options: ServeOptions,
+    signal: F,
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let options = Arc::new(options);
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    // Every connection holds a receiver: `closed()` on the sender waits for all of them.
+    let (stop_tx, stop_rx) = watch::channel(());
+    let mut signal = std::pin::pin!(signal);
+    let mut last_warned: Option<Instant> = None;
+    loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // Logged at most every 10 s: under a flood this line would otherwise repeat
+                // for every connection.
+                if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    last_warned = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = options.max_connections,
+                        "connection limit reached: new connections wait until one closes \
+                         (raise [server] max_connections if this is legitimate load)"
+                    );
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = &mut signal => break,
+                }
+            }
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let options = options.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // hyper applies its own 30 s default once it has a timer: `None` must mean none.
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(options.header_read_timeout);
+            let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                handle(app.clone(), options.clone(), peer, request)
+            });
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.as_mut().await;
+                }
+            }
+            drop(slot);
+        });
+    }
+    drop(stop_rx);
+    drop(listener);
+    tracing::info!("no longer accepting connections; waiting for open ones to finish");
+    // Wakes every connection's `stop.changed()`; then wait until all have dropped their receiver.
+    let _ = stop_tx.send(());
+    stop_tx.closed().await;
+    Ok(())
+}
+
+/// Errors of `accept`: a connection that went away before we took it is nothing; running out
+/// of descriptors is logged and waited out, instead of spinning.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept a connection (lower [server] max_connections or raise the descriptor limit)");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// One request: the peer address, the optional body limit and timeout, then the app.
+async fn handle<S>(
+    app: S,
+    options: Arc<ServeOptions>,
+    peer: SocketAddr,
+    request: http::Request<Incoming>,
+) -> Result<Response, Infallible>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let (mut parts, incoming) = request.into_parts();
+    parts.extensions.insert(ConnectInfo(peer));
+    // A client that asked `Expect: 100-continue` sends nothing until told to: reading its body
+    // to discard it would only invite it.
+    let expects_continue = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let unread = Unread {
+        body: Some(incoming),
+        discard: !expects_continue,
+        discard_bytes: options.discard_body_bytes,
+        discard_timeout: options.discard_body_timeout,
+    };
+    let body = match options.max_body_bytes {
+        Some(max) => {
+            let announced = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if announced.is_some_and(|n| n > max as u64) {
+                // Dropping `unread` discards what the client is still sending.
+                return Ok(Error::PayloadTooLarge.into_response());
+            }
+            Body::new(Limited::new(unread, max))
+        }
+        None => Body::new(unread),
+    };
+    let request = Request::from_parts(parts, body);
+    let response = app.oneshot(request);
+    match options.request_timeout {
+        Some(limit) => match tokio::time::timeout(limit, response).await {
+            Ok(response) => response,
+            Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+        },
+        None => response.await,
+    }
+}
+
+/// A request body that, dropped before its end, is read and discarded in the background (up to
+/// a bound), as nginx's lingering close does. Without it hyper closes the connection while the
+/// client is still sending, and the client sees a reset instead of the answer.
+struct Unread {
+    body: Option<Incoming>,
+    /// Whether to discard what is left when dropped.
+    discard: bool,
+    discard_bytes: u64,
+    discard_timeout: Duration,
+}
+
+impl hyper::body::Body for Unread {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut().body.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        let Some(body) = self.body.take() else {
+            return;
+        };
+        if !self.discard || body.is_end_stream() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (limit, within) = (self.discard_bytes, self.discard_timeout);
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(within, discard(body, limit)).await;
+        });
+    }
+}
+
+/// Reads and drops frames until the body ends, fails or passes `limit` bytes. Dropping the body
+/// then lets hyper close the connection.
+async fn discard(mut body: Incoming, limit: u64) {
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return };
+        if let Some(data) = frame.data_ref() {
+            seen = seen.saturating_add(data.len() as u64);
+            if seen > limit {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `restauth::serve` gives the throttles each client's address; without it they refuse rather
+//! than put every client in one bucket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use restauth::settings::Secret;
+use restauth::throttling::RateSetting;
+use restauth::{Restauth, ServeOptions, Settings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+async fn restauth(dir: &tempfile::TempDir) -> Restauth {
+    let mut settings = Settings::default();
+    settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
+    settings.secret_key = Some(Secret("a test secret key of at least 32 characters".into()));
+    let rates = &mut settings.rest_framework.default_throttle_rates;
+    rates.insert("login_ip".into(), "2/min".parse::<RateSetting>().unwrap());
+    rates.insert("login_user".into(), "off".parse::<RateSetting>().unwrap());
+    Restauth::open(settings).await.expect("open")
+}
+
+const LOGIN: &str = r#"{"username":"nobody","password":"wrong password"}"#;
+
+#[tokio::test]
+async fn a_login_throttle_without_the_peer_address_refuses_instead_of_sharing_a_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let restauth = restauth(&dir).await;
+    let app = restauth::routes::token::router(&restauth, "/api-token-auth");
+    // As `axum::serve(listener, app)` hands requests over: no ConnectInfo.
+    for _ in 0..4 {
+        let request = Request::post("/api-token-auth")
+            .header("content-type", "application/json")
+            .body(Body::from(LOGIN))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(
+            response.status(),
+            500,
+            "a shared bucket instead of an error"
+        );
+    }
+    // The logged reason names the fix.
+    assert!(restauth::throttling::NO_PEER_ADDRESS.contains("restauth::serve"));
+    assert!(restauth::throttling::NO_PEER_ADDRESS.contains("into_make_service_with_connect_info"));
+}
+
+/// One failed login over HTTP from `from`, served by `restauth::serve` on `server`.
+async fn login_from(from: IpAddr, server: SocketAddr) -> String {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    let mut conn = socket.connect(server).await.unwrap();
+    let request = format!(
+        "POST /api-token-auth HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{LOGIN}",
+        LOGIN.len()
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut reply))
+        .await
+        .expect("answered")
+        .unwrap();
+    reply
+}
+
+#[tokio::test]
+async fn serve_gives_each_client_its_own_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let restauth = restauth(&dir).await;
+    let app = restauth::routes::token::router(&restauth, "/api-token-auth");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+
+    // Linux routes all of 127/8 to loopback: two clients with two addresses.
+    let (stranger, user) = ("127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap());
+    for _ in 0..2 {
+        let reply = login_from(stranger, server).await;
+        assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    }
+    let locked = login_from(stranger, server).await;
+    assert!(locked.starts_with("HTTP/1.1 429"), "{locked}");
+    let other = login_from(user, server).await;
+    assert!(
+        other.starts_with("HTTP/1.1 400"),
+        "another client is locked out: {other}"
+    );
+}
