@@ -17,8 +17,17 @@
 //! a concurrent burst never gets more checks than the rates allow; a success (or a check that
 //! never ran) gives its slots back, so only failures stay counted. When one scope refuses,
 //! the slots the others gave are given back too.
+//!
+//! A refused attempt whose slot is held by an attempt of this process still being checked
+//! waits for that check (up to `hashing_queue_timeout`) and tries again, since a success gives
+//! the slot back: a user's parallel logins from one client all go through, while a burst of
+//! wrong passwords still gets exactly the rate's checks and then 429.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use super::{Decision, Rate, combine_waits, login_network, unix_now};
 use crate::context::Restauth;
@@ -35,6 +44,73 @@ const KNOWN_NETWORK_REFRESH_SECS: i64 = 86_400;
 struct Slot {
     key: String,
     at: f64,
+}
+
+/// Why no slots were taken.
+enum Refusal {
+    /// A scope is full: DRF's wait, and the keys that refused.
+    Throttled {
+        wait: Option<f64>,
+        denied: Vec<String>,
+    },
+    Unavailable,
+}
+
+/// The throttle keys of this process's login attempts that hold slots while their password is
+/// checked, and a signal each time one of them ends.
+#[derive(Default)]
+pub(crate) struct LoginGate {
+    in_flight: Mutex<HashMap<String, usize>>,
+    ended: Notify,
+}
+
+impl LoginGate {
+    fn enter(&self, slots: &[Slot]) -> InFlight<'_> {
+        let keys: Vec<String> = slots.iter().map(|s| s.key.clone()).collect();
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for key in &keys {
+            *map.entry(key.clone()).or_insert(0) += 1;
+        }
+        InFlight { gate: self, keys }
+    }
+
+    fn busy(&self, keys: &[String]) -> bool {
+        let map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.iter().any(|k| map.contains_key(k))
+    }
+}
+
+/// One attempt being checked; dropping it (also when the request is abandoned) ends it.
+struct InFlight<'a> {
+    gate: &'a LoginGate,
+    keys: Vec<String>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        {
+            let mut map = self
+                .gate
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for key in &self.keys {
+                if let Some(n) = map.get_mut(key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        map.remove(key);
+                    }
+                }
+            }
+        }
+        self.gate.ended.notify_waiters();
+    }
 }
 
 impl Restauth {
@@ -89,39 +165,67 @@ impl Restauth {
     }
 
     /// Takes one slot in every scope, or none: a refusal gives back what the others took.
-    async fn take_login_slots(
-        &self,
-        keys: Vec<(String, Rate)>,
-        client: &str,
-    ) -> Result<Vec<Slot>, Error> {
+    async fn take_login_slots(&self, keys: &[(String, Rate)]) -> Result<Vec<Slot>, Refusal> {
         let store = self.throttle_store();
         let now = unix_now();
         let mut taken = Vec::with_capacity(keys.len());
         let mut waits = Vec::new();
-        let mut failed = false;
+        let mut denied = Vec::new();
         for (key, rate) in keys {
-            match store.hit(&key, rate, now).await {
-                Ok(Decision::Allow) => taken.push(Slot { key, at: now }),
-                Ok(Decision::Deny { wait }) => waits.push(wait),
+            match store.hit(key, *rate, now).await {
+                Ok(Decision::Allow) => taken.push(Slot {
+                    key: key.clone(),
+                    at: now,
+                }),
+                Ok(Decision::Deny { wait }) => {
+                    waits.push(wait);
+                    denied.push(key.clone());
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "throttle store unavailable");
-                    failed = true;
-                    break;
+                    self.give_back(&taken).await;
+                    return Err(Refusal::Unavailable);
                 }
             }
         }
-        if failed {
-            self.give_back(&taken).await;
-            return Err(Error::Unavailable);
+        if waits.is_empty() {
+            return Ok(taken);
         }
-        if !waits.is_empty() {
-            self.give_back(&taken).await;
-            tracing::info!(client, "login throttled");
-            return Err(Error::Throttled {
-                wait: combine_waits(waits),
-            });
+        self.give_back(&taken).await;
+        Err(Refusal::Throttled {
+            wait: combine_waits(waits),
+            denied,
+        })
+    }
+
+    /// Slots in every scope, waiting while a refusing scope's slot is held by an attempt of
+    /// this process still being checked (it may come back), up to the hashing queue timeout.
+    async fn wait_for_login_slots(
+        &self,
+        keys: &[(String, Rate)],
+        client: &str,
+    ) -> Result<Vec<Slot>, Error> {
+        let gate = &self.inner.login_gate;
+        let patience = Duration::from_secs(self.settings().password.hashing_queue_timeout.0);
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            // Listening before trying, so an attempt ending in between still wakes this one.
+            let ended = gate.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            match self.take_login_slots(keys).await {
+                Ok(slots) => return Ok(slots),
+                Err(Refusal::Unavailable) => return Err(Error::Unavailable),
+                Err(Refusal::Throttled { wait, denied }) => {
+                    if gate.busy(&denied) && tokio::time::timeout_at(deadline, ended).await.is_ok()
+                    {
+                        continue;
+                    }
+                    tracing::info!(client, "login throttled");
+                    return Err(Error::Throttled { wait });
+                }
+            }
         }
-        Ok(taken)
     }
 
     async fn give_back(&self, slots: &[Slot]) {
@@ -144,12 +248,15 @@ impl Restauth {
         let name = normalize_username(username);
         let network = login_network(client);
         let (keys, seen) = self.login_keys(&name, username, &network).await?;
-        let slots = self.take_login_slots(keys, client).await?;
+        let slots = self.wait_for_login_slots(&keys, client).await?;
+        let in_flight = self.inner.login_gate.enter(&slots);
         let result = self.authenticate_credentials(username, password).await;
         // Only a checked, wrong password keeps its slots.
         if !matches!(result, Ok(None)) {
             self.give_back(&slots).await;
         }
+        // Given back first, so the attempts this wakes find the slots free.
+        drop(in_flight);
         if let Ok(Some(user)) = &result {
             self.remember_login_network(user, &network, seen).await;
         }

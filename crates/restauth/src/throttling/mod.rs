@@ -14,6 +14,7 @@ mod response;
 
 pub use self::classes::{ClientIdent, ThrottleClass, client_of};
 pub use self::ident::{client_ident, login_network};
+pub(crate) use self::login::LoginGate;
 pub use self::memory::MemoryStore;
 pub use self::rate::{Rate, RateParseError, RateSetting};
 pub use self::redis::RedisStore;
