@@ -24,6 +24,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or update the database schema.
     Migrate,
+    /// Inspect the database for problems (usernames not in Unicode NFKC form).
+    Check,
     /// Create a superuser (is_staff and is_superuser).
     #[command(name = "createsuperuser")]
     CreateSuperuser(CreateSuperuserArgs),

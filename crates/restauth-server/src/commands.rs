@@ -54,8 +54,16 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
         Command::Serve(_) => Ok(()),
         Command::Migrate => {
             println!("Migrations applied.");
+            let odd = restauth.unnormalized_usernames().await.map_err(show)?;
+            if !odd.is_empty() {
+                println!(
+                    "{} username(s) not in Unicode NFKC form: run `restauth check` for the list.",
+                    odd.len()
+                );
+            }
             Ok(())
         }
+        Command::Check => check(restauth).await,
         Command::CreateSuperuser(args) => create_superuser(restauth, args).await,
         Command::CreateUser(args) => create_user(restauth, args).await,
         Command::ChangePassword(args) => change_password(restauth, args).await,
@@ -119,9 +127,34 @@ fn show(e: restauth::Error) -> String {
     }
 }
 
+/// Django's `check`: reports what needs an administrator's eye, as warnings.
+async fn check(restauth: &Restauth) -> CommandResult {
+    let names = restauth.unnormalized_usernames().await.map_err(show)?;
+    if names.is_empty() {
+        println!("System check identified no issues (0 silenced).");
+        return Ok(());
+    }
+    println!("System check identified some issues:\n\nWARNINGS:");
+    for (name, normal) in &names {
+        // Debug formatting escapes control characters a name could not hold anyway.
+        println!(
+            "auth.User: (restauth.W001) The username {name:?} is not in Unicode NFKC form \
+             (normalised: {normal:?}). It still logs in, unless a user named {normal:?} exists; \
+             consider renaming it."
+        );
+    }
+    println!(
+        "\nSystem check identified {} issue{} (0 silenced).",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+/// The user a command names: the normalised username first, then the exact one.
 async fn existing(restauth: &Restauth, username: &str) -> Result<User, String> {
     restauth
-        .user_by_username(username)
+        .find_user(username)
         .await
         .map_err(show)?
         .ok_or_else(|| format!("user '{username}' does not exist"))
@@ -129,7 +162,7 @@ async fn existing(restauth: &Restauth, username: &str) -> Result<User, String> {
 
 async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResult {
     let user = restauth
-        .user_by_username(&args.username)
+        .find_user(&args.username)
         .await
         .map_err(show)?
         .ok_or_else(|| {

@@ -81,7 +81,7 @@ async fn login_failures_are_indistinguishable() {
     // Login throttles would turn the samples into 429s; this test is about hashing cost.
     let s = Server::builder()
         .config(
-            "[rest_framework.default_throttle_rates]\nlogin_user = \"off\"\nlogin_ip = \"off\"\n",
+            "[rest_framework.default_throttle_rates]\nlogin_user_ip = \"off\"\nlogin_user = \"off\"\nlogin_ip = \"off\"\n",
         )
         .start()
         .await;

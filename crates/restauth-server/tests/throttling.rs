@@ -282,3 +282,207 @@ async fn redis_del(url: &str, key: &str) -> bool {
     let mut buf = [0u8; 64];
     conn.read(&mut buf).await.is_ok()
 }
+
+/// Password checks the server has made so far: its test build logs each one.
+fn password_checks(s: &Server) -> usize {
+    s.log().matches("restauth::password_check").count()
+}
+
+/// A server that takes the client address from `X-Forwarded-For` (one trusted proxy), so a
+/// test can log in from many addresses; `extra` adds lines to `restauth.toml`.
+async fn behind_a_proxy(extra: &str) -> Server {
+    Server::builder()
+        .config(extra)
+        .config("[rest_framework]\nnum_proxies = 1\n")
+        .start()
+        .await
+}
+
+/// Logs in at `/api-token-auth/` as `username` from the client address `from`; the status.
+async fn login_from(s: &Server, username: &str, password: &str, from: &str) -> u16 {
+    s.send(
+        s.client
+            .post(s.url("/api-token-auth/"))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"username": username, "password": password})),
+    )
+    .await
+    .status
+}
+
+/// Fires `n` logins at once, `who(i)` naming the username of the i-th; counts the statuses
+/// (400 refused after a check, 429 throttled before one).
+async fn burst(
+    s: &Arc<Server>,
+    n: usize,
+    from: &str,
+    who: impl Fn(usize) -> String,
+) -> (usize, usize) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            let (from, username) = (from.to_owned(), who(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                login_from(&s, &username, "wrong wrong wrong", &from).await
+            })
+        })
+        .collect();
+    let (mut refused, mut throttled) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            400 => refused += 1,
+            429 => throttled += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    (refused, throttled)
+}
+
+/// A tag and a number no other run uses, for Redis keys that outlive the server.
+fn unique() -> (String, u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let seed = nanos ^ std::process::id().rotate_left(16);
+    (format!("{}x{nanos}", std::process::id()), seed)
+}
+
+/// The test Redis for a throttle store, or `None` (said aloud) when it is not configured; CI
+/// must have it.
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("RESTAUTH_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "{test}: RESTAUTH_TEST_REDIS_URL must be set in CI");
+            eprintln!("{test}: skipped, RESTAUTH_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// 60 parallel wrong passwords for one account from one address get exactly `login_user_ip`
+/// (10) password checks, and 320 unknown usernames from one address exactly `login_ip` (30).
+async fn assert_bursts_are_capped(s: Arc<Server>, tag: &str, seed: u32) {
+    let alice = format!("alice{tag}");
+    s.create_user(&alice, &[]);
+    // IPv6 clients count per /64: the burst comes from one host, the next login from another
+    // host of the same /64.
+    let net = format!("2001:db8:{:x}:{:x}", seed >> 16, seed & 0xffff);
+    let before = password_checks(&s);
+    let (refused, throttled) = burst(&s, 60, &format!("{net}::1"), |_| alice.clone()).await;
+    assert_eq!((refused, throttled), (10, 50));
+    assert_eq!(password_checks(&s) - before, 10, "checks for one account");
+    // The right password from another host of that /64 finds the pair locked, unchecked.
+    let before = password_checks(&s);
+    assert_eq!(
+        login_from(&s, &alice, PASSWORD, &format!("{net}::2")).await,
+        429
+    );
+    assert_eq!(password_checks(&s), before);
+
+    let from = format!("3fff:{:x}:{:x}::7", seed & 0xfff, seed >> 16);
+    let before = password_checks(&s);
+    let (refused, throttled) = burst(&s, 320, &from, |i| format!("ghost{tag}n{i}")).await;
+    assert_eq!((refused, throttled), (30, 290));
+    assert_eq!(password_checks(&s) - before, 30, "checks for one address");
+}
+
+#[tokio::test]
+async fn a_concurrent_burst_gets_no_more_password_checks_than_the_rate() {
+    let s = Arc::new(behind_a_proxy("").await);
+    assert_bursts_are_capped(s, "", 7).await;
+}
+
+#[tokio::test]
+async fn a_concurrent_burst_gets_no_more_password_checks_than_the_rate_on_redis() {
+    let Some(url) = redis_url("burst on redis") else {
+        return;
+    };
+    // Fresh usernames and addresses per run: the counters live on in Redis.
+    let (tag, seed) = unique();
+    let s = behind_a_proxy(&format!("[throttle]\nredis_url = \"{url}\"\n")).await;
+    assert_bursts_are_capped(Arc::new(s), &tag, seed).await;
+}
+
+#[tokio::test]
+async fn failures_from_one_address_do_not_lock_the_user_out_elsewhere() {
+    let s = behind_a_proxy("").await;
+    s.create_user("bob", &[]);
+    // 35 attempts: if the refused ones kept their slots in the other scopes, they would fill
+    // bob's ceiling (30/hour) and the address's limit (30/min) too.
+    for i in 0..35 {
+        let expected = if i < 10 { 400 } else { 429 };
+        let status = login_from(&s, "bob", "wrong wrong wrong", "203.0.113.1").await;
+        assert_eq!(status, expected, "attempt {i}");
+    }
+    // The attacker's address is locked for bob, even with the right password...
+    assert_eq!(login_from(&s, "bob", PASSWORD, "203.0.113.1").await, 429);
+    // ...but bob logs in from anywhere else, and the attacker can still log in as others.
+    assert_eq!(login_from(&s, "bob", PASSWORD, "203.0.113.2").await, 200);
+    s.create_user("mallory", &[]);
+    assert_eq!(
+        login_from(&s, "mallory", PASSWORD, "203.0.113.1").await,
+        200
+    );
+    // One IPv6 /64 is one client: its hosts share the pair's count.
+    for i in 0..10 {
+        let from = format!("2001:db8:7:7::{i:x}");
+        assert_eq!(login_from(&s, "bob", "nope", &from).await, 400);
+    }
+    assert_eq!(
+        login_from(&s, "bob", PASSWORD, "2001:db8:7:7::ff").await,
+        429
+    );
+    assert_eq!(
+        login_from(&s, "bob", PASSWORD, "2001:db8:7:8::1").await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_spread_attack_meets_the_per_username_ceiling_but_known_networks_pass() {
+    const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+    let s = behind_a_proxy("").await;
+    s.create_user("bob", &[]);
+    // Bob logs in from home and from the office.
+    let (home, office) = ("198.51.100.1", "198.51.100.2");
+    assert_eq!(login_from(&s, "bob", PASSWORD, home).await, 200);
+    assert_eq!(login_from(&s, "bob", PASSWORD, office).await, 200);
+    s.advance_clock(29 * DAY);
+    // One guess from each of 30 addresses fills bob's ceiling (login_user, 30/hour).
+    for i in 1..=30 {
+        let from = format!("192.0.2.{i}");
+        assert_eq!(login_from(&s, "bob", "guess", &from).await, 400, "{from}");
+    }
+    let checks = password_checks(&s);
+    assert_eq!(login_from(&s, "bob", PASSWORD, "192.0.2.31").await, 429);
+    assert_eq!(
+        password_checks(&s),
+        checks,
+        "a throttled login is not checked"
+    );
+    // Bob's known networks (successes in the last 30 days) are spared the ceiling.
+    assert_eq!(login_from(&s, "bob", PASSWORD, home).await, 200);
+    // Two days on, the office's success is 31 days old; home's is two days old.
+    s.advance_clock(2 * DAY);
+    for i in 41..=70 {
+        let from = format!("192.0.2.{i}");
+        assert_eq!(login_from(&s, "bob", "guess", &from).await, 400, "{from}");
+    }
+    assert_eq!(login_from(&s, "bob", PASSWORD, office).await, 429);
+    assert_eq!(login_from(&s, "bob", PASSWORD, home).await, 200);
+    // Remembered in the store: a restarted server (its counters start afresh) still knows
+    // home once the ceiling is full again.
+    let mut s = s;
+    s.restart();
+    for i in 101..=130 {
+        let from = format!("192.0.2.{i}");
+        assert_eq!(login_from(&s, "bob", "guess", &from).await, 400, "{from}");
+    }
+    assert_eq!(login_from(&s, "bob", PASSWORD, "192.0.2.131").await, 429);
+    assert_eq!(login_from(&s, "bob", PASSWORD, home).await, 200);
+}

@@ -11,7 +11,7 @@ use crate::password::{
     MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
 };
 use crate::store::{NewUser, StoreError};
-use crate::user::{User, validate_username};
+use crate::user::{User, normalize_username, validate_username};
 
 /// A user to create. `password: None` creates one that cannot log in with a password.
 #[derive(Clone, Debug, Default)]
@@ -38,7 +38,11 @@ impl NewAccount {
 
 impl Restauth {
     /// Validates and creates a user. Field errors come back as DRF-shaped validation errors.
-    pub async fn create_user(&self, account: NewAccount) -> Result<User, Error> {
+    ///
+    /// The username is NFKC-normalised first, as Django's `normalize_username`, so a look-alike
+    /// of an existing name (`ａｌｉｃｅ` beside `alice`) is refused as a duplicate.
+    pub async fn create_user(&self, mut account: NewAccount) -> Result<User, Error> {
+        account.username = normalize_username(&account.username);
         let mut errors = ValidationErrors::new();
         if let Err(msg) = validate_username(&account.username) {
             errors.add("username", msg);
@@ -117,12 +121,7 @@ impl Restauth {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(None);
         }
-        let found = if validate_username(username).is_ok() {
-            self.store().user_by_username(username).await?
-        } else {
-            None
-        };
-        let Some(user) = found else {
+        let Some(user) = self.find_user(username).await? else {
             self.hashing().dummy_verify(password.to_owned()).await?;
             return Ok(None);
         };
@@ -157,8 +156,42 @@ impl Restauth {
         }
     }
 
+    /// The user with exactly this username (no normalisation: for names the store handed
+    /// out, such as a JWT's claim).
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, Error> {
         Ok(self.store().user_by_username(username).await?)
+    }
+
+    /// The user a person means by `username`, as the password paths and the management
+    /// commands look it up: the NFKC-normalised name first, then the exact one, so accounts
+    /// created before normalisation with a non-normalised name keep working.
+    pub async fn find_user(&self, username: &str) -> Result<Option<User>, Error> {
+        let name = normalize_username(username);
+        if validate_username(&name).is_ok()
+            && let Some(user) = self.store().user_by_username(&name).await?
+        {
+            return Ok(Some(user));
+        }
+        if name != username && validate_username(username).is_ok() {
+            return Ok(self.store().user_by_username(username).await?);
+        }
+        Ok(None)
+    }
+
+    /// Usernames not in NFKC form (made before names were normalised), with their normal
+    /// form: each logs in still, but a look-alike normalised name would shadow it.
+    pub async fn unnormalized_usernames(&self) -> Result<Vec<(String, String)>, Error> {
+        Ok(self
+            .store()
+            .non_ascii_usernames()
+            .await?
+            .into_iter()
+            .filter(|name| !crate::user::is_normalized_username(name))
+            .map(|name| {
+                let normal = normalize_username(&name);
+                (name, normal)
+            })
+            .collect())
     }
 
     /// The user with this id, from the cache when fresh.

@@ -24,6 +24,8 @@ pub(crate) struct Inner {
     pub hashing: HashPool,
     pub jwt: JwtBackend,
     pub throttle: Arc<dyn ThrottleStore>,
+    /// Login attempts of this process holding throttle slots while being checked.
+    pub login_gate: crate::throttling::LoginGate,
 }
 
 impl Restauth {
@@ -78,6 +80,7 @@ impl Restauth {
                 hashing,
                 jwt,
                 throttle,
+                login_gate: Default::default(),
             }),
         })
     }

@@ -8,8 +8,9 @@
 //! * A [`Policy`] states both for a route in one line, or inherits the configured defaults,
 //!   and answers 401 or 403 exactly as DRF does.
 //! * Handlers receive the user through [`CurrentUser`] / [`MaybeUser`] and never parse headers.
-//! * **Throttles** ([`throttling`]) run last, as DRF's; every password check is protected by
-//!   per-username and per-address login throttles.
+//! * **Throttles** ([`throttling`]) run last, as DRF's; every password check takes a slot of
+//!   the login throttles first: per username and client, per username (sparing clients the
+//!   user logged in from lately) and per client.
 //!
 //! The built-in authentication classes: [`authentication::SessionAuthentication`] (Django
 //! sessions with Django's [`csrf`] check), [`authentication::BasicAuthentication`],

@@ -303,8 +303,10 @@ pub struct RestFrameworkSettings {
     pub default_permission_classes: Vec<PermissionClass>,
     /// `anon`, `user`, `scoped`; none by default, as DRF.
     pub default_throttle_classes: Vec<ThrottleClass>,
-    /// Rates by scope (`"100/day"`, `"off"`). `login_user` (10/min) and `login_ip` (30/min)
-    /// protect every password check unless set to `"off"`.
+    /// Rates by scope (`"100/day"`, `"off"`). `login_user_ip` (10/min per username and
+    /// client network), `login_user` (30/hour per username, sparing networks the user logged
+    /// in from lately) and `login_ip` (30/min per client network) protect every password check
+    /// unless set to `"off"`.
     pub default_throttle_rates: BTreeMap<String, RateSetting>,
     /// How many trusted proxies append to `X-Forwarded-For`; unset: the peer address is the
     /// client (a spoofed header changes nothing).

@@ -82,6 +82,18 @@ impl Identity {
 /// Longest username Django accepts.
 pub const USERNAME_MAX_LENGTH: usize = 150;
 
+/// Django's `AbstractBaseUser.normalize_username`: Unicode NFKC, so look-alike spellings such
+/// as `ａｌｉｃｅ` (full-width) and `alice` are one name.
+pub fn normalize_username(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    username.nfkc().collect()
+}
+
+/// Whether a stored username is already in the form [`normalize_username`] gives.
+pub fn is_normalized_username(username: &str) -> bool {
+    unicode_normalization::is_nfkc(username)
+}
+
 /// Django's `UnicodeUsernameValidator` plus `max_length=150`.
 pub fn validate_username(username: &str) -> Result<(), &'static str> {
     if username.is_empty() {
@@ -117,6 +129,17 @@ mod tests {
         assert!(validate_username("a\0").is_err());
         assert!(validate_username(&"a".repeat(150)).is_ok());
         assert!(validate_username(&"a".repeat(151)).is_err());
+    }
+
+    #[test]
+    fn usernames_are_normalised_with_nfkc() {
+        assert_eq!(normalize_username("ａｌｉｃｅ"), "alice");
+        assert_eq!(normalize_username("alice"), "alice");
+        // Compatibility forms fold: the "fi" ligature, a superscript, a composed accent.
+        assert_eq!(normalize_username("ﬁona²"), "fiona2");
+        assert_eq!(normalize_username("zoe\u{308}"), "zoë");
+        assert!(is_normalized_username("zoë"));
+        assert!(!is_normalized_username("ａｌｉｃｅ"));
     }
 
     #[test]

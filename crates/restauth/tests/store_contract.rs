@@ -116,6 +116,8 @@ contract!(
     sessions_expire_and_go_with_password_and_user,
     rotation_is_atomic_and_detects_replay,
     blacklist_and_flush,
+    login_networks_are_remembered_per_user,
+    non_ascii_usernames_are_listed,
 );
 
 fn new_user(name: &str) -> NewUser {
@@ -571,6 +573,83 @@ mod checks {
         assert_eq!(s.flush_expired_tokens(1999).await.unwrap(), 0);
         assert_eq!(s.flush_expired_tokens(2000).await.unwrap(), 2);
         assert!(!s.is_blacklisted("j1").await.unwrap());
+    }
+
+    pub async fn login_networks_are_remembered_per_user(b: &Backend) {
+        let s = b.open().await;
+        let alice = s.create_user(&new_user("alice")).await.unwrap();
+        let bob = s.create_user(&new_user("bob")).await.unwrap();
+        assert_eq!(
+            s.login_network_seen("alice", "192.0.2.1").await.unwrap(),
+            None
+        );
+        s.record_login_network(alice.id, "192.0.2.1", 1000)
+            .await
+            .unwrap();
+        s.record_login_network(alice.id, "2001:db8::/64", 1500)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.login_network_seen("alice", "192.0.2.1").await.unwrap(),
+            Some(1000)
+        );
+        assert_eq!(
+            s.login_network_seen("alice", "2001:db8::/64")
+                .await
+                .unwrap(),
+            Some(1500)
+        );
+        // Per user and per network; an unknown user has none.
+        assert_eq!(
+            s.login_network_seen("bob", "192.0.2.1").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            s.login_network_seen("alice", "192.0.2.2").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            s.login_network_seen("ghost", "192.0.2.1").await.unwrap(),
+            None
+        );
+        // A later success moves the time forward, an earlier one never back.
+        s.record_login_network(alice.id, "192.0.2.1", 3000)
+            .await
+            .unwrap();
+        s.record_login_network(alice.id, "192.0.2.1", 2000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.login_network_seen("alice", "192.0.2.1").await.unwrap(),
+            Some(3000)
+        );
+        s.record_login_network(bob.id, "192.0.2.1", 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.login_network_seen("bob", "192.0.2.1").await.unwrap(),
+            Some(10)
+        );
+        // A deleted user's networks go with it: a new account of that name starts afresh.
+        assert!(s.delete_user(alice.id).await.unwrap());
+        let again = s.create_user(&new_user("alice")).await.unwrap();
+        assert_ne!(again.id, alice.id);
+        assert_eq!(
+            s.login_network_seen("alice", "192.0.2.1").await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn non_ascii_usernames_are_listed(b: &Backend) {
+        let s = b.open().await;
+        assert!(s.non_ascii_usernames().await.unwrap().is_empty());
+        for name in ["alice", "zoë", "ａｌｉｃｅ", "bob.smith@x", "ﬁona"] {
+            s.create_user(&new_user(name)).await.unwrap();
+        }
+        assert_eq!(
+            s.non_ascii_usernames().await.unwrap(),
+            vec!["zoë".to_owned(), "ａｌｉｃｅ".to_owned(), "ﬁona".to_owned()]
+        );
     }
 }
 

@@ -28,6 +28,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "jwt outstanding and blacklisted tokens",
         sql: include_str!("../../migrations/sqlite/0003_jwt.sql"),
     },
+    Migration {
+        version: 4,
+        name: "networks of successful logins",
+        sql: include_str!("../../migrations/sqlite/0004_login_networks.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -45,6 +50,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "jwt outstanding and blacklisted tokens",
         sql: include_str!("../../migrations/postgres/0003_jwt.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "networks of successful logins",
+        sql: include_str!("../../migrations/postgres/0004_login_networks.sql"),
     },
 ];
 

@@ -212,6 +212,24 @@ pub trait Store: Send + Sync + 'static {
     /// Readiness: proves the store can be read and written now, with one committed write that
     /// changes no data. Cheap, but a write: call it at most about once a second.
     async fn probe(&self) -> Result<(), StoreError>;
+
+    /// Remembers that `user_id` logged in with a password from `network` at `at` (an IPv4
+    /// address or an IPv6 /64); a later time replaces an earlier one.
+    async fn record_login_network(
+        &self,
+        user_id: i64,
+        network: &str,
+        at: i64,
+    ) -> Result<(), StoreError>;
+    /// When the user named exactly `username` last logged in from `network`, if ever.
+    async fn login_network_seen(
+        &self,
+        username: &str,
+        network: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Every username holding a character outside ASCII (the only ones Unicode normalisation
+    /// can change), in id order.
+    async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).

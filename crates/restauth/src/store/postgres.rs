@@ -946,6 +946,62 @@ impl Store for PostgresStore {
         })
         .await
     }
+
+    async fn record_login_network(
+        &self,
+        user_id: i64,
+        network: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.bounded(async {
+            sqlx::query(
+                "INSERT INTO restauth_login_network (user_id, network, last_success) \
+                 VALUES ($1, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET \
+                 last_success = GREATEST(restauth_login_network.last_success, EXCLUDED.last_success)",
+            )
+            .bind(user_id)
+            .bind(network)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_network_seen(
+        &self,
+        username: &str,
+        network: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.bounded(async {
+            sqlx::query_scalar(
+                "SELECT n.last_success FROM restauth_login_network n \
+                 JOIN auth_user u ON u.id = n.user_id WHERE u.username = $1 AND n.network = $2",
+            )
+            .bind(username)
+            .bind(network)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)
+        })
+        .await
+    }
+
+    async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {
+        self.bounded(async {
+            // A name longer in bytes than in characters holds a non-ASCII character.
+            sqlx::query_scalar(
+                "SELECT username FROM auth_user \
+                 WHERE octet_length(username) <> char_length(username) ORDER BY id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -713,4 +713,51 @@ impl Store for SqliteStore {
             .map_err(classify)?;
         tx.commit().await.map_err(classify)
     }
+
+    async fn record_login_network(
+        &self,
+        user_id: i64,
+        network: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO restauth_login_network (user_id, network, last_success) VALUES (?, ?, ?) \
+             ON CONFLICT (user_id, network) \
+             DO UPDATE SET last_success = max(last_success, excluded.last_success)",
+        )
+        .bind(user_id)
+        .bind(network)
+        .bind(at)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn login_network_seen(
+        &self,
+        username: &str,
+        network: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT n.last_success FROM restauth_login_network n \
+             JOIN auth_user u ON u.id = n.user_id WHERE u.username = ? AND n.network = ?",
+        )
+        .bind(username)
+        .bind(network)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(classify)
+    }
+
+    async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {
+        // A name longer in bytes than in characters holds a non-ASCII character.
+        sqlx::query_scalar(
+            "SELECT username FROM auth_user \
+             WHERE length(CAST(username AS BLOB)) <> length(username) ORDER BY id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(classify)
+    }
 }

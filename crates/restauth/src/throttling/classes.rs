@@ -80,13 +80,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
 }
 
 impl Restauth {
-    /// The configured rate of a scope; `login_user` and `login_ip` are on by default.
+    /// The configured rate of a scope; the login scopes are on by default: `login_user_ip`
+    /// 10/min, `login_user` 30/hour, `login_ip` 30/min.
     pub fn throttle_rate(&self, scope: &str) -> Option<Rate> {
         let rates = &self.settings().rest_framework.default_throttle_rates;
         match rates.get(scope) {
             Some(setting) => setting.0,
             None => match scope {
-                "login_user" => "10/min".parse().ok(),
+                "login_user_ip" => "10/min".parse().ok(),
+                "login_user" => "30/hour".parse().ok(),
                 "login_ip" => "30/min".parse().ok(),
                 _ => None,
             },

@@ -25,6 +25,20 @@ pub fn client_ident(
     forwarded.unwrap_or(peer).to_canonical().to_string()
 }
 
+/// The network a login throttle counts a client address under: the address itself for IPv4,
+/// its /64 for IPv6 (one subscriber usually holds a whole /64, so counting single IPv6
+/// addresses would give an attacker billions of fresh identities). Anything else is kept as is.
+pub fn login_network(client: &str) -> String {
+    match client.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => {
+            let prefix = u128::from(v6) & !(u128::MAX >> 64);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+        Ok(ip) => ip.to_string(),
+        Err(_) => client.to_owned(),
+    }
+}
+
 /// The `n`-th (1-based) address from the right of an `X-Forwarded-For` list, or the leftmost
 /// when the list is shorter, if it parses.
 fn nth_from_right(xff: &str, n: usize) -> Option<IpAddr> {
@@ -97,6 +111,15 @@ mod tests {
         ] {
             assert_eq!(client_ident(ip(PEER), xff, Some(1)), PEER, "{xff:?}");
         }
+    }
+
+    #[test]
+    fn login_network_is_the_address_or_its_ipv6_64() {
+        assert_eq!(login_network("203.0.113.7"), "203.0.113.7");
+        assert_eq!(login_network("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(login_network("2001:db8:1:2::ffff"), "2001:db8:1:2::/64");
+        assert_eq!(login_network("::1"), "::/64");
+        assert_eq!(login_network("not-an-ip"), "not-an-ip");
     }
 
     #[test]

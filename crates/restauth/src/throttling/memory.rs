@@ -173,6 +173,13 @@ impl Log {
         Decision::Allow
     }
 
+    /// Removes one entry recorded at `at`, the newest such, if any.
+    fn release(&mut self, at: f64) {
+        if let Some(i) = self.times.iter().position(|&t| t == at) {
+            self.times.remove(i);
+        }
+    }
+
     /// True once every recorded time has left the window (or nothing is recorded).
     fn expired(&self, now: f64) -> bool {
         self.times
@@ -194,6 +201,17 @@ impl ThrottleStore for MemoryStore {
 
     async fn reset(&self, key: &str) -> Result<(), ThrottleError> {
         self.shard(key).logs.remove(key);
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, at: f64) -> Result<(), ThrottleError> {
+        let mut shard = self.shard(key);
+        if let Some(log) = shard.logs.get_mut(key) {
+            log.release(at);
+            if log.times.is_empty() {
+                shard.logs.remove(key);
+            }
+        }
         Ok(())
     }
 
@@ -411,6 +429,35 @@ mod tests {
             hit(&store, &format!("k{i}"), "1/hour", f64::from(i)).await;
         }
         assert!(store.tracked_keys() <= 64, "{}", store.tracked_keys());
+    }
+
+    #[tokio::test]
+    async fn release_gives_back_one_slot() {
+        let store = MemoryStore::new();
+        assert_eq!(hit(&store, "k", "2/min", 5.0).await, Decision::Allow);
+        assert_eq!(hit(&store, "k", "2/min", 5.0).await, Decision::Allow);
+        assert!(matches!(
+            hit(&store, "k", "2/min", 6.0).await,
+            Decision::Deny { .. }
+        ));
+        // Two slots taken at the same instant: giving one back frees exactly one.
+        store.release("k", 5.0).await.unwrap();
+        assert_eq!(hit(&store, "k", "2/min", 7.0).await, Decision::Allow);
+        assert!(matches!(
+            hit(&store, "k", "2/min", 7.0).await,
+            Decision::Deny { .. }
+        ));
+        // Nothing recorded at that time, or no such key: nothing changes.
+        store.release("k", 99.0).await.unwrap();
+        store.release("never-seen", 1.0).await.unwrap();
+        assert!(matches!(
+            hit(&store, "k", "2/min", 8.0).await,
+            Decision::Deny { .. }
+        ));
+        // An emptied log is dropped.
+        store.release("k", 5.0).await.unwrap();
+        store.release("k", 7.0).await.unwrap();
+        assert_eq!(store.tracked_keys(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -13,7 +13,8 @@ mod redis;
 mod response;
 
 pub use self::classes::{ClientIdent, NO_PEER_ADDRESS, ThrottleClass, client_of};
-pub use self::ident::client_ident;
+pub use self::ident::{client_ident, login_network};
+pub(crate) use self::login::LoginGate;
 pub use self::memory::MemoryStore;
 pub use self::rate::{Rate, RateParseError, RateSetting};
 pub use self::redis::RedisStore;
@@ -46,9 +47,16 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Forgets a key (e.g. after a successful login).
     async fn reset(&self, key: &str) -> Result<(), ThrottleError>;
 
-    /// What [`ThrottleStore::hit`] would decide now, without recording anything. Login
-    /// protection counts only failures: it peeks before hashing and hits after a failure.
+    /// What [`ThrottleStore::hit`] would decide now, without recording anything.
     async fn peek(&self, key: &str, rate: Rate, now: f64) -> Result<Decision, ThrottleError>;
+
+    /// Gives back one slot taken by an allowed [`ThrottleStore::hit`] at `at` (the same `now`
+    /// it was given): removes one entry recorded at that time, if it is still there.
+    ///
+    /// Login protection hits before the password is checked, so a concurrent burst can never
+    /// get more checks than the rate, and releases the slot when the attempt must not count
+    /// (a success, or a check that never ran).
+    async fn release(&self, key: &str, at: f64) -> Result<(), ThrottleError>;
 }
 
 /// The current time in seconds since the Unix epoch, the clock the stores expect.

@@ -82,6 +82,20 @@ impl ThrottleStore for RedisStore {
         self.run(key, rate, now, false).await
     }
 
+    async fn release(&self, key: &str, at: f64) -> Result<(), ThrottleError> {
+        check_now(at)?;
+        // The log holds the caller's `now` strings verbatim, so the same formatting finds the
+        // entry; LREM is atomic on its own.
+        let mut conn = self.conn.clone();
+        let lrem = ::redis::cmd("LREM")
+            .arg(key)
+            .arg(1)
+            .arg(at.to_string())
+            .clone();
+        bounded(self.timeout, lrem.query_async::<i64>(&mut conn)).await?;
+        Ok(())
+    }
+
     async fn reset(&self, key: &str) -> Result<(), ThrottleError> {
         let mut conn = self.conn.clone();
         let del = ::redis::cmd("DEL").arg(key).clone();
@@ -308,6 +322,33 @@ mod tests {
         ));
         store.reset(&key).await.unwrap();
         assert_eq!(hit(&store, &key, "1/hour", 7.0).await, Decision::Allow);
+        store.reset(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn release_gives_back_one_slot() {
+        let Some(store) = store("release").await else {
+            return;
+        };
+        let key = unique("release");
+        let t = 1_767_225_600.125;
+        assert_eq!(hit(&store, &key, "2/min", t).await, Decision::Allow);
+        assert_eq!(hit(&store, &key, "2/min", t).await, Decision::Allow);
+        assert!(matches!(
+            hit(&store, &key, "2/min", t + 1.0).await,
+            Decision::Deny { .. }
+        ));
+        store.release(&key, t).await.unwrap();
+        assert_eq!(hit(&store, &key, "2/min", t + 2.0).await, Decision::Allow);
+        assert!(matches!(
+            hit(&store, &key, "2/min", t + 2.0).await,
+            Decision::Deny { .. }
+        ));
+        store.release(&key, t + 50.0).await.unwrap();
+        assert!(matches!(
+            hit(&store, &key, "2/min", t + 3.0).await,
+            Decision::Deny { .. }
+        ));
         store.reset(&key).await.unwrap();
     }
 
