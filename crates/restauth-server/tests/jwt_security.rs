@@ -535,6 +535,44 @@ async fn password_change_revokes_older_tokens() {
 }
 
 #[tokio::test]
+async fn header_kid_typ_and_unexpected_aud_are_refused() {
+    let (s, id) = with_alice("").await;
+    for extra in [
+        json!({"kid": "no-such-key"}),
+        json!({"typ": "at+jwt"}),
+        json!({"typ": "JOSE"}),
+    ] {
+        let token = with_header(&s, &id, &extra);
+        assert_refused(&s, &token, "Token is invalid").await;
+        assert_401(
+            &verify(&s, &token).await,
+            &token_not_valid("Token is invalid"),
+        );
+    }
+    // typ is compared without regard to case.
+    assert_profile(
+        &profile(&s, &with_header(&s, &id, &json!({"typ": "jwt"}))).await,
+        "alice",
+    );
+    // An audience claim on a server that has none.
+    let mut claims = access_claims(&id);
+    claims["aud"] = json!("some-other-api");
+    assert_refused(&s, &server_signed(&s, &claims), "Token is invalid").await;
+
+    // With asymmetric keys, a kid naming none of them.
+    let (rs, id) = with_alice(&asymmetric_config("RS256", "rsa_a.key.pem", &[])).await;
+    let key = RS256KeyPair::from_pem(&read_testdata("rsa_a.key.pem"))
+        .unwrap()
+        .with_key_id("unknown");
+    assert_refused(
+        &rs,
+        &key.sign(their_claims(&id)).unwrap(),
+        "Token is invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn flushexpiredtokens_deletes_expired_records() {
     // Long enough to blacklist the token before it expires, whatever the sub-second phase.
     let (s, _) = with_alice("[simple_jwt]\nrefresh_token_lifetime = 3").await;

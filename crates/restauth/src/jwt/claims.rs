@@ -150,10 +150,14 @@ impl ClaimRules {
         {
             return Err(TokenError::Invalid);
         }
-        if let Some(audience) = &self.audience
-            && !audience_matches(payload.get("aud"), audience)
-        {
-            return Err(TokenError::Invalid);
+        match &self.audience {
+            Some(audience) if !audience_matches(payload.get("aud"), audience) => {
+                return Err(TokenError::Invalid);
+            }
+            // A token meant for some audience is not meant for a server that has none
+            // (RFC 8725 §3.9): refused rather than taken for a general one.
+            None if payload.contains_key("aud") => return Err(TokenError::Invalid),
+            _ => {}
         }
         if payload.get(&self.jti_claim).is_some_and(|j| !j.is_string()) {
             return Err(TokenError::Invalid);

@@ -548,15 +548,6 @@ fn issuer_mismatch_is_refused() {
     }
 }
 
-#[test]
-fn unconfigured_audience_is_not_checked() {
-    // simplejwt passes verify_aud=False when AUDIENCE is None.
-    let p = payload_with(|m| {
-        m.insert("aud".into(), json!("anything"));
-    });
-    assert!(access(&hs(), &forge_hs(HS_HEADER, &p)).is_ok());
-}
-
 // ---- user id ---------------------------------------------------------------------------
 
 #[test]
@@ -755,14 +746,49 @@ fn rotation_keeps_claims_with_new_jti_exp_iat() {
 }
 
 #[test]
-fn hmac_tokens_have_no_kid_and_ignore_one() {
+fn hmac_tokens_have_no_kid_and_refuse_one() {
     let b = hs();
     assert!(!segment(&b.issue_refresh("4", NOW).token, 0).contains("kid"));
+    // An HMAC key has no kid, so a token naming one names a key we do not have.
     let t = forge_hs(
         r#"{"alg":"HS256","kid":"whatever","typ":"JWT"}"#,
         &access_payload(),
     );
-    assert!(access(&b, &t).is_ok());
+    assert_eq!(access(&b, &t), Err(TokenError::Invalid));
+}
+
+#[test]
+fn typ_must_be_jwt_in_any_case() {
+    for typ in ["JWT", "jwt", "Jwt"] {
+        let t = forge_hs(
+            &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+            &access_payload(),
+        );
+        assert!(access(&hs(), &t).is_ok(), "{typ}");
+    }
+    // No typ at all is fine (RFC 7519 makes it optional).
+    assert!(access(&hs(), &forge_hs(r#"{"alg":"HS256"}"#, &access_payload())).is_ok());
+    for typ in ["at+jwt", "JWS", "", "dpop+jwt"] {
+        let t = forge_hs(
+            &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+            &access_payload(),
+        );
+        assert_eq!(access(&hs(), &t), Err(TokenError::Invalid), "{typ}");
+    }
+}
+
+#[test]
+fn aud_is_refused_when_no_audience_is_configured() {
+    for aud in [json!("api"), json!(["api"]), json!([]), json!("")] {
+        let p = payload_with(|m| {
+            m.insert("aud".into(), aud.clone());
+        });
+        assert_eq!(
+            access(&hs(), &forge_hs(HS_HEADER, &p)),
+            Err(TokenError::Invalid),
+            "{aud}"
+        );
+    }
 }
 
 // ---- asymmetric keys, kid routing and rotation -----------------------------------------
