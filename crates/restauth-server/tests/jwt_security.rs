@@ -728,6 +728,31 @@ async fn deactivation_cuts_off_within_the_second() {
 }
 
 #[tokio::test]
+async fn verify_applies_the_cut_off() {
+    let (s, _) = with_alice("").await;
+    let (refresh_token, access) = obtain(&s, "alice").await;
+    assert_eq!(verify(&s, &access).await.body, "{}");
+    let r = s
+        .post_json(
+            "/api/token/logout-all/",
+            &json!({}),
+            Some(&format!("Bearer {access}")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Even a second later: the cut-off is restauth's own revocation, not a matter of timing.
+    s.advance_clock(Duration::from_secs(1));
+    let r = verify(&s, &refresh_token).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, r#"{"non_field_errors":["Token is blacklisted"]}"#)
+    );
+    let r = verify(&s, &access).await;
+    assert_401(&r, PASSWORD_CHANGED);
+    assert_eq!(r.header("www-authenticate"), Some(CHALLENGE));
+}
+
+#[tokio::test]
 async fn verify_refuses_a_revoked_family() {
     let (s, _) = with_alice(ROTATE_AND_BLACKLIST).await;
     let (first, _) = obtain(&s, "alice").await;
