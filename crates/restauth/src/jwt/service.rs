@@ -122,10 +122,11 @@ impl Restauth {
         rotated: RotatedToken,
         now_ms: i64,
     ) -> Result<Value, Error> {
-        let grace_ms = i64::try_from(self.settings().simple_jwt.rotation_grace_seconds)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
-        let in_grace = now_ms.saturating_sub(rotated.rotated_at) < grace_ms;
+        let in_grace = within_grace(
+            now_ms,
+            rotated.rotated_at,
+            self.settings().simple_jwt.rotation_grace_seconds,
+        );
         let successor = match rotated.successor {
             Some(s) if in_grace => s,
             _ => {
@@ -268,5 +269,39 @@ impl Restauth {
     /// `restauth flushexpiredtokens`.
     pub async fn flush_expired_tokens(&self) -> Result<u64, Error> {
         Ok(self.store().flush_expired_tokens(now()).await?)
+    }
+}
+
+/// Whether a refresh at `now_ms` of a token rotated at `rotated_at` is within the grace.
+fn within_grace(now_ms: i64, rotated_at: i64, grace_seconds: u64) -> bool {
+    let grace_ms = i64::try_from(grace_seconds)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    // A concurrent refresh may have read the clock before the rotation it lost to, so the
+    // elapsed time can be negative: that is within any grace, but there is none at 0.
+    grace_ms > 0 && now_ms.saturating_sub(rotated_at) < grace_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_grace;
+
+    #[test]
+    fn grace_window() {
+        let rotated = 1_000_000;
+        assert!(within_grace(rotated, rotated, 5));
+        assert!(within_grace(rotated + 4_999, rotated, 5));
+        assert!(!within_grace(rotated + 5_000, rotated, 5));
+        // A loser that read the clock before the winner rotated.
+        assert!(within_grace(rotated - 3, rotated, 5));
+        // A huge setting saturates instead of overflowing.
+        assert!(within_grace(rotated + 1, rotated, u64::MAX));
+    }
+
+    #[test]
+    fn no_grace_is_strict_even_for_a_loser_whose_clock_read_came_first() {
+        let rotated = 1_000_000;
+        assert!(!within_grace(rotated, rotated, 0));
+        assert!(!within_grace(rotated - 3, rotated, 0));
     }
 }
