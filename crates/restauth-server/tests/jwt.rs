@@ -162,8 +162,15 @@ async fn inactive_user_is_refused() {
         &r,
         r#"{"detail":"User is inactive","code":"user_inactive"}"#,
     );
+    // Deactivation ended the token for good: reactivating does not bring it back, even within
+    // the second it was issued in; a new login works.
     run(&s, &["activateuser", "alice"], "");
-    assert_profile(&profile(&s, &access).await, "alice");
+    assert_401(
+        &profile(&s, &access).await,
+        r#"{"detail":"The user's password has been changed.","code":"password_changed"}"#,
+    );
+    let (_, fresh) = obtain(&s, "alice").await;
+    assert_profile(&profile(&s, &fresh).await, "alice");
 }
 
 // ---- §5.4 obtain ------------------------------------------------------------------------

@@ -20,6 +20,11 @@ use serde_json::{Value, json};
 
 const ROTATE_AND_BLACKLIST: &str =
     "[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true";
+/// Rotation with no grace: the second refresh of a token is always a replay.
+const STRICT_ROTATION: &str = "[simple_jwt]\nrotate_refresh_tokens = true\n\
+    blacklist_after_rotation = true\nrotation_grace_seconds = 0";
+/// Just past the default `rotation_grace_seconds` (5).
+const PAST_THE_GRACE: Duration = Duration::from_millis(5_001);
 const PASSWORD_CHANGED: &str =
     r#"{"detail":"The user's password has been changed.","code":"password_changed"}"#;
 
@@ -370,6 +375,7 @@ async fn rotated_out_refresh_token_is_refused() {
     let r = verify(&s, &first).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body, r#"{"non_field_errors":["Token is blacklisted"]}"#);
+    s.advance_clock(PAST_THE_GRACE);
     assert_401(
         &refresh(&s, &first).await,
         &token_not_valid("Token is blacklisted"),
@@ -389,7 +395,8 @@ async fn replayed_refresh_token_revokes_its_family() {
     let second = second.unwrap();
     let (_, newest) = refreshed(&s, &second).await;
     let newest = newest.unwrap();
-    // The thief replays the first token: refused, and the whole line is revoked.
+    // The thief replays the first token after the grace: refused, and the whole line is revoked.
+    s.advance_clock(PAST_THE_GRACE);
     assert_401(
         &refresh(&s, &first).await,
         &token_not_valid("Token is blacklisted"),
@@ -412,6 +419,7 @@ async fn replaying_the_middle_of_a_family_revokes_its_descendants() {
     let second = second.unwrap();
     let (_, third) = refreshed(&s, &second).await;
     let third = third.unwrap();
+    s.advance_clock(PAST_THE_GRACE);
     assert_401(
         &refresh(&s, &second).await,
         &token_not_valid("Token is blacklisted"),
@@ -424,7 +432,7 @@ async fn replaying_the_middle_of_a_family_revokes_its_descendants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_of_one_token_have_one_winner() {
-    let (s, _) = with_alice(ROTATE_AND_BLACKLIST).await;
+    let (s, _) = with_alice(STRICT_ROTATION).await;
     let (token, _) = obtain(&s, "alice").await;
     let url = s.url("/api/token/refresh/");
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
@@ -460,14 +468,100 @@ async fn concurrent_refreshes_of_one_token_have_one_winner() {
     );
 }
 
+/// Sends `n` refreshes of `token` at once; their statuses and bodies.
+async fn refresh_at_once(s: &Server, token: &str, n: usize) -> Vec<(u16, String)> {
+    let url = s.url("/api/token/refresh/");
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let client = reqwest::Client::new();
+            let (url, token, barrier) = (url.clone(), token.to_owned(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = client
+                    .post(url)
+                    .json(&json!({ "refresh": token }))
+                    .send()
+                    .await
+                    .expect("request");
+                let status = r.status().as_u16();
+                (status, r.text().await.expect("body"))
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_refreshes_within_the_grace_share_one_successor() {
+    let (s, _) = with_alice(ROTATE_AND_BLACKLIST).await;
+    let (token, _) = obtain(&s, "alice").await;
+    // Two tabs, then a third a little later but within the grace.
+    let mut replies = refresh_at_once(&s, &token, 2).await;
+    s.advance_clock(Duration::from_millis(4_000));
+    replies.extend(refresh_at_once(&s, &token, 1).await);
+    let mut successors = Vec::new();
+    let mut accesses = Vec::new();
+    for (status, body) in &replies {
+        assert_eq!(*status, 200, "{body}");
+        let v: Value = serde_json::from_str(body).unwrap();
+        successors.push(v["refresh"].as_str().unwrap().to_owned());
+        accesses.push(v["access"].as_str().unwrap().to_owned());
+    }
+    // One successor, byte for byte, and a fresh access token for each.
+    assert!(
+        successors.iter().all(|t| *t == successors[0]),
+        "{successors:?}"
+    );
+    assert_ne!(successors[0], token);
+    let jtis: std::collections::HashSet<_> = accesses
+        .iter()
+        .map(|a| payload_of(a)["jti"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(jtis.len(), accesses.len());
+    for a in &accesses {
+        assert_profile(&profile(&s, a).await, "alice");
+    }
+    // The shared successor is live and rotates on.
+    assert_eq!(verify(&s, &successors[0]).await.body, "{}");
+
+    // After the grace the old token is a replay: refused, and the family revoked, the
+    // successor both tabs hold included.
+    s.advance_clock(Duration::from_millis(1_100));
+    assert_401(
+        &refresh(&s, &token).await,
+        &token_not_valid("Token is blacklisted"),
+    );
+    assert_401(
+        &refresh(&s, &successors[0]).await,
+        &token_not_valid("Token is blacklisted"),
+    );
+}
+
+#[tokio::test]
+async fn a_blacklisted_successor_is_not_handed_out_again() {
+    let (s, _) = with_alice(ROTATE_AND_BLACKLIST).await;
+    let (token, _) = obtain(&s, "alice").await;
+    let (_, next) = refreshed(&s, &token).await;
+    // The first tab logs out with its new token; the second tab's late refresh gets nothing.
+    assert_eq!(blacklist(&s, &next.unwrap()).await.status, 200);
+    assert_401(
+        &refresh(&s, &token).await,
+        &token_not_valid("Token is blacklisted"),
+    );
+}
+
 #[tokio::test]
 async fn logout_everywhere_revokes_older_access_and_refresh_tokens() {
     let (s, _) = with_alice("").await;
     let (refresh_token, access) = obtain(&s, "alice").await;
     let (other_refresh, other_access) = obtain(&s, "alice").await;
     assert_profile(&profile(&s, &access).await, "alice");
-    // The cut-off has one-second granularity: log out in a later second than the issue.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // No waiting: the cut-off is exact, so tokens issued just before it die with it.
     let r = s
         .post_json(
             "/api/token/logout-all/",
@@ -504,7 +598,6 @@ async fn logout_everywhere_revokes_older_access_and_refresh_tokens() {
 async fn password_change_revokes_older_tokens() {
     let (s, _) = with_alice("").await;
     let (refresh_token, access) = obtain(&s, "alice").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let new_password = "an entirely different passphrase 7";
     run(
         &s,
@@ -532,6 +625,185 @@ async fn password_change_revokes_older_tokens() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// A pair obtained right before `revoke` (same second, no wait) and one right after it: the
+/// first dies, the second lives, whatever the sub-second phase.
+async fn around_a_cut_off(s: &Server, revoke: impl AsyncFn(&str), password: &str) {
+    let login = |password: String| async move {
+        let r = s
+            .post_json(
+                "/api/token/",
+                &json!({"username": "alice", "password": password}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        (
+            v["refresh"].as_str().unwrap().to_owned(),
+            v["access"].as_str().unwrap().to_owned(),
+        )
+    };
+    for _ in 0..3 {
+        let (before_refresh, before_access) = login(PASSWORD.to_owned()).await;
+        revoke(&before_access).await;
+        let (after_refresh, after_access) = login(password.to_owned()).await;
+        assert_401(&profile(s, &before_access).await, PASSWORD_CHANGED);
+        assert_401(
+            &refresh(s, &before_refresh).await,
+            &token_not_valid("Token is blacklisted"),
+        );
+        // Verify applies the same cut-off: the refresh token as a blacklisted one, the access
+        // token with the body the protected routes give it.
+        let r = verify(s, &before_refresh).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (400, r#"{"non_field_errors":["Token is blacklisted"]}"#)
+        );
+        let r = verify(s, &before_access).await;
+        assert_401(&r, PASSWORD_CHANGED);
+        assert_eq!(r.header("www-authenticate"), Some(CHALLENGE));
+        // Issued after the call, in the same second as likely as not: alive.
+        assert_profile(&profile(s, &after_access).await, "alice");
+        assert_eq!(verify(s, &after_access).await.body, "{}");
+        assert_eq!(verify(s, &after_refresh).await.body, "{}");
+        refreshed(s, &after_refresh).await;
+        if password != PASSWORD {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn logout_everywhere_cuts_off_within_the_second() {
+    let (s, _) = with_alice("").await;
+    around_a_cut_off(
+        &s,
+        async |access: &str| {
+            let r = s
+                .post_json(
+                    "/api/token/logout-all/",
+                    &json!({}),
+                    Some(&format!("Bearer {access}")),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        },
+        PASSWORD,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cli_password_change_cuts_off_within_the_second() {
+    let (s, _) = with_alice("").await;
+    let new_password = "an entirely different passphrase 7";
+    around_a_cut_off(
+        &s,
+        async |_: &str| {
+            run(
+                &s,
+                &["changepassword", "alice", "--password-stdin"],
+                &format!("{new_password}\n"),
+            );
+        },
+        new_password,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deactivation_cuts_off_within_the_second() {
+    let (s, _) = with_alice("").await;
+    around_a_cut_off(
+        &s,
+        async |_: &str| {
+            run(&s, &["deactivateuser", "alice"], "");
+            run(&s, &["activateuser", "alice"], "");
+        },
+        PASSWORD,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn verify_applies_the_cut_off() {
+    let (s, _) = with_alice("").await;
+    let (refresh_token, access) = obtain(&s, "alice").await;
+    assert_eq!(verify(&s, &access).await.body, "{}");
+    let r = s
+        .post_json(
+            "/api/token/logout-all/",
+            &json!({}),
+            Some(&format!("Bearer {access}")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Even a second later: the cut-off is restauth's own revocation, not a matter of timing.
+    s.advance_clock(Duration::from_secs(1));
+    let r = verify(&s, &refresh_token).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, r#"{"non_field_errors":["Token is blacklisted"]}"#)
+    );
+    let r = verify(&s, &access).await;
+    assert_401(&r, PASSWORD_CHANGED);
+    assert_eq!(r.header("www-authenticate"), Some(CHALLENGE));
+}
+
+#[tokio::test]
+async fn verify_refuses_a_revoked_family() {
+    let (s, _) = with_alice(ROTATE_AND_BLACKLIST).await;
+    let (first, _) = obtain(&s, "alice").await;
+    let (_, second) = refreshed(&s, &first).await;
+    let second = second.unwrap();
+    assert_eq!(verify(&s, &second).await.body, "{}");
+    s.advance_clock(PAST_THE_GRACE);
+    assert_eq!(refresh(&s, &first).await.status, 401);
+    let r = verify(&s, &second).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, r#"{"non_field_errors":["Token is blacklisted"]}"#)
+    );
+}
+
+#[tokio::test]
+async fn header_kid_typ_and_unexpected_aud_are_refused() {
+    let (s, id) = with_alice("").await;
+    for extra in [
+        json!({"kid": "no-such-key"}),
+        json!({"typ": "at+jwt"}),
+        json!({"typ": "JOSE"}),
+    ] {
+        let token = with_header(&s, &id, &extra);
+        assert_refused(&s, &token, "Token is invalid").await;
+        assert_401(
+            &verify(&s, &token).await,
+            &token_not_valid("Token is invalid"),
+        );
+    }
+    // typ is compared without regard to case.
+    assert_profile(
+        &profile(&s, &with_header(&s, &id, &json!({"typ": "jwt"}))).await,
+        "alice",
+    );
+    // An audience claim on a server that has none.
+    let mut claims = access_claims(&id);
+    claims["aud"] = json!("some-other-api");
+    assert_refused(&s, &server_signed(&s, &claims), "Token is invalid").await;
+
+    // With asymmetric keys, a kid naming none of them.
+    let (rs, id) = with_alice(&asymmetric_config("RS256", "rsa_a.key.pem", &[])).await;
+    let key = RS256KeyPair::from_pem(&read_testdata("rsa_a.key.pem"))
+        .unwrap()
+        .with_key_id("unknown");
+    assert_refused(
+        &rs,
+        &key.sign(their_claims(&id)).unwrap(),
+        "Token is invalid",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -216,8 +216,10 @@ async fn jwt_refresh_across_instances_has_exactly_one_winner() {
         return;
     };
     let db = TestDb::new(&url);
+    // No grace: every refresh but the first is a replay.
     let config = format!(
-        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n"
+        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n\
+         rotation_grace_seconds = 0\n"
     );
     let a = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
     let b = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
@@ -263,4 +265,56 @@ async fn jwt_refresh_across_instances_has_exactly_one_winner() {
         }
     }
     assert_eq!(ok, 1, "exactly one refresh may win");
+}
+
+/// With the default grace, concurrent refreshes of one token spread over both instances all
+/// receive the one successor the store recorded, byte for byte.
+#[tokio::test]
+async fn jwt_refreshes_across_instances_within_the_grace_share_one_successor() {
+    let Some(url) = postgres_url() else {
+        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+        return;
+    };
+    let db = TestDb::new(&url);
+    let config = format!(
+        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n"
+    );
+    let a = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
+    let b = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
+    a.create_user("alice", &[]);
+    let pair = a
+        .post_json(
+            "/api/token/",
+            &serde_json::json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let refresh = pair.json()["refresh"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let server = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let refresh = refresh.clone();
+            tokio::spawn(async move {
+                server
+                    .post_json(
+                        "/api/token/refresh/",
+                        &serde_json::json!({ "refresh": refresh }),
+                        None,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut successors = std::collections::HashSet::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        successors.insert(r.json()["refresh"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        successors.len(),
+        1,
+        "one token, one successor: {successors:?}"
+    );
 }

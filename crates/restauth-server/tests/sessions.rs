@@ -1021,6 +1021,25 @@ async fn password_change_and_deactivation_end_sessions() {
 }
 
 #[tokio::test]
+async fn deactivation_ends_sessions_of_the_same_second_and_spares_later_ones() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    for _ in 0..3 {
+        // No waiting between the login, the revocation and the next login.
+        let before = login(&s, "alice").await;
+        for cmd in ["deactivateuser", "activateuser"] {
+            let out = s.command(&[cmd, "alice"], "");
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
+        let after = login(&s, "alice").await;
+        let d = dashboard(&s, &before.cookie()).await;
+        assert_eq!((d.status, d.body.as_str()), (403, NOT_PROVIDED));
+        let d = dashboard(&s, &after.cookie()).await;
+        assert_eq!((d.status, d.body.as_str()), (200, GREETING));
+    }
+}
+
+#[tokio::test]
 async fn sessions_expire() {
     let s = Server::builder()
         .config("[session]\ncookie_age = 2")

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::now_ms;
 use crate::context::{Restauth, now};
 use crate::error::{Error, ValidationErrors};
 use crate::password::{
@@ -225,9 +226,11 @@ impl Restauth {
         self.check_password_rules(password, &account, &mut errors);
         errors.into_result()?;
         let hash = self.hashing().hash(password.to_owned()).await?;
+        let cut_off = now_ms();
         self.store()
-            .set_password(user.id, &hash, Some(now()))
+            .set_password(user.id, &hash, Some(cut_off))
             .await?;
+        leave_millisecond(cut_off).await;
         self.invalidate().await
     }
 
@@ -237,7 +240,9 @@ impl Restauth {
     pub async fn set_active(&self, user: &User, active: bool) -> Result<(), Error> {
         self.store().set_active(user.id, active).await?;
         if !active {
-            self.store().set_valid_after(user.id, now()).await?;
+            let cut_off = now_ms();
+            self.store().set_valid_after(user.id, cut_off).await?;
+            leave_millisecond(cut_off).await;
         }
         self.invalidate().await
     }
@@ -247,10 +252,23 @@ impl Restauth {
         self.invalidate().await
     }
 
-    /// "Log out everywhere": refuses every credential of the user issued before now.
+    /// "Log out everywhere": refuses every credential of the user issued before now, the one
+    /// making the call included.
     pub async fn revoke_all(&self, user: &User) -> Result<(), Error> {
-        self.store().set_valid_after(user.id, now()).await?;
+        let cut_off = now_ms();
+        self.store().set_valid_after(user.id, cut_off).await?;
         self.store().delete_user_tokens(user.id, None).await?;
+        leave_millisecond(cut_off).await;
         self.invalidate().await
+    }
+}
+
+/// Returns once the clock has left the millisecond of a cut-off (at most a millisecond away),
+/// so that whatever this process issues after the revoking call has returned is issued
+/// strictly after the cut-off and survives it, while anything issued before or during the
+/// call, in the same millisecond included, is refused.
+async fn leave_millisecond(cut_off: i64) {
+    while now_ms() <= cut_off {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
 }

@@ -104,13 +104,14 @@ impl Restauth {
         previous: Option<&str>,
     ) -> Result<String, Error> {
         let key = generate_session_key()?;
-        let now = now();
+        let now_ms = crate::clock::now_ms();
+        let now = now_ms.div_euclid(1000);
         let settings = &self.settings().session;
         let record = SessionRecord {
             digest: hex::encode(digest(&key)),
             user_id: user.id,
             auth_hash: session_auth_hash(&user.password, self.secret_key()),
-            created: now,
+            created: now_ms,
             last_seen: now,
             expires: now.saturating_add(settings.cookie_age.as_i64()),
         };
@@ -206,7 +207,7 @@ impl Restauth {
         user: Arc<User>,
         now: i64,
     ) -> SessionVerdict {
-        if session.expires <= now || session.created < user.valid_after {
+        if session.expires <= now || !user.issued_valid(session.created) {
             return Err(SessionEnd::Expired);
         }
         let last_seen = session.last_seen.load(Ordering::Relaxed);

@@ -55,14 +55,15 @@ impl Restauth {
     /// Issues a new token for `user_id`, honouring `token.ttl` and `token.limit_per_user`.
     pub async fn issue_token(&self, user_id: i64) -> Result<IssuedToken, Error> {
         let settings = &self.settings().token;
-        let created = now();
+        let created_ms = crate::clock::now_ms();
+        let created = created_ms.div_euclid(1000);
         let key = generate_key()?;
         let record = self
             .store()
             .insert_token(&NewToken {
                 digest: hex::encode(digest(&key)),
                 user_id,
-                created,
+                created: created_ms,
                 expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
                 limit_per_user: settings.limit_per_user,
             })
@@ -131,7 +132,7 @@ impl Restauth {
         if !user.is_active {
             return Err(TokenRejection::Inactive);
         }
-        if token.created < user.valid_after {
+        if !user.issued_valid(token.created) {
             return Err(TokenRejection::Invalid);
         }
         self.maybe_touch(&token, now);

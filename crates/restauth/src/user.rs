@@ -18,9 +18,17 @@ pub struct User {
     /// Unix seconds.
     pub date_joined: i64,
     pub last_login: Option<i64>,
-    /// Unix seconds; credentials issued before this instant are refused (password change,
-    /// "log out everywhere").
+    /// Unix milliseconds; credentials issued at or before this instant are refused (password
+    /// change, "log out everywhere", deactivation). See [`User::issued_valid`].
     pub valid_after: i64,
+}
+
+impl User {
+    /// Whether a credential issued at `issued_ms` (Unix milliseconds) outlives the user's
+    /// revocation cut-off: only one issued strictly after it does.
+    pub fn issued_valid(&self, issued_ms: i64) -> bool {
+        issued_ms > self.valid_after
+    }
 }
 
 impl fmt::Debug for User {

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use restauth::settings::DatabaseSettings;
 use restauth::store::{
-    NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, connect,
+    NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
+    connect,
 };
 
 struct Backend {
@@ -506,23 +507,42 @@ mod checks {
                 let uid = u.id;
                 tokio::spawn(async move {
                     let new = outstanding(&format!("r2-{i}"), uid, "ignored");
-                    s.rotate_refresh(&outstanding("r1", uid, "r1"), &new, true, 1100)
+                    s.rotate_refresh(&outstanding("r1", uid, "r1"), &new, true, 1_100_000)
                         .await
                 })
             })
             .collect();
-        let mut won = 0;
-        for t in tasks {
+        let mut winners = Vec::new();
+        let mut losers = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
             match t.await.unwrap() {
-                Ok(Rotation::Rotated) => won += 1,
-                Ok(Rotation::Reused { family }) => assert_eq!(family, "r1"),
+                Ok(Rotation::Rotated) => winners.push(format!("r2-{i}")),
+                Ok(Rotation::Reused(r)) => losers.push(r),
                 Err(e) => panic!("{}: rotation failed: {e}", b.name),
             }
         }
-        assert_eq!(won, 1, "{}", b.name);
+        assert_eq!(winners.len(), 1, "{}", b.name);
+        // Every loser sees the one successor the winner recorded, and when it was rotated.
+        let successor = OutstandingToken {
+            jti: winners[0].clone(),
+            user_id: u.id,
+            family: "r1".into(),
+            created_at: 1000,
+            expires_at: 2000,
+        };
+        let expected = RotatedToken {
+            family: "r1".into(),
+            rotated_at: 1_100_000,
+            successor: Some(successor),
+        };
+        assert_eq!(losers.len(), 19, "{}", b.name);
+        for r in &losers {
+            assert_eq!(r, &expected, "{}", b.name);
+        }
         assert!(s.is_blacklisted("r1").await.unwrap());
-        assert_eq!(s.rotated_family("r1").await.unwrap().as_deref(), Some("r1"));
-        assert_eq!(s.rotated_family("r2-0").await.unwrap(), None);
+        assert_eq!(s.rotation("r1").await.unwrap().as_ref(), Some(&expected));
+        assert_eq!(s.rotation(&winners[0]).await.unwrap(), None);
+        assert_eq!(s.rotation("unknown").await.unwrap(), None);
         // A token never recorded (issued before records were kept) rotates once too.
         let first = s
             .rotate_refresh(
@@ -546,9 +566,11 @@ mod checks {
             .unwrap();
         assert_eq!(
             replay,
-            Rotation::Reused {
-                family: "x1".into()
-            }
+            Rotation::Reused(RotatedToken {
+                family: "x1".into(),
+                rotated_at: 1,
+                successor: Some(outstanding("x2", u.id, "x1")),
+            })
         );
         // Revoking the family blacklists every token of it.
         assert_eq!(s.revoke_family("x1", 3).await.unwrap(), 2);

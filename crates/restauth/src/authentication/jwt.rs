@@ -46,7 +46,7 @@ pub(crate) fn check_user(
     if restauth.settings().simple_jwt.check_user_is_active && !user.is_active {
         return Err(failed("User is inactive", "user_inactive"));
     }
-    if claims.iat < user.valid_after {
+    if !user.issued_valid(claims.issued_at_ms()) {
         return Err(failed(
             "The user's password has been changed.",
             "password_changed",

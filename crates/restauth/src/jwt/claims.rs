@@ -49,6 +49,36 @@ pub struct Claims {
     pub extra: Map<String, Value>,
 }
 
+impl Claims {
+    /// When the token was issued, in Unix milliseconds, for revocation cut-offs.
+    ///
+    /// Tokens issued here carry a UUIDv7 `jti` whose first 48 bits are that instant; it is used
+    /// when it lies within the `iat` second. Any other token (a simplejwt `uuid4` jti, say) is
+    /// taken as issued at the very start of its `iat` second: the earliest instant it could
+    /// have been, so a cut-off in that second refuses it rather than let it through.
+    pub fn issued_at_ms(&self) -> i64 {
+        let start = self.iat.saturating_mul(1000);
+        match uuid7_ms(&self.jti) {
+            Some(ms) if ms.div_euclid(1000) == self.iat => ms,
+            _ => start,
+        }
+    }
+}
+
+/// The millisecond timestamp of a UUIDv7 written as 32 lowercase hex characters.
+fn uuid7_ms(jti: &str) -> Option<i64> {
+    let b = jti.as_bytes();
+    let lower_hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    if b.len() != 32 || !b.iter().all(lower_hex) {
+        return None;
+    }
+    // Version nibble 7, variant bits 10.
+    if b[12] != b'7' || !matches!(b[16], b'8' | b'9' | b'a' | b'b') {
+        return None;
+    }
+    i64::from_str_radix(&jti[..12], 16).ok()
+}
+
 /// Claim names and validation parameters taken from the settings.
 #[derive(Clone, Debug)]
 pub(crate) struct ClaimRules {
@@ -150,10 +180,14 @@ impl ClaimRules {
         {
             return Err(TokenError::Invalid);
         }
-        if let Some(audience) = &self.audience
-            && !audience_matches(payload.get("aud"), audience)
-        {
-            return Err(TokenError::Invalid);
+        match &self.audience {
+            Some(audience) if !audience_matches(payload.get("aud"), audience) => {
+                return Err(TokenError::Invalid);
+            }
+            // A token meant for some audience is not meant for a server that has none
+            // (RFC 8725 §3.9): refused rather than taken for a general one.
+            None if payload.contains_key("aud") => return Err(TokenError::Invalid),
+            _ => {}
         }
         if payload.get(&self.jti_claim).is_some_and(|j| !j.is_string()) {
             return Err(TokenError::Invalid);

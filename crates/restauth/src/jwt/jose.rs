@@ -65,8 +65,11 @@ impl<'a> RawToken<'a> {
         {
             return Err(TokenError::Invalid);
         }
-        if self.header.get("typ").is_some_and(|t| !t.is_string()) {
-            return Err(TokenError::Invalid);
+        // A `typ` other than JWT marks another kind of token (RFC 8725 §3.11): never ours.
+        match self.header.get("typ") {
+            None => {}
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
+            Some(_) => return Err(TokenError::Invalid),
         }
         match self.header.get("kid") {
             None => Ok(None),
@@ -229,6 +232,25 @@ mod tests {
         let t = token(r#"{"alg":"HS256"}"#, "{}");
         let raw = RawToken::parse(&t).unwrap();
         assert_eq!(format!("{}.{}", raw.signing_input, raw.signature), t);
+    }
+
+    #[test]
+    fn typ_other_than_jwt_is_invalid() {
+        for typ in [r#""JWT""#, r#""jwt""#, r#""Jwt""#] {
+            let t = token(&format!(r#"{{"alg":"HS256","typ":{typ}}}"#), "{}");
+            assert!(
+                RawToken::parse(&t).unwrap().check_header("HS256").is_ok(),
+                "{typ}"
+            );
+        }
+        for typ in [r#""at+jwt""#, r#""JWS""#, r#""""#, r#""JWT ""#, "1", "null"] {
+            let t = token(&format!(r#"{{"alg":"HS256","typ":{typ}}}"#), "{}");
+            assert_eq!(
+                RawToken::parse(&t).unwrap().check_header("HS256"),
+                Err(TokenError::Invalid),
+                "{typ}"
+            );
+        }
     }
 
     #[test]

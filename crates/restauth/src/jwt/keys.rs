@@ -123,9 +123,11 @@ impl KeySet {
         self.verifiers
             .iter()
             .filter(|v| match (kid, &v.kid) {
-                // kid routes among asymmetric keys; HMAC ignores it, as simplejwt does.
+                // A kid must name one of our keys (RFC 8725 §3.9): HMAC keys have none, so an
+                // HMAC token that names one is refused; without a kid every key is tried.
                 (Some(wanted), Some(have)) => wanted == have,
-                _ => true,
+                (Some(_), None) => false,
+                (None, _) => true,
             })
             // Re-check the algorithm against the key actually selected.
             .filter(|v| Some(v.alg_name) == header_alg)

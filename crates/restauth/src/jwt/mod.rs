@@ -107,38 +107,56 @@ impl JwtBackend {
         })
     }
 
-    /// A new refresh token for `user_id` (what a login returns).
-    pub fn issue_refresh(&self, user_id: &str, now: i64) -> Issued {
+    /// A new refresh token for `user_id` (what a login returns), issued at `now_ms` (Unix
+    /// milliseconds): `iat` is its second and the time-ordered `jti` carries the millisecond.
+    pub fn issue_refresh(&self, user_id: &str, now_ms: i64) -> Issued {
+        let now = now_ms.div_euclid(1000);
         self.issue(Claims {
             token_type: TokenType::Refresh.as_str().to_owned(),
             exp: now.saturating_add(self.inner.refresh_lifetime),
             iat: now,
-            jti: new_jti(),
+            jti: new_jti(now_ms),
             user_id: Some(user_id.to_owned()),
             extra: serde_json::Map::new(),
         })
     }
 
     /// An access token minted from a validated refresh token: every refresh claim except type,
-    /// exp, jti and iat is copied; jti and iat are fresh and exp is `now` + the access lifetime.
-    pub fn access_for(&self, refresh: &Claims, now: i64) -> Issued {
+    /// exp, jti and iat is copied; jti and iat are fresh and exp is now + the access lifetime.
+    pub fn access_for(&self, refresh: &Claims, now_ms: i64) -> Issued {
+        let now = now_ms.div_euclid(1000);
         self.issue(Claims {
             token_type: TokenType::Access.as_str().to_owned(),
             exp: now.saturating_add(self.inner.access_lifetime),
             iat: now,
-            jti: new_jti(),
+            jti: new_jti(now_ms),
             user_id: refresh.user_id.clone(),
             extra: refresh.extra.clone(),
         })
     }
 
     /// The refresh token that replaces `refresh` on rotation: same claims, new jti, exp and iat.
-    pub fn rotate(&self, refresh: &Claims, now: i64) -> Issued {
+    pub fn rotate(&self, refresh: &Claims, now_ms: i64) -> Issued {
+        let now = now_ms.div_euclid(1000);
         self.issue(Claims {
             token_type: refresh.token_type.clone(),
             exp: now.saturating_add(self.inner.refresh_lifetime),
             iat: now,
-            jti: new_jti(),
+            jti: new_jti(now_ms),
+            user_id: refresh.user_id.clone(),
+            extra: refresh.extra.clone(),
+        })
+    }
+
+    /// The successor [`rotate`](Self::rotate) gave `refresh`, signed again from the parts the
+    /// store keeps (its jti, iat and exp): the same claims, so the same bytes (every configured
+    /// algorithm signs deterministically; ECDSA with RFC 6979 nonces).
+    pub fn remint_successor(&self, refresh: &Claims, jti: &str, iat: i64, exp: i64) -> Issued {
+        self.issue(Claims {
+            token_type: refresh.token_type.clone(),
+            exp,
+            iat,
+            jti: jti.to_owned(),
             user_id: refresh.user_id.clone(),
             extra: refresh.extra.clone(),
         })
@@ -212,11 +230,18 @@ impl JwtBackend {
     }
 }
 
-/// 128 bits from the OS CSPRNG as 32 lowercase hex characters (the shape of `uuid4().hex`).
-fn new_jti() -> String {
+/// A UUIDv7 written as 32 lowercase hex characters (the shape of simplejwt's `uuid4().hex`):
+/// the first 48 bits are `now_ms`, so the issue instant of a token is known to the millisecond
+/// without a claim simplejwt clients do not expect; the other 74 bits come from the OS CSPRNG.
+/// The jti is an identifier, not a secret.
+pub(crate) fn new_jti(now_ms: i64) -> String {
     let mut bytes = [0u8; 16];
     // Without a working OS CSPRNG no token may be issued at all.
     getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    let ms = u64::try_from(now_ms).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6] = 0x70 | (bytes[6] & 0x0F); // version 7
+    bytes[8] = 0x80 | (bytes[8] & 0x3F); // RFC 9562 variant
     hex::encode(bytes)
 }
 

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Claims, TokenError, TokenType};
+use crate::authentication::jwt::check_user;
+use crate::clock::now_ms;
 use crate::context::{Restauth, now};
 use crate::error::{Error, ErrorBody, ValidationErrors};
-use crate::store::{OutstandingToken, Rotation};
+use crate::store::{OutstandingToken, RotatedToken, Rotation};
 use crate::user::User;
 
 /// simplejwt's `{"detail": <message>, "code": "token_not_valid"}`.
@@ -55,9 +57,9 @@ impl Restauth {
     /// `POST /api/token/`: a refresh/access pair for an authenticated user, recorded as the
     /// first token of a new login family.
     pub async fn obtain_pair(&self, user: &User) -> Result<Pair, Error> {
-        let now = now();
+        let now_ms = now_ms();
         let jwt = self.jwt();
-        let refresh = jwt.issue_refresh(&self.user_claim(user), now);
+        let refresh = jwt.issue_refresh(&self.user_claim(user), now_ms);
         self.store()
             .insert_outstanding(&OutstandingToken {
                 jti: refresh.claims.jti.clone(),
@@ -68,30 +70,19 @@ impl Restauth {
             })
             .await?;
         if self.settings().simple_jwt.update_last_login {
-            self.store().set_last_login(user.id, now).await?;
+            self.store()
+                .set_last_login(user.id, now_ms.div_euclid(1000))
+                .await?;
         }
-        let access = jwt.access_for(&refresh.claims, now);
+        let access = jwt.access_for(&refresh.claims, now_ms);
         Ok(Pair {
             refresh: refresh.token,
             access: access.token,
         })
     }
 
-    /// Validates a refresh token and its user: signature, expiry, type, blacklist, account.
-    async fn live_refresh(&self, token: &str, now: i64) -> Result<(Claims, Arc<User>), Error> {
-        let claims = self
-            .jwt()
-            .decode(token, TokenType::Refresh, now)
-            .map_err(|e| token_not_valid(&e))?;
-        if self.store().is_blacklisted(&claims.jti).await? {
-            // A rotated token is blacklisted by its rotation, so a replay arrives here rather
-            // than at `rotate_refresh`: it must revoke the family all the same.
-            if let Some(family) = self.store().rotated_family(&claims.jti).await? {
-                self.revoke_replayed(&family, claims.user_id.as_deref(), now)
-                    .await?;
-            }
-            return Err(token_not_valid(&TokenError::Blacklisted));
-        }
+    /// The active user a refresh token names, if the token outlives the user's cut-off.
+    async fn refresh_user(&self, claims: &Claims) -> Result<Arc<User>, Error> {
         let user = match &claims.user_id {
             Some(c) => self.user_by_claim(c).await?,
             None => None,
@@ -100,10 +91,10 @@ impl Restauth {
             // simplejwt answers a deleted user with a 500; a client deserves this instead.
             return Err(Error::authentication_failed(NO_ACTIVE_ACCOUNT));
         };
-        if claims.iat < user.valid_after {
+        if !user.issued_valid(claims.issued_at_ms()) {
             return Err(token_not_valid(&TokenError::Blacklisted));
         }
-        Ok((claims, user))
+        Ok(user)
     }
 
     /// A spent refresh token came back: treat it as stolen and revoke its whole login family.
@@ -122,20 +113,77 @@ impl Restauth {
         Ok(())
     }
 
+    /// A refresh token that was already rotated came back. Within the grace it gets the one
+    /// successor its rotation recorded, signed again from the stored claims (so byte for byte
+    /// the same token), and a fresh access token; after it, it is a replay and its family dies.
+    async fn refresh_rotated(
+        &self,
+        claims: &Claims,
+        rotated: RotatedToken,
+        now_ms: i64,
+    ) -> Result<Value, Error> {
+        let in_grace = within_grace(
+            now_ms,
+            rotated.rotated_at,
+            self.settings().simple_jwt.rotation_grace_seconds,
+        );
+        let successor = match rotated.successor {
+            Some(s) if in_grace => s,
+            _ => {
+                self.revoke_replayed(
+                    &rotated.family,
+                    claims.user_id.as_deref(),
+                    now_ms.div_euclid(1000),
+                )
+                .await?;
+                return Err(token_not_valid(&TokenError::Blacklisted));
+            }
+        };
+        // The successor may have been blacklisted since (logout, or its family revoked).
+        if self.store().is_blacklisted(&successor.jti).await? {
+            return Err(token_not_valid(&TokenError::Blacklisted));
+        }
+        let jwt = self.jwt();
+        let again = jwt.remint_successor(
+            claims,
+            &successor.jti,
+            successor.created_at,
+            successor.expires_at,
+        );
+        // The same checks as for the token presented: the account and its cut-off.
+        self.refresh_user(&again.claims).await?;
+        let access = jwt.access_for(&again.claims, now_ms);
+        Ok(json!({ "access": access.token, "refresh": again.token }))
+    }
+
     /// `POST /api/token/refresh/`: `{"access"}`, or `{"access","refresh"}` with rotation.
     ///
-    /// With rotation and blacklisting on, the old token is spent atomically: of concurrent
-    /// refreshes exactly one wins, and a replay of a spent token revokes its whole family.
+    /// With rotation and blacklisting on, the old token is spent atomically and gets exactly one
+    /// successor; refreshes of it within `rotation_grace_seconds` all receive that successor,
+    /// and a later one is a replay that revokes the whole family.
     pub async fn refresh(&self, token: &str) -> Result<Value, Error> {
-        let now = now();
-        let (claims, user) = self.live_refresh(token, now).await?;
+        let now_ms = now_ms();
+        let now = now_ms.div_euclid(1000);
+        let claims = self
+            .jwt()
+            .decode(token, TokenType::Refresh, now)
+            .map_err(|e| token_not_valid(&e))?;
+        if self.store().is_blacklisted(&claims.jti).await? {
+            // A rotated token is blacklisted by its rotation, so a late twin or a replay
+            // arrives here rather than at `rotate_refresh`.
+            return match self.store().rotation(&claims.jti).await? {
+                Some(rotated) => self.refresh_rotated(&claims, rotated, now_ms).await,
+                None => Err(token_not_valid(&TokenError::Blacklisted)),
+            };
+        }
+        let user = self.refresh_user(&claims).await?;
         let settings = &self.settings().simple_jwt;
         let jwt = self.jwt();
         if !settings.rotate_refresh_tokens {
-            let access = jwt.access_for(&claims, now);
+            let access = jwt.access_for(&claims, now_ms);
             return Ok(json!({ "access": access.token }));
         }
-        let new = jwt.rotate(&claims, now);
+        let new = jwt.rotate(&claims, now_ms);
         let old_row = OutstandingToken {
             jti: claims.jti.clone(),
             user_id: user.id,
@@ -153,33 +201,50 @@ impl Restauth {
         if settings.blacklist_after_rotation {
             let outcome = self
                 .store()
-                .rotate_refresh(&old_row, &new_row, true, now)
+                .rotate_refresh(&old_row, &new_row, true, now_ms)
                 .await?;
-            if let Rotation::Reused { family } = outcome {
-                self.revoke_replayed(&family, claims.user_id.as_deref(), now)
-                    .await?;
-                return Err(token_not_valid(&TokenError::Blacklisted));
+            if let Rotation::Reused(rotated) = outcome {
+                return self.refresh_rotated(&claims, rotated, now_ms).await;
             }
         } else {
             self.store().insert_outstanding(&new_row).await?;
         }
-        let access = jwt.access_for(&new.claims, now);
+        let access = jwt.access_for(&new.claims, now_ms);
         Ok(json!({ "access": access.token, "refresh": new.token }))
     }
 
     /// `POST /api/token/verify/`: `{}` for a valid token of any type.
+    ///
+    /// Beyond simplejwt's checks it applies restauth's own revocation, the user's cut-off
+    /// (log out everywhere, password change, deactivation): a refresh token cut off answers as a
+    /// blacklisted one, an access token as the protected routes answer it.
     pub async fn verify_token(&self, token: &str) -> Result<Value, Error> {
         let claims = self
             .jwt()
             .decode_any(token, now())
             .map_err(|e| token_not_valid(&e))?;
+        // simplejwt's quirk, kept for its clients: a 400, not a 401.
+        let blacklisted = || Error::Validation(ValidationErrors::non_field("Token is blacklisted"));
         if self.settings().simple_jwt.blacklist_after_rotation
             && self.store().is_blacklisted(&claims.jti).await?
         {
-            // simplejwt's quirk, kept for its clients: a 400, not a 401.
-            return Err(Error::Validation(ValidationErrors::non_field(
-                "Token is blacklisted",
-            )));
+            return Err(blacklisted());
+        }
+        let user = match &claims.user_id {
+            Some(c) => self.user_by_claim(c).await?,
+            None => None,
+        };
+        if let Some(user) = user
+            && !user.issued_valid(claims.issued_at_ms())
+        {
+            if claims.token_type == TokenType::Refresh.as_str() {
+                return Err(blacklisted());
+            }
+            return Err(check_user(self, &claims, Some(user))
+                .err()
+                .unwrap_or_else(|| {
+                    Error::Internal("cut-off token passed the user checks".into())
+                }));
         }
         Ok(json!({}))
     }
@@ -204,5 +269,39 @@ impl Restauth {
     /// `restauth flushexpiredtokens`.
     pub async fn flush_expired_tokens(&self) -> Result<u64, Error> {
         Ok(self.store().flush_expired_tokens(now()).await?)
+    }
+}
+
+/// Whether a refresh at `now_ms` of a token rotated at `rotated_at` is within the grace.
+fn within_grace(now_ms: i64, rotated_at: i64, grace_seconds: u64) -> bool {
+    let grace_ms = i64::try_from(grace_seconds)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    // A concurrent refresh may have read the clock before the rotation it lost to, so the
+    // elapsed time can be negative: that is within any grace, but there is none at 0.
+    grace_ms > 0 && now_ms.saturating_sub(rotated_at) < grace_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_grace;
+
+    #[test]
+    fn grace_window() {
+        let rotated = 1_000_000;
+        assert!(within_grace(rotated, rotated, 5));
+        assert!(within_grace(rotated + 4_999, rotated, 5));
+        assert!(!within_grace(rotated + 5_000, rotated, 5));
+        // A loser that read the clock before the winner rotated.
+        assert!(within_grace(rotated - 3, rotated, 5));
+        // A huge setting saturates instead of overflowing.
+        assert!(within_grace(rotated + 1, rotated, u64::MAX));
+    }
+
+    #[test]
+    fn no_grace_is_strict_even_for_a_loser_whose_clock_read_came_first() {
+        let rotated = 1_000_000;
+        assert!(!within_grace(rotated, rotated, 0));
+        assert!(!within_grace(rotated - 3, rotated, 0));
     }
 }

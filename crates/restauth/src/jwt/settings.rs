@@ -15,6 +15,10 @@ pub struct SimpleJwtSettings {
     pub rotate_refresh_tokens: bool,
     /// Blacklist the refresh token that a rotation replaced (default off).
     pub blacklist_after_rotation: bool,
+    /// With rotation and blacklisting on: seconds after a rotation during which refreshes of
+    /// the same token all receive its one successor instead of counting as a replay (two tabs
+    /// refreshing at once). 0 makes every second refresh a replay. restauth's own (default 5).
+    pub rotation_grace_seconds: u64,
     /// Update `last_login` when a token pair is obtained (default off).
     pub update_last_login: bool,
     /// Signing algorithm: HS256/384/512, RS256/384/512, ES256/384 or EdDSA (default HS256).
@@ -52,6 +56,7 @@ impl std::fmt::Debug for SimpleJwtSettings {
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("blacklist_after_rotation", &self.blacklist_after_rotation)
+            .field("rotation_grace_seconds", &self.rotation_grace_seconds)
             .field("update_last_login", &self.update_last_login)
             .field("algorithm", &self.algorithm)
             .field(
@@ -80,6 +85,7 @@ impl Default for SimpleJwtSettings {
             refresh_token_lifetime: Seconds(86_400),
             rotate_refresh_tokens: false,
             blacklist_after_rotation: false,
+            rotation_grace_seconds: 5,
             update_last_login: false,
             algorithm: "HS256".to_owned(),
             signing_key: None,
@@ -115,6 +121,7 @@ mod tests {
         assert_eq!(s.leeway, 0);
         assert!(s.check_user_is_active);
         assert!(!s.rotate_refresh_tokens && !s.blacklist_after_rotation);
+        assert_eq!(s.rotation_grace_seconds, 5);
     }
 
     #[test]

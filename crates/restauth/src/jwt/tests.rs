@@ -9,6 +9,8 @@ use super::*;
 
 const SECRET: &str = "test-only-secret-0123456789abcdef-0123456789";
 const NOW: i64 = 1_795_877_363;
+/// `NOW` in milliseconds, as the issuing functions take it.
+const NOW_MS: i64 = NOW * 1000;
 
 fn td(name: &str) -> String {
     format!("{}/src/jwt/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -261,7 +263,7 @@ fn garbage_tokens_are_invalid() {
     for t in ["", "garbage", "a.b.c", "...", "a.b", "Bearer x", "é.é.é"] {
         assert_eq!(access(&b, t), Err(TokenError::Invalid), "{t:?}");
     }
-    let good = b.issue_refresh("4", NOW).token;
+    let good = b.issue_refresh("4", NOW_MS).token;
     assert_eq!(access(&b, &format!("{good}.x")), Err(TokenError::Invalid));
     assert_eq!(access(&b, &format!("{good}=")), Err(TokenError::Invalid));
 }
@@ -271,7 +273,9 @@ fn garbage_tokens_are_invalid() {
 /// Every single-character change of a valid token is refused, and nothing panics: the
 /// canonical base64 check leaves no equivalent spelling of a segment.
 fn assert_no_malleability(b: &JwtBackend) {
-    let token = b.access_for(&b.issue_refresh("4", NOW).claims, NOW).token;
+    let token = b
+        .access_for(&b.issue_refresh("4", NOW_MS).claims, NOW_MS)
+        .token;
     assert!(access(b, &token).is_ok());
     for i in 0..token.len() {
         for c in ['A', 'B', 'g', '_', '-', '.', '0'] {
@@ -299,7 +303,9 @@ fn no_single_character_change_is_accepted_eddsa() {
 #[test]
 fn tampered_payload_is_refused() {
     let b = hs();
-    let t = b.access_for(&b.issue_refresh("4", NOW).claims, NOW).token;
+    let t = b
+        .access_for(&b.issue_refresh("4", NOW_MS).claims, NOW_MS)
+        .token;
     let parts: Vec<&str> = t.split('.').collect();
     let evil = segment(&t, 1).replace(r#""user_id":"4""#, r#""user_id":"1""#);
     let forged = format!("{}.{}.{}", parts[0], b64(&evil), parts[2]);
@@ -309,7 +315,9 @@ fn tampered_payload_is_refused() {
 #[test]
 fn tampered_signature_is_refused() {
     let b = hs();
-    let t = b.access_for(&b.issue_refresh("4", NOW).claims, NOW).token;
+    let t = b
+        .access_for(&b.issue_refresh("4", NOW_MS).claims, NOW_MS)
+        .token;
     let (rest, sig) = t.rsplit_once('.').unwrap();
     let first = if sig.starts_with('A') { 'B' } else { 'A' };
     let forged = format!("{rest}.{first}{}", &sig[1..]);
@@ -319,7 +327,7 @@ fn tampered_signature_is_refused() {
 #[test]
 fn token_signed_with_another_secret_is_refused() {
     let other = JwtBackend::new(&settings(), "another-test-secret-0123456789abcdef").unwrap();
-    let t = other.issue_refresh("4", NOW).token;
+    let t = other.issue_refresh("4", NOW_MS).token;
     assert_eq!(
         hs().decode(&t, TokenType::Refresh, NOW),
         Err(TokenError::Invalid)
@@ -375,14 +383,16 @@ fn missing_token_type_is_refused() {
 #[test]
 fn refresh_token_used_as_access_is_wrong_type() {
     let b = hs();
-    let refresh = b.issue_refresh("4", NOW).token;
+    let refresh = b.issue_refresh("4", NOW_MS).token;
     assert_eq!(access(&b, &refresh), Err(TokenError::WrongType));
 }
 
 #[test]
 fn access_token_used_as_refresh_is_wrong_type() {
     let b = hs();
-    let at = b.access_for(&b.issue_refresh("4", NOW).claims, NOW).token;
+    let at = b
+        .access_for(&b.issue_refresh("4", NOW_MS).claims, NOW_MS)
+        .token;
     assert_eq!(
         b.decode(&at, TokenType::Refresh, NOW),
         Err(TokenError::WrongType)
@@ -392,8 +402,8 @@ fn access_token_used_as_refresh_is_wrong_type() {
 #[test]
 fn decode_any_accepts_both_types() {
     let b = hs();
-    let rt = b.issue_refresh("4", NOW);
-    let at = b.access_for(&rt.claims, NOW);
+    let rt = b.issue_refresh("4", NOW_MS);
+    let at = b.access_for(&rt.claims, NOW_MS);
     assert_eq!(b.decode_any(&rt.token, NOW).unwrap(), rt.claims);
     assert_eq!(b.decode_any(&at.token, NOW).unwrap(), at.claims);
 }
@@ -403,8 +413,8 @@ fn decode_any_accepts_both_types() {
 #[test]
 fn expired_token_is_refused() {
     let b = hs();
-    let rt = b.issue_refresh("4", NOW);
-    let at = b.access_for(&rt.claims, NOW);
+    let rt = b.issue_refresh("4", NOW_MS);
+    let at = b.access_for(&rt.claims, NOW_MS);
     assert!(access(&b, &at.token).is_ok());
     assert_eq!(
         b.decode(&at.token, TokenType::Access, NOW + 300),
@@ -499,7 +509,7 @@ fn with_aud_iss() -> JwtBackend {
 #[test]
 fn issued_tokens_carry_and_pass_aud_iss() {
     let b = with_aud_iss();
-    let rt = b.issue_refresh("4", NOW);
+    let rt = b.issue_refresh("4", NOW_MS);
     let payload = segment(&rt.token, 1);
     assert!(
         payload.ends_with(r#""user_id":"4","aud":"restauth-api","iss":"https://auth.example"}"#)
@@ -548,15 +558,6 @@ fn issuer_mismatch_is_refused() {
     }
 }
 
-#[test]
-fn unconfigured_audience_is_not_checked() {
-    // simplejwt passes verify_aud=False when AUDIENCE is None.
-    let p = payload_with(|m| {
-        m.insert("aud".into(), json!("anything"));
-    });
-    assert!(access(&hs(), &forge_hs(HS_HEADER, &p)).is_ok());
-}
-
 // ---- user id ---------------------------------------------------------------------------
 
 #[test]
@@ -594,7 +595,7 @@ fn integer_user_id_is_re_emitted_as_string() {
     let refresh = b
         .decode(&forge_hs(HS_HEADER, &p), TokenType::Refresh, NOW)
         .unwrap();
-    let at = b.access_for(&refresh, NOW);
+    let at = b.access_for(&refresh, NOW_MS);
     assert!(segment(&at.token, 1).contains(r#""user_id":"42""#));
 }
 
@@ -618,7 +619,7 @@ fn custom_claim_names_are_used() {
         ..settings()
     };
     let b = JwtBackend::new(&s, SECRET).unwrap();
-    let rt = b.issue_refresh("7", NOW);
+    let rt = b.issue_refresh("7", NOW_MS);
     let payload: Value = serde_json::from_str(&segment(&rt.token, 1)).unwrap();
     let keys: Vec<&str> = payload
         .as_object()
@@ -685,7 +686,7 @@ fn refresh_payload_is_simplejwt_byte_for_byte() {
 
 #[test]
 fn issued_refresh_has_simplejwt_shape() {
-    let rt = hs().issue_refresh("4", NOW);
+    let rt = hs().issue_refresh("4", NOW_MS);
     let c = &rt.claims;
     assert_eq!(
         (c.token_type.as_str(), c.exp, c.iat),
@@ -714,16 +715,16 @@ fn jtis_are_unique() {
     let b = hs();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..1000 {
-        assert!(seen.insert(b.issue_refresh("4", NOW).claims.jti));
+        assert!(seen.insert(b.issue_refresh("4", NOW_MS).claims.jti));
     }
 }
 
 #[test]
 fn access_copies_refresh_claims_except_type_exp_jti_iat() {
     let b = hs();
-    let mut refresh = b.issue_refresh("4", NOW - 100).claims;
+    let mut refresh = b.issue_refresh("4", (NOW - 100) * 1000).claims;
     refresh.extra.insert("tenant".into(), json!("acme"));
-    let at = b.access_for(&refresh, NOW);
+    let at = b.access_for(&refresh, NOW_MS);
     let c = &at.claims;
     assert_eq!(
         (c.token_type.as_str(), c.exp, c.iat),
@@ -738,9 +739,9 @@ fn access_copies_refresh_claims_except_type_exp_jti_iat() {
 #[test]
 fn rotation_keeps_claims_with_new_jti_exp_iat() {
     let b = hs();
-    let mut old = b.issue_refresh("4", NOW - 1000).claims;
+    let mut old = b.issue_refresh("4", (NOW - 1000) * 1000).claims;
     old.extra.insert("tenant".into(), json!("acme"));
-    let new = b.rotate(&old, NOW);
+    let new = b.rotate(&old, NOW_MS);
     assert_eq!(new.claims.token_type, "refresh");
     assert_eq!((new.claims.exp, new.claims.iat), (NOW + 86_400, NOW));
     assert_ne!(new.claims.jti, old.jti);
@@ -755,14 +756,95 @@ fn rotation_keeps_claims_with_new_jti_exp_iat() {
 }
 
 #[test]
-fn hmac_tokens_have_no_kid_and_ignore_one() {
+fn hmac_tokens_have_no_kid_and_refuse_one() {
     let b = hs();
-    assert!(!segment(&b.issue_refresh("4", NOW).token, 0).contains("kid"));
+    assert!(!segment(&b.issue_refresh("4", NOW_MS).token, 0).contains("kid"));
+    // An HMAC key has no kid, so a token naming one names a key we do not have.
     let t = forge_hs(
         r#"{"alg":"HS256","kid":"whatever","typ":"JWT"}"#,
         &access_payload(),
     );
-    assert!(access(&b, &t).is_ok());
+    assert_eq!(access(&b, &t), Err(TokenError::Invalid));
+}
+
+#[test]
+fn typ_must_be_jwt_in_any_case() {
+    for typ in ["JWT", "jwt", "Jwt"] {
+        let t = forge_hs(
+            &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+            &access_payload(),
+        );
+        assert!(access(&hs(), &t).is_ok(), "{typ}");
+    }
+    // No typ at all is fine (RFC 7519 makes it optional).
+    assert!(access(&hs(), &forge_hs(r#"{"alg":"HS256"}"#, &access_payload())).is_ok());
+    for typ in ["at+jwt", "JWS", "", "dpop+jwt"] {
+        let t = forge_hs(
+            &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+            &access_payload(),
+        );
+        assert_eq!(access(&hs(), &t), Err(TokenError::Invalid), "{typ}");
+    }
+}
+
+#[test]
+fn aud_is_refused_when_no_audience_is_configured() {
+    for aud in [json!("api"), json!(["api"]), json!([]), json!("")] {
+        let p = payload_with(|m| {
+            m.insert("aud".into(), aud.clone());
+        });
+        assert_eq!(
+            access(&hs(), &forge_hs(HS_HEADER, &p)),
+            Err(TokenError::Invalid),
+            "{aud}"
+        );
+    }
+}
+
+#[test]
+fn jti_is_a_uuid7_carrying_the_issue_millisecond() {
+    let b = hs();
+    let at_ms = NOW_MS + 789;
+    let c = b.issue_refresh("4", at_ms).claims;
+    assert_eq!(c.iat, NOW);
+    assert_eq!(c.jti.len(), 32);
+    // Version 7 and the RFC 9562 variant, as `uuid::Uuid::now_v7().simple()` would write them.
+    assert_eq!(&c.jti[12..13], "7");
+    assert!("89ab".contains(&c.jti[16..17]));
+    assert_eq!(i64::from_str_radix(&c.jti[..12], 16).unwrap(), at_ms);
+    assert_eq!(c.issued_at_ms(), at_ms);
+    let a = b.access_for(&c, at_ms + 1).claims;
+    assert_eq!(a.issued_at_ms(), at_ms + 1);
+}
+
+#[test]
+fn issue_instant_of_foreign_jti_is_the_start_of_its_second() {
+    let b = hs();
+    let mut c = b.issue_refresh("4", NOW_MS + 500).claims;
+    // A simplejwt jti (uuid4 hex) carries no time.
+    c.jti = "0123456789ab4def8123456789abcdef".into();
+    assert_eq!(c.issued_at_ms(), NOW_MS);
+    // A UUIDv7 outside the iat second is not believed either.
+    let mut d = b.issue_refresh("4", NOW_MS + 500).claims;
+    d.iat = NOW - 1;
+    assert_eq!(d.issued_at_ms(), (NOW - 1) * 1000);
+}
+
+#[test]
+fn reminted_successor_is_byte_identical() {
+    let backends = [
+        hs(),
+        asym("RS256", "rsa_a.key.pem", &[]),
+        asym("ES256", "ec_a.key.pem", &[]),
+        asym("EdDSA", "ed_a.key.pem", &[]),
+    ];
+    for b in backends {
+        let mut old = b.issue_refresh("4", NOW_MS - 60_000).claims;
+        old.extra.insert("tenant".into(), json!("acme"));
+        let new = b.rotate(&old, NOW_MS + 250);
+        let again = b.remint_successor(&old, &new.claims.jti, new.claims.iat, new.claims.exp);
+        assert_eq!(again.token, new.token, "{}", b.algorithm());
+    }
 }
 
 // ---- asymmetric keys, kid routing and rotation -----------------------------------------
@@ -778,7 +860,7 @@ fn each_asymmetric_algorithm_round_trips_with_kid() {
         ("EdDSA", "ed_a.key.pem"),
     ] {
         let b = asym(alg, key, &[]);
-        let rt = b.issue_refresh("4", NOW);
+        let rt = b.issue_refresh("4", NOW_MS);
         let header: Value = serde_json::from_str(&segment(&rt.token, 0)).unwrap();
         let jwks = b.jwks();
         assert_eq!(header["alg"], alg);
@@ -819,11 +901,11 @@ fn jwks_publishes_public_parts_only() {
 #[test]
 fn old_key_in_verifying_keys_still_verifies() {
     let old = asym("RS256", "rsa_a.key.pem", &[]);
-    let token = old.issue_refresh("4", NOW).token;
+    let token = old.issue_refresh("4", NOW_MS).token;
     let rotated = asym("RS256", "rsa_b.key.pem", &["rsa_a.pub.pem"]);
     assert!(rotated.decode(&token, TokenType::Refresh, NOW).is_ok());
     // New tokens are signed with the new key, which the old deployment does not know.
-    let fresh = rotated.issue_refresh("4", NOW).token;
+    let fresh = rotated.issue_refresh("4", NOW_MS).token;
     assert_eq!(
         old.decode(&fresh, TokenType::Refresh, NOW),
         Err(TokenError::Invalid)
@@ -839,7 +921,7 @@ fn old_key_in_verifying_keys_still_verifies() {
 #[test]
 fn old_ec_key_in_verifying_keys_still_verifies() {
     let token = asym("ES256", "ec_a.key.pem", &[])
-        .issue_refresh("4", NOW)
+        .issue_refresh("4", NOW_MS)
         .token;
     let rotated = asym("ES256", "ec_b.key.pem", &["ec_a.pub.pem"]);
     assert!(rotated.decode(&token, TokenType::Refresh, NOW).is_ok());
@@ -1146,7 +1228,7 @@ mod interop {
     }
 
     fn ours(b: &JwtBackend) -> Issued {
-        b.access_for(&b.issue_refresh("4", now()).claims, now())
+        b.access_for(&b.issue_refresh("4", now() * 1000).claims, now() * 1000)
     }
 
     #[test]

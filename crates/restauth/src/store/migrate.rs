@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "networks of successful logins",
         sql: include_str!("../../migrations/sqlite/0004_login_networks.sql"),
     },
+    Migration {
+        version: 5,
+        name: "millisecond revocation cut-offs and rotation successors",
+        sql: include_str!("../../migrations/sqlite/0005_exact_cutoff_rotation_grace.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -56,6 +61,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "networks of successful logins",
         sql: include_str!("../../migrations/postgres/0004_login_networks.sql"),
     },
+    Migration {
+        version: 5,
+        name: "millisecond revocation cut-offs and rotation successors",
+        sql: include_str!("../../migrations/postgres/0005_exact_cutoff_rotation_grace.sql"),
+    },
 ];
 
 /// Readiness probe: reads the newest step and rewrites its row unchanged, a committed write
@@ -76,4 +86,81 @@ pub(crate) fn pending<'a>(
 ) -> impl Iterator<Item = &'a Migration> {
     let applied = applied.to_vec();
     all.iter().filter(move |m| !applied.contains(&m.version))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, SqliteConnection};
+
+    use super::*;
+    use crate::settings::DatabaseSettings;
+    use crate::store::{SqliteStore, Store};
+
+    #[test]
+    fn both_backends_convert_the_same_way() {
+        let step = |all: &[Migration]| all.iter().find(|m| m.version == 5).map(|m| m.sql);
+        assert!(step(SQLITE).is_some());
+        assert_eq!(step(SQLITE), step(POSTGRES));
+    }
+
+    /// A database of version 3 with times in seconds comes out of migration 5 with the same
+    /// verdicts in milliseconds: what survived a cut-off still does, what did not still does not.
+    #[tokio::test]
+    async fn seconds_become_milliseconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let mut conn = SqliteConnection::connect(&format!("{url}?mode=rwc"))
+            .await
+            .unwrap();
+        sqlx::raw_sql(CREATE_TABLE)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for m in SQLITE.iter().filter(|m| m.version <= 3) {
+            sqlx::raw_sql(m.sql).execute(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO restauth_migrations VALUES (?, ?, 0)")
+                .bind(m.version)
+                .bind(m.name)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO auth_user (id, username, email, first_name, last_name, password, \
+               is_active, is_staff, is_superuser, date_joined, valid_after) \
+               VALUES (1, 'a', '', '', '', 'x', 1, 0, 0, 0, 1000), \
+                      (2, 'b', '', '', '', 'x', 1, 0, 0, 0, 0);
+             INSERT INTO authtoken_token (digest, user_id, created) VALUES ('t', 1, 1000);
+             INSERT INTO auth_session (digest, user_id, auth_hash, created, last_seen, expires) \
+               VALUES ('s', 1, 'h', 999, 999, 5000);
+             INSERT INTO token_blacklist_outstandingtoken \
+               (jti, user_id, family, created_at, expires_at, rotated_at) \
+               VALUES ('j', 1, 'j', 900, 5000, 950);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+
+        let store = SqliteStore::open(&DatabaseSettings {
+            url,
+            ..DatabaseSettings::default()
+        })
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        let a = store.user_by_id(1).await.unwrap().unwrap();
+        assert_eq!(a.valid_after, 999_999);
+        // Never cut off stays never cut off.
+        assert_eq!(store.user_by_id(2).await.unwrap().unwrap().valid_after, 0);
+        let (token, _) = store.token_by_digest("t").await.unwrap().unwrap();
+        assert_eq!(token.created, 1_000_000);
+        // Issued in the cut-off's second: it survived before and survives now.
+        assert!(a.issued_valid(token.created));
+        let (session, _) = store.session_by_digest("s").await.unwrap().unwrap();
+        assert_eq!((session.created, session.last_seen), (999_000, 999));
+        assert!(!a.issued_valid(session.created));
+        let rotated = store.rotation("j").await.unwrap().unwrap();
+        assert_eq!((rotated.rotated_at, rotated.successor), (950_000, None));
+    }
 }

@@ -49,6 +49,7 @@ pub struct TokenRecord {
     pub id: i64,
     pub digest: String,
     pub user_id: i64,
+    /// Unix milliseconds, compared with the user's `valid_after`.
     pub created: i64,
     pub last_used: Option<i64>,
     pub expires: Option<i64>,
@@ -59,6 +60,7 @@ pub struct TokenRecord {
 pub struct NewToken {
     pub digest: String,
     pub user_id: i64,
+    /// Unix milliseconds.
     pub created: i64,
     pub expires: Option<i64>,
     /// Keep at most this many tokens for the user, evicting the oldest, in the same transaction.
@@ -72,6 +74,7 @@ pub struct SessionRecord {
     pub user_id: i64,
     /// Django's session auth hash of the user's password hash at login.
     pub auth_hash: String,
+    /// Unix milliseconds, compared with the user's `valid_after`.
     pub created: i64,
     pub last_seen: i64,
     /// Absolute expiry (Unix seconds).
@@ -85,8 +88,20 @@ pub struct OutstandingToken {
     pub user_id: i64,
     /// The jti of the login's first refresh token; rotations keep it.
     pub family: String,
+    /// The token's `iat` (Unix seconds).
     pub created_at: i64,
+    /// The token's `exp` (Unix seconds).
     pub expires_at: i64,
+}
+
+/// A refresh token that has been rotated, and what it was rotated into.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotatedToken {
+    pub family: String,
+    /// When it was rotated, Unix milliseconds.
+    pub rotated_at: i64,
+    /// The one successor it was given (`None` for rows rotated before successors were kept).
+    pub successor: Option<OutstandingToken>,
 }
 
 /// What happened to a rotation attempt.
@@ -94,8 +109,9 @@ pub struct OutstandingToken {
 pub enum Rotation {
     /// The old token was live; the new one is recorded.
     Rotated,
-    /// The old token had already been rotated: a replay. Carries its family.
-    Reused { family: String },
+    /// The old token had already been rotated: a replay, unless within the grace. Nothing was
+    /// written; carries what the earlier rotation recorded.
+    Reused(RotatedToken),
 }
 
 /// The storage contract. Every method is one atomic operation.
@@ -115,8 +131,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
-    /// Sets a new password hash. With `revoke_before = Some(t)`, also moves the user's
-    /// `valid_after` to `t` and deletes their API tokens, in one transaction.
+    /// Sets a new password hash. With `revoke_before = Some(t)` (Unix milliseconds), also moves
+    /// the user's `valid_after` to `t` and deletes their API tokens, in one transaction.
     async fn set_password(
         &self,
         user_id: i64,
@@ -132,7 +148,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError>;
     async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError>;
-    /// Moves `valid_after` forward (never back) to `at`.
+    /// Moves `valid_after` (Unix milliseconds: credentials issued at or before it are refused)
+    /// forward, never back, to `at`.
     async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError>;
     /// Deletes the user and, by cascade, everything they own.
     async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
@@ -172,23 +189,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a refresh token handed out at login.
     async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError>;
-    /// In one transaction: marks `old` rotated if it was not already (recording it first if it
-    /// was never seen), records `new` in the same family, and blacklists `old` when asked. Of
-    /// concurrent rotations of one token exactly one gets [`Rotation::Rotated`].
+    /// In one transaction: marks `old` rotated at `now_ms` into `new` if it was not already
+    /// (recording it first if it was never seen), records `new` in the same family, and
+    /// blacklists `old` when asked. Of concurrent rotations of one token exactly one gets
+    /// [`Rotation::Rotated`]; the others get the winner's record, so one token has exactly one
+    /// successor, across processes too.
     async fn rotate_refresh(
         &self,
         old: &OutstandingToken,
         new: &OutstandingToken,
         blacklist_old: bool,
-        now: i64,
+        now_ms: i64,
     ) -> Result<Rotation, StoreError>;
     /// Blacklists a jti; `false` if it already was.
     async fn blacklist_jti(&self, jti: &str, expires_at: i64, now: i64)
     -> Result<bool, StoreError>;
     async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError>;
-    /// The family of `jti` if that refresh token has already been rotated (so presenting it
-    /// again is a replay); `None` if it never was or is unknown.
-    async fn rotated_family(&self, jti: &str) -> Result<Option<String>, StoreError>;
+    /// The rotation of `jti` if that refresh token has already been rotated (so presenting it
+    /// again is a replay, or a late twin within the grace); `None` if it never was or is unknown.
+    async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError>;
     /// Blacklists every token of a login family; returns how many were added.
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError>;
     /// Deletes outstanding and blacklisted rows of tokens expired by `now`.

@@ -25,8 +25,8 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use super::migrate::{CREATE_TABLE, POSTGRES, PROBE, pending};
 use super::rows;
 use super::{
-    NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
-    classify,
+    NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
+    TokenRecord, classify,
 };
 use crate::settings::DatabaseSettings;
 use crate::user::User;
@@ -778,8 +778,9 @@ impl Store for PostgresStore {
         old: &OutstandingToken,
         new: &OutstandingToken,
         blacklist_old: bool,
-        now: i64,
+        now_ms: i64,
     ) -> Result<Rotation, StoreError> {
+        let now = now_ms.div_euclid(1000);
         self.bounded(async {
             let mut tx = self.begin().await?;
             sqlx::query(
@@ -797,25 +798,27 @@ impl Store for PostgresStore {
             .map_err(classify)?;
             // The row lock taken by this UPDATE serialises concurrent rotations of one token
             // across every server process: the losers see rotated_at set and get no row.
+            // The losers then read the winner's successor: READ COMMITTED gives each statement
+            // a fresh snapshot, taken after the winner committed.
             let claimed: Option<String> = sqlx::query_scalar(
-                "UPDATE token_blacklist_outstandingtoken SET rotated_at = $1 \
-                 WHERE jti = $2 AND rotated_at IS NULL RETURNING family",
+                "UPDATE token_blacklist_outstandingtoken SET rotated_at = $1, successor = $2 \
+                 WHERE jti = $3 AND rotated_at IS NULL RETURNING family",
             )
-            .bind(now)
+            .bind(now_ms)
+            .bind(&new.jti)
             .bind(&old.jti)
             .fetch_optional(&mut *tx)
             .await
             .map_err(classify)?;
             let Some(family) = claimed else {
-                let family: String = sqlx::query_scalar(
-                    "SELECT family FROM token_blacklist_outstandingtoken WHERE jti = $1",
-                )
-                .bind(&old.jti)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(classify)?;
+                let row = sqlx::query(rows::rotated_select!("$1"))
+                    .bind(&old.jti)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                let rotated = rows::rotated(&row).map_err(classify)?;
                 tx.rollback().await.map_err(classify)?;
-                return Ok(Rotation::Reused { family });
+                return Ok(Rotation::Reused(rotated));
             };
             sqlx::query(
                 "INSERT INTO token_blacklist_outstandingtoken \
@@ -882,16 +885,14 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn rotated_family(&self, jti: &str) -> Result<Option<String>, StoreError> {
+    async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError> {
         self.bounded(async {
-            sqlx::query_scalar(
-                "SELECT family FROM token_blacklist_outstandingtoken \
-                 WHERE jti = $1 AND rotated_at IS NOT NULL",
-            )
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)
+            let row = sqlx::query(rows::rotated_select!("$1"))
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+            row.map(|r| rows::rotated(&r)).transpose().map_err(classify)
         })
         .await
     }

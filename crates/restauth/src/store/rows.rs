@@ -2,7 +2,7 @@
 
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
-use super::{SessionRecord, TokenRecord};
+use super::{OutstandingToken, RotatedToken, SessionRecord, TokenRecord};
 use crate::user::User;
 
 pub(crate) fn user<'r, R, DB>(row: &'r R) -> Result<User, sqlx::Error>
@@ -66,5 +66,51 @@ where
         created: row.try_get("s_created")?,
         last_seen: row.try_get("s_last_seen")?,
         expires: row.try_get("s_expires")?,
+    })
+}
+
+/// The query `rotated` reads, with the backend's placeholder for the jti: a rotated
+/// outstanding token and, joined on its `successor`, the successor's row.
+macro_rules! rotated_select {
+    ($jti:literal) => {
+        concat!(
+            "SELECT o.family, o.rotated_at, s.jti AS s_jti, s.user_id AS s_user_id, ",
+            "s.family AS s_family, s.created_at AS s_created_at, s.expires_at AS s_expires_at ",
+            "FROM token_blacklist_outstandingtoken o ",
+            "LEFT JOIN token_blacklist_outstandingtoken s ON s.jti = o.successor ",
+            "WHERE o.jti = ",
+            $jti,
+            " AND o.rotated_at IS NOT NULL"
+        )
+    };
+}
+pub(crate) use rotated_select;
+
+/// A rotated token from a row of `rotated_select!`.
+pub(crate) fn rotated<'r, R, DB>(row: &'r R) -> Result<RotatedToken, sqlx::Error>
+where
+    R: Row<Database = DB>,
+    DB: Database,
+    for<'c> &'c str: ColumnIndex<R>,
+    i64: Decode<'r, DB> + Type<DB>,
+    String: Decode<'r, DB> + Type<DB>,
+{
+    let successor = match (
+        row.try_get::<Option<String>, _>("s_jti")?,
+        row.try_get::<Option<i64>, _>("s_user_id")?,
+    ) {
+        (Some(jti), Some(user_id)) => Some(OutstandingToken {
+            jti,
+            user_id,
+            family: row.try_get("s_family")?,
+            created_at: row.try_get("s_created_at")?,
+            expires_at: row.try_get("s_expires_at")?,
+        }),
+        _ => None,
+    };
+    Ok(RotatedToken {
+        family: row.try_get("family")?,
+        rotated_at: row.try_get("rotated_at")?,
+        successor,
     })
 }

@@ -21,8 +21,8 @@ use sqlx::{Sqlite, Transaction};
 use super::migrate::{CREATE_TABLE, PROBE, SQLITE, pending};
 use super::rows;
 use super::{
-    NewToken, NewUser, OutstandingToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
-    classify,
+    NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
+    TokenRecord, classify,
 };
 use crate::settings::DatabaseSettings;
 use crate::user::User;
@@ -568,8 +568,9 @@ impl Store for SqliteStore {
         old: &OutstandingToken,
         new: &OutstandingToken,
         blacklist_old: bool,
-        now: i64,
+        now_ms: i64,
     ) -> Result<Rotation, StoreError> {
+        let now = now_ms.div_euclid(1000);
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO token_blacklist_outstandingtoken (jti, user_id, family, created_at, expires_at) \
@@ -584,24 +585,24 @@ impl Store for SqliteStore {
         .await
         .map_err(classify)?;
         let claimed: Option<String> = sqlx::query_scalar(
-            "UPDATE token_blacklist_outstandingtoken SET rotated_at = ? \
+            "UPDATE token_blacklist_outstandingtoken SET rotated_at = ?, successor = ? \
              WHERE jti = ? AND rotated_at IS NULL RETURNING family",
         )
-        .bind(now)
+        .bind(now_ms)
+        .bind(&new.jti)
         .bind(&old.jti)
         .fetch_optional(&mut *tx)
         .await
         .map_err(classify)?;
         let Some(family) = claimed else {
-            let family: String = sqlx::query_scalar(
-                "SELECT family FROM token_blacklist_outstandingtoken WHERE jti = ?",
-            )
-            .bind(&old.jti)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(classify)?;
+            let row = sqlx::query(rows::rotated_select!("?"))
+                .bind(&old.jti)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(classify)?;
+            let rotated = rows::rotated(&row).map_err(classify)?;
             tx.rollback().await.map_err(classify)?;
-            return Ok(Rotation::Reused { family });
+            return Ok(Rotation::Reused(rotated));
         };
         sqlx::query(
             "INSERT INTO token_blacklist_outstandingtoken (jti, user_id, family, created_at, expires_at) \
@@ -660,15 +661,13 @@ impl Store for SqliteStore {
         Ok(found.is_some())
     }
 
-    async fn rotated_family(&self, jti: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT family FROM token_blacklist_outstandingtoken \
-             WHERE jti = ? AND rotated_at IS NOT NULL",
-        )
-        .bind(jti)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(classify)
+    async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError> {
+        let row = sqlx::query(rows::rotated_select!("?"))
+            .bind(jti)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(classify)?;
+        row.map(|r| rows::rotated(&r)).transpose().map_err(classify)
     }
 
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
