@@ -434,28 +434,8 @@ async fn replaying_the_middle_of_a_family_revokes_its_descendants() {
 async fn concurrent_refreshes_of_one_token_have_one_winner() {
     let (s, _) = with_alice(STRICT_ROTATION).await;
     let (token, _) = obtain(&s, "alice").await;
-    let url = s.url("/api/token/refresh/");
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let client = reqwest::Client::new();
-            let (url, token, barrier) = (url.clone(), token.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let r = client
-                    .post(url)
-                    .json(&json!({ "refresh": token }))
-                    .send()
-                    .await
-                    .expect("request");
-                let status = r.status().as_u16();
-                (status, r.text().await.expect("body"))
-            })
-        })
-        .collect();
     let mut wins = 0;
-    for t in tasks {
-        let (status, body) = t.await.unwrap();
+    for (status, body) in refresh_at_once(&s, &token, 20).await {
         match status {
             200 => wins += 1,
             401 => assert_eq!(body, token_not_valid("Token is blacklisted")),
