@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Server, TestDb, command_in, postgres_url, stderr, stdout};
+use common::{PASSWORD, Reply, Server, TestDb, command_in, postgres_url, stderr, stdout};
+use serde_json::Value;
 
 /// The instances share the key of sessions and JWTs, as a real deployment must.
 const SECRET: &str = "secret_key = \"multi-instance-test-secret-key-0123456789abcdef\"";
@@ -207,22 +209,19 @@ async fn a_session_works_whichever_instance_answers() {
     }
 }
 
-/// JWT refresh works on either instance, and concurrent refreshes of one refresh token spread
-/// over both instances have exactly one winner.
-#[tokio::test]
-async fn jwt_refresh_across_instances_has_exactly_one_winner() {
+/// Two instances on one fresh schema with rotation and blacklisting on (plus `extra` lines of
+/// `[simple_jwt]`), and alice's pair obtained from the first; `None` when PostgreSQL is absent.
+async fn rotating_pair(extra: &str) -> Option<(TestDb, Arc<Server>, Arc<Server>, Value)> {
     let Some(url) = postgres_url() else {
         common::skip("RESTAUTH_TEST_DATABASE_URL not set");
-        return;
+        return None;
     };
     let db = TestDb::new(&url);
-    // No grace: every refresh but the first is a replay.
     let config = format!(
-        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n\
-         rotation_grace_seconds = 0\n"
+        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n{extra}\n"
     );
-    let a = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
-    let b = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
+    let a = Arc::new(Server::builder().config(&config).on(&db).start().await);
+    let b = Arc::new(Server::builder().config(&config).on(&db).start().await);
     a.create_user("alice", &[]);
     let pair = a
         .post_json(
@@ -232,18 +231,15 @@ async fn jwt_refresh_across_instances_has_exactly_one_winner() {
         )
         .await;
     assert_eq!(pair.status, 200, "{}", pair.body);
-    let access = pair.json()["access"].as_str().unwrap().to_owned();
-    let refresh = pair.json()["refresh"].as_str().unwrap().to_owned();
-    // An access token from A is accepted by B.
-    let r = b
-        .get("/api/jwt/profile/", Some(&format!("Bearer {access}")))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    Some((db, a, b, pair.json()))
+}
 
-    let tasks: Vec<_> = (0..20)
+/// Sends `n` refreshes of `refresh` at once, alternating between the two instances.
+async fn refresh_on_both(a: &Arc<Server>, b: &Arc<Server>, refresh: &str, n: usize) -> Vec<Reply> {
+    let tasks: Vec<_> = (0..n)
         .map(|i| {
             let server = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let refresh = refresh.clone();
+            let refresh = refresh.to_owned();
             tokio::spawn(async move {
                 server
                     .post_json(
@@ -252,13 +248,35 @@ async fn jwt_refresh_across_instances_has_exactly_one_winner() {
                         None,
                     )
                     .await
-                    .status
             })
         })
         .collect();
-    let mut ok = 0;
+    let mut replies = Vec::new();
     for t in tasks {
-        match t.await.unwrap() {
+        replies.push(t.await.expect("refresh task"));
+    }
+    replies
+}
+
+/// JWT refresh works on either instance, and concurrent refreshes of one refresh token spread
+/// over both instances have exactly one winner.
+#[tokio::test]
+async fn jwt_refresh_across_instances_has_exactly_one_winner() {
+    // No grace: every refresh but the first is a replay.
+    let Some((_db, a, b, pair)) = rotating_pair("rotation_grace_seconds = 0").await else {
+        return;
+    };
+    let access = pair["access"].as_str().unwrap().to_owned();
+    let refresh = pair["refresh"].as_str().unwrap().to_owned();
+    // An access token from A is accepted by B.
+    let r = b
+        .get("/api/jwt/profile/", Some(&format!("Bearer {access}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let mut ok = 0;
+    for r in refresh_on_both(&a, &b, &refresh, 20).await {
+        match r.status {
             200 => ok += 1,
             401 => {}
             other => panic!("unexpected status {other}"),
@@ -271,44 +289,12 @@ async fn jwt_refresh_across_instances_has_exactly_one_winner() {
 /// receive the one successor the store recorded, byte for byte.
 #[tokio::test]
 async fn jwt_refreshes_across_instances_within_the_grace_share_one_successor() {
-    let Some(url) = postgres_url() else {
-        println!("skipped: RESTAUTH_TEST_DATABASE_URL not set");
+    let Some((_db, a, b, pair)) = rotating_pair("").await else {
         return;
     };
-    let db = TestDb::new(&url);
-    let config = format!(
-        "{SECRET}\n[simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n"
-    );
-    let a = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
-    let b = std::sync::Arc::new(Server::builder().config(&config).on(&db).start().await);
-    a.create_user("alice", &[]);
-    let pair = a
-        .post_json(
-            "/api/token/",
-            &serde_json::json!({"username": "alice", "password": PASSWORD}),
-            None,
-        )
-        .await;
-    assert_eq!(pair.status, 200, "{}", pair.body);
-    let refresh = pair.json()["refresh"].as_str().unwrap().to_owned();
-    let tasks: Vec<_> = (0..10)
-        .map(|i| {
-            let server = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let refresh = refresh.clone();
-            tokio::spawn(async move {
-                server
-                    .post_json(
-                        "/api/token/refresh/",
-                        &serde_json::json!({ "refresh": refresh }),
-                        None,
-                    )
-                    .await
-            })
-        })
-        .collect();
+    let refresh = pair["refresh"].as_str().unwrap().to_owned();
     let mut successors = std::collections::HashSet::new();
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in refresh_on_both(&a, &b, &refresh, 10).await {
         assert_eq!(r.status, 200, "{}", r.body);
         successors.insert(r.json()["refresh"].as_str().unwrap().to_owned());
     }
