@@ -147,17 +147,61 @@ impl Browser {
 
     /// Runs a command and returns its `value`; WebDriver errors panic with their message.
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.session));
+        match self.try_call(method.clone(), path, body).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    /// Runs a command; a WebDriver error (no such element, a stale one) is returned.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut req = self.http.request(method, format!("{}{path}", self.session));
         if let Some(b) = body {
             req = req.json(&b);
         }
         let r = req.send().await.expect("WebDriver request");
         let status = r.status();
         let v: Value = r.json().await.expect("WebDriver JSON");
-        assert!(status.is_success(), "{method} {path}: {status} {v}");
-        v["value"].clone()
+        if status.is_success() {
+            Ok(v["value"].clone())
+        } else {
+            Err(format!("{status} {v}"))
+        }
+    }
+
+    /// Waits until the element `css` shows `expected`. After a form post that lands on the
+    /// same URL, the URL cannot tell the old page from the new one; the text can.
+    async fn wait_for_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self
+                .try_call(
+                    reqwest::Method::POST,
+                    "/element",
+                    Some(json!({ "using": "css selector", "value": css })),
+                )
+                .await;
+            let seen = match found.as_ref().ok().and_then(|v| v[ELEMENT].as_str()) {
+                Some(el) => self
+                    .try_call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                    .await
+                    .ok(),
+                None => None,
+            };
+            if seen.as_ref().and_then(Value::as_str) == Some(expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} shows {seen:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn goto(&self, url: &str) {
@@ -318,11 +362,12 @@ async fn browser_login_dashboard_logout_and_csrf() {
     b.type_into("#id_username", "alice").await;
     b.type_into("#id_password", "not the password").await;
     b.click("button[type=submit]").await;
-    b.wait_for_url(&login_url).await;
-    assert_eq!(
-        b.text(".error").await,
-        "Please enter a correct username and password. Note that both fields may be case-sensitive."
-    );
+    b.wait_for_text(
+        ".error",
+        "Please enter a correct username and password. Note that both fields may be case-sensitive.",
+    )
+    .await;
+    assert_eq!(b.url().await, login_url);
     assert!(b.cookie("sessionid").await.is_none());
 
     // Log in: the dashboard greets the user.
