@@ -116,6 +116,7 @@ contract!(
     sessions_expire_and_go_with_password_and_user,
     rotation_is_atomic_and_detects_replay,
     blacklist_and_flush,
+    probe_writes_nothing_visible,
 );
 
 fn new_user(name: &str) -> NewUser {
@@ -571,5 +572,15 @@ mod checks {
         assert_eq!(s.flush_expired_tokens(1999).await.unwrap(), 0);
         assert_eq!(s.flush_expired_tokens(2000).await.unwrap(), 2);
         assert!(!s.is_blacklisted("j1").await.unwrap());
+    }
+
+    pub async fn probe_writes_nothing_visible(b: &Backend) {
+        let s = b.open().await;
+        let user = s.create_user(&new_user("alice")).await.unwrap();
+        for _ in 0..3 {
+            s.probe().await.expect("probe of a healthy store");
+        }
+        assert_eq!(s.user_by_id(user.id).await.unwrap(), Some(user));
+        s.migrate().await.expect("migrations still recorded");
     }
 }
