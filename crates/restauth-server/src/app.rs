@@ -320,6 +320,7 @@ pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
             )
         })?,
     };
+    warn_if_descriptors_run_out(server.max_connections);
     let options = ServeOptions::default()
         .header_read_timeout(Some(Duration::from_secs(server.header_read_timeout.0)))
         .max_connections(server.max_connections)
@@ -340,6 +341,39 @@ pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Descriptors the process needs besides client connections: database pool, listener, logs.
+const OTHER_DESCRIPTORS: u64 = 64;
+
+/// Warns when `max_connections` could exhaust the descriptor limit: accepting would then fail
+/// and every client, probes included, would wait, which the connection cap exists to prevent.
+fn warn_if_descriptors_run_out(max_connections: usize) {
+    let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| open_files_limit(&text))
+    else {
+        return;
+    };
+    let needed = (max_connections as u64).saturating_add(OTHER_DESCRIPTORS);
+    if needed > limit {
+        tracing::warn!(
+            max_connections,
+            descriptor_limit = limit,
+            "server.max_connections is too close to the open files limit (ulimit -n): lower it \
+             or raise the limit"
+        );
+    }
+}
+
+/// The soft "Max open files" of `/proc/self/limits`; `None` when unlimited or unreadable.
+fn open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -357,4 +391,24 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_soft_open_files_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             63471                63471                processes \n\
+                      Max open files            200                  1048576              files     \n";
+        assert_eq!(open_files_limit(limits), Some(200));
+        assert_eq!(
+            open_files_limit(
+                "Max open files            unlimited            unlimited            files\n"
+            ),
+            None
+        );
+        assert_eq!(open_files_limit(""), None);
+    }
 }

@@ -144,7 +144,7 @@ where
                     tracing::warn!(
                         max_connections = options.max_connections,
                         "connection limit reached: new connections wait until one closes \
-                         (raise [server] max_connections if this is legitimate load)"
+                         (raise max_connections if this is legitimate load)"
                     );
                 }
                 tokio::select! {
@@ -210,8 +210,11 @@ async fn accept_error(e: std::io::Error) {
     ) {
         return;
     }
-    tracing::error!(error = %e, "cannot accept a connection (lower [server] max_connections or raise the descriptor limit)");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tracing::error!(
+        error = %e,
+        "cannot accept a connection (lower max_connections or raise the descriptor limit)"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// One request: the peer address, the optional body limit and timeout, then the app.

@@ -119,6 +119,7 @@ contract!(
     blacklist_and_flush,
     login_networks_are_remembered_per_user,
     non_ascii_usernames_are_listed,
+    probe_writes_nothing_visible,
 );
 
 fn new_user(name: &str) -> NewUser {
@@ -672,6 +673,16 @@ mod checks {
             s.non_ascii_usernames().await.unwrap(),
             vec!["zoë".to_owned(), "ａｌｉｃｅ".to_owned(), "ﬁona".to_owned()]
         );
+    }
+
+    pub async fn probe_writes_nothing_visible(b: &Backend) {
+        let s = b.open().await;
+        let user = s.create_user(&new_user("alice")).await.unwrap();
+        for _ in 0..3 {
+            s.probe().await.expect("probe of a healthy store");
+        }
+        assert_eq!(s.user_by_id(user.id).await.unwrap(), Some(user));
+        s.migrate().await.expect("migrations still recorded");
     }
 }
 
