@@ -50,12 +50,18 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
     Ok(app
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(ContentLengthLimit(max_body as u64))
+        .layer(Precheck(move |r: &Request| {
+            announced_too_large(r, max_body as u64)
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(settings.server.request_timeout.0),
         ))
-        .layer(HostCheck(Arc::new(hosts)))
+        .layer({
+            // Shared: layers are cloned per route and per connection.
+            let hosts = Arc::new(hosts);
+            Precheck(move |r: &Request| invalid_host(r, &hosts))
+        })
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -78,27 +84,31 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
         )))
 }
 
-/// Refuses a body announced larger than the limit at once, instead of waiting for bytes that
-/// would be refused anyway. A plain layer (no boxed future) because it sits on the hot path.
-#[derive(Clone, Copy)]
-struct ContentLengthLimit(u64);
+/// A check that may answer a request before the router sees it. A plain layer (no boxed
+/// future) because every request passes through it.
+#[derive(Clone)]
+struct Precheck<F>(F);
 
-impl<S> tower::Layer<S> for ContentLengthLimit {
-    type Service = ContentLengthService<S>;
+impl<F: Clone, S> tower::Layer<S> for Precheck<F> {
+    type Service = PrecheckService<F, S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ContentLengthService { max: self.0, inner }
+        PrecheckService {
+            check: self.0.clone(),
+            inner,
+        }
     }
 }
 
 #[derive(Clone)]
-struct ContentLengthService<S> {
-    max: u64,
+struct PrecheckService<F, S> {
+    check: F,
     inner: S,
 }
 
-impl<S> tower::Service<Request> for ContentLengthService<S>
+impl<F, S> tower::Service<Request> for PrecheckService<F, S>
 where
+    F: Fn(&Request) -> Option<Response>,
     S: tower::Service<Request, Response = Response>,
 {
     type Response = Response;
@@ -114,17 +124,24 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let announced = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|n| n > self.max) {
-            let refused = Error::PayloadTooLarge.into_response();
-            return futures_util::future::Either::Left(std::future::ready(Ok(refused)));
+        match (self.check)(&request) {
+            Some(answer) => futures_util::future::Either::Left(std::future::ready(Ok(answer))),
+            None => futures_util::future::Either::Right(self.inner.call(request)),
         }
-        futures_util::future::Either::Right(self.inner.call(request))
     }
+}
+
+/// Refuses a body announced larger than the limit at once, instead of waiting for bytes that
+/// would be refused anyway.
+fn announced_too_large(request: &Request, max: u64) -> Option<Response> {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    announced
+        .is_some_and(|n| n > max)
+        .then(|| Error::PayloadTooLarge.into_response())
 }
 
 /// Request ids unique per process start: a random prefix and a counter. A UUID per request
@@ -241,61 +258,26 @@ impl Readiness {
 /// Django's `ALLOWED_HOSTS` check, before anything reads the `Host` header. Probes (`/healthz`,
 /// `/readyz`) are answered whatever the host, since load balancers and orchestrators address
 /// an instance by its IP.
-#[derive(Clone)]
-struct HostCheck(Arc<AllowedHosts>);
-
-impl<S> tower::Layer<S> for HostCheck {
-    type Service = HostCheckService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        HostCheckService {
-            hosts: self.0.clone(),
-            inner,
-        }
+fn invalid_host(request: &Request, hosts: &AllowedHosts) -> Option<Response> {
+    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+    if probe || hosts.allows_request(request.uri(), request.headers()) {
+        return None;
     }
-}
-
-#[derive(Clone)]
-struct HostCheckService<S> {
-    hosts: Arc<AllowedHosts>,
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for HostCheckService<S>
-where
-    S: tower::Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future =
-        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
-        if probe || self.hosts.allows_request(request.uri(), request.headers()) {
-            return futures_util::future::Either::Right(self.inner.call(request));
-        }
-        // The value is the client's: escaped by the formatter and cut short.
-        let host = request.headers().get(header::HOST).map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .chars()
-                .take(100)
-                .collect::<String>()
-        });
-        tracing::warn!(
-            ?host,
-            "Invalid HTTP_HOST header: add the host to [server] allowed_hosts if it is yours"
-        );
-        let refused = json_response(StatusCode::BAD_REQUEST, &json!({ "detail": INVALID_HOST }));
-        futures_util::future::Either::Left(std::future::ready(Ok(refused)))
-    }
+    // The value is the client's: escaped by the formatter and cut short.
+    let host = request.headers().get(header::HOST).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(100)
+            .collect::<String>()
+    });
+    tracing::warn!(
+        ?host,
+        "Invalid HTTP_HOST header: add the host to [server] allowed_hosts if it is yours"
+    );
+    Some(json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({ "detail": INVALID_HOST }),
+    ))
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
