@@ -145,7 +145,14 @@ fn check_bracketed_host(host: &str) -> Result<(), MalformedUrl> {
 /// (`http:///host`), non-http schemes (`javascript:`) and URLs starting with a control
 /// character are refused. Surrounding whitespace is ignored; an empty URL is not safe.
 pub fn is_safe_redirect(url: &str, allowed_host: &str, require_https: bool) -> bool {
-    let url = url.trim_matches(is_python_whitespace);
+    // Browsers drop tabs and line breaks anywhere before reading a URL, so every check below
+    // must see the URL without them (`/\t//evil.example` is `///evil.example` to a browser).
+    let url: String = url
+        .trim_matches(is_python_whitespace)
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
+    let url = url.as_str();
     if url.is_empty() {
         return false;
     }
