@@ -63,9 +63,9 @@ mod test_clock {
 }
 
 #[cfg(feature = "test-clock")]
-use test_clock::offset_ms;
-#[cfg(feature = "test-clock")]
 pub use test_clock::FILE_VAR;
+#[cfg(feature = "test-clock")]
+use test_clock::offset_ms;
 
 /// Moves this process's clock forward by `ms` milliseconds (test builds only).
 #[cfg(feature = "test-clock")]
