@@ -37,6 +37,8 @@ mod context;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jwt;
 pub mod parsers;
 pub mod password;
