@@ -459,6 +459,24 @@ async fn login_redirects_only_to_this_site() {
 }
 
 #[tokio::test]
+async fn login_next_cannot_hide_a_third_slash_behind_a_tab() {
+    // Browsers drop tabs and line breaks before reading the URL, so each of these is
+    // `///evil.example` to them: a scheme-relative URL to another host.
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    for next in [
+        "/\t//evil.example",
+        "//\n/evil.example",
+        "/\r\n//evil.example/x",
+        "\\\t\\\\evil.example",
+    ] {
+        let r = html_login(&s, "alice", PASSWORD, next).await;
+        assert_eq!(r.status, 302, "{next:?}: {}", r.body);
+        assert_eq!(r.header("location"), Some("/dashboard/"), "{next:?}");
+    }
+}
+
+#[tokio::test]
 async fn every_csrf_reason_of_django() {
     let s = Server::builder()
         .config("[csrf]\ntrust_forwarded_proto = true")
