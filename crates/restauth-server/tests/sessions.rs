@@ -470,6 +470,8 @@ async fn login_redirect_has_no_character_a_browser_would_drop() {
         "/\\\t/evil.example/",
         "/\n//evil.example/",
         "/\r\n//evil.example/",
+        "//\n/evil.example",
+        "\\\t\\\\evil.example",
         "/%09//evil.example/",
         "/x\u{85}",
         "/a\\b",

@@ -38,6 +38,8 @@ mod context;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hosts;
 pub mod jwt;
 pub mod parsers;

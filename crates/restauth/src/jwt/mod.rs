@@ -13,7 +13,7 @@
 mod authorization;
 mod claims;
 mod error;
-mod jose;
+pub(crate) mod jose;
 mod keys;
 mod service;
 pub mod settings;

@@ -31,7 +31,7 @@ const SCRYPT_DKLEN: usize = 64;
 
 /// Verifies `password` against a Django-format hash, dispatching on the algorithm name before
 /// the first `$`. `None`: unknown algorithm, malformed, or over the limits.
-pub(super) fn verify(encoded: &str, password: &str) -> Option<bool> {
+pub(crate) fn verify(encoded: &str, password: &str) -> Option<bool> {
     let (algorithm, _) = encoded.split_once('$')?;
     let password = password.as_bytes();
     match algorithm {

@@ -4,7 +4,7 @@
 //! Everything here is synchronous and CPU-bound: callers run it on a blocking pool
 //! ([`HashPool`]), never on the async workers.
 
-mod django;
+pub(crate) mod django;
 mod pool;
 pub mod validators;
 
