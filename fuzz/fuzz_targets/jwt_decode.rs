@@ -60,12 +60,13 @@ fuzz_target!(|data: &[u8]| {
     // Round trip: any user id survives signing and decoding. Bounded so that the token stays
     // under the decoder's 16 KiB limit even when every character is escaped.
     if text.len() <= 1024 {
-        let issued = BACKEND.issue_refresh(text, NOW);
+        // Issuing takes milliseconds (the jti carries them), decoding seconds.
+        let issued = BACKEND.issue_refresh(text, NOW * 1000);
         let claims = BACKEND
             .decode(&issued.token, TokenType::Refresh, NOW)
             .expect("a token we just signed decodes");
         assert_eq!(claims, issued.claims);
-        let access = BACKEND.access_for(&claims, NOW);
+        let access = BACKEND.access_for(&claims, NOW * 1000);
         assert_eq!(
             BACKEND.decode(&access.token, TokenType::Access, NOW),
             Ok(access.claims)
