@@ -44,6 +44,7 @@ pub mod parsers;
 pub mod password;
 pub mod permissions;
 pub mod policy;
+pub mod random;
 pub mod routes;
 pub mod safe_url;
 pub mod serve;
