@@ -165,8 +165,11 @@ pub struct SessionSettings {
     pub save_every_request: bool,
     /// A session unused this long is over; none disables the idle limit.
     pub idle_timeout: Option<Seconds>,
+    /// Where the HTML login page is served and its form posts to.
     pub login_url: String,
     pub login_redirect_url: String,
+    /// Where the HTML logout form posts to (the dashboard's "Log out").
+    pub logout_url: String,
     pub logout_redirect_url: String,
     /// Answer unauthenticated session-first routes with 401 and `WWW-Authenticate: Session`
     /// instead of DRF's 403.
@@ -189,6 +192,7 @@ impl Default for SessionSettings {
             idle_timeout: Some(Seconds(86_400)),
             login_url: "/api-auth/login/".into(),
             login_redirect_url: "/dashboard/".into(),
+            logout_url: "/api-auth/logout/".into(),
             logout_redirect_url: "/api-auth/login/".into(),
             www_authenticate: false,
             templates_dir: None,
@@ -455,6 +459,17 @@ impl Settings {
                 )));
             }
         }
+        for (key, url) in [
+            ("session.login_url", &self.session.login_url),
+            ("session.logout_url", &self.session.logout_url),
+        ] {
+            check_route_path(key, url)?;
+        }
+        if route_path(&self.session.login_url) == route_path(&self.session.logout_url) {
+            return Err(ConfigError(
+                "session.logout_url: must differ from session.login_url".into(),
+            ));
+        }
         if self.server.max_connections == 0 {
             return Err(ConfigError(
                 "server.max_connections: must be at least 1".into(),
@@ -502,6 +517,32 @@ impl Settings {
             check_hmac_key("simple_jwt.signing_key", key)?;
         }
         Ok(())
+    }
+}
+
+/// The route a page URL setting is mounted at: trailing slashes are the server's
+/// normalisation to undo (`/api-auth/login/` is routed as `/api-auth/login`).
+pub(crate) fn route_path(url: &str) -> &str {
+    match url.trim_end_matches('/') {
+        "" => "/",
+        path => path,
+    }
+}
+
+/// A path of this server that a route can be mounted at: absolute, with no query, fragment or
+/// route pattern in it.
+fn check_route_path(key: &str, url: &str) -> Result<(), ConfigError> {
+    let fits = url.starts_with('/')
+        && !url.starts_with("//")
+        && !url.chars().any(|c| {
+            matches!(c, '?' | '#' | '{' | '}' | '*' | ':') || c.is_whitespace() || c.is_control()
+        });
+    if fits {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{key}: {url:?} must be a path on this server, such as \"/api-auth/login/\""
+        )))
     }
 }
 
@@ -721,5 +762,31 @@ mod tests {
             ..Settings::default()
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn page_urls_must_be_distinct_paths_of_this_server() {
+        let mut s = Settings::default();
+        s.session.login_url = "/accounts/login/".into();
+        s.session.logout_url = "/accounts/logout".into();
+        assert!(s.validate().is_ok());
+        for (login, logout, key) in [
+            ("accounts/login/", "/out/", "session.login_url"),
+            ("//evil.example/login/", "/out/", "session.login_url"),
+            ("/login/?next=/", "/out/", "session.login_url"),
+            ("/login/{id}", "/out/", "session.login_url"),
+            ("/login/", "https://example.com/out/", "session.logout_url"),
+            ("/login/", "/login", "session.logout_url"),
+        ] {
+            s.session.login_url = login.into();
+            s.session.logout_url = logout.into();
+            assert!(
+                refusal(&s).starts_with(key),
+                "{login} {logout}: {}",
+                refusal(&s)
+            );
+        }
+        assert_eq!(route_path("/api-auth/login/"), "/api-auth/login");
+        assert_eq!(route_path("/"), "/");
     }
 }

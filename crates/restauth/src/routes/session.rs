@@ -1,4 +1,5 @@
-//! Browser login: Django's login page and logout (`/api-auth/login/`, `/api-auth/logout/`),
+//! Browser login: Django's login page and logout (at `[session] login_url` and `logout_url`,
+//! by default `/api-auth/login/` and `/api-auth/logout/`),
 //! the same for single-page apps as JSON (`/api/auth/login/`, `/api/auth/logout/`,
 //! `/api/auth/csrf/`), and the demo `/dashboard/` page.
 //!
@@ -26,7 +27,7 @@ use crate::error::{Error, ValidationErrors, json_response};
 use crate::parsers::RequestData;
 use crate::policy::Access;
 use crate::safe_url::{iri_to_uri, safe_redirect};
-use crate::settings::AuthClass;
+use crate::settings::{AuthClass, route_path};
 use crate::templates::{Templates, render};
 use crate::throttling::client_of;
 use crate::user::{AuthInfo, User};
@@ -43,7 +44,8 @@ struct Pages {
 
 /// The session routes. `dashboard` adds the demo `/dashboard/` page.
 pub fn router(restauth: &Restauth, dashboard: bool) -> std::io::Result<Router> {
-    let templates = Templates::load(restauth.settings().session.templates_dir.as_deref())?;
+    let session = &restauth.settings().session;
+    let templates = Templates::load(session.templates_dir.as_deref())?;
     let pages = Pages {
         restauth: restauth.clone(),
         templates: Arc::new(templates),
@@ -55,8 +57,14 @@ pub fn router(restauth: &Restauth, dashboard: bool) -> std::io::Result<Router> {
             .permissions(Vec::new())
     };
     let mut router = Router::new()
-        .route("/api-auth/login", get(login_page).post(login_submit))
-        .route("/api-auth/logout", axum::routing::post(logout_submit))
+        .route(
+            route_path(&session.login_url),
+            get(login_page).post(login_submit),
+        )
+        .route(
+            route_path(&session.logout_url),
+            axum::routing::post(logout_submit),
+        )
         .route(
             "/api/auth/login",
             ApiView::new("Login").post(spa_login).guard(open()),
@@ -242,10 +250,7 @@ fn next_location(restauth: &Restauth, headers: &HeaderMap, next: Option<&str>) -
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let secure = restauth.settings().csrf.trust_forwarded_proto
-        && headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = crate::request::is_secure(headers, restauth.settings().csrf.trust_forwarded_proto);
     match next {
         Some(n) => safe_redirect(n, host, secure)
             .unwrap_or_else(|| restauth.settings().session.login_redirect_url.clone()),
@@ -430,7 +435,7 @@ async fn dashboard_page(State(pages): State<Pages>, headers: HeaderMap) -> Respo
     };
     let secret = csrf_secret(restauth, &headers);
     let token = csrf::mask_secret(&secret);
-    let logout = "/api-auth/logout/";
+    let logout = settings.logout_url.as_str();
     let body = render(
         &pages.templates.dashboard,
         &[
