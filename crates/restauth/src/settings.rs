@@ -443,6 +443,23 @@ impl Settings {
                 "token.keyword: must be one word without spaces".into(),
             ));
         }
+        for key in self.rest_framework.default_throttle_rates.keys() {
+            if key.starts_with("login_")
+                && !crate::throttling::LOGIN_SCOPES
+                    .iter()
+                    .any(|(scope, _)| scope == key)
+            {
+                let known: Vec<&str> = crate::throttling::LOGIN_SCOPES
+                    .iter()
+                    .map(|(scope, _)| *scope)
+                    .collect();
+                return Err(ConfigError(format!(
+                    "rest_framework.default_throttle_rates.{key}: not a login scope (those are {}); \
+                     a login_ rate that is never read would leave logins at the default",
+                    known.join(", ")
+                )));
+            }
+        }
         for class in &self.rest_framework.default_throttle_classes {
             let scope = match class {
                 ThrottleClass::Anon => "anon",
@@ -511,7 +528,7 @@ impl Settings {
         if let Some(key) = &self.secret_key {
             check_hmac_key("secret_key", &key.0)?;
         }
-        if self.simple_jwt.algorithm.starts_with("HS")
+        if self.simple_jwt.algorithm.is_hmac()
             && let Some(key) = &self.simple_jwt.signing_key
         {
             check_hmac_key("simple_jwt.signing_key", key)?;
@@ -746,7 +763,7 @@ mod tests {
         s.simple_jwt.signing_key = Some("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET".into());
         assert!(refusal(&s).starts_with("simple_jwt.signing_key:"));
         // An asymmetric signing key is a file path, not a secret.
-        s.simple_jwt.algorithm = "RS256".into();
+        s.simple_jwt.algorithm = crate::jwt::JwtAlgorithm::RS256;
         assert!(s.validate().is_ok());
         let s = Settings {
             secret_key: Some(Secret("8c1f0e6a3b9d4f2a7e5c1b8d0f3a6e9c".into())),
@@ -788,5 +805,24 @@ mod tests {
         }
         assert_eq!(route_path("/api-auth/login/"), "/api-auth/login");
         assert_eq!(route_path("/"), "/");
+    }
+
+    #[test]
+    fn a_misspelt_login_scope_is_refused_by_name() {
+        let mut s = Settings::default();
+        for scope in ["login_user_ip", "login_user", "login_ip", "echo", "loginx"] {
+            s.rest_framework
+                .default_throttle_rates
+                .insert(scope.into(), RateSetting(None));
+        }
+        assert!(s.validate().is_ok());
+        s.rest_framework
+            .default_throttle_rates
+            .insert("login_users".into(), RateSetting(None));
+        let text = refusal(&s);
+        assert!(
+            text.starts_with("rest_framework.default_throttle_rates.login_users:"),
+            "{text}"
+        );
     }
 }

@@ -29,7 +29,7 @@ pub use authorization::parse_authorization;
 pub use claims::{Claims, TokenType};
 pub use error::{BadAuthorizationHeader, JwtConfigError, TokenError, token_not_valid_body};
 pub use service::{Pair, token_not_valid};
-pub use settings::SimpleJwtSettings;
+pub use settings::{JwtAlgorithm, SimpleJwtSettings, UserIdField};
 
 use claims::ClaimRules;
 use jose::RawToken;
