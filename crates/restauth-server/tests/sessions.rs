@@ -1446,3 +1446,18 @@ async fn moved_login_and_logout_urls_serve_the_forms_that_post_to_them() {
         Some("/accounts/login/?next=/dashboard/")
     );
 }
+
+#[tokio::test]
+async fn the_login_page_shows_an_alert_only_after_a_failure() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    let (page, _, _) = login_page(&s, &[]).await;
+    assert!(!page.body.contains("role=\"alert\""), "{}", page.body);
+    let r = html_login(&s, "alice", "wrong password!", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alert = format!(
+        r#"<p class="error" role="alert">{}</p>"#,
+        LOGIN_FAILED.replace('\'', "&#x27;")
+    );
+    assert!(r.body.contains(&alert), "{}", r.body);
+}

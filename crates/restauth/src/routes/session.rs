@@ -28,7 +28,7 @@ use crate::parsers::RequestData;
 use crate::policy::Access;
 use crate::safe_url::{iri_to_uri, safe_redirect};
 use crate::settings::{AuthClass, route_path};
-use crate::templates::{Templates, render};
+use crate::templates::{self, Templates};
 use crate::throttling::client_of;
 use crate::user::{AuthInfo, User};
 
@@ -154,6 +154,12 @@ fn html(status: StatusCode, body: String) -> Response {
     )
 }
 
+/// A page whose template fails while rendering (e.g. a filter given the wrong value): the
+/// template is the operator's, so the reason goes to the log and the client gets a 500.
+fn template_failure(error: &minijinja::Error) -> Response {
+    Error::Internal(format!("template: {error}")).into_response()
+}
+
 fn redirect(location: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     // Percent-encoded, a location holds no tab or line break for a browser to drop
@@ -171,17 +177,20 @@ struct NextParam {
 
 fn render_login(pages: &Pages, secret: &str, next: &str, username: &str, error: &str) -> Response {
     let token = csrf::mask_secret(secret);
-    let body = render(
-        &pages.templates.login,
-        &[
-            ("csrf_token", &token),
-            ("next", next),
-            ("username", username),
-            ("error", error),
-            ("action", &pages.restauth.settings().session.login_url),
-        ],
+    let body = pages.templates.render(
+        templates::LOGIN,
+        minijinja::context! {
+            csrf_token => token,
+            next,
+            username,
+            error,
+            action => pages.restauth.settings().session.login_url,
+        },
     );
-    let mut response = html(StatusCode::OK, body);
+    let mut response = match body {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => return template_failure(&e),
+    };
     set_cookie(&mut response, csrf_cookie(&pages.restauth, secret));
     response
 }
@@ -436,15 +445,18 @@ async fn dashboard_page(State(pages): State<Pages>, headers: HeaderMap) -> Respo
     let secret = csrf_secret(restauth, &headers);
     let token = csrf::mask_secret(&secret);
     let logout = settings.logout_url.as_str();
-    let body = render(
-        &pages.templates.dashboard,
-        &[
-            ("username", &user.username),
-            ("csrf_token", &token),
-            ("logout_url", logout),
-        ],
+    let body = pages.templates.render(
+        templates::DASHBOARD,
+        minijinja::context! {
+            username => user.username,
+            csrf_token => token,
+            logout_url => logout,
+        },
     );
-    let mut response = html(StatusCode::OK, body);
+    let mut response = match body {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => return template_failure(&e),
+    };
     set_cookie(&mut response, csrf_cookie(restauth, &secret));
     response
 }
