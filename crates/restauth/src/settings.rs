@@ -825,4 +825,25 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn unknown_jwt_algorithm_or_user_id_field_names_the_key() {
+        for (toml, key) in [
+            (
+                "[simple_jwt]\nalgorithm = \"none\"\n",
+                "simple_jwt.algorithm",
+            ),
+            (
+                "[simple_jwt]\nuser_id_field = \"email\"\n",
+                "simple_jwt.user_id_field",
+            ),
+        ] {
+            let err = Figment::new()
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let text = describe(err);
+            assert!(text.starts_with(key), "{text}");
+        }
+    }
 }
