@@ -154,10 +154,8 @@ struct SequentialId {
 
 impl SequentialId {
     fn new() -> Self {
-        let mut nonce = [0u8; 6];
-        let _ = getrandom::fill(&mut nonce);
         SequentialId {
-            prefix: hex::encode(nonce).into(),
+            prefix: restauth::random::hex::<6>().into(),
             next: Arc::new(AtomicU64::new(1)),
         }
     }

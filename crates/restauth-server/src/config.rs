@@ -44,9 +44,7 @@ fn read_or_create_key(file: &Path) -> Result<String, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(ConfigError(format!("secret_key: {}: {e}", file.display()))),
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ConfigError(format!("secret_key: {e}")))?;
-    let key = hex::encode(bytes);
+    let key = restauth::random::hex::<32>();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

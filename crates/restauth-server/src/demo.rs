@@ -6,7 +6,7 @@ use http::StatusCode;
 use restauth::error::json_response;
 use restauth::{
     ApiView, AuthClass, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
-    MaybeUser, Payload, Restauth,
+    MaybeUser, Payload, Policy, Restauth,
 };
 use serde_json::json;
 
@@ -66,14 +66,15 @@ pub fn router(restauth: &Restauth) -> Router {
         )
         .route(
             "/api/echo",
-            ApiView::new("Echo").post(echo).guard(
-                restauth
-                    .policy()
-                    .permission(IsAuthenticated)
-                    // Limited by `[rest_framework.default_throttle_rates] echo = "…"` when set.
-                    .throttle_scope("echo"),
-            ),
+            ApiView::new("Echo").post(echo).guard(echo_policy(restauth)),
         )
+}
+
+/// Limited by `[rest_framework.default_throttle_rates] echo = "…"` when that is set; without
+/// it the demo route declares no scope (a declared scope without a rate is refused).
+fn echo_policy(restauth: &Restauth) -> Policy {
+    let policy = restauth.policy().permission(IsAuthenticated);
+    policy.clone().throttle_scope("echo").unwrap_or(policy)
 }
 
 fn ok(body: serde_json::Value) -> Response {

@@ -1369,3 +1369,97 @@ async fn bad_cookies_are_anonymous_never_5xx() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(dashboard(&s, &b.cookie()).await.status, 200);
 }
+
+/// The `action` of the page's first form.
+fn form_action(html: &str) -> String {
+    let marker = r#"<form method="post" action=""#;
+    let start = html.find(marker).expect("a form") + marker.len();
+    let end = html[start..].find('"').expect("end of action") + start;
+    html[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn moved_login_and_logout_urls_serve_the_forms_that_post_to_them() {
+    let s = Server::builder()
+        .config(
+            "[session]\nlogin_url = \"/accounts/login/\"\nlogout_url = \"/accounts/logout/\"\n\
+             logout_redirect_url = \"/accounts/login/\"",
+        )
+        .start()
+        .await;
+    s.create_user("alice", &[]);
+    assert_eq!(s.get("/api-auth/login/", None).await.status, 404);
+
+    let page = s.send(plain().get(s.url("/accounts/login/"))).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let action = form_action(&page.body);
+    assert_eq!(action, "/accounts/login/");
+    let cookie = set_cookie_value(&page, "csrftoken").expect("csrftoken");
+    let r = s
+        .send(
+            plain()
+                .post(s.url(&action))
+                .header("Cookie", format!("csrftoken={cookie}"))
+                .form(&[
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                    ("next", "/dashboard/"),
+                    ("csrfmiddlewaretoken", &form_token(&page.body)),
+                ]),
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/dashboard/"));
+    let session = set_cookie_value(&r, "sessionid").expect("sessionid");
+
+    let page = s
+        .send(
+            plain()
+                .get(s.url("/dashboard/"))
+                .header("Cookie", format!("sessionid={session}")),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let action = form_action(&page.body);
+    assert_eq!(action, "/accounts/logout/");
+    let cookie = set_cookie_value(&page, "csrftoken").expect("csrftoken");
+    let r = s
+        .send(
+            plain()
+                .post(s.url(&action))
+                .header("Cookie", format!("sessionid={session}; csrftoken={cookie}"))
+                .form(&[("csrfmiddlewaretoken", form_token(&page.body).as_str())]),
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/accounts/login/"));
+    let d = dashboard(&s, &format!("sessionid={session}")).await;
+    assert_eq!((d.status, d.body.as_str()), (403, NOT_PROVIDED));
+    // Logged out, the dashboard sends the browser to the moved login page.
+    let page = s
+        .send(
+            plain()
+                .get(s.url("/dashboard/"))
+                .header("Cookie", format!("sessionid={session}")),
+        )
+        .await;
+    assert_eq!(
+        page.header("location"),
+        Some("/accounts/login/?next=/dashboard/")
+    );
+}
+
+#[tokio::test]
+async fn the_login_page_shows_an_alert_only_after_a_failure() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    let (page, _, _) = login_page(&s, &[]).await;
+    assert!(!page.body.contains("role=\"alert\""), "{}", page.body);
+    let r = html_login(&s, "alice", "wrong password!", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alert = format!(
+        r#"<p class="error" role="alert">{}</p>"#,
+        LOGIN_FAILED.replace('\'', "&#x27;")
+    );
+    assert!(r.body.contains(&alert), "{}", r.body);
+}

@@ -16,7 +16,7 @@ pub const CSRF_SECRET_LENGTH: usize = 32;
 pub const CSRF_TOKEN_LENGTH: usize = 64;
 
 /// Python's `ascii_letters + digits`; the masking arithmetic depends on this order.
-const ALLOWED_CHARS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const ALLOWED_CHARS: &[u8; 62] = crate::random::ALPHANUMERIC;
 const ALPHABET_SIZE: usize = ALLOWED_CHARS.len();
 
 /// How the header source is named in reasons (Django renders `HTTP_X_CSRFTOKEN` this way).
@@ -152,7 +152,7 @@ impl std::error::Error for CsrfFailure {}
 /// `Origin`, the strict Referer check); then the cookie secret; then the request token (form
 /// field for POST, else the `X-CSRFToken` header), compared in constant time after unmasking.
 pub fn check(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
-    if is_safe_method(req.method) {
+    if crate::request::is_csrf_exempt_method(req.method) {
         return Ok(());
     }
     if let Some(origin) = req.origin {
@@ -165,10 +165,6 @@ pub fn check(req: &CsrfRequest<'_>) -> Result<(), CsrfFailure> {
         check_referer(req)?;
     }
     check_token(req)
-}
-
-fn is_safe_method(method: &Method) -> bool {
-    [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE].contains(method)
 }
 
 fn origin_verified(req: &CsrfRequest<'_>, origin: &str) -> bool {
@@ -350,29 +346,8 @@ fn char_index(c: u8) -> Option<usize> {
     Some(usize::from(index))
 }
 
-/// `len` characters of the alphabet, each uniformly distributed.
 fn random_string(len: usize) -> String {
-    // 248 = 4 * 62: larger bytes are discarded so that `% 62` is unbiased.
-    const LIMIT: u8 = 248;
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    while out.len() < len {
-        fill_random(&mut buf);
-        for &byte in buf.iter().filter(|&&b| b < LIMIT) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(ALLOWED_CHARS[usize::from(byte) % ALPHABET_SIZE]));
-        }
-    }
-    out
-}
-
-fn fill_random(buf: &mut [u8]) {
-    if let Err(error) = getrandom::fill(buf) {
-        // There is no safe fallback: issuing guessable secrets would defeat CSRF protection.
-        panic!("operating system random number generator failed: {error}");
-    }
+    crate::random::string(ALLOWED_CHARS, len)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub mod parsers;
 pub mod password;
 pub mod permissions;
 pub mod policy;
+pub mod random;
+pub mod request;
 pub mod routes;
 pub mod safe_url;
 pub mod serve;

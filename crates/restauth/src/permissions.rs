@@ -26,7 +26,7 @@ impl RequestInfo<'_> {
 
     /// GET, HEAD or OPTIONS: DRF's `SAFE_METHODS`.
     pub fn is_safe_method(&self) -> bool {
-        matches!(*self.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        crate::request::is_safe_method(self.method)
     }
 }
 

@@ -31,7 +31,7 @@ use crate::authentication::{
 use crate::context::Restauth;
 use crate::error::{Error, PERMISSION_DENIED};
 use crate::permissions::{Permission, RequestInfo, from_class};
-use crate::settings::AuthClass;
+use crate::settings::{AuthClass, ConfigError};
 use crate::throttling::{ThrottleClass, client_of};
 use crate::user::{Identity, User};
 
@@ -124,14 +124,23 @@ impl Policy {
 
     /// DRF's `throttle_scope`: the rate `ScopedRateThrottle` applies to this route. Adds the
     /// scoped class if the route's throttles lack it.
-    pub fn throttle_scope(self, scope: &str) -> Self {
+    ///
+    /// A scope without a rate in `[rest_framework.default_throttle_rates]` is an error here,
+    /// when the route is built (DRF raises `ImproperlyConfigured`): a typo would otherwise
+    /// leave the route unthrottled. Set the rate to `"off"` to declare the scope unlimited.
+    pub fn throttle_scope(self, scope: &str) -> Result<Self, ConfigError> {
+        if !self.inner.restauth.has_throttle_rate(scope) {
+            return Err(ConfigError(format!(
+                "rest_framework.default_throttle_rates: no rate for the \"{scope}\" throttle_scope of a route"
+            )));
+        }
         let scope = scope.to_owned();
-        self.edit(|p| {
+        Ok(self.edit(|p| {
             if !p.throttles.contains(&ThrottleClass::Scoped) {
                 p.throttles.push(ThrottleClass::Scoped);
             }
             p.throttle_scope = Some(scope);
-        })
+        }))
     }
 
     /// The challenge of the first authenticator, which decides 401 vs 403 (DRF's rule).

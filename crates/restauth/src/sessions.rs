@@ -16,7 +16,6 @@ use crate::store::SessionRecord;
 use crate::user::User;
 
 pub const SESSION_KEY_LENGTH: usize = 32;
-const KEY_CHARS: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// `last_seen` is written at most this often per session.
 const TOUCH_INTERVAL: i64 = 60;
 
@@ -27,20 +26,8 @@ fn touch_interval(idle: Option<i64>) -> i64 {
 }
 
 /// A new random session key, unbiased over `[a-z0-9]`.
-pub fn generate_session_key() -> Result<String, Error> {
-    let mut key = String::with_capacity(SESSION_KEY_LENGTH);
-    let mut buf = [0u8; 64];
-    while key.len() < SESSION_KEY_LENGTH {
-        getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("random source: {e}")))?;
-        // 252 = 7 × 36: rejecting bytes above it keeps every character equally likely.
-        for b in buf.iter().filter(|&&b| b < 252) {
-            if key.len() == SESSION_KEY_LENGTH {
-                break;
-            }
-            key.push(char::from(KEY_CHARS[usize::from(*b % 36)]));
-        }
-    }
-    Ok(key)
+pub fn generate_session_key() -> String {
+    crate::random::string(crate::random::LOWER_ALPHANUMERIC, SESSION_KEY_LENGTH)
 }
 
 /// Whether a cookie value can be a session key at all (anything else is ignored unread).
@@ -103,7 +90,7 @@ impl Restauth {
         user: &User,
         previous: Option<&str>,
     ) -> Result<String, Error> {
-        let key = generate_session_key()?;
+        let key = generate_session_key();
         let now_ms = crate::clock::now_ms();
         let now = now_ms.div_euclid(1000);
         let settings = &self.settings().session;
@@ -246,7 +233,7 @@ mod tests {
     fn keys_are_32_chars_of_a_z_0_9() {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
-            let k = generate_session_key().unwrap();
+            let k = generate_session_key();
             assert!(is_valid_key(&k), "{k}");
             assert!(seen.insert(k));
         }

@@ -165,8 +165,11 @@ pub struct SessionSettings {
     pub save_every_request: bool,
     /// A session unused this long is over; none disables the idle limit.
     pub idle_timeout: Option<Seconds>,
+    /// Where the HTML login page is served and its form posts to.
     pub login_url: String,
     pub login_redirect_url: String,
+    /// Where the HTML logout form posts to (the dashboard's "Log out").
+    pub logout_url: String,
     pub logout_redirect_url: String,
     /// Answer unauthenticated session-first routes with 401 and `WWW-Authenticate: Session`
     /// instead of DRF's 403.
@@ -189,6 +192,7 @@ impl Default for SessionSettings {
             idle_timeout: Some(Seconds(86_400)),
             login_url: "/api-auth/login/".into(),
             login_redirect_url: "/dashboard/".into(),
+            logout_url: "/api-auth/logout/".into(),
             logout_redirect_url: "/api-auth/login/".into(),
             www_authenticate: false,
             templates_dir: None,
@@ -439,6 +443,23 @@ impl Settings {
                 "token.keyword: must be one word without spaces".into(),
             ));
         }
+        for key in self.rest_framework.default_throttle_rates.keys() {
+            if key.starts_with("login_")
+                && !crate::throttling::LOGIN_SCOPES
+                    .iter()
+                    .any(|(scope, _)| scope == key)
+            {
+                let known: Vec<&str> = crate::throttling::LOGIN_SCOPES
+                    .iter()
+                    .map(|(scope, _)| *scope)
+                    .collect();
+                return Err(ConfigError(format!(
+                    "rest_framework.default_throttle_rates.{key}: not a login scope (those are {}); \
+                     a login_ rate that is never read would leave logins at the default",
+                    known.join(", ")
+                )));
+            }
+        }
         for class in &self.rest_framework.default_throttle_classes {
             let scope = match class {
                 ThrottleClass::Anon => "anon",
@@ -454,6 +475,17 @@ impl Settings {
                     "rest_framework.default_throttle_rates: no rate for the \"{scope}\" scope of default_throttle_classes"
                 )));
             }
+        }
+        for (key, url) in [
+            ("session.login_url", &self.session.login_url),
+            ("session.logout_url", &self.session.logout_url),
+        ] {
+            check_route_path(key, url)?;
+        }
+        if route_path(&self.session.login_url) == route_path(&self.session.logout_url) {
+            return Err(ConfigError(
+                "session.logout_url: must differ from session.login_url".into(),
+            ));
         }
         if self.server.max_connections == 0 {
             return Err(ConfigError(
@@ -496,12 +528,38 @@ impl Settings {
         if let Some(key) = &self.secret_key {
             check_hmac_key("secret_key", &key.0)?;
         }
-        if self.simple_jwt.algorithm.starts_with("HS")
+        if self.simple_jwt.algorithm.is_hmac()
             && let Some(key) = &self.simple_jwt.signing_key
         {
             check_hmac_key("simple_jwt.signing_key", key)?;
         }
         Ok(())
+    }
+}
+
+/// The route a page URL setting is mounted at: trailing slashes are the server's
+/// normalisation to undo (`/api-auth/login/` is routed as `/api-auth/login`).
+pub(crate) fn route_path(url: &str) -> &str {
+    match url.trim_end_matches('/') {
+        "" => "/",
+        path => path,
+    }
+}
+
+/// A path of this server that a route can be mounted at: absolute, with no query, fragment or
+/// route pattern in it.
+fn check_route_path(key: &str, url: &str) -> Result<(), ConfigError> {
+    let fits = url.starts_with('/')
+        && !url.starts_with("//")
+        && !url.chars().any(|c| {
+            matches!(c, '?' | '#' | '{' | '}' | '*' | ':') || c.is_whitespace() || c.is_control()
+        });
+    if fits {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{key}: {url:?} must be a path on this server, such as \"/api-auth/login/\""
+        )))
     }
 }
 
@@ -705,7 +763,7 @@ mod tests {
         s.simple_jwt.signing_key = Some("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET".into());
         assert!(refusal(&s).starts_with("simple_jwt.signing_key:"));
         // An asymmetric signing key is a file path, not a secret.
-        s.simple_jwt.algorithm = "RS256".into();
+        s.simple_jwt.algorithm = crate::jwt::JwtAlgorithm::RS256;
         assert!(s.validate().is_ok());
         let s = Settings {
             secret_key: Some(Secret("8c1f0e6a3b9d4f2a7e5c1b8d0f3a6e9c".into())),
@@ -721,5 +779,71 @@ mod tests {
             ..Settings::default()
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn page_urls_must_be_distinct_paths_of_this_server() {
+        let mut s = Settings::default();
+        s.session.login_url = "/accounts/login/".into();
+        s.session.logout_url = "/accounts/logout".into();
+        assert!(s.validate().is_ok());
+        for (login, logout, key) in [
+            ("accounts/login/", "/out/", "session.login_url"),
+            ("//evil.example/login/", "/out/", "session.login_url"),
+            ("/login/?next=/", "/out/", "session.login_url"),
+            ("/login/{id}", "/out/", "session.login_url"),
+            ("/login/", "https://example.com/out/", "session.logout_url"),
+            ("/login/", "/login", "session.logout_url"),
+        ] {
+            s.session.login_url = login.into();
+            s.session.logout_url = logout.into();
+            assert!(
+                refusal(&s).starts_with(key),
+                "{login} {logout}: {}",
+                refusal(&s)
+            );
+        }
+        assert_eq!(route_path("/api-auth/login/"), "/api-auth/login");
+        assert_eq!(route_path("/"), "/");
+    }
+
+    #[test]
+    fn a_misspelt_login_scope_is_refused_by_name() {
+        let mut s = Settings::default();
+        for scope in ["login_user_ip", "login_user", "login_ip", "echo", "loginx"] {
+            s.rest_framework
+                .default_throttle_rates
+                .insert(scope.into(), RateSetting(None));
+        }
+        assert!(s.validate().is_ok());
+        s.rest_framework
+            .default_throttle_rates
+            .insert("login_users".into(), RateSetting(None));
+        let text = refusal(&s);
+        assert!(
+            text.starts_with("rest_framework.default_throttle_rates.login_users:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_jwt_algorithm_or_user_id_field_names_the_key() {
+        for (toml, key) in [
+            (
+                "[simple_jwt]\nalgorithm = \"none\"\n",
+                "simple_jwt.algorithm",
+            ),
+            (
+                "[simple_jwt]\nuser_id_field = \"email\"\n",
+                "simple_jwt.user_id_field",
+            ),
+        ] {
+            let err = Figment::new()
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let text = describe(err);
+            assert!(text.starts_with(key), "{text}");
+        }
     }
 }

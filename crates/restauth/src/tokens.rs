@@ -22,10 +22,8 @@ pub const KEY_LENGTH: usize = 40;
 const TOUCH_INTERVAL: i64 = 60;
 
 /// A new random key.
-pub fn generate_key() -> Result<String, Error> {
-    let mut bytes = [0u8; KEY_LENGTH / 2];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("random source: {e}")))?;
-    Ok(hex::encode(bytes))
+pub fn generate_key() -> String {
+    crate::random::hex::<{ KEY_LENGTH / 2 }>()
 }
 
 /// The digest a key is stored and looked up by.
@@ -57,7 +55,7 @@ impl Restauth {
         let settings = &self.settings().token;
         let created_ms = crate::clock::now_ms();
         let created = created_ms.div_euclid(1000);
-        let key = generate_key()?;
+        let key = generate_key();
         let record = self
             .store()
             .insert_token(&NewToken {
@@ -197,7 +195,7 @@ mod tests {
     fn keys_are_40_lowercase_hex_and_unique() {
         let mut seen = HashSet::new();
         for _ in 0..100_000 {
-            let k = generate_key().unwrap();
+            let k = generate_key();
             assert_eq!(k.len(), KEY_LENGTH);
             assert!(
                 k.bytes()
@@ -213,7 +211,7 @@ mod tests {
         // freedom, p = 0.0001 critical value 42.6.
         let mut counts = [0u64; 16];
         for _ in 0..20_000 {
-            for b in generate_key().unwrap().bytes() {
+            for b in generate_key().bytes() {
                 let v = (b as char).to_digit(16).unwrap() as usize;
                 counts[v] += 1;
             }

@@ -63,9 +63,7 @@ pub fn now() -> i64 {
 
 /// 32 lowercase hex characters, like the jti of a real token.
 pub fn random_jti() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("random");
-    hex::encode(bytes)
+    restauth::random::hex::<16>()
 }
 
 /// An HMAC-signed token with exactly this header and payload JSON (`alg` is not derived from

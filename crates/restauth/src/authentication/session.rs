@@ -12,6 +12,7 @@ use crate::context::Restauth;
 use crate::cookies;
 use crate::csrf::{self, CsrfRequest};
 use crate::error::Error;
+use crate::request::{is_csrf_exempt_method, is_secure};
 use crate::sessions::{SessionVerdict, is_valid_key};
 use crate::user::{AuthInfo, Identity};
 
@@ -39,14 +40,6 @@ fn identity(verdict: SessionVerdict) -> Option<Identity> {
     })
 }
 
-/// Django treats these as safe for CSRF (TRACE included, unlike DRF's SAFE_METHODS).
-fn csrf_exempt_method(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    )
-}
-
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -61,7 +54,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// Runs Django's CSRF check on `request`. Reads (and puts back) a form body to find
 /// `csrfmiddlewaretoken`. Failures are 403 `CSRF Failed: <reason>`.
 pub async fn enforce_csrf(restauth: &Restauth, request: &mut Request<Body>) -> Result<(), Error> {
-    if csrf_exempt_method(request.method()) {
+    if is_csrf_exempt_method(request.method()) {
         return Ok(());
     }
     let form_token = if is_form(request.headers()) {
@@ -86,10 +79,7 @@ pub fn check_csrf(
 ) -> Result<(), Error> {
     let settings = restauth.settings();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let is_secure = settings.csrf.trust_forwarded_proto
-        && headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let is_secure = is_secure(headers, settings.csrf.trust_forwarded_proto);
     let host = text(header::HOST).unwrap_or("");
     let request = CsrfRequest {
         method,
@@ -157,7 +147,7 @@ impl Authenticator for SessionAuthentication {
         };
         if let Some(verdict) = self.restauth.authenticate_session_cached(key) {
             let identity = identity(verdict);
-            if identity.is_none() || csrf_exempt_method(request.method()) {
+            if identity.is_none() || is_csrf_exempt_method(request.method()) {
                 return Outcome::Ready(Ok(identity));
             }
             return Outcome::Pending(Box::pin(self.finish(identity, request)));

@@ -7,20 +7,22 @@ use serde_json::{Map, Value, json};
 
 use super::error::JwtConfigError;
 use super::jose::RawToken;
-use super::settings::SimpleJwtSettings;
+use super::settings::{JwtAlgorithm, SimpleJwtSettings};
 
-/// The allow-list: configuration names and what they mean.
-const ALGORITHMS: [(&str, Algorithm); 9] = [
-    ("HS256", Algorithm::HS256),
-    ("HS384", Algorithm::HS384),
-    ("HS512", Algorithm::HS512),
-    ("RS256", Algorithm::RS256),
-    ("RS384", Algorithm::RS384),
-    ("RS512", Algorithm::RS512),
-    ("ES256", Algorithm::ES256),
-    ("ES384", Algorithm::ES384),
-    ("EdDSA", Algorithm::EdDSA),
-];
+/// What each allowed configuration name means to the JOSE library.
+fn jose_algorithm(alg: JwtAlgorithm) -> Algorithm {
+    match alg {
+        JwtAlgorithm::HS256 => Algorithm::HS256,
+        JwtAlgorithm::HS384 => Algorithm::HS384,
+        JwtAlgorithm::HS512 => Algorithm::HS512,
+        JwtAlgorithm::RS256 => Algorithm::RS256,
+        JwtAlgorithm::RS384 => Algorithm::RS384,
+        JwtAlgorithm::RS512 => Algorithm::RS512,
+        JwtAlgorithm::ES256 => Algorithm::ES256,
+        JwtAlgorithm::ES384 => Algorithm::ES384,
+        JwtAlgorithm::EdDSA => Algorithm::EdDSA,
+    }
+}
 
 /// Smallest RSA modulus accepted (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
@@ -70,17 +72,7 @@ pub(crate) struct KeySet {
 impl KeySet {
     /// Loads and checks every key named by the settings.
     pub fn load(s: &SimpleJwtSettings, secret_key: &str) -> Result<Self, JwtConfigError> {
-        let (alg_name, alg) = ALGORITHMS
-            .iter()
-            .find(|(name, _)| *name == s.algorithm)
-            .copied()
-            .ok_or_else(|| {
-                let names: Vec<&str> = ALGORITHMS.iter().map(|(n, _)| *n).collect();
-                JwtConfigError::new(
-                    "simple_jwt.algorithm",
-                    format!("{:?} is not one of {}", s.algorithm, names.join(", ")),
-                )
-            })?;
+        let (alg_name, alg) = (s.algorithm.as_str(), jose_algorithm(s.algorithm));
         let (signer, verifiers) = match family(alg) {
             Family::Hmac => load_hmac(s, secret_key, alg, alg_name)?,
             fam => load_asymmetric(s, fam, alg, alg_name)?,

@@ -29,7 +29,7 @@ pub use authorization::parse_authorization;
 pub use claims::{Claims, TokenType};
 pub use error::{BadAuthorizationHeader, JwtConfigError, TokenError, token_not_valid_body};
 pub use service::{Pair, token_not_valid};
-pub use settings::SimpleJwtSettings;
+pub use settings::{JwtAlgorithm, SimpleJwtSettings, UserIdField};
 
 use claims::ClaimRules;
 use jose::RawToken;
@@ -235,9 +235,7 @@ impl JwtBackend {
 /// without a claim simplejwt clients do not expect; the other 74 bits come from the OS CSPRNG.
 /// The jti is an identifier, not a secret.
 pub(crate) fn new_jti(now_ms: i64) -> String {
-    let mut bytes = [0u8; 16];
-    // Without a working OS CSPRNG no token may be issued at all.
-    getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    let mut bytes = crate::random::bytes::<16>();
     let ms = u64::try_from(now_ms).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
     bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
     bytes[6] = 0x70 | (bytes[6] & 0x0F); // version 7

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Claims, TokenError, TokenType};
+use super::{Claims, TokenError, TokenType, UserIdField};
 use crate::authentication::jwt::check_user;
 use crate::clock::now_ms;
 use crate::context::{Restauth, now};
@@ -29,7 +29,7 @@ pub struct Pair {
 impl Restauth {
     /// The user a token's user-id claim names, from the cache only.
     pub fn cached_user_by_claim(&self, claim: &str) -> Option<Arc<User>> {
-        if self.settings().simple_jwt.user_id_field != "id" {
+        if self.settings().simple_jwt.user_id_field != UserIdField::Id {
             return None;
         }
         let id: i64 = claim.parse().ok()?;
@@ -38,9 +38,9 @@ impl Restauth {
 
     /// The user a token's user-id claim names (`user_id_field` is `id` or `username`).
     pub async fn user_by_claim(&self, claim: &str) -> Result<Option<Arc<User>>, Error> {
-        match self.settings().simple_jwt.user_id_field.as_str() {
-            "username" => Ok(self.user_by_username(claim).await?.map(Arc::new)),
-            _ => match claim.parse::<i64>() {
+        match self.settings().simple_jwt.user_id_field {
+            UserIdField::Username => Ok(self.user_by_username(claim).await?.map(Arc::new)),
+            UserIdField::Id => match claim.parse::<i64>() {
                 Ok(id) => self.user_by_id(id).await,
                 Err(_) => Ok(None),
             },
@@ -48,9 +48,9 @@ impl Restauth {
     }
 
     fn user_claim(&self, user: &User) -> String {
-        match self.settings().simple_jwt.user_id_field.as_str() {
-            "username" => user.username.clone(),
-            _ => user.id.to_string(),
+        match self.settings().simple_jwt.user_id_field {
+            UserIdField::Username => user.username.clone(),
+            UserIdField::Id => user.id.to_string(),
         }
     }
 

@@ -1,6 +1,86 @@
 //! The `[simple_jwt]` configuration section.
 
+use std::fmt;
+use std::str::FromStr;
+
 use crate::settings::Seconds;
+
+/// simplejwt's `ALGORITHM`, limited to the allow-list; any other name (`none`, a lower-case
+/// spelling, an algorithm restauth does not implement) fails to load, naming the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+pub enum JwtAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    ES256,
+    ES384,
+    EdDSA,
+}
+
+impl JwtAlgorithm {
+    pub const ALL: [JwtAlgorithm; 9] = [
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+    ];
+
+    /// The name in settings and in the JOSE `alg` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// HS256/384/512: the key is a shared secret.
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+}
+
+impl fmt::Display for JwtAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+
+    /// Exact, case-sensitive names, as in settings.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, EdDSA"))
+    }
+}
+
+/// simplejwt's `USER_ID_FIELD`: the user field the user id claim holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserIdField {
+    /// The numeric primary key.
+    Id,
+    /// The username, unique as the id is.
+    Username,
+}
 
 /// The `[simple_jwt]` section: simplejwt's `SIMPLE_JWT` setting names in lower case, with
 /// simplejwt's defaults. `Debug` hides `signing_key`, which may be the HMAC secret itself.
@@ -22,7 +102,7 @@ pub struct SimpleJwtSettings {
     /// Update `last_login` when a token pair is obtained (default off).
     pub update_last_login: bool,
     /// Signing algorithm: HS256/384/512, RS256/384/512, ES256/384 or EdDSA (default HS256).
-    pub algorithm: String,
+    pub algorithm: JwtAlgorithm,
     /// HMAC: the secret itself (None: the global `secret_key`). Asymmetric: a private-key PEM file path.
     pub signing_key: Option<String>,
     /// Asymmetric only: the public-key PEM file path of `signing_key` (derived from it when unset).
@@ -37,8 +117,8 @@ pub struct SimpleJwtSettings {
     pub leeway: u64,
     /// Accepted `Authorization` schemes, case-sensitive (default `["Bearer"]`).
     pub auth_header_types: Vec<String>,
-    /// The user field the user id claim refers to (default `id`).
-    pub user_id_field: String,
+    /// The user field the user id claim refers to: `id` (default) or `username`.
+    pub user_id_field: UserIdField,
     /// The claim carrying the user id (default `user_id`).
     pub user_id_claim: String,
     /// The claim carrying the token type (default `token_type`).
@@ -87,7 +167,7 @@ impl Default for SimpleJwtSettings {
             blacklist_after_rotation: false,
             rotation_grace_seconds: 5,
             update_last_login: false,
-            algorithm: "HS256".to_owned(),
+            algorithm: JwtAlgorithm::HS256,
             signing_key: None,
             verifying_key: None,
             verifying_keys: Vec::new(),
@@ -95,7 +175,7 @@ impl Default for SimpleJwtSettings {
             issuer: None,
             leeway: 0,
             auth_header_types: vec!["Bearer".to_owned()],
-            user_id_field: "id".to_owned(),
+            user_id_field: UserIdField::Id,
             user_id_claim: "user_id".to_owned(),
             token_type_claim: "token_type".to_owned(),
             jti_claim: "jti".to_owned(),
@@ -113,7 +193,8 @@ mod tests {
         let s: SimpleJwtSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(s.access_token_lifetime, Seconds(300));
         assert_eq!(s.refresh_token_lifetime, Seconds(86_400));
-        assert_eq!(s.algorithm, "HS256");
+        assert_eq!(s.algorithm, JwtAlgorithm::HS256);
+        assert_eq!(s.user_id_field, UserIdField::Id);
         assert_eq!(s.auth_header_types, ["Bearer"]);
         assert_eq!(s.user_id_claim, "user_id");
         assert_eq!(s.token_type_claim, "token_type");
@@ -147,5 +228,32 @@ mod tests {
                 .unwrap();
         assert_eq!(s.access_token_lifetime, Seconds(300));
         assert_eq!(s.refresh_token_lifetime, Seconds(60));
+    }
+
+    #[test]
+    fn algorithm_and_user_id_field_take_only_known_names() {
+        for alg in JwtAlgorithm::ALL {
+            let s: SimpleJwtSettings =
+                serde_json::from_value(serde_json::json!({ "algorithm": alg.as_str() })).unwrap();
+            assert_eq!(s.algorithm, alg);
+            assert_eq!(alg.as_str().parse::<JwtAlgorithm>(), Ok(alg));
+        }
+        for alg in ["none", "None", "hs256", "PS256", "ES512", "ES256K", ""] {
+            let e = serde_json::from_value::<SimpleJwtSettings>(
+                serde_json::json!({ "algorithm": alg }),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("EdDSA"), "{alg}: {e}");
+            assert!(alg.parse::<JwtAlgorithm>().is_err(), "{alg}");
+        }
+        let s: SimpleJwtSettings = serde_json::from_str(r#"{"user_id_field":"username"}"#).unwrap();
+        assert_eq!(s.user_id_field, UserIdField::Username);
+        for field in ["email", "ID", "pk", ""] {
+            let r = serde_json::from_value::<SimpleJwtSettings>(
+                serde_json::json!({ "user_id_field": field }),
+            );
+            assert!(r.is_err(), "{field}");
+        }
     }
 }

@@ -30,7 +30,7 @@ fn hs() -> JwtBackend {
 
 fn asym(alg: &str, signing: &str, extra: &[&str]) -> JwtBackend {
     let s = SimpleJwtSettings {
-        algorithm: alg.into(),
+        algorithm: alg.parse().unwrap(),
         signing_key: Some(td(signing)),
         verifying_keys: extra.iter().map(|n| td(n)).collect(),
         ..settings()
@@ -988,7 +988,7 @@ fn short_hmac_keys_are_refused() {
     };
     assert_eq!(config_err(s, SECRET).setting, "simple_jwt.signing_key");
     let s = SimpleJwtSettings {
-        algorithm: "HS512".into(),
+        algorithm: "HS512".parse().unwrap(),
         ..settings()
     };
     assert!(
@@ -1000,24 +1000,10 @@ fn short_hmac_keys_are_refused() {
 }
 
 #[test]
-fn algorithms_outside_the_allow_list_are_refused() {
-    for alg in ["none", "None", "hs256", "PS256", "ES512", "ES256K", ""] {
-        let e = config_err(
-            SimpleJwtSettings {
-                algorithm: alg.into(),
-                ..settings()
-            },
-            SECRET,
-        );
-        assert_eq!(e.setting, "simple_jwt.algorithm", "{alg}");
-    }
-}
-
-#[test]
 fn asymmetric_without_signing_key_is_refused() {
     let e = config_err(
         SimpleJwtSettings {
-            algorithm: "RS256".into(),
+            algorithm: "RS256".parse().unwrap(),
             ..settings()
         },
         SECRET,
@@ -1028,7 +1014,7 @@ fn asymmetric_without_signing_key_is_refused() {
 #[test]
 fn missing_pem_files_are_refused() {
     let s = SimpleJwtSettings {
-        algorithm: "RS256".into(),
+        algorithm: "RS256".parse().unwrap(),
         signing_key: Some(td("missing.pem")),
         ..settings()
     };
@@ -1036,7 +1022,7 @@ fn missing_pem_files_are_refused() {
     assert_eq!(e.setting, "simple_jwt.signing_key");
     assert!(e.reason.contains("cannot read"));
     let s = SimpleJwtSettings {
-        algorithm: "RS256".into(),
+        algorithm: "RS256".parse().unwrap(),
         signing_key: Some(td("rsa_a.key.pem")),
         verifying_keys: vec![td("missing.pem")],
         ..settings()
@@ -1047,14 +1033,14 @@ fn missing_pem_files_are_refused() {
 #[test]
 fn small_rsa_keys_are_refused() {
     let s = SimpleJwtSettings {
-        algorithm: "RS256".into(),
+        algorithm: "RS256".parse().unwrap(),
         signing_key: Some(td("rsa_small.key.pem")),
         ..settings()
     };
     let e = config_err(s, SECRET);
     assert!(e.reason.contains("2048"), "{e}");
     let s = SimpleJwtSettings {
-        algorithm: "RS256".into(),
+        algorithm: "RS256".parse().unwrap(),
         signing_key: Some(td("rsa_a.key.pem")),
         verifying_keys: vec![td("rsa_small.pub.pem")],
         ..settings()
@@ -1072,7 +1058,7 @@ fn keys_of_the_wrong_type_or_curve_are_refused() {
         ("ES256", "ec_a.pub.pem"),
     ] {
         let s = SimpleJwtSettings {
-            algorithm: alg.into(),
+            algorithm: alg.parse().unwrap(),
             signing_key: Some(td(key)),
             ..settings()
         };
@@ -1083,7 +1069,7 @@ fn keys_of_the_wrong_type_or_curve_are_refused() {
         );
     }
     let s = SimpleJwtSettings {
-        algorithm: "ES256".into(),
+        algorithm: "ES256".parse().unwrap(),
         signing_key: Some(td("ec_a.key.pem")),
         verifying_keys: vec![td("ec384.pub.pem")],
         ..settings()
@@ -1094,7 +1080,7 @@ fn keys_of_the_wrong_type_or_curve_are_refused() {
 #[test]
 fn verifying_key_must_match_signing_key() {
     let s = SimpleJwtSettings {
-        algorithm: "RS256".into(),
+        algorithm: "RS256".parse().unwrap(),
         signing_key: Some(td("rsa_a.key.pem")),
         verifying_key: Some(td("rsa_b.pub.pem")),
         ..settings()

@@ -26,8 +26,6 @@ pub const MAX_PASSWORD_BYTES: usize = 4096;
 const UNUSABLE_PREFIX: char = '!';
 /// Length of the random part of an unusable password.
 const UNUSABLE_SUFFIX_LENGTH: usize = 40;
-/// Alphabet of unusable passwords (and of Django's salts).
-const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// Salt and tag lengths of the hashes we create.
 const SALT_BYTES: usize = 16;
@@ -147,7 +145,7 @@ impl PasswordHasher {
             Some(TAG_BYTES),
         )
         .map_err(|e| PasswordError(e.to_string()))?;
-        let salt = random_bytes::<SALT_BYTES>();
+        let salt = crate::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
             .hash_password_into(b"dummy password", &salt, &mut tag)
@@ -178,7 +176,7 @@ impl PasswordHasher {
     /// Callers reject passwords over [`MAX_PASSWORD_BYTES`] first; a password Argon2 itself
     /// refuses (over 4 GiB) yields an unusable password rather than a panic.
     pub fn hash(&self, password: &str) -> String {
-        let salt = random_bytes::<SALT_BYTES>();
+        let salt = crate::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
         let blocks = self.params.block_count();
@@ -264,30 +262,8 @@ pub fn is_password_usable(encoded: &str) -> bool {
     !encoded.starts_with(UNUSABLE_PREFIX)
 }
 
-/// `len` characters drawn uniformly from `[a-zA-Z0-9]` with the OS CSPRNG.
 fn random_alphanumeric(len: usize) -> String {
-    // 248 = 4 × 62: rejecting bytes at or above it keeps every character equally likely.
-    const LIMIT: u8 = 248;
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        for byte in random_bytes::<64>() {
-            if byte < LIMIT && out.len() < len {
-                out.push(char::from(
-                    ALPHANUMERIC[usize::from(byte) % ALPHANUMERIC.len()],
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Random bytes from the operating system.
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // Without the OS generator no safe salt or token can exist: failing loudly is the only
-    // correct answer, and nothing a client sends can cause it.
-    getrandom::fill(&mut buf).expect("the operating system's random number generator failed");
-    buf
+    crate::random::string(crate::random::ALPHANUMERIC, len)
 }
 
 /// A parsed Argon2 PHC string (`$argon2id$v=19$m=…,t=…,p=…$<salt>$<tag>`).
@@ -707,7 +683,7 @@ mod tests {
     fn random_alphanumeric_uses_the_whole_alphabet() {
         let s = random_alphanumeric(4000);
         assert_eq!(s.len(), 4000);
-        for c in ALPHANUMERIC {
+        for c in crate::random::ALPHANUMERIC {
             assert!(s.as_bytes().contains(c), "{}", char::from(*c));
         }
     }

@@ -1,4 +1,5 @@
-//! Browser login: Django's login page and logout (`/api-auth/login/`, `/api-auth/logout/`),
+//! Browser login: Django's login page and logout (at `[session] login_url` and `logout_url`,
+//! by default `/api-auth/login/` and `/api-auth/logout/`),
 //! the same for single-page apps as JSON (`/api/auth/login/`, `/api/auth/logout/`,
 //! `/api/auth/csrf/`), and the demo `/dashboard/` page.
 //!
@@ -26,8 +27,8 @@ use crate::error::{Error, ValidationErrors, json_response};
 use crate::parsers::RequestData;
 use crate::policy::Access;
 use crate::safe_url::{iri_to_uri, safe_redirect};
-use crate::settings::AuthClass;
-use crate::templates::{Templates, render};
+use crate::settings::{AuthClass, route_path};
+use crate::templates::{self, Templates};
 use crate::throttling::client_of;
 use crate::user::{AuthInfo, User};
 
@@ -43,7 +44,8 @@ struct Pages {
 
 /// The session routes. `dashboard` adds the demo `/dashboard/` page.
 pub fn router(restauth: &Restauth, dashboard: bool) -> std::io::Result<Router> {
-    let templates = Templates::load(restauth.settings().session.templates_dir.as_deref())?;
+    let session = &restauth.settings().session;
+    let templates = Templates::load(session.templates_dir.as_deref())?;
     let pages = Pages {
         restauth: restauth.clone(),
         templates: Arc::new(templates),
@@ -55,8 +57,14 @@ pub fn router(restauth: &Restauth, dashboard: bool) -> std::io::Result<Router> {
             .permissions(Vec::new())
     };
     let mut router = Router::new()
-        .route("/api-auth/login", get(login_page).post(login_submit))
-        .route("/api-auth/logout", axum::routing::post(logout_submit))
+        .route(
+            route_path(&session.login_url),
+            get(login_page).post(login_submit),
+        )
+        .route(
+            route_path(&session.logout_url),
+            axum::routing::post(logout_submit),
+        )
         .route(
             "/api/auth/login",
             ApiView::new("Login").post(spa_login).guard(open()),
@@ -146,6 +154,12 @@ fn html(status: StatusCode, body: String) -> Response {
     )
 }
 
+/// A page whose template fails while rendering (e.g. a filter given the wrong value): the
+/// template is the operator's, so the reason goes to the log and the client gets a 500.
+fn template_failure(error: &minijinja::Error) -> Response {
+    Error::Internal(format!("template: {error}")).into_response()
+}
+
 fn redirect(location: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     // Percent-encoded, a location holds no tab or line break for a browser to drop
@@ -163,17 +177,20 @@ struct NextParam {
 
 fn render_login(pages: &Pages, secret: &str, next: &str, username: &str, error: &str) -> Response {
     let token = csrf::mask_secret(secret);
-    let body = render(
-        &pages.templates.login,
-        &[
-            ("csrf_token", &token),
-            ("next", next),
-            ("username", username),
-            ("error", error),
-            ("action", &pages.restauth.settings().session.login_url),
-        ],
+    let body = pages.templates.render(
+        templates::LOGIN,
+        minijinja::context! {
+            csrf_token => token,
+            next,
+            username,
+            error,
+            action => pages.restauth.settings().session.login_url,
+        },
     );
-    let mut response = html(StatusCode::OK, body);
+    let mut response = match body {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => return template_failure(&e),
+    };
     set_cookie(&mut response, csrf_cookie(&pages.restauth, secret));
     response
 }
@@ -242,10 +259,7 @@ fn next_location(restauth: &Restauth, headers: &HeaderMap, next: Option<&str>) -
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let secure = restauth.settings().csrf.trust_forwarded_proto
-        && headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = crate::request::is_secure(headers, restauth.settings().csrf.trust_forwarded_proto);
     match next {
         Some(n) => safe_redirect(n, host, secure)
             .unwrap_or_else(|| restauth.settings().session.login_redirect_url.clone()),
@@ -430,16 +444,19 @@ async fn dashboard_page(State(pages): State<Pages>, headers: HeaderMap) -> Respo
     };
     let secret = csrf_secret(restauth, &headers);
     let token = csrf::mask_secret(&secret);
-    let logout = "/api-auth/logout/";
-    let body = render(
-        &pages.templates.dashboard,
-        &[
-            ("username", &user.username),
-            ("csrf_token", &token),
-            ("logout_url", logout),
-        ],
+    let logout = settings.logout_url.as_str();
+    let body = pages.templates.render(
+        templates::DASHBOARD,
+        minijinja::context! {
+            username => user.username,
+            csrf_token => token,
+            logout_url => logout,
+        },
     );
-    let mut response = html(StatusCode::OK, body);
+    let mut response = match body {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => return template_failure(&e),
+    };
     set_cookie(&mut response, csrf_cookie(restauth, &secret));
     response
 }

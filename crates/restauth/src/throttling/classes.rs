@@ -79,6 +79,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
     }
 }
 
+/// The scopes every password check goes through, and their default rates. A rate key that
+/// starts with `login_` must be one of these.
+pub const LOGIN_SCOPES: [(&str, &str); 3] = [
+    ("login_user_ip", "10/min"),
+    ("login_user", "30/hour"),
+    ("login_ip", "30/min"),
+];
+
 impl Restauth {
     /// The configured rate of a scope; the login scopes are on by default: `login_user_ip`
     /// 10/min, `login_user` 30/hour, `login_ip` 30/min.
@@ -86,13 +94,21 @@ impl Restauth {
         let rates = &self.settings().rest_framework.default_throttle_rates;
         match rates.get(scope) {
             Some(setting) => setting.0,
-            None => match scope {
-                "login_user_ip" => "10/min".parse().ok(),
-                "login_user" => "30/hour".parse().ok(),
-                "login_ip" => "30/min".parse().ok(),
-                _ => None,
-            },
+            None => LOGIN_SCOPES
+                .iter()
+                .find(|(name, _)| *name == scope)
+                .and_then(|(_, default)| default.parse().ok()),
         }
+    }
+
+    /// Whether `scope` has a rate: one in `default_throttle_rates` (`"off"` included), or a
+    /// login scope's default.
+    pub fn has_throttle_rate(&self, scope: &str) -> bool {
+        self.settings()
+            .rest_framework
+            .default_throttle_rates
+            .contains_key(scope)
+            || LOGIN_SCOPES.iter().any(|(name, _)| *name == scope)
     }
 
     /// Runs a route's throttles (after authentication and permissions, as DRF). Every

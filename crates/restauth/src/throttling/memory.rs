@@ -1,8 +1,10 @@
 //! An in-process throttle store: per-key request logs behind sharded mutexes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use hashlink::LinkedHashMap;
 
 use super::{Decision, Rate, ThrottleError, ThrottleStore, check_now, drf_wait};
 
@@ -18,6 +20,11 @@ const DEFAULT_SWEEP_EVERY: u32 = 1024;
 /// Each hit holds one shard's mutex for the whole check-and-record, so concurrent requests are
 /// counted exactly. Memory is bounded: every shard drops expired logs every `sweep_every` hits,
 /// and when a shard is full a new key first sweeps it, then evicts the least recently hit key.
+///
+/// No step scans a shard under its lock: each shard keeps its logs in the order they last
+/// recorded a hit, so the least recently hit key is the first, and a sweep walks from the front
+/// only while logs are expired (a live log with a long window ahead of expired ones shields them
+/// until it expires or is evicted; the key bound holds regardless).
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     /// Randomly keyed, so clients cannot aim many keys at one shard.
@@ -28,7 +35,8 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Shard {
-    logs: HashMap<String, Log>,
+    /// Least recently recorded first.
+    logs: LinkedHashMap<String, Log>,
     hits_since_sweep: u32,
 }
 
@@ -81,7 +89,11 @@ impl MemoryStore {
         let mut shard = self.shard(key);
         shard.count_hit(now, self.sweep_every);
         if let Some(log) = shard.logs.get_mut(key) {
-            return log.hit(rate, now);
+            let decision = log.hit(rate, now);
+            if decision == Decision::Allow {
+                shard.logs.to_back(key);
+            }
+            return decision;
         }
         if rate.num_requests == 0 {
             // Nothing would ever be recorded, so no log is created for this key.
@@ -109,8 +121,11 @@ impl Shard {
         }
     }
 
+    /// Drops expired logs from the front, up to the first live one.
     fn sweep(&mut self, now: f64) {
-        self.logs.retain(|_, log| !log.expired(now));
+        while self.logs.front().is_some_and(|(_, log)| log.expired(now)) {
+            self.logs.pop_front();
+        }
     }
 
     /// Frees a slot for a new key: expired logs go first, then the least recently hit one.
@@ -119,19 +134,7 @@ impl Shard {
             return;
         }
         self.sweep(now);
-        while self.logs.len() >= max_keys {
-            let Some(key) = self.least_recent_key() else {
-                return;
-            };
-            self.logs.remove(&key);
-        }
-    }
-
-    fn least_recent_key(&self) -> Option<String> {
-        self.logs
-            .iter()
-            .min_by(|(_, a), (_, b)| a.newest().total_cmp(&b.newest()))
-            .map(|(key, _)| key.clone())
+        while self.logs.len() >= max_keys && self.logs.pop_front().is_some() {}
     }
 }
 
@@ -185,10 +188,6 @@ impl Log {
         self.times
             .front()
             .is_none_or(|&newest| newest <= now - self.duration)
-    }
-
-    fn newest(&self) -> f64 {
-        self.times.front().copied().unwrap_or(f64::NEG_INFINITY)
     }
 }
 
@@ -420,6 +419,28 @@ mod tests {
         }
         // "a" was evicted first, so it starts afresh.
         assert_eq!(hit(&store, "a", "1/hour", 4.0).await, Decision::Allow);
+    }
+
+    #[tokio::test]
+    async fn a_recorded_hit_moves_a_key_behind_the_others() {
+        let store = MemoryStore::build(1, 3, u32::MAX);
+        hit(&store, "a", "5/hour", 0.0).await;
+        hit(&store, "b", "5/hour", 1.0).await;
+        hit(&store, "c", "5/hour", 2.0).await;
+        hit(&store, "a", "5/hour", 3.0).await;
+        // "b" is now the least recently hit, so the new key evicts it and "a" keeps its log.
+        hit(&store, "d", "5/hour", 4.0).await;
+        assert_eq!(store.tracked_keys(), 3);
+        for _ in 0..3 {
+            assert_eq!(hit(&store, "a", "5/hour", 5.0).await, Decision::Allow);
+        }
+        assert!(matches!(
+            hit(&store, "a", "5/hour", 5.0).await,
+            Decision::Deny { .. }
+        ));
+        for _ in 0..5 {
+            assert_eq!(hit(&store, "b", "5/hour", 5.0).await, Decision::Allow);
+        }
     }
 
     #[tokio::test]

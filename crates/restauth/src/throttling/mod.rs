@@ -12,7 +12,7 @@ pub mod rate;
 mod redis;
 mod response;
 
-pub use self::classes::{ClientIdent, NO_PEER_ADDRESS, ThrottleClass, client_of};
+pub use self::classes::{ClientIdent, LOGIN_SCOPES, NO_PEER_ADDRESS, ThrottleClass, client_of};
 pub use self::ident::{client_ident, login_network};
 pub(crate) use self::login::LoginGate;
 pub use self::memory::MemoryStore;

@@ -1,0 +1,50 @@
+//! Facts about a request that more than one part of restauth reads, each decided here once.
+
+use http::{HeaderMap, Method};
+
+/// DRF's `SAFE_METHODS`: GET, HEAD and OPTIONS (what `IsAuthenticatedOrReadOnly` lets through).
+pub fn is_safe_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The methods Django's CSRF check lets through unchecked: DRF's safe methods and TRACE.
+pub fn is_csrf_exempt_method(method: &Method) -> bool {
+    is_safe_method(method) || *method == Method::TRACE
+}
+
+/// Whether the request arrived over HTTPS, as far as restauth can know: only a proxy's
+/// `X-Forwarded-Proto: https`, believed when `[csrf] trust_forwarded_proto` says so (Django's
+/// `SECURE_PROXY_SSL_HEADER`); restauth itself serves plain HTTP.
+pub fn is_secure(headers: &HeaderMap, trust_forwarded_proto: bool) -> bool {
+    trust_forwarded_proto
+        && headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_methods() {
+        for m in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            assert!(is_safe_method(&m) && is_csrf_exempt_method(&m), "{m}");
+        }
+        assert!(!is_safe_method(&Method::TRACE) && is_csrf_exempt_method(&Method::TRACE));
+        for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            assert!(!is_safe_method(&m) && !is_csrf_exempt_method(&m), "{m}");
+        }
+    }
+
+    #[test]
+    fn forwarded_proto_counts_only_when_trusted() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-proto", "HTTPS".parse().unwrap());
+        assert!(is_secure(&h, true));
+        assert!(!is_secure(&h, false));
+        h.insert("x-forwarded-proto", "http".parse().unwrap());
+        assert!(!is_secure(&h, true));
+        assert!(!is_secure(&HeaderMap::new(), true));
+    }
+}
