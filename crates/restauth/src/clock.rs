@@ -2,7 +2,7 @@
 //!
 //! In normal builds it is the system clock. With the `test-clock` cargo feature (debug builds
 //! only, never in a release) the time is the system clock plus an offset that tests move
-//! instead of sleeping: set in-process with [`advance`], or — for a spawned server and the
+//! instead of sleeping: set in-process with `advance`, or — for a spawned server and the
 //! management commands run beside it — read from the file named by `RESTAUTH_TEST_CLOCK_FILE`,
 //! which holds the offset in milliseconds.
 

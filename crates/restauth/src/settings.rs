@@ -573,7 +573,8 @@ const ARGON2_FLOOR: &[(u32, u32)] = &[
     (7_168, 5),
 ];
 
-/// Refuses Argon2 parameters weaker than every row of [`ARGON2_FLOOR`].
+/// Refuses Argon2 parameters weaker than every row of OWASP's Argon2id table (19 MiB with two
+/// passes, or 46 MiB/1, 12 MiB/3, 9 MiB/4, 7 MiB/5).
 pub fn check_argon2_floor(p: &Argon2Params) -> Result<(), ConfigError> {
     let strong_enough = ARGON2_FLOOR
         .iter()
