@@ -69,24 +69,15 @@ where
     })
 }
 
-/// The query `rotated` reads, with the backend's placeholder for the jti: a rotated
-/// outstanding token and, joined on its `successor`, the successor's row.
-macro_rules! rotated_select {
-    ($jti:literal) => {
-        concat!(
-            "SELECT o.family, o.rotated_at, s.jti AS s_jti, s.user_id AS s_user_id, ",
-            "s.family AS s_family, s.created_at AS s_created_at, s.expires_at AS s_expires_at ",
-            "FROM token_blacklist_outstandingtoken o ",
-            "LEFT JOIN token_blacklist_outstandingtoken s ON s.jti = o.successor ",
-            "WHERE o.jti = ",
-            $jti,
-            " AND o.rotated_at IS NOT NULL"
-        )
-    };
-}
-pub(crate) use rotated_select;
+/// The query `rotated` reads: the rotated outstanding token `$1` and, joined on its
+/// `successor`, the successor's row.
+pub(crate) const ROTATED: &str = "SELECT o.family, o.rotated_at, s.jti AS s_jti, \
+    s.user_id AS s_user_id, s.family AS s_family, s.created_at AS s_created_at, \
+    s.expires_at AS s_expires_at FROM token_blacklist_outstandingtoken o \
+    LEFT JOIN token_blacklist_outstandingtoken s ON s.jti = o.successor \
+    WHERE o.jti = $1 AND o.rotated_at IS NOT NULL";
 
-/// A rotated token from a row of `rotated_select!`.
+/// A rotated token from a row of [`ROTATED`].
 pub(crate) fn rotated<'r, R, DB>(row: &'r R) -> Result<RotatedToken, sqlx::Error>
 where
     R: Row<Database = DB>,
