@@ -622,3 +622,23 @@ where
             .map_err(classify)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, Row, SqliteConnection};
+
+    /// The shared statements rely on SQLite binding `$n` by number, reused `$1` included.
+    #[tokio::test]
+    async fn sqlite_binds_dollar_placeholders_by_number() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let row = sqlx::query("SELECT $2, $1, $1 + 1")
+            .bind(10_i64)
+            .bind("b")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String, _>(0), "b");
+        assert_eq!(row.get::<i64, _>(1), 10);
+        assert_eq!(row.get::<i64, _>(2), 11);
+    }
+}
