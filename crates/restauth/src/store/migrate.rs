@@ -18,8 +18,18 @@ macro_rules! steps {
         &[
             step!($dir, 1, "users and tokens", "0001_users_tokens.sql"),
             step!($dir, 2, "sessions", "0002_sessions.sql"),
-            step!($dir, 3, "jwt outstanding and blacklisted tokens", "0003_jwt.sql"),
-            step!($dir, 4, "networks of successful logins", "0004_login_networks.sql"),
+            step!(
+                $dir,
+                3,
+                "jwt outstanding and blacklisted tokens",
+                "0003_jwt.sql"
+            ),
+            step!(
+                $dir,
+                4,
+                "networks of successful logins",
+                "0004_login_networks.sql"
+            ),
             step!(
                 $dir,
                 5,

@@ -288,7 +288,8 @@ impl Dialect for PostgresDialect {
         Some("SELECT pg_advisory_xact_lock(8243121636660049000)");
     // Serialises one user's token inserts, as SQLite's single writer does, so the eviction
     // sees every other committed token of the user.
-    const LOCK_USER: Option<&'static str> = Some("SELECT 1 FROM auth_user WHERE id = $1 FOR UPDATE");
+    const LOCK_USER: Option<&'static str> =
+        Some("SELECT 1 FROM auth_user WHERE id = $1 FOR UPDATE");
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

@@ -71,11 +71,8 @@ pub(crate) struct SqlStore<D: Dialect> {
     pub(crate) dialect: D,
 }
 
-type Query<D> = sqlx::query::Query<
-    'static,
-    <D as Dialect>::DB,
-    <<D as Dialect>::DB as Database>::Arguments,
->;
+type Query<D> =
+    sqlx::query::Query<'static, <D as Dialect>::DB, <<D as Dialect>::DB as Database>::Arguments>;
 type DbRow<D> = <<D as Dialect>::DB as Database>::Row;
 type Tx<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
 
@@ -248,7 +245,11 @@ where
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE username = $1");
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE username = $1"
+        );
         let row = self.read_row(sqlx::query(sql).bind(username)).await?;
         row.map(|r| rows::user(&r)).transpose().map_err(classify)
     }
@@ -298,7 +299,10 @@ where
 
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
         let sql = "UPDATE auth_user SET is_active = $1 WHERE id = $2";
-        Ok(self.write(sqlx::query(sql).bind(active).bind(user_id)).await? > 0)
+        Ok(self
+            .write(sqlx::query(sql).bind(active).bind(user_id))
+            .await?
+            > 0)
     }
 
     async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError> {
