@@ -12,7 +12,6 @@ use crate::user::User;
 
 mod migrate;
 mod postgres;
-mod rows;
 mod sql;
 mod sqlite;
 

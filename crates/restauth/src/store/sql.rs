@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
-use super::rows;
 use super::{
     NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
     TokenRecord, classify,
@@ -95,18 +94,13 @@ const INSERT_OUTSTANDING: &str = "INSERT INTO token_blacklist_outstandingtoken \
 const BLACKLIST: &str = "INSERT INTO token_blacklist_blacklistedtoken \
      (jti, blacklisted_at, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING";
 
-fn outstanding<D: Dialect>(sql: &'static str, t: &OutstandingToken, family: &str) -> Query<D>
-where
-    for<'a> i64: Encode<'a, D::DB> + Type<D::DB>,
-    for<'a> &'a str: Encode<'a, D::DB> + Type<D::DB>,
-{
-    sqlx::query(sql)
-        .bind(t.jti.as_str())
-        .bind(t.user_id)
-        .bind(family)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-}
+/// What [`SqlStore::rotated`] reads: the rotated outstanding token `$1` and, joined on its
+/// `successor`, the successor's row.
+const ROTATED: &str = "SELECT o.family, o.rotated_at, s.jti AS s_jti, \
+    s.user_id AS s_user_id, s.family AS s_family, s.created_at AS s_created_at, \
+    s.expires_at AS s_expires_at FROM token_blacklist_outstandingtoken o \
+    LEFT JOIN token_blacklist_outstandingtoken s ON s.jti = o.successor \
+    WHERE o.jti = $1 AND o.rotated_at IS NOT NULL";
 
 // The bounds below say what the shared code needs of a sqlx driver: executors, and decoding and
 // encoding of the column types the schema uses. Both sqlx drivers meet them.
@@ -114,7 +108,98 @@ impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
     <D::DB as Database>::Arguments: IntoArguments<D::DB>,
+    for<'a> i64: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> Option<i64>: Encode<'a, D::DB>,
+    for<'a> bool: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> String: Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> &'a str: Encode<'a, D::DB> + Type<D::DB> + ColumnIndex<DbRow<D>>,
+    usize: ColumnIndex<DbRow<D>>,
 {
+    fn outstanding(sql: &'static str, t: &OutstandingToken, family: &str) -> Query<D> {
+        sqlx::query(sql)
+            .bind(t.jti.as_str())
+            .bind(t.user_id)
+            .bind(family)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+    }
+
+    fn user(row: &DbRow<D>) -> Result<User, StoreError> {
+        let user = || -> Result<User, sqlx::Error> {
+            Ok(User {
+                id: row.try_get("id")?,
+                username: row.try_get("username")?,
+                email: row.try_get("email")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                password: row.try_get("password")?,
+                is_active: row.try_get("is_active")?,
+                is_staff: row.try_get("is_staff")?,
+                is_superuser: row.try_get("is_superuser")?,
+                date_joined: row.try_get("date_joined")?,
+                last_login: row.try_get("last_login")?,
+                valid_after: row.try_get("valid_after")?,
+            })
+        };
+        user().map_err(classify)
+    }
+
+    /// A token from columns named with `prefix` (`t_id`, `t_digest`, … or unprefixed).
+    fn token(row: &DbRow<D>, prefix: &str) -> Result<TokenRecord, StoreError> {
+        let col = |c: &str| format!("{prefix}{c}");
+        let token = || -> Result<TokenRecord, sqlx::Error> {
+            Ok(TokenRecord {
+                id: row.try_get(col("id").as_str())?,
+                digest: row.try_get(col("digest").as_str())?,
+                user_id: row.try_get(col("user_id").as_str())?,
+                created: row.try_get(col("created").as_str())?,
+                last_used: row.try_get(col("last_used").as_str())?,
+                expires: row.try_get(col("expires").as_str())?,
+            })
+        };
+        token().map_err(classify)
+    }
+
+    /// A session from columns aliased `s_digest`, `s_user_id`, ….
+    fn session(row: &DbRow<D>) -> Result<SessionRecord, StoreError> {
+        let session = || -> Result<SessionRecord, sqlx::Error> {
+            Ok(SessionRecord {
+                digest: row.try_get("s_digest")?,
+                user_id: row.try_get("s_user_id")?,
+                auth_hash: row.try_get("s_auth_hash")?,
+                created: row.try_get("s_created")?,
+                last_seen: row.try_get("s_last_seen")?,
+                expires: row.try_get("s_expires")?,
+            })
+        };
+        session().map_err(classify)
+    }
+
+    /// A rotated token from a row of [`ROTATED`].
+    fn rotated(row: &DbRow<D>) -> Result<RotatedToken, StoreError> {
+        let rotated = || -> Result<RotatedToken, sqlx::Error> {
+            let successor = match (
+                row.try_get::<Option<String>, _>("s_jti")?,
+                row.try_get::<Option<i64>, _>("s_user_id")?,
+            ) {
+                (Some(jti), Some(user_id)) => Some(OutstandingToken {
+                    jti,
+                    user_id,
+                    family: row.try_get("s_family")?,
+                    created_at: row.try_get("s_created_at")?,
+                    expires_at: row.try_get("s_expires_at")?,
+                }),
+                _ => None,
+            };
+            Ok(RotatedToken {
+                family: row.try_get("family")?,
+                rotated_at: row.try_get("rotated_at")?,
+                successor,
+            })
+        };
+        rotated().map_err(classify)
+    }
+
     /// Runs `op` under the dialect's deadline, if any.
     async fn bounded<T>(
         &self,
@@ -235,13 +320,13 @@ where
         let row = self
             .bounded(async { q.fetch_one(&self.writer).await.map_err(classify) })
             .await?;
-        rows::user(&row).map_err(classify)
+        Self::user(&row)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         let sql = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
         let row = self.read_row(sqlx::query(sql).bind(id)).await?;
-        row.map(|r| rows::user(&r)).transpose().map_err(classify)
+        row.map(|r| Self::user(&r)).transpose()
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -251,7 +336,7 @@ where
             " FROM auth_user WHERE username = $1"
         );
         let row = self.read_row(sqlx::query(sql).bind(username)).await?;
-        row.map(|r| rows::user(&r)).transpose().map_err(classify)
+        row.map(|r| Self::user(&r)).transpose()
     }
 
     async fn set_password(
@@ -340,7 +425,7 @@ where
             .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
-            let record = rows::token(&row, "").map_err(classify)?;
+            let record = Self::token(&row, "")?;
             if let Some(limit) = token.limit_per_user {
                 let q = sqlx::query(
                     "DELETE FROM authtoken_token WHERE user_id = $1 AND id NOT IN \
@@ -370,8 +455,8 @@ where
         let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
             return Ok(None);
         };
-        let token = rows::token(&r, "t_").map_err(classify)?;
-        Ok(Some((token, rows::user(&r).map_err(classify)?)))
+        let token = Self::token(&r, "t_")?;
+        Ok(Some((token, Self::user(&r)?)))
     }
 
     async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError> {
@@ -431,8 +516,8 @@ where
         let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
             return Ok(None);
         };
-        let session = rows::session(&r).map_err(classify)?;
-        Ok(Some((session, rows::user(&r).map_err(classify)?)))
+        let session = Self::session(&r)?;
+        Ok(Some((session, Self::user(&r)?)))
     }
 
     async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError> {
@@ -465,7 +550,7 @@ where
     }
 
     async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError> {
-        self.write(outstanding::<D>(INSERT_OUTSTANDING, token, &token.family))
+        self.write(Self::outstanding(INSERT_OUTSTANDING, token, &token.family))
             .await?;
         Ok(())
     }
@@ -485,7 +570,7 @@ where
                  (jti, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) ",
                 "ON CONFLICT (jti) DO NOTHING"
             );
-            Self::write_in(&mut tx, outstanding::<D>(record_old, old, &old.family)).await?;
+            Self::write_in(&mut tx, Self::outstanding(record_old, old, &old.family)).await?;
             // Concurrent rotations of one token serialise on this UPDATE (SQLite: the one
             // writer; PostgreSQL: the row lock): the losers see rotated_at set and get no row,
             // then read the winner's successor (READ COMMITTED gives each statement a fresh
@@ -501,17 +586,17 @@ where
             .await
             .map_err(classify)?;
             let Some(claimed) = claimed else {
-                let row = sqlx::query(rows::ROTATED)
+                let row = sqlx::query(ROTATED)
                     .bind(old.jti.as_str())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(classify)?;
-                let rotated = rows::rotated(&row).map_err(classify)?;
+                let rotated = Self::rotated(&row)?;
                 tx.rollback().await.map_err(classify)?;
                 return Ok(Rotation::Reused(rotated));
             };
             let family: String = claimed.try_get(0).map_err(classify)?;
-            Self::write_in(&mut tx, outstanding::<D>(INSERT_OUTSTANDING, new, &family)).await?;
+            Self::write_in(&mut tx, Self::outstanding(INSERT_OUTSTANDING, new, &family)).await?;
             if blacklist_old {
                 let q = sqlx::query(BLACKLIST)
                     .bind(old.jti.as_str())
@@ -541,8 +626,8 @@ where
     }
 
     async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError> {
-        let row = self.read_row(sqlx::query(rows::ROTATED).bind(jti)).await?;
-        row.map(|r| rows::rotated(&r)).transpose().map_err(classify)
+        let row = self.read_row(sqlx::query(ROTATED).bind(jti)).await?;
+        row.map(|r| Self::rotated(&r)).transpose()
     }
 
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
