@@ -5,8 +5,8 @@
 //! one user cannot both keep `limit_per_user` tokens.
 //!
 //! The change signal is `LISTEN`/`NOTIFY` on one channel. A background task listens and bumps
-//! a counter on every change announced for our schema; [`Store::change_stamp`] reads that
-//! counter without I/O. The listener's connection is proven alive by heartbeats (each process
+//! a counter on every change announced for our schema;
+//! [`Store::change_stamp`](super::Store::change_stamp) reads that counter without I/O. The listener's connection is proven alive by heartbeats (each process
 //! notifies the channel every `HEARTBEAT`, 250 ms). When nothing has been heard for `LIVENESS` (750 ms) —
 //! connection lost, network silently cut, database down — the stamp starts changing every
 //! `ROLL` (100 ms), so caches stop serving anything older than that until the listener is back.
