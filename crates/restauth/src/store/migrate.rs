@@ -1,9 +1,9 @@
 //! Embedded schema migrations, applied in order and recorded in `restauth_migrations`.
 //!
 //! A tiny runner of our own instead of `sqlx::migrate!`: it keeps sqlx's macro stack out of the
-//! build and lets each backend keep plain SQL files. Each backend runs the steps inside its own
-//! write transaction (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory lock), so two processes
-//! starting together apply each step once.
+//! build and lets each backend keep plain SQL files. The steps run inside one write transaction
+//! (SQLite `BEGIN IMMEDIATE`, PostgreSQL also an advisory lock), so two processes starting
+//! together apply each step once.
 
 /// One schema step. Versions only grow; an applied step is never edited.
 pub(crate) struct Migration {
@@ -12,61 +12,46 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "users and tokens",
-        sql: include_str!("../../migrations/sqlite/0001_users_tokens.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "sessions",
-        sql: include_str!("../../migrations/sqlite/0002_sessions.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "jwt outstanding and blacklisted tokens",
-        sql: include_str!("../../migrations/sqlite/0003_jwt.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "networks of successful logins",
-        sql: include_str!("../../migrations/sqlite/0004_login_networks.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "millisecond revocation cut-offs and rotation successors",
-        sql: include_str!("../../migrations/sqlite/0005_exact_cutoff_rotation_grace.sql"),
-    },
-];
+/// The steps, the same for every backend, each from the backend's folder of SQL files.
+macro_rules! steps {
+    ($dir:literal) => {
+        &[
+            step!($dir, 1, "users and tokens", "0001_users_tokens.sql"),
+            step!($dir, 2, "sessions", "0002_sessions.sql"),
+            step!(
+                $dir,
+                3,
+                "jwt outstanding and blacklisted tokens",
+                "0003_jwt.sql"
+            ),
+            step!(
+                $dir,
+                4,
+                "networks of successful logins",
+                "0004_login_networks.sql"
+            ),
+            step!(
+                $dir,
+                5,
+                "millisecond revocation cut-offs and rotation successors",
+                "0005_exact_cutoff_rotation_grace.sql"
+            ),
+        ]
+    };
+}
 
-pub(crate) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "users and tokens",
-        sql: include_str!("../../migrations/postgres/0001_users_tokens.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "sessions",
-        sql: include_str!("../../migrations/postgres/0002_sessions.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "jwt outstanding and blacklisted tokens",
-        sql: include_str!("../../migrations/postgres/0003_jwt.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "networks of successful logins",
-        sql: include_str!("../../migrations/postgres/0004_login_networks.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "millisecond revocation cut-offs and rotation successors",
-        sql: include_str!("../../migrations/postgres/0005_exact_cutoff_rotation_grace.sql"),
-    },
-];
+macro_rules! step {
+    ($dir:literal, $version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/", $dir, "/", $file)),
+        }
+    };
+}
+
+pub(crate) const SQLITE: &[Migration] = steps!("sqlite");
+pub(crate) const POSTGRES: &[Migration] = steps!("postgres");
 
 /// Readiness probe: reads the newest step and rewrites its row unchanged, a committed write
 /// that alters nothing.

@@ -1,6 +1,9 @@
 //! Persistence behind one trait, so SQLite (the embedded default) and PostgreSQL are
 //! interchangeable; callers never see SQL.
 //!
+//! One implementation serves both (`sql`): every statement is written once, and what each
+//! database does its own way is a small `Dialect` (`sqlite`, `postgres`).
+//!
 //! Times are integer Unix seconds, ids integers, secrets only as digests.
 
 use async_trait::async_trait;
@@ -8,12 +11,12 @@ use async_trait::async_trait;
 use crate::user::User;
 
 mod migrate;
-pub mod postgres;
-mod rows;
-pub mod sqlite;
+mod postgres;
+mod sql;
+mod sqlite;
 
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+use postgres::PostgresStore;
+use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

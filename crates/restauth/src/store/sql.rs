@@ -1,0 +1,733 @@
+//! The one SQL implementation of [`Store`], shared by every backend.
+//!
+//! Every statement is written once, with `$n` placeholders (PostgreSQL's, and numbered
+//! parameters to SQLite too) and only functions both databases have (`CASE` rather than
+//! `max`/`GREATEST`). What truly differs between databases — how a write transaction starts,
+//! row locks, the migration lock, the change signal, the client-side deadline, backups — is a
+//! [`Dialect`] hook; a new backend is one more `Dialect`.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
+use super::{
+    NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
+    TokenRecord, classify,
+};
+use crate::user::User;
+
+/// What one database does differently; everything else is shared.
+#[async_trait]
+pub(crate) trait Dialect: Send + Sync + 'static {
+    type DB: Database;
+    /// The schema steps, in this database's DDL.
+    const MIGRATIONS: &'static [Migration];
+    /// Opens a write transaction.
+    const BEGIN_WRITE: &'static str;
+    /// Run first in the migration transaction so concurrent starts apply each step once
+    /// (`None` when `BEGIN_WRITE` already serialises writers).
+    const LOCK_MIGRATIONS: Option<&'static str>;
+    /// Locks the user `$1` before a token insert that evicts old tokens, so concurrent inserts
+    /// see each other (`None` when `BEGIN_WRITE` already serialises writers).
+    const LOCK_USER: Option<&'static str>;
+
+    fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
+
+    /// A client-side bound on one operation, for a network that may swallow packets.
+    fn deadline(&self) -> Option<Duration> {
+        None
+    }
+
+    /// See [`Store::change_stamp`].
+    fn change_stamp(&self) -> u64;
+    /// See [`Store::announce_change`].
+    async fn announce_change(&self) -> Result<(), StoreError>;
+
+    /// See [`Store::checkpoint`].
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// See [`Store::backup`].
+    async fn backup(&self, path: &Path) -> Result<(), StoreError> {
+        Err(StoreError::Other(format!(
+            "cannot back up this store into {}: use the database's own tools (PostgreSQL: pg_dump)",
+            path.display()
+        )))
+    }
+}
+
+/// A [`Store`] over one SQL database.
+pub(crate) struct SqlStore<D: Dialect> {
+    /// Where reads go (SQLite: a read-only pool).
+    pub(crate) reader: Pool<D::DB>,
+    /// Where writes go (SQLite: a single connection).
+    pub(crate) writer: Pool<D::DB>,
+    pub(crate) dialect: D,
+}
+
+type Query<D> =
+    sqlx::query::Query<'static, <D as Dialect>::DB, <<D as Dialect>::DB as Database>::Arguments>;
+type DbRow<D> = <<D as Dialect>::DB as Database>::Row;
+type Tx<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
+
+macro_rules! user_columns {
+    () => {
+        "id, username, email, first_name, last_name, password, is_active, is_staff, \
+         is_superuser, date_joined, last_login, valid_after"
+    };
+}
+
+macro_rules! joined_user_columns {
+    () => {
+        "u.id, u.username, u.email, u.first_name, u.last_name, u.password, u.is_active, \
+         u.is_staff, u.is_superuser, u.date_joined, u.last_login, u.valid_after"
+    };
+}
+
+const INSERT_OUTSTANDING: &str = "INSERT INTO token_blacklist_outstandingtoken \
+     (jti, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+const BLACKLIST: &str = "INSERT INTO token_blacklist_blacklistedtoken \
+     (jti, blacklisted_at, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING";
+
+/// What [`SqlStore::rotated`] reads: the rotated outstanding token `$1` and, joined on its
+/// `successor`, the successor's row.
+const ROTATED: &str = "SELECT o.family, o.rotated_at, s.jti AS s_jti, \
+    s.user_id AS s_user_id, s.family AS s_family, s.created_at AS s_created_at, \
+    s.expires_at AS s_expires_at FROM token_blacklist_outstandingtoken o \
+    LEFT JOIN token_blacklist_outstandingtoken s ON s.jti = o.successor \
+    WHERE o.jti = $1 AND o.rotated_at IS NOT NULL";
+
+// The bounds below say what the shared code needs of a sqlx driver: executors, and decoding and
+// encoding of the column types the schema uses. Both sqlx drivers meet them.
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    <D::DB as Database>::Arguments: IntoArguments<D::DB>,
+    for<'a> i64: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> Option<i64>: Encode<'a, D::DB>,
+    for<'a> bool: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> String: Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> &'a str: Encode<'a, D::DB> + Type<D::DB> + ColumnIndex<DbRow<D>>,
+    usize: ColumnIndex<DbRow<D>>,
+{
+    fn outstanding(sql: &'static str, t: &OutstandingToken, family: &str) -> Query<D> {
+        sqlx::query(sql)
+            .bind(t.jti.as_str())
+            .bind(t.user_id)
+            .bind(family)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+    }
+
+    fn user(row: &DbRow<D>) -> Result<User, StoreError> {
+        let user = || -> Result<User, sqlx::Error> {
+            Ok(User {
+                id: row.try_get("id")?,
+                username: row.try_get("username")?,
+                email: row.try_get("email")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                password: row.try_get("password")?,
+                is_active: row.try_get("is_active")?,
+                is_staff: row.try_get("is_staff")?,
+                is_superuser: row.try_get("is_superuser")?,
+                date_joined: row.try_get("date_joined")?,
+                last_login: row.try_get("last_login")?,
+                valid_after: row.try_get("valid_after")?,
+            })
+        };
+        user().map_err(classify)
+    }
+
+    /// A token from columns named with `prefix` (`t_id`, `t_digest`, … or unprefixed).
+    fn token(row: &DbRow<D>, prefix: &str) -> Result<TokenRecord, StoreError> {
+        let col = |c: &str| format!("{prefix}{c}");
+        let token = || -> Result<TokenRecord, sqlx::Error> {
+            Ok(TokenRecord {
+                id: row.try_get(col("id").as_str())?,
+                digest: row.try_get(col("digest").as_str())?,
+                user_id: row.try_get(col("user_id").as_str())?,
+                created: row.try_get(col("created").as_str())?,
+                last_used: row.try_get(col("last_used").as_str())?,
+                expires: row.try_get(col("expires").as_str())?,
+            })
+        };
+        token().map_err(classify)
+    }
+
+    /// A session from columns aliased `s_digest`, `s_user_id`, ….
+    fn session(row: &DbRow<D>) -> Result<SessionRecord, StoreError> {
+        let session = || -> Result<SessionRecord, sqlx::Error> {
+            Ok(SessionRecord {
+                digest: row.try_get("s_digest")?,
+                user_id: row.try_get("s_user_id")?,
+                auth_hash: row.try_get("s_auth_hash")?,
+                created: row.try_get("s_created")?,
+                last_seen: row.try_get("s_last_seen")?,
+                expires: row.try_get("s_expires")?,
+            })
+        };
+        session().map_err(classify)
+    }
+
+    /// A rotated token from a row of [`ROTATED`].
+    fn rotated(row: &DbRow<D>) -> Result<RotatedToken, StoreError> {
+        let rotated = || -> Result<RotatedToken, sqlx::Error> {
+            let successor = match (
+                row.try_get::<Option<String>, _>("s_jti")?,
+                row.try_get::<Option<i64>, _>("s_user_id")?,
+            ) {
+                (Some(jti), Some(user_id)) => Some(OutstandingToken {
+                    jti,
+                    user_id,
+                    family: row.try_get("s_family")?,
+                    created_at: row.try_get("s_created_at")?,
+                    expires_at: row.try_get("s_expires_at")?,
+                }),
+                _ => None,
+            };
+            Ok(RotatedToken {
+                family: row.try_get("family")?,
+                rotated_at: row.try_get("rotated_at")?,
+                successor,
+            })
+        };
+        rotated().map_err(classify)
+    }
+
+    /// Runs `op` under the dialect's deadline, if any.
+    async fn bounded<T>(
+        &self,
+        op: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match self.dialect.deadline() {
+            None => op.await,
+            Some(limit) => tokio::time::timeout(limit, op).await.unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "database did not answer in time".into(),
+                ))
+            }),
+        }
+    }
+
+    async fn begin_write(&self) -> Result<Tx<D>, StoreError> {
+        self.writer
+            .begin_with(D::BEGIN_WRITE)
+            .await
+            .map_err(classify)
+    }
+
+    /// One write statement on its own; how many rows it touched.
+    async fn write(&self, q: Query<D>) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let done = q.execute(&self.writer).await.map_err(classify)?;
+            Ok(D::rows_affected(&done))
+        })
+        .await
+    }
+
+    /// One statement in a transaction; how many rows it touched.
+    async fn write_in(tx: &mut Tx<D>, q: Query<D>) -> Result<u64, StoreError> {
+        let done = q.execute(&mut **tx).await.map_err(classify)?;
+        Ok(D::rows_affected(&done))
+    }
+
+    async fn read_row(&self, q: Query<D>) -> Result<Option<DbRow<D>>, StoreError> {
+        self.bounded(async { q.fetch_optional(&self.reader).await.map_err(classify) })
+            .await
+    }
+
+    async fn read_rows(&self, q: Query<D>) -> Result<Vec<DbRow<D>>, StoreError> {
+        self.bounded(async { q.fetch_all(&self.reader).await.map_err(classify) })
+            .await
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    <D::DB as Database>::Arguments: IntoArguments<D::DB>,
+    for<'a> i64: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> Option<i64>: Encode<'a, D::DB>,
+    for<'a> bool: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> String: Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> &'a str: Encode<'a, D::DB> + Type<D::DB> + ColumnIndex<DbRow<D>>,
+    usize: ColumnIndex<DbRow<D>>,
+{
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            if let Some(lock) = D::LOCK_MIGRATIONS {
+                Self::write_in(&mut tx, sqlx::query(lock)).await?;
+            }
+            Self::write_in(&mut tx, sqlx::query(CREATE_TABLE)).await?;
+            let applied = sqlx::query("SELECT version FROM restauth_migrations")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(classify)?;
+            for m in pending(D::MIGRATIONS, &applied) {
+                sqlx::raw_sql(m.sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                let record = "INSERT INTO restauth_migrations (version, name, applied_at) \
+                              VALUES ($1, $2, $3)";
+                let q = sqlx::query(record)
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(crate::clock::now());
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)
+        })
+        .await
+    }
+
+    fn change_stamp(&self) -> u64 {
+        self.dialect.change_stamp()
+    }
+
+    async fn announce_change(&self) -> Result<(), StoreError> {
+        self.bounded(self.dialect.announce_change()).await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        let q = sqlx::query(concat!(
+            "INSERT INTO auth_user (username, email, first_name, last_name, password, is_active, \
+             is_staff, is_superuser, date_joined) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING ",
+            user_columns!()
+        ))
+        .bind(user.username.as_str())
+        .bind(user.email.as_str())
+        .bind(user.first_name.as_str())
+        .bind(user.last_name.as_str())
+        .bind(user.password.as_str())
+        .bind(user.is_active)
+        .bind(user.is_staff)
+        .bind(user.is_superuser)
+        .bind(user.date_joined);
+        let row = self
+            .bounded(async { q.fetch_one(&self.writer).await.map_err(classify) })
+            .await?;
+        Self::user(&row)
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
+        let row = self.read_row(sqlx::query(sql).bind(id)).await?;
+        row.map(|r| Self::user(&r)).transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE username = $1"
+        );
+        let row = self.read_row(sqlx::query(sql).bind(username)).await?;
+        row.map(|r| Self::user(&r)).transpose()
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        hash: &str,
+        revoke_before: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            // A NULL `$2` compares as unknown, so `valid_after` stays.
+            let q = sqlx::query(
+                "UPDATE auth_user SET password = $1, \
+                 valid_after = CASE WHEN $2 > valid_after THEN $2 ELSE valid_after END \
+                 WHERE id = $3",
+            )
+            .bind(hash)
+            .bind(revoke_before)
+            .bind(user_id);
+            let updated = Self::write_in(&mut tx, q).await?;
+            if updated > 0 && revoke_before.is_some() {
+                for sql in [
+                    "DELETE FROM authtoken_token WHERE user_id = $1",
+                    "DELETE FROM auth_session WHERE user_id = $1",
+                ] {
+                    Self::write_in(&mut tx, sqlx::query(sql).bind(user_id)).await?;
+                }
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(updated > 0)
+        })
+        .await
+    }
+
+    async fn upgrade_password(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3";
+        let q = sqlx::query(sql).bind(new_hash).bind(user_id).bind(old_hash);
+        Ok(self.write(q).await? > 0)
+    }
+
+    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
+        let sql = "UPDATE auth_user SET is_active = $1 WHERE id = $2";
+        Ok(self
+            .write(sqlx::query(sql).bind(active).bind(user_id))
+            .await?
+            > 0)
+    }
+
+    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE auth_user SET last_login = $1 WHERE id = $2";
+        self.write(sqlx::query(sql).bind(at).bind(user_id)).await?;
+        Ok(())
+    }
+
+    async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError> {
+        let sql = "UPDATE auth_user \
+                   SET valid_after = CASE WHEN $1 > valid_after THEN $1 ELSE valid_after END \
+                   WHERE id = $2";
+        Ok(self.write(sqlx::query(sql).bind(at).bind(user_id)).await? > 0)
+    }
+
+    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM auth_user WHERE id = $1";
+        Ok(self.write(sqlx::query(sql).bind(user_id)).await? > 0)
+    }
+
+    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            if let (Some(lock), Some(_)) = (D::LOCK_USER, token.limit_per_user) {
+                Self::write_in(&mut tx, sqlx::query(lock).bind(token.user_id)).await?;
+            }
+            let row = sqlx::query(
+                "INSERT INTO authtoken_token (digest, user_id, created, expires) \
+                 VALUES ($1, $2, $3, $4) RETURNING id, digest, user_id, created, last_used, expires",
+            )
+            .bind(token.digest.as_str())
+            .bind(token.user_id)
+            .bind(token.created)
+            .bind(token.expires)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?;
+            let record = Self::token(&row, "")?;
+            if let Some(limit) = token.limit_per_user {
+                let q = sqlx::query(
+                    "DELETE FROM authtoken_token WHERE user_id = $1 AND id NOT IN \
+                     (SELECT id FROM authtoken_token WHERE user_id = $1 \
+                      ORDER BY created DESC, id DESC LIMIT $2)",
+                )
+                .bind(token.user_id)
+                .bind(i64::from(limit.max(1)));
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn token_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
+        let sql = concat!(
+            "SELECT t.id AS t_id, t.digest AS t_digest, t.user_id AS t_user_id, \
+             t.created AS t_created, t.last_used AS t_last_used, t.expires AS t_expires, ",
+            joined_user_columns!(),
+            " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1"
+        );
+        let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
+            return Ok(None);
+        };
+        let token = Self::token(&r, "t_")?;
+        Ok(Some((token, Self::user(&r)?)))
+    }
+
+    async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE authtoken_token SET last_used = $1 WHERE id = $2";
+        self.write(sqlx::query(sql).bind(at).bind(token_id)).await?;
+        Ok(())
+    }
+
+    async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM authtoken_token WHERE id = $1";
+        Ok(self.write(sqlx::query(sql).bind(token_id)).await? > 0)
+    }
+
+    async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+        // Ids are positive, so -1 keeps nothing.
+        let sql = "DELETE FROM authtoken_token WHERE user_id = $1 AND id <> COALESCE($2, -1)";
+        self.write(sqlx::query(sql).bind(user_id).bind(keep)).await
+    }
+
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            if let Some(old) = replaces {
+                let sql = "DELETE FROM auth_session WHERE digest = $1";
+                Self::write_in(&mut tx, sqlx::query(sql).bind(old)).await?;
+            }
+            let q = sqlx::query(
+                "INSERT INTO auth_session (digest, user_id, auth_hash, created, last_seen, expires) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(session.digest.as_str())
+            .bind(session.user_id)
+            .bind(session.auth_hash.as_str())
+            .bind(session.created)
+            .bind(session.last_seen)
+            .bind(session.expires);
+            Self::write_in(&mut tx, q).await?;
+            tx.commit().await.map_err(classify)
+        })
+        .await
+    }
+
+    async fn session_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        let sql = concat!(
+            "SELECT s.digest AS s_digest, s.user_id AS s_user_id, s.auth_hash AS s_auth_hash, \
+             s.created AS s_created, s.last_seen AS s_last_seen, s.expires AS s_expires, ",
+            joined_user_columns!(),
+            " FROM auth_session s JOIN auth_user u ON u.id = s.user_id WHERE s.digest = $1"
+        );
+        let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
+            return Ok(None);
+        };
+        let session = Self::session(&r)?;
+        Ok(Some((session, Self::user(&r)?)))
+    }
+
+    async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE auth_session \
+                   SET last_seen = CASE WHEN $1 > last_seen THEN $1 ELSE last_seen END \
+                   WHERE digest = $2";
+        self.write(sqlx::query(sql).bind(at).bind(digest)).await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, digest: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM auth_session WHERE digest = $1";
+        Ok(self.write(sqlx::query(sql).bind(digest)).await? > 0)
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM auth_session WHERE user_id = $1";
+        self.write(sqlx::query(sql).bind(user_id)).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_before: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM auth_session \
+                   WHERE expires <= $1 OR last_seen < COALESCE($2, last_seen)";
+        self.write(sqlx::query(sql).bind(now).bind(idle_before))
+            .await
+    }
+
+    async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError> {
+        self.write(Self::outstanding(INSERT_OUTSTANDING, token, &token.family))
+            .await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &OutstandingToken,
+        new: &OutstandingToken,
+        blacklist_old: bool,
+        now_ms: i64,
+    ) -> Result<Rotation, StoreError> {
+        let now = now_ms.div_euclid(1000);
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let record_old = concat!(
+                "INSERT INTO token_blacklist_outstandingtoken \
+                 (jti, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) ",
+                "ON CONFLICT (jti) DO NOTHING"
+            );
+            Self::write_in(&mut tx, Self::outstanding(record_old, old, &old.family)).await?;
+            // Concurrent rotations of one token serialise on this UPDATE (SQLite: the one
+            // writer; PostgreSQL: the row lock): the losers see rotated_at set and get no row,
+            // then read the winner's successor (READ COMMITTED gives each statement a fresh
+            // snapshot, taken after the winner committed).
+            let claimed = sqlx::query(
+                "UPDATE token_blacklist_outstandingtoken SET rotated_at = $1, successor = $2 \
+                 WHERE jti = $3 AND rotated_at IS NULL RETURNING family",
+            )
+            .bind(now_ms)
+            .bind(new.jti.as_str())
+            .bind(old.jti.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?;
+            let Some(claimed) = claimed else {
+                let row = sqlx::query(ROTATED)
+                    .bind(old.jti.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                let rotated = Self::rotated(&row)?;
+                tx.rollback().await.map_err(classify)?;
+                return Ok(Rotation::Reused(rotated));
+            };
+            let family: String = claimed.try_get(0).map_err(classify)?;
+            Self::write_in(&mut tx, Self::outstanding(INSERT_OUTSTANDING, new, &family)).await?;
+            if blacklist_old {
+                let q = sqlx::query(BLACKLIST)
+                    .bind(old.jti.as_str())
+                    .bind(now)
+                    .bind(old.expires_at);
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(Rotation::Rotated)
+        })
+        .await
+    }
+
+    async fn blacklist_jti(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query(BLACKLIST).bind(jti).bind(now).bind(expires_at);
+        Ok(self.write(q).await? > 0)
+    }
+
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT 1 FROM token_blacklist_blacklistedtoken WHERE jti = $1";
+        Ok(self.read_row(sqlx::query(sql).bind(jti)).await?.is_some())
+    }
+
+    async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError> {
+        let row = self.read_row(sqlx::query(ROTATED).bind(jti)).await?;
+        row.map(|r| Self::rotated(&r)).transpose()
+    }
+
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
+        let sql = "INSERT INTO token_blacklist_blacklistedtoken (jti, blacklisted_at, expires_at) \
+                   SELECT jti, $1, expires_at FROM token_blacklist_outstandingtoken \
+                   WHERE family = $2 ON CONFLICT (jti) DO NOTHING";
+        self.write(sqlx::query(sql).bind(now).bind(family)).await
+    }
+
+    async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let mut total = 0;
+            for sql in [
+                "DELETE FROM token_blacklist_blacklistedtoken WHERE expires_at <= $1",
+                "DELETE FROM token_blacklist_outstandingtoken WHERE expires_at <= $1",
+            ] {
+                total += Self::write_in(&mut tx, sqlx::query(sql).bind(now)).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(total)
+        })
+        .await
+    }
+
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.dialect.checkpoint().await
+    }
+
+    async fn backup(&self, path: &Path) -> Result<(), StoreError> {
+        self.dialect.backup(path).await
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        // A no-op UPDATE still writes (a WAL page, a row version) and commits, so a locked,
+        // read-only or full database fails it; the subquery reads.
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            Self::write_in(&mut tx, sqlx::query(PROBE)).await?;
+            tx.commit().await.map_err(classify)
+        })
+        .await
+    }
+
+    async fn record_login_network(
+        &self,
+        user_id: i64,
+        network: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO restauth_login_network (user_id, network, last_success) \
+                   VALUES ($1, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET last_success = \
+                   CASE WHEN excluded.last_success > restauth_login_network.last_success \
+                   THEN excluded.last_success ELSE restauth_login_network.last_success END";
+        let q = sqlx::query(sql).bind(user_id).bind(network).bind(at);
+        self.write(q).await?;
+        Ok(())
+    }
+
+    async fn login_network_seen(
+        &self,
+        username: &str,
+        network: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT n.last_success FROM restauth_login_network n \
+                   JOIN auth_user u ON u.id = n.user_id WHERE u.username = $1 AND n.network = $2";
+        let row = self
+            .read_row(sqlx::query(sql).bind(username).bind(network))
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(classify)
+    }
+
+    async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {
+        // A name longer in bytes than in characters holds a non-ASCII character.
+        let sql = "SELECT username FROM auth_user \
+                   WHERE octet_length(username) <> length(username) ORDER BY id";
+        let rows = self.read_rows(sqlx::query(sql)).await?;
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, Row, SqliteConnection};
+
+    /// The shared statements rely on SQLite binding `$n` by number, reused `$1` included.
+    #[tokio::test]
+    async fn sqlite_binds_dollar_placeholders_by_number() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let row = sqlx::query("SELECT $2, $1, $1 + 1")
+            .bind(10_i64)
+            .bind("b")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String, _>(0), "b");
+        assert_eq!(row.get::<i64, _>(1), 10);
+        assert_eq!(row.get::<i64, _>(2), 11);
+    }
+}
