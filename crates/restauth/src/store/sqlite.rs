@@ -188,10 +188,8 @@ impl Dialect for SqliteDialect {
     async fn announce_change(&self) -> Result<(), StoreError> {
         let stamp = self.stamp.clone();
         tokio::task::spawn_blocking(move || {
-            let mut nonce = [0u8; 16];
-            getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
             let tmp = stamp.with_extension("stamp-tmp");
-            std::fs::write(&tmp, hex::encode(nonce)).map_err(|e| e.to_string())?;
+            std::fs::write(&tmp, crate::random::hex::<16>()).map_err(|e| e.to_string())?;
             std::fs::rename(&tmp, &stamp).map_err(|e| e.to_string())
         })
         .await
