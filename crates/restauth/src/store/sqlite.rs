@@ -4,12 +4,14 @@
 //! itself for SQLite's one writer lock (other processes, like the management commands, wait on
 //! `busy_timeout`). Commits are durable (`synchronous=FULL`).
 //!
-//! The change signal is a small stamp file beside the database, rewritten by whoever revokes
-//! something; a `stat` of it on the hot path costs no database query.
+//! The change signal is a counter in a small file beside the database (`<db>-changes`), mapped
+//! into the memory of every process that opens the store: whoever revokes something (the
+//! server, a management command) increments it atomically, and the hot path reads it with one
+//! atomic load — no system call, no query, and seen by every other process at once.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,11 +28,59 @@ use crate::settings::DatabaseSettings;
 
 pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 
-/// What SQLite does its own way: the stamp file, checkpoints and backups.
+/// What SQLite does its own way: the change counter, checkpoints and backups.
 pub(crate) struct SqliteDialect {
     /// The writer pool's single connection, for `VACUUM INTO` and checkpoints.
     writer: SqlitePool,
-    stamp: PathBuf,
+    changes: ChangeCounter,
+}
+
+/// A `u64` shared by every process that maps the same file.
+struct ChangeCounter {
+    map: memmap2::MmapMut,
+}
+
+impl ChangeCounter {
+    /// Maps the counter file beside `db` (created 0600), or anonymous memory for an in-memory
+    /// database, which no other process can open anyway.
+    fn open(db: Option<&Path>) -> Result<Self, StoreError> {
+        let Some(db) = db else {
+            let map = memmap2::MmapMut::map_anon(std::mem::size_of::<u64>())
+                .map_err(|e| StoreError::Other(format!("change counter: {e}")))?;
+            return Ok(ChangeCounter { map });
+        };
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut name = db.as_os_str().to_owned();
+        name.push("-changes");
+        let path = Path::new(&name);
+        let fail = |e: std::io::Error| {
+            StoreError::Other(format!("database.url: cannot open {}: {e}", path.display()))
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        let len = std::mem::size_of::<u64>() as u64;
+        if file.metadata().map_err(fail)?.len() < len {
+            // Growing with zeros is harmless if another process does it at the same time.
+            file.set_len(len).map_err(fail)?;
+        }
+        // SAFETY: the file is ours (0600) and at least 8 bytes long; it is never truncated, and
+        // every process reads and writes it only through the atomic below.
+        let map = unsafe { memmap2::MmapOptions::new().len(8).map_mut(&file) }.map_err(fail)?;
+        Ok(ChangeCounter { map })
+    }
+
+    fn cell(&self) -> &AtomicU64 {
+        // SAFETY: a mapping starts on a page boundary, so it is aligned for a u64, and it is 8
+        // bytes long and lives as long as `self`. Other processes change it, but only
+        // atomically, which is what `AtomicU64` expects of shared memory.
+        unsafe { &*self.map.as_ptr().cast::<AtomicU64>() }
+    }
 }
 
 impl SqliteStore {
@@ -62,11 +112,11 @@ impl SqliteStore {
         if !in_memory {
             restrict_side_files(options.get_filename());
         }
-        let stamp = stamp_path(options.get_filename());
+        let changes = ChangeCounter::open((!in_memory).then(|| options.get_filename()))?;
         Ok(SqlStore {
             reader,
             writer: writer.clone(),
-            dialect: SqliteDialect { writer, stamp },
+            dialect: SqliteDialect { writer, changes },
         })
     }
 }
@@ -109,12 +159,6 @@ fn restrict_side_files(db: &Path) {
         name.push(suffix);
         let _ = std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600));
     }
-}
-
-fn stamp_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-stamp");
-    PathBuf::from(name)
 }
 
 #[async_trait]
@@ -178,22 +222,38 @@ impl Dialect for SqliteDialect {
     }
 
     fn change_stamp(&self) -> u64 {
-        match std::fs::metadata(&self.stamp) {
-            // A rewrite is a rename onto the path: a new inode and a new ctime each time.
-            Ok(m) => m.ino() ^ (m.ctime_nsec() as u64) ^ ((m.ctime() as u64) << 30) ^ m.size(),
-            Err(_) => 0,
-        }
+        self.changes.cell().load(Ordering::Acquire)
     }
 
     async fn announce_change(&self) -> Result<(), StoreError> {
-        let stamp = self.stamp.clone();
-        tokio::task::spawn_blocking(move || {
-            let tmp = stamp.with_extension("stamp-tmp");
-            std::fs::write(&tmp, crate::random::hex::<16>()).map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, &stamp).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| StoreError::Other(e.to_string()))?
-        .map_err(StoreError::Unavailable)
+        self.changes.cell().fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Two opens of one file stand for two processes: each maps the counter file on its own.
+    #[tokio::test]
+    async fn a_change_announced_by_one_opener_is_seen_by_another_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}", dir.path().join("restauth.db").display()),
+            ..DatabaseSettings::default()
+        };
+        let server = SqliteStore::open(&settings).await.unwrap();
+        let command = SqliteStore::open(&settings).await.unwrap();
+        let before = server.change_stamp();
+        command.announce_change().await.unwrap();
+        assert_ne!(server.change_stamp(), before);
+        assert_eq!(server.change_stamp(), command.change_stamp());
+        let mode = std::fs::metadata(dir.path().join("restauth.db-changes"))
+            .unwrap()
+            .permissions();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.mode() & 0o777, 0o600);
     }
 }
