@@ -89,3 +89,43 @@ async fn serve_gives_each_client_its_own_bucket() {
         "another client is locked out: {other}"
     );
 }
+
+/// An app whose router carries its own state merges restauth's routers as they are.
+#[tokio::test]
+async fn routers_merge_into_an_app_with_its_own_state() {
+    #[derive(Clone)]
+    struct AppState {
+        greeting: &'static str,
+    }
+    async fn hello(axum::extract::State(state): axum::extract::State<AppState>) -> &'static str {
+        state.greeting
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let restauth = restauth(&dir).await;
+    let app: axum::Router<AppState> = axum::Router::new()
+        .route("/hello", axum::routing::get(hello))
+        .merge(restauth::routes::token::router(
+            &restauth,
+            "/api-token-auth",
+        ))
+        .merge(restauth::routes::jwt::router(&restauth))
+        .merge(restauth::routes::session::router(&restauth, false).unwrap());
+    let app = app.with_state(AppState { greeting: "hi" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    // The restauth route answers with its own state (a failed login), the app's with its own.
+    let reply = login_from("127.0.0.4".parse().unwrap(), server).await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("Unable to log in"), "{reply}");
+    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    conn.write_all(b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).await.unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200") && reply.ends_with("hi"),
+        "{reply}"
+    );
+}

@@ -21,7 +21,7 @@ use crate::throttling::ClientIdent;
 
 const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
 
-pub fn router(restauth: &Restauth) -> Router {
+pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Router<S> {
     let open = || {
         restauth
             .policy()

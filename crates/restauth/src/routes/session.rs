@@ -43,7 +43,10 @@ struct Pages {
 }
 
 /// The session routes. `dashboard` adds the demo `/dashboard/` page.
-pub fn router(restauth: &Restauth, dashboard: bool) -> std::io::Result<Router> {
+pub fn router<S: Clone + Send + Sync + 'static>(
+    restauth: &Restauth,
+    dashboard: bool,
+) -> std::io::Result<Router<S>> {
     let session = &restauth.settings().session;
     let templates = Templates::load(session.templates_dir.as_deref())?;
     let pages = Pages {

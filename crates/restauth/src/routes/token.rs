@@ -17,7 +17,7 @@ pub const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials."
 /// The token endpoint at `path`. As in DRF it keeps the default authentication classes (a
 /// malformed `Authorization` header is still refused) and has no permission or throttle
 /// classes; the login throttles protect it instead.
-pub fn router(restauth: &Restauth, path: &str) -> Router {
+pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth, path: &str) -> Router<S> {
     let view = ApiView::new("Obtain Auth Token")
         .post(obtain_auth_token)
         .guard(restauth.policy().permissions(Vec::new()).throttles([]));
