@@ -153,25 +153,60 @@ pub trait PermissionExt: Permission + Sized {
 
 impl<P: Permission> PermissionExt for P {}
 
-/// `&`, `|` and `!` on the built-in classes and their compositions, as DRF writes them.
-macro_rules! operators {
-    ($([$($g:ident),*] $t:ty),* $(,)?) => {$(
-        impl<$($g: Permission,)* Rhs: Permission> std::ops::BitAnd<Rhs> for $t {
-            type Output = And<Self, Rhs>;
-            fn bitand(self, rhs: Rhs) -> Self::Output { And(self, rhs) }
+/// DRF's `&`, `|` and `!` for an app's own permission classes, which Rust lets only the crate
+/// that defines a type give it:
+///
+/// ```
+/// use restauth::permissions::{Permission, RequestInfo};
+/// use restauth::{IsAuthenticated, IsAuthenticatedOrReadOnly};
+///
+/// struct IsOwnerOrReadOnly;
+/// impl Permission for IsOwnerOrReadOnly {
+///     fn has_permission(&self, _: &RequestInfo<'_>) -> bool {
+///         true
+///     }
+/// }
+/// restauth::permission_operators!(IsOwnerOrReadOnly);
+///
+/// // The app's class on either side, as in DRF.
+/// let _ = IsOwnerOrReadOnly & IsAuthenticated;
+/// let _ = IsAuthenticatedOrReadOnly & IsOwnerOrReadOnly | !IsOwnerOrReadOnly;
+/// ```
+///
+/// Generic types name their parameters in brackets first: `permission_operators!([T] Owns<T>)`.
+#[macro_export]
+macro_rules! permission_operators {
+    ($([$($g:ident),*] $t:ty),+ $(,)?) => {$(
+        impl<$($g: $crate::permissions::Permission,)* Rhs: $crate::permissions::Permission>
+            ::std::ops::BitAnd<Rhs> for $t
+        {
+            type Output = $crate::permissions::And<Self, Rhs>;
+            fn bitand(self, rhs: Rhs) -> Self::Output {
+                $crate::permissions::And(self, rhs)
+            }
         }
-        impl<$($g: Permission,)* Rhs: Permission> std::ops::BitOr<Rhs> for $t {
-            type Output = Or<Self, Rhs>;
-            fn bitor(self, rhs: Rhs) -> Self::Output { Or(self, rhs) }
+        impl<$($g: $crate::permissions::Permission,)* Rhs: $crate::permissions::Permission>
+            ::std::ops::BitOr<Rhs> for $t
+        {
+            type Output = $crate::permissions::Or<Self, Rhs>;
+            fn bitor(self, rhs: Rhs) -> Self::Output {
+                $crate::permissions::Or(self, rhs)
+            }
         }
-        impl<$($g: Permission),*> std::ops::Not for $t {
-            type Output = Not<Self>;
-            fn not(self) -> Self::Output { Not(self) }
+        impl<$($g: $crate::permissions::Permission),*> ::std::ops::Not for $t {
+            type Output = $crate::permissions::Not<Self>;
+            fn not(self) -> Self::Output {
+                $crate::permissions::Not(self)
+            }
         }
-    )*};
+    )+};
+    ($($t:ty),+ $(,)?) => {
+        $crate::permission_operators!($([] $t),+);
+    };
 }
 
-operators!(
+// The built-in classes and their compositions get the same operators.
+permission_operators!(
     [] AllowAny,
     [] IsAuthenticated,
     [] IsAdminUser,
@@ -236,6 +271,28 @@ mod tests {
     const USER: Option<(bool, bool)> = Some((false, false));
     const STAFF: Option<(bool, bool)> = Some((true, false));
     const SUPER: Option<(bool, bool)> = Some((false, true));
+
+    /// An app's own class: only staff, written outside the built-ins' list.
+    struct StaffOnly;
+    impl Permission for StaffOnly {
+        fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+            r.identity.user.as_ref().is_some_and(|u| u.is_staff)
+        }
+    }
+    crate::permission_operators!(StaffOnly);
+
+    #[test]
+    fn an_apps_own_class_composes_on_either_side() {
+        assert!(check(&(StaffOnly & IsAuthenticated), Method::GET, STAFF));
+        assert!(!check(&(StaffOnly & IsAuthenticated), Method::GET, USER));
+        assert!(check(
+            &(IsAuthenticatedOrReadOnly & !StaffOnly),
+            Method::GET,
+            ANON
+        ));
+        assert!(!check(&(IsAuthenticated & !StaffOnly), Method::GET, STAFF));
+        assert!(check(&(StaffOnly | AllowAny), Method::POST, ANON));
+    }
 
     #[test]
     fn drf_permission_table() {
