@@ -17,9 +17,7 @@ use restauth::routes::not_found;
 use restauth::{Restauth, ServeOptions, routes};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -307,10 +305,11 @@ pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
         // The router has its own timeout and body limit layers, inside the request id,
         // panic and header layers.
         .request_timeout(None)
-        .max_body_bytes(None);
-    // Trailing slashes are trimmed before routing, so `/api/profile/` and `/api/profile` are
-    // the same route.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router(&restauth, hosts)?);
+        .max_body_bytes(None)
+        .drf_conventions(true);
+    // DRF's conventions (one route with and without the trailing slash, DRF's 404 and 405
+    // bodies) come from `restauth::serve`, as for any app built on the library.
+    let app = router(&restauth, hosts)?;
     println!("restauth listening on http://{addr}");
     tracing::info!(%addr, "listening");
     restauth::serve_with_shutdown(listener, app, options, shutdown_signal())

@@ -15,8 +15,6 @@ use restauth::{
     ApiView, AuthClass, CurrentUser, IsAuthenticated, NewAccount, Restauth, ServeOptions, Settings,
 };
 use serde_json::{Value, json};
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 /// `DashboardAPI`: any configured authentication class, authenticated users only.
 async fn dashboard(CurrentUser(user): CurrentUser) -> Json<Value> {
@@ -68,12 +66,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "/api-token-auth",
         ));
 
-    // DRF's URLs end with a slash; accept both.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
     println!("listening on http://127.0.0.1:8001");
-    // restauth::serve, not axum::serve: it gives the throttles each client's address, and
-    // times out clients that never finish their request.
+    // restauth::serve, not axum::serve: it gives the throttles each client's address, times
+    // out clients that never finish their request, and keeps DRF's conventions (URLs with or
+    // without their trailing slash, DRF's 404 and 405 bodies).
     restauth::serve(listener, app, ServeOptions::default()).await?;
     Ok(())
 }

@@ -11,6 +11,9 @@
 //! * a **lingering close**: a request body the app did not read (a 413, a 401 before the body)
 //!   is read and discarded up to a bound, so a client still sending it reads the answer instead
 //!   of a connection reset;
+//! * **DRF's path conventions** (on by default): `/api/profile/` and `/api/profile` are one
+//!   route, and the bodiless 404 and 405 that axum answers for unknown paths and methods get
+//!   DRF's `{"detail": …}` bodies;
 //! * optionally a request timeout (408) and a body limit (413), for apps without their own;
 //! * graceful shutdown on a future the caller passes ([`serve_with_shutdown`]).
 //!
@@ -62,6 +65,9 @@ pub struct ServeOptions {
     pub discard_body_bytes: u64,
     /// Longest time spent discarding an unread body.
     pub discard_body_timeout: Duration,
+    /// DRF's conventions: trailing slashes trimmed before routing, and DRF's bodies for the
+    /// empty 404 and 405 of unknown paths and methods.
+    pub drf_conventions: bool,
 }
 
 impl Default for ServeOptions {
@@ -73,6 +79,7 @@ impl Default for ServeOptions {
             max_body_bytes: Some(64 * 1024),
             discard_body_bytes: 1024 * 1024,
             discard_body_timeout: Duration::from_secs(5),
+            drf_conventions: true,
         }
     }
 }
@@ -95,6 +102,11 @@ impl ServeOptions {
 
     pub fn max_body_bytes(mut self, max: Option<usize>) -> Self {
         self.max_body_bytes = max;
+        self
+    }
+
+    pub fn drf_conventions(mut self, on: bool) -> Self {
+        self.drf_conventions = on;
         self
     }
 
@@ -230,6 +242,10 @@ where
 {
     let (mut parts, incoming) = request.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
+    let drf = options.drf_conventions.then(|| parts.method.clone());
+    if drf.is_some() {
+        trim_trailing_slash(&mut parts.uri);
+    }
     // A client that asked `Expect: 100-continue` sends nothing until told to: reading its body
     // to discard it would only invite it.
     let expects_continue = parts
@@ -259,13 +275,60 @@ where
     };
     let request = Request::from_parts(parts, body);
     let response = app.oneshot(request);
-    match options.request_timeout {
+    let response = match options.request_timeout {
         Some(limit) => match tokio::time::timeout(limit, response).await {
             Ok(response) => response,
             Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
         },
         None => response.await,
+    };
+    Ok(match (drf, response) {
+        (Some(method), Ok(response)) => with_drf_body(response, method),
+        (_, Ok(response)) => response,
+    })
+}
+
+/// `/api/profile/` → `/api/profile` (the root stays `/`), keeping the query.
+fn trim_trailing_slash(uri: &mut http::Uri) {
+    let path = uri.path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
     }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = std::mem::take(uri).into_parts();
+    // The new path is a prefix of a valid one, so it parses; keep the old URI if not.
+    match path_and_query.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => return,
+    }
+    if let Ok(new) = http::Uri::from_parts(parts) {
+        *uri = new;
+    }
+}
+
+/// DRF's body for a 404 or 405 the app left empty (axum's own answers for unknown paths and
+/// methods); the app's headers, `Allow` among them, stay.
+fn with_drf_body(response: Response, method: http::Method) -> Response {
+    let empty = response.body().size_hint().exact() == Some(0);
+    let drf = match response.status() {
+        StatusCode::NOT_FOUND if empty => Error::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED if empty => Error::MethodNotAllowed(method),
+        _ => return response,
+    };
+    let (mut parts, _) = response.into_parts();
+    let (drf_parts, body) = drf.into_response().into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(content_type) = drf_parts.headers.get(header::CONTENT_TYPE) {
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// A request body that, dropped before its end, is read and discarded in the background (up to

@@ -129,3 +129,53 @@ async fn routers_merge_into_an_app_with_its_own_state() {
         "{reply}"
     );
 }
+
+/// One request over a fresh connection; the whole reply.
+async fn http(server: SocketAddr, method: &str, path: &str) -> String {
+    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut reply))
+        .await
+        .expect("answered")
+        .unwrap();
+    reply
+}
+
+/// A plain axum app served by `restauth::serve` keeps DRF's paths and error bodies.
+#[tokio::test]
+async fn serve_keeps_drfs_paths_and_error_bodies() {
+    let app = axum::Router::new().route("/api/public", axum::routing::get(|| async { "open" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+
+    for path in ["/api/public", "/api/public/", "/api/public/?q=1"] {
+        let reply = http(server, "GET", path).await;
+        assert!(
+            reply.starts_with("HTTP/1.1 200") && reply.ends_with("open"),
+            "{path}: {reply}"
+        );
+    }
+    let reply = http(server, "GET", "/nowhere/").await;
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    assert!(reply.ends_with(r#"{"detail":"Not found."}"#), "{reply}");
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{reply}"
+    );
+    let reply = http(server, "DELETE", "/api/public/").await;
+    assert!(reply.starts_with("HTTP/1.1 405"), "{reply}");
+    assert!(
+        reply.ends_with(r#"{"detail":"Method \"DELETE\" not allowed."}"#),
+        "{reply}"
+    );
+    assert!(
+        reply.to_ascii_lowercase().contains("allow: get,head"),
+        "{reply}"
+    );
+}
