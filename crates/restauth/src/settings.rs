@@ -15,7 +15,10 @@ use serde::Deserialize;
 use crate::password::{Argon2Params, PasswordValidation};
 use crate::throttling::{RateSetting, ThrottleClass};
 
+mod cors;
 mod weak_secrets;
+
+pub use cors::CorsSettings;
 
 /// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
 const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
@@ -119,6 +122,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub session: SessionSettings,
     pub csrf: CsrfSettings,
+    /// `[cors]`: django-cors-headers' settings.
+    pub cors: CorsSettings,
     pub simple_jwt: crate::jwt::SimpleJwtSettings,
     pub throttle: ThrottleSettings,
 }
@@ -448,6 +453,7 @@ impl Settings {
         {
             tracing::warn!("rest_framework.default_authentication_classes is empty");
         }
+        self.cors.validate()?;
         if self.token.keyword.is_empty() || self.token.keyword.contains(char::is_whitespace) {
             return Err(ConfigError(
                 "token.keyword: must be one word without spaces".into(),
