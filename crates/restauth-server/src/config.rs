@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use restauth::settings::{ConfigError, Secret, Settings};
+use restauth::settings::{ConfigError, Secret, Settings, check_hmac_key};
 
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600).
@@ -24,9 +24,12 @@ pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
     }
     if settings.secret_key.is_none() {
         let file = key_file(&settings.database.url);
-        settings.secret_key = Some(Secret(read_or_create_key(&file)?));
-        // The file's key passes the same checks as a configured one.
-        settings.validate()?;
+        let key = read_or_create_key(&file)?;
+        // The file's key passes the same checks as a configured one, and the message says
+        // which file holds it.
+        check_hmac_key("secret_key", &key)
+            .map_err(|e| ConfigError(format!("{} (from {})", e.0, file.display())))?;
+        settings.secret_key = Some(Secret(key));
     }
     Ok(settings)
 }

@@ -474,4 +474,15 @@ async fn startup_errors_name_the_setting_to_fix() {
         "{}",
         stderr(&out)
     );
+    // A published key in the key file: refused, naming the file, not as an internal error.
+    std::fs::write(
+        dir.path().join("restauth.secret_key"),
+        "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    )
+    .unwrap();
+    let out = command_in(dir.path(), &["migrate"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("(from restauth.secret_key)"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
 }
