@@ -46,7 +46,7 @@ impl Restauth {
             Some(k) if k.0.len() >= 32 => {}
             // Session hashes and JWT signatures are only as strong as this key.
             _ => {
-                return Err(Error::Internal(
+                return Err(Error::Config(
                     "secret_key: must be set, at least 32 characters".into(),
                 ));
             }
@@ -54,9 +54,9 @@ impl Restauth {
         // Also for settings built in code, and a key read from the generated key file.
         settings
             .validate_strength()
-            .map_err(|e| Error::Internal(e.0))?;
+            .map_err(|e| Error::Config(e.0))?;
         let hasher = PasswordHasher::new(settings.password.argon2)
-            .map_err(|e| Error::Internal(format!("password.argon2: {e}")))?;
+            .map_err(|e| Error::Config(format!("password.argon2: {e}")))?;
         let hashing = HashPool::new(
             hasher,
             settings.password.hashing_concurrency,
@@ -66,7 +66,7 @@ impl Restauth {
             &settings.simple_jwt,
             settings.secret_key.as_ref().map_or("", |k| k.0.as_str()),
         )
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::Config(e.to_string()))?;
         let cache = AuthCache::new(
             settings.cache.ttl.as_i64(),
             settings.cache.max_entries,
@@ -210,5 +210,17 @@ mod database_error_tests {
             "{refused}"
         );
         assert!(!refused.contains("internal error"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn settings_that_cannot_work_are_not_internal_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let Err(e) = Restauth::open(settings).await else {
+            panic!("opened without a secret key");
+        };
+        assert!(matches!(e, Error::Config(_)), "{e}");
+        assert!(e.to_string().starts_with("secret_key: "), "{e}");
     }
 }
