@@ -45,6 +45,9 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
         app = app.merge(crate::demo::router(restauth));
     }
     let max_body = settings.server.max_body_bytes;
+    // Outside the routes and their authentication: a browser's preflight carries no
+    // credentials and is answered here, as django-cors-headers' middleware does before DRF.
+    let cors = settings.cors.layer().map_err(|e| e.0)?;
     Ok(app
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -55,6 +58,7 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(settings.server.request_timeout.0),
         ))
+        .layer(tower::util::option_layer(cors))
         .layer({
             // Shared: layers are cloned per route and per connection.
             let hosts = Arc::new(hosts);

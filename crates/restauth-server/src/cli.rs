@@ -93,8 +93,12 @@ pub struct CreateUserArgs {
     #[arg(long)]
     pub inactive: bool,
     /// Read the password from the first line of standard input.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_password")]
     pub password_stdin: bool,
+    /// Create the user with an unusable password (no password login until one is set), as
+    /// Django's `createsuperuser --noinput` does without a password.
+    #[arg(long)]
+    pub no_password: bool,
 }
 
 #[derive(Args, Debug)]

@@ -182,13 +182,21 @@ async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResu
     Ok(())
 }
 
+const NO_PASSWORD_SOURCE: &str = "No terminal to ask for the password: pass --password-stdin \
+     and the password on standard input, or --no-password to create the user with an unusable \
+     password (as Django's createsuperuser --noinput does without a password).";
+
 async fn create_user(restauth: &Restauth, args: CreateUserArgs) -> CommandResult {
-    let password = if args.password_stdin {
+    let password = if args.no_password {
+        None
+    } else if args.password_stdin {
         Some(read_stdin_line()?)
     } else if std::io::stdin().is_terminal() {
         Some(prompt_new_password()?)
     } else {
-        None
+        // Without a terminal nothing can be asked; a user silently created without a password
+        // could not log in, so that must be asked for by name.
+        return Err(NO_PASSWORD_SOURCE.into());
     };
     let account = NewAccount {
         email: args.email,

@@ -4,30 +4,52 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use restauth::settings::{ConfigError, Secret, Settings};
+use restauth::settings::{ConfigError, Secret, Settings, check_hmac_key};
 
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600).
 pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
     let mut settings = Settings::load(path)?;
+    // Before the key file, which lives in the same folder: the folder is what to fix.
+    if let Some(dir) = sqlite_folder(&settings.database.url)
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        return Err(ConfigError(format!(
+            "database.url: the folder {} does not exist; create it (mkdir -p {}) or point \
+             database.url at an existing folder",
+            dir.display(),
+            dir.display()
+        )));
+    }
     if settings.secret_key.is_none() {
         let file = key_file(&settings.database.url);
-        settings.secret_key = Some(Secret(read_or_create_key(&file)?));
+        let key = read_or_create_key(&file)?;
+        // The file's key passes the same checks as a configured one, and the message says
+        // which file holds it.
+        check_hmac_key("secret_key", &key)
+            .map_err(|e| ConfigError(format!("{} (from {})", e.0, file.display())))?;
+        settings.secret_key = Some(Secret(key));
     }
     Ok(settings)
 }
 
-fn key_file(database_url: &str) -> PathBuf {
-    let db = database_url
+/// The folder of an SQLite database file; `None` for other databases and in-memory SQLite.
+fn sqlite_folder(database_url: &str) -> Option<PathBuf> {
+    sqlite_path(database_url).map(|p| Path::new(p).parent().unwrap_or(Path::new("")).to_owned())
+}
+
+fn sqlite_path(database_url: &str) -> Option<&str> {
+    database_url
         .strip_prefix("sqlite://")
         .or_else(|| database_url.strip_prefix("sqlite:"))
         .map(|p| p.split('?').next().unwrap_or(p))
-        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
-    match db {
-        Some(p) => {
-            let dir = Path::new(p).parent().unwrap_or(Path::new(""));
-            dir.join("restauth.secret_key")
-        }
+        .filter(|p| !p.is_empty() && !p.contains(":memory:"))
+}
+
+fn key_file(database_url: &str) -> PathBuf {
+    match sqlite_folder(database_url) {
+        Some(dir) => dir.join("restauth.secret_key"),
         None => PathBuf::from("restauth.secret_key"),
     }
 }

@@ -1,6 +1,6 @@
 //! The browser login in a real headless Chromium, driven over WebDriver: the login page, the
-//! dashboard, the cookies a browser really stores, logout, and a cross-origin form post that
-//! CSRF must refuse.
+//! dashboard, the cookies a browser really stores, logout, a cross-origin form post that
+//! CSRF must refuse, and a single-page app on another origin calling through `[cors]`.
 //!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install chromium chromium-driver`);
 //! without them the test is skipped (`CHROMEDRIVER=/path` names another driver).
@@ -484,6 +484,79 @@ async fn browser_login_dashboard_logout_and_csrf() {
     b.wait_for_url(&s.url("/api-auth/login/?next=/dashboard/"))
         .await;
     assert_eq!(b.text("h1").await, "Log in");
+
+    b.quit().await;
+}
+
+/// Runs `fetch(url, init)` in the current page; `[status, body]`, or `["failed", message]` when
+/// the browser refuses the answer (CORS).
+async fn page_fetch(b: &Browser, url: &str, init: Value) -> Value {
+    b.call(
+        reqwest::Method::POST,
+        "/execute/sync",
+        Some(json!({
+            "script": "return fetch(arguments[0], arguments[1]) \
+                       .then(r => r.text().then(t => [r.status, t])) \
+                       .catch(e => ['failed', String(e)]);",
+            "args": [url, init]
+        })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_single_page_app_on_another_origin_calls_with_a_token_and_a_session() {
+    let Some(chromedriver) = find_chromedriver() else {
+        common::skip("chromedriver not found");
+        return;
+    };
+    // The app's page, and a page of an origin not listed.
+    let app = serve_page("<!doctype html><title>app</title>".into()).await;
+    let other = serve_page("<!doctype html><title>other</title>".into()).await;
+    let s = Server::builder()
+        .config(&format!(
+            "[cors]\nallowed_origins = [\"{app}\"]\nallow_credentials = true\n"
+        ))
+        .start()
+        .await;
+    s.create_user("alice", &[]);
+    let token = s.token("alice").await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let driver = Chromedriver::start(&chromedriver, &s.path().join("chromedriver.log")).await;
+    let b = Browser::open(&driver, profile.path()).await;
+    // Token only; the dashboard API takes the default classes, the session among them.
+    let profile_url = s.url("/api/profile/");
+    let dashboard_url = s.url("/api/dashboard/");
+
+    // A token in the Authorization header: the browser sends a preflight first, which is
+    // answered without credentials, then the call itself.
+    b.goto(&format!("{app}/")).await;
+    let with_token = json!({ "headers": { "Authorization": format!("Token {token}") } });
+    let r = page_fetch(&b, &profile_url, with_token.clone()).await;
+    assert_eq!(r[0], json!(200), "{r}");
+    assert!(r[1].as_str().is_some_and(|t| t.contains("alice")), "{r}");
+
+    // The session cookie of a login on the server, sent along with `credentials: "include"`.
+    b.goto(&s.url("/api-auth/login/")).await;
+    b.type_into("#id_username", "alice").await;
+    b.type_into("#id_password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_for_url(&s.url("/dashboard/")).await;
+    b.goto(&format!("{app}/")).await;
+    let r = page_fetch(&b, &dashboard_url, json!({ "credentials": "include" })).await;
+    assert_eq!(r[0], json!(200), "{r}");
+    assert!(r[1].as_str().is_some_and(|t| t.contains("alice")), "{r}");
+    // Without credentials the cookie stays home: a readable 403 (session routes answer 403
+    // without a challenge, as DRF does).
+    let r = page_fetch(&b, &dashboard_url, json!({ "credentials": "omit" })).await;
+    assert!(matches!(r[0].as_u64(), Some(401 | 403)), "{r}");
+
+    // An origin not listed reads nothing, with a token or with the session.
+    b.goto(&format!("{other}/")).await;
+    let r = page_fetch(&b, &profile_url, with_token).await;
+    assert_eq!(r[0], json!("failed"), "{r}");
+    let r = page_fetch(&b, &dashboard_url, json!({ "credentials": "include" })).await;
+    assert_eq!(r[0], json!("failed"), "{r}");
 
     b.quit().await;
 }

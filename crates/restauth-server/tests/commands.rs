@@ -377,3 +377,112 @@ async fn backup_on_postgresql_points_to_pg_dump() {
     assert!(stderr(&out).contains("pg_dump"), "{}", stderr(&out));
     assert!(!dir.path().join("out.db").exists());
 }
+
+#[tokio::test]
+async fn createuser_without_a_terminal_needs_a_password_or_no_password() {
+    let dir = tempfile::tempdir().unwrap();
+    // Standard input is a pipe, not a terminal, and no password source is named.
+    let out = command_in(dir.path(), &["createuser", "bob"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.starts_with("CommandError: "), "{err}");
+    assert!(err.contains("--password-stdin"), "{err}");
+    assert!(err.contains("--no-password"), "{err}");
+    // Nothing was created: the name is still free.
+    let out = command_in(dir.path(), &["createuser", "bob", "--no-password"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "User 'bob' created.");
+    // Asked for by name, the user exists and has no usable password.
+    let token = command_in(dir.path(), &["drf_create_token", "bob"], "");
+    assert!(token.status.success(), "{}", stderr(&token));
+    let both = command_in(
+        dir.path(),
+        &["createuser", "carol", "--no-password", "--password-stdin"],
+        "x\n",
+    );
+    assert!(!both.status.success());
+}
+
+/// `migrate` in a folder holding `toml` as restauth.toml (when given), with `env`: it must fail
+/// and its message is returned.
+fn fails_with(toml: Option<&str>, env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(toml) = toml {
+        std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
+    }
+    let out = std::process::Command::new(common::BIN)
+        .arg("migrate")
+        .envs(env.iter().copied())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{toml:?} {env:?}: succeeded");
+    let err = stderr(&out);
+    assert!(!err.contains("internal error"), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn startup_errors_name_the_setting_to_fix() {
+    // Nothing listens on port 9 of the loopback: the host is named.
+    let err = fails_with(
+        Some("[database]\nurl = \"postgres://app:hunter2@127.0.0.1:9/app\"\nacquire_timeout = 1\n"),
+        &[],
+    );
+    assert!(err.contains("database.url"), "{err}");
+    assert!(err.contains("127.0.0.1:9"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // A role the server refuses: the URL, without its password.
+    let err = fails_with(
+        Some("[database]\nurl = \"postgres://no_such_role:hunter2@127.0.0.1:5432/test\"\n"),
+        &[],
+    );
+    assert!(
+        err.contains("database.url (postgres://no_such_role:***@127.0.0.1:5432/test)"),
+        "{err}"
+    );
+    assert!(err.contains("no_such_role"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // An SQLite file in a folder that does not exist: the folder, not the secret key, with or
+    // without a configured key.
+    for key in ["", "secret_key = \"Jq8vX2mLr5Tn0cWz7HbK4sYe1PdFg9Ua\"\n"] {
+        let err = fails_with(
+            Some(&format!(
+                "{key}[database]\nurl = \"sqlite:///nonexistent-folder/sub/restauth.db\"\n"
+            )),
+            &[],
+        );
+        assert!(err.contains("database.url"), "{err}");
+        assert!(err.contains("/nonexistent-folder/sub"), "{err}");
+        assert!(!err.contains("secret_key"), "{err}");
+    }
+    // A short key says where it came from.
+    let err = fails_with(Some("secret_key = \"too-short\"\n"), &[]);
+    assert!(err.contains("secret_key"), "{err}");
+    assert!(err.contains("restauth.toml"), "{err}");
+    let err = fails_with(
+        Some("secret_key = \"too-short\"\n"),
+        &[("RESTAUTH_SECRET_KEY", "also-short")],
+    );
+    assert!(err.contains("RESTAUTH_SECRET_KEY"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("restauth.secret_key"), "short").unwrap();
+    let out = command_in(dir.path(), &["migrate"], "");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("restauth.secret_key holds fewer than 32"),
+        "{}",
+        stderr(&out)
+    );
+    // A published key in the key file: refused, naming the file, not as an internal error.
+    std::fs::write(
+        dir.path().join("restauth.secret_key"),
+        "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    )
+    .unwrap();
+    let out = command_in(dir.path(), &["migrate"], "");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("(from restauth.secret_key)"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+}

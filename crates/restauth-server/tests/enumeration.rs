@@ -87,8 +87,8 @@ async fn login_failures_are_indistinguishable() {
         .await;
     s.create_user("alice", &[]);
     s.create_user("sleepy", &["--inactive"]);
-    // No --password-stdin and no terminal: an unusable password.
-    let out = s.command(&["createuser", "locked"], "");
+    // An unusable password.
+    let out = s.command(&["createuser", "locked", "--no-password"], "");
     assert!(out.status.success());
     let classes = [
         (

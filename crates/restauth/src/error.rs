@@ -138,6 +138,10 @@ pub enum Error {
     /// A bug or an unexpected failure: logged, answered with a generic 500.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A setting that cannot work (unreachable database, refused role, …), found while
+    /// starting; the text names the setting and what to change.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl Error {
@@ -190,7 +194,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Internal(_) | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -201,7 +205,9 @@ impl Error {
             }
             Error::Validation(errors) => Value::Object(errors.0.clone()),
             Error::Throttled { wait } => json!({ "detail": throttled_response_parts(*wait).0 }),
-            Error::Internal(_) => json!({ "detail": "A server error occurred." }),
+            Error::Internal(_) | Error::Config(_) => {
+                json!({ "detail": "A server error occurred." })
+            }
             other => json!({ "detail": other.to_string() }),
         }
     }

@@ -15,7 +15,10 @@ use serde::Deserialize;
 use crate::password::{Argon2Params, PasswordValidation};
 use crate::throttling::{RateSetting, ThrottleClass};
 
+mod cors;
 mod weak_secrets;
+
+pub use cors::CorsSettings;
 
 /// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
 const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
@@ -119,6 +122,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub session: SessionSettings,
     pub csrf: CsrfSettings,
+    /// `[cors]`: django-cors-headers' settings.
+    pub cors: CorsSettings,
     pub simple_jwt: crate::jwt::SimpleJwtSettings,
     pub throttle: ThrottleSettings,
 }
@@ -414,6 +419,7 @@ impl Settings {
             Some(p) => p.to_path_buf(),
             None => PathBuf::from("restauth.toml"),
         };
+        let key_source = secret_key_source(&file);
         let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
             // Figment hands the key over in its original (upper) case.
             let key = key.as_str().to_ascii_lowercase();
@@ -425,6 +431,15 @@ impl Settings {
             .merge(env)
             .extract()
             .map_err(|e| ConfigError(describe(e)))?;
+        if let Some(key) = &settings.secret_key
+            && key.0.len() < MIN_SECRET_KEY_LEN
+        {
+            return Err(ConfigError(format!(
+                "secret_key: {} characters (from {key_source}), at least {MIN_SECRET_KEY_LEN} \
+                 needed; generate one, e.g. `openssl rand -hex 32`",
+                key.0.len()
+            )));
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -438,6 +453,7 @@ impl Settings {
         {
             tracing::warn!("rest_framework.default_authentication_classes is empty");
         }
+        self.cors.validate()?;
         if self.token.keyword.is_empty() || self.token.keyword.contains(char::is_whitespace) {
             return Err(ConfigError(
                 "token.keyword: must be one word without spaces".into(),
@@ -597,6 +613,18 @@ pub fn check_hmac_key(setting: &str, key: &str) -> Result<(), ConfigError> {
             "{setting}: refused because {why}; generate a new one, e.g. `openssl rand -hex 32`"
         ))),
         None => Ok(()),
+    }
+}
+
+/// The shortest `secret_key` accepted.
+pub const MIN_SECRET_KEY_LEN: usize = 32;
+
+/// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
+fn secret_key_source(file: &Path) -> String {
+    if std::env::var_os("RESTAUTH_SECRET_KEY").is_some() {
+        "the environment variable RESTAUTH_SECRET_KEY".to_owned()
+    } else {
+        file.display().to_string()
     }
 }
 
