@@ -235,6 +235,14 @@ async fn accept_headers_are_negotiated_before_authentication() {
     };
     let r = page("application/json").await;
     assert_eq!((r.status, r.body.as_str()), (406, NOT_ACCEPTABLE));
+    let r = s
+        .send(
+            plain()
+                .get(s.url("/dashboard/"))
+                .header("Accept", "application/json"),
+        )
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (406, NOT_ACCEPTABLE));
     for accept in [BROWSER_ACCEPT, "*/*", "text/*"] {
         let r = page(accept).await;
         assert_eq!(r.status, 200, "{accept}");

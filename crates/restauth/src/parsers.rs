@@ -1,5 +1,6 @@
-//! Request bodies the way DRF's parsers and `CharField` read them: JSON or form data into one
-//! map (`request.data`), with DRF's error bodies for every kind of bad input.
+//! Request bodies the way DRF's parsers and `CharField` read them: JSON, form-encoded or
+//! multipart form data into one map (`request.data`), with DRF's error bodies for every kind of
+//! bad input.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -8,7 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ValidationErrors};
 
-/// DRF's `request.data` for a JSON or form-encoded body. An empty body is an empty map.
+/// DRF's `request.data` for a JSON, form-encoded or multipart body (its text fields). An
+/// empty body is an empty map.
 #[derive(Clone, Debug, Default)]
 pub struct RequestData(pub Map<String, Value>);
 
