@@ -412,3 +412,27 @@ async fn token_limit_and_expiry_settings() {
         (401, r#"{"detail":"Invalid token."}"#)
     );
 }
+
+/// Without any `[token]` setting a user holds at most 50 tokens: the 51st login evicts the
+/// oldest, and only that one.
+#[tokio::test]
+async fn the_51st_login_evicts_the_oldest_token_by_default() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    let mut keys = Vec::new();
+    for _ in 0..50 {
+        keys.push(s.token("alice").await);
+    }
+    let s = &s;
+    let status = |k: &str| {
+        let auth = format!("Token {k}");
+        async move { s.get("/api/profile/", Some(&auth)).await.status }
+    };
+    // Fifty tokens: nothing evicted yet.
+    assert_eq!(status(&keys[0]).await, 200);
+    keys.push(s.token("alice").await);
+    assert_eq!(status(&keys[0]).await, 401);
+    for k in [&keys[1], &keys[49], &keys[50]] {
+        assert_eq!(status(k).await, 200);
+    }
+}

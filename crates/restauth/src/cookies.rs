@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::settings::{CsrfSettings, SameSite};
+use crate::settings::{CsrfSettings, SameSite, SessionSettings};
 
 /// Longest cookie value looked at; anything longer is ignored as forged.
 const MAX_VALUE: usize = 4096;
@@ -106,6 +106,21 @@ pub fn csrf_cookie(settings: &CsrfSettings, secret: &str) -> HeaderValue {
         same_site: settings.cookie_samesite,
     }
     .header_value()
+}
+
+/// The `Set-Cookie` that deletes the session cookie, as Django's `delete_cookie` writes it.
+pub fn session_removal(settings: &SessionSettings) -> HeaderValue {
+    SetCookie {
+        name: &settings.cookie_name,
+        value: "",
+        max_age: None,
+        path: &settings.cookie_path,
+        domain: settings.cookie_domain.as_deref(),
+        secure: settings.cookie_secure,
+        http_only: true,
+        same_site: settings.cookie_samesite,
+    }
+    .removal()
 }
 
 #[cfg(test)]

@@ -119,6 +119,9 @@ pub enum Error {
     NotFound,
     #[error("Method \"{0}\" not allowed.")]
     MethodNotAllowed(Method),
+    /// DRF's `NotAcceptable` (406): the `Accept` header allows nothing the view renders.
+    #[error("{}", crate::negotiation::NOT_ACCEPTABLE)]
+    NotAcceptable,
     #[error("Unsupported media type \"{0}\" in request.")]
     UnsupportedMediaType(String),
     /// A malformed body: DRF's `ParseError` (400).
@@ -189,6 +192,7 @@ impl Error {
             Error::PermissionDenied(_) | Error::CsrfFailed { .. } => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Parse(_) | Error::Validation(_) => StatusCode::BAD_REQUEST,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

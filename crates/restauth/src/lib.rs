@@ -42,6 +42,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod hosts;
 pub mod jwt;
+pub mod negotiation;
 pub mod parsers;
 pub mod password;
 pub mod permissions;

@@ -283,16 +283,25 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            // DRF negotiates before it authenticates: a 406 wins over a 401.
+            if !crate::negotiation::accepts(request.headers(), "application/json") {
+                return Ok(Error::NotAcceptable.into_response());
+            }
             let varies_on_cookie = policy.reads_session();
-            let mut response = match policy.check(&mut request).await {
+            let restauth = policy.restauth().clone();
+            let (mut response, stale_session) = match policy.check(&mut request).await {
                 Ok(identity) => {
+                    let stale = is_stale_session(request.extensions());
                     request
                         .extensions_mut()
                         .insert(Guarded { identity, policy });
-                    inner.call(request).await?
+                    (inner.call(request).await?, stale)
                 }
-                Err(e) => e.into_response(),
+                Err(e) => (e.into_response(), is_stale_session(request.extensions())),
             };
+            if stale_session {
+                forget_session_cookie(&restauth, &mut response);
+            }
             if varies_on_cookie {
                 // Django's session middleware says so whenever the session was read.
                 response
@@ -301,6 +310,30 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+fn is_stale_session(extensions: &http::Extensions) -> bool {
+    extensions
+        .get::<crate::authentication::StaleSessionCookie>()
+        .is_some()
+}
+
+/// Django's session middleware deletes a `sessionid` that names no live session, so the
+/// browser stops sending it; unless the response sets the cookie itself.
+fn forget_session_cookie(restauth: &Restauth, response: &mut Response) {
+    let settings = &restauth.settings().session;
+    let prefix = format!("{}=", settings.cookie_name);
+    let sets_it = response
+        .headers()
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(prefix.as_bytes()));
+    if !sets_it {
+        response.headers_mut().append(
+            http::header::SET_COOKIE,
+            crate::cookies::session_removal(settings),
+        );
     }
 }
 

@@ -339,6 +339,9 @@ impl Default for RestFrameworkSettings {
     }
 }
 
+/// Default of `[token] limit_per_user`.
+pub const DEFAULT_TOKEN_LIMIT_PER_USER: u32 = 50;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
@@ -347,6 +350,8 @@ pub struct TokenSettings {
     /// Lifetime of a token; none by default, as DRF.
     pub ttl: Option<Seconds>,
     /// Most tokens a user may hold; the oldest is revoked when a new one passes the limit.
+    /// 50 by default, so a client that logs in at every start cannot grow its user's tokens
+    /// without end (DRF's own `authtoken` keeps one per user).
     pub limit_per_user: Option<u32>,
 }
 
@@ -355,7 +360,7 @@ impl Default for TokenSettings {
         TokenSettings {
             keyword: "Token".into(),
             ttl: None,
-            limit_per_user: None,
+            limit_per_user: Some(DEFAULT_TOKEN_LIMIT_PER_USER),
         }
     }
 }
@@ -874,5 +879,36 @@ mod tests {
             let text = describe(err);
             assert!(text.starts_with(key), "{text}");
         }
+    }
+
+    #[test]
+    fn a_rate_with_an_unknown_period_is_refused_naming_the_key() {
+        let toml = "[rest_framework.default_throttle_rates]\nanon = \"2/month\"\n";
+        let err = Figment::new()
+            .merge(Toml::string(toml))
+            .extract::<Settings>()
+            .unwrap_err();
+        let text = describe(err);
+        assert!(
+            text.starts_with("rest_framework.default_throttle_rates.anon"),
+            "{text}"
+        );
+        assert!(text.contains("\"2/month\""), "{text}");
+        let ok = "[rest_framework.default_throttle_rates]\nanon = \"2/hours\"\n";
+        let s: Settings = Figment::new().merge(Toml::string(ok)).extract().unwrap();
+        assert_eq!(
+            s.rest_framework.default_throttle_rates["anon"],
+            "2/h".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn tokens_per_user_are_capped_by_default() {
+        assert_eq!(Settings::default().token.limit_per_user, Some(50));
+        let s: Settings = Figment::new()
+            .merge(Toml::string("[token]\nlimit_per_user = 3\n"))
+            .extract()
+            .unwrap();
+        assert_eq!(s.token.limit_per_user, Some(3));
     }
 }

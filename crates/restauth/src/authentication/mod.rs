@@ -21,7 +21,7 @@ pub mod token;
 
 pub use basic::BasicAuthentication;
 pub use jwt::JwtAuthentication;
-pub use session::SessionAuthentication;
+pub use session::{SessionAuthentication, StaleSessionCookie};
 pub use token::TokenAuthentication;
 
 /// What an authenticator decided.

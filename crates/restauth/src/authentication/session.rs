@@ -12,6 +12,7 @@ use crate::context::Restauth;
 use crate::cookies;
 use crate::csrf::{self, CsrfRequest};
 use crate::error::Error;
+use crate::parsers::RequestData;
 use crate::request::{is_csrf_exempt_method, is_secure};
 use crate::sessions::{SessionVerdict, is_valid_key};
 use crate::user::{AuthInfo, Identity};
@@ -46,8 +47,9 @@ fn is_form(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            let m = m.trim();
+            m.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                || m.eq_ignore_ascii_case("multipart/form-data")
         })
 }
 
@@ -113,14 +115,16 @@ async fn read_form_token(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| Error::PayloadTooLarge)?;
-    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    // A body that does not parse carries no token; the view's parser reports it.
+    let token = RequestData::parse(content_type, &bytes)
         .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .rev()
-                .find(|(k, _)| k == CSRF_FORM_FIELD)
-                .map(|(_, v)| v)
+        .and_then(|mut data| match data.0.remove(CSRF_FORM_FIELD) {
+            Some(serde_json::Value::String(t)) => Some(t),
+            _ => None,
         });
     *request.body_mut() = Body::from(bytes);
     Ok(token)
@@ -139,14 +143,32 @@ impl SessionAuthentication {
     }
 }
 
+/// Left in a request's extensions when its session cookie names no live session (unknown,
+/// expired, ended or malformed), so that the response deletes the cookie as Django does.
+#[derive(Clone, Copy, Debug)]
+pub struct StaleSessionCookie;
+
+/// The identity of a verdict, marking the request when the session is gone.
+fn identity_marking(verdict: SessionVerdict, request: &mut Request<Body>) -> Option<Identity> {
+    let identity = identity(verdict);
+    if identity.is_none() {
+        request.extensions_mut().insert(StaleSessionCookie);
+    }
+    identity
+}
+
 impl Authenticator for SessionAuthentication {
     fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
         let name = &self.restauth.settings().session.cookie_name;
-        let Some(key) = cookies::get(request.headers(), name).filter(|k| is_valid_key(k)) else {
+        let Some(key) = cookies::get(request.headers(), name) else {
             return Outcome::skip();
         };
+        if !is_valid_key(key) {
+            request.extensions_mut().insert(StaleSessionCookie);
+            return Outcome::skip();
+        }
         if let Some(verdict) = self.restauth.authenticate_session_cached(key) {
-            let identity = identity(verdict);
+            let identity = identity_marking(verdict, request);
             if identity.is_none() || is_csrf_exempt_method(request.method()) {
                 return Outcome::Ready(Ok(identity));
             }
@@ -155,7 +177,8 @@ impl Authenticator for SessionAuthentication {
         let key = key.to_owned();
         Outcome::Pending(Box::pin(async move {
             let verdict = self.restauth.authenticate_session(&key).await?;
-            self.finish(identity(verdict), request).await
+            let identity = identity_marking(verdict, request);
+            self.finish(identity, request).await
         }))
     }
 

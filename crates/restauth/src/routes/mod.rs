@@ -104,7 +104,11 @@ fn options_metadata(name: &str) -> Response {
             "name": name,
             "description": "",
             "renders": ["application/json"],
-            "parses": ["application/json", "application/x-www-form-urlencoded"],
+            "parses": [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ],
         }),
     )
 }

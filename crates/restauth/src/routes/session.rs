@@ -198,11 +198,21 @@ fn render_login(pages: &Pages, secret: &str, next: &str, username: &str, error: 
     response
 }
 
+/// The 406 of a page asked for in a media type other than HTML (the pages render only
+/// `text/html`, and negotiate it as DRF's views negotiate JSON).
+fn html_refused(headers: &HeaderMap) -> Option<Response> {
+    (!crate::negotiation::accepts(headers, "text/html"))
+        .then(|| Error::NotAcceptable.into_response())
+}
+
 async fn login_page(
     State(pages): State<Pages>,
     Query(q): Query<NextParam>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(refused) = html_refused(&headers) {
+        return refused;
+    }
     let secret = csrf_secret(&pages.restauth, &headers);
     render_login(&pages, &secret, q.next.as_deref().unwrap_or(""), "", "")
 }
@@ -286,6 +296,9 @@ async fn start_session(
 }
 
 async fn login_submit(State(pages): State<Pages>, request: Request) -> Response {
+    if let Some(refused) = html_refused(request.headers()) {
+        return refused;
+    }
     let restauth = &pages.restauth;
     let Submitted {
         headers,
@@ -334,6 +347,9 @@ fn clear_session_cookie(restauth: &Restauth, response: &mut Response) {
 }
 
 async fn logout_submit(State(pages): State<Pages>, request: Request<Body>) -> Response {
+    if let Some(refused) = html_refused(request.headers()) {
+        return refused;
+    }
     let restauth = &pages.restauth;
     let Submitted {
         headers,
@@ -432,18 +448,30 @@ async fn csrf_token(State(pages): State<Pages>, headers: HeaderMap) -> Response 
 async fn dashboard_page(State(pages): State<Pages>, headers: HeaderMap) -> Response {
     let restauth = &pages.restauth;
     let settings = &restauth.settings().session;
+    if let Some(refused) = html_refused(&headers) {
+        return refused;
+    }
     let user = match cookies::get(&headers, &settings.cookie_name) {
         Some(key) if crate::sessions::is_valid_key(key) => {
             match restauth.authenticate_session(key).await {
-                Ok(Ok((_, user))) => Some(user),
-                Ok(Err(_)) => None,
+                Ok(Ok((_, user))) => Ok(user),
+                Ok(Err(_)) => Err(true),
                 Err(e) => return e.into_response(),
             }
         }
-        _ => None,
+        Some(_) => Err(true),
+        None => Err(false),
     };
-    let Some(user) = user else {
-        return redirect(&format!("{}?next=/dashboard/", settings.login_url));
+    let user = match user {
+        Ok(user) => user,
+        Err(stale) => {
+            let mut response = redirect(&format!("{}?next=/dashboard/", settings.login_url));
+            if stale {
+                // As Django's session middleware: a dead session's cookie is deleted.
+                clear_session_cookie(restauth, &mut response);
+            }
+            return response;
+        }
     };
     let secret = csrf_secret(restauth, &headers);
     let token = csrf::mask_secret(&secret);

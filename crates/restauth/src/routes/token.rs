@@ -24,7 +24,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth, path: &str)
     Router::new().route(path, view).with_state(restauth.clone())
 }
 
-/// Username and password (JSON or form) → `{"token": "<40 hex>"}`, a new token each time.
+/// Username and password (JSON, form or multipart) → `{"token": "<40 hex>"}`, a new token each time.
 pub async fn obtain_auth_token(
     State(restauth): State<Restauth>,
     ClientIdent(client): ClientIdent,

@@ -15,17 +15,17 @@ pub struct Rate {
 /// A rate string that is not `"<int>/<period>"`; the message names the string.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid throttle rate {0:?}: expected \"<requests>/<period>\" with a period \
-     starting with s, m, h or d (e.g. \"10/min\"), or \"off\""
+    "invalid throttle rate {0:?}: expected \"<requests>/<period>\" with a period of s, sec, \
+     second(s), m, min, minute(s), h, hr, hour(s), d or day(s) (e.g. \"10/min\"), or \"off\""
 )]
 pub struct RateParseError(pub String);
 
 impl FromStr for Rate {
     type Err = RateParseError;
 
-    /// Reads DRF's format: only the first character of the period counts, so `"5/min"`,
-    /// `"5/minute"` and `"5/m"` are equal. As in DRF, there is no multiplier: `"5/10m"` is
-    /// rejected (its period starts with `1`) rather than silently read as a looser limit.
+    /// Reads DRF's format, but the whole period word counts: DRF reads only its first letter,
+    /// so `"2/month"` would be two a minute. Only the spellings listed in the README are
+    /// accepted; there is no multiplier (`"5/10m"` is rejected, not read as a looser limit).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || RateParseError(s.to_owned());
         let (num, period) = s.trim().split_once('/').ok_or_else(bad)?;
@@ -33,11 +33,7 @@ impl FromStr for Rate {
             return Err(bad());
         }
         let num_requests = num.trim().parse::<u32>().map_err(|_| bad())?;
-        let duration_secs = period
-            .chars()
-            .next()
-            .and_then(period_seconds)
-            .ok_or_else(bad)?;
+        let duration_secs = period_seconds(period).ok_or_else(bad)?;
         Ok(Rate {
             num_requests,
             duration_secs,
@@ -45,13 +41,14 @@ impl FromStr for Rate {
     }
 }
 
-/// Seconds in the period named by `first`, DRF's table (case-sensitive like DRF).
-fn period_seconds(first: char) -> Option<u64> {
-    match first {
-        's' => Some(1),
-        'm' => Some(60),
-        'h' => Some(3600),
-        'd' => Some(86400),
+/// Seconds in the named period: DRF's four units under their usual spellings
+/// (case-sensitive, like DRF).
+fn period_seconds(period: &str) -> Option<u64> {
+    match period {
+        "s" | "sec" | "second" | "seconds" => Some(1),
+        "m" | "min" | "minute" | "minutes" => Some(60),
+        "h" | "hr" | "hour" | "hours" => Some(3600),
+        "d" | "day" | "days" => Some(86400),
         _ => None,
     }
 }
@@ -119,19 +116,23 @@ mod tests {
     }
 
     #[test]
-    fn parses_every_drf_period_spelling() {
+    fn parses_every_period_spelling() {
         for (s, expected) in [
             ("3/s", rate(3, 1)),
             ("3/sec", rate(3, 1)),
             ("3/second", rate(3, 1)),
+            ("3/seconds", rate(3, 1)),
             ("5/m", rate(5, 60)),
             ("5/min", rate(5, 60)),
             ("5/minute", rate(5, 60)),
+            ("5/minutes", rate(5, 60)),
             ("1/h", rate(1, 3600)),
+            ("1/hr", rate(1, 3600)),
             ("1/hour", rate(1, 3600)),
+            ("1/hours", rate(1, 3600)),
             ("100/d", rate(100, 86400)),
             ("100/day", rate(100, 86400)),
-            ("10/mfoo", rate(10, 60)),
+            ("100/days", rate(100, 86400)),
             ("0/min", rate(0, 60)),
             ("4294967295/d", rate(u32::MAX, 86400)),
             (" 2/min ", rate(2, 60)),
@@ -158,6 +159,19 @@ mod tests {
             "4294967296/d",
             "5/ m",
             "off/m",
+            // DRF would read these by their first letter: months and weeks as minutes.
+            "2/month",
+            "2/mo",
+            "2/week",
+            "2/w",
+            "2/y",
+            "10/mfoo",
+            "2/secs",
+            "2/mins",
+            "2/hrs",
+            "2/dy",
+            "2/Minute",
+            "2/ms",
         ] {
             let err = s.parse::<Rate>().unwrap_err();
             assert_eq!(err, RateParseError(s.to_owned()));
