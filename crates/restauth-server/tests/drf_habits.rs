@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, Reply, Server};
+use common::{PASSWORD, Reply, Server, plain, set_cookie_value, set_cookies};
 use serde_json::json;
 
 const BOUNDARY: &str = "------------------------d74496d66958873e";
@@ -40,30 +40,6 @@ async fn post_multipart(s: &Server, path: &str, body: Vec<u8>, extra: &[(&str, &
         req = req.header(*k, *v);
     }
     s.send(req).await
-}
-
-/// A client without a cookie jar that never follows redirects.
-fn plain() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-fn set_cookies(r: &Reply) -> Vec<String> {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn set_cookie_value(r: &Reply, name: &str) -> Option<String> {
-    set_cookies(r)
-        .into_iter()
-        .find(|l| l.starts_with(&format!("{name}=")))
-        .map(|l| l.split(';').next().unwrap_or("")[name.len() + 1..].to_owned())
 }
 
 #[tokio::test]

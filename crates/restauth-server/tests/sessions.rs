@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, Reply, Server};
+use common::{PASSWORD, Reply, Server, plain, set_cookie_line, set_cookie_value};
 use reqwest::header::HeaderValue;
 use serde_json::json;
 
@@ -16,40 +16,6 @@ const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not pro
 const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 const GREETING: &str = r#"{"message":"Hello alice, welcome to your dashboard"}"#;
-
-/// A client without a cookie jar that never follows redirects.
-fn plain() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// Every `Set-Cookie` line of a response.
-fn set_cookies(r: &Reply) -> Vec<String> {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The `Set-Cookie` line for cookie `name`.
-fn set_cookie_line(r: &Reply, name: &str) -> Option<String> {
-    set_cookies(r)
-        .into_iter()
-        .find(|l| l.starts_with(&format!("{name}=")))
-}
-
-/// The value `Set-Cookie` gives cookie `name`.
-fn set_cookie_value(r: &Reply, name: &str) -> Option<String> {
-    set_cookie_line(r, name).map(|l| {
-        l.split(';').next().unwrap_or("")[name.len() + 1..]
-            .trim_matches('"')
-            .to_owned()
-    })
-}
 
 /// The attributes of a `Set-Cookie` line, as trimmed strings (`HttpOnly`, `Path=/`, …).
 fn attributes(line: &str) -> Vec<String> {

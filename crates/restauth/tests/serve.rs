@@ -51,12 +51,17 @@ async fn a_login_throttle_without_the_peer_address_refuses_instead_of_sharing_a_
 async fn login_from(from: IpAddr, server: SocketAddr) -> String {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(from, 0)).unwrap();
-    let mut conn = socket.connect(server).await.unwrap();
+    let conn = socket.connect(server).await.unwrap();
     let request = format!(
         "POST /api-token-auth HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{LOGIN}",
         LOGIN.len()
     );
+    exchange(conn, &request).await
+}
+
+/// Sends `request` on `conn` and reads the whole reply (the request asks to close).
+async fn exchange(mut conn: tokio::net::TcpStream, request: &str) -> String {
     conn.write_all(request.as_bytes()).await.unwrap();
     let mut reply = String::new();
     tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut reply))
@@ -118,12 +123,7 @@ async fn routers_merge_into_an_app_with_its_own_state() {
     let reply = login_from("127.0.0.4".parse().unwrap(), server).await;
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("Unable to log in"), "{reply}");
-    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
-    conn.write_all(b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).await.unwrap();
+    let reply = http(server, "GET", "/hello").await;
     assert!(
         reply.starts_with("HTTP/1.1 200") && reply.ends_with("hi"),
         "{reply}"
@@ -132,16 +132,10 @@ async fn routers_merge_into_an_app_with_its_own_state() {
 
 /// One request over a fresh connection; the whole reply.
 async fn http(server: SocketAddr, method: &str, path: &str) -> String {
-    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    let conn = tokio::net::TcpStream::connect(server).await.unwrap();
     let request =
         format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    conn.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut reply))
-        .await
-        .expect("answered")
-        .unwrap();
-    reply
+    exchange(conn, &request).await
 }
 
 /// A plain axum app served by `restauth::serve` keeps DRF's paths and error bodies.

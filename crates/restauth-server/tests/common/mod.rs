@@ -443,3 +443,37 @@ pub fn folder_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .map(|e| (e.path(), std::fs::read(e.path()).unwrap_or_default()))
         .collect()
 }
+
+/// A client without a cookie jar that never follows redirects.
+pub fn plain() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Every `Set-Cookie` line of a response.
+pub fn set_cookies(r: &Reply) -> Vec<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `Set-Cookie` line for cookie `name`.
+pub fn set_cookie_line(r: &Reply, name: &str) -> Option<String> {
+    set_cookies(r)
+        .into_iter()
+        .find(|l| l.starts_with(&format!("{name}=")))
+}
+
+/// The value `Set-Cookie` gives cookie `name`.
+pub fn set_cookie_value(r: &Reply, name: &str) -> Option<String> {
+    set_cookie_line(r, name).map(|l| {
+        l.split(';').next().unwrap_or("")[name.len() + 1..]
+            .trim_matches('"')
+            .to_owned()
+    })
+}
