@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, command_in, stderr, stdout};
+use common::{Server, command_in, refuses_to_serve, stderr, stdout};
 
 #[tokio::test]
 async fn createsuperuser_noinput_reads_the_password_from_the_environment() {
@@ -142,14 +142,7 @@ async fn bad_configuration_stops_the_server_before_it_listens() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
-        let out = std::process::Command::new(common::BIN)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        assert!(!stdout(&out).contains("listening"));
-        assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
+        refuses_to_serve(dir.path(), &[], key);
     }
     // Environment variables override the file, with nested keys joined by "__".
     let dir = tempfile::tempdir().unwrap();
@@ -178,20 +171,6 @@ async fn secret_key_file_is_private_and_not_logged() {
     let key = std::fs::read_to_string(s.path().join("restauth.secret_key")).unwrap();
     assert!(key.len() >= 64);
     assert!(!s.log().contains(key.trim()));
-}
-
-/// Runs `restauth serve` in `dir` with `env`; it must exit non-zero before listening, naming
-/// `key` on standard error.
-fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) {
-    let out = std::process::Command::new(common::BIN)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "{key}: started");
-    assert!(!stdout(&out).contains("listening"), "{key}");
-    assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
 }
 
 #[tokio::test]

@@ -477,3 +477,17 @@ pub fn set_cookie_value(r: &Reply, name: &str) -> Option<String> {
             .to_owned()
     })
 }
+
+/// Runs `restauth serve` in `dir` with `env`; it must exit non-zero before listening, naming
+/// `key` on standard error.
+pub fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) {
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{key}: started");
+    assert!(!stdout(&out).contains("listening"), "{key}");
+    assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
+}
