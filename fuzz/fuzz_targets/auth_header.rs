@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
-use restauth::authentication::split_header;
+use restauth::pipeline::authentication::split_header;
 use restauth::fuzzing::{basic_header, token_header};
 use restauth::jwt::parse_authorization;
 

@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, HeaderValue, header::COOKIE};
 use libfuzzer_sys::fuzz_target;
-use restauth::cookies;
+use restauth::session::cookies;
 
 fuzz_target!(|data: &[u8]| {
     let (name, rest) = match data.iter().position(|&b| b == b'\n') {

@@ -7,7 +7,7 @@
 
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use restauth::csrf::{CsrfRequest, check, mask_secret, secret_from_cookie, unmask_token};
+use restauth::session::csrf::{CsrfRequest, check, mask_secret, secret_from_cookie, unmask_token};
 
 fn is_secret(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_alphanumeric())

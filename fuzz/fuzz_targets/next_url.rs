@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use restauth::safe_url::is_safe_redirect;
+use restauth::session::safe_url::is_safe_redirect;
 use url::Url;
 
 const HOST: &str = "testserver";

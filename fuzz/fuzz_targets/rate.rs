@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use restauth::throttling::{Rate, RateSetting};
+use restauth::pipeline::throttling::{Rate, RateSetting};
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {

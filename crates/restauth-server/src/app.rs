@@ -11,10 +11,10 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use restauth::error::{Error, json_response};
-use restauth::hosts::{AllowedHosts, INVALID_HOST};
-use restauth::routes::not_found;
-use restauth::{Restauth, ServeOptions, routes};
+use restauth::core::error::{Error, json_response};
+use restauth::pipeline::hosts::{AllowedHosts, INVALID_HOST};
+use restauth::pipeline::view::not_found;
+use restauth::{Restauth, ServeOptions};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,7 +30,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// All routes and layers, ready to serve; requests for hosts outside `hosts` get 400.
 pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String> {
     let settings = restauth.settings();
-    let sessions = routes::session::router(restauth, settings.server.demo_views)
+    let sessions = restauth::session::router(restauth.sessions(), settings.server.demo_views)
         .map_err(|e| format!("session.templates_dir: {e}"))?;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
@@ -38,8 +38,11 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
             "/readyz",
             get(readyz).with_state(Readiness::new(restauth.clone())),
         )
-        .merge(routes::token::router(restauth, "/api-token-auth"))
-        .merge(routes::jwt::router(restauth))
+        .merge(restauth::token::router(
+            restauth.tokens(),
+            "/api-token-auth",
+        ))
+        .merge(restauth::jwt::router(restauth.jwt()))
         .merge(sessions);
     if settings.server.demo_views {
         app = app.merge(crate::demo::router(restauth));
@@ -157,7 +160,7 @@ struct SequentialId {
 impl SequentialId {
     fn new() -> Self {
         SequentialId {
-            prefix: restauth::random::hex::<6>().into(),
+            prefix: restauth::core::random::hex::<6>().into(),
             next: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -218,7 +221,7 @@ impl Readiness {
     async fn ready(&self) -> bool {
         // Concurrent checks queue here and share the one probe.
         let mut state = self.last.lock().await;
-        let now = restauth::clock::now_ms();
+        let now = restauth::core::clock::now_ms();
         if let Some((at, ok)) = state.result
             && now.saturating_sub(at) < PROBE_EVERY_MS
             && now >= at
@@ -250,7 +253,7 @@ impl Readiness {
                 false
             }
         };
-        state.result = Some((restauth::clock::now_ms(), ok));
+        state.result = Some((restauth::core::clock::now_ms(), ok));
         ok
     }
 }

@@ -87,12 +87,16 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
         }
         Command::DrfCreateToken(args) => create_token(restauth, args).await,
         Command::FlushExpiredTokens => {
-            let n = restauth.flush_expired_tokens().await.map_err(show)?;
+            let n = restauth.jwt().flush_expired_tokens().await.map_err(show)?;
             println!("Deleted {n} expired token records.");
             Ok(())
         }
         Command::ClearSessions => {
-            let n = restauth.clear_expired_sessions().await.map_err(show)?;
+            let n = restauth
+                .sessions()
+                .clear_expired_sessions()
+                .await
+                .map_err(show)?;
             println!("Deleted {n} expired sessions.");
             Ok(())
         }
@@ -171,9 +175,10 @@ async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResu
                 args.username
             )
         })?;
-    let issued = restauth.issue_token(user.id).await.map_err(show)?;
+    let issued = restauth.tokens().issue_token(user.id).await.map_err(show)?;
     if args.reset {
         restauth
+            .tokens()
             .revoke_tokens(user.id, Some(issued.record.id))
             .await
             .map_err(show)?;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use restauth::settings::{ConfigError, Secret, Settings, check_hmac_key};
+use restauth::core::settings::{ConfigError, Secret, Settings, check_hmac_key};
 
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600).
@@ -66,7 +66,7 @@ fn read_or_create_key(file: &Path) -> Result<String, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(ConfigError(format!("secret_key: {}: {e}", file.display()))),
     }
-    let key = restauth::random::hex::<32>();
+    let key = restauth::core::random::hex::<32>();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::response::Response;
 use http::StatusCode;
-use restauth::error::json_response;
+use restauth::core::error::json_response;
 use restauth::{
     ApiView, AuthClass, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
     MaybeUser, Payload, Policy, Restauth,

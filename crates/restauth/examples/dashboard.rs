@@ -10,7 +10,7 @@
 
 use axum::Router;
 use axum::response::Json;
-use restauth::settings::Secret;
+use restauth::core::settings::Secret;
 use restauth::{
     ApiView, AuthClass, CurrentUser, IsAuthenticated, NewAccount, Restauth, ServeOptions, Settings,
 };
@@ -61,8 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .permission(IsAuthenticated),
             ),
         )
-        .merge(restauth::routes::token::router(
-            &restauth,
+        .merge(restauth::token::router(
+            restauth.tokens(),
             "/api-token-auth",
         ));
 

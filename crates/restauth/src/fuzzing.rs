@@ -4,9 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::authentication::{basic, token};
+use crate::basic;
 use crate::jwt::TokenError;
 use crate::jwt::jose::RawToken;
+use crate::token::authentication as token;
 
 /// `TokenAuthentication`'s reading of an `Authorization` value with scheme `keyword`:
 /// `None` when the scheme is not ours, `Some(Err(detail))` when refused, else the key.

@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
-use crate::error::Error;
+use crate::core::error::Error;
 
 /// How [`serve`] treats connections. Build it from [`ServeOptions::default`] and the setters.
 #[derive(Clone, Debug)]

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use restauth::error::Error;
-use restauth::parsers::RequestData;
+use restauth::core::error::Error;
+use restauth::pipeline::parsers::RequestData;
 use serde_json::Value;
 
 fn config(cases: u32) -> ProptestConfig {

@@ -7,10 +7,10 @@ use std::sync::OnceLock;
 use http::Method;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use restauth::csrf::{self, CsrfRequest};
-use restauth::safe_url::is_safe_redirect;
-use restauth::settings::{DatabaseSettings, Secret};
-use restauth::tokens::{KEY_LENGTH, TokenRejection};
+use restauth::core::settings::{DatabaseSettings, Secret};
+use restauth::session::csrf::{self, CsrfRequest};
+use restauth::session::safe_url::is_safe_redirect;
+use restauth::token::{KEY_LENGTH, TokenRejection};
 use restauth::{NewAccount, Restauth, Settings};
 use url::Url;
 
@@ -306,7 +306,7 @@ fn keyring() -> &'static Keyring {
                 .create_user(NewAccount::new("alice"))
                 .await
                 .expect("user");
-            let issued = restauth.issue_token(user.id).await.expect("token");
+            let issued = restauth.tokens().issue_token(user.id).await.expect("token");
             (restauth, issued.key)
         });
         Keyring {
@@ -345,7 +345,7 @@ fn near_miss(key: &str) -> impl Strategy<Value = String> + use<> {
 fn lookup(key: &str) -> Result<(), TokenRejection> {
     let ring = keyring();
     ring.runtime
-        .block_on(ring.restauth.authenticate_key(key))
+        .block_on(ring.restauth.tokens().authenticate_key(key))
         .expect("store answers")
         .map(|_| ())
 }
@@ -367,7 +367,7 @@ proptest! {
         let ring = keyring();
         prop_assume!(other != ring.key);
         prop_assert_eq!(lookup(&other), Err(TokenRejection::Invalid));
-        prop_assert!(ring.restauth.authenticate_key_cached(&other).is_none_or(|v| v.is_err()));
+        prop_assert!(ring.restauth.tokens().authenticate_key_cached(&other).is_none_or(|v| v.is_err()));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use restauth::settings::Secret;
-use restauth::throttling::RateSetting;
+use restauth::core::settings::Secret;
+use restauth::pipeline::throttling::RateSetting;
 use restauth::{Restauth, ServeOptions, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
@@ -28,7 +28,7 @@ const LOGIN: &str = r#"{"username":"nobody","password":"wrong password"}"#;
 async fn a_login_throttle_without_the_peer_address_refuses_instead_of_sharing_a_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
-    let app = restauth::routes::token::router(&restauth, "/api-token-auth");
+    let app = restauth::token::router(restauth.tokens(), "/api-token-auth");
     // As `axum::serve(listener, app)` hands requests over: no ConnectInfo.
     for _ in 0..4 {
         let request = Request::post("/api-token-auth")
@@ -43,8 +43,11 @@ async fn a_login_throttle_without_the_peer_address_refuses_instead_of_sharing_a_
         );
     }
     // The logged reason names the fix.
-    assert!(restauth::throttling::NO_PEER_ADDRESS.contains("restauth::serve"));
-    assert!(restauth::throttling::NO_PEER_ADDRESS.contains("into_make_service_with_connect_info"));
+    assert!(restauth::pipeline::throttling::NO_PEER_ADDRESS.contains("restauth::serve"));
+    assert!(
+        restauth::pipeline::throttling::NO_PEER_ADDRESS
+            .contains("into_make_service_with_connect_info")
+    );
 }
 
 /// One failed login over HTTP from `from`, served by `restauth::serve` on `server`.
@@ -75,7 +78,7 @@ async fn exchange(mut conn: tokio::net::TcpStream, request: &str) -> String {
 async fn serve_gives_each_client_its_own_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
-    let app = restauth::routes::token::router(&restauth, "/api-token-auth");
+    let app = restauth::token::router(restauth.tokens(), "/api-token-auth");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = listener.local_addr().unwrap();
     tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
@@ -109,12 +112,12 @@ async fn routers_merge_into_an_app_with_its_own_state() {
     let restauth = restauth(&dir).await;
     let app: axum::Router<AppState> = axum::Router::new()
         .route("/hello", axum::routing::get(hello))
-        .merge(restauth::routes::token::router(
-            &restauth,
+        .merge(restauth::token::router(
+            restauth.tokens(),
             "/api-token-auth",
         ))
-        .merge(restauth::routes::jwt::router(&restauth))
-        .merge(restauth::routes::session::router(&restauth, false).unwrap());
+        .merge(restauth::jwt::router(restauth.jwt()))
+        .merge(restauth::session::router(restauth.sessions(), false).unwrap());
     let app = app.with_state(AppState { greeting: "hi" });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = listener.local_addr().unwrap();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use restauth::settings::DatabaseSettings;
+use restauth::core::settings::DatabaseSettings;
 use restauth::store::{
     NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
     connect,

@@ -1,8 +1,8 @@
 //! A route's `throttle_scope` must have a rate when the route is built, as DRF raises
 //! `ImproperlyConfigured`: a misspelt scope would otherwise leave the route unthrottled.
 
-use restauth::settings::Secret;
-use restauth::throttling::RateSetting;
+use restauth::core::settings::Secret;
+use restauth::pipeline::throttling::RateSetting;
 use restauth::{Restauth, Settings};
 
 async fn restauth(dir: &tempfile::TempDir, rates: &[(&str, &str)]) -> Restauth {

@@ -63,7 +63,7 @@ pub fn now() -> i64 {
 
 /// 32 lowercase hex characters, like the jti of a real token.
 pub fn random_jti() -> String {
-    restauth::random::hex::<16>()
+    restauth::core::random::hex::<16>()
 }
 
 /// An HMAC-signed token with exactly this header and payload JSON (`alg` is not derived from

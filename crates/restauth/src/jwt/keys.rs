@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::JwtConfigError;
 use super::jose::RawToken;
-use super::settings::{JwtAlgorithm, SimpleJwtSettings};
+use crate::core::settings::jwt::{JwtAlgorithm, SimpleJwtSettings};
 
 /// What each allowed configuration name means to the JOSE library.
 fn jose_algorithm(alg: JwtAlgorithm) -> Algorithm {

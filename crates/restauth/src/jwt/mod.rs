@@ -16,7 +16,7 @@ mod error;
 pub(crate) mod jose;
 mod keys;
 mod service;
-pub mod settings;
+
 #[cfg(test)]
 mod tests;
 
@@ -25,11 +25,17 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use crate::core::settings::jwt::{JwtAlgorithm, SimpleJwtSettings, UserIdField};
 pub use authorization::parse_authorization;
 pub use claims::{Claims, TokenType};
 pub use error::{BadAuthorizationHeader, JwtConfigError, TokenError, token_not_valid_body};
-pub use service::{Pair, token_not_valid};
-pub use settings::{JwtAlgorithm, SimpleJwtSettings, UserIdField};
+pub use service::{JwtService, Pair, token_not_valid};
+
+pub mod authentication;
+pub mod routes;
+
+pub use authentication::JwtAuthentication;
+pub use routes::router;
 
 use claims::ClaimRules;
 use jose::RawToken;
@@ -235,7 +241,7 @@ impl JwtBackend {
 /// without a claim simplejwt clients do not expect; the other 74 bits come from the OS CSPRNG.
 /// The jti is an identifier, not a secret.
 pub(crate) fn new_jti(now_ms: i64) -> String {
-    let mut bytes = crate::random::bytes::<16>();
+    let mut bytes = crate::core::random::bytes::<16>();
     let ms = u64::try_from(now_ms).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
     bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
     bytes[6] = 0x70 | (bytes[6] & 0x0F); // version 7

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Claims, TokenError, TokenType, UserIdField};
-use crate::authentication::jwt::check_user;
-use crate::clock::now_ms;
-use crate::context::{Restauth, now};
-use crate::error::{Error, ErrorBody, ValidationErrors};
+use super::{Claims, JwtBackend, TokenError, TokenType, UserIdField};
+use crate::core::clock::now;
+use crate::core::clock::now_ms;
+use crate::core::error::{Error, ErrorBody, ValidationErrors};
+use crate::core::user::User;
+use crate::jwt::authentication::check_user;
+use crate::pipeline::Context;
 use crate::store::{OutstandingToken, RotatedToken, Rotation};
-use crate::user::User;
 
 /// simplejwt's `{"detail": <message>, "code": "token_not_valid"}`.
 pub fn token_not_valid(err: &TokenError) -> Error {
@@ -26,7 +27,31 @@ pub struct Pair {
     pub access: String,
 }
 
-impl Restauth {
+/// simplejwt's views as a service: obtain, refresh, verify, blacklist, over the [`JwtBackend`] keys.
+#[derive(Clone)]
+pub struct JwtService {
+    ctx: Context,
+    backend: Arc<JwtBackend>,
+}
+
+impl std::ops::Deref for JwtService {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl JwtService {
+    pub fn new(ctx: Context, backend: Arc<JwtBackend>) -> Self {
+        JwtService { ctx, backend }
+    }
+
+    /// The JWT keys and rules of `[simple_jwt]`.
+    pub fn jwt(&self) -> &JwtBackend {
+        &self.backend
+    }
+
     /// The user a token's user-id claim names, from the cache only.
     pub fn cached_user_by_claim(&self, claim: &str) -> Option<Arc<User>> {
         if self.settings().simple_jwt.user_id_field != UserIdField::Id {

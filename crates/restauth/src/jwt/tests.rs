@@ -1139,7 +1139,7 @@ fn unusable_claim_names_and_header_types_are_refused() {
         "simple_jwt.auth_header_types"
     );
     let s = SimpleJwtSettings {
-        access_token_lifetime: crate::settings::Seconds(0),
+        access_token_lifetime: crate::core::settings::Seconds(0),
         ..settings()
     };
     assert_eq!(

@@ -8,8 +8,9 @@ pub(crate) mod django;
 mod pool;
 pub mod validators;
 
+pub use crate::core::settings::password::{Argon2Params, PasswordValidation};
 pub use pool::HashPool;
-pub use validators::{PasswordValidation, UserAttributes, validate_password};
+pub use validators::{UserAttributes, validate_password};
 
 use std::sync::{Arc, Mutex};
 
@@ -43,29 +44,6 @@ const MIN_SALT_BYTES: usize = 8;
 const MAX_SALT_BYTES: usize = 64;
 const MIN_TAG_BYTES: usize = 4;
 const MAX_TAG_BYTES: usize = 64;
-
-/// Argon2id cost parameters for new hashes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Argon2Params {
-    /// Memory cost in KiB.
-    pub memory_kib: u32,
-    /// Number of passes.
-    pub iterations: u32,
-    /// Number of lanes.
-    pub parallelism: u32,
-}
-
-impl Default for Argon2Params {
-    /// OWASP's m=19 MiB, t=2, p=1.
-    fn default() -> Self {
-        Argon2Params {
-            memory_kib: 19456,
-            iterations: 2,
-            parallelism: 1,
-        }
-    }
-}
 
 /// The configured Argon2 parameters are not usable.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +123,7 @@ impl PasswordHasher {
             Some(TAG_BYTES),
         )
         .map_err(|e| PasswordError(e.to_string()))?;
-        let salt = crate::random::bytes::<SALT_BYTES>();
+        let salt = crate::core::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
             .hash_password_into(b"dummy password", &salt, &mut tag)
@@ -176,7 +154,7 @@ impl PasswordHasher {
     /// Callers reject passwords over [`MAX_PASSWORD_BYTES`] first; a password Argon2 itself
     /// refuses (over 4 GiB) yields an unusable password rather than a panic.
     pub fn hash(&self, password: &str) -> String {
-        let salt = crate::random::bytes::<SALT_BYTES>();
+        let salt = crate::core::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
         let blocks = self.params.block_count();
@@ -263,7 +241,7 @@ pub fn is_password_usable(encoded: &str) -> bool {
 }
 
 fn random_alphanumeric(len: usize) -> String {
-    crate::random::string(crate::random::ALPHANUMERIC, len)
+    crate::core::random::string(crate::core::random::ALPHANUMERIC, len)
 }
 
 /// A parsed Argon2 PHC string (`$argon2id$v=19$m=…,t=…,p=…$<salt>$<tag>`).
@@ -683,7 +661,7 @@ mod tests {
     fn random_alphanumeric_uses_the_whole_alphabet() {
         let s = random_alphanumeric(4000);
         assert_eq!(s.len(), 4000);
-        for c in crate::random::ALPHANUMERIC {
+        for c in crate::core::random::ALPHANUMERIC {
             assert!(s.as_bytes().contains(c), "{}", char::from(*c));
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::{PasswordHasher, Verification};
-use crate::error::Error;
+use crate::core::error::Error;
 
 #[derive(Clone)]
 pub struct HashPool {

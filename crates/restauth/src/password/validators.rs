@@ -2,36 +2,12 @@
 //! length, common password, entirely numeric), with Django's messages.
 
 use std::collections::HashSet;
+
+use crate::core::settings::password::PasswordValidation;
 use std::sync::OnceLock;
 
 /// The common-password list: one lower-cased password per line, `#` lines are comments.
 const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
-
-/// Which validators run, and their settings. Defaults are Django's `startproject` ones.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PasswordValidation {
-    /// Minimum length in characters (0 disables the check).
-    pub min_length: usize,
-    /// Refuse passwords made only of digits.
-    pub numeric: bool,
-    /// Refuse passwords on the common-password list.
-    pub common: bool,
-    /// Refuse passwords whose similarity to an attribute reaches this ratio; `None` disables.
-    /// Django refuses values below 0.1, which would reject almost everything.
-    pub max_similarity: Option<f64>,
-}
-
-impl Default for PasswordValidation {
-    fn default() -> Self {
-        PasswordValidation {
-            min_length: 8,
-            numeric: true,
-            common: true,
-            max_similarity: Some(0.7),
-        }
-    }
-}
 
 /// The user attributes a password is compared with (empty strings are skipped).
 pub struct UserAttributes<'a> {

@@ -78,7 +78,7 @@ mod tests {
     use sqlx::{Connection, SqliteConnection};
 
     use super::*;
-    use crate::settings::DatabaseSettings;
+    use crate::core::settings::DatabaseSettings;
     use crate::store::{SqliteStore, Store};
 
     #[test]

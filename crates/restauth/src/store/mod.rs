@@ -8,8 +8,9 @@
 
 use async_trait::async_trait;
 
-use crate::user::User;
+use crate::core::user::User;
 
+pub mod cache;
 mod migrate;
 mod postgres;
 mod sql;
@@ -256,7 +257,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).
 pub async fn connect(
-    settings: &crate::settings::DatabaseSettings,
+    settings: &crate::core::settings::DatabaseSettings,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let url = settings.url.as_str();
     if url.starts_with("sqlite:") {
@@ -316,6 +317,19 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Other(e.to_string()),
+    }
+}
+
+// A store failure becomes a 503 (the store cannot answer) or a logged 500.
+impl From<StoreError> for crate::core::error::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "store unavailable");
+                crate::core::error::Error::Unavailable
+            }
+            other => crate::core::error::Error::Internal(other.to_string()),
+        }
     }
 }
 

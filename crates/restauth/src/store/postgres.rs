@@ -25,7 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgQuer
 use super::migrate::{Migration, POSTGRES};
 use super::sql::{Dialect, SqlStore};
 use super::{StoreError, classify};
-use crate::settings::DatabaseSettings;
+use crate::core::settings::DatabaseSettings;
 
 /// The `NOTIFY` channel every restauth process listens on.
 const CHANNEL: &str = "restauth_changes";

@@ -18,7 +18,7 @@ use super::{
     NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
     TokenRecord, classify,
 };
-use crate::user::User;
+use crate::core::user::User;
 
 /// What one database does differently; everything else is shared.
 #[async_trait]
@@ -285,7 +285,7 @@ where
                 let q = sqlx::query(record)
                     .bind(m.version)
                     .bind(m.name)
-                    .bind(crate::clock::now());
+                    .bind(crate::core::clock::now());
                 Self::write_in(&mut tx, q).await?;
             }
             tx.commit().await.map_err(classify)

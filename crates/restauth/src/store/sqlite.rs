@@ -24,7 +24,7 @@ use sqlx::sqlite::{
 use super::migrate::{Migration, SQLITE};
 use super::sql::{Dialect, SqlStore};
 use super::{StoreError, classify};
-use crate::settings::DatabaseSettings;
+use crate::core::settings::DatabaseSettings;
 
 pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 

@@ -1,0 +1,10 @@
+//! The core every other module builds on; it imports nothing above it: typed settings, the
+//! one error type, the user, the clock and random keys.
+
+pub mod clock;
+pub mod error;
+pub mod random;
+pub mod request;
+pub mod settings;
+pub mod throttled;
+pub mod user;

@@ -1,0 +1,982 @@
+//! Typed settings, loaded once: defaults → `restauth.toml` → `RESTAUTH_*` environment variables.
+//!
+//! Section and key names are DRF's, simplejwt's and Django's setting names in lower case, so users
+//! find them where they look for them (`[rest_framework] default_authentication_classes`, …).
+//! Unknown keys are errors: a typo must stop the server, not be silently ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use self::password::{Argon2Params, PasswordValidation};
+use self::rate::RateSetting;
+use self::throttle::ThrottleClass;
+
+mod cors;
+pub mod jwt;
+pub mod password;
+pub mod rate;
+pub mod throttle;
+mod weak_secrets;
+
+pub use cors::CorsSettings;
+
+/// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
+const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
+const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
+
+/// A duration in whole seconds; reads an integer of seconds or `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub u64);
+
+impl Seconds {
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num.parse().ok()?;
+        let mult = match unit.trim() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return None,
+        };
+        n.checked_mul(mult).map(Seconds)
+    }
+
+    pub fn as_i64(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Seconds(n)),
+            Raw::Str(s) => Seconds::parse(&s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {s:?}: use seconds or a number with s, m, h, d or w"
+                ))
+            }),
+        }
+    }
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The built-in authentication classes, by the names settings and policies use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthClass {
+    Session,
+    Basic,
+    Token,
+    Jwt,
+}
+
+impl AuthClass {
+    pub const ALL: [AuthClass; 4] = [
+        AuthClass::Session,
+        AuthClass::Basic,
+        AuthClass::Token,
+        AuthClass::Jwt,
+    ];
+
+    /// The registered name: `"session"`, `"basic"`, `"token"` or `"jwt"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthClass::Session => "session",
+            AuthClass::Basic => "basic",
+            AuthClass::Token => "token",
+            AuthClass::Jwt => "jwt",
+        }
+    }
+
+    /// DRF's and simplejwt's class names (`TokenAuthentication`, also as a dotted path).
+    fn from_drf(name: &str) -> Option<AuthClass> {
+        match name.rsplit('.').next()? {
+            "SessionAuthentication" => Some(AuthClass::Session),
+            "BasicAuthentication" => Some(AuthClass::Basic),
+            "TokenAuthentication" => Some(AuthClass::Token),
+            "JWTAuthentication" => Some(AuthClass::Jwt),
+            _ => None,
+        }
+    }
+}
+
+impl AsRef<str> for AuthClass {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// An entry of `default_authentication_classes`: a built-in class (also under DRF's class
+/// name) or one an app registered. Unknown names are refused when the app starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassName(String);
+
+impl ClassName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<AuthClass> for ClassName {
+    fn from(c: AuthClass) -> Self {
+        ClassName(c.as_str().to_owned())
+    }
+}
+
+impl From<&str> for ClassName {
+    fn from(name: &str) -> Self {
+        match AuthClass::from_drf(name) {
+            Some(c) => c.into(),
+            None => ClassName(name.to_owned()),
+        }
+    }
+}
+
+impl PartialEq<AuthClass> for ClassName {
+    fn eq(&self, other: &AuthClass) -> bool {
+        self.0 == other.as_str()
+    }
+}
+
+impl<'de> Deserialize<'de> for ClassName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(ClassName::from(name.as_str()))
+    }
+}
+
+/// The names of the permission classes, as `default_permission_classes` spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionClass {
+    #[serde(alias = "AllowAny")]
+    AllowAny,
+    #[serde(alias = "IsAuthenticated")]
+    IsAuthenticated,
+    #[serde(alias = "IsAdminUser")]
+    IsAdminUser,
+    #[serde(alias = "IsAuthenticatedOrReadOnly")]
+    IsAuthenticatedOrReadOnly,
+}
+
+/// Everything restauth reads from configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Django's SECRET_KEY: the default JWT HMAC key and the key of session hashes.
+    pub secret_key: Option<Secret>,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub rest_framework: RestFrameworkSettings,
+    pub token: TokenSettings,
+    pub password: PasswordSettings,
+    pub cache: CacheSettings,
+    pub session: SessionSettings,
+    pub csrf: CsrfSettings,
+    /// `[cors]`: django-cors-headers' settings.
+    pub cors: CorsSettings,
+    pub simple_jwt: jwt::SimpleJwtSettings,
+    pub throttle: ThrottleSettings,
+}
+
+/// Where throttle counters live.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// `redis://…`: counters shared by every server process; unset: in this process's memory.
+    pub redis_url: Option<Secret>,
+}
+
+/// `SameSite` attribute of a cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// Django's `SESSION_*` settings, plus idle timeout and the login pages.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    /// Absolute lifetime of a session (Django's SESSION_COOKIE_AGE).
+    pub cookie_age: Seconds,
+    pub cookie_secure: bool,
+    pub cookie_samesite: SameSite,
+    pub cookie_domain: Option<String>,
+    pub cookie_path: String,
+    pub expire_at_browser_close: bool,
+    /// Re-send the cookie (sliding its Max-Age) on every authenticated request.
+    pub save_every_request: bool,
+    /// A session unused this long is over; none disables the idle limit.
+    pub idle_timeout: Option<Seconds>,
+    /// Where the HTML login page is served and its form posts to.
+    pub login_url: String,
+    pub login_redirect_url: String,
+    /// Where the HTML logout form posts to (the dashboard's "Log out").
+    pub logout_url: String,
+    pub logout_redirect_url: String,
+    /// Answer unauthenticated session-first routes with 401 and `WWW-Authenticate: Session`
+    /// instead of DRF's 403.
+    pub www_authenticate: bool,
+    /// Folder with `login.html` / `dashboard.html` overriding the built-in pages.
+    pub templates_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            cookie_name: "sessionid".into(),
+            cookie_age: Seconds(1_209_600),
+            cookie_secure: false,
+            cookie_samesite: SameSite::Lax,
+            cookie_domain: None,
+            cookie_path: "/".into(),
+            expire_at_browser_close: false,
+            save_every_request: false,
+            idle_timeout: Some(Seconds(86_400)),
+            login_url: "/api-auth/login/".into(),
+            login_redirect_url: "/dashboard/".into(),
+            logout_url: "/api-auth/logout/".into(),
+            logout_redirect_url: "/api-auth/login/".into(),
+            www_authenticate: false,
+            templates_dir: None,
+        }
+    }
+}
+
+/// Django's `CSRF_*` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CsrfSettings {
+    pub cookie_name: String,
+    pub cookie_age: Seconds,
+    pub cookie_secure: bool,
+    pub cookie_samesite: SameSite,
+    pub cookie_domain: Option<String>,
+    pub cookie_path: String,
+    /// Origins allowed to post, e.g. `"https://app.example.com"` or `"https://*.example.com"`.
+    pub trusted_origins: Vec<String>,
+    /// Believe `X-Forwarded-Proto: https` (Django's SECURE_PROXY_SSL_HEADER). Only behind a
+    /// proxy that sets it.
+    pub trust_forwarded_proto: bool,
+}
+
+impl Default for CsrfSettings {
+    fn default() -> Self {
+        CsrfSettings {
+            cookie_name: "csrftoken".into(),
+            cookie_age: Seconds(31_449_600),
+            cookie_secure: false,
+            cookie_samesite: SameSite::Lax,
+            cookie_domain: None,
+            cookie_path: "/".into(),
+            trusted_origins: Vec::new(),
+            trust_forwarded_proto: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Serve the demo views (`/api/dashboard/`, `/api/profile/`, …).
+    pub demo_views: bool,
+    /// Largest accepted request body, in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// A request still unanswered after this long gets 408 (slow clients cannot hold a worker).
+    pub request_timeout: Seconds,
+    /// Host names this server answers (Django's `ALLOWED_HOSTS`: exact names, `.example.com`
+    /// for a domain and its subdomains, `"*"` for any); other hosts get 400. Unset: the local
+    /// names, accepted only when `bind` is a loopback address.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// A client must send its request head within this long, or the connection is closed.
+    pub header_read_timeout: Seconds,
+    /// Connections served at once; more wait until one closes. Keep it below the descriptor
+    /// limit (`ulimit -n`).
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8000".into(),
+            demo_views: true,
+            max_body_bytes: 64 * 1024,
+            request_timeout: Seconds(30),
+            allowed_hosts: None,
+            header_read_timeout: Seconds(10),
+            max_connections: 512,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (created when missing) or `postgres://…`.
+    pub url: String,
+    /// Connections in the pool (per process; PostgreSQL's `max_connections` bounds the sum over
+    /// all instances).
+    pub max_connections: u32,
+    /// How long a request waits for a connection (including opening one) before answering 503.
+    /// One second by default, so an unreachable database answers 503 well within 2 s.
+    pub acquire_timeout: Seconds,
+    /// PostgreSQL: longest a statement may run on the server before it is cancelled (503).
+    /// 0 disables the limit. Ignored by SQLite, whose writers wait at most 5 s for the lock.
+    pub statement_timeout: Seconds,
+    /// PostgreSQL: the schema restauth's tables live in (created when missing). Several
+    /// deployments, or test runs, can share one database with a schema each. Default: the
+    /// server's `search_path` (normally `public`).
+    pub schema: Option<String>,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://restauth.db".into(),
+            max_connections: 8,
+            acquire_timeout: Seconds(1),
+            statement_timeout: Seconds(5),
+            schema: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestFrameworkSettings {
+    pub default_authentication_classes: Vec<ClassName>,
+    pub default_permission_classes: Vec<PermissionClass>,
+    /// `anon`, `user`, `scoped`; none by default, as DRF.
+    pub default_throttle_classes: Vec<ThrottleClass>,
+    /// Rates by scope (`"100/day"`, `"off"`). `login_user_ip` (10/min per username and
+    /// client network), `login_user` (30/hour per username, sparing networks the user logged
+    /// in from lately) and `login_ip` (30/min per client network) protect every password check
+    /// unless set to `"off"`.
+    pub default_throttle_rates: BTreeMap<String, RateSetting>,
+    /// How many trusted proxies append to `X-Forwarded-For`; unset: the peer address is the
+    /// client (a spoofed header changes nothing).
+    pub num_proxies: Option<usize>,
+}
+
+impl Default for RestFrameworkSettings {
+    fn default() -> Self {
+        RestFrameworkSettings {
+            default_authentication_classes: AuthClass::ALL.map(ClassName::from).to_vec(),
+            default_permission_classes: vec![PermissionClass::AllowAny],
+            default_throttle_classes: Vec::new(),
+            default_throttle_rates: BTreeMap::new(),
+            num_proxies: None,
+        }
+    }
+}
+
+/// Default of `[token] limit_per_user`.
+pub const DEFAULT_TOKEN_LIMIT_PER_USER: u32 = 50;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The scheme word of `Authorization: Token <key>` (matched case-insensitively).
+    pub keyword: String,
+    /// Lifetime of a token; none by default, as DRF.
+    pub ttl: Option<Seconds>,
+    /// Most tokens a user may hold; the oldest is revoked when a new one passes the limit.
+    /// 50 by default, so a client that logs in at every start cannot grow its user's tokens
+    /// without end (DRF's own `authtoken` keeps one per user).
+    pub limit_per_user: Option<u32>,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            keyword: "Token".into(),
+            ttl: None,
+            limit_per_user: Some(DEFAULT_TOKEN_LIMIT_PER_USER),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub argon2: Argon2Params,
+    pub validation: PasswordValidation,
+    /// Password hashes computed at once; more wait (bounded memory: argon2 memory × this).
+    pub hashing_concurrency: Option<usize>,
+    /// How long a request waits for a hashing slot before answering 503.
+    pub hashing_queue_timeout: Seconds,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        PasswordSettings {
+            argon2: Argon2Params::default(),
+            validation: PasswordValidation::default(),
+            hashing_concurrency: None,
+            hashing_queue_timeout: Seconds(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// How long a token or user stays in the in-process cache without being re-read.
+    pub ttl: Seconds,
+    /// Entries per map; the cache is emptied when it would grow past this.
+    pub max_entries: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            ttl: Seconds(30),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// A configuration problem, with the key it concerns in its text.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
+    /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let file: PathBuf = match path {
+            Some(p) if !p.exists() => {
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    p.display()
+                )));
+            }
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::from("restauth.toml"),
+        };
+        let key_source = secret_key_source(&file);
+        let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
+            // Figment hands the key over in its original (upper) case.
+            let key = key.as_str().to_ascii_lowercase();
+            !RESERVED_ENV.contains(&key.as_str())
+                && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
+        });
+        let settings: Settings = Figment::new()
+            .merge(Toml::file(file))
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(describe(e)))?;
+        if let Some(key) = &settings.secret_key
+            && key.0.len() < MIN_SECRET_KEY_LEN
+        {
+            return Err(ConfigError(format!(
+                "secret_key: {} characters (from {key_source}), at least {MIN_SECRET_KEY_LEN} \
+                 needed; generate one, e.g. `openssl rand -hex 32`",
+                key.0.len()
+            )));
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that values fit together; called by [`Settings::load`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self
+            .rest_framework
+            .default_authentication_classes
+            .is_empty()
+        {
+            tracing::warn!("rest_framework.default_authentication_classes is empty");
+        }
+        self.cors.validate()?;
+        if self.token.keyword.is_empty() || self.token.keyword.contains(char::is_whitespace) {
+            return Err(ConfigError(
+                "token.keyword: must be one word without spaces".into(),
+            ));
+        }
+        for key in self.rest_framework.default_throttle_rates.keys() {
+            if key.starts_with("login_")
+                && !throttle::LOGIN_SCOPES.iter().any(|(scope, _)| scope == key)
+            {
+                let known: Vec<&str> = throttle::LOGIN_SCOPES
+                    .iter()
+                    .map(|(scope, _)| *scope)
+                    .collect();
+                return Err(ConfigError(format!(
+                    "rest_framework.default_throttle_rates.{key}: not a login scope (those are {}); \
+                     a login_ rate that is never read would leave logins at the default",
+                    known.join(", ")
+                )));
+            }
+        }
+        for class in &self.rest_framework.default_throttle_classes {
+            let scope = match class {
+                ThrottleClass::Anon => "anon",
+                ThrottleClass::User => "user",
+                ThrottleClass::Scoped => continue,
+            };
+            if !self
+                .rest_framework
+                .default_throttle_rates
+                .contains_key(scope)
+            {
+                return Err(ConfigError(format!(
+                    "rest_framework.default_throttle_rates: no rate for the \"{scope}\" scope of default_throttle_classes"
+                )));
+            }
+        }
+        for (key, url) in [
+            ("session.login_url", &self.session.login_url),
+            ("session.logout_url", &self.session.logout_url),
+        ] {
+            check_route_path(key, url)?;
+        }
+        if route_path(&self.session.login_url) == route_path(&self.session.logout_url) {
+            return Err(ConfigError(
+                "session.logout_url: must differ from session.login_url".into(),
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError(
+                "server.max_connections: must be at least 1".into(),
+            ));
+        }
+        if self.server.header_read_timeout.0 == 0 {
+            return Err(ConfigError(
+                "server.header_read_timeout: must be at least 1 second".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "database.max_connections: must be at least 1".into(),
+            ));
+        }
+        self.validate_strength()
+    }
+
+    /// Refuses settings that would quietly weaken the server: Argon2 below OWASP's floor,
+    /// timeouts of zero (no bound at all, or every request failing at once) and known HMAC keys.
+    pub(crate) fn validate_strength(&self) -> Result<(), ConfigError> {
+        check_argon2_floor(&self.password.argon2)?;
+        // Negative values never parse into `Seconds`; zero is the one left to refuse.
+        // (`database.statement_timeout = 0` keeps meaning "no limit".)
+        for (key, value) in [
+            ("server.request_timeout", self.server.request_timeout),
+            ("database.acquire_timeout", self.database.acquire_timeout),
+            (
+                "password.hashing_queue_timeout",
+                self.password.hashing_queue_timeout,
+            ),
+        ] {
+            if value.0 == 0 {
+                return Err(ConfigError(format!(
+                    "{key}: must be at least 1 second (0 would leave no bound or fail every request)"
+                )));
+            }
+        }
+        if let Some(key) = &self.secret_key {
+            check_hmac_key("secret_key", &key.0)?;
+        }
+        if self.simple_jwt.algorithm.is_hmac()
+            && let Some(key) = &self.simple_jwt.signing_key
+        {
+            check_hmac_key("simple_jwt.signing_key", key)?;
+        }
+        Ok(())
+    }
+}
+
+/// The route a page URL setting is mounted at: trailing slashes are the server's
+/// normalisation to undo (`/api-auth/login/` is routed as `/api-auth/login`).
+pub(crate) fn route_path(url: &str) -> &str {
+    match url.trim_end_matches('/') {
+        "" => "/",
+        path => path,
+    }
+}
+
+/// A path of this server that a route can be mounted at: absolute, with no query, fragment or
+/// route pattern in it.
+fn check_route_path(key: &str, url: &str) -> Result<(), ConfigError> {
+    let fits = url.starts_with('/')
+        && !url.starts_with("//")
+        && !url.chars().any(|c| {
+            matches!(c, '?' | '#' | '{' | '}' | '*' | ':') || c.is_whitespace() || c.is_control()
+        });
+    if fits {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{key}: {url:?} must be a path on this server, such as \"/api-auth/login/\""
+        )))
+    }
+}
+
+/// OWASP's Argon2id table (Password Storage Cheat Sheet): memory (KiB) and passes that give
+/// equal defence. Fewer passes need more memory.
+const ARGON2_FLOOR: &[(u32, u32)] = &[
+    (47_104, 1),
+    (19_456, 2),
+    (12_288, 3),
+    (9_216, 4),
+    (7_168, 5),
+];
+
+/// Refuses Argon2 parameters weaker than every row of OWASP's Argon2id table (19 MiB with two
+/// passes, or 46 MiB/1, 12 MiB/3, 9 MiB/4, 7 MiB/5).
+pub fn check_argon2_floor(p: &Argon2Params) -> Result<(), ConfigError> {
+    let strong_enough = ARGON2_FLOOR
+        .iter()
+        .any(|&(memory, passes)| p.memory_kib >= memory && p.iterations >= passes);
+    if strong_enough {
+        return Ok(());
+    }
+    Err(ConfigError(format!(
+        "password.argon2: memory_kib = {} with iterations = {} is below OWASP's Argon2id floor \
+         (memory_kib >= 19456 with iterations >= 2, or 47104/1, 12288/3, 9216/4, 7168/5)",
+        p.memory_kib, p.iterations
+    )))
+}
+
+/// Refuses an HMAC key that is published somewhere as a default or example, or Django's
+/// development key. The key itself never appears in the message.
+pub fn check_hmac_key(setting: &str, key: &str) -> Result<(), ConfigError> {
+    match weak_secrets::weakness(key) {
+        Some(why) => Err(ConfigError(format!(
+            "{setting}: refused because {why}; generate a new one, e.g. `openssl rand -hex 32`"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The shortest `secret_key` accepted.
+pub const MIN_SECRET_KEY_LEN: usize = 32;
+
+/// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
+fn secret_key_source(file: &Path) -> String {
+    if std::env::var_os("RESTAUTH_SECRET_KEY").is_some() {
+        "the environment variable RESTAUTH_SECRET_KEY".to_owned()
+    } else {
+        file.display().to_string()
+    }
+}
+
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|err| {
+            let path = err.path.join(".");
+            let source = err
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            if path.is_empty() {
+                format!("{}{source}", err.kind)
+            } else {
+                format!("{path}: {}{source}", err.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(Seconds::parse("5m"), Some(Seconds(300)));
+        assert_eq!(Seconds::parse("1d"), Some(Seconds(86_400)));
+        assert_eq!(Seconds::parse("42"), Some(Seconds(42)));
+        assert_eq!(Seconds::parse("5 h"), Some(Seconds(18_000)));
+        assert_eq!(Seconds::parse("5y"), None);
+        assert_eq!(Seconds::parse("m"), None);
+        assert_eq!(Seconds::parse("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn toml_with_drf_names() {
+        let s: Settings = Figment::new()
+            .merge(Toml::string(
+                r#"
+                [rest_framework]
+                default_authentication_classes = ["token", "session"]
+                default_permission_classes = ["IsAuthenticated"]
+                [token]
+                ttl = "1d"
+                "#,
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            s.rest_framework.default_authentication_classes,
+            vec![AuthClass::Token, AuthClass::Session]
+        );
+        assert_eq!(
+            s.rest_framework.default_permission_classes,
+            vec![PermissionClass::IsAuthenticated]
+        );
+        assert_eq!(s.token.ttl, Some(Seconds(86_400)));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key() {
+        let err = Figment::new()
+            .merge(Toml::string("[rest_framework]\ndefault_auth = 1\n"))
+            .extract::<Settings>()
+            .unwrap_err();
+        let text = describe(err);
+        assert!(text.contains("rest_framework"), "{text}");
+        assert!(text.contains("default_auth"), "{text}");
+    }
+
+    fn refusal(s: &Settings) -> String {
+        s.validate().expect_err("should be refused").0
+    }
+
+    #[test]
+    fn argon2_below_the_owasp_floor_is_refused() {
+        for (memory_kib, iterations) in [
+            (8, 1),
+            (19_455, 2),
+            (19_456, 1),
+            (47_103, 1),
+            (12_287, 3),
+            (9_215, 4),
+            (7_167, 5),
+            (7_167, 100),
+        ] {
+            let mut s = Settings::default();
+            s.password.argon2.memory_kib = memory_kib;
+            s.password.argon2.iterations = iterations;
+            let text = refusal(&s);
+            assert!(text.contains("password.argon2"), "{text}");
+        }
+        for (memory_kib, iterations) in [
+            (19_456, 2),
+            (47_104, 1),
+            (12_288, 3),
+            (9_216, 4),
+            (7_168, 5),
+            (7_168, 9),
+            (65_536, 3),
+        ] {
+            let mut s = Settings::default();
+            s.password.argon2.memory_kib = memory_kib;
+            s.password.argon2.iterations = iterations;
+            assert!(s.validate().is_ok(), "{memory_kib}/{iterations}");
+        }
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused_by_name() {
+        let mut s = Settings::default();
+        s.server.request_timeout = Seconds(0);
+        assert!(refusal(&s).contains("server.request_timeout"));
+        let mut s = Settings::default();
+        s.database.acquire_timeout = Seconds(0);
+        assert!(refusal(&s).contains("database.acquire_timeout"));
+        let mut s = Settings::default();
+        s.password.hashing_queue_timeout = Seconds(0);
+        assert!(refusal(&s).contains("password.hashing_queue_timeout"));
+        // Zero statement_timeout means "no limit".
+        let mut s = Settings::default();
+        s.database.statement_timeout = Seconds(0);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn negative_timeouts_do_not_parse_and_name_the_key() {
+        for toml in [
+            "[server]\nrequest_timeout = -1\n",
+            "[database]\nacquire_timeout = \"-5s\"\n",
+            "[password]\nhashing_queue_timeout = -1\n",
+        ] {
+            let err = Figment::new()
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let text = describe(err);
+            let key = toml.split_once('\n').unwrap().1.split_once(' ').unwrap().0;
+            assert!(text.contains(key), "{toml}: {text}");
+        }
+    }
+
+    #[test]
+    fn known_weak_hmac_keys_are_refused_without_showing_them() {
+        let weak = "a-string-secret-at-least-256-bits-long";
+        let s = Settings {
+            secret_key: Some(Secret(weak.into())),
+            ..Settings::default()
+        };
+        let text = refusal(&s);
+        assert!(text.starts_with("secret_key:"), "{text}");
+        assert!(!text.contains(weak), "{text}");
+        let s = Settings {
+            secret_key: Some(Secret(
+                "django-insecure-)x9!k2#v@8q$w7e%r6t^y5u&i4o*p3a(s2d)f1g".into(),
+            )),
+            ..Settings::default()
+        };
+        assert!(refusal(&s).contains("django-insecure-"));
+        let mut s = Settings::default();
+        s.simple_jwt.signing_key = Some("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET".into());
+        assert!(refusal(&s).starts_with("simple_jwt.signing_key:"));
+        // An asymmetric signing key is a file path, not a secret.
+        s.simple_jwt.algorithm = jwt::JwtAlgorithm::RS256;
+        assert!(s.validate().is_ok());
+        let s = Settings {
+            secret_key: Some(Secret("8c1f0e6a3b9d4f2a7e5c1b8d0f3a6e9c".into())),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings {
+            secret_key: Some(Secret("hunter2-hunter2".into())),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn page_urls_must_be_distinct_paths_of_this_server() {
+        let mut s = Settings::default();
+        s.session.login_url = "/accounts/login/".into();
+        s.session.logout_url = "/accounts/logout".into();
+        assert!(s.validate().is_ok());
+        for (login, logout, key) in [
+            ("accounts/login/", "/out/", "session.login_url"),
+            ("//evil.example/login/", "/out/", "session.login_url"),
+            ("/login/?next=/", "/out/", "session.login_url"),
+            ("/login/{id}", "/out/", "session.login_url"),
+            ("/login/", "https://example.com/out/", "session.logout_url"),
+            ("/login/", "/login", "session.logout_url"),
+        ] {
+            s.session.login_url = login.into();
+            s.session.logout_url = logout.into();
+            assert!(
+                refusal(&s).starts_with(key),
+                "{login} {logout}: {}",
+                refusal(&s)
+            );
+        }
+        assert_eq!(route_path("/api-auth/login/"), "/api-auth/login");
+        assert_eq!(route_path("/"), "/");
+    }
+
+    #[test]
+    fn a_misspelt_login_scope_is_refused_by_name() {
+        let mut s = Settings::default();
+        for scope in ["login_user_ip", "login_user", "login_ip", "echo", "loginx"] {
+            s.rest_framework
+                .default_throttle_rates
+                .insert(scope.into(), RateSetting(None));
+        }
+        assert!(s.validate().is_ok());
+        s.rest_framework
+            .default_throttle_rates
+            .insert("login_users".into(), RateSetting(None));
+        let text = refusal(&s);
+        assert!(
+            text.starts_with("rest_framework.default_throttle_rates.login_users:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_jwt_algorithm_or_user_id_field_names_the_key() {
+        for (toml, key) in [
+            (
+                "[simple_jwt]\nalgorithm = \"none\"\n",
+                "simple_jwt.algorithm",
+            ),
+            (
+                "[simple_jwt]\nuser_id_field = \"email\"\n",
+                "simple_jwt.user_id_field",
+            ),
+        ] {
+            let err = Figment::new()
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let text = describe(err);
+            assert!(text.starts_with(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_rate_with_an_unknown_period_is_refused_naming_the_key() {
+        let toml = "[rest_framework.default_throttle_rates]\nanon = \"2/month\"\n";
+        let err = Figment::new()
+            .merge(Toml::string(toml))
+            .extract::<Settings>()
+            .unwrap_err();
+        let text = describe(err);
+        assert!(
+            text.starts_with("rest_framework.default_throttle_rates.anon"),
+            "{text}"
+        );
+        assert!(text.contains("\"2/month\""), "{text}");
+        let ok = "[rest_framework.default_throttle_rates]\nanon = \"2/hours\"\n";
+        let s: Settings = Figment::new().merge(Toml::string(ok)).extract().unwrap();
+        assert_eq!(
+            s.rest_framework.default_throttle_rates["anon"],
+            "2/h".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn tokens_per_user_are_capped_by_default() {
+        assert_eq!(Settings::default().token.limit_per_user, Some(50));
+        let s: Settings = Figment::new()
+            .merge(Toml::string("[token]\nlimit_per_user = 3\n"))
+            .extract()
+            .unwrap();
+        assert_eq!(s.token.limit_per_user, Some(3));
+    }
+}

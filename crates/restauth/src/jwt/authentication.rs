@@ -1,0 +1,128 @@
+//! simplejwt's `JWTAuthentication`: `Authorization: Bearer <access token>`.
+//!
+//! Verifying a token is pure computation; the user comes from the cache, so the hot path does
+//! no I/O. Error bodies are simplejwt's (`detail`, `code`, `messages`).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{HeaderValue, Request};
+use serde_json::json;
+
+use super::JwtService;
+use crate::core::clock::now;
+use crate::core::error::{Error, ErrorBody};
+use crate::core::user::{AuthInfo, Identity, User};
+use crate::jwt::{Claims, TokenType, parse_authorization, token_not_valid_body};
+use crate::pipeline::authentication::{Authentication, Authenticator, Outcome, authorization};
+
+pub struct JwtAuthentication {
+    restauth: JwtService,
+    challenge: HeaderValue,
+}
+
+impl JwtAuthentication {
+    pub fn new(restauth: JwtService) -> Self {
+        let challenge = restauth.jwt().challenge();
+        JwtAuthentication {
+            restauth,
+            challenge,
+        }
+    }
+}
+
+fn failed(detail: &str, code: &str) -> Error {
+    Error::authentication_failed(ErrorBody::Json(json!({ "detail": detail, "code": code })))
+}
+
+/// simplejwt's `get_user` checks on a user found (or not) for the token's claim.
+pub(crate) fn check_user(
+    restauth: &JwtService,
+    claims: &Claims,
+    user: Option<Arc<User>>,
+) -> Result<Arc<User>, Error> {
+    let Some(user) = user else {
+        return Err(failed("User not found", "user_not_found"));
+    };
+    if restauth.settings().simple_jwt.check_user_is_active && !user.is_active {
+        return Err(failed("User is inactive", "user_inactive"));
+    }
+    if !user.issued_valid(claims.issued_at_ms()) {
+        return Err(failed(
+            "The user's password has been changed.",
+            "password_changed",
+        ));
+    }
+    Ok(user)
+}
+
+impl JwtAuthentication {
+    fn identity(&self, claims: &Claims, user: Option<Arc<User>>) -> Authentication {
+        let user = check_user(&self.restauth, claims, user)?;
+        Ok(Some(Identity::authenticated(
+            user,
+            AuthInfo::Jwt {
+                jti: claims.jti.clone(),
+            },
+        )))
+    }
+}
+
+impl Authenticator for JwtAuthentication {
+    fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
+        let Some(value) = authorization(request.headers()) else {
+            return Outcome::skip();
+        };
+        let jwt = self.restauth.jwt();
+        let token = match parse_authorization(&value, jwt.header_types()) {
+            Ok(None) => return Outcome::skip(),
+            Ok(Some(t)) => t,
+            Err(bad) => {
+                return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                    bad.body(),
+                ))));
+            }
+        };
+        let now = now();
+        // A token verified before is not verified again: same bytes, same signature check; only
+        // the clock moved, so expiry is checked anew.
+        let cache = self.restauth.cache();
+        let leeway = self.restauth.settings().simple_jwt.leeway;
+        let claims = match cache.verified_jwt::<Claims>(token, now) {
+            Some(c) if c.exp > now.saturating_sub(i64::try_from(leeway).unwrap_or(0)) => c,
+            _ => match jwt.decode(token, TokenType::Access, now) {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    cache.put_verified_jwt(token, c.clone(), now);
+                    c
+                }
+                Err(e) => {
+                    return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                        token_not_valid_body(&e, "AccessToken", "access"),
+                    ))));
+                }
+            },
+        };
+        let Some(user_ref) = claims.user_id.clone() else {
+            return Outcome::Ready(Err(failed(
+                "Token contained no recognizable user identification",
+                "token_not_valid",
+            )));
+        };
+        if let Some(cached) = self.restauth.cached_user_by_claim(&user_ref) {
+            return Outcome::Ready(self.identity(&claims, Some(cached)));
+        }
+        Outcome::Pending(Box::pin(async move {
+            let user = self.restauth.user_by_claim(&user_ref).await?;
+            self.identity(&claims, user)
+        }))
+    }
+
+    fn authenticate_header(&self) -> Option<HeaderValue> {
+        Some(self.challenge.clone())
+    }
+
+    fn name(&self) -> &'static str {
+        "jwt"
+    }
+}

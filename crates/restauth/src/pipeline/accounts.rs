@@ -1,0 +1,275 @@
+//! User accounts: creation, credentials, password changes, activation, deletion.
+//!
+//! Every change that must end existing access (password, deactivation, deletion) clears the
+//! caches here and announces itself to other processes before it returns.
+
+use std::sync::Arc;
+
+use crate::core::clock::now;
+use crate::core::clock::now_ms;
+use crate::core::error::{Error, ValidationErrors};
+use crate::core::user::{User, normalize_username, validate_username};
+use crate::password::{
+    MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
+};
+use crate::pipeline::context::Context;
+use crate::store::{NewUser, StoreError};
+
+/// A user to create. `password: None` creates one that cannot log in with a password.
+#[derive(Clone, Debug, Default)]
+pub struct NewAccount {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: Option<String>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+impl NewAccount {
+    pub fn new(username: impl Into<String>) -> Self {
+        NewAccount {
+            username: username.into(),
+            is_active: true,
+            ..NewAccount::default()
+        }
+    }
+}
+
+impl Context {
+    /// Validates and creates a user. Field errors come back as DRF-shaped validation errors.
+    ///
+    /// The username is NFKC-normalised first, as Django's `normalize_username`, so a look-alike
+    /// of an existing name (`ａｌｉｃｅ` beside `alice`) is refused as a duplicate.
+    pub async fn create_user(&self, mut account: NewAccount) -> Result<User, Error> {
+        account.username = normalize_username(&account.username);
+        let mut errors = ValidationErrors::new();
+        if let Err(msg) = validate_username(&account.username) {
+            errors.add("username", msg);
+        }
+        if let Some(password) = &account.password {
+            self.check_password_rules(password, &account, &mut errors);
+        }
+        errors.into_result()?;
+        let hash = match account.password {
+            Some(p) => self.hashing().hash(p).await?,
+            None => make_unusable_password(),
+        };
+        let created = self
+            .store()
+            .create_user(&NewUser {
+                username: account.username,
+                email: account.email,
+                first_name: account.first_name,
+                last_name: account.last_name,
+                password: hash,
+                is_active: account.is_active,
+                is_staff: account.is_staff,
+                is_superuser: account.is_superuser,
+                date_joined: now(),
+            })
+            .await;
+        match created {
+            Ok(user) => Ok(user),
+            Err(StoreError::Conflict(_)) => {
+                let mut e = ValidationErrors::new();
+                e.add("username", "A user with that username already exists.");
+                Err(Error::Validation(e))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn check_password_rules(
+        &self,
+        password: &str,
+        account: &NewAccount,
+        errors: &mut ValidationErrors,
+    ) {
+        if password.len() > MAX_PASSWORD_BYTES {
+            errors.add(
+                "password",
+                format!("Ensure this field has no more than {MAX_PASSWORD_BYTES} characters."),
+            );
+            return;
+        }
+        let attrs = UserAttributes {
+            username: &account.username,
+            email: &account.email,
+            first_name: &account.first_name,
+            last_name: &account.last_name,
+        };
+        if let Err(messages) =
+            validate_password(password, &attrs, &self.settings().password.validation)
+        {
+            for m in messages {
+                errors.add("password", m);
+            }
+        }
+    }
+
+    /// Django's `authenticate()`: the user if the password matches and the account is active.
+    ///
+    /// Every failure costs one password verification: unknown users and unusable passwords are
+    /// checked against a dummy hash, and `is_active` is looked at only after the password, so
+    /// neither the answer nor its timing tells which case it was.
+    pub async fn authenticate_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Arc<User>>, Error> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(None);
+        }
+        let Some(user) = self.find_user(username).await? else {
+            self.hashing().dummy_verify(password.to_owned()).await?;
+            return Ok(None);
+        };
+        let verdict = self
+            .hashing()
+            .verify(user.password.clone(), password.to_owned())
+            .await?;
+        match verdict {
+            Verification::Mismatch => Ok(None),
+            Verification::Match { .. } if !user.is_active => Ok(None),
+            Verification::Match { needs_rehash } => {
+                if needs_rehash {
+                    self.upgrade_hash(&user, password).await;
+                }
+                Ok(Some(Arc::new(user)))
+            }
+        }
+    }
+
+    /// Re-hashes a legacy or outdated hash with the current parameters; failure only logs.
+    async fn upgrade_hash(&self, user: &User, password: &str) {
+        let new_hash = match self.hashing().hash(password.to_owned()).await {
+            Ok(h) => h,
+            Err(e) => return tracing::warn!(error = %e, "password upgrade skipped"),
+        };
+        if let Err(e) = self
+            .store()
+            .upgrade_password(user.id, &user.password, &new_hash)
+            .await
+        {
+            tracing::warn!(error = %e, user_id = user.id, "password upgrade failed");
+        }
+    }
+
+    /// The user with exactly this username (no normalisation: for names the store handed
+    /// out, such as a JWT's claim).
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, Error> {
+        Ok(self.store().user_by_username(username).await?)
+    }
+
+    /// The user a person means by `username`, as the password paths and the management
+    /// commands look it up: the NFKC-normalised name first, then the exact one, so accounts
+    /// created before normalisation with a non-normalised name keep working.
+    pub async fn find_user(&self, username: &str) -> Result<Option<User>, Error> {
+        let name = normalize_username(username);
+        if validate_username(&name).is_ok()
+            && let Some(user) = self.store().user_by_username(&name).await?
+        {
+            return Ok(Some(user));
+        }
+        if name != username && validate_username(username).is_ok() {
+            return Ok(self.store().user_by_username(username).await?);
+        }
+        Ok(None)
+    }
+
+    /// Usernames not in NFKC form (made before names were normalised), with their normal
+    /// form: each logs in still, but a look-alike normalised name would shadow it.
+    pub async fn unnormalized_usernames(&self) -> Result<Vec<(String, String)>, Error> {
+        Ok(self
+            .store()
+            .non_ascii_usernames()
+            .await?
+            .into_iter()
+            .filter(|name| !crate::core::user::is_normalized_username(name))
+            .map(|name| {
+                let normal = normalize_username(&name);
+                (name, normal)
+            })
+            .collect())
+    }
+
+    /// The user with this id, from the cache when fresh.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<Arc<User>>, Error> {
+        let now = now();
+        let cache = self.cache();
+        if let Some(u) = cache.user(id, now) {
+            return Ok(Some(u));
+        }
+        let generation = cache.generation();
+        match self.store().user_by_id(id).await? {
+            Some(u) => {
+                let u = Arc::new(u);
+                cache.put_user(generation, u.clone(), now);
+                Ok(Some(u))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Validates and sets a new password. Ends every token and session issued before.
+    pub async fn set_password(&self, user: &User, password: &str) -> Result<(), Error> {
+        let mut errors = ValidationErrors::new();
+        let account = NewAccount {
+            username: user.username.clone(),
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            ..NewAccount::default()
+        };
+        self.check_password_rules(password, &account, &mut errors);
+        errors.into_result()?;
+        let hash = self.hashing().hash(password.to_owned()).await?;
+        let cut_off = now_ms();
+        self.store()
+            .set_password(user.id, &hash, Some(cut_off))
+            .await?;
+        leave_millisecond(cut_off).await;
+        self.invalidate().await
+    }
+
+    /// Deactivation also moves the user's "valid after" instant, so reactivating the account
+    /// does not bring back the tokens and sessions it had (while inactive they answer DRF's
+    /// "User inactive or deleted.").
+    pub async fn set_active(&self, user: &User, active: bool) -> Result<(), Error> {
+        self.store().set_active(user.id, active).await?;
+        if !active {
+            let cut_off = now_ms();
+            self.store().set_valid_after(user.id, cut_off).await?;
+            leave_millisecond(cut_off).await;
+        }
+        self.invalidate().await
+    }
+
+    pub async fn delete_user(&self, user: &User) -> Result<(), Error> {
+        self.store().delete_user(user.id).await?;
+        self.invalidate().await
+    }
+
+    /// "Log out everywhere": refuses every credential of the user issued before now, the one
+    /// making the call included.
+    pub async fn revoke_all(&self, user: &User) -> Result<(), Error> {
+        let cut_off = now_ms();
+        self.store().set_valid_after(user.id, cut_off).await?;
+        self.store().delete_user_tokens(user.id, None).await?;
+        leave_millisecond(cut_off).await;
+        self.invalidate().await
+    }
+}
+
+/// Returns once the clock has left the millisecond of a cut-off (at most a millisecond away),
+/// so that whatever this process issues after the revoking call has returned is issued
+/// strictly after the cut-off and survives it, while anything issued before or during the
+/// call, in the same millisecond included, is refused.
+async fn leave_millisecond(cut_off: i64) {
+    while now_ms() <= cut_off {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}

@@ -1,0 +1,170 @@
+//! Authentication classes: each recognises one scheme and turns it into a user, or refuses it.
+//!
+//! As in DRF, a route's authenticators run in order. Each answers one of three things:
+//! `Ok(None)` — not my scheme, try the next; `Ok(Some(identity))` — authenticated, stop;
+//! `Err(_)` — my scheme but refused, which ends the request even on `AllowAny` routes.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{HeaderMap, HeaderValue, Request, header};
+
+use crate::core::error::Error;
+use crate::core::user::Identity;
+use crate::pipeline::Context;
+
+/// What an authenticator decided.
+pub type Authentication = Result<Option<Identity>, Error>;
+
+/// A boxed authentication future, for answers that need the store or the hashing pool.
+pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Authentication> + Send + 'a>>;
+
+/// An authenticator's answer: known at once (the common, cached case, without allocating) or
+/// after some asynchronous work.
+pub enum Outcome<'a> {
+    Ready(Authentication),
+    Pending(AuthFuture<'a>),
+}
+
+impl Outcome<'_> {
+    pub async fn resolve(self) -> Authentication {
+        match self {
+            Outcome::Ready(a) => a,
+            Outcome::Pending(f) => f.await,
+        }
+    }
+
+    /// "Not my scheme."
+    pub fn skip() -> Self {
+        Outcome::Ready(Ok(None))
+    }
+}
+
+/// DRF's `BaseAuthentication`.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Inspects the request. May read the body (and must then put it back).
+    fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a>;
+
+    /// The `WWW-Authenticate` value. When the route's *first* authenticator has none, failed
+    /// authentication is answered with 403 instead of 401.
+    fn authenticate_header(&self) -> Option<HeaderValue> {
+        None
+    }
+
+    /// A short name for logs and metrics.
+    fn name(&self) -> &'static str;
+}
+
+/// Makes an authentication class for a [`Context`]; registered under a name so settings can
+/// list it (DRF's dotted class paths).
+pub type ClassFactory = Arc<dyn Fn(&Context) -> Arc<dyn Authenticator> + Send + Sync>;
+
+/// The authentication classes by name: the built-in ones and those an app registers. A
+/// factory rather than an instance, so that no class holds the context that holds it.
+#[derive(Clone, Default)]
+pub struct Registry {
+    classes: Vec<(String, ClassFactory)>,
+}
+
+impl Registry {
+    /// Registers (or replaces) the class called `name`.
+    pub fn register(&mut self, name: &str, factory: ClassFactory) {
+        self.classes.retain(|(n, _)| n != name);
+        self.classes.push((name.to_owned(), factory));
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.classes.iter().any(|(n, _)| n == name)
+    }
+
+    /// The registered names, in registration order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.classes.iter().map(|(n, _)| n.as_str())
+    }
+
+    pub(crate) fn build(&self, name: &str, ctx: &Context) -> Option<Arc<dyn Authenticator>> {
+        let (_, factory) = self.classes.iter().find(|(n, _)| n == name)?;
+        Some(factory(ctx))
+    }
+}
+
+/// Left in a request's extensions by an authentication class that wants a cookie gone from
+/// the browser (a `sessionid` naming no live session, as Django's session middleware deletes
+/// it). The policy adds this `Set-Cookie` unless the response sets that cookie itself.
+#[derive(Clone, Debug)]
+pub struct ForgetCookie {
+    /// The cookie's name.
+    pub name: String,
+    /// The `Set-Cookie` value that removes it.
+    pub removal: HeaderValue,
+}
+
+/// The `Authorization` header as raw bytes; several headers are joined with ", " the way a
+/// proxy or WSGI server folds them, so they cannot smuggle a second credential past parsing.
+pub fn authorization(headers: &HeaderMap) -> Option<Cow<'_, [u8]>> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first.as_bytes())),
+        Some(second) => {
+            let mut joined = first.as_bytes().to_vec();
+            for v in std::iter::once(second).chain(values) {
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(v.as_bytes());
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// Splits on runs of ASCII whitespace, ignoring leading and trailing ones (Python's
+/// `bytes.split()`), which is how DRF reads an `Authorization` header.
+pub fn split_header(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .filter(|part| !part.is_empty())
+}
+
+/// A header split into the scheme word and at most two more parts (enough to tell "one",
+/// "two" and "more than two").
+pub(crate) struct SchemeParts<'a> {
+    pub scheme: &'a [u8],
+    pub credentials: Option<&'a [u8]>,
+    pub extra: bool,
+}
+
+pub(crate) fn scheme_parts(value: &[u8]) -> Option<SchemeParts<'_>> {
+    let mut parts = split_header(value);
+    let scheme = parts.next()?;
+    let credentials = parts.next();
+    let extra = parts.next().is_some();
+    Some(SchemeParts {
+        scheme,
+        credentials,
+        extra,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_python_bytes_split() {
+        let parts: Vec<&[u8]> = split_header(b"  Token \t abc  ").collect();
+        assert_eq!(parts, vec![&b"Token"[..], &b"abc"[..]]);
+        assert_eq!(split_header(b"").count(), 0);
+        assert_eq!(split_header(b"   ").count(), 0);
+    }
+
+    #[test]
+    fn duplicate_headers_are_folded() {
+        let mut h = HeaderMap::new();
+        h.append(header::AUTHORIZATION, HeaderValue::from_static("Token a"));
+        h.append(header::AUTHORIZATION, HeaderValue::from_static("Token b"));
+        assert_eq!(authorization(&h).unwrap().as_ref(), b"Token a, Token b");
+    }
+}

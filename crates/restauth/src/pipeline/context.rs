@@ -1,0 +1,99 @@
+//! [`Context`]: the shared state every authentication class, permission and route works with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::error::Error;
+use crate::core::settings::Settings;
+use crate::password::{HashPool, PasswordHasher};
+use crate::pipeline::authentication::{Authenticator, Registry};
+use crate::pipeline::throttling::ThrottleStore;
+use crate::store::Store;
+use crate::store::cache::AuthCache;
+
+/// Settings, store, cache, hashing pool, throttle counters and the authentication classes by
+/// name: what every feature draws on, and nothing that belongs to one. Cheap to clone (one
+/// `Arc`). Built by [`Restauth`](crate::Restauth), which adds the features.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub cache: AuthCache,
+    pub hashing: HashPool,
+    pub throttle: Arc<dyn ThrottleStore>,
+    /// Login attempts of this process holding throttle slots while being checked.
+    pub login_gate: crate::pipeline::throttling::LoginGate,
+    pub classes: Registry,
+}
+
+impl Context {
+    /// Checks the settings that keys depend on and builds the hashing pool and the cache.
+    pub(crate) fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        throttle: Arc<dyn ThrottleStore>,
+        classes: Registry,
+    ) -> Result<Self, Error> {
+        let hasher = PasswordHasher::new(settings.password.argon2)
+            .map_err(|e| Error::Config(format!("password.argon2: {e}")))?;
+        let hashing = HashPool::new(
+            hasher,
+            settings.password.hashing_concurrency,
+            Duration::from_secs(settings.password.hashing_queue_timeout.0),
+        );
+        let cache = AuthCache::new(
+            settings.cache.ttl.as_i64(),
+            settings.cache.max_entries,
+            store.change_stamp(),
+        );
+        Ok(Context {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                cache,
+                hashing,
+                throttle,
+                login_gate: Default::default(),
+                classes,
+            }),
+        })
+    }
+
+    /// A fresh instance of the authentication class registered under `name`.
+    pub fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>> {
+        self.inner.classes.build(name, self)
+    }
+
+    pub fn throttle_store(&self) -> &Arc<dyn ThrottleStore> {
+        &self.inner.throttle
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn hashing(&self) -> &HashPool {
+        &self.inner.hashing
+    }
+
+    pub(crate) fn cache(&self) -> &AuthCache {
+        // Every read of the cache first honours changes announced by other processes.
+        self.inner.cache.sync(self.inner.store.change_stamp());
+        &self.inner.cache
+    }
+
+    /// Forgets cached users and tokens here and tells other processes to do the same.
+    pub(crate) async fn invalidate(&self) -> Result<(), Error> {
+        self.inner.cache.clear();
+        self.inner.store.announce_change().await?;
+        Ok(())
+    }
+}

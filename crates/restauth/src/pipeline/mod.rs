@@ -1,0 +1,18 @@
+//! What every authentication class plugs into, in DRF's order: content negotiation, the
+//! [`Authenticator`](authentication::Authenticator) trait, the [`Policy`](policy::Policy) layer
+//! (authentication → permissions → throttles), the view wrapper, request parsers, and the
+//! [`Context`] they share. Nothing here knows a particular authentication class: they are
+//! found by name in the context's registry.
+
+pub mod accounts;
+pub mod authentication;
+pub mod context;
+pub mod hosts;
+pub mod negotiation;
+pub mod parsers;
+pub mod permissions;
+pub mod policy;
+pub mod throttling;
+pub mod view;
+
+pub use context::Context;

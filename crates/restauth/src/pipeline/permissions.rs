@@ -1,0 +1,360 @@
+//! Permission classes: all of a route's permissions must pass.
+//!
+//! The four DRF classes, plus composition with `&`, `|` and `!` (DRF's `&`, `|`, `~`), with
+//! DRF 3.15's object-level semantics for `|`. Checks are synchronous: they look at the request
+//! and the identity the authenticators produced, never at the store.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Uri};
+
+use crate::core::user::{Identity, User};
+
+/// What a permission may look at.
+pub struct RequestInfo<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub identity: &'a Identity,
+}
+
+impl RequestInfo<'_> {
+    pub fn user(&self) -> Option<&User> {
+        self.identity.user.as_deref()
+    }
+
+    /// GET, HEAD or OPTIONS: DRF's `SAFE_METHODS`.
+    pub fn is_safe_method(&self) -> bool {
+        crate::core::request::is_safe_method(self.method)
+    }
+}
+
+/// DRF's `BasePermission`.
+pub trait Permission: Send + Sync + 'static {
+    fn has_permission(&self, request: &RequestInfo<'_>) -> bool;
+
+    /// Checked when a handler asks, for the object it is about to act on.
+    fn has_object_permission(&self, request: &RequestInfo<'_>, object: &dyn Any) -> bool {
+        let _ = (request, object);
+        true
+    }
+
+    /// The `detail` when this permission refuses; DRF's default when `None`.
+    fn message(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<P: Permission + ?Sized> Permission for Arc<P> {
+    fn has_permission(&self, request: &RequestInfo<'_>) -> bool {
+        (**self).has_permission(request)
+    }
+    fn has_object_permission(&self, request: &RequestInfo<'_>, object: &dyn Any) -> bool {
+        (**self).has_object_permission(request, object)
+    }
+    fn message(&self) -> Option<&str> {
+        (**self).message()
+    }
+}
+
+/// Allows everyone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllowAny;
+
+/// Allows authenticated users.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IsAuthenticated;
+
+/// Allows users with `is_staff` (not `is_superuser`), as DRF.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IsAdminUser;
+
+/// Allows safe methods to everyone and the rest to authenticated users.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IsAuthenticatedOrReadOnly;
+
+impl Permission for AllowAny {
+    fn has_permission(&self, _: &RequestInfo<'_>) -> bool {
+        true
+    }
+}
+
+impl Permission for IsAuthenticated {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        r.identity.is_authenticated()
+    }
+}
+
+impl Permission for IsAdminUser {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        r.identity.is_staff()
+    }
+}
+
+impl Permission for IsAuthenticatedOrReadOnly {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        r.is_safe_method() || r.identity.is_authenticated()
+    }
+}
+
+/// `a & b`.
+#[derive(Clone, Copy, Debug)]
+pub struct And<A, B>(pub A, pub B);
+/// `a | b`.
+#[derive(Clone, Copy, Debug)]
+pub struct Or<A, B>(pub A, pub B);
+/// `!a` (DRF's `~a`): inverts both checks, so `!IsAdminUser` refuses every object.
+#[derive(Clone, Copy, Debug)]
+pub struct Not<A>(pub A);
+
+impl<A: Permission, B: Permission> Permission for And<A, B> {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        self.0.has_permission(r) && self.1.has_permission(r)
+    }
+    fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
+        self.0.has_object_permission(r, o) && self.1.has_object_permission(r, o)
+    }
+}
+
+impl<A: Permission, B: Permission> Permission for Or<A, B> {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        self.0.has_permission(r) || self.1.has_permission(r)
+    }
+    // Each side must pass both of its own checks; a mix of one side's has_permission and the
+    // other's object check would let a request through that neither side allows.
+    fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
+        (self.0.has_permission(r) && self.0.has_object_permission(r, o))
+            || (self.1.has_permission(r) && self.1.has_object_permission(r, o))
+    }
+}
+
+impl<A: Permission> Permission for Not<A> {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        !self.0.has_permission(r)
+    }
+    fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
+        !self.0.has_object_permission(r, o)
+    }
+}
+
+/// Method-style composition for any permission, including custom ones.
+pub trait PermissionExt: Permission + Sized {
+    fn and<B: Permission>(self, other: B) -> And<Self, B> {
+        And(self, other)
+    }
+    fn or<B: Permission>(self, other: B) -> Or<Self, B> {
+        Or(self, other)
+    }
+    fn negate(self) -> Not<Self> {
+        Not(self)
+    }
+}
+
+impl<P: Permission> PermissionExt for P {}
+
+/// DRF's `&`, `|` and `!` for an app's own permission classes, which Rust lets only the crate
+/// that defines a type give it:
+///
+/// ```
+/// use restauth::pipeline::permissions::{Permission, RequestInfo};
+/// use restauth::{IsAuthenticated, IsAuthenticatedOrReadOnly};
+///
+/// struct IsOwnerOrReadOnly;
+/// impl Permission for IsOwnerOrReadOnly {
+///     fn has_permission(&self, _: &RequestInfo<'_>) -> bool {
+///         true
+///     }
+/// }
+/// restauth::permission_operators!(IsOwnerOrReadOnly);
+///
+/// // The app's class on either side, as in DRF.
+/// let _ = IsOwnerOrReadOnly & IsAuthenticated;
+/// let _ = IsAuthenticatedOrReadOnly & IsOwnerOrReadOnly | !IsOwnerOrReadOnly;
+/// ```
+///
+/// Generic types name their parameters in brackets first: `permission_operators!([T] Owns<T>)`.
+#[macro_export]
+macro_rules! permission_operators {
+    ($([$($g:ident),*] $t:ty),+ $(,)?) => {$(
+        impl<$($g: $crate::pipeline::permissions::Permission,)* Rhs: $crate::pipeline::permissions::Permission>
+            ::std::ops::BitAnd<Rhs> for $t
+        {
+            type Output = $crate::pipeline::permissions::And<Self, Rhs>;
+            fn bitand(self, rhs: Rhs) -> Self::Output {
+                $crate::pipeline::permissions::And(self, rhs)
+            }
+        }
+        impl<$($g: $crate::pipeline::permissions::Permission,)* Rhs: $crate::pipeline::permissions::Permission>
+            ::std::ops::BitOr<Rhs> for $t
+        {
+            type Output = $crate::pipeline::permissions::Or<Self, Rhs>;
+            fn bitor(self, rhs: Rhs) -> Self::Output {
+                $crate::pipeline::permissions::Or(self, rhs)
+            }
+        }
+        impl<$($g: $crate::pipeline::permissions::Permission),*> ::std::ops::Not for $t {
+            type Output = $crate::pipeline::permissions::Not<Self>;
+            fn not(self) -> Self::Output {
+                $crate::pipeline::permissions::Not(self)
+            }
+        }
+    )+};
+    ($($t:ty),+ $(,)?) => {
+        $crate::permission_operators!($([] $t),+);
+    };
+}
+
+// The built-in classes and their compositions get the same operators.
+permission_operators!(
+    [] AllowAny,
+    [] IsAuthenticated,
+    [] IsAdminUser,
+    [] IsAuthenticatedOrReadOnly,
+    [A, B] And<A, B>,
+    [A, B] Or<A, B>,
+    [A] Not<A>,
+);
+
+/// A permission built from its configuration name.
+pub fn from_class(class: crate::core::settings::PermissionClass) -> Arc<dyn Permission> {
+    use crate::core::settings::PermissionClass as C;
+    match class {
+        C::AllowAny => Arc::new(AllowAny),
+        C::IsAuthenticated => Arc::new(IsAuthenticated),
+        C::IsAdminUser => Arc::new(IsAdminUser),
+        C::IsAuthenticatedOrReadOnly => Arc::new(IsAuthenticatedOrReadOnly),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::user::AuthInfo;
+
+    fn identity(user: Option<(bool, bool)>) -> Identity {
+        match user {
+            None => Identity::anonymous(),
+            Some((is_staff, is_superuser)) => Identity::authenticated(
+                Arc::new(User {
+                    id: 1,
+                    username: "u".into(),
+                    email: String::new(),
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    password: String::new(),
+                    is_active: true,
+                    is_staff,
+                    is_superuser,
+                    date_joined: 0,
+                    last_login: None,
+                    valid_after: 0,
+                }),
+                AuthInfo::Basic,
+            ),
+        }
+    }
+
+    fn check(p: &dyn Permission, method: Method, who: Option<(bool, bool)>) -> bool {
+        let id = identity(who);
+        let uri = Uri::from_static("/");
+        let headers = HeaderMap::new();
+        p.has_permission(&RequestInfo {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            identity: &id,
+        })
+    }
+
+    const ANON: Option<(bool, bool)> = None;
+    const USER: Option<(bool, bool)> = Some((false, false));
+    const STAFF: Option<(bool, bool)> = Some((true, false));
+    const SUPER: Option<(bool, bool)> = Some((false, true));
+
+    /// An app's own class: only staff, written outside the built-ins' list.
+    struct StaffOnly;
+    impl Permission for StaffOnly {
+        fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+            r.identity.user.as_ref().is_some_and(|u| u.is_staff)
+        }
+    }
+    crate::permission_operators!(StaffOnly);
+
+    #[test]
+    fn an_apps_own_class_composes_on_either_side() {
+        assert!(check(&(StaffOnly & IsAuthenticated), Method::GET, STAFF));
+        assert!(!check(&(StaffOnly & IsAuthenticated), Method::GET, USER));
+        assert!(check(
+            &(IsAuthenticatedOrReadOnly & !StaffOnly),
+            Method::GET,
+            ANON
+        ));
+        assert!(!check(&(IsAuthenticated & !StaffOnly), Method::GET, STAFF));
+        assert!(check(&(StaffOnly | AllowAny), Method::POST, ANON));
+    }
+
+    #[test]
+    fn drf_permission_table() {
+        assert!(check(&AllowAny, Method::POST, ANON));
+        assert!(!check(&IsAuthenticated, Method::GET, ANON));
+        assert!(check(&IsAuthenticated, Method::GET, USER));
+        assert!(!check(&IsAdminUser, Method::GET, USER));
+        assert!(check(&IsAdminUser, Method::GET, STAFF));
+        // is_staff, not is_superuser
+        assert!(!check(&IsAdminUser, Method::GET, SUPER));
+        for safe in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            assert!(check(&IsAuthenticatedOrReadOnly, safe, ANON));
+        }
+        assert!(!check(&IsAuthenticatedOrReadOnly, Method::POST, ANON));
+        assert!(!check(&IsAuthenticatedOrReadOnly, Method::TRACE, ANON));
+        assert!(check(&IsAuthenticatedOrReadOnly, Method::POST, USER));
+    }
+
+    #[test]
+    fn composition_matches_drf_observation() {
+        // (IsAdminUser | ~IsAuthenticated): anonymous 200, user 403, staff 200.
+        let p = IsAdminUser | !IsAuthenticated;
+        assert!(check(&p, Method::GET, ANON));
+        assert!(!check(&p, Method::GET, USER));
+        assert!(check(&p, Method::GET, STAFF));
+        let q = IsAuthenticated & !IsAdminUser;
+        assert!(check(&q, Method::GET, USER));
+        assert!(!check(&q, Method::GET, STAFF));
+        assert!(!check(&q, Method::GET, ANON));
+        assert!(check(
+            &AllowAny.and(IsAuthenticated.negate()),
+            Method::GET,
+            ANON
+        ));
+    }
+
+    struct OwnsNumber;
+    impl Permission for OwnsNumber {
+        fn has_permission(&self, _: &RequestInfo<'_>) -> bool {
+            false
+        }
+        fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
+            o.downcast_ref::<i64>() == r.user().map(|u| u.id).as_ref()
+        }
+    }
+
+    #[test]
+    fn object_level_or_needs_both_checks_of_one_side() {
+        let id = identity(USER);
+        let uri = Uri::from_static("/");
+        let headers = HeaderMap::new();
+        let r = RequestInfo {
+            method: &Method::GET,
+            uri: &uri,
+            headers: &headers,
+            identity: &id,
+        };
+        // OwnsNumber's object check passes but its has_permission does not; IsAdminUser's
+        // object check passes (default) but its has_permission does not: the OR must refuse.
+        let p = OwnsNumber.or(IsAdminUser);
+        assert!(!p.has_object_permission(&r, &1i64));
+        // ~IsAdminUser refuses every object, as in DRF.
+        assert!(!(!IsAdminUser).has_object_permission(&r, &1i64));
+    }
+}

@@ -1,0 +1,427 @@
+//! The request pipeline, in DRF's order: authenticate → permissions → throttles → handler.
+//!
+//! A [`Policy`] is one tower layer, so the order cannot be got wrong. It starts from the
+//! configured defaults and a route overrides what it needs, in one line:
+//!
+//! ```ignore
+//! get(profile).layer(restauth.policy().authentication([AuthClass::Token]).permission(IsAuthenticated))
+//! ```
+//!
+//! Put it on the route's `MethodRouter` (`.layer`, not `.route_layer`) so that, as in DRF,
+//! authentication and permissions run before a 405.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderValue, Request};
+use tower::{Layer, Service};
+
+use crate::core::error::{Error, PERMISSION_DENIED};
+use crate::core::settings::ConfigError;
+use crate::core::user::{Identity, User};
+use crate::pipeline::authentication::{Authenticator, ForgetCookie};
+use crate::pipeline::context::Context;
+use crate::pipeline::permissions::{Permission, RequestInfo, from_class};
+use crate::pipeline::throttling::{ThrottleClass, client_of};
+
+/// A route's authentication and permission classes.
+#[derive(Clone)]
+pub struct Policy {
+    inner: Arc<PolicyInner>,
+}
+
+#[derive(Clone)]
+struct PolicyInner {
+    restauth: Context,
+    authenticators: Vec<Arc<dyn Authenticator>>,
+    permissions: Vec<Arc<dyn Permission>>,
+    throttles: Vec<ThrottleClass>,
+    throttle_scope: Option<String>,
+}
+
+impl Context {
+    /// A policy with the configured default authentication and permission classes.
+    pub fn policy(&self) -> Policy {
+        let s = &self.settings().rest_framework;
+        Policy {
+            inner: Arc::new(PolicyInner {
+                restauth: self.clone(),
+                // Every configured name was checked against the registry at start.
+                authenticators: s
+                    .default_authentication_classes
+                    .iter()
+                    .filter_map(|c| self.authenticator(c.as_str()))
+                    .collect(),
+                permissions: s
+                    .default_permission_classes
+                    .iter()
+                    .map(|c| from_class(*c))
+                    .collect(),
+                throttles: s.default_throttle_classes.clone(),
+                throttle_scope: None,
+            }),
+        }
+    }
+}
+
+impl Policy {
+    fn edit(mut self, f: impl FnOnce(&mut PolicyInner)) -> Self {
+        f(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Replaces the authentication classes with registered ones, in this order: the built-in
+    /// [`AuthClass`](crate::AuthClass)es or names an app registered.
+    ///
+    /// # Panics
+    /// On a name nobody registered, when the route is built (a typo would otherwise leave the
+    /// route with fewer classes than it says).
+    pub fn authentication<N: AsRef<str>>(self, classes: impl IntoIterator<Item = N>) -> Self {
+        let restauth = self.inner.restauth.clone();
+        let list = classes
+            .into_iter()
+            .map(|c| {
+                let name = c.as_ref();
+                restauth.authenticator(name).unwrap_or_else(|| {
+                    panic!("no authentication class is registered as \"{name}\"")
+                })
+            })
+            .collect();
+        self.edit(|p| p.authenticators = list)
+    }
+
+    /// Replaces the authentication classes with any authenticators, custom ones included.
+    pub fn authenticators(self, list: Vec<Arc<dyn Authenticator>>) -> Self {
+        self.edit(|p| p.authenticators = list)
+    }
+
+    /// Replaces the permission classes with this one.
+    pub fn permission(self, permission: impl Permission) -> Self {
+        let list: Vec<Arc<dyn Permission>> = vec![Arc::new(permission)];
+        self.edit(|p| p.permissions = list)
+    }
+
+    /// Replaces the permission classes; all must pass. An empty list allows everyone.
+    pub fn permissions(self, list: Vec<Arc<dyn Permission>>) -> Self {
+        self.edit(|p| p.permissions = list)
+    }
+
+    /// Replaces the throttle classes (checked after authentication and permissions).
+    pub fn throttles(self, classes: impl IntoIterator<Item = ThrottleClass>) -> Self {
+        let list = classes.into_iter().collect();
+        self.edit(|p| p.throttles = list)
+    }
+
+    /// DRF's `throttle_scope`: the rate `ScopedRateThrottle` applies to this route. Adds the
+    /// scoped class if the route's throttles lack it.
+    ///
+    /// A scope without a rate in `[rest_framework.default_throttle_rates]` is an error here,
+    /// when the route is built (DRF raises `ImproperlyConfigured`): a typo would otherwise
+    /// leave the route unthrottled. Set the rate to `"off"` to declare the scope unlimited.
+    pub fn throttle_scope(self, scope: &str) -> Result<Self, ConfigError> {
+        if !self.inner.restauth.has_throttle_rate(scope) {
+            return Err(ConfigError(format!(
+                "rest_framework.default_throttle_rates: no rate for the \"{scope}\" throttle_scope of a route"
+            )));
+        }
+        let scope = scope.to_owned();
+        Ok(self.edit(|p| {
+            if !p.throttles.contains(&ThrottleClass::Scoped) {
+                p.throttles.push(ThrottleClass::Scoped);
+            }
+            p.throttle_scope = Some(scope);
+        }))
+    }
+
+    /// The challenge of the first authenticator, which decides 401 vs 403 (DRF's rule).
+    pub fn challenge(&self) -> Option<HeaderValue> {
+        self.inner
+            .authenticators
+            .first()
+            .and_then(|a| a.authenticate_header())
+    }
+
+    /// Whether the route authenticates with the session cookie (its answers vary on it).
+    pub fn reads_session(&self) -> bool {
+        self.inner
+            .authenticators
+            .iter()
+            .any(|a| a.name() == "session")
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.inner.restauth
+    }
+
+    /// Runs the authenticators, then the permissions. The identity on success; the error to
+    /// answer with otherwise (already carrying the right challenge).
+    pub async fn check(&self, request: &mut Request<Body>) -> Result<Identity, Error> {
+        let challenge = self.challenge();
+        let identity = self
+            .authenticate(request)
+            .await
+            .map_err(|e| e.with_challenge(challenge.as_ref()))?;
+        let info = RequestInfo {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            identity: &identity,
+        };
+        for permission in &self.inner.permissions {
+            if !permission.has_permission(&info) {
+                return Err(self.denied(&identity, permission.as_ref(), challenge.as_ref()));
+            }
+        }
+        if !self.inner.throttles.is_empty() {
+            let restauth = &self.inner.restauth;
+            let num_proxies = restauth.settings().rest_framework.num_proxies;
+            // Borrow the parts, not the request: its body is not Sync.
+            let (headers, extensions) = (request.headers(), request.extensions());
+            restauth
+                .check_throttles(
+                    &self.inner.throttles,
+                    self.inner.throttle_scope.as_deref(),
+                    &identity,
+                    || client_of(headers, extensions, num_proxies),
+                )
+                .await?;
+        }
+        Ok(identity)
+    }
+
+    async fn authenticate(&self, request: &mut Request<Body>) -> Result<Identity, Error> {
+        for authenticator in &self.inner.authenticators {
+            if let Some(identity) = authenticator.authenticate(request).resolve().await? {
+                return Ok(identity);
+            }
+        }
+        Ok(Identity::anonymous())
+    }
+
+    /// DRF's `permission_denied`: "not authenticated" when authenticators exist and none
+    /// succeeded, else the permission's own message.
+    fn denied(
+        &self,
+        identity: &Identity,
+        permission: &dyn Permission,
+        challenge: Option<&HeaderValue>,
+    ) -> Error {
+        if !self.inner.authenticators.is_empty() && !identity.is_authenticated() {
+            return Error::not_authenticated().with_challenge(challenge);
+        }
+        match permission.message() {
+            Some(m) => Error::permission_denied(m.to_owned()),
+            None => Error::permission_denied(PERMISSION_DENIED),
+        }
+    }
+
+    /// DRF's `check_object_permissions`, for a handler about to act on `object`.
+    pub fn check_object(
+        &self,
+        parts: &Parts,
+        identity: &Identity,
+        object: &dyn Any,
+    ) -> Result<(), Error> {
+        let info = RequestInfo {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            identity,
+        };
+        for permission in &self.inner.permissions {
+            if !permission.has_object_permission(&info, object) {
+                return Err(self.denied(identity, permission.as_ref(), self.challenge().as_ref()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S> Layer<S> for Policy {
+    type Service = PolicyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService {
+            policy: self.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PolicyService<S> {
+    policy: Policy,
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for PolicyService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let policy = self.policy.clone();
+        // The clone is not ready; keep the one that is (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            // DRF negotiates before it authenticates: a 406 wins over a 401.
+            if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
+                return Ok(Error::NotAcceptable.into_response());
+            }
+            let varies_on_cookie = policy.reads_session();
+            let (mut response, forget) = match policy.check(&mut request).await {
+                Ok(identity) => {
+                    let forget = cookie_to_forget(request.extensions());
+                    request
+                        .extensions_mut()
+                        .insert(Guarded { identity, policy });
+                    (inner.call(request).await?, forget)
+                }
+                Err(e) => (e.into_response(), cookie_to_forget(request.extensions())),
+            };
+            if let Some(forget) = forget {
+                forget_cookie(forget, &mut response);
+            }
+            if varies_on_cookie {
+                // Django's session middleware says so whenever the session was read.
+                response
+                    .headers_mut()
+                    .append(http::header::VARY, HeaderValue::from_static("Cookie"));
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn cookie_to_forget(extensions: &http::Extensions) -> Option<ForgetCookie> {
+    extensions.get::<ForgetCookie>().cloned()
+}
+
+/// Removes the cookie an authentication class asked to forget, unless the response sets that
+/// cookie itself (a login answering a stale cookie with a fresh one).
+fn forget_cookie(forget: ForgetCookie, response: &mut Response) {
+    let sets_it = response
+        .headers()
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .any(|v| {
+            v.as_bytes()
+                .strip_prefix(forget.name.as_bytes())
+                .is_some_and(|rest| rest.first() == Some(&b'='))
+        });
+    if !sets_it {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, forget.removal);
+    }
+}
+
+/// What the policy layer leaves for the handler's extractors (one extension insert).
+#[derive(Clone)]
+struct Guarded {
+    identity: Identity,
+    policy: Policy,
+}
+
+/// The authenticated user; answers "not authenticated" on a route whose permissions let
+/// anonymous requests through.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub Arc<User>);
+
+/// The user if any (DRF's `request.user` on an `AllowAny` route).
+#[derive(Clone, Debug)]
+pub struct MaybeUser(pub Option<Arc<User>>);
+
+/// The route's policy and the request's identity, for object-level checks.
+#[derive(Clone)]
+pub struct Access {
+    pub identity: Identity,
+    policy: Policy,
+    parts: Parts,
+}
+
+impl Access {
+    /// DRF's `check_object_permissions(request, obj)`.
+    pub fn check_object(&self, object: &dyn Any) -> Result<(), Error> {
+        self.policy
+            .check_object(&self.parts, &self.identity, object)
+    }
+}
+
+fn guarded(parts: &Parts) -> Result<&Guarded, Error> {
+    parts
+        .extensions
+        .get::<Guarded>()
+        .ok_or_else(|| Error::Internal("route has no restauth policy layer".into()))
+}
+
+fn identity_of(parts: &Parts) -> Result<&Identity, Error> {
+    guarded(parts).map(|g| &g.identity)
+}
+
+/// The policy of the route a request went through, if any.
+pub fn policy_of(extensions: &http::Extensions) -> Option<&Policy> {
+    extensions.get::<Guarded>().map(|g| &g.policy)
+}
+
+/// The identity the route's policy established, if any.
+pub fn identity_in(extensions: &http::Extensions) -> Option<&Identity> {
+    extensions.get::<Guarded>().map(|g| &g.identity)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match &identity_of(parts)?.user {
+            Some(u) => Ok(CurrentUser(u.clone())),
+            None => {
+                let challenge = policy_of(&parts.extensions).and_then(Policy::challenge);
+                Err(Error::not_authenticated().with_challenge(challenge.as_ref()))
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(identity_of(parts)?.user.clone()))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Access {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Guarded { identity, policy } = guarded(parts)?.clone();
+        let mut copy = Request::new(());
+        *copy.method_mut() = parts.method.clone();
+        *copy.uri_mut() = parts.uri.clone();
+        *copy.headers_mut() = parts.headers.clone();
+        let (parts, ()) = copy.into_parts();
+        Ok(Access {
+            identity,
+            policy,
+            parts,
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! DRF's throttle classes over a [`ThrottleStore`]: `AnonRateThrottle`, `UserRateThrottle`,
+//! `ScopedRateThrottle`, and the client identity they key on.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use http::request::Parts;
+use http::{Extensions, HeaderMap};
+
+use super::{Decision, LOGIN_SCOPES, Rate, ThrottleClass, client_ident, combine_waits, unix_now};
+use crate::core::error::Error;
+use crate::core::user::Identity;
+use crate::pipeline::context::Context;
+
+/// Why a throttle refuses a request that carries no peer address.
+pub const NO_PEER_ADDRESS: &str = "throttling needs the client's address, but the request \
+    carries no ConnectInfo<SocketAddr>: serve the app with restauth::serve(listener, app, \
+    ServeOptions::default()), or with axum::serve(listener, \
+    app.into_make_service_with_connect_info::<SocketAddr>())";
+
+/// The client address throttles key on: the peer, unless `num_proxies` trusted proxies append
+/// to `X-Forwarded-For`.
+///
+/// Without the peer address (an app served by `axum::serve(listener, app)`) every client would
+/// share one bucket, so that one stranger's failures lock everybody out: this is an error
+/// (500, logged with the fix) instead.
+pub fn client_of(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    num_proxies: Option<usize>,
+) -> Result<String, Error> {
+    let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return Err(Error::Internal(NO_PEER_ADDRESS.into()));
+    };
+    let peer = peer.ip();
+    if num_proxies.is_none() {
+        return Ok(client_ident(peer, None, None));
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let joined = forwarded.join(",");
+    Ok(client_ident(
+        peer,
+        (!forwarded.is_empty()).then_some(joined.as_str()),
+        num_proxies,
+    ))
+}
+
+/// The client address of a request on a route guarded by a [`Policy`](crate::pipeline::policy::Policy).
+#[derive(Clone, Debug)]
+pub struct ClientIdent(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let num_proxies = crate::pipeline::policy::policy_of(&parts.extensions)
+            .and_then(|p| p.context().settings().rest_framework.num_proxies);
+        client_of(&parts.headers, &parts.extensions, num_proxies).map(ClientIdent)
+    }
+}
+
+impl Context {
+    /// The configured rate of a scope; the login scopes are on by default: `login_user_ip`
+    /// 10/min, `login_user` 30/hour, `login_ip` 30/min.
+    pub fn throttle_rate(&self, scope: &str) -> Option<Rate> {
+        let rates = &self.settings().rest_framework.default_throttle_rates;
+        match rates.get(scope) {
+            Some(setting) => setting.0,
+            None => LOGIN_SCOPES
+                .iter()
+                .find(|(name, _)| *name == scope)
+                .and_then(|(_, default)| default.parse().ok()),
+        }
+    }
+
+    /// Whether `scope` has a rate: one in `default_throttle_rates` (`"off"` included), or a
+    /// login scope's default.
+    pub fn has_throttle_rate(&self, scope: &str) -> bool {
+        self.settings()
+            .rest_framework
+            .default_throttle_rates
+            .contains_key(scope)
+            || LOGIN_SCOPES.iter().any(|(name, _)| *name == scope)
+    }
+
+    /// Runs a route's throttles (after authentication and permissions, as DRF). Every
+    /// throttle is evaluated; the ones that pass record the request.
+    pub async fn check_throttles(
+        &self,
+        classes: &[ThrottleClass],
+        scope: Option<&str>,
+        identity: &Identity,
+        client: impl FnOnce() -> Result<String, Error>,
+    ) -> Result<(), Error> {
+        let mut client = Some(client);
+        let mut ident = String::new();
+        let mut who = |authenticated_key: bool| -> Result<String, Error> {
+            match (&identity.user, authenticated_key) {
+                (Some(u), true) => Ok(u.id.to_string()),
+                _ => {
+                    if let Some(f) = client.take() {
+                        ident = f()?;
+                    }
+                    Ok(ident.clone())
+                }
+            }
+        };
+        let now = unix_now();
+        let mut waits = Vec::new();
+        for class in classes {
+            let (scope, key) = match class {
+                ThrottleClass::Anon if identity.user.is_some() => continue,
+                ThrottleClass::Anon => ("anon", who(false)?),
+                ThrottleClass::User => ("user", who(true)?),
+                ThrottleClass::Scoped => match scope {
+                    Some(s) => (s, who(true)?),
+                    None => continue,
+                },
+            };
+            let Some(rate) = self.throttle_rate(scope) else {
+                continue;
+            };
+            let key = format!("throttle_{scope}_{key}");
+            match self.throttle_store().hit(&key, rate, now).await {
+                Ok(Decision::Allow) => {}
+                Ok(Decision::Deny { wait }) => waits.push(wait),
+                Err(e) => {
+                    tracing::warn!(error = %e, "throttle store unavailable");
+                    return Err(Error::Unavailable);
+                }
+            }
+        }
+        if waits.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Throttled {
+                wait: combine_waits(waits),
+            })
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Brute-force protection of every password check (token, JWT and session login, Basic).
+//!
+//! Three scopes of `[rest_framework.default_throttle_rates]`, each may be `"off"`:
+//!
+//! * `login_user_ip` (10/min): failures per (username, client network) pair. An attacker at one
+//!   address is stopped without touching the real user elsewhere.
+//! * `login_user` (30/hour): failures per username over all networks, the ceiling for an
+//!   attacker spread over many addresses. It is skipped for a network the user logged in from
+//!   successfully in the last 30 days (remembered in the store), so a stranger can lock a
+//!   username only for networks its owner has not used lately.
+//! * `login_ip` (30/min): failures per client network, whatever the username.
+//!
+//! A client network is an IPv4 address or an IPv6 /64. Usernames are NFKC-normalised first,
+//! so look-alike spellings share their keys.
+//!
+//! Each attempt takes its slot in every scope atomically *before* the password is checked, so
+//! a concurrent burst never gets more checks than the rates allow; a success (or a check that
+//! never ran) gives its slots back, so only failures stay counted. When one scope refuses,
+//! the slots the others gave are given back too.
+//!
+//! A refused attempt whose slot is held by an attempt of this process still being checked
+//! waits for that check (up to `hashing_queue_timeout`) and tries again, since a success gives
+//! the slot back: a user's parallel logins from one client all go through, while a burst of
+//! wrong passwords still gets exactly the rate's checks and then 429.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::{Decision, Rate, combine_waits, login_network, unix_now};
+use crate::core::error::Error;
+use crate::core::user::{USERNAME_MAX_LENGTH, User, normalize_username, validate_username};
+use crate::pipeline::context::Context;
+
+/// How long a successful login keeps its network exempt from the `login_user` ceiling.
+pub const KNOWN_NETWORK_SECS: i64 = 30 * 86_400;
+/// A known network's time of success is rewritten at most this often, so a client logging in
+/// on every request (Basic) does not write on every request.
+const KNOWN_NETWORK_REFRESH_SECS: i64 = 86_400;
+
+/// A slot taken in one scope, to give back.
+struct Slot {
+    key: String,
+    at: f64,
+}
+
+/// Why no slots were taken.
+enum Refusal {
+    /// A scope is full: DRF's wait, and the keys that refused.
+    Throttled {
+        wait: Option<f64>,
+        denied: Vec<String>,
+    },
+    Unavailable,
+}
+
+/// The throttle keys of this process's login attempts that hold slots while their password is
+/// checked, and a signal each time one of them ends.
+#[derive(Default)]
+pub(crate) struct LoginGate {
+    in_flight: Mutex<HashMap<String, usize>>,
+    ended: Notify,
+}
+
+impl LoginGate {
+    fn enter(&self, slots: &[Slot]) -> InFlight<'_> {
+        let keys: Vec<String> = slots.iter().map(|s| s.key.clone()).collect();
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for key in &keys {
+            *map.entry(key.clone()).or_insert(0) += 1;
+        }
+        InFlight { gate: self, keys }
+    }
+
+    fn busy(&self, keys: &[String]) -> bool {
+        let map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.iter().any(|k| map.contains_key(k))
+    }
+}
+
+/// One attempt being checked; dropping it (also when the request is abandoned) ends it.
+struct InFlight<'a> {
+    gate: &'a LoginGate,
+    keys: Vec<String>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        {
+            let mut map = self
+                .gate
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for key in &self.keys {
+                if let Some(n) = map.get_mut(key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        map.remove(key);
+                    }
+                }
+            }
+        }
+        self.gate.ended.notify_waiters();
+    }
+}
+
+impl Context {
+    /// The keys and rates of the login scopes that apply to this attempt, and when the user
+    /// last logged in from this network.
+    async fn login_keys(
+        &self,
+        name: &str,
+        raw: &str,
+        network: &str,
+    ) -> Result<(Vec<(String, Rate)>, Option<i64>), Error> {
+        // The key carries at most a username's length, whatever the client sent. The network
+        // comes first: it never holds '_', so no username can forge another pair's key.
+        let key_name: String = name.chars().take(USERNAME_MAX_LENGTH).collect();
+        let mut keys = Vec::with_capacity(3);
+        if let Some(rate) = self.throttle_rate("login_user_ip") {
+            keys.push((format!("throttle_login_user_ip_{network}_{key_name}"), rate));
+        }
+        let mut seen = None;
+        if let Some(rate) = self.throttle_rate("login_user") {
+            seen = self.login_network_seen(name, raw, network).await?;
+            let known = seen.is_some_and(|at| at > crate::core::clock::now() - KNOWN_NETWORK_SECS);
+            if !known {
+                keys.push((format!("throttle_login_user_{key_name}"), rate));
+            }
+        }
+        if let Some(rate) = self.throttle_rate("login_ip") {
+            keys.push((format!("throttle_login_ip_{network}"), rate));
+        }
+        Ok((keys, seen))
+    }
+
+    /// When a user who may be the one logging in (the normalised name, else a legacy
+    /// non-normalised one) last logged in from `network`.
+    async fn login_network_seen(
+        &self,
+        name: &str,
+        raw: &str,
+        network: &str,
+    ) -> Result<Option<i64>, Error> {
+        let mut seen = None;
+        for candidate in [name, raw] {
+            if validate_username(candidate).is_ok() {
+                let at = self.store().login_network_seen(candidate, network).await?;
+                seen = seen.max(at);
+            }
+            if raw == name {
+                break;
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Takes one slot in every scope, or none: a refusal gives back what the others took.
+    async fn take_login_slots(&self, keys: &[(String, Rate)]) -> Result<Vec<Slot>, Refusal> {
+        let store = self.throttle_store();
+        let now = unix_now();
+        let mut taken = Vec::with_capacity(keys.len());
+        let mut waits = Vec::new();
+        let mut denied = Vec::new();
+        for (key, rate) in keys {
+            match store.hit(key, *rate, now).await {
+                Ok(Decision::Allow) => taken.push(Slot {
+                    key: key.clone(),
+                    at: now,
+                }),
+                Ok(Decision::Deny { wait }) => {
+                    waits.push(wait);
+                    denied.push(key.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "throttle store unavailable");
+                    self.give_back(&taken).await;
+                    return Err(Refusal::Unavailable);
+                }
+            }
+        }
+        if waits.is_empty() {
+            return Ok(taken);
+        }
+        self.give_back(&taken).await;
+        Err(Refusal::Throttled {
+            wait: combine_waits(waits),
+            denied,
+        })
+    }
+
+    /// Slots in every scope, waiting while a refusing scope's slot is held by an attempt of
+    /// this process still being checked (it may come back), up to the hashing queue timeout.
+    async fn wait_for_login_slots(
+        &self,
+        keys: &[(String, Rate)],
+        client: &str,
+    ) -> Result<Vec<Slot>, Error> {
+        let gate = &self.inner.login_gate;
+        let patience = Duration::from_secs(self.settings().password.hashing_queue_timeout.0);
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            // Listening before trying, so an attempt ending in between still wakes this one.
+            let ended = gate.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            match self.take_login_slots(keys).await {
+                Ok(slots) => return Ok(slots),
+                Err(Refusal::Unavailable) => return Err(Error::Unavailable),
+                Err(Refusal::Throttled { wait, denied }) => {
+                    if gate.busy(&denied) && tokio::time::timeout_at(deadline, ended).await.is_ok()
+                    {
+                        continue;
+                    }
+                    tracing::info!(client, "login throttled");
+                    return Err(Error::Throttled { wait });
+                }
+            }
+        }
+    }
+
+    async fn give_back(&self, slots: &[Slot]) {
+        let store = self.throttle_store();
+        for slot in slots {
+            if let Err(e) = store.release(&slot.key, slot.at).await {
+                tracing::warn!(error = %e, "could not give back a login throttle slot");
+            }
+        }
+    }
+
+    /// [`Context::authenticate_credentials`] behind the login throttles (see the module).
+    pub async fn authenticate_login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<Option<Arc<User>>, Error> {
+        // Normalised before anything else, so every spelling of a name shares its keys.
+        let name = normalize_username(username);
+        let network = login_network(client);
+        let (keys, seen) = self.login_keys(&name, username, &network).await?;
+        let slots = self.wait_for_login_slots(&keys, client).await?;
+        let in_flight = self.inner.login_gate.enter(&slots);
+        let result = self.authenticate_credentials(username, password).await;
+        // Only a checked, wrong password keeps its slots.
+        if !matches!(result, Ok(None)) {
+            self.give_back(&slots).await;
+        }
+        // Given back first, so the attempts this wakes find the slots free.
+        drop(in_flight);
+        if let Ok(Some(user)) = &result {
+            self.remember_login_network(user, &network, seen).await;
+        }
+        result
+    }
+
+    /// Records the network of a successful login when the `login_user` ceiling uses it.
+    async fn remember_login_network(&self, user: &User, network: &str, seen: Option<i64>) {
+        if self.throttle_rate("login_user").is_none() {
+            return;
+        }
+        let now = crate::core::clock::now();
+        if seen.is_some_and(|at| at > now - KNOWN_NETWORK_REFRESH_SECS) {
+            return;
+        }
+        if let Err(e) = self
+            .store()
+            .record_login_network(user.id, network, now)
+            .await
+        {
+            tracing::warn!(error = %e, user_id = user.id, "could not remember a login network");
+        }
+    }
+}

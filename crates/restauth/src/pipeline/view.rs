@@ -1,0 +1,123 @@
+//! Ready routers an application mounts, and [`ApiView`], which gives any handler DRF's view
+//! behaviour.
+
+use std::convert::Infallible;
+
+use axum::handler::Handler;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
+use http::{HeaderValue, Method, header};
+use serde_json::json;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::core::error::{Error, json_response};
+use crate::pipeline::policy::Policy;
+
+/// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),
+/// `OPTIONS` answers with DRF's metadata, unknown methods get DRF's 405 body, and every
+/// response carries DRF's `Allow` header.
+pub struct ApiView<S> {
+    name: &'static str,
+    router: MethodRouter<S, Infallible>,
+    methods: Vec<Method>,
+}
+
+impl<S: Clone + Send + Sync + 'static> ApiView<S> {
+    /// `name` is what `OPTIONS` reports, like DRF's view name ("Obtain Auth Token").
+    pub fn new(name: &'static str) -> Self {
+        ApiView {
+            name,
+            router: MethodRouter::new(),
+            methods: Vec::new(),
+        }
+    }
+
+    fn add<H, T>(mut self, method: Method, filter: MethodFilter, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.router = self.router.on(filter, handler);
+        self.methods.push(method);
+        self
+    }
+
+    pub fn get<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
+        self.add(Method::GET, MethodFilter::GET, handler)
+    }
+    pub fn post<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
+        self.add(Method::POST, MethodFilter::POST, handler)
+    }
+    pub fn put<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
+        self.add(Method::PUT, MethodFilter::PUT, handler)
+    }
+    pub fn patch<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
+        self.add(Method::PATCH, MethodFilter::PATCH, handler)
+    }
+    pub fn delete<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
+        self.add(Method::DELETE, MethodFilter::DELETE, handler)
+    }
+
+    /// DRF's `Allow`: the view's methods in DRF's order, HEAD with GET, then OPTIONS.
+    fn allow(&self) -> String {
+        let order = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ];
+        let mut names: Vec<&str> = order
+            .iter()
+            .filter(|m| self.methods.contains(m))
+            .map(Method::as_str)
+            .collect();
+        if self.methods.contains(&Method::GET) {
+            names.push("HEAD");
+        }
+        names.push("OPTIONS");
+        names.join(", ")
+    }
+
+    /// The finished route, guarded by `policy`.
+    pub fn guard(self, policy: Policy) -> MethodRouter<S, Infallible> {
+        let allow =
+            HeaderValue::from_str(&self.allow()).unwrap_or(HeaderValue::from_static("OPTIONS"));
+        let name = self.name;
+        let metadata = move || async move { options_metadata(name) };
+        self.router
+            .on(MethodFilter::OPTIONS, metadata)
+            .fallback(|method: Method| async move { Error::MethodNotAllowed(method) })
+            .layer::<_, Infallible>(policy)
+            .layer(SetResponseHeaderLayer::overriding(header::ALLOW, allow))
+    }
+}
+
+fn options_metadata(name: &str) -> Response {
+    json_response(
+        http::StatusCode::OK,
+        &json!({
+            "name": name,
+            "description": "",
+            "renders": ["application/json"],
+            "parses": [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ],
+        }),
+    )
+}
+
+/// Marks a response as not to be stored by any cache (it carries a credential).
+pub fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The 404 body of DRF, for an application's fallback.
+pub async fn not_found() -> Response {
+    Error::NotFound.into_response()
+}

@@ -1,0 +1,293 @@
+//! Server-side sessions with Django's semantics: 32-character `[a-z0-9]` keys from the OS
+//! random source, stored only as SHA-256 digests; the session remembers the user's session-auth
+//! hash, so a password change ends it; keys are cycled at login (no fixation).
+
+pub mod authentication;
+pub mod cookies;
+pub mod csrf;
+pub mod routes;
+pub mod safe_url;
+pub mod templates;
+
+pub use authentication::SessionAuthentication;
+pub use routes::router;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hmac::{KeyInit, Mac};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::core::clock::now;
+use crate::core::error::Error;
+use crate::core::user::User;
+use crate::pipeline::Context;
+use crate::store::SessionRecord;
+use crate::store::cache::{CachedSession, Digest};
+
+pub const SESSION_KEY_LENGTH: usize = 32;
+/// `last_seen` is written at most this often per session.
+const TOUCH_INTERVAL: i64 = 60;
+
+/// How often `last_seen` is written: [`TOUCH_INTERVAL`], or more often under a shorter idle
+/// limit, so that a session in use never looks idle.
+fn touch_interval(idle: Option<i64>) -> i64 {
+    idle.map_or(TOUCH_INTERVAL, |i| TOUCH_INTERVAL.min(i / 2).max(1))
+}
+
+/// A new random session key, unbiased over `[a-z0-9]`.
+pub fn generate_session_key() -> String {
+    crate::core::random::string(crate::core::random::LOWER_ALPHANUMERIC, SESSION_KEY_LENGTH)
+}
+
+/// Whether a cookie value can be a session key at all (anything else is ignored unread).
+pub fn is_valid_key(key: &str) -> bool {
+    key.len() == SESSION_KEY_LENGTH
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+pub fn digest(key: &str) -> Digest {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Django's `salted_hmac(key_salt, value, secret, algorithm="sha256").hexdigest()`.
+pub fn salted_hmac(key_salt: &str, value: &str, secret: &str) -> String {
+    let key = Sha256::digest(format!("{key_salt}{secret}").as_bytes());
+    let mut mac = match <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; this cannot happen.
+        Err(_) => return String::new(),
+    };
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Django's `AbstractBaseUser.get_session_auth_hash()`: changes whenever the password does.
+pub fn session_auth_hash(password_hash: &str, secret_key: &str) -> String {
+    salted_hmac(
+        "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+        password_hash,
+        secret_key,
+    )
+}
+
+/// Why a session does not authenticate; all of them make the request anonymous.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    Unknown,
+    Expired,
+    Idle,
+    Inactive,
+    PasswordChanged,
+}
+
+pub type SessionVerdict = Result<(Arc<CachedSession>, Arc<User>), SessionEnd>;
+
+/// Django's sessions: log in, log out, and look up the session a cookie names.
+#[derive(Clone)]
+pub struct SessionService {
+    ctx: Context,
+}
+
+impl std::ops::Deref for SessionService {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl SessionService {
+    pub fn new(ctx: Context) -> Self {
+        SessionService { ctx }
+    }
+
+    pub(crate) fn secret_key(&self) -> &str {
+        self.settings()
+            .secret_key
+            .as_ref()
+            .map_or("", |s| s.0.as_str())
+    }
+
+    /// Starts a session for `user` and returns its key. The session of `previous` (the cookie
+    /// the browser came with) is deleted in the same transaction.
+    pub async fn login_session(
+        &self,
+        user: &User,
+        previous: Option<&str>,
+    ) -> Result<String, Error> {
+        let key = generate_session_key();
+        let now_ms = crate::core::clock::now_ms();
+        let now = now_ms.div_euclid(1000);
+        let settings = &self.settings().session;
+        let record = SessionRecord {
+            digest: hex::encode(digest(&key)),
+            user_id: user.id,
+            auth_hash: session_auth_hash(&user.password, self.secret_key()),
+            created: now_ms,
+            last_seen: now,
+            expires: now.saturating_add(settings.cookie_age.as_i64()),
+        };
+        let replaces = previous
+            .filter(|k| is_valid_key(k))
+            .map(|k| hex::encode(digest(k)));
+        self.store()
+            .insert_session(&record, replaces.as_deref())
+            .await?;
+        self.store().set_last_login(user.id, now).await?;
+        if replaces.is_some() {
+            self.invalidate().await?;
+        }
+        Ok(key)
+    }
+
+    /// Deletes the session of `key` (logout); a replayed cookie is then anonymous everywhere.
+    pub async fn logout_session(&self, key: &str) -> Result<(), Error> {
+        if is_valid_key(key) {
+            self.store()
+                .delete_session(&hex::encode(digest(key)))
+                .await?;
+            self.invalidate().await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the session with this digest (hex), as carried in [`crate::AuthInfo::Session`].
+    pub async fn logout_session_digest(&self, digest_hex: &str) -> Result<(), Error> {
+        self.store().delete_session(digest_hex).await?;
+        self.invalidate().await
+    }
+
+    /// Removes expired and idle sessions (`restauth clearsessions`).
+    pub async fn clear_expired_sessions(&self) -> Result<u64, Error> {
+        let now = now();
+        let idle = self
+            .settings()
+            .session
+            .idle_timeout
+            .map(|t| now.saturating_sub(t.as_i64()));
+        Ok(self.store().delete_expired_sessions(now, idle).await?)
+    }
+
+    /// Resolves a session key from the cache alone; `None` when the store must be asked.
+    pub fn authenticate_session_cached(&self, key: &str) -> Option<SessionVerdict> {
+        self.session_from_cache(&digest(key), now())
+    }
+
+    fn session_from_cache(&self, d: &Digest, now: i64) -> Option<SessionVerdict> {
+        let cache = self.cache();
+        let session = cache.session(d, now)?;
+        let user = cache.user(session.user_id, now)?;
+        Some(self.session_verdict(session, user, now))
+    }
+
+    /// Resolves a session key, from the cache when it can.
+    pub async fn authenticate_session(&self, key: &str) -> Result<SessionVerdict, Error> {
+        // One digest and one clock reading for the whole lookup, cache miss included.
+        let d = digest(key);
+        let now = now();
+        if let Some(v) = self.session_from_cache(&d, now) {
+            return Ok(v);
+        }
+        let cache = self.cache();
+        let generation = cache.generation();
+        let hex_digest = hex::encode(d);
+        let Some((record, user)) = self.store().session_by_digest(&hex_digest).await? else {
+            return Ok(Err(SessionEnd::Unknown));
+        };
+        let expected = session_auth_hash(&user.password, self.secret_key());
+        if !bool::from(record.auth_hash.as_bytes().ct_eq(expected.as_bytes())) {
+            // Django flushes such a session; so do we.
+            self.store().delete_session(&hex_digest).await?;
+            return Ok(Err(SessionEnd::PasswordChanged));
+        }
+        let session = Arc::new(CachedSession::new(
+            d,
+            record.user_id,
+            record.created,
+            record.expires,
+            record.last_seen,
+        ));
+        let user = Arc::new(user);
+        cache.put_session(generation, d, session.clone(), now);
+        cache.put_user(generation, user.clone(), now);
+        Ok(self.session_verdict(session, user, now))
+    }
+
+    fn session_verdict(
+        &self,
+        session: Arc<CachedSession>,
+        user: Arc<User>,
+        now: i64,
+    ) -> SessionVerdict {
+        if session.expires <= now || !user.issued_valid(session.created) {
+            return Err(SessionEnd::Expired);
+        }
+        let last_seen = session.last_seen.load(Ordering::Relaxed);
+        let idle = self.settings().session.idle_timeout.map(|t| t.as_i64());
+        if let Some(idle) = idle
+            && now - last_seen >= idle
+        {
+            return Err(SessionEnd::Idle);
+        }
+        if !user.is_active {
+            return Err(SessionEnd::Inactive);
+        }
+        if now - last_seen >= touch_interval(idle)
+            && session
+                .last_seen
+                .compare_exchange(last_seen, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let store = self.store().clone();
+            let d = session.key_digest;
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_session(&hex::encode(d), now).await {
+                    tracing::debug!(error = %e, "could not record session use");
+                }
+            });
+        }
+        Ok((session, user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_32_chars_of_a_z_0_9() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let k = generate_session_key();
+            assert!(is_valid_key(&k), "{k}");
+            assert!(seen.insert(k));
+        }
+    }
+
+    #[test]
+    fn sessions_in_use_are_touched_well_within_the_idle_limit() {
+        assert_eq!(touch_interval(None), TOUCH_INTERVAL);
+        assert_eq!(touch_interval(Some(86_400)), TOUCH_INTERVAL);
+        assert_eq!(touch_interval(Some(60)), 30);
+        assert_eq!(touch_interval(Some(2)), 1);
+        assert_eq!(touch_interval(Some(1)), 1);
+        assert_eq!(touch_interval(Some(0)), 1);
+    }
+
+    #[test]
+    fn salted_hmac_matches_django() {
+        // Computed with Python's hashlib/hmac the way django.utils.crypto.salted_hmac does.
+        assert_eq!(
+            salted_hmac("a", "b", "c"),
+            "3732d15f17f36eb0bdacb8c88ba762f6e982f849c098eda589cbe111bb113f28"
+        );
+        assert_eq!(
+            session_auth_hash("pbkdf2_sha256$1$s$h", "secret"),
+            "adba71d9a77392fee364d06638367d93b5818a605574763d5833bad148d035f5"
+        );
+    }
+}

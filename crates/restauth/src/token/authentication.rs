@@ -1,0 +1,123 @@
+//! DRF's `TokenAuthentication`: `Authorization: Token <key>`.
+
+use axum::body::Body;
+use http::{HeaderValue, Request};
+
+use super::TokenService;
+use crate::core::error::Error;
+use crate::core::user::{AuthInfo, Identity};
+use crate::pipeline::authentication::{
+    Authentication, Authenticator, Outcome, authorization, scheme_parts,
+};
+use crate::token::{KeyVerdict, TokenRejection};
+
+pub const NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
+pub const SPACES: &str = "Invalid token header. Token string should not contain spaces.";
+pub const INVALID_CHARACTERS: &str =
+    "Invalid token header. Token string should not contain invalid characters.";
+pub const INVALID_TOKEN: &str = "Invalid token.";
+pub const INACTIVE: &str = "User inactive or deleted.";
+
+pub struct TokenAuthentication {
+    restauth: TokenService,
+    keyword: String,
+    challenge: HeaderValue,
+}
+
+impl TokenAuthentication {
+    pub fn new(restauth: TokenService) -> Self {
+        let keyword = restauth.settings().token.keyword.clone();
+        let challenge =
+            HeaderValue::from_str(&keyword).unwrap_or_else(|_| HeaderValue::from_static("Token"));
+        TokenAuthentication {
+            restauth,
+            keyword,
+            challenge,
+        }
+    }
+}
+
+/// What the header says, before any lookup.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Parsed<'a> {
+    NotMine,
+    Refused(&'static str),
+    Key(&'a str),
+}
+
+pub(crate) fn parse<'a>(value: &'a [u8], keyword: &str) -> Parsed<'a> {
+    let Some(parts) = scheme_parts(value) else {
+        return Parsed::NotMine;
+    };
+    if !parts.scheme.eq_ignore_ascii_case(keyword.as_bytes()) {
+        return Parsed::NotMine;
+    }
+    match (parts.credentials, parts.extra) {
+        (None, _) => Parsed::Refused(NO_CREDENTIALS),
+        (Some(_), true) => Parsed::Refused(SPACES),
+        (Some(raw), false) => match std::str::from_utf8(raw) {
+            Ok(key) => Parsed::Key(key),
+            Err(_) => Parsed::Refused(INVALID_CHARACTERS),
+        },
+    }
+}
+
+fn identity(verdict: KeyVerdict) -> Authentication {
+    match verdict {
+        Ok((token, user)) => Ok(Some(Identity::authenticated(
+            user,
+            AuthInfo::Token { token_id: token.id },
+        ))),
+        Err(TokenRejection::Invalid) => Err(Error::authentication_failed(INVALID_TOKEN)),
+        Err(TokenRejection::Inactive) => Err(Error::authentication_failed(INACTIVE)),
+    }
+}
+
+impl Authenticator for TokenAuthentication {
+    fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
+        let Some(value) = authorization(request.headers()) else {
+            return Outcome::skip();
+        };
+        let key = match parse(&value, &self.keyword) {
+            Parsed::NotMine => return Outcome::skip(),
+            Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
+            Parsed::Key(key) => key,
+        };
+        if let Some(verdict) = self.restauth.authenticate_key_cached(key) {
+            return Outcome::Ready(identity(verdict));
+        }
+        let key = key.to_owned();
+        Outcome::Pending(Box::pin(async move {
+            identity(self.restauth.authenticate_key(&key).await?)
+        }))
+    }
+
+    fn authenticate_header(&self) -> Option<HeaderValue> {
+        Some(self.challenge.clone())
+    }
+
+    fn name(&self) -> &'static str {
+        "token"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drf_header_rows() {
+        assert_eq!(parse(b"", "Token"), Parsed::NotMine);
+        assert_eq!(parse(b"Bearer x", "Token"), Parsed::NotMine);
+        assert_eq!(parse(b"Token", "Token"), Parsed::Refused(NO_CREDENTIALS));
+        assert_eq!(parse(b"Token ", "Token"), Parsed::Refused(NO_CREDENTIALS));
+        assert_eq!(parse(b"Token a b", "Token"), Parsed::Refused(SPACES));
+        assert_eq!(
+            parse(b"Token \xff\xfe", "Token"),
+            Parsed::Refused(INVALID_CHARACTERS)
+        );
+        assert_eq!(parse(b"token abc", "Token"), Parsed::Key("abc"));
+        assert_eq!(parse(b"TOKEN abc", "Token"), Parsed::Key("abc"));
+        assert_eq!(parse(b"Tokens abc", "Token"), Parsed::NotMine);
+    }
+}

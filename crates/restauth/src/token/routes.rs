@@ -1,0 +1,52 @@
+//! `POST /api-token-auth/`: DRF's `obtain_auth_token`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::json;
+
+use super::TokenService;
+use crate::core::error::{Error, ValidationErrors, json_response};
+use crate::pipeline::parsers::RequestData;
+use crate::pipeline::throttling::ClientIdent;
+use crate::pipeline::view::{ApiView, no_store};
+
+pub const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials.";
+
+/// The token endpoint at `path`. As in DRF it keeps the default authentication classes (a
+/// malformed `Authorization` header is still refused) and has no permission or throttle
+/// classes; the login throttles protect it instead.
+pub fn router<S: Clone + Send + Sync + 'static>(restauth: &TokenService, path: &str) -> Router<S> {
+    let view = ApiView::new("Obtain Auth Token")
+        .post(obtain_auth_token)
+        .guard(restauth.policy().permissions(Vec::new()).throttles([]));
+    Router::new().route(path, view).with_state(restauth.clone())
+}
+
+/// Username and password (JSON, form or multipart) → `{"token": "<40 hex>"}`, a new token each time.
+pub async fn obtain_auth_token(
+    State(restauth): State<TokenService>,
+    ClientIdent(client): ClientIdent,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let (username, password) = data.credentials()?;
+    let Some(user) = restauth
+        .authenticate_login(&username, &password, &client)
+        .await?
+    else {
+        return Err(Error::Validation(ValidationErrors::non_field(
+            UNABLE_TO_LOG_IN,
+        )));
+    };
+    let issued = restauth.issue_token(user.id).await?;
+    tracing::info!(
+        user_id = user.id,
+        token_id = issued.record.id,
+        "token issued"
+    );
+    Ok(no_store(json_response(
+        StatusCode::OK,
+        &json!({ "token": issued.key }),
+    )))
+}
