@@ -16,6 +16,9 @@ use crate::core::throttled::throttled_response_parts;
 pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
 /// The `detail` of DRF's `PermissionDenied`.
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+/// DRF's `AuthTokenSerializer` refusal, also the JSON login's: the same words whether the user
+/// is unknown, inactive or gave a wrong password.
+pub const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials.";
 /// The `detail` of DRF's `NotAcceptable`.
 pub const NOT_ACCEPTABLE: &str = "Could not satisfy the request Accept header.";
 /// The `detail` of a 503, when the store cannot answer.

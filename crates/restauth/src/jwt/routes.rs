@@ -11,10 +11,10 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::JwtService;
-use crate::IsAuthenticated;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::AuthClass;
 use crate::pipeline::parsers::RequestData;
+use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::CurrentUser;
 use crate::pipeline::throttling::ClientIdent;
 use crate::pipeline::view::{ApiView, no_store};

@@ -18,11 +18,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::SessionService;
-use crate::IsAuthenticated;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::{AuthClass, route_path};
 use crate::core::user::{AuthInfo, User};
 use crate::pipeline::parsers::RequestData;
+use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::Access;
 use crate::pipeline::throttling::client_of;
 use crate::pipeline::view::{ApiView, no_store};
@@ -411,7 +411,7 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
         .await?
     else {
         return Err(Error::Validation(ValidationErrors::non_field(
-            crate::token::routes::UNABLE_TO_LOG_IN,
+            crate::core::error::UNABLE_TO_LOG_IN,
         )));
     };
     let mut response = private(no_store(json_response(StatusCode::OK, &user_json(&user))));

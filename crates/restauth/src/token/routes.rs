@@ -7,12 +7,11 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::TokenService;
+use crate::core::error::UNABLE_TO_LOG_IN;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::pipeline::parsers::RequestData;
 use crate::pipeline::throttling::ClientIdent;
 use crate::pipeline::view::{ApiView, no_store};
-
-pub const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials.";
 
 /// The token endpoint at `path`. As in DRF it keeps the default authentication classes (a
 /// malformed `Authorization` header is still refused) and has no permission or throttle
