@@ -1,83 +1,92 @@
-//! Settings for the server: the library's, plus a secret key that exists.
+//! The server's configuration: defaults, then `restauth.toml`, then `RESTAUTH_*` variables,
+//! checked once into the library's typed settings, with a secret key that exists.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use restauth::core::settings::{ConfigError, Secret, Settings, check_hmac_key};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use restauth::core::settings::key_file::{check_sqlite_folder, ensure_secret_key};
+use restauth::core::settings::{ConfigError, MIN_SECRET_KEY_LEN, Settings};
 
-/// Loads settings and, when no `secret_key` is configured, reads or creates the key file
-/// beside the SQLite database (mode 0600).
-pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
-    let mut settings = Settings::load(path)?;
-    // Before the key file, which lives in the same folder: the folder is what to fix.
-    if let Some(dir) = sqlite_folder(&settings.database.url)
-        && !dir.as_os_str().is_empty()
-        && !dir.is_dir()
+/// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
+const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
+const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
+
+/// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
+/// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
+fn read(path: Option<&Path>) -> Result<Settings, ConfigError> {
+    let file: PathBuf = match path {
+        Some(p) if !p.exists() => {
+            return Err(ConfigError(format!(
+                "configuration file {} does not exist",
+                p.display()
+            )));
+        }
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from("restauth.toml"),
+    };
+    let key_source = secret_key_source(&file);
+    let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
+        // Figment hands the key over in its original (upper) case.
+        let key = key.as_str().to_ascii_lowercase();
+        !RESERVED_ENV.contains(&key.as_str())
+            && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
+    });
+    let settings: Settings = Figment::new()
+        .merge(Toml::file(file))
+        .merge(env)
+        .extract()
+        .map_err(|e| ConfigError(describe(e)))?;
+    if let Some(key) = &settings.secret_key
+        && key.0.len() < MIN_SECRET_KEY_LEN
     {
         return Err(ConfigError(format!(
-            "database.url: the folder {} does not exist; create it (mkdir -p {}) or point \
-             database.url at an existing folder",
-            dir.display(),
-            dir.display()
+            "secret_key: {} characters (from {key_source}), at least {MIN_SECRET_KEY_LEN} \
+             needed; generate one, e.g. `openssl rand -hex 32`",
+            key.0.len()
         )));
     }
-    if settings.secret_key.is_none() {
-        let file = key_file(&settings.database.url);
-        let key = read_or_create_key(&file)?;
-        // The file's key passes the same checks as a configured one, and the message says
-        // which file holds it.
-        check_hmac_key("secret_key", &key)
-            .map_err(|e| ConfigError(format!("{} (from {})", e.0, file.display())))?;
-        settings.secret_key = Some(Secret(key));
-    }
+    settings.validate()?;
     Ok(settings)
 }
 
-/// The folder of an SQLite database file; `None` for other databases and in-memory SQLite.
-fn sqlite_folder(database_url: &str) -> Option<PathBuf> {
-    sqlite_path(database_url).map(|p| Path::new(p).parent().unwrap_or(Path::new("")).to_owned())
-}
-
-fn sqlite_path(database_url: &str) -> Option<&str> {
-    database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-        .map(|p| p.split('?').next().unwrap_or(p))
-        .filter(|p| !p.is_empty() && !p.contains(":memory:"))
-}
-
-fn key_file(database_url: &str) -> PathBuf {
-    match sqlite_folder(database_url) {
-        Some(dir) => dir.join("restauth.secret_key"),
-        None => PathBuf::from("restauth.secret_key"),
+/// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
+fn secret_key_source(file: &Path) -> String {
+    if std::env::var_os("RESTAUTH_SECRET_KEY").is_some() {
+        "the environment variable RESTAUTH_SECRET_KEY".to_owned()
+    } else {
+        file.display().to_string()
     }
 }
 
-fn read_or_create_key(file: &Path) -> Result<String, ConfigError> {
-    match std::fs::read_to_string(file) {
-        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_owned()),
-        Ok(_) => {
-            return Err(ConfigError(format!(
-                "secret_key: {} holds fewer than 32 characters",
-                file.display()
-            )));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(ConfigError(format!("secret_key: {}: {e}", file.display()))),
-    }
-    let key = restauth::core::random::hex::<32>();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(|e| ConfigError(format!("secret_key: cannot create {}: {e}", file.display())))?;
-    f.write_all(key.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| ConfigError(format!("secret_key: {}: {e}", file.display())))?;
-    tracing::info!(path = %file.display(), "generated a new secret key");
-    Ok(key)
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|err| {
+            let path = err.path.join(".");
+            let source = err
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            if path.is_empty() {
+                format!("{}{source}", err.kind)
+            } else {
+                format!("{path}: {}{source}", err.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Loads settings and, when no `secret_key` is configured, reads or creates the key file
+/// beside the SQLite database (mode 0600); on PostgreSQL the key must be configured.
+pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+    let mut settings = read(path)?;
+    // Before the key file, which lives in the same folder: the folder is what to fix.
+    check_sqlite_folder(&settings.database.url)?;
+    ensure_secret_key(&mut settings)?;
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -85,18 +94,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_file_sits_beside_the_database() {
-        assert_eq!(
-            key_file("sqlite:///tmp/x/restauth.db"),
-            PathBuf::from("/tmp/x/restauth.secret_key")
-        );
-        assert_eq!(
-            key_file("sqlite://restauth.db?mode=rwc"),
-            PathBuf::from("restauth.secret_key")
-        );
-        assert_eq!(
-            key_file("postgres://db/x"),
-            PathBuf::from("restauth.secret_key")
-        );
+    fn errors_start_with_the_key_to_fix() {
+        for (toml, key) in [
+            (
+                "[simple_jwt]\nalgorithm = \"none\"\n",
+                "simple_jwt.algorithm",
+            ),
+            (
+                "[rest_framework.default_throttle_rates]\nanon = \"2/month\"\n",
+                "rest_framework.default_throttle_rates.anon",
+            ),
+        ] {
+            let err = Figment::new()
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .unwrap_err();
+            let text = describe(err);
+            assert!(text.starts_with(key), "{text}");
+        }
     }
 }

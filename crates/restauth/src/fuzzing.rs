@@ -55,6 +55,7 @@ pub fn jose_parse(token: &str, alg: &str) -> Result<JoseParts, TokenError> {
 
 /// Verifies `password` against a Django-format hash string (`pbkdf2_sha256$…`, `bcrypt$…`, …):
 /// `None` when the string is not one, is malformed or is over the cost limits.
+#[cfg(feature = "django-hashers")]
 pub fn django_hash_verify(encoded: &str, password: &str) -> Option<bool> {
     crate::password::django::verify(encoded, password)
 }

@@ -11,7 +11,9 @@ use crate::core::settings::{AuthClass, Settings};
 use crate::jwt::{JwtAuthentication, JwtBackend, JwtService};
 use crate::pipeline::Context;
 use crate::pipeline::authentication::{Authenticator, Registry};
-use crate::pipeline::throttling::{MemoryStore, RedisStore, ThrottleStore};
+#[cfg(feature = "redis")]
+use crate::pipeline::throttling::RedisStore;
+use crate::pipeline::throttling::{MemoryStore, ThrottleStore};
 use crate::session::{SessionAuthentication, SessionService};
 use crate::store::Store;
 use crate::token::{TokenAuthentication, TokenService};
@@ -48,7 +50,7 @@ impl Restauth {
         Restauth::builder(settings).build(store)
     }
 
-    /// Like [`Restauth::new`], counting throttles in `throttle` (e.g. a [`RedisStore`] shared
+    /// Like [`Restauth::new`], counting throttles in `throttle` (e.g. a Redis store shared
     /// by many processes).
     pub fn with_throttle_store(
         settings: Settings,
@@ -143,8 +145,12 @@ impl Builder {
         self
     }
 
-    /// Opens and migrates the store named in the settings, then builds.
+    /// Opens and migrates the store named in the settings, then builds. Without a
+    /// `secret_key`, reads or creates `restauth.secret_key` beside an SQLite database; on
+    /// PostgreSQL the key must be configured (every instance must share it).
     pub async fn open(mut self) -> Result<Restauth, Error> {
+        crate::core::settings::key_file::ensure_secret_key(&mut self.settings)
+            .map_err(|e| Error::Config(e.0))?;
         let url = self.settings.database.url.clone();
         let store = crate::store::connect(&self.settings.database)
             .await
@@ -153,10 +159,22 @@ impl Builder {
         if self.throttle.is_none()
             && let Some(redis) = &self.settings.throttle.redis_url
         {
-            let counters = RedisStore::connect(&redis.0)
-                .await
-                .map_err(|e| Error::Config(format!("throttle.redis_url: {e}")))?;
-            self.throttle = Some(Arc::new(counters));
+            #[cfg(feature = "redis")]
+            {
+                let counters = RedisStore::connect(&redis.0)
+                    .await
+                    .map_err(|e| Error::Config(format!("throttle.redis_url: {e}")))?;
+                self.throttle = Some(Arc::new(counters));
+            }
+            #[cfg(not(feature = "redis"))]
+            {
+                let _ = redis;
+                return Err(Error::Config(
+                    "throttle.redis_url: this build of restauth has no Redis support (enable \
+                     the \"redis\" cargo feature)"
+                        .into(),
+                ));
+            }
         }
         self.build(store)
     }
@@ -318,10 +336,17 @@ mod database_error_tests {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::default();
         settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let Err(e) = Restauth::open(settings).await else {
-            panic!("opened without a secret key");
+        settings.secret_key = Some(crate::core::settings::Secret("too short".into()));
+        let Err(e) = Restauth::open(settings.clone()).await else {
+            panic!("opened with a short secret key");
         };
         assert!(matches!(e, Error::Config(_)), "{e}");
         assert!(e.to_string().starts_with("secret_key: "), "{e}");
+        // Without one, the key file beside the database provides it, as for the server.
+        settings.secret_key = None;
+        Restauth::open(settings)
+            .await
+            .expect("opens with the generated key");
+        assert!(dir.path().join("restauth.secret_key").is_file());
     }
 }

@@ -4,6 +4,7 @@
 //! Everything here is synchronous and CPU-bound: callers run it on a blocking pool
 //! ([`HashPool`]), never on the async workers.
 
+#[cfg(feature = "django-hashers")]
 pub(crate) mod django;
 mod pool;
 pub mod validators;
@@ -184,7 +185,7 @@ impl PasswordHasher {
         } else if encoded.starts_with('$') {
             self.verify_phc(encoded, password)
         } else {
-            django::verify(encoded, password).map(|ok| (ok, true))
+            verify_django(encoded, password)
         };
         match checked {
             Some((true, needs_rehash)) => Verification::Match { needs_rehash },
@@ -349,6 +350,18 @@ fn parse_decimal(s: &str) -> Option<u32> {
     let canonical =
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if canonical { s.parse().ok() } else { None }
+}
+
+/// Django's formats, each needing a rehash when it matches; `None` when the format is unknown
+/// (or this build verifies none of Django's).
+fn verify_django(encoded: &str, password: &str) -> Option<(bool, bool)> {
+    #[cfg(feature = "django-hashers")]
+    return django::verify(encoded, password).map(|ok| (ok, true));
+    #[cfg(not(feature = "django-hashers"))]
+    {
+        let _ = (encoded, password);
+        None
+    }
 }
 
 #[cfg(test)]

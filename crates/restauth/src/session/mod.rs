@@ -5,8 +5,11 @@
 pub mod authentication;
 pub mod cookies;
 pub mod csrf;
+#[cfg(feature = "html-login")]
+mod pages;
 pub mod routes;
 pub mod safe_url;
+#[cfg(feature = "html-login")]
 pub mod templates;
 
 pub use authentication::SessionAuthentication;

@@ -6,20 +6,15 @@
 //! Login views check CSRF for everyone (Django's `csrf_protect`), not only for session users:
 //! otherwise an attacker could log a victim into the attacker's account.
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Query, Request, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{Request, State};
+use axum::response::Response;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::SessionService;
 use crate::core::error::{Error, ValidationErrors, json_response};
-use crate::core::settings::{AuthClass, route_path};
+use crate::core::settings::AuthClass;
 use crate::core::user::{AuthInfo, User};
 use crate::pipeline::parsers::RequestData;
 use crate::pipeline::permissions::IsAuthenticated;
@@ -29,17 +24,17 @@ use crate::pipeline::view::{ApiView, no_store};
 use crate::session::authentication::check_csrf;
 use crate::session::cookies::{self, SetCookie};
 use crate::session::csrf;
-use crate::session::safe_url::{iri_to_uri, safe_redirect};
-use crate::session::templates::{self, Templates};
 
 /// Django's `AuthenticationForm` message, the same for every failure.
 pub const LOGIN_FAILED: &str =
     "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
+/// The routes' state.
 #[derive(Clone)]
-struct Pages {
-    restauth: SessionService,
-    templates: Arc<Templates>,
+pub(super) struct Pages {
+    pub(super) restauth: SessionService,
+    #[cfg(feature = "html-login")]
+    pub(super) templates: std::sync::Arc<super::templates::Templates>,
 }
 
 /// The session routes. `dashboard` adds the demo `/dashboard/` page.
@@ -47,11 +42,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     restauth: &SessionService,
     dashboard: bool,
 ) -> std::io::Result<Router<S>> {
-    let session = &restauth.settings().session;
-    let templates = Templates::load(session.templates_dir.as_deref())?;
     let pages = Pages {
         restauth: restauth.clone(),
-        templates: Arc::new(templates),
+        #[cfg(feature = "html-login")]
+        templates: std::sync::Arc::new(super::templates::Templates::load(
+            restauth.settings().session.templates_dir.as_deref(),
+        )?),
     };
     let open = || {
         restauth
@@ -59,15 +55,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             .authenticators(Vec::new())
             .permissions(Vec::new())
     };
-    let mut router = Router::new()
-        .route(
-            route_path(&session.login_url),
-            get(login_page).post(login_submit),
-        )
-        .route(
-            route_path(&session.logout_url),
-            axum::routing::post(logout_submit),
-        )
+    let router = Router::new()
         .route(
             "/api/auth/login",
             ApiView::new("Login").post(spa_login).guard(open()),
@@ -85,9 +73,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             "/api/auth/csrf",
             ApiView::new("Csrf").get(csrf_token).guard(open()),
         );
-    if dashboard {
-        router = router.route("/dashboard", get(dashboard_page));
-    }
+    #[cfg(feature = "html-login")]
+    let router = super::pages::routes(router, &restauth.settings().session, dashboard);
+    #[cfg(not(feature = "html-login"))]
+    let _ = dashboard;
     Ok(router
         .method_not_allowed_fallback(
             |method: Method| async move { Error::MethodNotAllowed(method) },
@@ -96,18 +85,18 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 }
 
 /// The CSRF secret of the request's cookie, or a new one.
-fn csrf_secret(restauth: &SessionService, headers: &HeaderMap) -> String {
+pub(super) fn csrf_secret(restauth: &SessionService, headers: &HeaderMap) -> String {
     cookies::get(headers, &restauth.settings().csrf.cookie_name)
         .and_then(|c| csrf::secret_from_cookie(c).ok())
         .unwrap_or_else(csrf::new_secret)
 }
 
-fn csrf_cookie(restauth: &SessionService, secret: &str) -> HeaderValue {
+pub(super) fn csrf_cookie(restauth: &SessionService, secret: &str) -> HeaderValue {
     cookies::csrf_cookie(&restauth.settings().csrf, secret)
 }
 
 /// The session cookie carrying `key`, or (`None`) the one that removes it.
-fn session_cookie(restauth: &SessionService, key: Option<&str>) -> HeaderValue {
+pub(super) fn session_cookie(restauth: &SessionService, key: Option<&str>) -> HeaderValue {
     let s = &restauth.settings().session;
     let cookie = SetCookie {
         name: &s.cookie_name,
@@ -125,12 +114,12 @@ fn session_cookie(restauth: &SessionService, key: Option<&str>) -> HeaderValue {
     }
 }
 
-fn set_cookie(response: &mut Response, value: HeaderValue) {
+pub(super) fn set_cookie(response: &mut Response, value: HeaderValue) {
     response.headers_mut().append(header::SET_COOKIE, value);
 }
 
 /// Django's `never_cache` plus `Vary: Cookie`.
-fn private(mut response: Response) -> Response {
+pub(super) fn private(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
@@ -140,94 +129,20 @@ fn private(mut response: Response) -> Response {
     response
 }
 
-/// An HTML page that no other site may frame (clickjacking): Django's `X-Frame-Options: DENY`,
-/// and CSP's `frame-ancestors 'none'` for browsers that prefer it.
-fn html(status: StatusCode, body: String) -> Response {
-    private(
-        (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::X_FRAME_OPTIONS, "DENY"),
-                (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-            ],
-            body,
-        )
-            .into_response(),
-    )
-}
-
-/// A page whose template fails while rendering (e.g. a filter given the wrong value): the
-/// template is the operator's, so the reason goes to the log and the client gets a 500.
-fn template_failure(error: &minijinja::Error) -> Response {
-    Error::Internal(format!("template: {error}")).into_response()
-}
-
-fn redirect(location: &str) -> Response {
-    let mut r = StatusCode::FOUND.into_response();
-    // Percent-encoded, a location holds no tab or line break for a browser to drop
-    // (`iri_to_uri` leaves its own output unchanged).
-    if let Ok(v) = HeaderValue::from_str(&iri_to_uri(location)) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    private(r)
-}
-
-#[derive(Deserialize, Default)]
-struct NextParam {
-    next: Option<String>,
-}
-
-fn render_login(pages: &Pages, secret: &str, next: &str, username: &str, error: &str) -> Response {
-    let token = csrf::mask_secret(secret);
-    let body = pages.templates.render(
-        templates::LOGIN,
-        minijinja::context! {
-            csrf_token => token,
-            next,
-            username,
-            error,
-            action => pages.restauth.settings().session.login_url,
-        },
-    );
-    let mut response = match body {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => return template_failure(&e),
-    };
-    set_cookie(&mut response, csrf_cookie(&pages.restauth, secret));
-    response
-}
-
-/// The 406 of a page asked for in a media type other than HTML (the pages render only
-/// `text/html`, and negotiate it as DRF's views negotiate JSON).
-fn html_refused(headers: &HeaderMap) -> Option<Response> {
-    (!crate::pipeline::negotiation::accepts(headers, "text/html"))
-        .then(|| Error::NotAcceptable.into_response())
-}
-
-async fn login_page(
-    State(pages): State<Pages>,
-    Query(q): Query<NextParam>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = html_refused(&headers) {
-        return refused;
-    }
-    let secret = csrf_secret(&pages.restauth, &headers);
-    render_login(&pages, &secret, q.next.as_deref().unwrap_or(""), "", "")
-}
-
 /// What the login views read of a request.
-struct Submitted {
-    headers: HeaderMap,
-    method: Method,
-    data: RequestData,
+pub(super) struct Submitted {
+    pub(super) headers: HeaderMap,
+    pub(super) method: Method,
+    pub(super) data: RequestData,
     /// The client address login throttles key on.
-    client: String,
+    pub(super) client: String,
 }
 
 /// Reads a form (or JSON) body with DRF's parsers.
-async fn read_form(restauth: &SessionService, request: Request) -> Result<Submitted, Error> {
+pub(super) async fn read_form(
+    restauth: &SessionService,
+    request: Request,
+) -> Result<Submitted, Error> {
     let (parts, body) = request.into_parts();
     let client = client_of(
         &parts.headers,
@@ -251,38 +166,12 @@ async fn read_form(restauth: &SessionService, request: Request) -> Result<Submit
     })
 }
 
-fn field<'a>(data: &'a RequestData, name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(data: &'a RequestData, name: &str) -> Option<&'a str> {
     data.0.get(name).and_then(|v| v.as_str())
 }
 
-fn csrf_failure_page(reason: &str) -> Response {
-    html(
-        StatusCode::FORBIDDEN,
-        format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>403 Forbidden</title></head>\
-             <body><h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted.</p><p>{}</p></body></html>",
-            crate::session::templates::escape(reason)
-        ),
-    )
-}
-
-/// Where to go after login: `next` when it stays on this site, else the configured page.
-fn next_location(restauth: &SessionService, headers: &HeaderMap, next: Option<&str>) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let secure =
-        crate::core::request::is_secure(headers, restauth.settings().csrf.trust_forwarded_proto);
-    match next {
-        Some(n) => safe_redirect(n, host, secure)
-            .unwrap_or_else(|| restauth.settings().session.login_redirect_url.clone()),
-        None => restauth.settings().session.login_redirect_url.clone(),
-    }
-}
-
 /// Logs `user` in: a new session (the old one deleted) and a new CSRF secret.
-async fn start_session(
+pub(super) async fn start_session(
     restauth: &SessionService,
     headers: &HeaderMap,
     user: &User,
@@ -296,90 +185,11 @@ async fn start_session(
     Ok(())
 }
 
-async fn login_submit(State(pages): State<Pages>, request: Request) -> Response {
-    if let Some(refused) = html_refused(request.headers()) {
-        return refused;
-    }
-    let restauth = &pages.restauth;
-    let Submitted {
-        headers,
-        method,
-        data,
-        client,
-    } = match read_form(restauth, request).await {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(Error::CsrfFailed { reason, .. }) = check_csrf(
-        restauth,
-        &method,
-        &headers,
-        field(&data, "csrfmiddlewaretoken"),
-    ) {
-        return csrf_failure_page(&format!("CSRF Failed: {reason}"));
-    }
-    let next = field(&data, "next").unwrap_or("");
-    let username = field(&data, "username").unwrap_or("").trim();
-    let password = field(&data, "password").unwrap_or("");
-    let secret = csrf_secret(restauth, &headers);
-    let user = if username.is_empty() || password.is_empty() {
-        None
-    } else {
-        match restauth
-            .authenticate_login(username, password, &client)
-            .await
-        {
-            Ok(u) => u,
-            Err(e) => return e.into_response(),
-        }
-    };
-    let Some(user) = user else {
-        return render_login(&pages, &secret, next, username, LOGIN_FAILED);
-    };
-    let mut response = redirect(&next_location(restauth, &headers, Some(next)));
-    match start_session(restauth, &headers, &user, &mut response).await {
-        Ok(()) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-fn clear_session_cookie(restauth: &SessionService, response: &mut Response) {
+pub(super) fn clear_session_cookie(restauth: &SessionService, response: &mut Response) {
     set_cookie(response, session_cookie(restauth, None));
 }
 
-async fn logout_submit(State(pages): State<Pages>, request: Request<Body>) -> Response {
-    if let Some(refused) = html_refused(request.headers()) {
-        return refused;
-    }
-    let restauth = &pages.restauth;
-    let Submitted {
-        headers,
-        method,
-        data,
-        ..
-    } = match read_form(restauth, request).await {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(Error::CsrfFailed { .. }) = check_csrf(
-        restauth,
-        &method,
-        &headers,
-        field(&data, "csrfmiddlewaretoken"),
-    ) {
-        return csrf_failure_page("CSRF token missing or incorrect.");
-    }
-    if let Some(key) = cookies::get(&headers, &restauth.settings().session.cookie_name)
-        && let Err(e) = restauth.logout_session(key).await
-    {
-        return e.into_response();
-    }
-    let mut response = redirect(&restauth.settings().session.logout_redirect_url);
-    clear_session_cookie(restauth, &mut response);
-    response
-}
-
-fn user_json(user: &User) -> serde_json::Value {
+pub(super) fn user_json(user: &User) -> serde_json::Value {
     json!({
         "id": user.id,
         "username": user.username,
@@ -391,7 +201,10 @@ fn user_json(user: &User) -> serde_json::Value {
 }
 
 /// `POST /api/auth/login/`: JSON credentials (and `X-CSRFToken`) → the user, plus cookies.
-async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Response, Error> {
+pub(super) async fn spa_login(
+    State(pages): State<Pages>,
+    request: Request,
+) -> Result<Response, Error> {
     let restauth = &pages.restauth;
     let Submitted {
         headers,
@@ -421,7 +234,10 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
 
 /// `POST /api/auth/logout/`: ends the session of the request (CSRF-checked by
 /// SessionAuthentication).
-async fn spa_logout(State(pages): State<Pages>, access: Access) -> Result<Response, Error> {
+pub(super) async fn spa_logout(
+    State(pages): State<Pages>,
+    access: Access,
+) -> Result<Response, Error> {
     let restauth = &pages.restauth;
     if let Some(AuthInfo::Session { session_id }) = &access.identity.auth {
         restauth.logout_session_digest(session_id).await?;
@@ -435,60 +251,12 @@ async fn spa_logout(State(pages): State<Pages>, access: Access) -> Result<Respon
 }
 
 /// `GET /api/auth/csrf/`: sets the CSRF cookie and returns a token for `X-CSRFToken`.
-async fn csrf_token(State(pages): State<Pages>, headers: HeaderMap) -> Response {
+pub(super) async fn csrf_token(State(pages): State<Pages>, headers: HeaderMap) -> Response {
     let secret = csrf_secret(&pages.restauth, &headers);
     let mut response = private(json_response(
         StatusCode::OK,
         &json!({ "csrfToken": csrf::mask_secret(&secret) }),
     ));
     set_cookie(&mut response, csrf_cookie(&pages.restauth, &secret));
-    response
-}
-
-/// The demo page behind the login: the greeting and a logout button.
-async fn dashboard_page(State(pages): State<Pages>, headers: HeaderMap) -> Response {
-    let restauth = &pages.restauth;
-    let settings = &restauth.settings().session;
-    if let Some(refused) = html_refused(&headers) {
-        return refused;
-    }
-    let user = match cookies::get(&headers, &settings.cookie_name) {
-        Some(key) if crate::session::is_valid_key(key) => {
-            match restauth.authenticate_session(key).await {
-                Ok(Ok((_, user))) => Ok(user),
-                Ok(Err(_)) => Err(true),
-                Err(e) => return e.into_response(),
-            }
-        }
-        Some(_) => Err(true),
-        None => Err(false),
-    };
-    let user = match user {
-        Ok(user) => user,
-        Err(stale) => {
-            let mut response = redirect(&format!("{}?next=/dashboard/", settings.login_url));
-            if stale {
-                // As Django's session middleware: a dead session's cookie is deleted.
-                clear_session_cookie(restauth, &mut response);
-            }
-            return response;
-        }
-    };
-    let secret = csrf_secret(restauth, &headers);
-    let token = csrf::mask_secret(&secret);
-    let logout = settings.logout_url.as_str();
-    let body = pages.templates.render(
-        templates::DASHBOARD,
-        minijinja::context! {
-            username => user.username,
-            csrf_token => token,
-            logout_url => logout,
-        },
-    );
-    let mut response = match body {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => return template_failure(&e),
-    };
-    set_cookie(&mut response, csrf_cookie(restauth, &secret));
     response
 }

@@ -50,7 +50,9 @@ macro_rules! step {
     };
 }
 
+#[cfg(feature = "sqlite")]
 pub(crate) const SQLITE: &[Migration] = steps!("sqlite");
+#[cfg(feature = "postgres")]
 pub(crate) const POSTGRES: &[Migration] = steps!("postgres");
 
 /// Readiness probe: reads the newest step and rewrites its row unchanged, a committed write
@@ -81,6 +83,7 @@ mod tests {
     use crate::core::settings::DatabaseSettings;
     use crate::store::{SqliteStore, Store};
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn both_backends_convert_the_same_way() {
         let step = |all: &[Migration]| all.iter().find(|m| m.version == 5).map(|m| m.sql);

@@ -12,11 +12,15 @@ use crate::core::user::User;
 
 pub mod cache;
 mod migrate;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
 use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
 use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.
@@ -261,15 +265,32 @@ pub async fn connect(
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let url = settings.url.as_str();
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(settings).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PostgresStore::open(settings).await?))
-    } else {
+        #[cfg(feature = "sqlite")]
+        return Ok(std::sync::Arc::new(SqliteStore::open(settings).await?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(missing_feature("sqlite"));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(std::sync::Arc::new(PostgresStore::open(settings).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(missing_feature("postgres"));
+    }
+    {
         Err(StoreError::Other(format!(
             "database.url: unsupported scheme in {:?} (use sqlite:// or postgres://)",
             redact_url(url)
         )))
     }
+}
+
+/// A URL whose backend this build left out.
+#[allow(dead_code)] // with every backend compiled in
+fn missing_feature(feature: &str) -> StoreError {
+    StoreError::Other(format!(
+        "database.url: this build of restauth has no {feature} store (enable the \"{feature}\" \
+         cargo feature)"
+    ))
 }
 
 /// The URL without its password, for messages.

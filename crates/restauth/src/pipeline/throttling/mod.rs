@@ -9,12 +9,14 @@ mod ident;
 mod login;
 mod memory;
 
+#[cfg(feature = "redis")]
 mod redis;
 
 pub use self::classes::{ClientIdent, NO_PEER_ADDRESS, client_of};
 pub use self::ident::{client_ident, login_network};
 pub(crate) use self::login::LoginGate;
 pub use self::memory::MemoryStore;
+#[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use crate::core::settings::rate::{Rate, RateParseError, RateSetting};
 pub use crate::core::settings::throttle::{LOGIN_SCOPES, ThrottleClass};
