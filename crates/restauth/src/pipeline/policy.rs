@@ -3,8 +3,17 @@
 //! A [`Policy`] is one tower layer, so the order cannot be got wrong. It starts from the
 //! configured defaults and a route overrides what it needs, in one line:
 //!
-//! ```ignore
+//! ```no_run
+//! # use axum::{Router, routing::get};
+//! # use restauth::{AuthClass, CurrentUser, IsAuthenticated, Restauth};
+//! # async fn profile(CurrentUser(user): CurrentUser) -> String {
+//! #     user.username.clone()
+//! # }
+//! # fn routes(restauth: &Restauth) -> Router {
+//! # Router::new().route("/api/profile",
 //! get(profile).layer(restauth.policy().authentication([AuthClass::Token]).permission(IsAuthenticated))
+//! # )
+//! # }
 //! ```
 //!
 //! Put it on the route's `MethodRouter` (`.layer`, not `.route_layer`) so that, as in DRF,
