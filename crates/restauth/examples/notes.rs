@@ -55,8 +55,8 @@ pub struct NoteTable {
 
 impl Notes {
     fn lock(&self) -> MutexGuard<'_, NoteTable> {
-        // A panic elsewhere leaves whole notes behind (every change is one assignment), so
-        // the table stays usable.
+        // A panic while the lock is held could at worst leave one note's fields half
+        // updated, never a broken map: keep serving rather than fail every later request.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
