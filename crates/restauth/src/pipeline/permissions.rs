@@ -4,7 +4,7 @@
 //! DRF 3.15's object-level semantics for `|`. Checks are synchronous: they look at the request
 //! and the identity the authenticators produced, never at the store.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Uri};
@@ -31,6 +31,10 @@ impl RequestInfo<'_> {
 }
 
 /// DRF's `BasePermission`.
+///
+/// A class with an object-level check is best written as an [`ObjectPermission`], which names
+/// the type of object it checks: a handler that checks an object of another type then gets a
+/// logged 500 naming both types, not a 403 that looks like a refusal.
 pub trait Permission: Send + Sync + 'static {
     fn has_permission(&self, request: &RequestInfo<'_>) -> bool;
 
@@ -44,6 +48,14 @@ pub trait Permission: Send + Sync + 'static {
     fn message(&self) -> Option<&str> {
         None
     }
+
+    /// `Err(expected)` when [`has_object_permission`](Self::has_object_permission) looks for
+    /// another type of object than `found`: it could only refuse, whoever asks. Checked
+    /// before every object check; a composition asks each of its parts.
+    fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
+        let _ = found;
+        Ok(())
+    }
 }
 
 impl<P: Permission + ?Sized> Permission for Arc<P> {
@@ -55,6 +67,99 @@ impl<P: Permission + ?Sized> Permission for Arc<P> {
     }
     fn message(&self) -> Option<&str> {
         (**self).message()
+    }
+    fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
+        (**self).check_object_type(found)
+    }
+}
+
+/// A Rust type, with its name for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct ObjectType {
+    id: TypeId,
+    name: &'static str,
+}
+
+impl ObjectType {
+    pub fn of<T: Any>() -> Self {
+        ObjectType {
+            id: TypeId::of::<T>(),
+            name: std::any::type_name::<T>(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl PartialEq for ObjectType {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for ObjectType {}
+
+/// A permission with an object-level check on one type of object: DRF's `BasePermission`
+/// with `has_object_permission`, typed. Every `ObjectPermission` is a [`Permission`].
+///
+/// ```
+/// use restauth::pipeline::permissions::{ObjectPermission, RequestInfo};
+///
+/// struct Note {
+///     owner: i64,
+/// }
+///
+/// /// DRF tutorial's `IsOwnerOrReadOnly`.
+/// struct IsOwnerOrReadOnly;
+/// impl ObjectPermission for IsOwnerOrReadOnly {
+///     type Object = Note;
+///     fn has_object_permission(&self, request: &RequestInfo<'_>, note: &Note) -> bool {
+///         request.is_safe_method() || request.user().is_some_and(|u| u.id == note.owner)
+///     }
+/// }
+/// restauth::permission_operators!(IsOwnerOrReadOnly);
+///
+/// let _ = restauth::IsAuthenticatedOrReadOnly & IsOwnerOrReadOnly;
+/// ```
+pub trait ObjectPermission: Send + Sync + 'static {
+    /// The type handlers pass to [`Access::check_object`](crate::Access::check_object).
+    type Object: Any;
+
+    fn has_permission(&self, request: &RequestInfo<'_>) -> bool {
+        let _ = request;
+        true
+    }
+
+    fn has_object_permission(&self, request: &RequestInfo<'_>, object: &Self::Object) -> bool;
+
+    /// The `detail` when this permission refuses; DRF's default when `None`.
+    fn message(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<P: ObjectPermission> Permission for P {
+    fn has_permission(&self, request: &RequestInfo<'_>) -> bool {
+        ObjectPermission::has_permission(self, request)
+    }
+    fn has_object_permission(&self, request: &RequestInfo<'_>, object: &dyn Any) -> bool {
+        // The policy checked the type first; another one is refused, never let through.
+        object
+            .downcast_ref::<P::Object>()
+            .is_some_and(|o| ObjectPermission::has_object_permission(self, request, o))
+    }
+    fn message(&self) -> Option<&str> {
+        ObjectPermission::message(self)
+    }
+    fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
+        let expected = ObjectType::of::<P::Object>();
+        if expected == found {
+            Ok(())
+        } else {
+            Err(expected)
+        }
     }
 }
 
@@ -115,6 +220,10 @@ impl<A: Permission, B: Permission> Permission for And<A, B> {
     fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
         self.0.has_object_permission(r, o) && self.1.has_object_permission(r, o)
     }
+    fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
+        self.0.check_object_type(found)?;
+        self.1.check_object_type(found)
+    }
 }
 
 impl<A: Permission, B: Permission> Permission for Or<A, B> {
@@ -127,6 +236,10 @@ impl<A: Permission, B: Permission> Permission for Or<A, B> {
         (self.0.has_permission(r) && self.0.has_object_permission(r, o))
             || (self.1.has_permission(r) && self.1.has_object_permission(r, o))
     }
+    fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
+        self.0.check_object_type(found)?;
+        self.1.check_object_type(found)
+    }
 }
 
 impl<A: Permission> Permission for Not<A> {
@@ -135,6 +248,9 @@ impl<A: Permission> Permission for Not<A> {
     }
     fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
         !self.0.has_object_permission(r, o)
+    }
+    fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
+        self.0.check_object_type(found)
     }
 }
 
@@ -356,5 +472,50 @@ mod tests {
         assert!(!p.has_object_permission(&r, &1i64));
         // ~IsAdminUser refuses every object, as in DRF.
         assert!(!(!IsAdminUser).has_object_permission(&r, &1i64));
+    }
+
+    /// Owns the `i64` that is its user's id, typed.
+    struct OwnsId;
+    impl ObjectPermission for OwnsId {
+        type Object = i64;
+        fn has_object_permission(&self, r: &RequestInfo<'_>, id: &i64) -> bool {
+            r.user().is_some_and(|u| u.id == *id)
+        }
+    }
+    crate::permission_operators!(OwnsId);
+
+    #[test]
+    fn a_typed_object_permission_names_its_type_through_every_composition() {
+        let id = identity(USER);
+        let uri = Uri::from_static("/");
+        let headers = HeaderMap::new();
+        let r = RequestInfo {
+            method: &Method::PUT,
+            uri: &uri,
+            headers: &headers,
+            identity: &id,
+        };
+        let found = ObjectType::of::<Arc<i64>>();
+        let compositions: [&dyn Permission; 4] = [
+            &OwnsId,
+            &(IsAuthenticated & OwnsId),
+            &(IsAdminUser | OwnsId),
+            &!OwnsId,
+        ];
+        for p in compositions {
+            assert_eq!(p.check_object_type(ObjectType::of::<i64>()), Ok(()));
+            let expected = p.check_object_type(found).expect_err("a mismatch");
+            assert_eq!(expected, ObjectType::of::<i64>());
+            assert_eq!(expected.name(), "i64");
+        }
+        // Classes without an object type accept any object.
+        assert_eq!(
+            (IsAuthenticated | IsAdminUser).check_object_type(found),
+            Ok(())
+        );
+        // DRF 3.15's `|` still needs both checks of one side.
+        assert!((IsAuthenticated & OwnsId).has_object_permission(&r, &1i64));
+        assert!(!(IsAuthenticated & OwnsId).has_object_permission(&r, &2i64));
+        assert!(!(IsAdminUser | OwnsId).has_object_permission(&r, &2i64));
     }
 }

@@ -3,8 +3,17 @@
 //! A [`Policy`] is one tower layer, so the order cannot be got wrong. It starts from the
 //! configured defaults and a route overrides what it needs, in one line:
 //!
-//! ```ignore
+//! ```no_run
+//! # use axum::{Router, routing::get};
+//! # use restauth::{AuthClass, CurrentUser, IsAuthenticated, Restauth};
+//! # async fn profile(CurrentUser(user): CurrentUser) -> String {
+//! #     user.username.clone()
+//! # }
+//! # fn routes(restauth: &Restauth) -> Router {
+//! # Router::new().route("/api/profile",
 //! get(profile).layer(restauth.policy().authentication([AuthClass::Token]).permission(IsAuthenticated))
+//! # )
+//! # }
 //! ```
 //!
 //! Put it on the route's `MethodRouter` (`.layer`, not `.route_layer`) so that, as in DRF,
@@ -29,7 +38,7 @@ use crate::core::settings::ConfigError;
 use crate::core::user::{Identity, User};
 use crate::pipeline::authentication::{Authenticator, ForgetCookie};
 use crate::pipeline::context::Context;
-use crate::pipeline::permissions::{Permission, RequestInfo, from_class};
+use crate::pipeline::permissions::{ObjectType, Permission, RequestInfo, from_class};
 use crate::pipeline::throttling::{ThrottleClass, client_of};
 
 /// A route's authentication and permission classes.
@@ -224,12 +233,27 @@ impl Policy {
     }
 
     /// DRF's `check_object_permissions`, for a handler about to act on `object`.
-    pub fn check_object(
+    ///
+    /// An object of another type than a permission checks (`&Arc<Note>` for a permission on
+    /// `Note`) is a bug in the handler, not a refusal: it is logged with both types and
+    /// answered with 500, where a 403 would refuse the object's owner without a trace.
+    pub fn check_object<T: Any>(
         &self,
         parts: &Parts,
         identity: &Identity,
-        object: &dyn Any,
+        object: &T,
     ) -> Result<(), Error> {
+        let found = ObjectType::of::<T>();
+        for permission in &self.inner.permissions {
+            if let Err(expected) = permission.check_object_type(found) {
+                // Logged with both names when answered, as every internal error.
+                return Err(Error::Internal(format!(
+                    "check_object: the permission checks {}, the handler passed {}",
+                    expected.name(),
+                    found.name()
+                )));
+            }
+        }
         let info = RequestInfo {
             method: &parts.method,
             uri: &parts.uri,
@@ -358,8 +382,9 @@ pub struct Access {
 }
 
 impl Access {
-    /// DRF's `check_object_permissions(request, obj)`.
-    pub fn check_object(&self, object: &dyn Any) -> Result<(), Error> {
+    /// DRF's `check_object_permissions(request, obj)`. Pass the object itself (`&Note`, not
+    /// `&Arc<Note>`): a type the route's permissions do not check is answered with 500.
+    pub fn check_object<T: Any>(&self, object: &T) -> Result<(), Error> {
         self.policy
             .check_object(&self.parts, &self.identity, object)
     }

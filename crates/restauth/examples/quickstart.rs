@@ -1,0 +1,63 @@
+//! `cargo run -p restauth --example quickstart`, then
+//! `curl localhost:8000/api/profile/ -H 'Authorization: Token <key>'`.
+
+use axum::{Router, response::Json};
+use restauth::core::settings::Secret;
+use restauth::{
+    ApiView, AuthClass, CurrentUser, IsAuthenticated, Restauth, ServeOptions, Settings,
+};
+
+async fn profile(CurrentUser(user): CurrentUser) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "username": user.username, "email": user.email }))
+}
+
+/// Paths without their trailing slash: `restauth::serve` trims it before routing, so clients
+/// call `/api/profile/` (DRF's URL) or `/api/profile` alike.
+pub fn app(restauth: &Restauth) -> Router {
+    Router::new()
+        // One line per route: authentication classes and permission classes.
+        .route(
+            "/api/profile",
+            ApiView::new("Profile").get(profile).guard(
+                restauth
+                    .policy()
+                    .authentication([AuthClass::Token])
+                    .permission(IsAuthenticated),
+            ),
+        )
+        // Or inherit the configured defaults:
+        .route(
+            "/api/dashboard",
+            ApiView::new("Dashboard")
+                .get(profile)
+                .guard(restauth.policy().permission(IsAuthenticated)),
+        )
+        .merge(restauth::token::router(
+            restauth.tokens(),
+            "/api-token-auth",
+        ))
+}
+
+/// Settings in code: restauth's defaults, then the database and the secret key.
+pub fn settings(database_url: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = database_url.into();
+    // Signs sessions and JWTs: at least 32 characters, kept secret. The fixed fallback is
+    // for trying this example only; set RESTAUTH_SECRET_KEY anywhere else.
+    let key = std::env::var("RESTAUTH_SECRET_KEY")
+        .unwrap_or_else(|_| "quickstart-only-secret-key-change-me-0123456789".into());
+    settings.secret_key = Some(Secret(key));
+    settings
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Opens and migrates the store.
+    let restauth = Restauth::open(settings("sqlite://quickstart.db")).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    // Not axum::serve: restauth::serve hands each client's address to the throttles, times out
+    // clients that never finish their request head, caps connections, and lets a client still
+    // sending an oversized body read its 413.
+    restauth::serve(listener, app(&restauth), ServeOptions::default()).await?;
+    Ok(())
+}
