@@ -37,6 +37,7 @@ pub mod clock;
 mod context;
 pub mod cookies;
 pub mod csrf;
+pub mod django;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
