@@ -404,7 +404,7 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
         &headers,
         field(&data, "csrfmiddlewaretoken"),
     )?;
-    let (username, password) = data.credentials()?;
+    let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
     let Some(user) = restauth
         .authenticate_login(&username, &password, &client)
         .await?
