@@ -826,3 +826,60 @@ async fn a_custom_user_model_keyed_by_email() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["email"][0], "This field is required.");
 }
+
+/// The database fails after the users and tokens were written (the session table is locked by
+/// another connection past the statement timeout): the one transaction leaves nothing behind.
+#[tokio::test]
+async fn a_failure_part_way_writes_nothing() {
+    let Some(url) = postgres_url() else {
+        return skip("RESTAUTH_TEST_DATABASE_URL is not set");
+    };
+    let db = TestDb::new(&url);
+    let server = Server::builder()
+        .on(&db)
+        .database("statement_timeout = 1")
+        .start()
+        .await;
+    let path = server.path().join("db.sqlite3");
+    let sql = format!(
+        "{SCHEMA}{}
+         INSERT INTO authtoken_token VALUES ('{TOKEN}', '2026-01-01 00:00:00', 1);
+         {}",
+        user_row(1, "alice", PBKDF2),
+        session_row(&"a".repeat(32), &session_data("1", PBKDF2, SECRET), LIVE),
+    );
+    sqlite_file(&path, &sql).await;
+    let key = server.path().join("key");
+    std::fs::write(&key, format!("{SECRET}\n")).unwrap();
+
+    let mut lock = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "BEGIN; LOCK TABLE {}.auth_session IN ACCESS EXCLUSIVE MODE",
+        db.schema
+    )))
+    .execute(&mut lock)
+    .await
+    .unwrap();
+    let out = import(
+        &server,
+        path.to_str().unwrap(),
+        &["--django-secret-key-file", key.to_str().unwrap()],
+    );
+    sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.unwrap();
+    failed(&out, "the import failed and nothing was written");
+    failed(&out, "statement timeout");
+    assert!(!can_log_in(&server, "alice").await, "alice was written");
+    let r = server
+        .get("/api/profile/", Some(&format!("Token {TOKEN}")))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+
+    // With the lock gone, the same run goes through.
+    let out = import(
+        &server,
+        path.to_str().unwrap(),
+        &["--django-secret-key-file", key.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(can_log_in(&server, "alice").await);
+}
