@@ -229,4 +229,29 @@ mod tests {
         let back = loads(compressed, "salt", &keys).unwrap();
         assert_eq!(back.value, json!({"k": "x".repeat(500)}));
     }
+
+    #[test]
+    fn a_payload_too_large_once_decompressed_is_refused() {
+        let big = json!({ "t": "a".repeat(MAX_PAYLOAD_BYTES as usize) });
+        let signed = dumps(&big, "salt", KEY, true, 1);
+        assert!(signed.len() < 100_000, "{}", signed.len());
+        assert!(matches!(
+            loads(&signed, "salt", &[KEY.to_owned()]),
+            Err(SigningError::Payload(_))
+        ));
+    }
+
+    proptest::proptest! {
+        /// Whatever sits in `session_data`, reading it is a value or an error, never a panic;
+        /// and anything signed with the key reads back as it was.
+        #[test]
+        fn any_input_is_an_answer(input in ".{0,200}", text in "[ -~]{0,300}", compress: bool) {
+            let keys = [KEY.to_owned()];
+            let _ = loads(&input, "salt", &keys);
+            let _ = loads(&format!(".{input}"), "salt", &keys);
+            let value = json!({ "t": text });
+            let signed = dumps(&value, "salt", KEY, compress, 7);
+            proptest::prop_assert_eq!(loads(&signed, "salt", &keys).unwrap().value, value);
+        }
+    }
 }
