@@ -737,7 +737,10 @@ async fn what_cannot_come_along_is_counted_with_its_reason() {
             "{expected:?} not in:\n{report}"
         );
     }
+    // That login rehashed alice's PBKDF2 hash; her browser session stays logged in.
     assert!(can_log_in(&server, "alice").await);
+    let r = dashboard(&server, &"a".repeat(32)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert!(!can_log_in(&server, "dave").await);
     let r = server
         .get("/api/profile/", Some(&format!("Token {TOKEN}")))
