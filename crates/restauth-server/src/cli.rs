@@ -55,6 +55,31 @@ pub enum Command {
     DrfCreateToken(CreateTokenArgs),
     /// Write a consistent copy of the SQLite database to a new file (also while serving).
     Backup(BackupArgs),
+    /// Bring a Django project's users, DRF tokens, simplejwt records and logged-in sessions
+    /// into this store (the Django database is only read).
+    #[command(name = "import-django")]
+    ImportDjango(ImportDjangoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportDjangoArgs {
+    /// The Django database: a SQLite file (path or sqlite:///path/db.sqlite3) or
+    /// postgres://user@host/db. Opened read-only.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The user model's table (a custom user model: e.g. accounts_user).
+    #[arg(long, default_value = "auth_user", value_name = "TABLE")]
+    pub user_table: String,
+    /// The user model's USERNAME_FIELD (e.g. email): its value becomes the restauth username.
+    #[arg(long, default_value = "username", value_name = "COLUMN")]
+    pub username_field: String,
+    /// A file holding the Django SECRET_KEY on its first line (then any
+    /// SECRET_KEY_FALLBACKS, one a line), to check and carry over the sessions.
+    #[arg(long, value_name = "PATH")]
+    pub django_secret_key_file: Option<PathBuf>,
+    /// Read and check everything and report what would change, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]

@@ -100,6 +100,7 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
             println!("Deleted {n} expired sessions.");
             Ok(())
         }
+        Command::ImportDjango(args) => crate::import_django::run(restauth, args).await,
         Command::Backup(args) => {
             restauth
                 .store()

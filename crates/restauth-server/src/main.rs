@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod demo;
+mod import_django;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -107,6 +107,8 @@
 
 pub mod basic;
 pub mod core;
+#[cfg(feature = "django-hashers")]
+pub mod django;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jwt;

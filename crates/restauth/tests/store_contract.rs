@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use restauth::core::settings::DatabaseSettings;
 use restauth::store::{
-    NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
-    connect,
+    DjangoImport, ImportedSession, ImportedToken, ImportedUser, NewToken, NewUser,
+    OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError, connect,
 };
 
 struct Backend {
@@ -116,6 +116,8 @@ contract!(
     missing_rows_are_none_or_false,
     set_password_optionally_revokes,
     upgrade_password_is_conditional,
+    an_upgrade_restamps_the_sessions_of_the_old_hash,
+    a_django_import_is_one_transaction_and_idempotent,
     active_and_last_login,
     valid_after_never_moves_back,
     deleting_a_user_cascades_to_tokens,
@@ -165,6 +167,22 @@ fn session(digest: &str, user_id: i64, now: i64) -> SessionRecord {
         created: now,
         last_seen: now,
         expires: now + 100,
+    }
+}
+
+fn django_user(id: i64, name: &str) -> ImportedUser {
+    ImportedUser {
+        id,
+        username: name.into(),
+        email: format!("{name}@example.com"),
+        first_name: String::new(),
+        last_name: String::new(),
+        password: format!("pbkdf2_sha256$1$salt${name}"),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        date_joined: 1000,
+        last_login: Some(2000),
     }
 }
 
@@ -293,6 +311,119 @@ mod checks {
                 .unwrap()
         );
         assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().password, "new");
+    }
+
+    pub async fn an_upgrade_restamps_the_sessions_of_the_old_hash(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("upgraded")).await.unwrap();
+        let other = s.create_user(&new_user("other")).await.unwrap();
+        s.insert_session(&session("s1", u.id, 10), None)
+            .await
+            .unwrap();
+        let mut stale = session("s2", u.id, 10);
+        stale.auth_hash = "older".into();
+        s.insert_session(&stale, None).await.unwrap();
+        s.insert_session(&session("s3", other.id, 10), None)
+            .await
+            .unwrap();
+        let up = s
+            .upgrade_password_keeping_sessions(u.id, "argon2$hash", "new", "hash", "new-hash")
+            .await
+            .unwrap();
+        assert!(up);
+        let auth = |d: &'static str| {
+            let s = s.clone();
+            async move { s.session_by_digest(d).await.unwrap().unwrap().0.auth_hash }
+        };
+        assert_eq!(auth("s1").await, "new-hash");
+        // Only the sessions of the old hash and of this user.
+        assert_eq!(auth("s2").await, "older");
+        assert_eq!(auth("s3").await, "hash");
+        // Lost race: nothing changes.
+        let again = s
+            .upgrade_password_keeping_sessions(u.id, "argon2$hash", "x", "new-hash", "x-hash")
+            .await
+            .unwrap();
+        assert!(!again);
+        assert_eq!(auth("s1").await, "new-hash");
+    }
+
+    pub async fn a_django_import_is_one_transaction_and_idempotent(b: &Backend) {
+        let s = b.open().await;
+        let stamp = |p: &str| format!("stamped:{p}");
+        let batch = DjangoImport {
+            users: vec![django_user(10, "ann"), django_user(11, "ben")],
+            tokens: vec![ImportedToken {
+                digest: "tok".into(),
+                user_id: 10,
+                created: 5000,
+            }],
+            outstanding: vec![outstanding("jti", 11, "jti")],
+            blacklisted: vec![],
+            sessions: vec![ImportedSession {
+                digest: "ses".into(),
+                user_id: 11,
+                created: 2000,
+                expires: i64::MAX / 2,
+            }],
+            now_ms: 9000,
+        };
+        // A dry run does everything and keeps nothing.
+        let dry = s
+            .import_django(&batch, &stamp, true, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!((dry.users.imported, dry.committed), (2, false));
+        assert!(s.user_by_id(10).await.unwrap().is_none());
+
+        let done = s
+            .import_django(&batch, &stamp, false, &|_| {})
+            .await
+            .unwrap();
+        assert!(done.committed);
+        assert_eq!(
+            (
+                done.users.imported,
+                done.tokens.imported,
+                done.sessions.imported
+            ),
+            (2, 1, 1)
+        );
+        let (session, user) = s.session_by_digest("ses").await.unwrap().unwrap();
+        assert_eq!(session.auth_hash, stamp(&user.password));
+        // New users come after the imported ids.
+        let next = s.create_user(&new_user("later")).await.unwrap();
+        assert!(next.id > 11, "{}", next.id);
+
+        // Again: nothing new. A changed Django row updates; restauth's own password stays.
+        assert!(
+            s.upgrade_password(10, "pbkdf2_sha256$1$salt$ann", "mine")
+                .await
+                .unwrap()
+        );
+        let mut changed = batch.clone();
+        changed.users[0].email = "ann@new.example".into();
+        let again = s
+            .import_django(&changed, &stamp, false, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!((again.users.updated, again.users.unchanged), (1, 1));
+        assert_eq!((again.tokens.unchanged, again.sessions.unchanged), (1, 1));
+        let ann = s.user_by_id(10).await.unwrap().unwrap();
+        assert_eq!(
+            (ann.email.as_str(), ann.password.as_str()),
+            ("ann@new.example", "mine")
+        );
+
+        // An id held by a user the import did not make: nothing at all is written.
+        let mut clash = batch.clone();
+        clash.users = vec![django_user(20, "cat"), django_user(next.id, "dan")];
+        let stopped = s
+            .import_django(&clash, &stamp, false, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!((stopped.conflicts.len(), stopped.committed), (1, false));
+        assert!(s.user_by_id(20).await.unwrap().is_none());
     }
 
     pub async fn active_and_last_login(b: &Backend) {

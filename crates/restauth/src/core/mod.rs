@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod hmac;
 pub mod random;
 pub mod request;
 pub mod settings;

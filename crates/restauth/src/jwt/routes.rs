@@ -82,7 +82,7 @@ async fn obtain(
     ClientIdent(client): ClientIdent,
     data: RequestData,
 ) -> Result<Response, Error> {
-    let (username, password) = data.credentials()?;
+    let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
     let Some(user) = restauth
         .authenticate_login(&username, &password, &client)
         .await?

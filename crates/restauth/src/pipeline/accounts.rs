@@ -149,9 +149,19 @@ impl Context {
             Ok(h) => h,
             Err(e) => return tracing::warn!(error = %e, "password upgrade skipped"),
         };
+        // The password is the same, so the user's sessions stay: they are stamped with the
+        // new hash's session auth hash in the same transaction.
+        let old_auth = crate::core::hmac::session_auth_hash(&user.password, self.secret_key());
+        let new_auth = crate::core::hmac::session_auth_hash(&new_hash, self.secret_key());
         if let Err(e) = self
             .store()
-            .upgrade_password(user.id, &user.password, &new_hash)
+            .upgrade_password_keeping_sessions(
+                user.id,
+                &user.password,
+                &new_hash,
+                &old_auth,
+                &new_auth,
+            )
             .await
         {
             tracing::warn!(error = %e, user_id = user.id, "password upgrade failed");

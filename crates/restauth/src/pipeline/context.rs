@@ -80,6 +80,14 @@ impl Context {
         &self.inner.store
     }
 
+    /// Django's `SECRET_KEY`: the key of session auth hashes (checked present at start).
+    pub(crate) fn secret_key(&self) -> &str {
+        self.settings()
+            .secret_key
+            .as_ref()
+            .map_or("", |s| s.0.as_str())
+    }
+
     pub fn hashing(&self) -> &HashPool {
         &self.inner.hashing
     }

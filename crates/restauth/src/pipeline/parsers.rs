@@ -280,8 +280,15 @@ impl RequestData {
     /// The `username` (trimmed) and `password` (kept as typed) of a login form, with DRF's
     /// field errors when either is missing, null, blank or not a string.
     pub fn credentials(&self) -> Result<(String, String), Error> {
+        self.credentials_named("username")
+    }
+
+    /// [`credentials`](Self::credentials) with the username read from the field `field`
+    /// (`[user] username_field`, Django's `USERNAME_FIELD`), as DRF's and simplejwt's
+    /// serializers name it.
+    pub fn credentials_named(&self, field: &str) -> Result<(String, String), Error> {
         let mut errors = ValidationErrors::new();
-        let username = self.char_field("username", true, &mut errors);
+        let username = self.char_field(field, true, &mut errors);
         let password = self.char_field("password", false, &mut errors);
         errors.into_result()?;
         match (username, password) {

@@ -18,7 +18,6 @@ pub use routes::router;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use hmac::{KeyInit, Mac};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -56,26 +55,7 @@ pub fn digest(key: &str) -> Digest {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// Django's `salted_hmac(key_salt, value, secret, algorithm="sha256").hexdigest()`.
-pub fn salted_hmac(key_salt: &str, value: &str, secret: &str) -> String {
-    let key = Sha256::digest(format!("{key_salt}{secret}").as_bytes());
-    let mut mac = match <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key) {
-        Ok(m) => m,
-        // HMAC takes keys of any length; this cannot happen.
-        Err(_) => return String::new(),
-    };
-    mac.update(value.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// Django's `AbstractBaseUser.get_session_auth_hash()`: changes whenever the password does.
-pub fn session_auth_hash(password_hash: &str, secret_key: &str) -> String {
-    salted_hmac(
-        "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
-        password_hash,
-        secret_key,
-    )
-}
+pub use crate::core::hmac::session_auth_hash;
 
 /// Why a session does not authenticate; all of them make the request anonymous.
 #[derive(Debug, PartialEq, Eq)]
@@ -106,13 +86,6 @@ impl std::ops::Deref for SessionService {
 impl SessionService {
     pub fn new(ctx: Context) -> Self {
         SessionService { ctx }
-    }
-
-    pub(crate) fn secret_key(&self) -> &str {
-        self.settings()
-            .secret_key
-            .as_ref()
-            .map_or("", |s| s.0.as_str())
     }
 
     /// Starts a session for `user` and returns its key. The session of `previous` (the cookie
@@ -279,18 +252,5 @@ mod tests {
         assert_eq!(touch_interval(Some(2)), 1);
         assert_eq!(touch_interval(Some(1)), 1);
         assert_eq!(touch_interval(Some(0)), 1);
-    }
-
-    #[test]
-    fn salted_hmac_matches_django() {
-        // Computed with Python's hashlib/hmac the way django.utils.crypto.salted_hmac does.
-        assert_eq!(
-            salted_hmac("a", "b", "c"),
-            "3732d15f17f36eb0bdacb8c88ba762f6e982f849c098eda589cbe111bb113f28"
-        );
-        assert_eq!(
-            session_auth_hash("pbkdf2_sha256$1$s$h", "secret"),
-            "adba71d9a77392fee364d06638367d93b5818a605574763d5833bad148d035f5"
-        );
     }
 }

@@ -218,7 +218,7 @@ pub(super) async fn spa_login(
         &headers,
         field(&data, "csrfmiddlewaretoken"),
     )?;
-    let (username, password) = data.credentials()?;
+    let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
     let Some(user) = restauth
         .authenticate_login(&username, &password, &client)
         .await?

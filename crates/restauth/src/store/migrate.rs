@@ -36,6 +36,12 @@ macro_rules! steps {
                 "millisecond revocation cut-offs and rotation successors",
                 "0005_exact_cutoff_rotation_grace.sql"
             ),
+            step!(
+                $dir,
+                6,
+                "records of Django imports",
+                "0006_django_import.sql"
+            ),
         ]
     };
 }

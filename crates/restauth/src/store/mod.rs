@@ -122,6 +122,140 @@ pub enum Rotation {
     Reused(RotatedToken),
 }
 
+/// A Django user as `import-django` brings it: its id is kept, and `password` is the hash in
+/// Django's format (verified by the Django hashers, upgraded to Argon2id at the next login).
+#[derive(Clone, Debug)]
+pub struct ImportedUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    /// Unix seconds.
+    pub date_joined: i64,
+    /// Unix seconds.
+    pub last_login: Option<i64>,
+}
+
+impl ImportedUser {
+    /// Tells whether the Django row changed since the last import: the digest of the password
+    /// hash and the digest of every other imported field, as `<password>:<fields>` (hex). The
+    /// hash itself is never kept twice.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let fields = format!(
+            "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
+            self.username,
+            self.email,
+            self.first_name,
+            self.last_name,
+            self.is_active,
+            self.is_staff,
+            self.is_superuser,
+            self.date_joined
+        );
+        format!(
+            "{}:{}",
+            password_fingerprint(&self.password),
+            hex::encode(Sha256::digest(fields.as_bytes()))
+        )
+    }
+}
+
+/// The digest an import record keeps of a password hash.
+pub fn password_fingerprint(hash: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(Sha256::digest(hash.as_bytes()))
+}
+
+/// A DRF token as an import brings it: the digest of its key.
+#[derive(Clone, Debug)]
+pub struct ImportedToken {
+    pub digest: String,
+    pub user_id: i64,
+    /// Unix milliseconds.
+    pub created: i64,
+}
+
+/// A simplejwt blacklist entry as an import brings it.
+#[derive(Clone, Debug)]
+pub struct ImportedBlacklisted {
+    pub jti: String,
+    /// Unix seconds.
+    pub blacklisted_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A logged-in Django session whose signature and auth hash were verified.
+#[derive(Clone, Debug)]
+pub struct ImportedSession {
+    /// SHA-256 (hex) of the session key, which stays the cookie's value.
+    pub digest: String,
+    pub user_id: i64,
+    /// Unix milliseconds: when it counts as issued, for the user's revocation cut-off.
+    pub created: i64,
+    /// Absolute expiry (Unix seconds), Django's `expire_date`.
+    pub expires: i64,
+}
+
+/// Everything one `import-django` run writes, in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct DjangoImport {
+    pub users: Vec<ImportedUser>,
+    pub tokens: Vec<ImportedToken>,
+    pub outstanding: Vec<OutstandingToken>,
+    pub blacklisted: Vec<ImportedBlacklisted>,
+    pub sessions: Vec<ImportedSession>,
+    /// The instant of the run (Unix milliseconds).
+    pub now_ms: i64,
+}
+
+/// What happened to the rows of one kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub imported: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Why rows were left out, with how many each.
+    pub skipped: std::collections::BTreeMap<String, u64>,
+    /// Rows brought in with a remark (e.g. a password kept), with how many each.
+    pub notes: std::collections::BTreeMap<String, u64>,
+}
+
+impl ImportCounts {
+    pub fn skip(&mut self, reason: impl Into<String>) {
+        *self.skipped.entry(reason.into()).or_default() += 1;
+    }
+
+    pub fn note(&mut self, remark: impl Into<String>) {
+        *self.notes.entry(remark.into()).or_default() += 1;
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// What the store made of a [`DjangoImport`].
+#[derive(Clone, Debug, Default)]
+pub struct ImportOutcome {
+    pub users: ImportCounts,
+    pub tokens: ImportCounts,
+    pub outstanding: ImportCounts,
+    pub blacklisted: ImportCounts,
+    pub sessions: ImportCounts,
+    /// Django users whose id or username belongs to a different restauth user. When any, the
+    /// transaction was rolled back and nothing was written.
+    pub conflicts: Vec<String>,
+    /// Whether the transaction was committed (false for a dry run or on conflicts).
+    pub committed: bool,
+}
+
 /// The storage contract. Every method is one atomic operation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -154,6 +288,32 @@ pub trait Store: Send + Sync + 'static {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, StoreError>;
+    /// [`Store::upgrade_password`], and in the same transaction the user's sessions stamped
+    /// with `old_auth_hash` are stamped with `new_auth_hash`: a rehash keeps the password, so
+    /// it must not end the user's other sessions.
+    async fn upgrade_password_keeping_sessions(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+        old_auth_hash: &str,
+        new_auth_hash: &str,
+    ) -> Result<bool, StoreError>;
+    /// Brings a Django project's rows in, in one transaction (see [`DjangoImport`]): users
+    /// with their ids (an id or username held by a different restauth user is a conflict,
+    /// and then nothing is written), token digests, simplejwt records and sessions, each
+    /// session stamped with `session_auth_hash(stored password hash)`. What an earlier run
+    /// imported is updated from Django where Django changed it, never duplicated, and never
+    /// brought back once restauth ended it. With `dry_run`, everything is done and then rolled
+    /// back, so the outcome says what a real run would change. `progress` is called with the
+    /// number of rows handled so far.
+    async fn import_django(
+        &self,
+        batch: &DjangoImport,
+        session_auth_hash: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+        dry_run: bool,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<ImportOutcome, StoreError>;
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError>;
     async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError>;
     /// Moves `valid_after` (Unix milliseconds: credentials issued at or before it are refused)

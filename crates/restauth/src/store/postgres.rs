@@ -290,6 +290,11 @@ impl Dialect for PostgresDialect {
     // sees every other committed token of the user.
     const LOCK_USER: Option<&'static str> =
         Some("SELECT 1 FROM auth_user WHERE id = $1 FOR UPDATE");
+    // An identity column's sequence does not see ids inserted explicitly.
+    const SYNC_USER_IDS: Option<&'static str> = Some(
+        "SELECT setval(pg_get_serial_sequence('auth_user', 'id'), \
+         (SELECT max(id) FROM auth_user))",
+    );
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

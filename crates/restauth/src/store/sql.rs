@@ -15,8 +15,8 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
 use super::{
-    NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError,
-    TokenRecord, classify,
+    DjangoImport, ImportOutcome, NewToken, NewUser, OutstandingToken, RotatedToken, Rotation,
+    SessionRecord, Store, StoreError, TokenRecord, classify,
 };
 use crate::core::user::User;
 
@@ -34,6 +34,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Locks the user `$1` before a token insert that evicts old tokens, so concurrent inserts
     /// see each other (`None` when `BEGIN_WRITE` already serialises writers).
     const LOCK_USER: Option<&'static str>;
+    /// Moves the generator of user ids past the largest id, after users were inserted with
+    /// their own ids (`None` when inserting an id already does, as SQLite's AUTOINCREMENT).
+    const SYNC_USER_IDS: Option<&'static str>;
 
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
@@ -382,6 +385,63 @@ where
         Ok(self.write(q).await? > 0)
     }
 
+    async fn upgrade_password_keeping_sessions(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+        old_auth_hash: &str,
+        new_auth_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let sql = "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3";
+            let q = sqlx::query(sql).bind(new_hash).bind(user_id).bind(old_hash);
+            let upgraded = Self::write_in(&mut tx, q).await? > 0;
+            if upgraded {
+                let sql = "UPDATE auth_session SET auth_hash = $1 \
+                           WHERE user_id = $2 AND auth_hash = $3";
+                let q = sqlx::query(sql)
+                    .bind(new_auth_hash)
+                    .bind(user_id)
+                    .bind(old_auth_hash);
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(upgraded)
+        })
+        .await
+    }
+
+    async fn import_django(
+        &self,
+        batch: &DjangoImport,
+        session_auth_hash: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+        dry_run: bool,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<ImportOutcome, StoreError> {
+        // No deadline: a large import is one long transaction; each statement still has the
+        // database's own timeout.
+        let mut tx = self.begin_write().await?;
+        let outcome = Self::import_rows(&mut tx, batch, session_auth_hash, progress).await;
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        if dry_run || !outcome.conflicts.is_empty() {
+            tx.rollback().await.map_err(classify)?;
+            return Ok(outcome);
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(ImportOutcome {
+            committed: true,
+            ..outcome
+        })
+    }
+
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
         let sql = "UPDATE auth_user SET is_active = $1 WHERE id = $2";
         Ok(self
@@ -709,6 +769,327 @@ where
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(classify)
+    }
+}
+
+/// A user as the import finds it in restauth.
+struct Existing {
+    id: i64,
+    username: String,
+    password: String,
+}
+
+// The Django import: one long write transaction, row by row, so that every decision sees
+// what the rows before it wrote.
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    <D::DB as Database>::Arguments: IntoArguments<D::DB>,
+    for<'a> i64: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> Option<i64>: Encode<'a, D::DB>,
+    for<'a> bool: Encode<'a, D::DB> + Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> String: Decode<'a, D::DB> + Type<D::DB>,
+    for<'a> &'a str: Encode<'a, D::DB> + Type<D::DB> + ColumnIndex<DbRow<D>>,
+    usize: ColumnIndex<DbRow<D>>,
+{
+    async fn existing_user(
+        tx: &mut Tx<D>,
+        sql: &'static str,
+        q: impl FnOnce(Query<D>) -> Query<D>,
+    ) -> Result<Option<Existing>, StoreError> {
+        let row = q(sqlx::query(sql))
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(classify)?;
+        row.map(|r| -> Result<Existing, sqlx::Error> {
+            Ok(Existing {
+                id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                password: r.try_get("password")?,
+            })
+        })
+        .transpose()
+        .map_err(classify)
+    }
+
+    async fn import_record(
+        tx: &mut Tx<D>,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT fingerprint FROM restauth_django_import \
+                   WHERE kind = $1 AND source_key = $2";
+        let row = sqlx::query(sql)
+            .bind(kind)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(classify)?;
+        row.map(|r| r.try_get(0)).transpose().map_err(classify)
+    }
+
+    async fn record_import(
+        tx: &mut Tx<D>,
+        kind: &str,
+        key: &str,
+        fingerprint: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO restauth_django_import (kind, source_key, fingerprint, imported_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (kind, source_key) DO UPDATE \
+                   SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at";
+        let q = sqlx::query(sql)
+            .bind(kind)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(at);
+        Self::write_in(tx, q).await.map(|_| ())
+    }
+
+    async fn exists(tx: &mut Tx<D>, q: Query<D>) -> Result<bool, StoreError> {
+        Ok(q.fetch_optional(&mut **tx)
+            .await
+            .map_err(classify)?
+            .is_some())
+    }
+
+    async fn import_rows(
+        tx: &mut Tx<D>,
+        batch: &DjangoImport,
+        session_auth_hash: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<ImportOutcome, StoreError> {
+        const BY_ID: &str = "SELECT id, username, password FROM auth_user WHERE id = $1";
+        const BY_NAME: &str = "SELECT id, username, password FROM auth_user WHERE username = $1";
+        let now_ms = batch.now_ms;
+        let now = now_ms.div_euclid(1000);
+        let mut out = ImportOutcome::default();
+        let mut done = 0u64;
+        let mut tick = || {
+            done += 1;
+            progress(done);
+        };
+        // The restauth users the rest may refer to: imported now or by an earlier run.
+        let mut present: std::collections::HashMap<i64, String> = Default::default();
+        let mut inserted_ids = false;
+
+        for u in &batch.users {
+            tick();
+            let key = u.id.to_string();
+            let fingerprint = u.fingerprint();
+            let by_id = Self::existing_user(tx, BY_ID, |q| q.bind(u.id)).await?;
+            let by_name = Self::existing_user(tx, BY_NAME, |q| q.bind(u.username.as_str())).await?;
+            let name_taken = by_name.as_ref().filter(|e| e.id != u.id);
+            let Some(record) = Self::import_record(tx, "user", &key).await? else {
+                if let Some(e) = &by_id {
+                    out.conflicts.push(format!(
+                        "Django user {} ({:?}): id {} belongs to the restauth user {:?}",
+                        u.id, u.username, u.id, e.username
+                    ));
+                    continue;
+                }
+                if let Some(e) = name_taken {
+                    out.conflicts.push(format!(
+                        "Django user {} ({:?}): the username belongs to the restauth user \
+                         with id {}",
+                        u.id, u.username, e.id
+                    ));
+                    continue;
+                }
+                let q = sqlx::query(
+                    "INSERT INTO auth_user (id, username, email, first_name, last_name, \
+                     password, is_active, is_staff, is_superuser, date_joined, last_login) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(u.id)
+                .bind(u.username.as_str())
+                .bind(u.email.as_str())
+                .bind(u.first_name.as_str())
+                .bind(u.last_name.as_str())
+                .bind(u.password.as_str())
+                .bind(u.is_active)
+                .bind(u.is_staff)
+                .bind(u.is_superuser)
+                .bind(u.date_joined)
+                .bind(u.last_login);
+                Self::write_in(tx, q).await?;
+                Self::record_import(tx, "user", &key, &fingerprint, now_ms).await?;
+                inserted_ids = true;
+                present.insert(u.id, u.password.clone());
+                out.users.imported += 1;
+                continue;
+            };
+            // Imported before.
+            let Some(current) = by_id else {
+                out.users
+                    .skip("deleted on restauth since an earlier import");
+                continue;
+            };
+            if record == fingerprint {
+                present.insert(u.id, current.password);
+                out.users.unchanged += 1;
+                continue;
+            }
+            if let Some(e) = name_taken {
+                out.conflicts.push(format!(
+                    "Django user {} renamed to {:?}: that username belongs to the restauth \
+                     user with id {}",
+                    u.id, u.username, e.id
+                ));
+                continue;
+            }
+            let (old_password_fp, _) = record.split_once(':').unwrap_or((record.as_str(), ""));
+            let django_password_changed =
+                old_password_fp != super::password_fingerprint(&u.password);
+            let restauth_kept_it =
+                super::password_fingerprint(&current.password) == old_password_fp;
+            let password = if django_password_changed && restauth_kept_it {
+                u.password.clone()
+            } else {
+                if django_password_changed {
+                    out.users
+                        .note("password changed on Django and on restauth: restauth's kept");
+                }
+                current.password.clone()
+            };
+            let q = sqlx::query(
+                "UPDATE auth_user SET username = $1, email = $2, first_name = $3, \
+                 last_name = $4, password = $5, is_active = $6, is_staff = $7, \
+                 is_superuser = $8, date_joined = $9 WHERE id = $10",
+            )
+            .bind(u.username.as_str())
+            .bind(u.email.as_str())
+            .bind(u.first_name.as_str())
+            .bind(u.last_name.as_str())
+            .bind(password.as_str())
+            .bind(u.is_active)
+            .bind(u.is_staff)
+            .bind(u.is_superuser)
+            .bind(u.date_joined)
+            .bind(u.id);
+            Self::write_in(tx, q).await?;
+            Self::record_import(tx, "user", &key, &fingerprint, now_ms).await?;
+            present.insert(u.id, password);
+            out.users.updated += 1;
+        }
+        if !out.conflicts.is_empty() {
+            return Ok(out);
+        }
+        if inserted_ids && let Some(sync) = D::SYNC_USER_IDS {
+            sqlx::query(sync)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(classify)?;
+        }
+
+        for t in &batch.tokens {
+            tick();
+            if !present.contains_key(&t.user_id) {
+                out.tokens.skip("its user was not imported");
+                continue;
+            }
+            let row = sqlx::query("SELECT user_id FROM authtoken_token WHERE digest = $1")
+                .bind(t.digest.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(classify)?;
+            if let Some(row) = row {
+                let owner: i64 = row.try_get(0).map_err(classify)?;
+                if owner == t.user_id {
+                    out.tokens.unchanged += 1;
+                } else {
+                    out.tokens.skip("the key belongs to another restauth user");
+                }
+                continue;
+            }
+            if Self::import_record(tx, "token", &t.digest).await?.is_some() {
+                out.tokens
+                    .skip("revoked on restauth since an earlier import");
+                continue;
+            }
+            let q = sqlx::query(
+                "INSERT INTO authtoken_token (digest, user_id, created) VALUES ($1, $2, $3)",
+            )
+            .bind(t.digest.as_str())
+            .bind(t.user_id)
+            .bind(t.created);
+            Self::write_in(tx, q).await?;
+            Self::record_import(tx, "token", &t.digest, "", now_ms).await?;
+            out.tokens.imported += 1;
+        }
+
+        for o in &batch.outstanding {
+            tick();
+            if !present.contains_key(&o.user_id) {
+                out.outstanding.skip("its user was not imported");
+                continue;
+            }
+            let q = sqlx::query(
+                "INSERT INTO token_blacklist_outstandingtoken \
+                 (jti, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(o.jti.as_str())
+            .bind(o.user_id)
+            .bind(o.family.as_str())
+            .bind(o.created_at)
+            .bind(o.expires_at);
+            if Self::write_in(tx, q).await? > 0 {
+                out.outstanding.imported += 1;
+            } else {
+                out.outstanding.unchanged += 1;
+            }
+        }
+
+        for b in &batch.blacklisted {
+            tick();
+            let q = sqlx::query(BLACKLIST)
+                .bind(b.jti.as_str())
+                .bind(b.blacklisted_at)
+                .bind(b.expires_at);
+            if Self::write_in(tx, q).await? > 0 {
+                out.blacklisted.imported += 1;
+            } else {
+                out.blacklisted.unchanged += 1;
+            }
+        }
+
+        for s in &batch.sessions {
+            tick();
+            let Some(password) = present.get(&s.user_id) else {
+                out.sessions.skip("its user was not imported");
+                continue;
+            };
+            let live =
+                sqlx::query("SELECT 1 FROM auth_session WHERE digest = $1").bind(s.digest.as_str());
+            if Self::exists(tx, live).await? {
+                out.sessions.unchanged += 1;
+                continue;
+            }
+            if Self::import_record(tx, "session", &s.digest)
+                .await?
+                .is_some()
+            {
+                out.sessions
+                    .skip("ended on restauth since an earlier import");
+                continue;
+            }
+            let auth_hash = session_auth_hash(password);
+            let q = sqlx::query(
+                "INSERT INTO auth_session (digest, user_id, auth_hash, created, last_seen, expires) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(s.digest.as_str())
+            .bind(s.user_id)
+            .bind(auth_hash.as_str())
+            .bind(s.created)
+            .bind(now)
+            .bind(s.expires);
+            Self::write_in(tx, q).await?;
+            Self::record_import(tx, "session", &s.digest, "", now_ms).await?;
+            out.sessions.imported += 1;
+        }
+        Ok(out)
     }
 }
 

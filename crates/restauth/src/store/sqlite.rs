@@ -170,6 +170,8 @@ impl Dialect for SqliteDialect {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_MIGRATIONS: Option<&'static str> = None;
     const LOCK_USER: Option<&'static str> = None;
+    // AUTOINCREMENT remembers the largest id ever inserted, explicit ones included.
+    const SYNC_USER_IDS: Option<&'static str> = None;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

@@ -195,6 +195,28 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub simple_jwt: jwt::SimpleJwtSettings,
     pub throttle: ThrottleSettings,
+    /// `[user]`: what Django's user model says of itself.
+    pub user: UserSettings,
+}
+
+/// `[user]`: the user model's `USERNAME_FIELD`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserSettings {
+    /// The name of the username field in the bodies of the obtain endpoints
+    /// (`/api-token-auth/`, `/api/token/`, `/api/auth/login/`), as DRF and simplejwt take it
+    /// from `USERNAME_FIELD`: `"email"` for a project that logs users in by email (whose
+    /// restauth username is then the email, as `import-django --username-field email` makes
+    /// it). Default `"username"`.
+    pub username_field: String,
+}
+
+impl Default for UserSettings {
+    fn default() -> Self {
+        UserSettings {
+            username_field: "username".into(),
+        }
+    }
 }
 
 /// Where throttle counters live.
@@ -485,6 +507,17 @@ impl Settings {
             tracing::warn!("rest_framework.default_authentication_classes is empty");
         }
         self.cors.validate()?;
+        let field = &self.user.username_field;
+        let plain = field.starts_with(|c: char| c.is_ascii_lowercase())
+            && field
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain || field == "password" {
+            return Err(ConfigError(format!(
+                "user.username_field: {field:?} is not a field name ([a-z][a-z0-9_]*, not \
+                 password)"
+            )));
+        }
         if self.token.keyword.is_empty() || self.token.keyword.contains(char::is_whitespace) {
             return Err(ConfigError(
                 "token.keyword: must be one word without spaces".into(),
