@@ -348,7 +348,7 @@ async fn backup_on_postgresql_points_to_pg_dump() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("restauth.toml"),
-        "[database]\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n",
+        "secret_key = \"Jq8vX2mLr5Tn0cWz7HbK4sYe1PdFg9Ua\"\n[database]\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n",
     )
     .unwrap();
     let out = command_in(dir.path(), &["backup", "out.db"], "");
@@ -403,9 +403,18 @@ fn fails_with(toml: Option<&str>, env: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn startup_errors_name_the_setting_to_fix() {
+    // PostgreSQL without a configured key: instances must share one, so no key file is made.
+    let err = fails_with(
+        Some("[database]\nurl = \"postgres://postgres@127.0.0.1:5432/test\"\n"),
+        &[],
+    );
+    assert!(err.contains("secret_key: must be set"), "{err}");
+    assert!(err.contains("RESTAUTH_SECRET_KEY"), "{err}");
     // Nothing listens on port 9 of the loopback: the host is named.
     let err = fails_with(
-        Some("[database]\nurl = \"postgres://app:hunter2@127.0.0.1:9/app\"\nacquire_timeout = 1\n"),
+        Some(
+            "secret_key = \"Jq8vX2mLr5Tn0cWz7HbK4sYe1PdFg9Ua\"\n[database]\nurl = \"postgres://app:hunter2@127.0.0.1:9/app\"\nacquire_timeout = 1\n",
+        ),
         &[],
     );
     assert!(err.contains("database.url"), "{err}");
@@ -413,7 +422,9 @@ async fn startup_errors_name_the_setting_to_fix() {
     assert!(!err.contains("hunter2"), "{err}");
     // A role the server refuses: the URL, without its password.
     let err = fails_with(
-        Some("[database]\nurl = \"postgres://no_such_role:hunter2@127.0.0.1:5432/test\"\n"),
+        Some(
+            "secret_key = \"Jq8vX2mLr5Tn0cWz7HbK4sYe1PdFg9Ua\"\n[database]\nurl = \"postgres://no_such_role:hunter2@127.0.0.1:5432/test\"\n",
+        ),
         &[],
     );
     assert!(

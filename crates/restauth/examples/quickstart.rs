@@ -2,7 +2,6 @@
 //! `curl localhost:8000/api/profile/ -H 'Authorization: Token <key>'`.
 
 use axum::{Router, response::Json};
-use restauth::core::settings::Secret;
 use restauth::{
     ApiView, AuthClass, CurrentUser, IsAuthenticated, Restauth, ServeOptions, Settings,
 };
@@ -38,15 +37,12 @@ pub fn app(restauth: &Restauth) -> Router {
         ))
 }
 
-/// Settings in code: restauth's defaults, then the database and the secret key.
+/// Settings in code: restauth's defaults and the database. Without a `secret_key`,
+/// `Restauth::open` reads or creates `restauth.secret_key` (mode 0600) beside the SQLite file,
+/// so a restart keeps everyone logged in; on PostgreSQL, set `settings.secret_key`.
 pub fn settings(database_url: &str) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = database_url.into();
-    // Signs sessions and JWTs: at least 32 characters, kept secret. The fixed fallback is
-    // for trying this example only; set RESTAUTH_SECRET_KEY anywhere else.
-    let key = std::env::var("RESTAUTH_SECRET_KEY")
-        .unwrap_or_else(|_| "quickstart-only-secret-key-change-me-0123456789".into());
-    settings.secret_key = Some(Secret(key));
     settings
 }
 

@@ -173,13 +173,24 @@ impl Builder {
         }
         database.push_str(&self.database);
         let mut config = self.config;
+        let postgres = database.contains("postgres");
+        if postgres
+            && !config.contains("secret_key")
+            && !self.env.iter().any(|(k, _)| k == "RESTAUTH_SECRET_KEY")
+        {
+            // On PostgreSQL the key must be configured (no key file is shared between
+            // instances); one key for every test server, as instances of one site share it.
+            config.insert_str(
+                0,
+                "secret_key = \"t3st-only-9f2c4e7a1b8d6f0e3a5c7b9d1e4f6a8c\"\n",
+            );
+        }
         if !database.is_empty() {
             // Last, so it cannot swallow keys meant for the top level or another table.
             config.push_str("\n[database]\n");
             config.push_str(&database);
         }
         std::fs::write(dir.path().join("restauth.toml"), &config).expect("config");
-        let postgres = database.contains("postgres");
         let (child, base) = spawn_server(dir.path(), &self.env);
         let client = reqwest::Client::builder()
             .cookie_store(true)
