@@ -89,12 +89,18 @@ pub fn hs256(key: &[u8], header: &str, payload: &Value) -> String {
     hmac_token("HS256", key, header, &payload.to_string())
 }
 
-/// The server's HMAC secret: the generated `restauth.secret_key` file in its folder.
+/// The server's HMAC secret: the generated `restauth.secret_key` file in its folder (SQLite),
+/// else the `secret_key` of its configuration (PostgreSQL servers are given one).
 pub fn secret(s: &Server) -> String {
-    std::fs::read_to_string(s.path().join("restauth.secret_key"))
-        .expect("restauth.secret_key")
-        .trim()
-        .to_owned()
+    if let Ok(key) = std::fs::read_to_string(s.path().join("restauth.secret_key")) {
+        return key.trim().to_owned();
+    }
+    let config = std::fs::read_to_string(s.path().join("restauth.toml")).expect("restauth.toml");
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key = "))
+        .map(|v| v.trim_matches('"').to_owned())
+        .expect("secret_key in restauth.toml")
 }
 
 /// A valid access payload for `user_id`, in simplejwt's key order.
