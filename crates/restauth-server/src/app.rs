@@ -15,6 +15,8 @@ use restauth::core::error::{Error, json_response};
 use restauth::pipeline::hosts::{AllowedHosts, INVALID_HOST};
 use restauth::pipeline::view::not_found;
 use restauth::{Restauth, ServeOptions};
+
+use crate::config::ServerSettings;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,9 +30,13 @@ use tower_http::trace::TraceLayer;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// All routes and layers, ready to serve; requests for hosts outside `hosts` get 400.
-pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String> {
+pub fn router(
+    restauth: &Restauth,
+    server: &ServerSettings,
+    hosts: AllowedHosts,
+) -> Result<Router, String> {
     let settings = restauth.settings();
-    let sessions = restauth::session::router(restauth.sessions(), settings.server.demo_views)
+    let sessions = restauth::session::router(restauth.sessions(), server.demo_views)
         .map_err(|e| format!("session.templates_dir: {e}"))?;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
@@ -44,10 +50,10 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
         ))
         .merge(restauth::jwt::router(restauth.jwt()))
         .merge(sessions);
-    if settings.server.demo_views {
+    if server.demo_views {
         app = app.merge(crate::demo::router(restauth));
     }
-    let max_body = settings.server.max_body_bytes;
+    let max_body = server.max_body_bytes;
     // Outside the routes and their authentication: a browser's preflight carries no
     // credentials and is answered here, as django-cors-headers' middleware does before DRF.
     let cors = settings.cors.layer().map_err(|e| e.0)?;
@@ -59,7 +65,7 @@ pub fn router(restauth: &Restauth, hosts: AllowedHosts) -> Result<Router, String
         }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(settings.server.request_timeout.0),
+            Duration::from_secs(server.request_timeout.0),
         ))
         .layer(tower::util::option_layer(cors))
         .layer({
@@ -289,12 +295,11 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 /// Binds, prints the address (tests and scripts read it), and serves until Ctrl-C or SIGTERM.
-pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
+pub async fn serve(restauth: Restauth, server: &ServerSettings, bind: &str) -> Result<(), String> {
     let listener = TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = &restauth.settings().server;
     let hosts = match &server.allowed_hosts {
         Some(list) => AllowedHosts::new(list),
         None => AllowedHosts::local(addr).ok_or_else(|| {
@@ -316,7 +321,7 @@ pub async fn serve(restauth: Restauth, bind: &str) -> Result<(), String> {
         .drf_conventions(true);
     // DRF's conventions (one route with and without the trailing slash, DRF's 404 and 405
     // bodies) come from `restauth::serve`, as for any app built on the library.
-    let app = router(&restauth, hosts)?;
+    let app = router(&restauth, server, hosts)?;
     println!("restauth listening on http://{addr}");
     tracing::info!(%addr, "listening");
     restauth::serve_with_shutdown(listener, app, options, shutdown_signal())

@@ -13,15 +13,13 @@ use crate::config;
 pub type CommandResult = Result<(), String>;
 
 pub async fn run(cli: Cli) -> CommandResult {
-    let settings = config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let config::Config { settings, server } =
+        config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Command::Serve(args) = &cli.command {
-        let bind = args
-            .bind
-            .clone()
-            .unwrap_or_else(|| settings.server.bind.clone());
+        let bind = args.bind.clone().unwrap_or_else(|| server.bind.clone());
         let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
         let store = restauth.store().clone();
-        let served = crate::app::serve(restauth, &bind).await;
+        let served = crate::app::serve(restauth, &server, &bind).await;
         // After a clean shutdown the database file alone holds everything.
         checkpoint(store.as_ref()).await;
         return served;

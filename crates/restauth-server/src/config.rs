@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use restauth::core::settings::key_file::{check_sqlite_folder, ensure_secret_key};
-use restauth::core::settings::{ConfigError, MIN_SECRET_KEY_LEN, Settings};
+use restauth::core::settings::{ConfigError, MIN_SECRET_KEY_LEN, Seconds, Settings};
 
 /// Environment variables with the `RESTAUTH_` prefix that are not configuration keys.
 const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
@@ -14,7 +14,7 @@ const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
 
 /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
 /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
-fn read(path: Option<&Path>) -> Result<Settings, ConfigError> {
+fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> {
     let file: PathBuf = match path {
         Some(p) if !p.exists() => {
             return Err(ConfigError(format!(
@@ -32,11 +32,18 @@ fn read(path: Option<&Path>) -> Result<Settings, ConfigError> {
         !RESERVED_ENV.contains(&key.as_str())
             && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
     });
-    let settings: Settings = Figment::new()
-        .merge(Toml::file(file))
-        .merge(env)
-        .extract()
-        .map_err(|e| ConfigError(describe(e)))?;
+    let figment = Figment::new().merge(Toml::file(file)).merge(env);
+    let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
+    // The same sources, read for the server's own section (errors keep the `server.` path).
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct ServerFile {
+        server: ServerSettings,
+    }
+    let server = figment
+        .extract::<ServerFile>()
+        .map_err(|e| ConfigError(describe(e)))?
+        .server;
     if let Some(key) = &settings.secret_key
         && key.0.len() < MIN_SECRET_KEY_LEN
     {
@@ -47,7 +54,8 @@ fn read(path: Option<&Path>) -> Result<Settings, ConfigError> {
         )));
     }
     settings.validate()?;
-    Ok(settings)
+    server.validate()?;
+    Ok((settings, server))
 }
 
 /// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
@@ -79,14 +87,76 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
+/// The library's settings and the server's own `[server]` section, read once.
+pub struct Config {
+    pub settings: Settings,
+    pub server: ServerSettings,
+}
+
+/// The `[server]` section: what only the `restauth` binary reads.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Serve the demo views (`/api/dashboard/`, `/api/profile/`, …).
+    pub demo_views: bool,
+    /// Largest accepted request body, in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// A request still unanswered after this long gets 408 (slow clients cannot hold a worker).
+    pub request_timeout: Seconds,
+    /// Host names this server answers (Django's `ALLOWED_HOSTS`: exact names, `.example.com`
+    /// for a domain and its subdomains, `"*"` for any); other hosts get 400. Unset: the local
+    /// names, accepted only when `bind` is a loopback address.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// A client must send its request head within this long, or the connection is closed.
+    pub header_read_timeout: Seconds,
+    /// Connections served at once; more wait until one closes. Keep it below the descriptor
+    /// limit (`ulimit -n`).
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8000".into(),
+            demo_views: true,
+            max_body_bytes: 64 * 1024,
+            request_timeout: Seconds(30),
+            allowed_hosts: None,
+            header_read_timeout: Seconds(10),
+            max_connections: 512,
+        }
+    }
+}
+
+impl ServerSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError(
+                "server.max_connections: must be at least 1".into(),
+            ));
+        }
+        for (key, value) in [
+            ("server.header_read_timeout", self.header_read_timeout),
+            ("server.request_timeout", self.request_timeout),
+        ] {
+            if value.0 == 0 {
+                return Err(ConfigError(format!("{key}: must be at least 1 second")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600); on PostgreSQL the key must be configured.
-pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
-    let mut settings = read(path)?;
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let (mut settings, server) = read(path)?;
     // Before the key file, which lives in the same folder: the folder is what to fix.
     check_sqlite_folder(&settings.database.url)?;
     ensure_secret_key(&mut settings)?;
-    Ok(settings)
+    Ok(Config { settings, server })
 }
 
 #[cfg(test)]
@@ -95,6 +165,8 @@ mod tests {
 
     #[test]
     fn errors_start_with_the_key_to_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("restauth.toml");
         for (toml, key) in [
             (
                 "[simple_jwt]\nalgorithm = \"none\"\n",
@@ -104,13 +176,25 @@ mod tests {
                 "[rest_framework.default_throttle_rates]\nanon = \"2/month\"\n",
                 "rest_framework.default_throttle_rates.anon",
             ),
+            ("[server]\nrequest_timeout = -1\n", "server.request_timeout"),
+            ("[server]\nrequest_timeout = 0\n", "server.request_timeout"),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nbindd = \"x\"\n", "server"),
         ] {
-            let err = Figment::new()
-                .merge(Toml::string(toml))
-                .extract::<Settings>()
-                .unwrap_err();
-            let text = describe(err);
-            assert!(text.starts_with(key), "{text}");
+            std::fs::write(&file, toml).unwrap();
+            let Err(err) = read(Some(&file)) else {
+                panic!("{toml}: accepted");
+            };
+            assert!(err.0.starts_with(key), "{toml}: {}", err.0);
         }
+        // A configuration of both parts: each side reads its own.
+        std::fs::write(
+            &file,
+            "[server]\nbind = \"127.0.0.1:9000\"\n[token]\nlimit_per_user = 3\n",
+        )
+        .unwrap();
+        let (settings, server) = read(Some(&file)).unwrap();
+        assert_eq!(server.bind, "127.0.0.1:9000");
+        assert_eq!(settings.token.limit_per_user, Some(3));
     }
 }

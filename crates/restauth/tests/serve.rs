@@ -176,3 +176,26 @@ async fn serve_keeps_drfs_paths_and_error_bodies() {
         "{reply}"
     );
 }
+
+/// DRF's URLs end in a slash, and an app may pass one to a ready router: the route answers
+/// both spellings under `restauth::serve`, which trims the slash before routing.
+#[tokio::test]
+async fn a_router_given_a_trailing_slash_still_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let restauth = restauth(&dir).await;
+    let app = restauth::token::router(restauth.tokens(), "/api-token-auth/");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    for path in ["/api-token-auth/", "/api-token-auth"] {
+        let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        let reply = exchange(conn, &request).await;
+        // DRF's field errors for an empty body: the view ran, not a 404.
+        assert!(reply.starts_with("HTTP/1.1 400"), "{path}: {reply}");
+        assert!(reply.contains("This field is required."), "{path}: {reply}");
+    }
+}

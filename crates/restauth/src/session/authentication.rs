@@ -113,7 +113,7 @@ async fn read_form_token(
     restauth: &SessionService,
     request: &mut Request<Body>,
 ) -> Result<Option<String>, Error> {
-    let limit = restauth.settings().server.max_body_bytes;
+    let limit = restauth.settings().data_upload_max_memory_size.0;
     let body = std::mem::take(request.body_mut());
     let bytes = axum::body::to_bytes(body, limit)
         .await

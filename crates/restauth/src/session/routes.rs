@@ -149,7 +149,7 @@ pub(super) async fn read_form(
         &parts.extensions,
         restauth.settings().rest_framework.num_proxies,
     )?;
-    let limit = restauth.settings().server.max_body_bytes;
+    let limit = restauth.settings().data_upload_max_memory_size.0;
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| Error::PayloadTooLarge)?;

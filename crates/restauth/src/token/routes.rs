@@ -9,6 +9,7 @@ use serde_json::json;
 use super::TokenService;
 use crate::core::error::UNABLE_TO_LOG_IN;
 use crate::core::error::{Error, ValidationErrors, json_response};
+use crate::core::settings::route_path;
 use crate::pipeline::parsers::RequestData;
 use crate::pipeline::throttling::ClientIdent;
 use crate::pipeline::view::{ApiView, no_store};
@@ -20,7 +21,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &TokenService, path: &
     let view = ApiView::new("Obtain Auth Token")
         .post(obtain_auth_token)
         .guard(restauth.policy().permissions(Vec::new()).throttles([]));
-    Router::new().route(path, view).with_state(restauth.clone())
+    // DRF's URLs end in a slash; `restauth::serve` trims it before routing, so the route is
+    // mounted without it and answers both spellings.
+    Router::new()
+        .route(route_path(path), view)
+        .with_state(restauth.clone())
 }
 
 /// Username and password (JSON, form or multipart) → `{"token": "<40 hex>"}`, a new token each time.

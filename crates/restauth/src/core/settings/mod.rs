@@ -177,19 +177,48 @@ pub enum PermissionClass {
     IsAuthenticatedOrReadOnly,
 }
 
+/// Bytes of a request body the library reads at most; Django's default is 2.5 MiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct UploadLimit(pub usize);
+
+impl Default for UploadLimit {
+    fn default() -> Self {
+        UploadLimit(2_621_440)
+    }
+}
+
+/// A section of the configuration file the library does not read (see [`Settings`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerSection;
+
+impl<'de> Deserialize<'de> for ServerSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| ServerSection)
+    }
+}
+
 /// Everything restauth reads from configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Django's SECRET_KEY: the default JWT HMAC key and the key of session hashes.
     pub secret_key: Option<Secret>,
-    pub server: ServerSettings,
+    /// The `[server]` section belongs to the `restauth` binary (bind address, timeouts, demo
+    /// views), which reads it itself; the library accepts and ignores it, so one
+    /// `restauth.toml` serves both.
+    #[doc(hidden)]
+    pub server: ServerSection,
     pub database: DatabaseSettings,
     pub rest_framework: RestFrameworkSettings,
     pub token: TokenSettings,
     pub password: PasswordSettings,
     pub cache: CacheSettings,
     pub session: SessionSettings,
+    /// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`: the largest form or JSON body the login views
+    /// and the CSRF check read (413 above). A server usually refuses large bodies earlier
+    /// (`ServeOptions::max_body_bytes`).
+    pub data_upload_max_memory_size: UploadLimit,
     pub csrf: CsrfSettings,
     /// `[cors]`: django-cors-headers' settings.
     pub cors: CorsSettings,
@@ -324,42 +353,6 @@ impl Default for CsrfSettings {
             cookie_path: "/".into(),
             trusted_origins: Vec::new(),
             trust_forwarded_proto: false,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Address to listen on.
-    pub bind: String,
-    /// Serve the demo views (`/api/dashboard/`, `/api/profile/`, …).
-    pub demo_views: bool,
-    /// Largest accepted request body, in bytes (413 above).
-    pub max_body_bytes: usize,
-    /// A request still unanswered after this long gets 408 (slow clients cannot hold a worker).
-    pub request_timeout: Seconds,
-    /// Host names this server answers (Django's `ALLOWED_HOSTS`: exact names, `.example.com`
-    /// for a domain and its subdomains, `"*"` for any); other hosts get 400. Unset: the local
-    /// names, accepted only when `bind` is a loopback address.
-    pub allowed_hosts: Option<Vec<String>>,
-    /// A client must send its request head within this long, or the connection is closed.
-    pub header_read_timeout: Seconds,
-    /// Connections served at once; more wait until one closes. Keep it below the descriptor
-    /// limit (`ulimit -n`).
-    pub max_connections: usize,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            bind: "127.0.0.1:8000".into(),
-            demo_views: true,
-            max_body_bytes: 64 * 1024,
-            request_timeout: Seconds(30),
-            allowed_hosts: None,
-            header_read_timeout: Seconds(10),
-            max_connections: 512,
         }
     }
 }
@@ -565,16 +558,6 @@ impl Settings {
                 "session.logout_url: must differ from session.login_url".into(),
             ));
         }
-        if self.server.max_connections == 0 {
-            return Err(ConfigError(
-                "server.max_connections: must be at least 1".into(),
-            ));
-        }
-        if self.server.header_read_timeout.0 == 0 {
-            return Err(ConfigError(
-                "server.header_read_timeout: must be at least 1 second".into(),
-            ));
-        }
         if self.database.max_connections == 0 {
             return Err(ConfigError(
                 "database.max_connections: must be at least 1".into(),
@@ -590,7 +573,6 @@ impl Settings {
         // Negative values never parse into `Seconds`; zero is the one left to refuse.
         // (`database.statement_timeout = 0` keeps meaning "no limit".)
         for (key, value) in [
-            ("server.request_timeout", self.server.request_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             (
                 "password.hashing_queue_timeout",
@@ -779,9 +761,6 @@ mod tests {
     #[test]
     fn zero_timeouts_are_refused_by_name() {
         let mut s = Settings::default();
-        s.server.request_timeout = Seconds(0);
-        assert!(refusal(&s).contains("server.request_timeout"));
-        let mut s = Settings::default();
         s.database.acquire_timeout = Seconds(0);
         assert!(refusal(&s).contains("database.acquire_timeout"));
         let mut s = Settings::default();
@@ -796,7 +775,6 @@ mod tests {
     #[test]
     fn negative_timeouts_do_not_parse_and_name_the_key() {
         for toml in [
-            "[server]\nrequest_timeout = -1\n",
             "[database]\nacquire_timeout = \"-5s\"\n",
             "[password]\nhashing_queue_timeout = -1\n",
         ] {
