@@ -260,7 +260,7 @@ mod checks {
         assert!(s.token_by_digest("00").await.unwrap().is_none());
         assert!(!s.set_password(4242, "h", None).await.unwrap());
         assert!(!s.set_password(4242, "h", Some(5)).await.unwrap());
-        assert!(!s.upgrade_password(4242, "a", "b").await.unwrap());
+        assert!(!s.upgrade_password(4242, "a", "b", "", "").await.unwrap());
         assert!(!s.set_active(4242, false).await.unwrap());
         assert!(!s.set_valid_after(4242, 5).await.unwrap());
         assert!(!s.delete_user(4242).await.unwrap());
@@ -293,20 +293,24 @@ mod checks {
     pub async fn upgrade_password_is_conditional(b: &Backend) {
         let s = b.open().await;
         let u = s.create_user(&new_user("carol")).await.unwrap();
-        assert!(!s.upgrade_password(u.id, "not-it", "new").await.unwrap());
+        assert!(
+            !s.upgrade_password(u.id, "not-it", "new", "", "")
+                .await
+                .unwrap()
+        );
         assert_eq!(
             s.user_by_id(u.id).await.unwrap().unwrap().password,
             "argon2$hash"
         );
         assert!(
-            s.upgrade_password(u.id, "argon2$hash", "new")
+            s.upgrade_password(u.id, "argon2$hash", "new", "", "")
                 .await
                 .unwrap()
         );
         assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().password, "new");
         // A second upgrade from the old hash (a concurrent login) loses.
         assert!(
-            !s.upgrade_password(u.id, "argon2$hash", "newer")
+            !s.upgrade_password(u.id, "argon2$hash", "newer", "", "")
                 .await
                 .unwrap()
         );
@@ -327,7 +331,7 @@ mod checks {
             .await
             .unwrap();
         let up = s
-            .upgrade_password_keeping_sessions(u.id, "argon2$hash", "new", "hash", "new-hash")
+            .upgrade_password(u.id, "argon2$hash", "new", "hash", "new-hash")
             .await
             .unwrap();
         assert!(up);
@@ -341,7 +345,7 @@ mod checks {
         assert_eq!(auth("s3").await, "hash");
         // Lost race: nothing changes.
         let again = s
-            .upgrade_password_keeping_sessions(u.id, "argon2$hash", "x", "new-hash", "x-hash")
+            .upgrade_password(u.id, "argon2$hash", "x", "new-hash", "x-hash")
             .await
             .unwrap();
         assert!(!again);
@@ -397,7 +401,7 @@ mod checks {
 
         // Again: nothing new. A changed Django row updates; restauth's own password stays.
         assert!(
-            s.upgrade_password(10, "pbkdf2_sha256$1$salt$ann", "mine")
+            s.upgrade_password(10, "pbkdf2_sha256$1$salt$ann", "mine", "", "")
                 .await
                 .unwrap()
         );

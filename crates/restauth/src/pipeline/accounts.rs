@@ -155,13 +155,7 @@ impl Context {
         let new_auth = crate::core::hmac::session_auth_hash(&new_hash, self.secret_key());
         if let Err(e) = self
             .store()
-            .upgrade_password_keeping_sessions(
-                user.id,
-                &user.password,
-                &new_hash,
-                &old_auth,
-                &new_auth,
-            )
+            .upgrade_password(user.id, &user.password, &new_hash, &old_auth, &new_auth)
             .await
         {
             tracing::warn!(error = %e, user_id = user.id, "password upgrade failed");

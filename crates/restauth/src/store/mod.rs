@@ -281,17 +281,11 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         revoke_before: Option<i64>,
     ) -> Result<bool, StoreError>;
-    /// Replaces `old_hash` by `new_hash` only if it is still the stored one (upgrade on login).
+    /// Replaces `old_hash` by `new_hash` only if it is still the stored one (upgrade on login),
+    /// and in the same transaction stamps the user's sessions carrying `old_auth_hash` with
+    /// `new_auth_hash`: a rehash keeps the password, so it must not end the user's other
+    /// sessions.
     async fn upgrade_password(
-        &self,
-        user_id: i64,
-        old_hash: &str,
-        new_hash: &str,
-    ) -> Result<bool, StoreError>;
-    /// [`Store::upgrade_password`], and in the same transaction the user's sessions stamped
-    /// with `old_auth_hash` are stamped with `new_auth_hash`: a rehash keeps the password, so
-    /// it must not end the user's other sessions.
-    async fn upgrade_password_keeping_sessions(
         &self,
         user_id: i64,
         old_hash: &str,

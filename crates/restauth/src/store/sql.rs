@@ -379,17 +379,6 @@ where
         user_id: i64,
         old_hash: &str,
         new_hash: &str,
-    ) -> Result<bool, StoreError> {
-        let sql = "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3";
-        let q = sqlx::query(sql).bind(new_hash).bind(user_id).bind(old_hash);
-        Ok(self.write(q).await? > 0)
-    }
-
-    async fn upgrade_password_keeping_sessions(
-        &self,
-        user_id: i64,
-        old_hash: &str,
-        new_hash: &str,
         old_auth_hash: &str,
         new_auth_hash: &str,
     ) -> Result<bool, StoreError> {
