@@ -36,7 +36,7 @@ pub fn router(
     hosts: AllowedHosts,
 ) -> Result<Router, String> {
     let settings = restauth.settings();
-    let sessions = restauth::session::router(restauth.sessions(), server.demo_views)
+    let sessions = restauth::session::router(restauth.sessions())
         .map_err(|e| format!("session.templates_dir: {e}"))?;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
@@ -51,7 +51,9 @@ pub fn router(
         .merge(restauth::jwt::router(restauth.jwt()))
         .merge(sessions);
     if server.demo_views {
-        app = app.merge(crate::demo::router(restauth));
+        app = app.merge(
+            crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,
+        );
     }
     let max_body = server.max_body_bytes;
     // Outside the routes and their authentication: a browser's preflight carries no

@@ -1,9 +1,15 @@
-//! The demo views: how an application protects its own routes with restauth.
+//! The demo views: how an application protects its own routes with restauth — JSON views
+//! behind each permission class, and an HTML page behind the session login.
+
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{FromRef, State};
 use axum::response::Response;
+use axum::routing::get;
 use http::StatusCode;
 use restauth::core::error::json_response;
+use restauth::session::{LoginRequired, SessionService, Templates};
 use restauth::{
     ApiView, AuthClass, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
     MaybeUser, Payload, Policy, Restauth,
@@ -18,9 +24,23 @@ const ALL_CLASSES: [AuthClass; 4] = [
     AuthClass::Jwt,
 ];
 
-pub fn router(restauth: &Restauth) -> Router {
+/// The demo page: `username`, `csrf_token` and `logout_url`; overridable from
+/// `[session] templates_dir` like the login page.
+const DASHBOARD: &str = "dashboard.html";
+
+/// The demo views; an error when `dashboard.html` of `[session] templates_dir` is broken.
+pub fn router(restauth: &Restauth) -> std::io::Result<Router> {
     let all = || restauth.policy().authentication(ALL_CLASSES);
-    Router::new()
+    let templates = Templates::load(
+        restauth.settings().session.templates_dir.as_deref(),
+        &[(DASHBOARD, include_str!("../templates/dashboard.html"))],
+    )?;
+    let pages = Pages {
+        sessions: restauth.sessions().clone(),
+        templates: Arc::new(templates),
+    };
+    Ok(Router::new()
+        .route("/dashboard", get(dashboard_page).with_state(pages))
         .route(
             "/api/dashboard",
             ApiView::new("Dashboard")
@@ -67,7 +87,29 @@ pub fn router(restauth: &Restauth) -> Router {
         .route(
             "/api/echo",
             ApiView::new("Echo").post(echo).guard(echo_policy(restauth)),
-        )
+        ))
+}
+
+#[derive(Clone)]
+struct Pages {
+    sessions: SessionService,
+    templates: Arc<Templates>,
+}
+
+impl FromRef<Pages> for SessionService {
+    fn from_ref(pages: &Pages) -> SessionService {
+        pages.sessions.clone()
+    }
+}
+
+/// The page behind the login: the greeting and a logout button.
+async fn dashboard_page(State(pages): State<Pages>, login: LoginRequired) -> Response {
+    let context = json!({
+        "username": login.user.username,
+        "csrf_token": login.csrf_token(),
+        "logout_url": pages.sessions.settings().session.logout_url,
+    });
+    login.render(&pages.templates, DASHBOARD, context)
 }
 
 /// Limited by `[rest_framework.default_throttle_rates] echo = "…"` when that is set; without

@@ -117,7 +117,7 @@ async fn routers_merge_into_an_app_with_its_own_state() {
             "/api-token-auth",
         ))
         .merge(restauth::jwt::router(restauth.jwt()))
-        .merge(restauth::session::router(restauth.sessions(), false).unwrap());
+        .merge(restauth::session::router(restauth.sessions()).unwrap());
     let app = app.with_state(AppState { greeting: "hi" });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = listener.local_addr().unwrap();

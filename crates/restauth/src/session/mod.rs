@@ -13,7 +13,11 @@ pub mod safe_url;
 pub mod templates;
 
 pub use authentication::SessionAuthentication;
+#[cfg(feature = "html-login")]
+pub use pages::LoginRequired;
 pub use routes::router;
+#[cfg(feature = "html-login")]
+pub use templates::Templates;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -1,5 +1,6 @@
-//! Django's HTML login and logout pages (at `[session] login_url` and `logout_url`), and the
-//! demo dashboard page: minijinja templates, overridable from `[session] templates_dir`.
+//! Django's HTML login and logout pages (at `[session] login_url` and `logout_url`): minijinja
+//! templates, overridable from `[session] templates_dir`; and [`LoginRequired`], Django's
+//! `login_required` for an app's own pages.
 
 use super::SessionService;
 use super::routes::*;
@@ -20,12 +21,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 /// Adds the pages to the session routes.
-pub(super) fn routes(
-    router: Router<Pages>,
-    session: &SessionSettings,
-    dashboard: bool,
-) -> Router<Pages> {
-    let router = router
+pub(super) fn routes(router: Router<Pages>, session: &SessionSettings) -> Router<Pages> {
+    router
         .route(
             route_path(&session.login_url),
             get(login_page).post(login_submit),
@@ -33,12 +30,7 @@ pub(super) fn routes(
         .route(
             route_path(&session.logout_url),
             axum::routing::post(logout_submit),
-        );
-    if dashboard {
-        router.route("/dashboard", get(dashboard_page))
-    } else {
-        router
-    }
+        )
 }
 /// An HTML page that no other site may frame (clickjacking): Django's `X-Frame-Options: DENY`,
 /// and CSP's `frame-ancestors 'none'` for browsers that prefer it.
@@ -222,50 +214,157 @@ async fn logout_submit(State(pages): State<Pages>, request: Request<Body>) -> Re
     response
 }
 
-/// The demo page behind the login: the greeting and a logout button.
-async fn dashboard_page(State(pages): State<Pages>, headers: HeaderMap) -> Response {
-    let restauth = &pages.restauth;
-    let settings = &restauth.settings().session;
-    if let Some(refused) = html_refused(&headers) {
-        return refused;
+/// Django's `login_required` for an HTML page of the app: the user of the request's session,
+/// or a redirect to `[session] login_url` with `next` naming this page (a dead session's
+/// cookie deleted on the way), or 406 when the client does not take HTML. The router's state
+/// must give a [`SessionService`] (axum's `FromRef`).
+///
+/// ```no_run
+/// use axum::{Router, extract::{FromRef, State}, response::Response, routing::get};
+/// use restauth::session::{LoginRequired, SessionService, Templates};
+/// use std::sync::Arc;
+///
+/// #[derive(Clone)]
+/// struct Pages { sessions: SessionService, templates: Arc<Templates> }
+/// impl FromRef<Pages> for SessionService {
+///     fn from_ref(p: &Pages) -> SessionService { p.sessions.clone() }
+/// }
+///
+/// async fn account(State(pages): State<Pages>, login: LoginRequired) -> Response {
+///     let context = serde_json::json!({
+///         "username": login.user.username,
+///         "csrf_token": login.csrf_token(),
+///     });
+///     login.render(&pages.templates, "account.html", context)
+/// }
+///
+/// # fn app(restauth: &restauth::Restauth) -> std::io::Result<Router> {
+/// let templates = Templates::load(
+///     restauth.settings().session.templates_dir.as_deref(),
+///     &[("account.html", "<p>Hello {{ username }}</p>")],
+/// )?;
+/// let pages = Pages { sessions: restauth.sessions().clone(), templates: Arc::new(templates) };
+/// Ok(Router::new().route("/account", get(account)).with_state(pages))
+/// # }
+/// ```
+pub struct LoginRequired {
+    /// The logged-in user.
+    pub user: std::sync::Arc<crate::core::user::User>,
+    sessions: SessionService,
+    csrf_secret: String,
+}
+
+impl LoginRequired {
+    /// A token for the hidden `csrfmiddlewaretoken` field of the page's forms (masked afresh on
+    /// each call, as Django's `{% csrf_token %}`).
+    pub fn csrf_token(&self) -> String {
+        csrf::mask_secret(&self.csrf_secret)
     }
-    let user = match cookies::get(&headers, &settings.cookie_name) {
-        Some(key) if crate::session::is_valid_key(key) => {
-            match restauth.authenticate_session(key).await {
-                Ok(Ok((_, user))) => Ok(user),
-                Ok(Err(_)) => Err(true),
-                Err(e) => return e.into_response(),
+
+    /// The page `name` of `templates` rendered with `context`: HTML no other site may frame,
+    /// never cached, with the CSRF cookie its forms need. A template that fails while
+    /// rendering is logged and answered with 500.
+    pub fn render(
+        &self,
+        templates: &templates::Templates,
+        name: &str,
+        context: impl serde::Serialize,
+    ) -> Response {
+        let mut response = match templates.render(name, context) {
+            Ok(body) => html(StatusCode::OK, body),
+            Err(e) => return template_failure(&e),
+        };
+        set_cookie(
+            &mut response,
+            csrf_cookie(&self.sessions, &self.csrf_secret),
+        );
+        response
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LoginRequired
+where
+    SessionService: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        let sessions = <SessionService as axum::extract::FromRef<S>>::from_ref(state);
+        if let Some(refused) = html_refused(&parts.headers) {
+            return Err(refused);
+        }
+        let settings = &sessions.settings().session;
+        let user = match cookies::get(&parts.headers, &settings.cookie_name) {
+            Some(key) if crate::session::is_valid_key(key) => {
+                match sessions.authenticate_session(key).await {
+                    Ok(Ok((_, user))) => Ok(user),
+                    Ok(Err(_)) => Err(true),
+                    Err(e) => return Err(e.into_response()),
+                }
+            }
+            Some(_) => Err(true),
+            None => Err(false),
+        };
+        match user {
+            Ok(user) => {
+                let csrf_secret = csrf_secret(&sessions, &parts.headers);
+                Ok(LoginRequired {
+                    user,
+                    sessions,
+                    csrf_secret,
+                })
+            }
+            Err(stale) => {
+                let next = next_param(&parts.uri);
+                let mut response = redirect(&format!("{}?next={next}", settings.login_url));
+                if stale {
+                    // As Django's session middleware: a dead session's cookie is deleted.
+                    clear_session_cookie(&sessions, &mut response);
+                }
+                Err(response)
             }
         }
-        Some(_) => Err(true),
-        None => Err(false),
-    };
-    let user = match user {
-        Ok(user) => user,
-        Err(stale) => {
-            let mut response = redirect(&format!("{}?next=/dashboard/", settings.login_url));
-            if stale {
-                // As Django's session middleware: a dead session's cookie is deleted.
-                clear_session_cookie(restauth, &mut response);
-            }
-            return response;
+    }
+}
+
+/// This page's address for `?next=`: its path as the client wrote it (the server trims the
+/// trailing slash before routing, DRF's URLs keep it) and its query, percent-encoded as
+/// Django's `redirect_to_login` does (`/` left as is).
+fn next_param(uri: &http::Uri) -> String {
+    let mut next = uri.path().to_owned();
+    if !next.ends_with('/') {
+        next.push('/');
+    }
+    if let Some(q) = uri.query() {
+        next.push('?');
+        next.push_str(q);
+    }
+    let mut out = String::with_capacity(next.len());
+    for b in next.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
-    };
-    let secret = csrf_secret(restauth, &headers);
-    let token = csrf::mask_secret(&secret);
-    let logout = settings.logout_url.as_str();
-    let body = pages.templates.render(
-        templates::DASHBOARD,
-        minijinja::context! {
-            username => user.username,
-            csrf_token => token,
-            logout_url => logout,
-        },
-    );
-    let mut response = match body {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => return template_failure(&e),
-    };
-    set_cookie(&mut response, csrf_cookie(restauth, &secret));
-    response
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_param;
+
+    #[test]
+    fn next_names_the_page_with_its_slash_and_query_encoded() {
+        let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert_eq!(next_param(&uri("/dashboard")), "/dashboard/");
+        assert_eq!(next_param(&uri("/a/b/")), "/a/b/");
+        assert_eq!(
+            next_param(&uri("/a?x=1&y=%C3%A9")),
+            "/a/%3Fx%3D1%26y%3D%25C3%25A9"
+        );
+    }
 }

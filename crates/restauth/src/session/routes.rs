@@ -1,7 +1,7 @@
 //! Browser login: Django's login page and logout (at `[session] login_url` and `logout_url`,
 //! by default `/api-auth/login/` and `/api-auth/logout/`),
 //! the same for single-page apps as JSON (`/api/auth/login/`, `/api/auth/logout/`,
-//! `/api/auth/csrf/`), and the demo `/dashboard/` page.
+//! `/api/auth/csrf/`).
 //!
 //! Login views check CSRF for everyone (Django's `csrf_protect`), not only for session users:
 //! otherwise an attacker could log a victim into the attacker's account.
@@ -37,16 +37,17 @@ pub(super) struct Pages {
     pub(super) templates: std::sync::Arc<super::templates::Templates>,
 }
 
-/// The session routes. `dashboard` adds the demo `/dashboard/` page.
+/// The session routes; with the `html-login` feature, also the HTML login and logout pages
+/// (an error when a page of `[session] templates_dir` cannot be read or parsed).
 pub fn router<S: Clone + Send + Sync + 'static>(
     restauth: &SessionService,
-    dashboard: bool,
 ) -> std::io::Result<Router<S>> {
     let pages = Pages {
         restauth: restauth.clone(),
         #[cfg(feature = "html-login")]
         templates: std::sync::Arc::new(super::templates::Templates::load(
             restauth.settings().session.templates_dir.as_deref(),
+            super::templates::BUILT_IN,
         )?),
     };
     let open = || {
@@ -74,9 +75,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             ApiView::new("Csrf").get(csrf_token).guard(open()),
         );
     #[cfg(feature = "html-login")]
-    let router = super::pages::routes(router, &restauth.settings().session, dashboard);
-    #[cfg(not(feature = "html-login"))]
-    let _ = dashboard;
+    let router = super::pages::routes(router, &restauth.settings().session);
     Ok(router
         .method_not_allowed_fallback(
             |method: Method| async move { Error::MethodNotAllowed(method) },

@@ -1,6 +1,6 @@
 //! The HTML pages, rendered with minijinja: built in, or read once from
-//! `[session] templates_dir` (`login.html`, `dashboard.html`; a missing file keeps the built-in
-//! page).
+//! `[session] templates_dir` (`login.html`, or an app's own page names; a missing file keeps
+//! the built-in page).
 //!
 //! Every value is HTML-escaped as Django escapes it (`& < > " '`), so pages carry the same
 //! bytes whichever engine renders them. Templates may use Jinja's conditionals and loops; the
@@ -14,26 +14,30 @@ use serde::Serialize;
 /// The login page: `csrf_token`, `next`, `username`, `error` (empty when none) and `action`
 /// (where the form posts).
 pub const LOGIN: &str = "login.html";
-/// The demo dashboard: `username`, `csrf_token` and `logout_url`.
-pub const DASHBOARD: &str = "dashboard.html";
 
-const BUILT_IN: [(&str, &str); 2] = [
-    (LOGIN, include_str!("../../templates/login.html")),
-    (DASHBOARD, include_str!("../../templates/dashboard.html")),
-];
+/// The library's own pages.
+pub(crate) const BUILT_IN: &[(&str, &str)] = &[(LOGIN, include_str!("../../templates/login.html"))];
 
+/// A set of named pages, each built in or replaced by a file of the same name in
+/// `[session] templates_dir`. An app's own pages behind the login (see
+/// [`LoginRequired`](crate::session::LoginRequired)) load theirs the same way, so one folder
+/// overrides them all.
 #[derive(Debug)]
 pub struct Templates {
     env: Environment<'static>,
 }
 
 impl Templates {
-    /// The built-in pages, with any file of `dir` taking precedence. A file that cannot be
-    /// read or parsed is an error naming it, so a broken page stops the server at start.
-    pub fn load(dir: Option<&Path>) -> std::io::Result<Templates> {
+    /// The `built_in` pages (name, source), with any file of `dir` taking precedence. A file
+    /// that cannot be read or parsed is an error naming it, so a broken page stops the server
+    /// at start.
+    pub fn load(
+        dir: Option<&Path>,
+        built_in: &[(&'static str, &'static str)],
+    ) -> std::io::Result<Templates> {
         let mut env = Environment::new();
         env.set_formatter(django_escape);
-        for (name, built_in) in BUILT_IN {
+        for &(name, built_in) in built_in {
             let path = dir.map(|d| d.join(name)).filter(|p| p.exists());
             let source = match &path {
                 Some(p) => std::fs::read_to_string(p)?,
@@ -49,7 +53,7 @@ impl Templates {
         Ok(Templates { env })
     }
 
-    /// Renders the page `name` (one of [`LOGIN`], [`DASHBOARD`]) with `context`.
+    /// Renders the page `name` (one of those loaded) with `context`.
     pub fn render(&self, name: &str, context: impl Serialize) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(context)
     }
@@ -67,7 +71,7 @@ fn django_escape(out: &mut Output, state: &State, value: &Value) -> Result<(), m
     }
 }
 
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -97,7 +101,7 @@ mod tests {
 
     #[test]
     fn values_are_escaped_as_django_escapes_them() {
-        let page = login(&Templates::load(None).unwrap(), "");
+        let page = login(&Templates::load(None, BUILT_IN).unwrap(), "");
         assert!(page.contains(r#"action="/api-auth/login/""#), "{page}");
         assert!(
             page.contains(r#"name="next" value="/a/?b=1&amp;c""#),
@@ -113,7 +117,7 @@ mod tests {
 
     #[test]
     fn the_login_alert_shows_only_with_an_error() {
-        let t = Templates::load(None).unwrap();
+        let t = Templates::load(None, BUILT_IN).unwrap();
         assert!(!login(&t, "").contains("role=\"alert\""));
         let page = login(&t, "Wrong <password>");
         assert!(
@@ -130,28 +134,27 @@ mod tests {
             "{% if error %}E:{{ error }}{% else %}fine{% endif %}",
         )
         .unwrap();
-        let t = Templates::load(Some(dir.path())).unwrap();
+        let pages = [BUILT_IN[0], ("mine.html", "Hello {{ username }}")];
+        let t = Templates::load(Some(dir.path()), &pages).unwrap();
         assert_eq!(
             t.render(LOGIN, context! { error => "a/b" }).unwrap(),
             "E:a/b"
         );
         assert_eq!(t.render(LOGIN, context! {}).unwrap(), "fine");
-        // No dashboard.html in the folder: the built-in page.
+        // No mine.html in the folder: the built-in page.
         let page = t
-            .render(
-                DASHBOARD,
-                context! { username => "bob", logout_url => "/out/" },
-            )
+            .render("mine.html", context! { username => "<b>" })
             .unwrap();
-        assert!(page.contains("Hello bob, welcome to your dashboard"));
-        assert!(page.contains(r#"action="/out/""#));
+        assert_eq!(page, "Hello &lt;b&gt;");
     }
 
     #[test]
     fn a_broken_template_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(DASHBOARD), "{% if %}").unwrap();
-        let e = Templates::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(e.contains("dashboard.html"), "{e}");
+        std::fs::write(dir.path().join(LOGIN), "{% if %}").unwrap();
+        let e = Templates::load(Some(dir.path()), BUILT_IN)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("login.html"), "{e}");
     }
 }
