@@ -6,6 +6,13 @@
 //!
 //! Times are integer Unix seconds, ids integers, secrets only as digests.
 
+// A build without either backend is the fuzz harness's only (it fuzzes parsers, not storage):
+// the shared SQL code is then unused.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_macros, unused_imports)
+)]
+
 use async_trait::async_trait;
 
 use crate::core::user::User;
