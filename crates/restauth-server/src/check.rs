@@ -122,11 +122,7 @@ fn check_server(server: &ServerSettings, report: &mut Report) {
 /// Whether clients reach this server from elsewhere: a public bind address, or a proxy in
 /// front (which, in production, terminates HTTPS).
 fn deployed(settings: &Settings, server: &ServerSettings) -> bool {
-    let public_bind = server
-        .bind
-        .parse::<SocketAddr>()
-        .map_or(true, |a| !a.ip().is_loopback());
-    public_bind
+    is_public(&server.bind)
         || settings.rest_framework.num_proxies.unwrap_or(0) > 0
         || settings.csrf.trust_forwarded_proto
 }
@@ -171,15 +167,25 @@ fn check_deployment(
         }
     }
     // Sections of features that may be absent from this build: read by name, if present.
-    if let Some(bind) = config::optional::<String>(path, "metrics.bind")
+    // Metrics on their own address (`bind`), else on the server's when enabled.
+    let metrics_bind = config::optional::<String>(path, "metrics.bind").or_else(|| {
+        (config::optional::<bool>(path, "metrics.enabled") == Some(true))
+            .then(|| server.bind.clone())
+    });
+    if let Some(bind) = metrics_bind
         && is_public(&bind)
     {
         report.warnings.push(
             Issue::new(
                 "restauth.W030",
-                format!("metrics.bind = {bind:?} is not a loopback address: anyone who reaches it reads the metrics."),
+                format!(
+                    "the metrics are served on {bind:?}, not a loopback address: anyone who \
+                     reaches it reads them."
+                ),
             )
-            .hint("bind the metrics to 127.0.0.1, or restrict the address with a firewall."),
+            .hint(
+                "set [metrics] bind = \"127.0.0.1:9100\", or restrict the address with a firewall.",
+            ),
         );
     }
     if config::optional::<bool>(path, "openapi.enabled") == Some(true) && is_public(&server.bind) {
@@ -244,6 +250,45 @@ mod tests {
             "System check identified some issues:\n\nERRORS:\n?: (restauth.E001) bad\n\tHINT: fix it\n\n\
              WARNINGS:\n?: (restauth.W010) careful\n\nSystem check identified 2 issues (0 silenced)."
         );
+    }
+
+    /// The warnings on sections this build may not have, read from the file by name.
+    #[test]
+    fn metrics_and_openapi_on_a_public_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("restauth.toml");
+        let public = ServerSettings {
+            bind: "0.0.0.0:8000".into(),
+            demo_views: false,
+            ..ServerSettings::default()
+        };
+        let mut settings = Settings::default();
+        settings.session.cookie_secure = true;
+        settings.csrf.cookie_secure = true;
+        let ids = |toml: &str, server: &ServerSettings| {
+            std::fs::write(&file, toml).unwrap();
+            let mut report = Report::default();
+            check_deployment(&settings, server, Some(&file), &mut report);
+            report.warnings.iter().map(|i| i.id).collect::<Vec<_>>()
+        };
+        let local = ServerSettings::default();
+        assert_eq!(
+            ids("[metrics]\nbind = \"0.0.0.0:9100\"\n", &local),
+            ["restauth.W030"]
+        );
+        assert!(ids("[metrics]\nbind = \"127.0.0.1:9100\"\n", &public).is_empty());
+        assert_eq!(
+            ids("[metrics]\nenabled = true\n", &public),
+            ["restauth.W030"]
+        );
+        assert!(ids("[metrics]\nenabled = true\n", &local).is_empty());
+        assert_eq!(
+            ids("[openapi]\nenabled = true\n", &public),
+            ["restauth.W031"]
+        );
+        assert!(ids("[openapi]\nenabled = true\n", &local).is_empty());
+        assert!(ids("[openapi]\nenabled = false\n", &public).is_empty());
+        assert!(ids("", &public).is_empty());
     }
 
     #[test]

@@ -11,8 +11,12 @@ use common::{PASSWORD, Server, command_in, plain, stderr, stdout};
 use serde_json::{Value, json};
 
 fn send_sigterm(s: &Server) {
+    signal(s, "-TERM");
+}
+
+fn signal(s: &Server, which: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &s.pid().to_string()])
+        .args([which, &s.pid().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
@@ -107,7 +111,8 @@ async fn a_request_that_never_finishes_holds_the_stop_only_for_shutdown_timeout(
     let _stalled = start_login(&addr, &" ".repeat(100));
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
-    send_sigterm(&s);
+    // Ctrl-C stops the server as SIGTERM does.
+    signal(&s, "-INT");
     let status = s.wait_exit(Duration::from_secs(10)).expect("did not exit");
     assert!(status.success(), "{status:?}\n{}", s.log());
     assert!(started.elapsed() >= Duration::from_millis(900));
