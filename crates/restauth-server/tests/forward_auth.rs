@@ -229,6 +229,25 @@ async fn permissions_and_throttles_apply() {
 
 // --- a real nginx in front ---
 
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path),
+    )
+    .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_readme_shows_the_tested_nginx_config() {
+    let readme = repo_file("README.md");
+    let config = repo_file("docs/nginx-forward-auth.conf");
+    assert!(
+        readme.contains(&format!("```nginx\n{config}```")),
+        "README.md must show docs/nginx-forward-auth.conf as it is"
+    );
+}
+
 fn find_nginx() -> Option<PathBuf> {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
@@ -257,10 +276,7 @@ impl Nginx {
     /// Runs `docs/nginx-forward-auth.conf` with restauth at `restauth` and the application at
     /// `upstream` (both `host:port`) in place of the documented addresses.
     fn start(binary: &std::path::Path, restauth: &str, upstream: &str) -> Nginx {
-        let doc = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/nginx-forward-auth.conf"),
-        )
-        .expect("docs/nginx-forward-auth.conf");
+        let doc = repo_file("docs/nginx-forward-auth.conf");
         let port = free_port();
         for documented in ["listen 80;", "127.0.0.1:8000", "127.0.0.1:8080"] {
             assert!(
