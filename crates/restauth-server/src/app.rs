@@ -49,7 +49,9 @@ pub fn router(
             "/api-token-auth",
         ))
         .merge(restauth::jwt::router(restauth.jwt()))
-        .merge(sessions);
+        .merge(sessions)
+        // Empty unless [forward_auth] enabled.
+        .merge(restauth::forward::router(restauth.context()));
     if server.demo_views {
         app = app.merge(
             crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,
@@ -320,13 +322,14 @@ pub async fn serve(restauth: Restauth, server: &ServerSettings, bind: &str) -> R
         // panic and header layers.
         .request_timeout(None)
         .max_body_bytes(None)
-        .drf_conventions(true);
+        .drf_conventions(true)
+        .shutdown_timeout(Some(Duration::from_secs(server.shutdown_timeout.0)));
     // DRF's conventions (one route with and without the trailing slash, DRF's 404 and 405
     // bodies) come from `restauth::serve`, as for any app built on the library.
     let app = router(&restauth, server, hosts)?;
     println!("restauth listening on http://{addr}");
     tracing::info!(%addr, "listening");
-    restauth::serve_with_shutdown(listener, app, options, shutdown_signal())
+    restauth::serve_with_shutdown(listener, app, options, restauth::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     // Let spawned background writes finish.
@@ -365,25 +368,6 @@ fn open_files_limit(limits: &str) -> Option<u64> {
         .next()?
         .parse()
         .ok()
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }
 
 #[cfg(test)]

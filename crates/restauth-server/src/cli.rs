@@ -24,7 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or update the database schema.
     Migrate,
-    /// Inspect the database for problems (usernames not in Unicode NFKC form).
+    /// Check the configuration as `serve` would load it (errors: what it refuses to start
+    /// with; warnings: what should not be served in production) and the database (usernames
+    /// not in Unicode NFKC form). Exits non-zero on errors.
     Check,
     /// Create a superuser (is_staff and is_superuser).
     #[command(name = "createsuperuser")]

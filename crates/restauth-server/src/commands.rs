@@ -13,6 +13,10 @@ use crate::config;
 pub type CommandResult = Result<(), String>;
 
 pub async fn run(cli: Cli) -> CommandResult {
+    if let Command::Check = cli.command {
+        // Reports a configuration that does not load instead of stopping at it.
+        return crate::check::run(cli.config.as_deref()).await;
+    }
     let config::Config { settings, server } =
         config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Command::Serve(args) = &cli.command {
@@ -22,6 +26,10 @@ pub async fn run(cli: Cli) -> CommandResult {
         let served = crate::app::serve(restauth, &server, &bind).await;
         // After a clean shutdown the database file alone holds everything.
         checkpoint(store.as_ref()).await;
+        store.close().await;
+        if served.is_ok() {
+            tracing::info!("stopped");
+        }
         return served;
     }
     if let Command::Backup(_) = &cli.command
@@ -61,7 +69,7 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
             }
             Ok(())
         }
-        Command::Check => check(restauth).await,
+        Command::Check => Ok(()),
         Command::CreateSuperuser(args) => create_superuser(restauth, args).await,
         Command::CreateUser(args) => create_user(restauth, args).await,
         Command::ChangePassword(args) => change_password(restauth, args).await,
@@ -128,30 +136,6 @@ fn show(e: restauth::Error) -> String {
             .join("\n"),
         other => other.to_string(),
     }
-}
-
-/// Django's `check`: reports what needs an administrator's eye, as warnings.
-async fn check(restauth: &Restauth) -> CommandResult {
-    let names = restauth.unnormalized_usernames().await.map_err(show)?;
-    if names.is_empty() {
-        println!("System check identified no issues (0 silenced).");
-        return Ok(());
-    }
-    println!("System check identified some issues:\n\nWARNINGS:");
-    for (name, normal) in &names {
-        // Debug formatting escapes control characters a name could not hold anyway.
-        println!(
-            "auth.User: (restauth.W001) The username {name:?} is not in Unicode NFKC form \
-             (normalised: {normal:?}). It still logs in, unless a user named {normal:?} exists; \
-             consider renaming it."
-        );
-    }
-    println!(
-        "\nSystem check identified {} issue{} (0 silenced).",
-        names.len(),
-        if names.len() == 1 { "" } else { "s" }
-    );
-    Ok(())
 }
 
 /// The user a command names: the normalised username first, then the exact one.

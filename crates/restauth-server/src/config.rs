@@ -12,38 +12,84 @@ use restauth::core::settings::{ConfigError, MIN_SECRET_KEY_LEN, Seconds, Setting
 const RESERVED_ENV: &[&str] = &["superuser_password", "log", "update_screenshots"];
 const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
 
-/// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
-/// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
-fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> {
-    let file: PathBuf = match path {
-        Some(p) if !p.exists() => {
-            return Err(ConfigError(format!(
-                "configuration file {} does not exist",
-                p.display()
-            )));
-        }
-        Some(p) => p.to_path_buf(),
-        None => PathBuf::from("restauth.toml"),
-    };
-    let key_source = secret_key_source(&file);
+/// `[log]`: what only the `restauth` binary reads.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// `text` for a terminal, `json` (one object a line) for a log collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The configuration's sources: defaults, the TOML file, `RESTAUTH_*` variables.
+fn sources(file: PathBuf) -> Figment {
     let env = Env::prefixed("RESTAUTH_").split("__").filter(|key| {
         // Figment hands the key over in its original (upper) case.
         let key = key.as_str().to_ascii_lowercase();
         !RESERVED_ENV.contains(&key.as_str())
             && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
     });
-    let figment = Figment::new().merge(Toml::file(file)).merge(env);
+    Figment::new().merge(Toml::file(file)).merge(env)
+}
+
+fn config_file(path: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    match path {
+        Some(p) if !p.exists() => Err(ConfigError(format!(
+            "configuration file {} does not exist",
+            p.display()
+        ))),
+        Some(p) => Ok(p.to_path_buf()),
+        None => Ok(PathBuf::from("restauth.toml")),
+    }
+}
+
+/// The `[log]` section alone, read before logging starts so that every line has the chosen
+/// format. A configuration that does not load gives the defaults here; the full load then
+/// reports what is wrong.
+pub fn log_settings(path: Option<&Path>) -> LogSettings {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct LogFile {
+        log: LogSettings,
+    }
+    config_file(path)
+        .ok()
+        .and_then(|file| sources(file).extract::<LogFile>().ok())
+        .map(|f| f.log)
+        .unwrap_or_default()
+}
+
+/// A value of the configuration by its dotted key (`metrics.bind`), when present and of type
+/// `T`: for checks on sections this build may not have.
+pub fn optional<T: serde::de::DeserializeOwned>(path: Option<&Path>, key: &str) -> Option<T> {
+    let file = config_file(path).ok()?;
+    sources(file).extract_inner::<T>(key).ok()
+}
+
+/// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
+/// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
+fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings, LogSettings), ConfigError> {
+    let file = config_file(path)?;
+    let key_source = secret_key_source(&file);
+    let figment = sources(file);
     let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
     // The same sources, read for the server's own section (errors keep the `server.` path).
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct ServerFile {
         server: ServerSettings,
+        log: LogSettings,
     }
-    let server = figment
+    let ServerFile { server, log } = figment
         .extract::<ServerFile>()
-        .map_err(|e| ConfigError(describe(e)))?
-        .server;
+        .map_err(|e| ConfigError(describe(e)))?;
     if let Some(key) = &settings.secret_key
         && key.0.len() < MIN_SECRET_KEY_LEN
     {
@@ -55,7 +101,7 @@ fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> 
     }
     settings.validate()?;
     server.validate()?;
-    Ok((settings, server))
+    Ok((settings, server, log))
 }
 
 /// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
@@ -114,6 +160,9 @@ pub struct ServerSettings {
     /// Connections served at once; more wait until one closes. Keep it below the descriptor
     /// limit (`ulimit -n`).
     pub max_connections: usize,
+    /// On SIGTERM or Ctrl-C, requests in flight have this long to finish before the
+    /// connections still open are closed and the database is closed.
+    pub shutdown_timeout: Seconds,
 }
 
 impl Default for ServerSettings {
@@ -126,6 +175,7 @@ impl Default for ServerSettings {
             allowed_hosts: None,
             header_read_timeout: Seconds(10),
             max_connections: 512,
+            shutdown_timeout: Seconds(30),
         }
     }
 }
@@ -152,7 +202,8 @@ impl ServerSettings {
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600); on PostgreSQL the key must be configured.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-    let (mut settings, server) = read(path)?;
+    // `[log]` is read before logging starts (`log_settings`); here it is only checked.
+    let (mut settings, server, _log) = read(path)?;
     // Before the key file, which lives in the same folder: the folder is what to fix.
     check_sqlite_folder(&settings.database.url)?;
     ensure_secret_key(&mut settings)?;
@@ -180,6 +231,8 @@ mod tests {
             ("[server]\nrequest_timeout = 0\n", "server.request_timeout"),
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
             ("[server]\nbindd = \"x\"\n", "server"),
+            ("[log]\nformat = \"xml\"\n", "log.format"),
+            ("[log]\nlevel = \"info\"\n", "log"),
         ] {
             std::fs::write(&file, toml).unwrap();
             let Err(err) = read(Some(&file)) else {
@@ -193,7 +246,7 @@ mod tests {
             "[server]\nbind = \"127.0.0.1:9000\"\n[token]\nlimit_per_user = 3\n",
         )
         .unwrap();
-        let (settings, server) = read(Some(&file)).unwrap();
+        let (settings, server, _) = read(Some(&file)).unwrap();
         assert_eq!(server.bind, "127.0.0.1:9000");
         assert_eq!(settings.token.limit_per_user, Some(3));
     }

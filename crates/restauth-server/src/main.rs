@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod app;
+mod check;
 mod cli;
 mod commands;
 mod config;
@@ -19,17 +20,31 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let log = config::log_settings(cli.config.as_deref());
+    let logger = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        config::LogFormat::Text => logger.init(),
+        // One JSON object a line: the event's fields at the top level, for log collectors.
+        config::LogFormat::Json => logger
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("CommandError: {e}");
+            // `check` prints its own report, as Django's SystemCheckError.
+            if e.starts_with("SystemCheckError: ") {
+                eprintln!("{e}");
+            } else {
+                eprintln!("CommandError: {e}");
+            }
             ExitCode::FAILURE
         }
     }

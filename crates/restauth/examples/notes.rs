@@ -326,7 +326,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("X-Api-Key for alice: {api_key}");
     println!("listening on http://{}", listener.local_addr()?);
-    // restauth::serve, not axum::serve: the throttles need each client's address.
-    restauth::serve(listener, app(&restauth), ServeOptions::default()).await?;
+    // restauth's serve, not axum::serve: the throttles need each client's address. On SIGTERM
+    // or Ctrl-C the requests in flight finish (within ServeOptions::shutdown_timeout), then the
+    // database is checkpointed and closed, so the SQLite file alone holds everything.
+    restauth::serve_with_shutdown(
+        listener,
+        app(&restauth),
+        ServeOptions::default(),
+        restauth::shutdown_signal(),
+    )
+    .await?;
+    restauth.store().checkpoint().await?;
+    restauth.store().close().await;
     Ok(())
 }

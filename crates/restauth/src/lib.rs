@@ -22,6 +22,7 @@
 //! | [`session`] | Django's sessions, CSRF and cookies, `SessionAuthentication`, the login pages |
 //! | [`jwt`] | simplejwt: claims, keys, rotation and blacklist, `JWTAuthentication`, its routes |
 //! | [`basic`] | `BasicAuthentication` |
+//! | [`forward`] | `/auth/forward/`: the same classes for a reverse proxy guarding another app |
 //! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the shared [`Context`](pipeline::Context) |
 //! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL, the read cache |
 //! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
@@ -109,6 +110,7 @@ pub mod basic;
 pub mod core;
 #[cfg(feature = "django-hashers")]
 pub mod django;
+pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jwt;
@@ -133,4 +135,4 @@ pub use crate::pipeline::policy::{Access, CurrentUser, MaybeUser, Policy};
 pub use crate::pipeline::throttling::ThrottleClass;
 pub use crate::pipeline::view::ApiView;
 pub use crate::restauth::{Builder, Restauth};
-pub use serve::{ServeOptions, serve, serve_with_shutdown};
+pub use serve::{ServeOptions, serve, serve_with_shutdown, shutdown_signal};

@@ -207,15 +207,26 @@ impl Builder {
             .map_err(|e| Error::Config(e.to_string()))?,
         );
         register_built_ins(&mut classes, &backend);
-        for name in &settings.rest_framework.default_authentication_classes {
-            if !classes.contains(name.as_str()) {
-                let known: Vec<&str> = classes.names().collect();
-                return Err(Error::Config(format!(
-                    "rest_framework.default_authentication_classes: no authentication class \
-                     is registered as \"{}\" (known: {})",
-                    name.as_str(),
-                    known.join(", ")
-                )));
+        let configured = [
+            (
+                "rest_framework.default_authentication_classes",
+                Some(&settings.rest_framework.default_authentication_classes),
+            ),
+            (
+                "forward_auth.authentication_classes",
+                settings.forward_auth.authentication_classes.as_ref(),
+            ),
+        ];
+        for (key, names) in configured {
+            for name in names.into_iter().flatten() {
+                if !classes.contains(name.as_str()) {
+                    let known: Vec<&str> = classes.names().collect();
+                    return Err(Error::Config(format!(
+                        "{key}: no authentication class is registered as \"{}\" (known: {})",
+                        name.as_str(),
+                        known.join(", ")
+                    )));
+                }
             }
         }
         let throttle = throttle.unwrap_or_else(|| Arc::new(MemoryStore::new()));

@@ -15,7 +15,10 @@
 //!   route, and the bodiless 404 and 405 that axum answers for unknown paths and methods get
 //!   DRF's `{"detail": …}` bodies;
 //! * optionally a request timeout (408) and a body limit (413), for apps without their own;
-//! * graceful shutdown on a future the caller passes ([`serve_with_shutdown`]).
+//! * graceful shutdown on a future the caller passes ([`serve_with_shutdown`], or [`shutdown_signal`]
+//!   for SIGTERM and Ctrl-C): no new connection is accepted, the requests in flight finish
+//!   within [`ServeOptions::shutdown_timeout`], then the connections still open are closed.
+//!   Close the store afterwards (`restauth.store().checkpoint()`, then `close()`).
 //!
 //! ```no_run
 //! # async fn run(app: axum::Router) -> std::io::Result<()> {
@@ -68,6 +71,9 @@ pub struct ServeOptions {
     /// DRF's conventions: trailing slashes trimmed before routing, and DRF's bodies for the
     /// empty 404 and 405 of unknown paths and methods.
     pub drf_conventions: bool,
+    /// After the shutdown signal, requests in flight have this long to finish; connections
+    /// still open then are closed. `None` waits for them however long they take.
+    pub shutdown_timeout: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -80,6 +86,7 @@ impl Default for ServeOptions {
             discard_body_bytes: 1024 * 1024,
             discard_body_timeout: Duration::from_secs(5),
             drf_conventions: true,
+            shutdown_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -107,6 +114,11 @@ impl ServeOptions {
 
     pub fn drf_conventions(mut self, on: bool) -> Self {
         self.drf_conventions = on;
+        self
+    }
+
+    pub fn shutdown_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.shutdown_timeout = timeout;
         self
     }
 
@@ -143,6 +155,8 @@ where
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     // Every connection holds a receiver: `closed()` on the sender waits for all of them.
     let (stop_tx, stop_rx) = watch::channel(());
+    // Past the shutdown timeout: connections still open are dropped.
+    let (abort_tx, abort_rx) = watch::channel(());
     let mut signal = std::pin::pin!(signal);
     let mut last_warned: Option<Instant> = None;
     loop {
@@ -182,6 +196,7 @@ where
         let app = app.clone();
         let options = options.clone();
         let mut stop = stop_rx.clone();
+        let mut abort = abort_rx.clone();
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
             // hyper applies its own 30 s default once it has a timer: `None` must mean none.
@@ -197,19 +212,64 @@ where
                 _ = connection.as_mut() => {}
                 _ = stop.changed() => {
                     connection.as_mut().graceful_shutdown();
-                    let _ = connection.as_mut().await;
+                    tokio::select! {
+                        _ = connection.as_mut() => {}
+                        _ = abort.changed() => {}
+                    }
                 }
             }
             drop(slot);
         });
     }
     drop(stop_rx);
+    drop(abort_rx);
     drop(listener);
-    tracing::info!("no longer accepting connections; waiting for open ones to finish");
+    tracing::info!(
+        connections = stop_tx.receiver_count(),
+        "no longer accepting connections; waiting for open ones to finish"
+    );
     // Wakes every connection's `stop.changed()`; then wait until all have dropped their receiver.
     let _ = stop_tx.send(());
-    stop_tx.closed().await;
+    let finished = match options.shutdown_timeout {
+        Some(limit) => tokio::time::timeout(limit, stop_tx.closed()).await.is_ok(),
+        None => {
+            stop_tx.closed().await;
+            true
+        }
+    };
+    if !finished {
+        tracing::warn!(
+            connections = stop_tx.receiver_count(),
+            "shutdown timeout reached: closing the connections still open"
+        );
+        let _ = abort_tx.send(());
+        stop_tx.closed().await;
+    }
     Ok(())
+}
+
+/// Completes on SIGTERM (what service managers and orchestrators send) or Ctrl-C, for
+/// [`serve_with_shutdown`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
 }
 
 /// Errors of `accept`: a connection that went away before we took it is nothing; running out

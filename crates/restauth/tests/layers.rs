@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("session", 3),
     ("jwt", 3),
     ("basic", 3),
+    ("forward", 3),
     ("restauth", 4),
     ("fuzzing", 5),
 ];

@@ -388,6 +388,10 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Closes the store's connections once their current work ends; later calls fail. For a
+    /// process that is stopping, after its last request.
+    async fn close(&self) {}
+
     /// Writes a consistent copy of the whole database to the new file `path` (mode 0600),
     /// while the store stays in use; never overwrites an existing file.
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {

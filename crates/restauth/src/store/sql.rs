@@ -706,6 +706,12 @@ where
         self.dialect.checkpoint().await
     }
 
+    async fn close(&self) {
+        // Writer last: closing SQLite's final connection folds the write-ahead log in.
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
         self.dialect.backup(path).await
     }

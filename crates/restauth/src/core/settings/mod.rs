@@ -226,6 +226,71 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// `[user]`: what Django's user model says of itself.
     pub user: UserSettings,
+    /// `[forward_auth]`: `/auth/forward/`, which a reverse proxy asks before serving another
+    /// application.
+    pub forward_auth: ForwardAuthSettings,
+    /// `[log]` belongs to the `restauth` binary (the log format); accepted and ignored here.
+    #[doc(hidden)]
+    pub log: ServerSection,
+}
+
+/// `[forward_auth]`: the authentication a reverse proxy (nginx `auth_request`, Traefik
+/// `ForwardAuth`, Envoy `ext_authz`) asks for before it forwards a request to an application
+/// restauth does not host.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardAuthSettings {
+    /// Off by default: the route answers who holds a credential, for anyone who can reach it,
+    /// and believes `X-Forwarded-*` headers, which only a proxy in front may set.
+    pub enabled: bool,
+    /// The classes that authenticate the original request; unset: the
+    /// `[rest_framework] default_authentication_classes`. The first decides 401 or 403, as in DRF.
+    pub authentication_classes: Option<Vec<ClassName>>,
+    /// All must pass; `IsAuthenticated` by default.
+    pub permission_classes: Vec<PermissionClass>,
+    /// The response headers that name the user to the application behind the proxy.
+    pub user_header: String,
+    pub user_id_header: String,
+    pub is_staff_header: String,
+}
+
+impl Default for ForwardAuthSettings {
+    fn default() -> Self {
+        ForwardAuthSettings {
+            enabled: false,
+            authentication_classes: None,
+            permission_classes: vec![PermissionClass::IsAuthenticated],
+            user_header: "X-Auth-User".into(),
+            user_id_header: "X-Auth-User-Id".into(),
+            is_staff_header: "X-Auth-Is-Staff".into(),
+        }
+    }
+}
+
+impl ForwardAuthSettings {
+    fn validate(&self, num_proxies: Option<usize>) -> Result<(), ConfigError> {
+        for (key, name) in [
+            ("forward_auth.user_header", &self.user_header),
+            ("forward_auth.user_id_header", &self.user_id_header),
+            ("forward_auth.is_staff_header", &self.is_staff_header),
+        ] {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(ConfigError(format!(
+                    "{key}: {name:?} is not a valid header name"
+                )));
+            }
+        }
+        // The original method, host and URI come from headers only a proxy may set: without a
+        // declared proxy nothing says they can be believed.
+        if self.enabled && num_proxies.unwrap_or(0) == 0 {
+            return Err(ConfigError(
+                "forward_auth.enabled: needs rest_framework.num_proxies >= 1 (the proxy that \
+                 asks /auth/forward/ sets the X-Forwarded-* headers it reads)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[user]`: the user model's `USERNAME_FIELD`.
@@ -500,6 +565,8 @@ impl Settings {
             tracing::warn!("rest_framework.default_authentication_classes is empty");
         }
         self.cors.validate()?;
+        self.forward_auth
+            .validate(self.rest_framework.num_proxies)?;
         let field = &self.user.username_field;
         let plain = field.starts_with(|c: char| c.is_ascii_lowercase())
             && field
