@@ -3,9 +3,9 @@
 
 pub mod clock;
 pub mod error;
-pub mod hmac;
+pub(crate) mod hmac;
 pub mod random;
-pub mod request;
+pub(crate) mod request;
 pub mod settings;
-pub mod throttled;
+pub(crate) mod throttled;
 pub mod user;

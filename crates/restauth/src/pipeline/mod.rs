@@ -6,9 +6,9 @@
 
 pub mod accounts;
 pub mod authentication;
-pub mod context;
+pub(crate) mod context;
 pub mod hosts;
-pub mod negotiation;
+pub(crate) mod negotiation;
 pub mod parsers;
 pub mod permissions;
 pub mod policy;

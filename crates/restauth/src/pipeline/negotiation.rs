@@ -4,9 +4,6 @@
 
 use http::{HeaderMap, header};
 
-/// The `detail` of DRF's `NotAcceptable`.
-pub use crate::core::error::NOT_ACCEPTABLE;
-
 /// Whether the request's `Accept` allows `offered` (`"type/subtype"`, lower case).
 ///
 /// No `Accept` (or an empty one) allows anything. Otherwise the most specific range that
