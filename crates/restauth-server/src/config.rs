@@ -14,7 +14,7 @@ const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
 
 /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
 /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
-fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> {
+fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     let file: PathBuf = match path {
         Some(p) if !p.exists() => {
             return Err(ConfigError(format!(
@@ -34,16 +34,17 @@ fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> 
     });
     let figment = Figment::new().merge(Toml::file(file)).merge(env);
     let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
-    // The same sources, read for the server's own section (errors keep the `server.` path).
+    // The same sources, read for the server's own sections (errors keep their `server.` or
+    // `openapi.` path).
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct ServerFile {
         server: ServerSettings,
+        openapi: OpenApiSettings,
     }
-    let server = figment
+    let ServerFile { server, openapi } = figment
         .extract::<ServerFile>()
-        .map_err(|e| ConfigError(describe(e)))?
-        .server;
+        .map_err(|e| ConfigError(describe(e)))?;
     if let Some(key) = &settings.secret_key
         && key.0.len() < MIN_SECRET_KEY_LEN
     {
@@ -55,7 +56,11 @@ fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> 
     }
     settings.validate()?;
     server.validate()?;
-    Ok((settings, server))
+    Ok(Config {
+        settings,
+        server,
+        openapi,
+    })
 }
 
 /// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
@@ -87,10 +92,20 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
-/// The library's settings and the server's own `[server]` section, read once.
+/// The library's settings and the server's own `[server]` and `[openapi]` sections, read once.
 pub struct Config {
     pub settings: Settings,
     pub server: ServerSettings,
+    pub openapi: OpenApiSettings,
+}
+
+/// The `[openapi]` section: the API description at `/api/schema/`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenApiSettings {
+    /// Serve the OpenAPI document. Off by default: a published API description is a map for
+    /// attackers too, so an operator turns it on where it is wanted.
+    pub enabled: bool,
 }
 
 /// The `[server]` section: what only the `restauth` binary reads.
@@ -152,11 +167,17 @@ impl ServerSettings {
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600); on PostgreSQL the key must be configured.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-    let (mut settings, server) = read(path)?;
+    let mut config = read(path)?;
     // Before the key file, which lives in the same folder: the folder is what to fix.
-    check_sqlite_folder(&settings.database.url)?;
-    ensure_secret_key(&mut settings)?;
-    Ok(Config { settings, server })
+    check_sqlite_folder(&config.settings.database.url)?;
+    ensure_secret_key(&mut config.settings)?;
+    Ok(config)
+}
+
+/// Loads and checks the settings without touching the key file or the database: for commands
+/// that only describe the configuration (`restauth openapi`).
+pub fn load_checked(path: Option<&Path>) -> Result<Config, ConfigError> {
+    read(path)
 }
 
 #[cfg(test)]
@@ -180,6 +201,8 @@ mod tests {
             ("[server]\nrequest_timeout = 0\n", "server.request_timeout"),
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
             ("[server]\nbindd = \"x\"\n", "server"),
+            ("[openapi]\nenabled = \"yes\"\n", "openapi.enabled"),
+            ("[openapi]\npath = \"/x/\"\n", "openapi"),
         ] {
             std::fs::write(&file, toml).unwrap();
             let Err(err) = read(Some(&file)) else {
@@ -193,8 +216,12 @@ mod tests {
             "[server]\nbind = \"127.0.0.1:9000\"\n[token]\nlimit_per_user = 3\n",
         )
         .unwrap();
-        let (settings, server) = read(Some(&file)).unwrap();
-        assert_eq!(server.bind, "127.0.0.1:9000");
-        assert_eq!(settings.token.limit_per_user, Some(3));
+        let config = read(Some(&file)).unwrap();
+        assert_eq!(config.server.bind, "127.0.0.1:9000");
+        assert_eq!(config.settings.token.limit_per_user, Some(3));
+        assert!(
+            !config.openapi.enabled,
+            "the API description is off by default"
+        );
     }
 }

@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod demo;
 mod import_django;
+mod openapi;
 
 #[tokio::main]
 async fn main() -> ExitCode {
