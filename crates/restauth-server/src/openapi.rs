@@ -389,43 +389,47 @@ impl<'a> Describer<'a> {
     }
 
     fn jwt_refresh(&self) -> PathItem {
-        let op = Op::new("token_refresh", "jwt", "Refresh a JWT", Access::Open)
-            .describe(
+        self.jwt_token_view(
+            Op::new("token_refresh", "jwt", "Refresh a JWT", Access::Open).describe(
                 "simplejwt's `TokenRefreshView`: a refresh token gives a new access token (and \
                  a new refresh token when `rotate_refresh_tokens` is on).",
-            )
-            .body(one_field_body("refresh", "A refresh token"))
-            .respond("200", json_response("The new token(s)", "Refreshed"))
-            .respond("401", jwt_unauthorized("The token is invalid or expired"))
-            .respond_with(&[Shared::BadRequest]);
-        self.post(op, true)
+            ),
+            ("refresh", "A refresh token"),
+            json_response("The new token(s)", "Refreshed"),
+        )
     }
 
     fn jwt_verify(&self) -> PathItem {
-        let op = Op::new("token_verify", "jwt", "Verify a JWT", Access::Open)
-            .describe(
+        self.jwt_token_view(
+            Op::new("token_verify", "jwt", "Verify a JWT", Access::Open).describe(
                 "simplejwt's `TokenVerifyView`: `{}` when the token (access or refresh) is \
                  valid. A blacklisted refresh token answers 400.",
-            )
-            .body(one_field_body("token", "An access or refresh token"))
-            .respond("200", json_response("The token is valid", "Empty"))
-            .respond("401", jwt_unauthorized("The token is invalid or expired"))
-            .respond_with(&[Shared::BadRequest]);
-        self.post(op, true)
+            ),
+            ("token", "An access or refresh token"),
+            json_response("The token is valid", "Empty"),
+        )
     }
 
     fn jwt_blacklist(&self) -> PathItem {
-        let op = Op::new(
-            "token_blacklist",
-            "jwt",
-            "Blacklist a refresh token",
-            Access::Open,
+        self.jwt_token_view(
+            Op::new(
+                "token_blacklist",
+                "jwt",
+                "Blacklist a refresh token",
+                Access::Open,
+            )
+            .describe("simplejwt's `TokenBlacklistView`: the refresh token stops working."),
+            ("refresh", "A refresh token"),
+            json_response("Blacklisted", "Empty"),
         )
-        .describe("simplejwt's `TokenBlacklistView`: the refresh token stops working.")
-        .body(one_field_body("refresh", "A refresh token"))
-        .respond("200", json_response("Blacklisted", "Empty"))
-        .respond("401", jwt_unauthorized("The token is invalid or expired"))
-        .respond_with(&[Shared::BadRequest]);
+    }
+
+    /// simplejwt's views that read one token `field` and refuse a bad token with 401.
+    fn jwt_token_view(&self, op: Op, field: (&str, &str), ok: ApiResponse) -> PathItem {
+        let op = op
+            .body(one_field_body(field.0, field.1))
+            .respond("200", ok)
+            .respond("401", jwt_unauthorized("The token is invalid or expired"));
         self.post(op, true)
     }
 
