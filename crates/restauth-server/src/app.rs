@@ -16,7 +16,7 @@ use restauth::pipeline::hosts::{AllowedHosts, INVALID_HOST};
 use restauth::pipeline::view::not_found;
 use restauth::{Restauth, ServeOptions};
 
-use crate::config::ServerSettings;
+use crate::config::{OpenApiSettings, ServerSettings};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -33,6 +33,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(
     restauth: &Restauth,
     server: &ServerSettings,
+    openapi: &OpenApiSettings,
     hosts: AllowedHosts,
 ) -> Result<Router, String> {
     let settings = restauth.settings();
@@ -56,6 +57,9 @@ pub fn router(
         app = app.merge(
             crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,
         );
+    }
+    if openapi.enabled {
+        app = app.merge(crate::openapi::router(restauth, server)?);
     }
     let max_body = server.max_body_bytes;
     // Outside the routes and their authentication: a browser's preflight carries no
@@ -299,7 +303,12 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 /// Binds, prints the address (tests and scripts read it), and serves until Ctrl-C or SIGTERM.
-pub async fn serve(restauth: Restauth, server: &ServerSettings, bind: &str) -> Result<(), String> {
+pub async fn serve(
+    restauth: Restauth,
+    server: &ServerSettings,
+    openapi: &OpenApiSettings,
+    bind: &str,
+) -> Result<(), String> {
     let listener = TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
@@ -326,7 +335,7 @@ pub async fn serve(restauth: Restauth, server: &ServerSettings, bind: &str) -> R
         .shutdown_timeout(Some(Duration::from_secs(server.shutdown_timeout.0)));
     // DRF's conventions (one route with and without the trailing slash, DRF's 404 and 405
     // bodies) come from `restauth::serve`, as for any app built on the library.
-    let app = router(&restauth, server, hosts)?;
+    let app = router(&restauth, server, openapi, hosts)?;
     println!("restauth listening on http://{addr}");
     tracing::info!(%addr, "listening");
     restauth::serve_with_shutdown(listener, app, options, restauth::shutdown_signal())

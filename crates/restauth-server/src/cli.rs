@@ -61,6 +61,9 @@ pub enum Command {
     /// into this store (the Django database is only read).
     #[command(name = "import-django")]
     ImportDjango(ImportDjangoArgs),
+    /// Print the OpenAPI 3.1 description of this configuration's endpoints (JSON), as
+    /// `/api/schema/` serves it with `[openapi] enabled = true`.
+    Openapi,
 }
 
 #[derive(Args, Debug)]

@@ -17,13 +17,26 @@ pub async fn run(cli: Cli) -> CommandResult {
         // Reports a configuration that does not load instead of stopping at it.
         return crate::check::run(cli.config.as_deref()).await;
     }
-    let config::Config { settings, server } =
-        config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Command::Openapi = &cli.command {
+        // A description of the configuration: no key file, no database.
+        let config = config::load_checked(cli.config.as_deref()).map_err(|e| e.to_string())?;
+        let document = crate::openapi::document(&config.settings, &config.server)
+            .to_pretty_json()
+            .map_err(|e| e.to_string())?;
+        println!("{document}");
+        return Ok(());
+    }
+    let config::Config {
+        settings,
+        server,
+        openapi,
+        ..
+    } = config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Command::Serve(args) = &cli.command {
         let bind = args.bind.clone().unwrap_or_else(|| server.bind.clone());
         let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
         let store = restauth.store().clone();
-        let served = crate::app::serve(restauth, &server, &bind).await;
+        let served = crate::app::serve(restauth, &server, &openapi, &bind).await;
         // After a clean shutdown the database file alone holds everything.
         checkpoint(store.as_ref()).await;
         store.close().await;
@@ -57,7 +70,7 @@ async fn checkpoint(store: &dyn restauth::store::Store) {
 
 async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
     match command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Openapi => Ok(()),
         Command::Migrate => {
             println!("Migrations applied.");
             let odd = restauth.unnormalized_usernames().await.map_err(show)?;

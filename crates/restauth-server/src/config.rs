@@ -75,19 +75,25 @@ pub fn optional<T: serde::de::DeserializeOwned>(path: Option<&Path>, key: &str) 
 
 /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
 /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
-fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings, LogSettings), ConfigError> {
+fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     let file = config_file(path)?;
     let key_source = secret_key_source(&file);
     let figment = sources(file);
     let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
-    // The same sources, read for the server's own section (errors keep the `server.` path).
+    // The same sources, read for the server's own sections (errors keep their `server.`,
+    // `log.` or `openapi.` path).
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct ServerFile {
         server: ServerSettings,
         log: LogSettings,
+        openapi: OpenApiSettings,
     }
-    let ServerFile { server, log } = figment
+    let ServerFile {
+        server,
+        log,
+        openapi,
+    } = figment
         .extract::<ServerFile>()
         .map_err(|e| ConfigError(describe(e)))?;
     if let Some(key) = &settings.secret_key
@@ -101,7 +107,12 @@ fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings, LogSettings), 
     }
     settings.validate()?;
     server.validate()?;
-    Ok((settings, server, log))
+    Ok(Config {
+        settings,
+        server,
+        log,
+        openapi,
+    })
 }
 
 /// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
@@ -133,10 +144,23 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
-/// The library's settings and the server's own `[server]` section, read once.
+/// The library's settings and the server's own `[server]`, `[log]` and `[openapi]` sections,
+/// read once.
 pub struct Config {
     pub settings: Settings,
     pub server: ServerSettings,
+    /// Read again, before logging starts, by [`log_settings`]; here it is only checked.
+    pub log: LogSettings,
+    pub openapi: OpenApiSettings,
+}
+
+/// The `[openapi]` section: the API description at `/api/schema/`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenApiSettings {
+    /// Serve the OpenAPI document. Off by default: a published API description is a map for
+    /// attackers too, so an operator turns it on where it is wanted.
+    pub enabled: bool,
 }
 
 /// The `[server]` section: what only the `restauth` binary reads.
@@ -202,12 +226,17 @@ impl ServerSettings {
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600); on PostgreSQL the key must be configured.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-    // `[log]` is read before logging starts (`log_settings`); here it is only checked.
-    let (mut settings, server, _log) = read(path)?;
+    let mut config = read(path)?;
     // Before the key file, which lives in the same folder: the folder is what to fix.
-    check_sqlite_folder(&settings.database.url)?;
-    ensure_secret_key(&mut settings)?;
-    Ok(Config { settings, server })
+    check_sqlite_folder(&config.settings.database.url)?;
+    ensure_secret_key(&mut config.settings)?;
+    Ok(config)
+}
+
+/// Loads and checks the settings without touching the key file or the database: for commands
+/// that only describe the configuration (`restauth openapi`).
+pub fn load_checked(path: Option<&Path>) -> Result<Config, ConfigError> {
+    read(path)
 }
 
 #[cfg(test)]
@@ -233,6 +262,8 @@ mod tests {
             ("[server]\nbindd = \"x\"\n", "server"),
             ("[log]\nformat = \"xml\"\n", "log.format"),
             ("[log]\nlevel = \"info\"\n", "log"),
+            ("[openapi]\nenabled = \"yes\"\n", "openapi.enabled"),
+            ("[openapi]\npath = \"/x/\"\n", "openapi"),
         ] {
             std::fs::write(&file, toml).unwrap();
             let Err(err) = read(Some(&file)) else {
@@ -246,8 +277,12 @@ mod tests {
             "[server]\nbind = \"127.0.0.1:9000\"\n[token]\nlimit_per_user = 3\n",
         )
         .unwrap();
-        let (settings, server, _) = read(Some(&file)).unwrap();
-        assert_eq!(server.bind, "127.0.0.1:9000");
-        assert_eq!(settings.token.limit_per_user, Some(3));
+        let config = read(Some(&file)).unwrap();
+        assert_eq!(config.server.bind, "127.0.0.1:9000");
+        assert_eq!(config.settings.token.limit_per_user, Some(3));
+        assert!(
+            !config.openapi.enabled,
+            "the API description is off by default"
+        );
     }
 }

@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod demo;
 mod import_django;
+mod openapi;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -8,7 +8,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 use common::{PASSWORD, Server, TestDb, postgres_url, skip, stderr, stdout};
 use restauth::django::{session, signing};
@@ -24,58 +23,9 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django")
 }
 
-/// One test at a time builds the virtualenv.
-static VENV: Mutex<()> = Mutex::new(());
-
-/// The virtualenv with the fixture's requirements, made once and reused (its folder is named
-/// after the requirements, so changing a pin makes a new one). `Err` says what is missing.
+/// The virtualenv with the fixture's requirements (see `common::python_venv`).
 fn django_venv() -> Result<PathBuf, String> {
-    let _one = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    let requirements = std::fs::read(fixture().join("requirements.txt")).expect("requirements");
-    let digest = hex_digest(&requirements);
-    let venv =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("django-venv-{}", &digest[..12]));
-    let ready = venv.join(".installed");
-    if ready.exists() {
-        return Ok(venv);
-    }
-    match Command::new("python3").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Err("python3 is not installed".into()),
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .map_err(|e| format!("python3 -m venv: {e}"))?;
-    if !made.status.success() {
-        return Err(format!(
-            "python3 cannot make a virtualenv (install python3-venv): {}",
-            stderr(&made)
-        ));
-    }
-    let installed = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(fixture().join("requirements.txt"))
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !installed.status.success() {
-        return Err(format!(
-            "pip could not install the fixture's requirements: {}",
-            stderr(&installed)
-        ));
-    }
-    std::fs::write(&ready, b"").expect("marker");
-    Ok(venv)
-}
-
-fn hex_digest(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    common::python_venv("django", &fixture().join("requirements.txt"))
 }
 
 /// The Django project on one database.

@@ -58,6 +58,58 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {reason}");
 }
 
+/// A Python virtualenv with `requirements` (a pip requirements file) installed, made once under
+/// the cargo target folder and reused; its folder is named after the file's contents, so a
+/// changed pin makes a new one. `Err` says what is missing (python3, venv, the registry).
+pub fn python_venv(name: &str, requirements: &Path) -> Result<PathBuf, String> {
+    use sha2::{Digest, Sha256};
+    // One test at a time builds a virtualenv.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    let pins =
+        std::fs::read(requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let digest: String = Sha256::digest(&pins)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-venv-{digest}"));
+    let ready = venv.join(".installed");
+    if ready.exists() {
+        return Ok(venv);
+    }
+    match Command::new("python3").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        _ => return Err("python3 is not installed".into()),
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .map_err(|e| format!("python3 -m venv: {e}"))?;
+    if !made.status.success() {
+        return Err(format!(
+            "python3 cannot make a virtualenv (install python3-venv): {}",
+            stderr(&made)
+        ));
+    }
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(requirements)
+        .output()
+        .map_err(|e| format!("pip: {e}"))?;
+    if !installed.status.success() {
+        return Err(format!(
+            "pip could not install {}: {}",
+            requirements.display(),
+            stderr(&installed)
+        ));
+    }
+    std::fs::write(&ready, b"").map_err(|e| format!("{}: {e}", ready.display()))?;
+    Ok(venv)
+}
+
 /// The PostgreSQL test database from `RESTAUTH_TEST_DATABASE_URL`, if set.
 pub fn postgres_url() -> Option<String> {
     std::env::var("RESTAUTH_TEST_DATABASE_URL")

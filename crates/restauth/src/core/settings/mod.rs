@@ -209,6 +209,9 @@ pub struct Settings {
     /// `restauth.toml` serves both.
     #[doc(hidden)]
     pub server: ServerSection,
+    /// `[openapi]` (the API description the `restauth` binary serves) is the binary's too.
+    #[doc(hidden)]
+    pub openapi: ServerSection,
     pub database: DatabaseSettings,
     pub rest_framework: RestFrameworkSettings,
     pub token: TokenSettings,
