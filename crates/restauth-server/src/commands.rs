@@ -30,7 +30,6 @@ pub async fn run(cli: Cli) -> CommandResult {
         settings,
         server,
         openapi,
-        ..
     } = config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Command::Serve(args) = &cli.command {
         let bind = args.bind.clone().unwrap_or_else(|| server.bind.clone());

@@ -89,9 +89,10 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
         log: LogSettings,
         openapi: OpenApiSettings,
     }
+    // `[log]` is only checked here: `log_settings` reads it before logging starts.
     let ServerFile {
         server,
-        log,
+        log: _,
         openapi,
     } = figment
         .extract::<ServerFile>()
@@ -110,7 +111,6 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     Ok(Config {
         settings,
         server,
-        log,
         openapi,
     })
 }
@@ -144,13 +144,11 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
-/// The library's settings and the server's own `[server]`, `[log]` and `[openapi]` sections,
-/// read once.
+/// The library's settings and the server's own `[server]` and `[openapi]` sections, read once
+/// (`[log]` is read before logging starts, by [`log_settings`]).
 pub struct Config {
     pub settings: Settings,
     pub server: ServerSettings,
-    /// Read again, before logging starts, by [`log_settings`]; here it is only checked.
-    pub log: LogSettings,
     pub openapi: OpenApiSettings,
 }
 
