@@ -14,7 +14,7 @@ const RESERVED_ENV_PREFIXES: &[&str] = &["test_"];
 
 /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
 /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
-fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> {
+fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings, MetricsSettings), ConfigError> {
     let file: PathBuf = match path {
         Some(p) if !p.exists() => {
             return Err(ConfigError(format!(
@@ -34,16 +34,16 @@ fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> 
     });
     let figment = Figment::new().merge(Toml::file(file)).merge(env);
     let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
-    // The same sources, read for the server's own section (errors keep the `server.` path).
+    // The same sources, read for the server's own sections (errors keep the `server.` path).
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct ServerFile {
         server: ServerSettings,
+        metrics: MetricsSettings,
     }
-    let server = figment
+    let ServerFile { server, metrics } = figment
         .extract::<ServerFile>()
-        .map_err(|e| ConfigError(describe(e)))?
-        .server;
+        .map_err(|e| ConfigError(describe(e)))?;
     if let Some(key) = &settings.secret_key
         && key.0.len() < MIN_SECRET_KEY_LEN
     {
@@ -55,7 +55,8 @@ fn read(path: Option<&Path>) -> Result<(Settings, ServerSettings), ConfigError> 
     }
     settings.validate()?;
     server.validate()?;
-    Ok((settings, server))
+    metrics.validate(&server)?;
+    Ok((settings, server, metrics))
 }
 
 /// Where a configured `secret_key` comes from, for messages: the environment wins over the file.
@@ -91,6 +92,30 @@ fn describe(e: figment::Error) -> String {
 pub struct Config {
     pub settings: Settings,
     pub server: ServerSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// The `[metrics]` section: Prometheus metrics, off unless `bind` names their own listener.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of the listener that serves `GET /metrics` (e.g. `"127.0.0.1:9100"`). Never
+    /// the public port: the API's own listener answers `/metrics` with 404.
+    pub bind: Option<String>,
+}
+
+impl MetricsSettings {
+    fn validate(&self, server: &ServerSettings) -> Result<(), ConfigError> {
+        if let Some(bind) = &self.bind
+            && bind == &server.bind
+        {
+            return Err(ConfigError(format!(
+                "metrics.bind: {bind} is the API's own address ([server] bind); metrics need \
+                 a listener of their own (another port), so the public port never serves them"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The `[server]` section: what only the `restauth` binary reads.
@@ -152,11 +177,15 @@ impl ServerSettings {
 /// Loads settings and, when no `secret_key` is configured, reads or creates the key file
 /// beside the SQLite database (mode 0600); on PostgreSQL the key must be configured.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-    let (mut settings, server) = read(path)?;
+    let (mut settings, server, metrics) = read(path)?;
     // Before the key file, which lives in the same folder: the folder is what to fix.
     check_sqlite_folder(&settings.database.url)?;
     ensure_secret_key(&mut settings)?;
-    Ok(Config { settings, server })
+    Ok(Config {
+        settings,
+        server,
+        metrics,
+    })
 }
 
 #[cfg(test)]
@@ -180,6 +209,11 @@ mod tests {
             ("[server]\nrequest_timeout = 0\n", "server.request_timeout"),
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
             ("[server]\nbindd = \"x\"\n", "server"),
+            ("[metrics]\nport = 9100\n", "metrics"),
+            (
+                "[server]\nbind = \"127.0.0.1:9000\"\n[metrics]\nbind = \"127.0.0.1:9000\"\n",
+                "metrics.bind",
+            ),
         ] {
             std::fs::write(&file, toml).unwrap();
             let Err(err) = read(Some(&file)) else {
@@ -193,7 +227,8 @@ mod tests {
             "[server]\nbind = \"127.0.0.1:9000\"\n[token]\nlimit_per_user = 3\n",
         )
         .unwrap();
-        let (settings, server) = read(Some(&file)).unwrap();
+        let (settings, server, metrics) = read(Some(&file)).unwrap();
+        assert_eq!(metrics.bind, None);
         assert_eq!(server.bind, "127.0.0.1:9000");
         assert_eq!(settings.token.limit_per_user, Some(3));
     }

@@ -5,6 +5,7 @@
 //! found by name in the context's registry.
 
 pub mod accounts;
+pub mod audit;
 pub mod authentication;
 pub mod context;
 pub mod hosts;

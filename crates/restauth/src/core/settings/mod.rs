@@ -209,6 +209,10 @@ pub struct Settings {
     /// `restauth.toml` serves both.
     #[doc(hidden)]
     pub server: ServerSection,
+    /// `[metrics]` (the address of the Prometheus listener) also belongs to the binary: the
+    /// library only emits through the `metrics` facade, whoever installs a recorder.
+    #[doc(hidden)]
+    pub metrics: ServerSection,
     pub database: DatabaseSettings,
     pub rest_framework: RestFrameworkSettings,
     pub token: TokenSettings,
@@ -226,6 +230,33 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// `[user]`: what Django's user model says of itself.
     pub user: UserSettings,
+    /// `[audit]`: where security events are kept.
+    pub audit: AuditSettings,
+}
+
+/// `[audit]`: security events (logins, token and password changes, replays, lock-outs) are
+/// logged on the `restauth::audit` tracing target, stored in the `audit_event` table and,
+/// with `file`, appended to a file as JSON lines.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Store events in the database (`audit_event`). Default on.
+    pub store: bool,
+    /// Stored events older than this many days are deleted (by `clearsessions`, and at most
+    /// hourly while events are written). `0` keeps them forever. Default 90.
+    pub retention_days: u32,
+    /// Also append every event to this file, one JSON object a line (created mode 0600).
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            store: true,
+            retention_days: 90,
+            file: None,
+        }
+    }
 }
 
 /// `[user]`: the user model's `USERNAME_FIELD`.
