@@ -19,8 +19,10 @@
 //! | `restauth_jwt_family_revocations_total` | counter | — |
 //! | `restauth_audit_write_failures_total` | counter | `sink` (`store`, `file`, `queue`: dropped, the writer being behind) |
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 pub const HTTP_REQUESTS: &str = "restauth_http_requests_total";
@@ -37,7 +39,8 @@ pub const AUDIT_WRITE_FAILURES: &str = "restauth_audit_write_failures_total";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
-/// Starts emitting. Call once a recorder is installed (`metrics::set_global_recorder`).
+/// Starts emitting. Call once the recorder is installed (`metrics::set_global_recorder`): the
+/// handles of the hottest series are taken from it at their first use and kept.
 pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
@@ -50,18 +53,49 @@ pub fn enabled() -> bool {
 
 /// One answered HTTP request. `route` is a route template, never a raw path: raw paths would
 /// make one series per id and let clients grow the exporter's memory without bound.
+///
+/// The counter of each (route, method, status) is looked up in the recorder once, then found
+/// by the address of the route's text, which axum keeps for the router's lifetime (the text
+/// is compared too, so a router built anew at the same address gets its own series).
 pub fn http_request(method: &http::Method, route: &str, status: http::StatusCode) {
     if !enabled() {
         return;
     }
-    metrics::counter!(
+    type Key = (usize, usize, &'static str, u16);
+    /// The route's text (to confirm a hit) and its counter.
+    type Handle = (Box<str>, metrics::Counter);
+    static COUNTERS: OnceLock<RwLock<HashMap<Key, Handle>>> = OnceLock::new();
+    let method = method_label(method);
+    let key: Key = (
+        route.as_ptr() as usize,
+        route.len(),
+        method,
+        status.as_u16(),
+    );
+    let counters = COUNTERS.get_or_init(Default::default);
+    if let Ok(map) = counters.read()
+        && let Some((text, counter)) = map.get(&key)
+        && **text == *route
+    {
+        counter.increment(1);
+        return;
+    }
+    let counter = metrics::counter!(
         HTTP_REQUESTS,
-        "method" => method_label(method),
+        "method" => method,
         "route" => route.to_owned(),
         "status" => status_label(status),
-    )
-    .increment(1);
+    );
+    counter.increment(1);
+    if let Ok(mut map) = counters.write()
+        && map.len() < MAX_CACHED_HANDLES
+    {
+        map.insert(key, (route.into(), counter));
+    }
 }
+
+/// Handles kept for [`http_request`] at most (routes × methods × statuses).
+const MAX_CACHED_HANDLES: usize = 4096;
 
 /// Known methods as static labels; anything else under one label, so clients cannot create
 /// series.
@@ -95,8 +129,21 @@ pub fn authentication(class: &'static str, success: bool) {
     if !enabled() {
         return;
     }
+    const CLASSES: [&str; 4] = ["token", "session", "jwt", "basic"];
+    static COUNTERS: OnceLock<[[metrics::Counter; 2]; 4]> = OnceLock::new();
     let result = if success { "success" } else { "failure" };
-    metrics::counter!(AUTHENTICATIONS, "class" => class, "result" => result).increment(1);
+    // The built-in classes' handles are looked up once; an app's own class each time.
+    let Some(i) = CLASSES.iter().position(|c| *c == class) else {
+        metrics::counter!(AUTHENTICATIONS, "class" => class, "result" => result).increment(1);
+        return;
+    };
+    let counters = COUNTERS.get_or_init(|| {
+        CLASSES.map(|c| {
+            ["success", "failure"]
+                .map(|r| metrics::counter!(AUTHENTICATIONS, "class" => c, "result" => r))
+        })
+    });
+    counters[i][usize::from(!success)].increment(1);
 }
 
 /// A password login that did not let the user in.
@@ -143,8 +190,21 @@ pub fn cache_lookup(cache: &'static str, hit: bool) {
     if !enabled() {
         return;
     }
-    let result = if hit { "hit" } else { "miss" };
-    metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result).increment(1);
+    const CACHES: [&str; 4] = ["token", "session", "user", "jwt"];
+    static COUNTERS: OnceLock<[[metrics::Counter; 2]; 4]> = OnceLock::new();
+    // On every authenticated request: the handles are looked up once.
+    let counters = COUNTERS.get_or_init(|| {
+        CACHES.map(|c| {
+            ["hit", "miss"].map(|r| metrics::counter!(CACHE_LOOKUPS, "cache" => c, "result" => r))
+        })
+    });
+    match CACHES.iter().position(|c| *c == cache) {
+        Some(i) => counters[i][usize::from(!hit)].increment(1),
+        None => {
+            let result = if hit { "hit" } else { "miss" };
+            metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result).increment(1);
+        }
+    }
 }
 
 /// Runs one store operation, recording how long it took.

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::core::user::User;
 
 pub mod cache;
+mod metered;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -452,13 +453,13 @@ pub async fn connect(
     let url = settings.url.as_str();
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
-        return Ok(std::sync::Arc::new(SqliteStore::open(settings).await?));
+        return Ok(metered(SqliteStore::open(settings).await?));
         #[cfg(not(feature = "sqlite"))]
         return Err(missing_feature("sqlite"));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
-        return Ok(std::sync::Arc::new(PostgresStore::open(settings).await?));
+        return Ok(metered(PostgresStore::open(settings).await?));
         #[cfg(not(feature = "postgres"))]
         return Err(missing_feature("postgres"));
     }
@@ -468,6 +469,12 @@ pub async fn connect(
             redact_url(url)
         )))
     }
+}
+
+/// The store, timed per operation.
+#[allow(dead_code)] // without any backend compiled in
+fn metered(store: impl Store) -> std::sync::Arc<dyn Store> {
+    std::sync::Arc::new(metered::Metered::new(std::sync::Arc::new(store)))
 }
 
 /// A URL whose backend this build left out.

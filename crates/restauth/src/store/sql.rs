@@ -264,37 +264,34 @@ where
     usize: ColumnIndex<DbRow<D>>,
 {
     async fn migrate(&self) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("migrate", async {
-            self.bounded(async {
-                let mut tx = self.begin_write().await?;
-                if let Some(lock) = D::LOCK_MIGRATIONS {
-                    Self::write_in(&mut tx, sqlx::query(lock)).await?;
-                }
-                Self::write_in(&mut tx, sqlx::query(CREATE_TABLE)).await?;
-                let applied = sqlx::query("SELECT version FROM restauth_migrations")
-                    .fetch_all(&mut *tx)
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            if let Some(lock) = D::LOCK_MIGRATIONS {
+                Self::write_in(&mut tx, sqlx::query(lock)).await?;
+            }
+            Self::write_in(&mut tx, sqlx::query(CREATE_TABLE)).await?;
+            let applied = sqlx::query("SELECT version FROM restauth_migrations")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(classify)?;
+            for m in pending(D::MIGRATIONS, &applied) {
+                sqlx::raw_sql(m.sql)
+                    .execute(&mut *tx)
                     .await
-                    .map_err(classify)?
-                    .iter()
-                    .map(|r| r.try_get::<i64, _>(0))
-                    .collect::<Result<Vec<_>, _>>()
                     .map_err(classify)?;
-                for m in pending(D::MIGRATIONS, &applied) {
-                    sqlx::raw_sql(m.sql)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                    let record = "INSERT INTO restauth_migrations (version, name, applied_at) \
+                let record = "INSERT INTO restauth_migrations (version, name, applied_at) \
                               VALUES ($1, $2, $3)";
-                    let q = sqlx::query(record)
-                        .bind(m.version)
-                        .bind(m.name)
-                        .bind(crate::core::clock::now());
-                    Self::write_in(&mut tx, q).await?;
-                }
-                tx.commit().await.map_err(classify)
-            })
-            .await
+                let q = sqlx::query(record)
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(crate::core::clock::now());
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)
         })
         .await
     }
@@ -304,15 +301,11 @@ where
     }
 
     async fn announce_change(&self) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("announce_change", async {
-            self.bounded(self.dialect.announce_change()).await
-        })
-        .await
+        self.bounded(self.dialect.announce_change()).await
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
-        crate::core::metrics::store_operation("create_user", async {
-            let q = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "INSERT INTO auth_user (username, email, first_name, last_name, password, is_active, \
              is_staff, is_superuser, date_joined) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              RETURNING ",
@@ -327,34 +320,26 @@ where
         .bind(user.is_staff)
         .bind(user.is_superuser)
         .bind(user.date_joined);
-            let row = self
-                .bounded(async { q.fetch_one(&self.writer).await.map_err(classify) })
-                .await?;
-            Self::user(&row)
-        })
-        .await
+        let row = self
+            .bounded(async { q.fetch_one(&self.writer).await.map_err(classify) })
+            .await?;
+        Self::user(&row)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        crate::core::metrics::store_operation("user_by_id", async {
-            let sql = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
-            let row = self.read_row(sqlx::query(sql).bind(id)).await?;
-            row.map(|r| Self::user(&r)).transpose()
-        })
-        .await
+        let sql = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
+        let row = self.read_row(sqlx::query(sql).bind(id)).await?;
+        row.map(|r| Self::user(&r)).transpose()
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        crate::core::metrics::store_operation("user_by_username", async {
-            let sql = concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM auth_user WHERE username = $1"
-            );
-            let row = self.read_row(sqlx::query(sql).bind(username)).await?;
-            row.map(|r| Self::user(&r)).transpose()
-        })
-        .await
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE username = $1"
+        );
+        let row = self.read_row(sqlx::query(sql).bind(username)).await?;
+        row.map(|r| Self::user(&r)).transpose()
     }
 
     async fn set_password(
@@ -363,31 +348,28 @@ where
         hash: &str,
         revoke_before: Option<i64>,
     ) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("set_password", async {
-            self.bounded(async {
-                let mut tx = self.begin_write().await?;
-                // A NULL `$2` compares as unknown, so `valid_after` stays.
-                let q = sqlx::query(
-                    "UPDATE auth_user SET password = $1, \
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            // A NULL `$2` compares as unknown, so `valid_after` stays.
+            let q = sqlx::query(
+                "UPDATE auth_user SET password = $1, \
                  valid_after = CASE WHEN $2 > valid_after THEN $2 ELSE valid_after END \
                  WHERE id = $3",
-                )
-                .bind(hash)
-                .bind(revoke_before)
-                .bind(user_id);
-                let updated = Self::write_in(&mut tx, q).await?;
-                if updated > 0 && revoke_before.is_some() {
-                    for sql in [
-                        "DELETE FROM authtoken_token WHERE user_id = $1",
-                        "DELETE FROM auth_session WHERE user_id = $1",
-                    ] {
-                        Self::write_in(&mut tx, sqlx::query(sql).bind(user_id)).await?;
-                    }
+            )
+            .bind(hash)
+            .bind(revoke_before)
+            .bind(user_id);
+            let updated = Self::write_in(&mut tx, q).await?;
+            if updated > 0 && revoke_before.is_some() {
+                for sql in [
+                    "DELETE FROM authtoken_token WHERE user_id = $1",
+                    "DELETE FROM auth_session WHERE user_id = $1",
+                ] {
+                    Self::write_in(&mut tx, sqlx::query(sql).bind(user_id)).await?;
                 }
-                tx.commit().await.map_err(classify)?;
-                Ok(updated > 0)
-            })
-            .await
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(updated > 0)
         })
         .await
     }
@@ -400,25 +382,22 @@ where
         old_auth_hash: &str,
         new_auth_hash: &str,
     ) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("upgrade_password", async {
-            self.bounded(async {
-                let mut tx = self.begin_write().await?;
-                let sql = "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3";
-                let q = sqlx::query(sql).bind(new_hash).bind(user_id).bind(old_hash);
-                let upgraded = Self::write_in(&mut tx, q).await? > 0;
-                if upgraded {
-                    let sql = "UPDATE auth_session SET auth_hash = $1 \
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let sql = "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3";
+            let q = sqlx::query(sql).bind(new_hash).bind(user_id).bind(old_hash);
+            let upgraded = Self::write_in(&mut tx, q).await? > 0;
+            if upgraded {
+                let sql = "UPDATE auth_session SET auth_hash = $1 \
                            WHERE user_id = $2 AND auth_hash = $3";
-                    let q = sqlx::query(sql)
-                        .bind(new_auth_hash)
-                        .bind(user_id)
-                        .bind(old_auth_hash);
-                    Self::write_in(&mut tx, q).await?;
-                }
-                tx.commit().await.map_err(classify)?;
-                Ok(upgraded)
-            })
-            .await
+                let q = sqlx::query(sql)
+                    .bind(new_auth_hash)
+                    .bind(user_id)
+                    .bind(old_auth_hash);
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(upgraded)
         })
         .await
     }
@@ -430,71 +409,55 @@ where
         dry_run: bool,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportOutcome, StoreError> {
-        crate::core::metrics::store_operation("import_django", async {
-            // No deadline: a large import is one long transaction; each statement still has the
-            // database's own timeout.
-            let mut tx = self.begin_write().await?;
-            let outcome = Self::import_rows(&mut tx, batch, session_auth_hash, progress).await;
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
-            };
-            if dry_run || !outcome.conflicts.is_empty() {
-                tx.rollback().await.map_err(classify)?;
-                return Ok(outcome);
+        // No deadline: a large import is one long transaction; each statement still has the
+        // database's own timeout.
+        let mut tx = self.begin_write().await?;
+        let outcome = Self::import_rows(&mut tx, batch, session_auth_hash, progress).await;
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
             }
-            tx.commit().await.map_err(classify)?;
-            Ok(ImportOutcome {
-                committed: true,
-                ..outcome
-            })
+        };
+        if dry_run || !outcome.conflicts.is_empty() {
+            tx.rollback().await.map_err(classify)?;
+            return Ok(outcome);
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(ImportOutcome {
+            committed: true,
+            ..outcome
         })
-        .await
     }
 
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("set_active", async {
-            let sql = "UPDATE auth_user SET is_active = $1 WHERE id = $2";
-            Ok(self
-                .write(sqlx::query(sql).bind(active).bind(user_id))
-                .await?
-                > 0)
-        })
-        .await
+        let sql = "UPDATE auth_user SET is_active = $1 WHERE id = $2";
+        Ok(self
+            .write(sqlx::query(sql).bind(active).bind(user_id))
+            .await?
+            > 0)
     }
 
     async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("set_last_login", async {
-            let sql = "UPDATE auth_user SET last_login = $1 WHERE id = $2";
-            self.write(sqlx::query(sql).bind(at).bind(user_id)).await?;
-            Ok(())
-        })
-        .await
+        let sql = "UPDATE auth_user SET last_login = $1 WHERE id = $2";
+        self.write(sqlx::query(sql).bind(at).bind(user_id)).await?;
+        Ok(())
     }
 
     async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("set_valid_after", async {
-            let sql = "UPDATE auth_user \
+        let sql = "UPDATE auth_user \
                    SET valid_after = CASE WHEN $1 > valid_after THEN $1 ELSE valid_after END \
                    WHERE id = $2";
-            Ok(self.write(sqlx::query(sql).bind(at).bind(user_id)).await? > 0)
-        })
-        .await
+        Ok(self.write(sqlx::query(sql).bind(at).bind(user_id)).await? > 0)
     }
 
     async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("delete_user", async {
-            let sql = "DELETE FROM auth_user WHERE id = $1";
-            Ok(self.write(sqlx::query(sql).bind(user_id)).await? > 0)
-        })
-        .await
+        let sql = "DELETE FROM auth_user WHERE id = $1";
+        Ok(self.write(sqlx::query(sql).bind(user_id)).await? > 0)
     }
 
     async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
-        crate::core::metrics::store_operation("insert_token", async {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             if let (Some(lock), Some(_)) = (D::LOCK_USER, token.limit_per_user) {
@@ -526,54 +489,40 @@ where
             Ok(record)
         })
         .await
-        })
-        .await
     }
 
     async fn token_by_digest(
         &self,
         digest: &str,
     ) -> Result<Option<(TokenRecord, User)>, StoreError> {
-        crate::core::metrics::store_operation("token_by_digest", async {
-            let sql = concat!(
-                "SELECT t.id AS t_id, t.digest AS t_digest, t.user_id AS t_user_id, \
+        let sql = concat!(
+            "SELECT t.id AS t_id, t.digest AS t_digest, t.user_id AS t_user_id, \
              t.created AS t_created, t.last_used AS t_last_used, t.expires AS t_expires, ",
-                joined_user_columns!(),
-                " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1"
-            );
-            let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
-                return Ok(None);
-            };
-            let token = Self::token(&r, "t_")?;
-            Ok(Some((token, Self::user(&r)?)))
-        })
-        .await
+            joined_user_columns!(),
+            " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1"
+        );
+        let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
+            return Ok(None);
+        };
+        let token = Self::token(&r, "t_")?;
+        Ok(Some((token, Self::user(&r)?)))
     }
 
     async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("touch_token", async {
-            let sql = "UPDATE authtoken_token SET last_used = $1 WHERE id = $2";
-            self.write(sqlx::query(sql).bind(at).bind(token_id)).await?;
-            Ok(())
-        })
-        .await
+        let sql = "UPDATE authtoken_token SET last_used = $1 WHERE id = $2";
+        self.write(sqlx::query(sql).bind(at).bind(token_id)).await?;
+        Ok(())
     }
 
     async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("delete_token", async {
-            let sql = "DELETE FROM authtoken_token WHERE id = $1";
-            Ok(self.write(sqlx::query(sql).bind(token_id)).await? > 0)
-        })
-        .await
+        let sql = "DELETE FROM authtoken_token WHERE id = $1";
+        Ok(self.write(sqlx::query(sql).bind(token_id)).await? > 0)
     }
 
     async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
-        crate::core::metrics::store_operation("delete_user_tokens", async {
-            // Ids are positive, so -1 keeps nothing.
-            let sql = "DELETE FROM authtoken_token WHERE user_id = $1 AND id <> COALESCE($2, -1)";
-            self.write(sqlx::query(sql).bind(user_id).bind(keep)).await
-        })
-        .await
+        // Ids are positive, so -1 keeps nothing.
+        let sql = "DELETE FROM authtoken_token WHERE user_id = $1 AND id <> COALESCE($2, -1)";
+        self.write(sqlx::query(sql).bind(user_id).bind(keep)).await
     }
 
     async fn insert_session(
@@ -581,7 +530,6 @@ where
         session: &SessionRecord,
         replaces: Option<&str>,
     ) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("insert_session", async {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             if let Some(old) = replaces {
@@ -602,55 +550,41 @@ where
             tx.commit().await.map_err(classify)
         })
         .await
-        })
-        .await
     }
 
     async fn session_by_digest(
         &self,
         digest: &str,
     ) -> Result<Option<(SessionRecord, User)>, StoreError> {
-        crate::core::metrics::store_operation("session_by_digest", async {
-            let sql = concat!(
-                "SELECT s.digest AS s_digest, s.user_id AS s_user_id, s.auth_hash AS s_auth_hash, \
+        let sql = concat!(
+            "SELECT s.digest AS s_digest, s.user_id AS s_user_id, s.auth_hash AS s_auth_hash, \
              s.created AS s_created, s.last_seen AS s_last_seen, s.expires AS s_expires, ",
-                joined_user_columns!(),
-                " FROM auth_session s JOIN auth_user u ON u.id = s.user_id WHERE s.digest = $1"
-            );
-            let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
-                return Ok(None);
-            };
-            let session = Self::session(&r)?;
-            Ok(Some((session, Self::user(&r)?)))
-        })
-        .await
+            joined_user_columns!(),
+            " FROM auth_session s JOIN auth_user u ON u.id = s.user_id WHERE s.digest = $1"
+        );
+        let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
+            return Ok(None);
+        };
+        let session = Self::session(&r)?;
+        Ok(Some((session, Self::user(&r)?)))
     }
 
     async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("touch_session", async {
-            let sql = "UPDATE auth_session \
+        let sql = "UPDATE auth_session \
                    SET last_seen = CASE WHEN $1 > last_seen THEN $1 ELSE last_seen END \
                    WHERE digest = $2";
-            self.write(sqlx::query(sql).bind(at).bind(digest)).await?;
-            Ok(())
-        })
-        .await
+        self.write(sqlx::query(sql).bind(at).bind(digest)).await?;
+        Ok(())
     }
 
     async fn delete_session(&self, digest: &str) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("delete_session", async {
-            let sql = "DELETE FROM auth_session WHERE digest = $1";
-            Ok(self.write(sqlx::query(sql).bind(digest)).await? > 0)
-        })
-        .await
+        let sql = "DELETE FROM auth_session WHERE digest = $1";
+        Ok(self.write(sqlx::query(sql).bind(digest)).await? > 0)
     }
 
     async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
-        crate::core::metrics::store_operation("delete_user_sessions", async {
-            let sql = "DELETE FROM auth_session WHERE user_id = $1";
-            self.write(sqlx::query(sql).bind(user_id)).await
-        })
-        .await
+        let sql = "DELETE FROM auth_session WHERE user_id = $1";
+        self.write(sqlx::query(sql).bind(user_id)).await
     }
 
     async fn delete_expired_sessions(
@@ -658,22 +592,16 @@ where
         now: i64,
         idle_before: Option<i64>,
     ) -> Result<u64, StoreError> {
-        crate::core::metrics::store_operation("delete_expired_sessions", async {
-            let sql = "DELETE FROM auth_session \
+        let sql = "DELETE FROM auth_session \
                    WHERE expires <= $1 OR last_seen < COALESCE($2, last_seen)";
-            self.write(sqlx::query(sql).bind(now).bind(idle_before))
-                .await
-        })
-        .await
+        self.write(sqlx::query(sql).bind(now).bind(idle_before))
+            .await
     }
 
     async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("insert_outstanding", async {
-            self.write(Self::outstanding(INSERT_OUTSTANDING, token, &token.family))
-                .await?;
-            Ok(())
-        })
-        .await
+        self.write(Self::outstanding(INSERT_OUTSTANDING, token, &token.family))
+            .await?;
+        Ok(())
     }
 
     async fn rotate_refresh(
@@ -683,54 +611,50 @@ where
         blacklist_old: bool,
         now_ms: i64,
     ) -> Result<Rotation, StoreError> {
-        crate::core::metrics::store_operation("rotate_refresh", async {
-            let now = now_ms.div_euclid(1000);
-            self.bounded(async {
-                let mut tx = self.begin_write().await?;
-                let record_old = concat!(
-                    "INSERT INTO token_blacklist_outstandingtoken \
+        let now = now_ms.div_euclid(1000);
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let record_old = concat!(
+                "INSERT INTO token_blacklist_outstandingtoken \
                  (jti, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) ",
-                    "ON CONFLICT (jti) DO NOTHING"
-                );
-                Self::write_in(&mut tx, Self::outstanding(record_old, old, &old.family)).await?;
-                // Concurrent rotations of one token serialise on this UPDATE (SQLite: the one
-                // writer; PostgreSQL: the row lock): the losers see rotated_at set and get no row,
-                // then read the winner's successor (READ COMMITTED gives each statement a fresh
-                // snapshot, taken after the winner committed).
-                let claimed = sqlx::query(
-                    "UPDATE token_blacklist_outstandingtoken SET rotated_at = $1, successor = $2 \
+                "ON CONFLICT (jti) DO NOTHING"
+            );
+            Self::write_in(&mut tx, Self::outstanding(record_old, old, &old.family)).await?;
+            // Concurrent rotations of one token serialise on this UPDATE (SQLite: the one
+            // writer; PostgreSQL: the row lock): the losers see rotated_at set and get no row,
+            // then read the winner's successor (READ COMMITTED gives each statement a fresh
+            // snapshot, taken after the winner committed).
+            let claimed = sqlx::query(
+                "UPDATE token_blacklist_outstandingtoken SET rotated_at = $1, successor = $2 \
                  WHERE jti = $3 AND rotated_at IS NULL RETURNING family",
-                )
-                .bind(now_ms)
-                .bind(new.jti.as_str())
-                .bind(old.jti.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(classify)?;
-                let Some(claimed) = claimed else {
-                    let row = sqlx::query(ROTATED)
-                        .bind(old.jti.as_str())
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                    let rotated = Self::rotated(&row)?;
-                    tx.rollback().await.map_err(classify)?;
-                    return Ok(Rotation::Reused(rotated));
-                };
-                let family: String = claimed.try_get(0).map_err(classify)?;
-                Self::write_in(&mut tx, Self::outstanding(INSERT_OUTSTANDING, new, &family))
-                    .await?;
-                if blacklist_old {
-                    let q = sqlx::query(BLACKLIST)
-                        .bind(old.jti.as_str())
-                        .bind(now)
-                        .bind(old.expires_at);
-                    Self::write_in(&mut tx, q).await?;
-                }
-                tx.commit().await.map_err(classify)?;
-                Ok(Rotation::Rotated)
-            })
+            )
+            .bind(now_ms)
+            .bind(new.jti.as_str())
+            .bind(old.jti.as_str())
+            .fetch_optional(&mut *tx)
             .await
+            .map_err(classify)?;
+            let Some(claimed) = claimed else {
+                let row = sqlx::query(ROTATED)
+                    .bind(old.jti.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                let rotated = Self::rotated(&row)?;
+                tx.rollback().await.map_err(classify)?;
+                return Ok(Rotation::Reused(rotated));
+            };
+            let family: String = claimed.try_get(0).map_err(classify)?;
+            Self::write_in(&mut tx, Self::outstanding(INSERT_OUTSTANDING, new, &family)).await?;
+            if blacklist_old {
+                let q = sqlx::query(BLACKLIST)
+                    .bind(old.jti.as_str())
+                    .bind(now)
+                    .bind(old.expires_at);
+                Self::write_in(&mut tx, q).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(Rotation::Rotated)
         })
         .await
     }
@@ -741,80 +665,58 @@ where
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("blacklist_jti", async {
-            let q = sqlx::query(BLACKLIST).bind(jti).bind(now).bind(expires_at);
-            Ok(self.write(q).await? > 0)
-        })
-        .await
+        let q = sqlx::query(BLACKLIST).bind(jti).bind(now).bind(expires_at);
+        Ok(self.write(q).await? > 0)
     }
 
     async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
-        crate::core::metrics::store_operation("is_blacklisted", async {
-            let sql = "SELECT 1 FROM token_blacklist_blacklistedtoken WHERE jti = $1";
-            Ok(self.read_row(sqlx::query(sql).bind(jti)).await?.is_some())
-        })
-        .await
+        let sql = "SELECT 1 FROM token_blacklist_blacklistedtoken WHERE jti = $1";
+        Ok(self.read_row(sqlx::query(sql).bind(jti)).await?.is_some())
     }
 
     async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError> {
-        crate::core::metrics::store_operation("rotation", async {
-            let row = self.read_row(sqlx::query(ROTATED).bind(jti)).await?;
-            row.map(|r| Self::rotated(&r)).transpose()
-        })
-        .await
+        let row = self.read_row(sqlx::query(ROTATED).bind(jti)).await?;
+        row.map(|r| Self::rotated(&r)).transpose()
     }
 
     async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError> {
-        crate::core::metrics::store_operation("revoke_family", async {
         let sql = "INSERT INTO token_blacklist_blacklistedtoken (jti, blacklisted_at, expires_at) \
                    SELECT jti, $1, expires_at FROM token_blacklist_outstandingtoken \
                    WHERE family = $2 ON CONFLICT (jti) DO NOTHING";
         self.write(sqlx::query(sql).bind(now).bind(family)).await
-        })
-        .await
     }
 
     async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError> {
-        crate::core::metrics::store_operation("flush_expired_tokens", async {
-            self.bounded(async {
-                let mut tx = self.begin_write().await?;
-                let mut total = 0;
-                for sql in [
-                    "DELETE FROM token_blacklist_blacklistedtoken WHERE expires_at <= $1",
-                    "DELETE FROM token_blacklist_outstandingtoken WHERE expires_at <= $1",
-                ] {
-                    total += Self::write_in(&mut tx, sqlx::query(sql).bind(now)).await?;
-                }
-                tx.commit().await.map_err(classify)?;
-                Ok(total)
-            })
-            .await
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let mut total = 0;
+            for sql in [
+                "DELETE FROM token_blacklist_blacklistedtoken WHERE expires_at <= $1",
+                "DELETE FROM token_blacklist_outstandingtoken WHERE expires_at <= $1",
+            ] {
+                total += Self::write_in(&mut tx, sqlx::query(sql).bind(now)).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(total)
         })
         .await
     }
 
     async fn checkpoint(&self) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("checkpoint", async {
-            self.dialect.checkpoint().await
-        })
-        .await
+        self.dialect.checkpoint().await
     }
 
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("backup", async { self.dialect.backup(path).await })
-            .await
+        self.dialect.backup(path).await
     }
 
     async fn probe(&self) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("probe", async {
-            // A no-op UPDATE still writes (a WAL page, a row version) and commits, so a locked,
-            // read-only or full database fails it; the subquery reads.
-            self.bounded(async {
-                let mut tx = self.begin_write().await?;
-                Self::write_in(&mut tx, sqlx::query(PROBE)).await?;
-                tx.commit().await.map_err(classify)
-            })
-            .await
+        // A no-op UPDATE still writes (a WAL page, a row version) and commits, so a locked,
+        // read-only or full database fails it; the subquery reads.
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            Self::write_in(&mut tx, sqlx::query(PROBE)).await?;
+            tx.commit().await.map_err(classify)
         })
         .await
     }
@@ -825,16 +727,13 @@ where
         network: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("record_login_network", async {
-            let sql = "INSERT INTO restauth_login_network (user_id, network, last_success) \
+        let sql = "INSERT INTO restauth_login_network (user_id, network, last_success) \
                    VALUES ($1, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET last_success = \
                    CASE WHEN excluded.last_success > restauth_login_network.last_success \
                    THEN excluded.last_success ELSE restauth_login_network.last_success END";
-            let q = sqlx::query(sql).bind(user_id).bind(network).bind(at);
-            self.write(q).await?;
-            Ok(())
-        })
-        .await
+        let q = sqlx::query(sql).bind(user_id).bind(network).bind(at);
+        self.write(q).await?;
+        Ok(())
     }
 
     async fn login_network_seen(
@@ -842,91 +741,76 @@ where
         username: &str,
         network: &str,
     ) -> Result<Option<i64>, StoreError> {
-        crate::core::metrics::store_operation("login_network_seen", async {
-            let sql = "SELECT n.last_success FROM restauth_login_network n \
+        let sql = "SELECT n.last_success FROM restauth_login_network n \
                    JOIN auth_user u ON u.id = n.user_id WHERE u.username = $1 AND n.network = $2";
-            let row = self
-                .read_row(sqlx::query(sql).bind(username).bind(network))
-                .await?;
-            row.map(|r| r.try_get(0)).transpose().map_err(classify)
-        })
-        .await
+        let row = self
+            .read_row(sqlx::query(sql).bind(username).bind(network))
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(classify)
     }
 
     async fn insert_audit(&self, e: &AuditRecord) -> Result<(), StoreError> {
-        crate::core::metrics::store_operation("insert_audit", async {
-            let sql = "INSERT INTO audit_event (at_ms, action, outcome, reason, provider, user_id, \
+        let sql = "INSERT INTO audit_event (at_ms, action, outcome, reason, provider, user_id, \
                    user_name, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-            let q = sqlx::query(sql)
-                .bind(e.at_ms)
-                .bind(e.action.as_str())
-                .bind(e.outcome.as_str())
-                .bind(e.reason.as_str())
-                .bind(e.provider.as_str())
-                .bind(e.user_id)
-                .bind(e.user_name.as_str())
-                .bind(e.source_ip.as_str())
-                .bind(e.user_agent.as_str());
-            self.write(q).await.map(|_| ())
-        })
-        .await
+        let q = sqlx::query(sql)
+            .bind(e.at_ms)
+            .bind(e.action.as_str())
+            .bind(e.outcome.as_str())
+            .bind(e.reason.as_str())
+            .bind(e.provider.as_str())
+            .bind(e.user_id)
+            .bind(e.user_name.as_str())
+            .bind(e.source_ip.as_str())
+            .bind(e.user_agent.as_str());
+        self.write(q).await.map(|_| ())
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        crate::core::metrics::store_operation("audit_events", async {
-            // The newest `limit` rows, then turned oldest first. An empty `$1` selects every user.
-            let sql = "SELECT at_ms, action, outcome, reason, provider, user_id, user_name, \
+        // The newest `limit` rows, then turned oldest first. An empty `$1` selects every user.
+        let sql = "SELECT at_ms, action, outcome, reason, provider, user_id, user_name, \
                    source_ip, user_agent FROM audit_event \
                    WHERE ($1 = '' OR user_name = $1) AND at_ms >= $2 \
                    ORDER BY at_ms DESC, id DESC LIMIT $3";
-            let q = sqlx::query(sql)
-                .bind(query.user_name.as_deref().unwrap_or(""))
-                .bind(query.since_ms.unwrap_or(i64::MIN))
-                .bind(query.limit.map_or(i64::MAX, i64::from));
-            let rows = self.read_rows(q).await?;
-            let mut events = rows
-                .iter()
-                .map(|r| -> Result<AuditRecord, sqlx::Error> {
-                    Ok(AuditRecord {
-                        at_ms: r.try_get("at_ms")?,
-                        action: r.try_get("action")?,
-                        outcome: r.try_get("outcome")?,
-                        reason: r.try_get("reason")?,
-                        provider: r.try_get("provider")?,
-                        user_id: r.try_get("user_id")?,
-                        user_name: r.try_get("user_name")?,
-                        source_ip: r.try_get("source_ip")?,
-                        user_agent: r.try_get("user_agent")?,
-                    })
+        let q = sqlx::query(sql)
+            .bind(query.user_name.as_deref().unwrap_or(""))
+            .bind(query.since_ms.unwrap_or(i64::MIN))
+            .bind(query.limit.map_or(i64::MAX, i64::from));
+        let rows = self.read_rows(q).await?;
+        let mut events = rows
+            .iter()
+            .map(|r| -> Result<AuditRecord, sqlx::Error> {
+                Ok(AuditRecord {
+                    at_ms: r.try_get("at_ms")?,
+                    action: r.try_get("action")?,
+                    outcome: r.try_get("outcome")?,
+                    reason: r.try_get("reason")?,
+                    provider: r.try_get("provider")?,
+                    user_id: r.try_get("user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    source_ip: r.try_get("source_ip")?,
+                    user_agent: r.try_get("user_agent")?,
                 })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(classify)?;
-            events.reverse();
-            Ok(events)
-        })
-        .await
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(classify)?;
+        events.reverse();
+        Ok(events)
     }
 
     async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
-        crate::core::metrics::store_operation("prune_audit", async {
-            let q = sqlx::query("DELETE FROM audit_event WHERE at_ms < $1").bind(before_ms);
-            self.write(q).await
-        })
-        .await
+        let q = sqlx::query("DELETE FROM audit_event WHERE at_ms < $1").bind(before_ms);
+        self.write(q).await
     }
 
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {
-        crate::core::metrics::store_operation("non_ascii_usernames", async {
-            // A name longer in bytes than in characters holds a non-ASCII character.
-            let sql = "SELECT username FROM auth_user \
+        // A name longer in bytes than in characters holds a non-ASCII character.
+        let sql = "SELECT username FROM auth_user \
                    WHERE octet_length(username) <> length(username) ORDER BY id";
-            let rows = self.read_rows(sqlx::query(sql)).await?;
-            rows.iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()
-                .map_err(classify)
-        })
-        .await
+        let rows = self.read_rows(sqlx::query(sql)).await?;
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(classify)
     }
 }
 
