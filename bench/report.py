@@ -443,6 +443,11 @@ def main():
             "request also pays for a TCP connection; that is DRF's usual deployment."
         )
     md += ["## Notes", ""] + notes + [""]
+    # The callgrind figures of bench/metrics-cost are measured apart (valgrind, not wrk) and
+    # kept across runs of this report.
+    metrics_cost = Path(__file__).resolve().parent / "metrics-cost.md"
+    if metrics_cost.is_file():
+        md += [metrics_cost.read_text().rstrip(), ""]
     (out / "RESULTS.md").write_text("\n".join(md))
     print(f"wrote {out / 'RESULTS.md'} and {out / 'results.svg'}")
 

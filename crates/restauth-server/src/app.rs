@@ -16,7 +16,7 @@ use restauth::pipeline::hosts::{AllowedHosts, INVALID_HOST};
 use restauth::pipeline::view::not_found;
 use restauth::{Restauth, ServeOptions};
 
-use crate::config::{OpenApiSettings, ServerSettings};
+use crate::config::{MetricsSettings, OpenApiSettings, ServerSettings};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -35,6 +35,7 @@ pub fn router(
     server: &ServerSettings,
     openapi: &OpenApiSettings,
     hosts: AllowedHosts,
+    metrics: bool,
 ) -> Result<Router, String> {
     let settings = restauth.settings();
     let sessions = restauth::session::router(restauth.sessions())
@@ -65,6 +66,9 @@ pub fn router(
     // Outside the routes and their authentication: a browser's preflight carries no
     // credentials and is answered here, as django-cors-headers' middleware does before DRF.
     let cors = settings.cors.layer().map_err(|e| e.0)?;
+    // Outermost of the route layers, so 400s, 408s and 413s are counted too; absent, not
+    // disabled, when metrics are off, so the API pays nothing for them.
+    let request_metrics = metrics.then_some(restauth::serve::RequestMetricsLayer);
     Ok(app
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -96,6 +100,7 @@ pub fn router(
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(tower::util::option_layer(request_metrics))
         .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialId::new()))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -308,6 +313,7 @@ pub async fn serve(
     server: &ServerSettings,
     openapi: &OpenApiSettings,
     bind: &str,
+    metrics: &MetricsSettings,
 ) -> Result<(), String> {
     let listener = TcpListener::bind(bind)
         .await
@@ -335,7 +341,14 @@ pub async fn serve(
         .shutdown_timeout(Some(Duration::from_secs(server.shutdown_timeout.0)));
     // DRF's conventions (one route with and without the trailing slash, DRF's 404 and 405
     // bodies) come from `restauth::serve`, as for any app built on the library.
-    let app = router(&restauth, server, openapi, hosts)?;
+    let metrics_on = match &metrics.bind {
+        Some(metrics_bind) => {
+            serve_metrics(metrics_bind, addr).await?;
+            true
+        }
+        None => false,
+    };
+    let app = router(&restauth, server, openapi, hosts, metrics_on)?;
     println!("restauth listening on http://{addr}");
     tracing::info!(%addr, "listening");
     restauth::serve_with_shutdown(listener, app, options, restauth::shutdown_signal())
@@ -343,6 +356,68 @@ pub async fn serve(
         .map_err(|e| e.to_string())?;
     // Let spawned background writes finish.
     tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+/// Histogram buckets of every `*_seconds` series: from a cached lookup (sub-millisecond) to a
+/// queued Argon2 hash (seconds).
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the Prometheus recorder, turns the library's series on, and serves `GET /metrics`
+/// on `bind`, a listener of its own: never on the API's address `api`.
+async fn serve_metrics(bind: &str, api: std::net::SocketAddr) -> Result<(), String> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("metrics.bind: cannot listen on {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if addr == api {
+        return Err(format!(
+            "metrics.bind: {addr} is the API's own address; use another port"
+        ));
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+        .map_err(|e| format!("metrics: {e}"))?
+        .install_recorder()
+        .map_err(|e| format!("metrics: {e}"))?;
+    restauth::core::metrics::enable();
+    // Histograms keep their samples until upkeep folds them in; rendering also does, but an
+    // instance nobody scrapes must not grow.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                        )],
+                        handle.render(),
+                    )
+                }
+            }),
+        )
+        .fallback(not_found);
+    println!("restauth metrics on http://{addr}/metrics");
+    tracing::info!(%addr, "serving metrics");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
     Ok(())
 }
 

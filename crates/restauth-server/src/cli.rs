@@ -64,6 +64,47 @@ pub enum Command {
     /// Print the OpenAPI 3.1 description of this configuration's endpoints (JSON), as
     /// `/api/schema/` serves it with `[openapi] enabled = true`.
     Openapi,
+    /// Print the stored security events (logins, token and password changes, replays,
+    /// lock-outs), oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Only the events of this username.
+    #[arg(long, value_name = "USERNAME")]
+    pub user: Option<String>,
+    /// Only events of the last DURATION: a number and a unit, s, m, h, d or w (e.g. 1d, 12h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+    pub since: Option<u64>,
+    /// One JSON object a line (ECS fields), instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many events, the newest.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+}
+
+/// `1d` → seconds.
+fn parse_since(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 1d or 12h"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h, d or w")),
+    };
+    n.checked_mul(unit_secs)
+        .ok_or_else(|| format!("{text:?}: too long"))
 }
 
 #[derive(Args, Debug)]

@@ -2,10 +2,13 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use restauth::pipeline::audit::{self, AuditEvent};
+use restauth::store::AuditQuery;
 use restauth::{NewAccount, Restauth, User};
 
 use crate::cli::{
-    ChangePasswordArgs, Cli, Command, CreateSuperuserArgs, CreateTokenArgs, CreateUserArgs,
+    AuditArgs, ChangePasswordArgs, Cli, Command, CreateSuperuserArgs, CreateTokenArgs,
+    CreateUserArgs,
 };
 use crate::config;
 
@@ -30,12 +33,16 @@ pub async fn run(cli: Cli) -> CommandResult {
         settings,
         server,
         openapi,
+        metrics,
     } = config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Command::Serve(args) = &cli.command {
         let bind = args.bind.clone().unwrap_or_else(|| server.bind.clone());
         let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
         let store = restauth.store().clone();
-        let served = crate::app::serve(restauth, &server, &openapi, &bind).await;
+        let served =
+            crate::app::serve(restauth.clone(), &server, &openapi, &bind, &metrics).await;
+        // Audit rows of the last requests before the database is folded and closed.
+        restauth.flush_audit().await;
         // After a clean shutdown the database file alone holds everything.
         checkpoint(store.as_ref()).await;
         store.close().await;
@@ -55,6 +62,8 @@ pub async fn run(cli: Cli) -> CommandResult {
     }
     let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
     let result = run_command(&restauth, cli.command).await;
+    // A command's events are written before it exits.
+    restauth.flush_audit().await;
     // A command's writes sit in SQLite's write-ahead log until a checkpoint; fold them into
     // the database file so a copy of that file alone (a backup) has them.
     checkpoint(restauth.store().as_ref()).await;
@@ -116,9 +125,14 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
                 .await
                 .map_err(show)?;
             println!("Deleted {n} expired sessions.");
+            let events = restauth.prune_audit().await.map_err(show)?;
+            if events > 0 {
+                println!("Deleted {events} audit events past [audit] retention_days.");
+            }
             Ok(())
         }
         Command::ImportDjango(args) => crate::import_django::run(restauth, args).await,
+        Command::Audit(args) => audit(restauth, args).await,
         Command::Backup(args) => {
             restauth
                 .store()
@@ -129,6 +143,62 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
             Ok(())
         }
     }
+}
+
+/// `restauth audit`: the stored events, as a table or as JSON lines.
+async fn audit(restauth: &Restauth, args: AuditArgs) -> CommandResult {
+    let since_ms = args.since.map(|secs| {
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        restauth::core::clock::now_ms().saturating_sub(secs.saturating_mul(1000))
+    });
+    let events = restauth
+        .audit_events(&AuditQuery {
+            user_name: args.user,
+            since_ms,
+            limit: Some(args.limit),
+        })
+        .await
+        .map_err(show)?;
+    let mut out = std::io::stdout().lock();
+    let write = |out: &mut std::io::StdoutLock<'_>, line: String| {
+        writeln!(out, "{line}").map_err(|e| e.to_string())
+    };
+    if args.json {
+        for e in &events {
+            write(&mut out, audit::audit_json(e).to_string())?;
+        }
+        return Ok(());
+    }
+    write(
+        &mut out,
+        format!(
+            "{:<24} {:<20} {:<8} {:<16} {:<20} {:<16} {:<9} USER AGENT",
+            "TIME", "ACTION", "OUTCOME", "REASON", "USER", "SOURCE", "PROVIDER"
+        ),
+    )?;
+    for e in &events {
+        // Debug formatting escapes control characters a client may have put in a name or
+        // its user agent, so a row stays one line of the terminal.
+        let clean = |s: &str| {
+            let quoted = format!("{s:?}");
+            quoted[1..quoted.len() - 1].to_owned()
+        };
+        write(
+            &mut out,
+            format!(
+                "{:<24} {:<20} {:<8} {:<16} {:<20} {:<16} {:<9} {}",
+                audit::rfc3339_ms(e.at_ms),
+                e.action,
+                e.outcome,
+                clean(&e.reason),
+                clean(&e.user_name),
+                clean(&e.source_ip),
+                e.provider,
+                clean(&e.user_agent)
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// Renders a library error for the terminal: validation errors as their messages.
@@ -171,12 +241,22 @@ async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResu
             )
         })?;
     let issued = restauth.tokens().issue_token(user.id).await.map_err(show)?;
+    restauth.audit(AuditEvent::for_user(
+        audit::TOKEN_CREATED,
+        audit::SUCCESS,
+        "cli",
+        &user,
+    ));
     if args.reset {
-        restauth
+        let revoked = restauth
             .tokens()
             .revoke_tokens(user.id, Some(issued.record.id))
             .await
             .map_err(show)?;
+        restauth.audit(
+            AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "cli", &user)
+                .reason(format!("{revoked} revoked by drf_create_token --reset")),
+        );
     }
     println!("Generated token {} for user {}", issued.key, user.username);
     Ok(())

@@ -81,19 +81,21 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     let figment = sources(file);
     let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
     // The same sources, read for the server's own sections (errors keep their `server.`,
-    // `log.` or `openapi.` path).
+    // `log.`, `openapi.` or `metrics.` path).
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct ServerFile {
         server: ServerSettings,
         log: LogSettings,
         openapi: OpenApiSettings,
+        metrics: MetricsSettings,
     }
     // `[log]` is only checked here: `log_settings` reads it before logging starts.
     let ServerFile {
         server,
         log: _,
         openapi,
+        metrics,
     } = figment
         .extract::<ServerFile>()
         .map_err(|e| ConfigError(describe(e)))?;
@@ -108,10 +110,12 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     }
     settings.validate()?;
     server.validate()?;
+    metrics.validate(&server)?;
     Ok(Config {
         settings,
         server,
         openapi,
+        metrics,
     })
 }
 
@@ -144,12 +148,14 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
-/// The library's settings and the server's own `[server]` and `[openapi]` sections, read once
+/// The library's settings and the server's own `[server]`, `[openapi]` and `[metrics]`
+/// sections, read once
 /// (`[log]` is read before logging starts, by [`log_settings`]).
 pub struct Config {
     pub settings: Settings,
     pub server: ServerSettings,
     pub openapi: OpenApiSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// The `[openapi]` section: the API description at `/api/schema/`.
@@ -159,6 +165,29 @@ pub struct OpenApiSettings {
     /// Serve the OpenAPI document. Off by default: a published API description is a map for
     /// attackers too, so an operator turns it on where it is wanted.
     pub enabled: bool,
+}
+
+/// The `[metrics]` section: Prometheus metrics, off unless `bind` names their own listener.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of the listener that serves `GET /metrics` (e.g. `"127.0.0.1:9100"`). Never
+    /// the public port: the API's own listener answers `/metrics` with 404.
+    pub bind: Option<String>,
+}
+
+impl MetricsSettings {
+    fn validate(&self, server: &ServerSettings) -> Result<(), ConfigError> {
+        if let Some(bind) = &self.bind
+            && bind == &server.bind
+        {
+            return Err(ConfigError(format!(
+                "metrics.bind: {bind} is the API's own address ([server] bind); metrics need \
+                 a listener of their own (another port), so the public port never serves them"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The `[server]` section: what only the `restauth` binary reads.
@@ -262,6 +291,11 @@ mod tests {
             ("[log]\nlevel = \"info\"\n", "log"),
             ("[openapi]\nenabled = \"yes\"\n", "openapi.enabled"),
             ("[openapi]\npath = \"/x/\"\n", "openapi"),
+            ("[metrics]\nport = 9100\n", "metrics"),
+            (
+                "[server]\nbind = \"127.0.0.1:9000\"\n[metrics]\nbind = \"127.0.0.1:9000\"\n",
+                "metrics.bind",
+            ),
         ] {
             std::fs::write(&file, toml).unwrap();
             let Err(err) = read(Some(&file)) else {
@@ -282,5 +316,6 @@ mod tests {
             !config.openapi.enabled,
             "the API description is off by default"
         );
+        assert_eq!(config.metrics.bind, None);
     }
 }

@@ -23,10 +23,10 @@
 //! | [`jwt`] | simplejwt: claims, keys, rotation and blacklist, `JWTAuthentication`, its routes |
 //! | [`basic`] | `BasicAuthentication` |
 //! | [`forward`] | `/auth/forward/`: the same classes for a reverse proxy guarding another app |
-//! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the shared [`Context`](pipeline::Context) |
+//! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the [audit log](pipeline::audit), the shared [`Context`](pipeline::Context) |
 //! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL, the read cache |
 //! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
-//! | [`core`] | settings, the [`Error`] type, the user, the clock, random keys — imports nothing above it |
+//! | [`core`] | settings, the [`Error`] type, the user, the clock, random keys, the [metrics](core::metrics) it emits — imports nothing above it |
 //!
 //! [`Restauth`] is the composition root: it opens the store, builds the services and names
 //! the authentication classes (the built-in `"session"`, `"basic"`, `"token"`, `"jwt"`, and

@@ -459,3 +459,56 @@ async fn discard(mut body: Incoming, limit: u64) {
         }
     }
 }
+/// The `route` label of a request no route matched (one label, whatever the path).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Counts every answered request in `restauth_http_requests_total` by method, route template
+/// and status (see [`crate::core::metrics`]). Add it with `Router::layer`, where axum has
+/// matched the route: the label is the template (`/api/notes/{id}`), never the raw path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestMetricsLayer;
+
+impl<S> tower::Layer<S> for RequestMetricsLayer {
+    type Service = RequestMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestMetrics { inner }
+    }
+}
+
+/// The service of [`RequestMetricsLayer`].
+#[derive(Clone, Debug)]
+pub struct RequestMetrics<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for RequestMetrics<S>
+where
+    S: tower::Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let method = request.method().clone();
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .cloned();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let answer = answer.await;
+            if let Ok(response) = &answer {
+                let route = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.as_str());
+                crate::core::metrics::http_request(&method, route, response.status());
+            }
+            answer
+        })
+    }
+}

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use restauth::core::settings::DatabaseSettings;
 use restauth::store::{
-    DjangoImport, ImportedSession, ImportedToken, ImportedUser, NewToken, NewUser,
-    OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError, connect,
+    AuditQuery, AuditRecord, DjangoImport, ImportedSession, ImportedToken, ImportedUser, NewToken,
+    NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError, connect,
 };
 
 struct Backend {
@@ -133,6 +133,7 @@ contract!(
     login_networks_are_remembered_per_user,
     non_ascii_usernames_are_listed,
     probe_writes_nothing_visible,
+    audit_events_are_appended_filtered_and_pruned,
 );
 
 fn new_user(name: &str) -> NewUser {
@@ -212,6 +213,67 @@ async fn settled(store: &dyn Store) -> u64 {
 
 mod checks {
     use super::*;
+
+    pub async fn audit_events_are_appended_filtered_and_pruned(b: &Backend) {
+        let s = b.open().await;
+        let event = |at_ms: i64, action: &str, user: &str| AuditRecord {
+            at_ms,
+            action: action.into(),
+            outcome: "success".into(),
+            reason: String::new(),
+            provider: "token".into(),
+            user_id: (!user.is_empty()).then_some(7),
+            user_name: user.into(),
+            source_ip: "192.0.2.1".into(),
+            user_agent: "curl/8 \u{e9}".into(),
+        };
+        let failed = AuditRecord {
+            outcome: "failure".into(),
+            reason: "bad_credentials".into(),
+            user_id: None,
+            ..event(2_000, "login", "bob")
+        };
+        for e in [
+            event(1_000, "login", "alice"),
+            failed.clone(),
+            event(3_000, "token_created", "alice"),
+            event(3_000, "password_changed", "alice"),
+        ] {
+            s.insert_audit(&e).await.expect("insert");
+        }
+        let all = s.audit_events(&AuditQuery::default()).await.expect("read");
+        let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+        // Oldest first; events of one millisecond in the order they were written.
+        assert_eq!(
+            actions,
+            ["login", "login", "token_created", "password_changed"]
+        );
+        assert_eq!(all[1], failed);
+        assert_eq!(all[0].user_agent, "curl/8 \u{e9}");
+        let alice = s
+            .audit_events(&AuditQuery {
+                user_name: Some("alice".into()),
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("by user");
+        assert_eq!(alice.len(), 3);
+        let recent = s
+            .audit_events(&AuditQuery {
+                since_ms: Some(2_000),
+                limit: Some(2),
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("since, limited");
+        let actions: Vec<&str> = recent.iter().map(|e| e.action.as_str()).collect();
+        // The newest two, still oldest first.
+        assert_eq!(actions, ["token_created", "password_changed"]);
+        assert_eq!(s.prune_audit(2_500).await.expect("prune"), 2);
+        let left = s.audit_events(&AuditQuery::default()).await.expect("read");
+        assert_eq!(left.len(), 2);
+        assert!(left.iter().all(|e| e.at_ms == 3_000));
+    }
 
     pub async fn migrate_is_idempotent(b: &Backend) {
         let s = b.open().await;

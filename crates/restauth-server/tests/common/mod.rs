@@ -21,6 +21,8 @@ pub const CROSS_PROCESS_BOUND: Duration = Duration::from_secs(1);
 
 pub struct Server {
     pub base: String,
+    /// `http://host:port/metrics` when `[metrics] bind` is set.
+    pub metrics: Option<String>,
     pub dir: tempfile::TempDir,
     child: Child,
     env: Vec<(String, String)>,
@@ -243,7 +245,7 @@ impl Builder {
             config.push_str(&database);
         }
         std::fs::write(dir.path().join("restauth.toml"), &config).expect("config");
-        let (child, base) = spawn_server(dir.path(), &self.env);
+        let (child, base, metrics) = spawn_server(dir.path(), &self.env);
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -251,6 +253,7 @@ impl Builder {
             .expect("client");
         Server {
             base,
+            metrics,
             dir,
             child,
             env: self.env,
@@ -261,8 +264,9 @@ impl Builder {
     }
 }
 
-/// Starts `restauth serve` in `dir` and waits for the address it prints.
-fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String) {
+/// Starts `restauth serve` in `dir` and waits for the address it prints (and the metrics
+/// address, printed before it when metrics are on).
+fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String, Option<String>) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -283,19 +287,24 @@ fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line.strip_prefix("restauth listening on ") {
-                let _ = tx.send(addr.to_owned());
+                let _ = tx.send((false, addr.to_owned()));
+            } else if let Some(addr) = line.strip_prefix("restauth metrics on ") {
+                let _ = tx.send((true, addr.to_owned()));
             }
         }
     });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(base) => (child, base),
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            panic!("server did not start:\n{log}");
+    let mut metrics = None;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((true, url)) => metrics = Some(url),
+            Ok((false, base)) => return (child, base, metrics),
+            Err(_) => break,
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    panic!("server did not start:\n{log}");
 }
 
 impl Server {
@@ -361,9 +370,10 @@ impl Server {
     /// Starts the server again in the same folder, on the same database (on a new port).
     pub fn restart(&mut self) {
         self.sigkill();
-        let (child, base) = spawn_server(self.dir.path(), &self.env);
+        let (child, base, metrics) = spawn_server(self.dir.path(), &self.env);
         self.child = child;
         self.base = base;
+        self.metrics = metrics;
     }
 
     /// Moves this server's clock forward (expiry, idle timeouts, rate windows), instead of

@@ -8,6 +8,7 @@ use http::{HeaderValue, Request};
 
 use crate::core::error::Error;
 use crate::core::user::{AuthInfo, Identity};
+use crate::pipeline::audit::Source;
 use crate::pipeline::authentication::{Authenticator, Outcome, authorization, scheme_parts};
 use crate::pipeline::context::Context;
 use crate::pipeline::throttling::client_of;
@@ -81,10 +82,11 @@ impl Authenticator for BasicAuthentication {
             Ok(client) => client,
             Err(e) => return Outcome::Ready(Err(e)),
         };
+        let source = Source::with_client(client, request.headers());
         Outcome::Pending(Box::pin(async move {
             match self
                 .restauth
-                .authenticate_login(&username, &password, &client)
+                .authenticate_login(&username, &password, "basic", &source)
                 .await?
             {
                 Some(user) => Ok(Some(Identity::authenticated(user, AuthInfo::Basic))),

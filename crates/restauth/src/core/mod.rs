@@ -1,9 +1,10 @@
 //! The core every other module builds on; it imports nothing above it: typed settings, the
-//! one error type, the user, the clock and random keys.
+//! one error type, the user, the clock, random keys and the metrics the library emits.
 
 pub mod clock;
 pub mod error;
 pub(crate) mod hmac;
+pub mod metrics;
 pub mod random;
 pub(crate) mod request;
 pub mod settings;

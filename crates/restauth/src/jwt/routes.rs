@@ -7,12 +7,13 @@
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::JwtService;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::AuthClass;
+use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::RequestData;
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::CurrentUser;
@@ -80,11 +81,13 @@ fn token_field(data: &RequestData, name: &str) -> Result<String, Error> {
 async fn obtain(
     State(restauth): State<JwtService>,
     ClientIdent(client): ClientIdent,
+    headers: HeaderMap,
     data: RequestData,
 ) -> Result<Response, Error> {
     let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
+    let source = Source::with_client(client, &headers);
     let Some(user) = restauth
-        .authenticate_login(&username, &password, &client)
+        .authenticate_login(&username, &password, "jwt", &source)
         .await?
     else {
         return Err(challenged(
@@ -99,10 +102,14 @@ async fn obtain(
     ))
 }
 
-async fn refresh(State(restauth): State<JwtService>, data: RequestData) -> Result<Response, Error> {
+async fn refresh(
+    State(restauth): State<JwtService>,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
     let token = token_field(&data, "refresh")?;
     let body = restauth
-        .refresh(&token)
+        .refresh_from(&token, &source)
         .await
         .map_err(|e| challenged(&restauth, e))?;
     Ok(ok(&body))
@@ -133,8 +140,12 @@ async fn blacklist(
 async fn logout_all(
     State(restauth): State<JwtService>,
     CurrentUser(user): CurrentUser,
+    source: Source,
 ) -> Result<Response, Error> {
     restauth.revoke_all(&user).await?;
+    restauth.audit(
+        AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, "jwt", &user).source(&source),
+    );
     tracing::info!(user_id = user.id, "logged out everywhere");
     Ok(ok(&json!({})))
 }

@@ -9,9 +9,11 @@ use super::{Claims, JwtBackend, TokenError, TokenType, UserIdField};
 use crate::core::clock::now;
 use crate::core::clock::now_ms;
 use crate::core::error::{Error, ErrorBody, ValidationErrors};
+use crate::core::metrics;
 use crate::core::user::User;
 use crate::jwt::authentication::check_user;
 use crate::pipeline::Context;
+use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::store::{OutstandingToken, RotatedToken, Rotation};
 
 /// simplejwt's `{"detail": <message>, "code": "token_not_valid"}`.
@@ -128,8 +130,35 @@ impl JwtService {
         family: &str,
         user_claim: Option<&str>,
         now: i64,
+        source: &Source,
     ) -> Result<(), Error> {
         let revoked = self.store().revoke_family(family, now).await?;
+        metrics::jwt_refresh("replay");
+        metrics::jwt_family_revoked();
+        // The user the token names, when it still exists (its name makes the event findable).
+        let user = match user_claim {
+            Some(claim) => self.user_by_claim(claim).await.ok().flatten(),
+            None => None,
+        };
+        let event = match &user {
+            Some(u) => AuditEvent::for_user(audit::REFRESH_TOKEN_REUSE, audit::FAILURE, "jwt", u),
+            None => AuditEvent {
+                action: audit::REFRESH_TOKEN_REUSE,
+                outcome: audit::FAILURE,
+                reason: String::new(),
+                provider: "jwt",
+                user_id: user_claim.and_then(|c| c.parse().ok()),
+                user_name: String::new(),
+                source: Source::default(),
+            },
+        };
+        self.audit(
+            event
+                .reason(format!(
+                    "login family revoked: {revoked} token(s) blacklisted"
+                ))
+                .source(source),
+        );
         tracing::warn!(
             user_id = user_claim.unwrap_or(""),
             revoked,
@@ -146,6 +175,7 @@ impl JwtService {
         claims: &Claims,
         rotated: RotatedToken,
         now_ms: i64,
+        source: &Source,
     ) -> Result<Value, Error> {
         let in_grace = within_grace(
             now_ms,
@@ -159,6 +189,7 @@ impl JwtService {
                     &rotated.family,
                     claims.user_id.as_deref(),
                     now_ms.div_euclid(1000),
+                    source,
                 )
                 .await?;
                 return Err(token_not_valid(&TokenError::Blacklisted));
@@ -177,6 +208,7 @@ impl JwtService {
         );
         // The same checks as for the token presented: the account and its cut-off.
         self.refresh_user(&again.claims).await?;
+        metrics::jwt_refresh("grace");
         let access = jwt.access_for(&again.claims, now_ms);
         Ok(json!({ "access": access.token, "refresh": again.token }))
     }
@@ -187,6 +219,12 @@ impl JwtService {
     /// successor; refreshes of it within `rotation_grace_seconds` all receive that successor,
     /// and a later one is a replay that revokes the whole family.
     pub async fn refresh(&self, token: &str) -> Result<Value, Error> {
+        self.refresh_from(token, &Source::default()).await
+    }
+
+    /// [`JwtService::refresh`] for a request from `source`, which a detected replay names in
+    /// the audit log.
+    pub async fn refresh_from(&self, token: &str, source: &Source) -> Result<Value, Error> {
         let now_ms = now_ms();
         let now = now_ms.div_euclid(1000);
         let claims = self
@@ -197,14 +235,18 @@ impl JwtService {
             // A rotated token is blacklisted by its rotation, so a late twin or a replay
             // arrives here rather than at `rotate_refresh`.
             return match self.store().rotation(&claims.jti).await? {
-                Some(rotated) => self.refresh_rotated(&claims, rotated, now_ms).await,
-                None => Err(token_not_valid(&TokenError::Blacklisted)),
+                Some(rotated) => self.refresh_rotated(&claims, rotated, now_ms, source).await,
+                None => {
+                    metrics::jwt_refresh("blacklisted");
+                    Err(token_not_valid(&TokenError::Blacklisted))
+                }
             };
         }
         let user = self.refresh_user(&claims).await?;
         let settings = &self.settings().simple_jwt;
         let jwt = self.jwt();
         if !settings.rotate_refresh_tokens {
+            metrics::jwt_refresh("not_rotated");
             let access = jwt.access_for(&claims, now_ms);
             return Ok(json!({ "access": access.token }));
         }
@@ -229,11 +271,12 @@ impl JwtService {
                 .rotate_refresh(&old_row, &new_row, true, now_ms)
                 .await?;
             if let Rotation::Reused(rotated) = outcome {
-                return self.refresh_rotated(&claims, rotated, now_ms).await;
+                return self.refresh_rotated(&claims, rotated, now_ms, source).await;
             }
         } else {
             self.store().insert_outstanding(&new_row).await?;
         }
+        metrics::jwt_refresh("rotated");
         let access = jwt.access_for(&new.claims, now_ms);
         Ok(json!({ "access": access.token, "refresh": new.token }))
     }

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::{PasswordHasher, Verification};
 use crate::core::error::Error;
+use crate::core::metrics;
 
 #[derive(Clone)]
 pub struct HashPool {
@@ -40,6 +41,16 @@ impl HashPool {
         T: Send + 'static,
         F: FnOnce(&PasswordHasher) -> T + Send + 'static,
     {
+        self.run_measured("other", job).await
+    }
+
+    /// [`HashPool::run`], measured as `operation` (the queue wait and the hashing time).
+    async fn run_measured<T, F>(&self, operation: &'static str, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&PasswordHasher) -> T + Send + 'static,
+    {
+        let queued = metrics::start();
         let slot = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| {
@@ -47,21 +58,25 @@ impl HashPool {
                 Error::Unavailable
             })?
             .map_err(|_| Error::Unavailable)?;
+        metrics::hash_queue_wait(operation, queued);
         let hasher = self.hasher.clone();
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            job(&hasher)
+            let started = metrics::start();
+            let out = job(&hasher);
+            metrics::hash_duration(operation, started);
+            out
         })
         .await
         .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
     }
 
     pub async fn hash(&self, password: String) -> Result<String, Error> {
-        self.run(move |h| h.hash(&password)).await
+        self.run_measured("hash", move |h| h.hash(&password)).await
     }
 
     pub async fn verify(&self, encoded: String, password: String) -> Result<Verification, Error> {
-        self.run(move |h| {
+        self.run_measured("verify", move |h| {
             note_password_check();
             h.verify(&encoded, &password)
         })
@@ -70,7 +85,7 @@ impl HashPool {
 
     /// Spends the time of a real verification, for unknown users.
     pub async fn dummy_verify(&self, password: String) -> Result<(), Error> {
-        self.run(move |h| {
+        self.run_measured("dummy_verify", move |h| {
             note_password_check();
             h.dummy_verify(&password)
         })

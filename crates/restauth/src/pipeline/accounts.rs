@@ -12,8 +12,21 @@ use crate::core::user::{User, normalize_username, validate_username};
 use crate::password::{
     MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
 };
+use crate::pipeline::audit::{self, AuditEvent};
 use crate::pipeline::context::Context;
 use crate::store::{NewUser, StoreError};
+
+/// The `event.provider` of the events of user management.
+const PROVIDER: &str = "accounts";
+
+/// What a password check found.
+pub(crate) enum Credentials {
+    Valid(Arc<User>),
+    /// A wrong password, or no such user (`None`).
+    Invalid(Option<User>),
+    /// The right password of an inactive account.
+    Inactive(User),
+}
 
 /// A user to create. `password: None` creates one that cannot log in with a password.
 #[derive(Clone, Debug, Default)]
@@ -120,25 +133,38 @@ impl Context {
         username: &str,
         password: &str,
     ) -> Result<Option<Arc<User>>, Error> {
+        Ok(match self.check_credentials(username, password).await? {
+            Credentials::Valid(user) => Some(user),
+            Credentials::Invalid(_) | Credentials::Inactive(_) => None,
+        })
+    }
+
+    /// [`Context::authenticate_credentials`], telling the cases apart for the audit log (a
+    /// client is told none of them).
+    pub(crate) async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Credentials, Error> {
         if password.len() > MAX_PASSWORD_BYTES {
-            return Ok(None);
+            return Ok(Credentials::Invalid(None));
         }
         let Some(user) = self.find_user(username).await? else {
             self.hashing().dummy_verify(password.to_owned()).await?;
-            return Ok(None);
+            return Ok(Credentials::Invalid(None));
         };
         let verdict = self
             .hashing()
             .verify(user.password.clone(), password.to_owned())
             .await?;
         match verdict {
-            Verification::Mismatch => Ok(None),
-            Verification::Match { .. } if !user.is_active => Ok(None),
+            Verification::Mismatch => Ok(Credentials::Invalid(Some(user))),
+            Verification::Match { .. } if !user.is_active => Ok(Credentials::Inactive(user)),
             Verification::Match { needs_rehash } => {
                 if needs_rehash {
                     self.upgrade_hash(&user, password).await;
                 }
-                Ok(Some(Arc::new(user)))
+                Ok(Credentials::Valid(Arc::new(user)))
             }
         }
     }
@@ -235,6 +261,12 @@ impl Context {
         self.store()
             .set_password(user.id, &hash, Some(cut_off))
             .await?;
+        self.audit(AuditEvent::for_user(
+            audit::PASSWORD_CHANGED,
+            audit::SUCCESS,
+            PROVIDER,
+            user,
+        ));
         leave_millisecond(cut_off).await;
         self.invalidate().await
     }
@@ -244,6 +276,12 @@ impl Context {
     /// "User inactive or deleted.").
     pub async fn set_active(&self, user: &User, active: bool) -> Result<(), Error> {
         self.store().set_active(user.id, active).await?;
+        let action = if active {
+            audit::USER_ACTIVATED
+        } else {
+            audit::USER_DEACTIVATED
+        };
+        self.audit(AuditEvent::for_user(action, audit::SUCCESS, PROVIDER, user));
         if !active {
             let cut_off = now_ms();
             self.store().set_valid_after(user.id, cut_off).await?;

@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     /// Login attempts of this process holding throttle slots while being checked.
     pub login_gate: crate::pipeline::throttling::LoginGate,
     pub classes: Registry,
+    /// Where security events go.
+    pub audit: crate::pipeline::audit::AuditLog,
 }
 
 impl Context {
@@ -50,8 +52,10 @@ impl Context {
             settings.cache.max_entries,
             store.change_stamp(),
         );
+        let audit = crate::pipeline::audit::AuditLog::open(&settings.audit)?;
         Ok(Context {
             inner: Arc::new(Inner {
+                audit,
                 settings,
                 store,
                 cache,

@@ -5,6 +5,7 @@
 //! found by name in the context's registry.
 
 pub mod accounts;
+pub mod audit;
 pub mod authentication;
 pub(crate) mod context;
 pub mod hosts;

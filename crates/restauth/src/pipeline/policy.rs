@@ -34,6 +34,7 @@ use http::{HeaderValue, Request};
 use tower::{Layer, Service};
 
 use crate::core::error::{Error, PERMISSION_DENIED};
+use crate::core::metrics;
 use crate::core::settings::ConfigError;
 use crate::core::user::{Identity, User};
 use crate::pipeline::authentication::{Authenticator, ForgetCookie};
@@ -208,8 +209,19 @@ impl Policy {
 
     async fn authenticate(&self, request: &mut Request<Body>) -> Result<Identity, Error> {
         for authenticator in &self.inner.authenticators {
-            if let Some(identity) = authenticator.authenticate(request).resolve().await? {
-                return Ok(identity);
+            match authenticator.authenticate(request).resolve().await {
+                Ok(None) => {}
+                Ok(Some(identity)) => {
+                    metrics::authentication(authenticator.name(), true);
+                    return Ok(identity);
+                }
+                Err(e) => {
+                    // Refused credentials; a store outage is no verdict on them.
+                    if !matches!(e, Error::Unavailable | Error::Internal(_)) {
+                        metrics::authentication(authenticator.name(), false);
+                    }
+                    return Err(e);
+                }
             }
         }
         Ok(Identity::anonymous())

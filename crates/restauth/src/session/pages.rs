@@ -7,6 +7,7 @@ use super::routes::*;
 use crate::core::error::Error;
 use crate::core::settings::SessionSettings;
 use crate::core::settings::route_path;
+use crate::pipeline::audit::Source;
 use crate::session::authentication::check_csrf;
 use crate::session::cookies;
 use crate::session::csrf;
@@ -165,7 +166,12 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
         None
     } else {
         match restauth
-            .authenticate_login(username, password, &client)
+            .authenticate_login(
+                username,
+                password,
+                "session",
+                &Source::with_client(client, &headers),
+            )
             .await
         {
             Ok(u) => u,

@@ -16,6 +16,7 @@ use super::SessionService;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::AuthClass;
 use crate::core::user::{AuthInfo, User};
+use crate::pipeline::audit::Source;
 use crate::pipeline::parsers::RequestData;
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::Access;
@@ -219,7 +220,12 @@ pub(super) async fn spa_login(
     )?;
     let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
     let Some(user) = restauth
-        .authenticate_login(&username, &password, &client)
+        .authenticate_login(
+            &username,
+            &password,
+            "session",
+            &Source::with_client(client, &headers),
+        )
         .await?
     else {
         return Err(Error::Validation(ValidationErrors::non_field(

@@ -68,12 +68,15 @@ impl CachedSession {
 /// One map of the cache: values stamped with their load time, bounded in size.
 struct Shelf<K, V> {
     map: RwLock<HashMap<K, (V, i64)>>,
+    /// The `cache` label of its lookups.
+    name: &'static str,
 }
 
 impl<K: std::hash::Hash + Eq, V: Clone> Shelf<K, V> {
-    fn new() -> Self {
+    fn new(name: &'static str) -> Self {
         Shelf {
             map: RwLock::new(HashMap::new()),
+            name,
         }
     }
 
@@ -83,9 +86,12 @@ impl<K: std::hash::Hash + Eq, V: Clone> Shelf<K, V> {
         Q: std::hash::Hash + Eq + ?Sized,
     {
         let map = self.map.read().ok()?;
-        map.get(key)
+        let found = map
+            .get(key)
             .filter(|(_, loaded_at)| now - loaded_at < ttl)
-            .map(|(v, _)| v.clone())
+            .map(|(v, _)| v.clone());
+        crate::core::metrics::cache_lookup(self.name, found.is_some());
+        found
     }
 
     /// Stores `value` unless `valid()` says a clear happened since the read began.
@@ -137,10 +143,10 @@ impl AuthCache {
             max_entries: max_entries.max(1),
             generation: AtomicU64::new(0),
             seen_stamp: AtomicU64::new(stamp),
-            tokens: Shelf::new(),
-            sessions: Shelf::new(),
-            users: Shelf::new(),
-            jwts: Shelf::new(),
+            tokens: Shelf::new("token"),
+            sessions: Shelf::new("session"),
+            users: Shelf::new("user"),
+            jwts: Shelf::new("jwt"),
         }
     }
 

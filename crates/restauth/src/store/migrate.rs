@@ -42,6 +42,7 @@ macro_rules! steps {
                 "records of Django imports",
                 "0006_django_import.sql"
             ),
+            step!($dir, 7, "audit events", "0007_audit_event.sql"),
         ]
     };
 }

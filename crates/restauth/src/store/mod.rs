@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use crate::core::user::User;
 
 pub mod cache;
+mod metered;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -263,6 +264,32 @@ pub struct ImportOutcome {
     pub committed: bool,
 }
 
+/// A stored security event (see `pipeline::audit`); an empty text field means "not known".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    pub action: String,
+    pub outcome: String,
+    pub reason: String,
+    pub provider: String,
+    pub user_id: Option<i64>,
+    pub user_name: String,
+    pub source_ip: String,
+    pub user_agent: String,
+}
+
+/// Which stored audit events to read: all by default, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only events of this exact username.
+    pub user_name: Option<String>,
+    /// Only events at or after this instant (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// At most this many, the newest of them.
+    pub limit: Option<u32>,
+}
+
 /// The storage contract. Every method is one atomic operation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -419,6 +446,12 @@ pub trait Store: Send + Sync + 'static {
         username: &str,
         network: &str,
     ) -> Result<Option<i64>, StoreError>;
+    /// Appends one audit event.
+    async fn insert_audit(&self, event: &AuditRecord) -> Result<(), StoreError>;
+    /// The audit events `query` selects, oldest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Deletes audit events older than `before_ms`; returns how many went.
+    async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Every username holding a character outside ASCII (the only ones Unicode normalisation
     /// can change), in id order.
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
@@ -431,13 +464,13 @@ pub async fn connect(
     let url = settings.url.as_str();
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
-        return Ok(std::sync::Arc::new(SqliteStore::open(settings).await?));
+        return Ok(metered(SqliteStore::open(settings).await?));
         #[cfg(not(feature = "sqlite"))]
         return Err(missing_feature("sqlite"));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
-        return Ok(std::sync::Arc::new(PostgresStore::open(settings).await?));
+        return Ok(metered(PostgresStore::open(settings).await?));
         #[cfg(not(feature = "postgres"))]
         return Err(missing_feature("postgres"));
     }
@@ -447,6 +480,12 @@ pub async fn connect(
             redact_url(url)
         )))
     }
+}
+
+/// The store, timed per operation.
+#[allow(dead_code)] // without any backend compiled in
+fn metered(store: impl Store) -> std::sync::Arc<dyn Store> {
+    std::sync::Arc::new(metered::Metered::new(std::sync::Arc::new(store)))
 }
 
 /// A URL whose backend this build left out.

@@ -15,8 +15,8 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
 use super::{
-    DjangoImport, ImportOutcome, NewToken, NewUser, OutstandingToken, RotatedToken, Rotation,
-    SessionRecord, Store, StoreError, TokenRecord, classify,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, OutstandingToken,
+    RotatedToken, Rotation, SessionRecord, Store, StoreError, TokenRecord, classify,
 };
 use crate::core::user::User;
 
@@ -753,6 +753,59 @@ where
             .read_row(sqlx::query(sql).bind(username).bind(network))
             .await?;
         row.map(|r| r.try_get(0)).transpose().map_err(classify)
+    }
+
+    async fn insert_audit(&self, e: &AuditRecord) -> Result<(), StoreError> {
+        let sql = "INSERT INTO audit_event (at_ms, action, outcome, reason, provider, user_id, \
+                   user_name, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let q = sqlx::query(sql)
+            .bind(e.at_ms)
+            .bind(e.action.as_str())
+            .bind(e.outcome.as_str())
+            .bind(e.reason.as_str())
+            .bind(e.provider.as_str())
+            .bind(e.user_id)
+            .bind(e.user_name.as_str())
+            .bind(e.source_ip.as_str())
+            .bind(e.user_agent.as_str());
+        self.write(q).await.map(|_| ())
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        // The newest `limit` rows, then turned oldest first. An empty `$1` selects every user.
+        let sql = "SELECT at_ms, action, outcome, reason, provider, user_id, user_name, \
+                   source_ip, user_agent FROM audit_event \
+                   WHERE ($1 = '' OR user_name = $1) AND at_ms >= $2 \
+                   ORDER BY at_ms DESC, id DESC LIMIT $3";
+        let q = sqlx::query(sql)
+            .bind(query.user_name.as_deref().unwrap_or(""))
+            .bind(query.since_ms.unwrap_or(i64::MIN))
+            .bind(query.limit.map_or(i64::MAX, i64::from));
+        let rows = self.read_rows(q).await?;
+        let mut events = rows
+            .iter()
+            .map(|r| -> Result<AuditRecord, sqlx::Error> {
+                Ok(AuditRecord {
+                    at_ms: r.try_get("at_ms")?,
+                    action: r.try_get("action")?,
+                    outcome: r.try_get("outcome")?,
+                    reason: r.try_get("reason")?,
+                    provider: r.try_get("provider")?,
+                    user_id: r.try_get("user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    source_ip: r.try_get("source_ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(classify)?;
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let q = sqlx::query("DELETE FROM audit_event WHERE at_ms < $1").bind(before_ms);
+        self.write(q).await
     }
 
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {

@@ -3,13 +3,14 @@
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
 use super::TokenService;
 use crate::core::error::UNABLE_TO_LOG_IN;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::route_path;
+use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::RequestData;
 use crate::pipeline::throttling::ClientIdent;
 use crate::pipeline::view::{ApiView, no_store};
@@ -32,11 +33,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &TokenService, path: &
 pub async fn obtain_auth_token(
     State(restauth): State<TokenService>,
     ClientIdent(client): ClientIdent,
+    headers: HeaderMap,
     data: RequestData,
 ) -> Result<Response, Error> {
     let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
+    let source = Source::with_client(client, &headers);
     let Some(user) = restauth
-        .authenticate_login(&username, &password, &client)
+        .authenticate_login(&username, &password, "token", &source)
         .await?
     else {
         return Err(Error::Validation(ValidationErrors::non_field(
@@ -44,6 +47,9 @@ pub async fn obtain_auth_token(
         )));
     };
     let issued = restauth.issue_token(user.id).await?;
+    restauth.audit(
+        AuditEvent::for_user(audit::TOKEN_CREATED, audit::SUCCESS, "token", &user).source(&source),
+    );
     tracing::info!(
         user_id = user.id,
         token_id = issued.record.id,

@@ -212,6 +212,10 @@ pub struct Settings {
     /// `[openapi]` (the API description the `restauth` binary serves) is the binary's too.
     #[doc(hidden)]
     pub openapi: ServerSection,
+    /// `[metrics]` (the address of the Prometheus listener) also belongs to the binary: the
+    /// library only emits through the `metrics` facade, whoever installs a recorder.
+    #[doc(hidden)]
+    pub metrics: ServerSection,
     pub database: DatabaseSettings,
     pub rest_framework: RestFrameworkSettings,
     pub token: TokenSettings,
@@ -235,6 +239,8 @@ pub struct Settings {
     /// `[log]` belongs to the `restauth` binary (the log format); accepted and ignored here.
     #[doc(hidden)]
     pub log: ServerSection,
+    /// `[audit]`: where security events are kept.
+    pub audit: AuditSettings,
 }
 
 /// `[forward_auth]`: the authentication a reverse proxy (nginx `auth_request`, Traefik
@@ -293,6 +299,31 @@ impl ForwardAuthSettings {
             ));
         }
         Ok(())
+    }
+}
+
+/// `[audit]`: security events (logins, token and password changes, replays, lock-outs) are
+/// logged on the `restauth::audit` tracing target, stored in the `audit_event` table and,
+/// with `file`, appended to a file as JSON lines.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Store events in the database (`audit_event`). Default on.
+    pub store: bool,
+    /// Stored events older than this many days are deleted (by `clearsessions`, and at most
+    /// hourly while events are written). `0` keeps them forever. Default 90.
+    pub retention_days: u32,
+    /// Also append every event to this file, one JSON object a line (created mode 0600).
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            store: true,
+            retention_days: 90,
+            file: None,
+        }
     }
 }
 

@@ -127,7 +127,10 @@ impl Context {
             let key = format!("throttle_{scope}_{key}");
             match self.throttle_store().hit(&key, rate, now).await {
                 Ok(Decision::Allow) => {}
-                Ok(Decision::Deny { wait }) => waits.push(wait),
+                Ok(Decision::Deny { wait }) => {
+                    crate::core::metrics::throttled(scope);
+                    waits.push(wait);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "throttle store unavailable");
                     return Err(Error::Unavailable);

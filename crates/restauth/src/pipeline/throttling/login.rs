@@ -23,7 +23,7 @@
 //! the slot back: a user's parallel logins from one client all go through, while a burst of
 //! wrong passwords still gets exactly the rate's checks and then 429.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -31,7 +31,10 @@ use tokio::sync::Notify;
 
 use super::{Decision, Rate, combine_waits, login_network, unix_now};
 use crate::core::error::Error;
+use crate::core::metrics;
 use crate::core::user::{USERNAME_MAX_LENGTH, User, normalize_username, validate_username};
+use crate::pipeline::accounts::Credentials;
+use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::context::Context;
 
 /// How long a successful login keeps its network exempt from the `login_user` ceiling.
@@ -51,7 +54,7 @@ enum Refusal {
     /// A scope is full: DRF's wait, and the keys that refused.
     Throttled {
         wait: Option<f64>,
-        denied: Vec<String>,
+        denied: Vec<(String, &'static str)>,
     },
     Unavailable,
 }
@@ -62,7 +65,14 @@ enum Refusal {
 pub(crate) struct LoginGate {
     in_flight: Mutex<HashMap<String, usize>>,
     ended: Notify,
+    /// Keys refused since they last let an attempt through: a lock-out is audited once, when
+    /// its key first refuses, not at every refused attempt.
+    locked: Mutex<HashSet<String>>,
 }
+
+/// Keys remembered as locked at most; past it the set starts again (a lock-out may then be
+/// audited twice, but an attacker cycling usernames cannot grow it without bound).
+const LOCKED_KEYS_MAX: usize = 10_000;
 
 impl LoginGate {
     fn enter(&self, slots: &[Slot]) -> InFlight<'_> {
@@ -75,6 +85,22 @@ impl LoginGate {
             *map.entry(key.clone()).or_insert(0) += 1;
         }
         InFlight { gate: self, keys }
+    }
+
+    /// Remembers `key` as locked; `true` if it was not already.
+    fn lock_out(&self, key: &str) -> bool {
+        let mut locked = self.locked.lock().unwrap_or_else(PoisonError::into_inner);
+        if locked.len() >= LOCKED_KEYS_MAX {
+            locked.clear();
+        }
+        locked.insert(key.to_owned())
+    }
+
+    fn let_through(&self, key: &str) {
+        let mut locked = self.locked.lock().unwrap_or_else(PoisonError::into_inner);
+        if !locked.is_empty() {
+            locked.remove(key);
+        }
     }
 
     fn busy(&self, keys: &[String]) -> bool {
@@ -121,24 +147,32 @@ impl Context {
         name: &str,
         raw: &str,
         network: &str,
-    ) -> Result<(Vec<(String, Rate)>, Option<i64>), Error> {
+    ) -> Result<(Vec<(String, Rate, &'static str)>, Option<i64>), Error> {
         // The key carries at most a username's length, whatever the client sent. The network
         // comes first: it never holds '_', so no username can forge another pair's key.
         let key_name: String = name.chars().take(USERNAME_MAX_LENGTH).collect();
         let mut keys = Vec::with_capacity(3);
         if let Some(rate) = self.throttle_rate("login_user_ip") {
-            keys.push((format!("throttle_login_user_ip_{network}_{key_name}"), rate));
+            keys.push((
+                format!("throttle_login_user_ip_{network}_{key_name}"),
+                rate,
+                "login_user_ip",
+            ));
         }
         let mut seen = None;
         if let Some(rate) = self.throttle_rate("login_user") {
             seen = self.login_network_seen(name, raw, network).await?;
             let known = seen.is_some_and(|at| at > crate::core::clock::now() - KNOWN_NETWORK_SECS);
             if !known {
-                keys.push((format!("throttle_login_user_{key_name}"), rate));
+                keys.push((
+                    format!("throttle_login_user_{key_name}"),
+                    rate,
+                    "login_user",
+                ));
             }
         }
         if let Some(rate) = self.throttle_rate("login_ip") {
-            keys.push((format!("throttle_login_ip_{network}"), rate));
+            keys.push((format!("throttle_login_ip_{network}"), rate, "login_ip"));
         }
         Ok((keys, seen))
     }
@@ -165,21 +199,27 @@ impl Context {
     }
 
     /// Takes one slot in every scope, or none: a refusal gives back what the others took.
-    async fn take_login_slots(&self, keys: &[(String, Rate)]) -> Result<Vec<Slot>, Refusal> {
+    async fn take_login_slots(
+        &self,
+        keys: &[(String, Rate, &'static str)],
+    ) -> Result<Vec<Slot>, Refusal> {
         let store = self.throttle_store();
         let now = unix_now();
         let mut taken = Vec::with_capacity(keys.len());
         let mut waits = Vec::new();
         let mut denied = Vec::new();
-        for (key, rate) in keys {
+        for (key, rate, scope) in keys {
             match store.hit(key, *rate, now).await {
-                Ok(Decision::Allow) => taken.push(Slot {
-                    key: key.clone(),
-                    at: now,
-                }),
+                Ok(Decision::Allow) => {
+                    self.inner.login_gate.let_through(key);
+                    taken.push(Slot {
+                        key: key.clone(),
+                        at: now,
+                    });
+                }
                 Ok(Decision::Deny { wait }) => {
                     waits.push(wait);
-                    denied.push(key.clone());
+                    denied.push((key.clone(), *scope));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "throttle store unavailable");
@@ -202,8 +242,9 @@ impl Context {
     /// this process still being checked (it may come back), up to the hashing queue timeout.
     async fn wait_for_login_slots(
         &self,
-        keys: &[(String, Rate)],
+        keys: &[(String, Rate, &'static str)],
         client: &str,
+        newly_locked: &mut Vec<&'static str>,
     ) -> Result<Vec<Slot>, Error> {
         let gate = &self.inner.login_gate;
         let patience = Duration::from_secs(self.settings().password.hashing_queue_timeout.0);
@@ -217,11 +258,20 @@ impl Context {
                 Ok(slots) => return Ok(slots),
                 Err(Refusal::Unavailable) => return Err(Error::Unavailable),
                 Err(Refusal::Throttled { wait, denied }) => {
-                    if gate.busy(&denied) && tokio::time::timeout_at(deadline, ended).await.is_ok()
+                    let denied_keys: Vec<String> = denied.iter().map(|(k, _)| k.clone()).collect();
+                    if gate.busy(&denied_keys)
+                        && tokio::time::timeout_at(deadline, ended).await.is_ok()
                     {
                         continue;
                     }
                     tracing::info!(client, "login throttled");
+                    for (key, scope) in &denied {
+                        let scope = *scope;
+                        metrics::throttled(scope);
+                        if gate.lock_out(key) {
+                            newly_locked.push(scope);
+                        }
+                    }
                     return Err(Error::Throttled { wait });
                 }
             }
@@ -237,30 +287,100 @@ impl Context {
         }
     }
 
-    /// [`Context::authenticate_credentials`] behind the login throttles (see the module).
+    /// [`Context::authenticate_credentials`] behind the login throttles (see the module),
+    /// audited and counted as a login through `provider` (`token`, `jwt`, `session`, `basic`)
+    /// from `source`, whose `ip` is the client the throttles key on. A Basic success is
+    /// neither: Basic sends the password with every request, each an ordinary authenticated
+    /// request, like one with a token.
     pub async fn authenticate_login(
         &self,
         username: &str,
         password: &str,
-        client: &str,
+        provider: &'static str,
+        source: &Source,
     ) -> Result<Option<Arc<User>>, Error> {
+        let client = source.ip.as_str();
         // Normalised before anything else, so every spelling of a name shares its keys.
         let name = normalize_username(username);
         let network = login_network(client);
         let (keys, seen) = self.login_keys(&name, username, &network).await?;
-        let slots = self.wait_for_login_slots(&keys, client).await?;
+        let mut newly_locked = Vec::new();
+        let slots = match self
+            .wait_for_login_slots(&keys, client, &mut newly_locked)
+            .await
+        {
+            Ok(slots) => slots,
+            Err(e) => {
+                if matches!(e, Error::Throttled { .. }) {
+                    self.audit_login_refusal(&name, provider, source, &newly_locked);
+                }
+                return Err(e);
+            }
+        };
         let in_flight = self.inner.login_gate.enter(&slots);
-        let result = self.authenticate_credentials(username, password).await;
+        let result = self.check_credentials(username, password).await;
         // Only a checked, wrong password keeps its slots.
-        if !matches!(result, Ok(None)) {
+        if !matches!(
+            result,
+            Ok(Credentials::Invalid(_) | Credentials::Inactive(_))
+        ) {
             self.give_back(&slots).await;
         }
         // Given back first, so the attempts this wakes find the slots free.
         drop(in_flight);
-        if let Ok(Some(user)) = &result {
-            self.remember_login_network(user, &network, seen).await;
+        let event = |outcome, user: Option<&User>| AuditEvent {
+            action: audit::LOGIN,
+            outcome,
+            reason: String::new(),
+            provider,
+            user_id: user.map(|u| u.id),
+            user_name: user.map_or_else(|| cut_name(&name), |u| u.username.clone()),
+            source: source.clone(),
+        };
+        match result? {
+            Credentials::Valid(user) => {
+                if provider != "basic" {
+                    self.audit(event(audit::SUCCESS, Some(&user)));
+                }
+                self.remember_login_network(&user, &network, seen).await;
+                Ok(Some(user))
+            }
+            Credentials::Invalid(user) => {
+                metrics::login_failure(provider, "bad_credentials");
+                self.audit(event(audit::FAILURE, user.as_ref()).reason("bad_credentials"));
+                Ok(None)
+            }
+            Credentials::Inactive(user) => {
+                metrics::login_failure(provider, "inactive");
+                self.audit(event(audit::FAILURE, Some(&user)).reason("inactive"));
+                Ok(None)
+            }
         }
-        result
+    }
+
+    /// A login refused by its throttles: a failed login, and a lock-out for each scope that
+    /// just started refusing.
+    fn audit_login_refusal(
+        &self,
+        name: &str,
+        provider: &'static str,
+        source: &Source,
+        newly_locked: &[&'static str],
+    ) {
+        metrics::login_failure(provider, "throttled");
+        let event = |action, reason: String| AuditEvent {
+            action,
+            outcome: audit::FAILURE,
+            reason,
+            provider,
+            user_id: None,
+            user_name: cut_name(name),
+            source: source.clone(),
+        };
+        self.audit(event(audit::LOGIN, "throttled".into()));
+        if !newly_locked.is_empty() {
+            self.audit(event(audit::THROTTLE_LOCKOUT, newly_locked.join(",")));
+        }
     }
 
     /// Records the network of a successful login when the `login_user` ceiling uses it.
@@ -280,4 +400,9 @@ impl Context {
             tracing::warn!(error = %e, user_id = user.id, "could not remember a login network");
         }
     }
+}
+
+/// A typed username as an audit event keeps it: at most a username's length.
+fn cut_name(name: &str) -> String {
+    name.chars().take(USERNAME_MAX_LENGTH).collect()
 }

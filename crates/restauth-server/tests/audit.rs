@@ -1,0 +1,296 @@
+//! The audit log through the real binary: security events caused over HTTP and by commands,
+//! read back with `restauth audit`, in the file sink, and on the `restauth::audit` log target.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{PASSWORD, Server, stdout};
+use serde_json::{Value, json};
+
+/// The events `restauth audit --json <args>` prints.
+fn events(server: &Server, args: &[&str]) -> Vec<Value> {
+    let mut argv = vec!["audit", "--json"];
+    argv.extend_from_slice(args);
+    let out = server.command(&argv, "");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Waits for `n` stored events (they are written off the request's path).
+fn wait_for(server: &Server, n: usize, args: &[&str]) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = events(server, args);
+        if found.len() >= n || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The server's log without its colours.
+fn plain_log(server: &Server) -> String {
+    let log = server.log();
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence: ESC [ … letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn summary(e: &Value) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    format!(
+        "{} {} {} {}",
+        s(&e["event"]["action"]),
+        s(&e["event"]["outcome"]),
+        s(&e["event"]["reason"]),
+        s(&e["user"]["name"])
+    )
+}
+
+#[tokio::test]
+async fn security_events_are_stored_logged_and_printed() {
+    let server = Server::builder()
+        .config(
+            "[audit]\nfile = \"audit.jsonl\"\n\
+             [simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n\
+             [rest_framework.default_throttle_rates]\nlogin_user_ip = \"2/min\"\n",
+        )
+        .start()
+        .await;
+    server.create_user("alice", &[]);
+    server.create_user("bob", &["--inactive"]);
+    let ua = |req: reqwest::RequestBuilder| req.header("User-Agent", "audit-test/1.0");
+    let login = |user: &str, password: &str| {
+        ua(server.client.post(server.url("/api-token-auth/")))
+            .json(&json!({"username": user, "password": password}))
+    };
+    assert_eq!(server.send(login("alice", PASSWORD)).await.status, 200);
+    assert_eq!(server.send(login("bob", PASSWORD)).await.status, 400);
+    let secret_guess = "hunter2-not-the-password";
+    assert_eq!(
+        server.send(login("mallory", secret_guess)).await.status,
+        400
+    );
+    assert_eq!(
+        server.send(login("mallory", secret_guess)).await.status,
+        400
+    );
+    assert_eq!(
+        server.send(login("mallory", secret_guess)).await.status,
+        429
+    );
+    assert_eq!(
+        server.send(login("mallory", secret_guess)).await.status,
+        429
+    );
+
+    // JWT: a rotation, then a replay after the grace revokes the family.
+    let pair = server
+        .post_json(
+            "/api/token/",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .json();
+    let refresh = json!({"refresh": pair["refresh"]});
+    assert_eq!(
+        server
+            .post_json("/api/token/refresh/", &refresh, None)
+            .await
+            .status,
+        200
+    );
+    server.advance_clock(Duration::from_secs(10));
+    let replay = ua(server.client.post(server.url("/api/token/refresh/"))).json(&refresh);
+    assert_eq!(server.send(replay).await.status, 401);
+    let pair = server
+        .post_json(
+            "/api/token/",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .json();
+    let bearer = format!("Bearer {}", pair["access"].as_str().unwrap());
+    let logout = server
+        .post_json("/api/token/logout-all/", &json!({}), Some(&bearer))
+        .await;
+    assert_eq!(logout.status, 200, "{}", logout.body);
+
+    // Commands.
+    let out = server.command(
+        &["changepassword", "alice", "--password-stdin"],
+        "a new long passphrase 42\n",
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        server
+            .command(&["drf_create_token", "alice", "-r"], "")
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .command(&["deactivateuser", "alice"], "")
+            .status
+            .success()
+    );
+
+    let expected = [
+        "login success  alice",
+        "token_created success  alice",
+        "login failure inactive bob",
+        "login failure bad_credentials mallory",
+        "login failure bad_credentials mallory",
+        "login failure throttled mallory",
+        "throttle_lockout failure login_user_ip mallory",
+        "login failure throttled mallory",
+        "login success  alice",
+        "refresh_token_reuse failure login family revoked: 1 token(s) blacklisted alice",
+        "login success  alice",
+        "logout_all success  alice",
+        "password_changed success  alice",
+        "token_created success  alice",
+        "token_revoked success 0 revoked by drf_create_token --reset alice",
+        "user_deactivated success  alice",
+    ];
+    let all = wait_for(&server, expected.len(), &[]);
+    let got: Vec<String> = all.iter().map(summary).collect();
+    assert_eq!(got, expected, "{all:#?}");
+
+    // ECS fields of a request's event: the client and its user agent; never a password.
+    let first = &all[0];
+    assert_eq!(first["event"]["provider"], "token");
+    assert_eq!(first["event"]["category"][0], "authentication");
+    assert_eq!(first["source"]["ip"], "127.0.0.1");
+    assert_eq!(first["user_agent"]["original"], "audit-test/1.0");
+    assert!(
+        first["user"]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(
+        first["@timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(all[9]["user_agent"]["original"], "audit-test/1.0");
+    assert_eq!(all[12]["event"]["provider"], "accounts");
+    let text = stdout(&server.command(&["audit", "--json"], ""));
+    for secret in [PASSWORD, secret_guess, "a new long passphrase 42"] {
+        assert!(!text.contains(secret), "a password in the audit log");
+        assert!(
+            !server.log().contains(secret),
+            "a password in the server log"
+        );
+    }
+
+    // --user keeps one user's events.
+    let bob = events(&server, &["--user", "bob"]);
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0]["event"]["reason"], "inactive");
+
+    // The table: a header and one line an event.
+    let table = stdout(&server.command(&["audit", "--user", "alice"], ""));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("TIME"), "{table}");
+    assert_eq!(lines.len(), 1 + 10, "{table}");
+    assert!(
+        lines[1].contains("login") && lines[1].contains("127.0.0.1"),
+        "{table}"
+    );
+
+    // --since counts back from now: two days later, the last day holds only what is new.
+    server.advance_clock(Duration::from_secs(2 * 86_400));
+    assert_eq!(server.send(login("alice", "wrong")).await.status, 400);
+    let recent = wait_for(&server, 1, &["--since", "1d"]);
+    assert_eq!(recent.len(), 1, "{recent:#?}");
+    // A wrong password of an inactive account is a wrong password.
+    assert_eq!(summary(&recent[0]), "login failure bad_credentials alice");
+    let out = server.command(&["audit", "--since", "1month"], "");
+    assert!(!out.status.success());
+
+    // The file sink has the same events, as JSON lines.
+    let file = std::fs::read_to_string(server.path().join("audit.jsonl")).expect("audit file");
+    let lines: Vec<Value> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let server_events = lines
+        .iter()
+        .filter(|e| e["event"]["provider"] != "cli" && e["event"]["provider"] != "accounts")
+        .count();
+    assert!(server_events >= 12, "{file}");
+    assert!(!file.contains(PASSWORD));
+
+    // The tracing target.
+    let log = plain_log(&server);
+    assert!(log.contains("restauth::audit"), "{log}");
+    assert!(log.contains("event.action=login"), "{log}");
+}
+
+#[tokio::test]
+async fn clearsessions_prunes_events_past_the_retention() {
+    let server = Server::builder()
+        .config("[audit]\nretention_days = 1\n")
+        .start()
+        .await;
+    server.create_user("alice", &[]);
+    server.token("alice").await;
+    assert_eq!(wait_for(&server, 2, &[]).len(), 2);
+    server.advance_clock(Duration::from_secs(2 * 86_400));
+    let out = server.command(&["clearsessions"], "");
+    assert!(
+        stdout(&out).contains("Deleted 2 audit events"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(events(&server, &[]).is_empty());
+}
+
+#[tokio::test]
+async fn an_audit_file_that_cannot_be_opened_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/folder/audit.jsonl");
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        format!("[audit]\nfile = {:?}\n", missing.display().to_string()),
+    )
+    .unwrap();
+    let out = common::command_in(dir.path(), &["migrate"], "");
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("audit.file"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn without_the_table_events_are_still_logged() {
+    let server = Server::builder()
+        .config("[audit]\nstore = false\n")
+        .start()
+        .await;
+    server.create_user("alice", &[]);
+    server.token("alice").await;
+    assert!(events(&server, &[]).is_empty());
+    assert!(plain_log(&server).contains("event.action=login"));
+}

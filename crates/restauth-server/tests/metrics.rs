@@ -1,0 +1,212 @@
+//! Prometheus metrics on their own listener: the series move with real requests, the text
+//! parses with a Prometheus parser, labels are route templates, and the API port has no
+//! `/metrics`.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{PASSWORD, Server};
+use serde_json::json;
+
+const CONFIG: &str = "[metrics]\nbind = \"127.0.0.1:0\"\n\
+    [simple_jwt]\nrotate_refresh_tokens = true\nblacklist_after_rotation = true\n\
+    [rest_framework.default_throttle_rates]\nlogin_user_ip = \"2/min\"\n";
+
+/// Every sample of a scrape, as `name{label="value",…}` (labels sorted) → value.
+async fn scrape(server: &Server) -> (HashMap<String, f64>, String) {
+    let url = server.metrics.as_deref().expect("the metrics address");
+    let text = reqwest::get(url)
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let mut samples = HashMap::new();
+    for s in scrape.samples {
+        let mut labels: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.sort();
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        let value = match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            prometheus_parse::Value::Summary(_) => continue,
+        };
+        samples.insert(format!("{}{{{}}}", s.metric, labels.join(",")), value);
+    }
+    (samples, text)
+}
+
+fn get(samples: &HashMap<String, f64>, key: &str) -> f64 {
+    samples.get(key).copied().unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn series_move_with_requests_and_stay_off_the_public_port() {
+    let server = Server::builder().config(CONFIG).start().await;
+    server.create_user("alice", &[]);
+    let (before, _) = scrape(&server).await;
+
+    // A good token, a bad one, an unknown path with an id in it.
+    let token = server.token("alice").await;
+    let auth = format!("Token {token}");
+    assert_eq!(server.get("/api/profile/", Some(&auth)).await.status, 200);
+    let bad = format!("Token {}", "0".repeat(40));
+    assert_eq!(server.get("/api/profile/", Some(&bad)).await.status, 401);
+    assert_eq!(
+        server.get("/api/users/98765/", Some(&auth)).await.status,
+        404
+    );
+
+    // Wrong passwords until the login throttle refuses.
+    let wrong = json!({"username": "mallory", "password": "not it"});
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(
+            server
+                .post_json("/api-token-auth/", &wrong, None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses, [400, 400, 429]);
+
+    // A refresh rotation, then a replay of the spent refresh token after the grace.
+    let pair = server
+        .post_json(
+            "/api/token/",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .json();
+    let refresh = json!({"refresh": pair["refresh"]});
+    assert_eq!(
+        server
+            .post_json("/api/token/refresh/", &refresh, None)
+            .await
+            .status,
+        200
+    );
+    server.advance_clock(std::time::Duration::from_secs(10));
+    assert_eq!(
+        server
+            .post_json("/api/token/refresh/", &refresh, None)
+            .await
+            .status,
+        401
+    );
+
+    // The public port has no /metrics.
+    assert_eq!(server.get("/metrics", None).await.status, 404);
+
+    let (after, text) = scrape(&server).await;
+    let moved = |key: &str| get(&after, key) - get(&before, key);
+    let requests = |method: &str, route: &str, status: &str| {
+        format!(
+            "restauth_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
+        )
+    };
+    assert_eq!(
+        moved(&requests("GET", "/api/profile", "200")),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved(&requests("GET", "/api/profile", "401")),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved(&requests("POST", "/api-token-auth", "400")),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved(&requests("POST", "/api-token-auth", "429")),
+        1.0,
+        "{text}"
+    );
+    assert!(moved(&requests("GET", "unmatched", "404")) >= 2.0, "{text}");
+    assert_eq!(
+        moved("restauth_authentications_total{class=\"token\",result=\"success\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_authentications_total{class=\"token\",result=\"failure\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_login_failures_total{provider=\"token\",reason=\"bad_credentials\"}"),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_login_failures_total{provider=\"token\",reason=\"throttled\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_throttled_requests_total{scope=\"login_user_ip\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_jwt_refreshes_total{result=\"rotated\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_jwt_refreshes_total{result=\"replay\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        moved("restauth_jwt_family_revocations_total{}"),
+        1.0,
+        "{text}"
+    );
+    // Two good logins were verified, and the two guesses for an unknown user checked against
+    // the dummy hash, each after its wait for a hashing slot.
+    for series in [
+        "restauth_password_hash_duration_seconds",
+        "restauth_password_hash_queue_wait_seconds",
+    ] {
+        for operation in ["verify", "dummy_verify"] {
+            let key = format!("{series}{{operation=\"{operation}\"}}");
+            assert_eq!(moved(&key), 2.0, "{key}: {text}");
+        }
+    }
+    assert!(
+        moved("restauth_cache_lookups_total{cache=\"token\",result=\"miss\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        moved("restauth_store_query_duration_seconds{operation=\"insert_token\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        moved("restauth_store_query_duration_seconds{operation=\"rotate_refresh\"}") >= 1.0,
+        "{text}"
+    );
+    // Route labels are templates: the id of the unknown path appears nowhere.
+    assert!(!text.contains("98765"), "{text}");
+    assert!(!text.contains("/api/users"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_off_by_default() {
+    let server = Server::start().await;
+    assert!(server.metrics.is_none());
+    assert_eq!(server.get("/metrics", None).await.status, 404);
+}
