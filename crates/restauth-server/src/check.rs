@@ -8,7 +8,7 @@ use std::path::Path;
 use restauth::Restauth;
 use restauth::core::settings::Settings;
 
-use crate::config::{self, ServerSettings};
+use crate::config::{self, MetricsSettings, OpenApiSettings, ServerSettings};
 
 /// One finding, printed as Django prints a `CheckMessage`.
 struct Issue {
@@ -51,7 +51,13 @@ pub async fn run(path: Option<&Path>) -> Result<(), String> {
             .push(Issue::new("restauth.E001", e.0).hint("serve refuses to start with this.")),
         Ok(config) => {
             check_server(&config.server, &mut report);
-            check_deployment(&config.settings, &config.server, path, &mut report);
+            check_deployment(
+                &config.settings,
+                &config.server,
+                &config.openapi,
+                &config.metrics,
+                &mut report,
+            );
             match Restauth::open(config.settings).await {
                 Err(e) => report
                     .errors
@@ -130,7 +136,8 @@ fn deployed(settings: &Settings, server: &ServerSettings) -> bool {
 fn check_deployment(
     settings: &Settings,
     server: &ServerSettings,
-    path: Option<&Path>,
+    openapi: &OpenApiSettings,
+    metrics: &MetricsSettings,
     report: &mut Report,
 ) {
     if deployed(settings, server) {
@@ -166,12 +173,8 @@ fn check_deployment(
             );
         }
     }
-    // Sections of features that may be absent from this build: read by name, if present.
-    // Metrics on their own address (`bind`), else on the server's when enabled.
-    let metrics_bind = config::optional::<String>(path, "metrics.bind").or_else(|| {
-        (config::optional::<bool>(path, "metrics.enabled") == Some(true))
-            .then(|| server.bind.clone())
-    });
+    // Metrics have a listener of their own; on a public address anyone may read them.
+    let metrics_bind = metrics.bind.clone();
     if let Some(bind) = metrics_bind
         && is_public(&bind)
     {
@@ -188,7 +191,7 @@ fn check_deployment(
             ),
         );
     }
-    if config::optional::<bool>(path, "openapi.enabled") == Some(true) && is_public(&server.bind) {
+    if openapi.enabled && is_public(&server.bind) {
         report.warnings.push(
             Issue::new(
                 "restauth.W031",
@@ -252,11 +255,8 @@ mod tests {
         );
     }
 
-    /// The warnings on sections this build may not have, read from the file by name.
     #[test]
     fn metrics_and_openapi_on_a_public_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("restauth.toml");
         let public = ServerSettings {
             bind: "0.0.0.0:8000".into(),
             demo_views: false,
@@ -265,30 +265,21 @@ mod tests {
         let mut settings = Settings::default();
         settings.session.cookie_secure = true;
         settings.csrf.cookie_secure = true;
-        let ids = |toml: &str, server: &ServerSettings| {
-            std::fs::write(&file, toml).unwrap();
+        let ids = |openapi: bool, metrics: Option<&str>, server: &ServerSettings| {
             let mut report = Report::default();
-            check_deployment(&settings, server, Some(&file), &mut report);
+            let openapi = OpenApiSettings { enabled: openapi };
+            let metrics = MetricsSettings {
+                bind: metrics.map(str::to_owned),
+            };
+            check_deployment(&settings, server, &openapi, &metrics, &mut report);
             report.warnings.iter().map(|i| i.id).collect::<Vec<_>>()
         };
         let local = ServerSettings::default();
-        assert_eq!(
-            ids("[metrics]\nbind = \"0.0.0.0:9100\"\n", &local),
-            ["restauth.W030"]
-        );
-        assert!(ids("[metrics]\nbind = \"127.0.0.1:9100\"\n", &public).is_empty());
-        assert_eq!(
-            ids("[metrics]\nenabled = true\n", &public),
-            ["restauth.W030"]
-        );
-        assert!(ids("[metrics]\nenabled = true\n", &local).is_empty());
-        assert_eq!(
-            ids("[openapi]\nenabled = true\n", &public),
-            ["restauth.W031"]
-        );
-        assert!(ids("[openapi]\nenabled = true\n", &local).is_empty());
-        assert!(ids("[openapi]\nenabled = false\n", &public).is_empty());
-        assert!(ids("", &public).is_empty());
+        assert_eq!(ids(false, Some("0.0.0.0:9100"), &local), ["restauth.W030"]);
+        assert!(ids(false, Some("127.0.0.1:9100"), &public).is_empty());
+        assert_eq!(ids(true, None, &public), ["restauth.W031"]);
+        assert!(ids(true, None, &local).is_empty());
+        assert!(ids(false, None, &public).is_empty());
     }
 
     #[test]

@@ -39,8 +39,7 @@ pub async fn run(cli: Cli) -> CommandResult {
         let bind = args.bind.clone().unwrap_or_else(|| server.bind.clone());
         let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
         let store = restauth.store().clone();
-        let served =
-            crate::app::serve(restauth.clone(), &server, &openapi, &bind, &metrics).await;
+        let served = crate::app::serve(restauth.clone(), &server, &openapi, &bind, &metrics).await;
         // Audit rows of the last requests before the database is folded and closed.
         restauth.flush_audit().await;
         // After a clean shutdown the database file alone holds everything.

@@ -66,13 +66,6 @@ pub fn log_settings(path: Option<&Path>) -> LogSettings {
         .unwrap_or_default()
 }
 
-/// A value of the configuration by its dotted key (`metrics.bind`), when present and of type
-/// `T`: for checks on sections this build may not have.
-pub fn optional<T: serde::de::DeserializeOwned>(path: Option<&Path>, key: &str) -> Option<T> {
-    let file = config_file(path).ok()?;
-    sources(file).extract_inner::<T>(key).ok()
-}
-
 /// Loads defaults, then the TOML file (`path`, or `restauth.toml` in the working folder when
 /// present), then `RESTAUTH_*` environment variables (nested keys joined by `__`).
 fn read(path: Option<&Path>) -> Result<Config, ConfigError> {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use restauth::core::settings::AuthClass;
+use restauth::core::settings::{AuthClass, PermissionClass};
 use restauth::{ApiView, Restauth, Settings};
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
@@ -92,6 +92,10 @@ pub fn document(settings: &Settings, server: &ServerSettings) -> OpenApi {
                 ("token", "DRF's TokenAuthentication"),
                 ("jwt", "djangorestframework-simplejwt"),
                 ("session", "Django sessions and CSRF"),
+                (
+                    "forward",
+                    "Forward authentication for a reverse proxy ([forward_auth] enabled)",
+                ),
                 (
                     "demo",
                     "Demo views: how routes are protected ([server] demo_views)",
@@ -331,6 +335,9 @@ impl<'a> Describer<'a> {
             (session.login_url.clone(), self.login_page()),
             (session.logout_url.clone(), self.logout_page()),
         ];
+        if self.settings.forward_auth.enabled {
+            paths.push(("/auth/forward/".to_owned(), self.forward_auth()));
+        }
         if server.demo_views {
             paths.push(("/dashboard/".to_owned(), self.dashboard_page()));
             paths.extend(self.demo_views());
@@ -665,6 +672,51 @@ impl<'a> Describer<'a> {
                 ),
             ),
         ]
+    }
+
+    /// `/auth/forward/`: any method, as the proxy asks (GET from nginx and Traefik, the
+    /// original method from Envoy). The path below it that Envoy appends is not a resource of
+    /// its own and is left out.
+    fn forward_auth(&self) -> PathItem {
+        let forward = &self.settings.forward_auth;
+        let classes: Vec<AuthClass> = match &forward.authentication_classes {
+            Some(names) => names
+                .iter()
+                .filter_map(|c| ALL.iter().copied().find(|a| c == a))
+                .collect(),
+            None => self.defaults.clone(),
+        };
+        let open = forward
+            .permission_classes
+            .iter()
+            .all(|p| *p == PermissionClass::AllowAny);
+        let op = |id| {
+            let access = if open {
+                Access::Optional(classes.clone())
+            } else {
+                Access::Required(classes.clone())
+            };
+            let op = Op::new(id, "forward", "Authenticate a request for a proxy", access)
+                .describe(
+                    "The original request's method, path and host come from X-Forwarded-Method, \
+                     X-Forwarded-Uri and X-Forwarded-Host (or the request itself). 200 names the \
+                     user in the `[forward_auth]` headers (X-Auth-User, X-Auth-User-Id, \
+                     X-Auth-Is-Staff by default); otherwise DRF's 401 or 403.",
+                )
+                .respond("200", json_response("The request may pass", "ForwardAuth"))
+                .respond_with(&[Shared::BadRequest]);
+            self.operation(self.api_view(op))
+        };
+        let mut item = PathItem::new(HttpMethod::Get, op("forward_auth_get"));
+        for (method, id) in [
+            (HttpMethod::Post, "forward_auth_post"),
+            (HttpMethod::Put, "forward_auth_put"),
+            (HttpMethod::Patch, "forward_auth_patch"),
+            (HttpMethod::Delete, "forward_auth_delete"),
+        ] {
+            item.merge_operations(PathItem::new(method, op(id)));
+        }
+        item
     }
 
     fn healthz(&self) -> PathItem {
@@ -1002,6 +1054,18 @@ fn schemas(username_field: &str) -> Vec<(&'static str, RefOr<Schema>)> {
             object(
                 [("status", string().enum_values(Some(["ok"])))],
                 &["status"],
+            )
+            .into(),
+        ),
+        (
+            "ForwardAuth",
+            object(
+                [
+                    ("authenticated", boolean()),
+                    ("username", string()),
+                    ("id", ObjectBuilder::new().schema_type(Type::Integer)),
+                ],
+                &["authenticated"],
             )
             .into(),
         ),
