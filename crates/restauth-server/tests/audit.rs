@@ -247,6 +247,47 @@ async fn security_events_are_stored_logged_and_printed() {
 }
 
 #[tokio::test]
+async fn a_blacklisted_refresh_token_is_a_revocation_of_its_user() {
+    let server = Server::start().await;
+    server.create_user("alice", &[]);
+    let pair = server
+        .post_json(
+            "/api/token/",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .json();
+    let refresh = json!({"refresh": pair["refresh"]});
+    let r = server
+        .post_json("/api/token/blacklist/", &refresh, None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A second blacklisting fails and revokes nothing.
+    let r = server
+        .post_json("/api/token/blacklist/", &refresh, None)
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let found = wait_for(&server, 2, &[]);
+    let summaries: Vec<_> = found.iter().map(summary).collect();
+    assert_eq!(
+        summaries,
+        [
+            "login success  alice",
+            "token_revoked success refresh token blacklisted alice"
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(found[1]["event"]["provider"], "jwt");
+    let secret = pair["refresh"].as_str().unwrap_or("-");
+    assert!(
+        !events(&server, &[])
+            .iter()
+            .any(|e| e.to_string().contains(secret))
+    );
+}
+
+#[tokio::test]
 async fn clearsessions_prunes_events_past_the_retention() {
     let server = Server::builder()
         .config("[audit]\nretention_days = 1\n")

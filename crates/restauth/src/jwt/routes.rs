@@ -126,11 +126,12 @@ async fn verify(State(restauth): State<JwtService>, data: RequestData) -> Result
 
 async fn blacklist(
     State(restauth): State<JwtService>,
+    source: Source,
     data: RequestData,
 ) -> Result<Response, Error> {
     let token = token_field(&data, "refresh")?;
     let body = restauth
-        .blacklist_refresh(&token)
+        .blacklist_refresh_from(&token, &source)
         .await
         .map_err(|e| challenged(&restauth, e))?;
     Ok(ok(&body))

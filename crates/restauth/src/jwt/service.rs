@@ -319,6 +319,16 @@ impl JwtService {
 
     /// `POST /api/token/blacklist/`: refuses this refresh token from now on.
     pub async fn blacklist_refresh(&self, token: &str) -> Result<Value, Error> {
+        self.blacklist_refresh_from(token, &Source::default()).await
+    }
+
+    /// [`JwtService::blacklist_refresh`] for a request from `source`: the revocation is a
+    /// `token_revoked` event of the token's user in the audit log.
+    pub async fn blacklist_refresh_from(
+        &self,
+        token: &str,
+        source: &Source,
+    ) -> Result<Value, Error> {
         let now = now();
         let claims = self
             .jwt()
@@ -330,6 +340,16 @@ impl JwtService {
             .await?
         {
             return Err(token_not_valid(&TokenError::Blacklisted));
+        }
+        // A rare, explicit revocation: worth the lookup of whose token it was.
+        if let Some(claim) = &claims.user_id
+            && let Ok(Some(user)) = self.user_by_claim(claim).await
+        {
+            self.audit(
+                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "jwt", &user)
+                    .reason("refresh token blacklisted")
+                    .source(source),
+            );
         }
         Ok(json!({}))
     }
