@@ -13,48 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Reply, Server, plain, set_cookie_value, skip};
+use common::{Reply, Server, login, plain, skip};
 use serde_json::json;
 
 const FORWARD: &str = "[rest_framework]\nnum_proxies = 1\n\
     [forward_auth]\nenabled = true\nauthentication_classes = [\"token\", \"session\"]\n";
-
-/// A logged-in browser: its session cookie and CSRF secret.
-struct Browser {
-    session: String,
-    csrf: String,
-}
-
-impl Browser {
-    fn cookie(&self) -> String {
-        format!("sessionid={}; csrftoken={}", self.session, self.csrf)
-    }
-}
-
-/// The SPA login, straight to restauth: `GET /api/auth/csrf/`, then `POST /api/auth/login/`.
-async fn login(s: &Server, username: &str) -> Browser {
-    let r = s.send(plain().get(s.url("/api/auth/csrf/"))).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let token = r.json()["csrfToken"]
-        .as_str()
-        .expect("csrfToken")
-        .to_owned();
-    let cookie = set_cookie_value(&r, "csrftoken").expect("csrftoken");
-    let r = s
-        .send(
-            plain()
-                .post(s.url("/api/auth/login/"))
-                .header("Cookie", format!("csrftoken={cookie}"))
-                .header("X-CSRFToken", token)
-                .json(&json!({"username": username, "password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    Browser {
-        session: set_cookie_value(&r, "sessionid").expect("sessionid"),
-        csrf: set_cookie_value(&r, "csrftoken").expect("csrftoken"),
-    }
-}
 
 /// `GET /auth/forward/` with `headers`, as a proxy asks it.
 async fn ask(s: &Server, headers: &[(&str, &str)]) -> Reply {

@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, Reply, Server, plain, set_cookie_line, set_cookie_value};
+use common::{
+    Browser, PASSWORD, Reply, Server, csrf, login, plain, set_cookie_line, set_cookie_value,
+    spa_login,
+};
 use reqwest::header::HeaderValue;
 use serde_json::json;
 
@@ -23,53 +26,6 @@ fn attributes(line: &str) -> Vec<String> {
         .skip(1)
         .map(|a| a.trim().to_owned())
         .collect()
-}
-
-/// What a browser holds after logging in.
-#[derive(Clone, Debug)]
-struct Browser {
-    session: String,
-    csrf: String,
-}
-
-impl Browser {
-    fn cookie(&self) -> String {
-        format!("sessionid={}; csrftoken={}", self.session, self.csrf)
-    }
-}
-
-/// `GET /api/auth/csrf/`: (masked token from the body, cookie secret).
-async fn csrf(s: &Server) -> (String, String) {
-    let r = s.send(plain().get(s.url("/api/auth/csrf/"))).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let token = r.json()["csrfToken"]
-        .as_str()
-        .expect("csrfToken")
-        .to_owned();
-    let cookie = set_cookie_value(&r, "csrftoken").expect("csrftoken cookie");
-    (token, cookie)
-}
-
-/// The SPA login: `GET /api/auth/csrf/` then `POST /api/auth/login/` with `X-CSRFToken`.
-async fn spa_login(s: &Server, username: &str, password: &str) -> Reply {
-    let (token, cookie) = csrf(s).await;
-    s.send(
-        plain()
-            .post(s.url("/api/auth/login/"))
-            .header("Cookie", format!("csrftoken={cookie}"))
-            .header("X-CSRFToken", token)
-            .json(&json!({"username": username, "password": password})),
-    )
-    .await
-}
-
-async fn login(s: &Server, username: &str) -> Browser {
-    let r = spa_login(s, username, PASSWORD).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    Browser {
-        session: set_cookie_value(&r, "sessionid").expect("sessionid"),
-        csrf: set_cookie_value(&r, "csrftoken").expect("csrftoken"),
-    }
 }
 
 async fn dashboard(s: &Server, cookie: &str) -> Reply {

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_restauth");
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -465,7 +465,7 @@ impl Server {
         let r = self
             .post_json(
                 "/api-token-auth/",
-                &serde_json::json!({"username": username, "password": PASSWORD}),
+                &json!({"username": username, "password": PASSWORD}),
                 None,
             )
             .await;
@@ -583,4 +583,52 @@ pub fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) 
     assert!(!out.status.success(), "{key}: started");
     assert!(!stdout(&out).contains("listening"), "{key}");
     assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
+}
+
+/// What a browser holds after logging in: its session cookie and CSRF secret.
+#[derive(Clone, Debug)]
+pub struct Browser {
+    pub session: String,
+    pub csrf: String,
+}
+
+impl Browser {
+    pub fn cookie(&self) -> String {
+        format!("sessionid={}; csrftoken={}", self.session, self.csrf)
+    }
+}
+
+/// `GET /api/auth/csrf/`: (masked token from the body, cookie secret).
+pub async fn csrf(s: &Server) -> (String, String) {
+    let r = s.send(plain().get(s.url("/api/auth/csrf/"))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json()["csrfToken"]
+        .as_str()
+        .expect("csrfToken")
+        .to_owned();
+    let cookie = set_cookie_value(&r, "csrftoken").expect("csrftoken cookie");
+    (token, cookie)
+}
+
+/// The SPA login: `GET /api/auth/csrf/` then `POST /api/auth/login/` with `X-CSRFToken`.
+pub async fn spa_login(s: &Server, username: &str, password: &str) -> Reply {
+    let (token, cookie) = csrf(s).await;
+    s.send(
+        plain()
+            .post(s.url("/api/auth/login/"))
+            .header("Cookie", format!("csrftoken={cookie}"))
+            .header("X-CSRFToken", token)
+            .json(&json!({"username": username, "password": password})),
+    )
+    .await
+}
+
+/// Logs `username` in through the SPA login.
+pub async fn login(s: &Server, username: &str) -> Browser {
+    let r = spa_login(s, username, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    Browser {
+        session: set_cookie_value(&r, "sessionid").expect("sessionid"),
+        csrf: set_cookie_value(&r, "csrftoken").expect("csrftoken"),
+    }
 }
