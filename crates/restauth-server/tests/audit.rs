@@ -2,6 +2,7 @@
 //! read back with `restauth audit`, in the file sink, and on the `restauth::audit` log target.
 
 mod common;
+mod jwt_support;
 
 use std::time::{Duration, Instant};
 
@@ -101,34 +102,14 @@ async fn security_events_are_stored_logged_and_printed() {
     );
 
     // JWT: a rotation, then a replay after the grace revokes the family.
-    let pair = server
-        .post_json(
-            "/api/token/",
-            &json!({"username": "alice", "password": PASSWORD}),
-            None,
-        )
-        .await
-        .json();
-    let refresh = json!({"refresh": pair["refresh"]});
-    assert_eq!(
-        server
-            .post_json("/api/token/refresh/", &refresh, None)
-            .await
-            .status,
-        200
-    );
+    let (refresh, _) = jwt_support::obtain(&server, "alice").await;
+    assert_eq!(jwt_support::refresh(&server, &refresh).await.status, 200);
     server.advance_clock(Duration::from_secs(10));
-    let replay = ua(server.client.post(server.url("/api/token/refresh/"))).json(&refresh);
+    let replay = ua(server.client.post(server.url("/api/token/refresh/")))
+        .json(&json!({ "refresh": refresh }));
     assert_eq!(server.send(replay).await.status, 401);
-    let pair = server
-        .post_json(
-            "/api/token/",
-            &json!({"username": "alice", "password": PASSWORD}),
-            None,
-        )
-        .await
-        .json();
-    let bearer = format!("Bearer {}", pair["access"].as_str().unwrap());
+    let (_, access) = jwt_support::obtain(&server, "alice").await;
+    let bearer = format!("Bearer {access}");
     let logout = server
         .post_json("/api/token/logout-all/", &json!({}), Some(&bearer))
         .await;
@@ -250,23 +231,11 @@ async fn security_events_are_stored_logged_and_printed() {
 async fn a_blacklisted_refresh_token_is_a_revocation_of_its_user() {
     let server = Server::start().await;
     server.create_user("alice", &[]);
-    let pair = server
-        .post_json(
-            "/api/token/",
-            &json!({"username": "alice", "password": PASSWORD}),
-            None,
-        )
-        .await
-        .json();
-    let refresh = json!({"refresh": pair["refresh"]});
-    let r = server
-        .post_json("/api/token/blacklist/", &refresh, None)
-        .await;
+    let (refresh, _) = jwt_support::obtain(&server, "alice").await;
+    let r = jwt_support::blacklist(&server, &refresh).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // A second blacklisting fails and revokes nothing.
-    let r = server
-        .post_json("/api/token/blacklist/", &refresh, None)
-        .await;
+    let r = jwt_support::blacklist(&server, &refresh).await;
     assert_eq!(r.status, 401, "{}", r.body);
     let found = wait_for(&server, 2, &[]);
     let summaries: Vec<_> = found.iter().map(summary).collect();
@@ -279,11 +248,10 @@ async fn a_blacklisted_refresh_token_is_a_revocation_of_its_user() {
         "{found:#?}"
     );
     assert_eq!(found[1]["event"]["provider"], "jwt");
-    let secret = pair["refresh"].as_str().unwrap_or("-");
     assert!(
         !events(&server, &[])
             .iter()
-            .any(|e| e.to_string().contains(secret))
+            .any(|e| e.to_string().contains(&refresh))
     );
 }
 

@@ -3,10 +3,11 @@
 //! `/metrics`.
 
 mod common;
+mod jwt_support;
 
 use std::collections::HashMap;
 
-use common::{PASSWORD, Server};
+use common::Server;
 use serde_json::json;
 
 const CONFIG: &str = "[metrics]\nbind = \"127.0.0.1:0\"\n\
@@ -80,30 +81,10 @@ async fn series_move_with_requests_and_stay_off_the_public_port() {
     assert_eq!(statuses, [400, 400, 429]);
 
     // A refresh rotation, then a replay of the spent refresh token after the grace.
-    let pair = server
-        .post_json(
-            "/api/token/",
-            &json!({"username": "alice", "password": PASSWORD}),
-            None,
-        )
-        .await
-        .json();
-    let refresh = json!({"refresh": pair["refresh"]});
-    assert_eq!(
-        server
-            .post_json("/api/token/refresh/", &refresh, None)
-            .await
-            .status,
-        200
-    );
+    let (refresh, _) = jwt_support::obtain(&server, "alice").await;
+    assert_eq!(jwt_support::refresh(&server, &refresh).await.status, 200);
     server.advance_clock(std::time::Duration::from_secs(10));
-    assert_eq!(
-        server
-            .post_json("/api/token/refresh/", &refresh, None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(jwt_support::refresh(&server, &refresh).await.status, 401);
 
     // The public port has no /metrics.
     assert_eq!(server.get("/metrics", None).await.status, 404);
