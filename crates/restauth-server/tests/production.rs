@@ -39,6 +39,24 @@ fn wait_refused(addr: &str) -> bool {
     false
 }
 
+/// Logs each request as it enters the router (tower-http's "started processing request").
+const REQUEST_LOG: &str = "info,tower_http=debug";
+const REQUEST_STARTED: &str = "started processing request";
+
+/// Waits until the server has logged one more request start than `before`: the request's
+/// head has been read, so it is in flight.
+fn wait_in_flight(s: &Server, before: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.log().matches(REQUEST_STARTED).count() <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the request never started:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A login whose body is sent in two parts: the request is in flight between them.
 fn start_login(addr: &str, body: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).expect("connect");
@@ -59,7 +77,11 @@ fn start_login(addr: &str, body: &str) -> TcpStream {
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_then_exits_with_a_complete_database() {
     // SQLite, whatever backend the suite runs on: the write-ahead log is what is checked.
-    let mut s = Server::builder().own_database().start().await;
+    let mut s = Server::builder()
+        .own_database()
+        .env("RUST_LOG", REQUEST_LOG)
+        .start()
+        .await;
     s.create_user("alice", &[]);
     // Written by the server, so in its write-ahead log until the checkpoint.
     let token = s.token("alice").await;
@@ -68,10 +90,11 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_with_a_complete_datab
 
     let addr = addr(&s);
     let body = json!({"username": "alice", "password": PASSWORD}).to_string();
+    let before = s.log().matches(REQUEST_STARTED).count();
     let mut stream = start_login(&addr, &body);
-    // Let the server read the head, so the request is in flight when the signal comes (a
-    // connection whose request has not begun is simply closed). Generous for busy machines.
-    std::thread::sleep(Duration::from_secs(1));
+    // The request must be in flight when the signal comes (a connection whose request has
+    // not begun is simply closed).
+    wait_in_flight(&s, before);
     send_sigterm(&s);
     assert!(wait_refused(&addr), "new connections are still accepted");
     assert!(
@@ -105,12 +128,14 @@ async fn a_request_that_never_finishes_holds_the_stop_only_for_shutdown_timeout(
     let mut s = Server::builder()
         .own_database()
         .config("[server]\nshutdown_timeout = 1\n")
+        .env("RUST_LOG", REQUEST_LOG)
         .start()
         .await;
     let addr = addr(&s);
     // A body announced and never sent.
+    let before = s.log().matches(REQUEST_STARTED).count();
     let _stalled = start_login(&addr, &" ".repeat(100));
-    std::thread::sleep(Duration::from_secs(1));
+    wait_in_flight(&s, before);
     let started = Instant::now();
     // Ctrl-C stops the server as SIGTERM does.
     signal(&s, "-INT");

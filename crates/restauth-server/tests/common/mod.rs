@@ -275,8 +275,9 @@ fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String, Option<
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // A test's own variables (a `RUST_LOG` included) come after the defaults.
         .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env(CLOCK_VAR, clock_file(dir))
         .stdout(Stdio::piped())
         .stderr(log)
