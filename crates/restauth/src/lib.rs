@@ -114,6 +114,7 @@ pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jwt;
+pub mod layers;
 pub mod password;
 pub mod pipeline;
 mod restauth;

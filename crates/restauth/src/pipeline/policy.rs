@@ -288,6 +288,27 @@ impl<S> Layer<S> for Policy {
         PolicyService {
             policy: self.clone(),
             inner,
+            allow: None,
+        }
+    }
+}
+
+/// An `ApiView`'s policy: the policy, and DRF's `Allow` header on every answer, in one layer
+/// (a second layer on a route boxes one more service and future per request).
+#[derive(Clone)]
+pub(crate) struct ViewPolicy {
+    pub policy: Policy,
+    pub allow: HeaderValue,
+}
+
+impl<S> Layer<S> for ViewPolicy {
+    type Service = PolicyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService {
+            policy: self.policy.clone(),
+            inner,
+            allow: Some(self.allow.clone()),
         }
     }
 }
@@ -296,6 +317,8 @@ impl<S> Layer<S> for Policy {
 pub struct PolicyService<S> {
     policy: Policy,
     inner: S,
+    /// Set on every answer, overriding the handler's.
+    allow: Option<HeaderValue>,
 }
 
 impl<S> Service<Request<Body>> for PolicyService<S>
@@ -311,39 +334,56 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let policy = self.policy.clone();
+        let allow = self.allow.clone();
         // The clone is not ready; keep the one that is (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            // DRF negotiates before it authenticates: a 406 wins over a 401.
-            if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
-                return Ok(Error::NotAcceptable.into_response());
-            }
-            let varies_on_cookie = policy.reads_session();
-            let (mut response, forget) = match policy.check(&mut request).await {
-                Ok(identity) => {
-                    let forget = cookie_to_forget(request.extensions());
-                    request
-                        .extensions_mut()
-                        .insert(Guarded { identity, policy });
-                    (inner.call(request).await?, forget)
-                }
-                Err(e) => (e.into_response(), cookie_to_forget(request.extensions())),
-            };
-            if let Some(forget) = forget {
-                forget_cookie(forget, &mut response);
-            }
-            if varies_on_cookie {
-                // Django's session middleware says so whenever the session was read.
-                response
-                    .headers_mut()
-                    .append(http::header::VARY, HeaderValue::from_static("Cookie"));
+            let mut response = guarded_call(policy, &mut inner, request).await?;
+            if let Some(allow) = allow {
+                response.headers_mut().insert(http::header::ALLOW, allow);
             }
             Ok(response)
         })
     }
+}
+
+/// The policy's checks, then the handler (or the refusal).
+async fn guarded_call<S>(
+    policy: Policy,
+    inner: &mut S,
+    mut request: Request<Body>,
+) -> Result<Response, Infallible>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+{
+    // DRF negotiates before it authenticates: a 406 wins over a 401.
+    if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
+        return Ok(Error::NotAcceptable.into_response());
+    }
+    let varies_on_cookie = policy.reads_session();
+    let (mut response, forget) = match policy.check(&mut request).await {
+        Ok(identity) => {
+            let forget = cookie_to_forget(request.extensions());
+            request
+                .extensions_mut()
+                .insert(Guarded { identity, policy });
+            (inner.call(request).await?, forget)
+        }
+        Err(e) => (e.into_response(), cookie_to_forget(request.extensions())),
+    };
+    if let Some(forget) = forget {
+        forget_cookie(forget, &mut response);
+    }
+    if varies_on_cookie {
+        // Django's session middleware says so whenever the session was read.
+        response
+            .headers_mut()
+            .append(http::header::VARY, HeaderValue::from_static("Cookie"));
+    }
+    Ok(response)
 }
 
 fn cookie_to_forget(extensions: &http::Extensions) -> Option<ForgetCookie> {

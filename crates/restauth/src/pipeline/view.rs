@@ -8,10 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use http::{HeaderValue, Method, header};
 use serde_json::json;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::core::error::{Error, json_response};
-use crate::pipeline::policy::Policy;
+use crate::pipeline::policy::{Policy, ViewPolicy};
 
 /// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),
 /// `OPTIONS` answers with DRF's metadata, unknown methods get DRF's 405 body, and every
@@ -88,8 +87,7 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
         self.router
             .on(MethodFilter::OPTIONS, metadata)
             .fallback(|method: Method| async move { Error::MethodNotAllowed(method) })
-            .layer::<_, Infallible>(policy)
-            .layer(SetResponseHeaderLayer::overriding(header::ALLOW, allow))
+            .layer::<_, Infallible>(ViewPolicy { policy, allow })
     }
 }
 
