@@ -9,7 +9,8 @@ use crate::password::{HashPool, PasswordHasher};
 use crate::pipeline::authentication::{Authenticator, Registry};
 use crate::pipeline::throttling::ThrottleStore;
 use crate::store::Store;
-use crate::store::cache::AuthCache;
+use crate::store::cache::{AuthCache, Digest};
+use crate::store::index::{DigestIndex, Presence};
 
 /// Settings, store, cache, hashing pool, throttle counters and the authentication classes by
 /// name: what every feature draws on, and nothing that belongs to one. Cheap to clone (one
@@ -23,6 +24,8 @@ pub(crate) struct Inner {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub cache: AuthCache,
+    /// The token digests that exist, so unknown keys cost no query.
+    pub index: DigestIndex,
     pub hashing: HashPool,
     pub throttle: Arc<dyn ThrottleStore>,
     /// Login attempts of this process holding throttle slots while being checked.
@@ -59,6 +62,7 @@ impl Context {
                 settings,
                 store,
                 cache,
+                index: DigestIndex::new(),
                 hashing,
                 throttle,
                 login_gate: Default::default(),
@@ -100,6 +104,22 @@ impl Context {
         // Every read of the cache first honours changes announced by other processes.
         self.inner.cache.sync(self.inner.store.change_stamp());
         &self.inner.cache
+    }
+
+    /// Whether a token with this digest may exist. When the index is behind the store, one
+    /// background refresh brings it up to date; meanwhile the answer is `Unknown` (ask the store).
+    pub(crate) fn token_presence(&self, digest: &Digest) -> Presence {
+        let stamp = self.inner.store.additions_stamp();
+        let presence = self.inner.index.presence(digest, stamp);
+        if presence == Presence::Unknown && self.inner.index.is_behind(stamp) {
+            let ctx = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = ctx.inner.index.refresh(ctx.inner.store.as_ref()).await {
+                    tracing::debug!(error = %e, "could not refresh the token index");
+                }
+            });
+        }
+        presence
     }
 
     /// Forgets cached users and tokens here and tells other processes to do the same.

@@ -40,6 +40,22 @@ impl Store for Metered {
         metrics::store_operation("announce_change", self.inner.announce_change()).await
     }
 
+    fn additions_stamp(&self) -> Option<u64> {
+        self.inner.additions_stamp()
+    }
+
+    async fn token_digests_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        metrics::store_operation(
+            "token_digests_after",
+            self.inner.token_digests_after(after_id, limit),
+        )
+        .await
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
         metrics::store_operation("create_user", self.inner.create_user(user)).await
     }

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use crate::core::user::User;
 
 pub mod cache;
+pub mod index;
 mod metered;
 mod migrate;
 #[cfg(feature = "postgres")]
@@ -303,6 +304,26 @@ pub trait Store: Send + Sync + 'static {
     /// Tells every process using this store that users or tokens changed in a way caches must
     /// not hide (revocation, deactivation, password change, deletion).
     async fn announce_change(&self) -> Result<(), StoreError>;
+
+    /// Cheap, synchronous stamp of token additions: it differs after any token was stored
+    /// (issued, imported), by this process or another one, and only after that token is
+    /// committed. `None` when the store cannot tell, which keeps the digest index of
+    /// [`index`] off. Read on a cache miss.
+    fn additions_stamp(&self) -> Option<u64> {
+        None
+    }
+
+    /// The ids and digests of the tokens with an id above `after_id`, in id order, at most
+    /// `limit`. For the digest index; only stores with an [`Store::additions_stamp`], whose
+    /// ids are given in commit order, are asked.
+    async fn token_digests_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let _ = (after_id, limit);
+        Ok(Vec::new())
+    }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;

@@ -50,6 +50,13 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// See [`Store::announce_change`].
     async fn announce_change(&self) -> Result<(), StoreError>;
 
+    /// See [`Store::additions_stamp`]; `None` where ids may commit out of order.
+    fn additions_stamp(&self) -> Option<u64> {
+        None
+    }
+    /// Moves [`Dialect::additions_stamp`]; called after a commit that stored tokens.
+    fn announce_additions(&self) {}
+
     /// See [`Store::checkpoint`].
     async fn checkpoint(&self) -> Result<(), StoreError> {
         Ok(())
@@ -304,6 +311,25 @@ where
         self.bounded(self.dialect.announce_change()).await
     }
 
+    fn additions_stamp(&self) -> Option<u64> {
+        self.dialect.additions_stamp()
+    }
+
+    async fn token_digests_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let sql = "SELECT id, digest FROM authtoken_token WHERE id > $1 ORDER BY id LIMIT $2";
+        let rows = self
+            .read_rows(sqlx::query(sql).bind(after_id).bind(i64::from(limit)))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
         let q = sqlx::query(concat!(
             "INSERT INTO auth_user (username, email, first_name, last_name, password, is_active, \
@@ -425,6 +451,7 @@ where
             return Ok(outcome);
         }
         tx.commit().await.map_err(classify)?;
+        self.dialect.announce_additions();
         Ok(ImportOutcome {
             committed: true,
             ..outcome
@@ -486,6 +513,7 @@ where
                 Self::write_in(&mut tx, q).await?;
             }
             tx.commit().await.map_err(classify)?;
+            self.dialect.announce_additions();
             Ok(record)
         })
         .await

@@ -28,6 +28,10 @@ use crate::core::settings::DatabaseSettings;
 
 pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 
+/// The counter file's size: the change counter, then the additions stamp. A file of 8 bytes,
+/// from before the second counter, is grown with zeros.
+const COUNTER_BYTES: usize = 16;
+
 /// What SQLite does its own way: the change counter, checkpoints and backups.
 pub(crate) struct SqliteDialect {
     /// The writer pool's single connection, for `VACUUM INTO` and checkpoints.
@@ -35,7 +39,8 @@ pub(crate) struct SqliteDialect {
     changes: ChangeCounter,
 }
 
-/// A `u64` shared by every process that maps the same file.
+/// Two `u64`s shared by every process that maps the same file: the change signal, then the
+/// stamp of token additions.
 struct ChangeCounter {
     map: memmap2::MmapMut,
 }
@@ -45,7 +50,7 @@ impl ChangeCounter {
     /// database, which no other process can open anyway.
     fn open(db: Option<&Path>) -> Result<Self, StoreError> {
         let Some(db) = db else {
-            let map = memmap2::MmapMut::map_anon(std::mem::size_of::<u64>())
+            let map = memmap2::MmapMut::map_anon(COUNTER_BYTES)
                 .map_err(|e| StoreError::Other(format!("change counter: {e}")))?;
             return Ok(ChangeCounter { map });
         };
@@ -64,22 +69,36 @@ impl ChangeCounter {
             .mode(0o600)
             .open(path)
             .map_err(fail)?;
-        let len = std::mem::size_of::<u64>() as u64;
+        let len = COUNTER_BYTES as u64;
         if file.metadata().map_err(fail)?.len() < len {
             // Growing with zeros is harmless if another process does it at the same time.
             file.set_len(len).map_err(fail)?;
         }
-        // SAFETY: the file is ours (0600) and at least 8 bytes long; it is never truncated, and
-        // every process reads and writes it only through the atomic below.
-        let map = unsafe { memmap2::MmapOptions::new().len(8).map_mut(&file) }.map_err(fail)?;
+        // SAFETY: the file is ours (0600) and at least COUNTER_BYTES long; it is never
+        // truncated, and every process reads and writes it only through the atomics below.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .len(COUNTER_BYTES)
+                .map_mut(&file)
+        }
+        .map_err(fail)?;
         Ok(ChangeCounter { map })
     }
 
     fn cell(&self) -> &AtomicU64 {
-        // SAFETY: a mapping starts on a page boundary, so it is aligned for a u64, and it is 8
-        // bytes long and lives as long as `self`. Other processes change it, but only
-        // atomically, which is what `AtomicU64` expects of shared memory.
-        unsafe { &*self.map.as_ptr().cast::<AtomicU64>() }
+        self.at(0)
+    }
+
+    fn additions(&self) -> &AtomicU64 {
+        self.at(1)
+    }
+
+    fn at(&self, index: usize) -> &AtomicU64 {
+        debug_assert!(index < COUNTER_BYTES / 8);
+        // SAFETY: a mapping starts on a page boundary, so every 8-byte slot is aligned for a
+        // u64; the map is COUNTER_BYTES long and lives as long as `self`. Other processes
+        // change it, but only atomically, which is what `AtomicU64` expects of shared memory.
+        unsafe { &*self.map.as_ptr().cast::<AtomicU64>().add(index) }
     }
 }
 
@@ -230,6 +249,15 @@ impl Dialect for SqliteDialect {
     async fn announce_change(&self) -> Result<(), StoreError> {
         self.changes.cell().fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    // One writer at a time: AUTOINCREMENT ids are given in commit order, as the index needs.
+    fn additions_stamp(&self) -> Option<u64> {
+        Some(self.changes.additions().load(Ordering::Acquire))
+    }
+
+    fn announce_additions(&self) {
+        self.changes.additions().fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -81,16 +81,19 @@ impl TokenService {
         let created_ms = crate::core::clock::now_ms();
         let created = created_ms.div_euclid(1000);
         let key = generate_key();
-        let record = self
-            .store()
-            .insert_token(&NewToken {
-                digest: hex::encode(digest(&key)),
-                user_id,
-                created: created_ms,
-                expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
-                limit_per_user: settings.limit_per_user,
-            })
-            .await?;
+        let token = NewToken {
+            digest: hex::encode(digest(&key)),
+            user_id,
+            created: created_ms,
+            expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
+            limit_per_user: settings.limit_per_user,
+        };
+        // A task of its own, so a client that goes away cannot stop it between the commit and
+        // the additions stamp the token index waits for (see `store::index`).
+        let store = self.store().clone();
+        let record = tokio::spawn(async move { store.insert_token(&token).await })
+            .await
+            .map_err(|e| Error::Internal(format!("storing a token: {e}")))??;
         if settings.limit_per_user.is_some() {
             // An evicted token may sit in a cache.
             self.invalidate().await?;
@@ -167,6 +170,10 @@ impl TokenService {
         d: &Digest,
         now: i64,
     ) -> Result<Option<(Arc<CachedToken>, Arc<User>)>, Error> {
+        // A key no stored token has is refused here, without a query.
+        if self.token_presence(d) == crate::store::index::Presence::Absent {
+            return Ok(None);
+        }
         let cache = self.cache();
         let generation = cache.generation();
         let hex_digest = hex::encode(d);

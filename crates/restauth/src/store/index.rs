@@ -1,0 +1,279 @@
+//! The digests of the tokens that exist, by their first 8 bytes, so that a key nobody holds is
+//! refused without a query: a client spraying random keys then costs a hash and a lookup here,
+//! not a database round trip per request.
+//!
+//! The index never refuses a real key. It answers [`Presence::Absent`] only while it holds
+//! every token up to the store's current [`Store::additions_stamp`], which every token insert
+//! moves after its commit, in this process or another (the management commands, other server
+//! processes on the same SQLite file). When the stamp has moved, the index says
+//! [`Presence::Unknown`] and the caller queries as without it, while one background refresh
+//! reads the tokens added since (`id > ` the last id seen: ids are given in commit order by the
+//! stores that have an additions stamp). Deleted tokens stay in the index until the process
+//! restarts: for them it says [`Presence::Possible`], and the query refuses them.
+//!
+//! Memory: 8 bytes per token (8 MB per million), plus the few added since the last merge.
+
+use std::collections::HashSet;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{Store, StoreError};
+use crate::store::cache::Digest;
+
+/// Rows read per query while loading.
+#[cfg(not(test))]
+const PAGE: u32 = 50_000;
+#[cfg(test)]
+const PAGE: u32 = 4;
+/// Additions kept apart from the sorted prefixes until there are this many.
+#[cfg(not(test))]
+const MERGE_AT: usize = 4096;
+#[cfg(test)]
+const MERGE_AT: usize = 8;
+
+/// What the index knows of a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// No stored token has this digest: refuse without a query.
+    Absent,
+    /// A stored token may have it: ask the store.
+    Possible,
+    /// The index is behind the store (or off): ask the store.
+    Unknown,
+}
+
+#[derive(Default)]
+struct State {
+    /// Sorted prefixes.
+    sorted: Vec<u64>,
+    /// Prefixes added since the last merge into `sorted`.
+    recent: HashSet<u64>,
+    /// The largest token id read.
+    max_id: i64,
+    /// The additions stamp up to which the index holds every token; `None` before the first load.
+    complete_at: Option<u64>,
+}
+
+#[derive(Default)]
+pub struct DigestIndex {
+    state: RwLock<State>,
+    refreshing: AtomicBool,
+}
+
+fn prefix(digest: &Digest) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+fn prefix_of_hex(hex_digest: &str) -> Option<u64> {
+    let mut first = [0u8; 8];
+    hex::decode_to_slice(hex_digest.get(..16)?, &mut first).ok()?;
+    Some(u64::from_be_bytes(first))
+}
+
+impl DigestIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a token with `digest` may exist, given the store's additions stamp now.
+    pub fn presence(&self, digest: &Digest, stamp: Option<u64>) -> Presence {
+        let Some(stamp) = stamp else {
+            return Presence::Unknown;
+        };
+        let Ok(state) = self.state.read() else {
+            return Presence::Unknown;
+        };
+        if state.complete_at != Some(stamp) {
+            return Presence::Unknown;
+        }
+        let p = prefix(digest);
+        if state.sorted.binary_search(&p).is_ok() || state.recent.contains(&p) {
+            Presence::Possible
+        } else {
+            Presence::Absent
+        }
+    }
+
+    /// Whether a refresh is due: the store has an additions stamp the index is not complete at.
+    pub fn is_behind(&self, stamp: Option<u64>) -> bool {
+        stamp.is_some()
+            && self
+                .state
+                .read()
+                .is_ok_and(|state| state.complete_at != stamp)
+    }
+
+    /// Reads the tokens added since the last refresh, until the index is complete at the
+    /// store's stamp. One refresh at a time: a call while another runs returns at once.
+    pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self.catch_up(store).await;
+        self.refreshing.store(false, Ordering::Release);
+        result
+    }
+
+    async fn catch_up(&self, store: &dyn Store) -> Result<(), StoreError> {
+        // The stamp is read before the rows: a token committed before the read is in them; one
+        // committed after moves the stamp again, and the loop goes round once more.
+        while let Some(stamp) = store.additions_stamp() {
+            let mut after = self.state.read().map_or(0, |s| s.max_id);
+            loop {
+                let rows = store.token_digests_after(after, PAGE).await?;
+                let full = rows.len() == PAGE as usize;
+                let Ok(mut state) = self.state.write() else {
+                    return Ok(());
+                };
+                for (id, digest) in &rows {
+                    if let Some(p) = prefix_of_hex(digest) {
+                        state.recent.insert(p);
+                    }
+                    state.max_id = state.max_id.max(*id);
+                }
+                after = state.max_id;
+                if state.recent.len() >= MERGE_AT {
+                    let recent = std::mem::take(&mut state.recent);
+                    state.sorted.extend(recent);
+                    state.sorted.sort_unstable();
+                    state.sorted.dedup();
+                }
+                if !full {
+                    state.complete_at = Some(stamp);
+                    break;
+                }
+            }
+            if store.additions_stamp() == Some(stamp) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.state
+            .read()
+            .map_or(0, |s| s.sorted.len() + s.recent.len())
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use crate::core::settings::DatabaseSettings;
+    use crate::store::{NewToken, NewUser};
+
+    async fn store(dir: &std::path::Path) -> std::sync::Arc<dyn Store> {
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}", dir.join("restauth.db").display()),
+            ..DatabaseSettings::default()
+        };
+        let store = crate::store::connect(&settings).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    fn digest_of(n: u32) -> Digest {
+        use sha2::{Digest as _, Sha256};
+        Sha256::digest(n.to_be_bytes()).into()
+    }
+
+    async fn add(store: &dyn Store, user_id: i64, n: u32) {
+        store
+            .insert_token(&NewToken {
+                digest: hex::encode(digest_of(n)),
+                user_id,
+                created: 0,
+                expires: None,
+                limit_per_user: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn user(store: &dyn Store) -> i64 {
+        store
+            .create_user(&NewUser {
+                username: "alice".into(),
+                email: String::new(),
+                first_name: String::new(),
+                last_name: String::new(),
+                password: "!".into(),
+                is_active: true,
+                is_staff: false,
+                is_superuser: false,
+                date_joined: 0,
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn unknown_digests_are_absent_once_loaded_and_new_ones_never_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = store(dir.path()).await;
+        let alice = user(server.as_ref()).await;
+        for n in 0..10 {
+            add(server.as_ref(), alice, n).await;
+        }
+        let index = DigestIndex::new();
+        // Before the first load it knows nothing.
+        assert_eq!(
+            index.presence(&digest_of(99), server.additions_stamp()),
+            Presence::Unknown
+        );
+        index.refresh(server.as_ref()).await.unwrap();
+        assert_eq!(index.len(), 10);
+        assert_eq!(
+            index.presence(&digest_of(3), server.additions_stamp()),
+            Presence::Possible
+        );
+        assert_eq!(
+            index.presence(&digest_of(99), server.additions_stamp()),
+            Presence::Absent
+        );
+
+        // A token stored by another opener of the file (a management command): the very next
+        // lookup is no longer sure, before any refresh.
+        let command = store(dir.path()).await;
+        add(command.as_ref(), alice, 99).await;
+        assert_eq!(
+            index.presence(&digest_of(99), server.additions_stamp()),
+            Presence::Unknown
+        );
+        assert!(index.is_behind(server.additions_stamp()));
+        index.refresh(server.as_ref()).await.unwrap();
+        assert_eq!(
+            index.presence(&digest_of(99), server.additions_stamp()),
+            Presence::Possible
+        );
+        assert_eq!(
+            index.presence(&digest_of(100), server.additions_stamp()),
+            Presence::Absent
+        );
+    }
+
+    #[tokio::test]
+    async fn loads_in_pages_and_merges() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path()).await;
+        let alice = user(s.as_ref()).await;
+        let n = MERGE_AT as u32 * 2 + PAGE + 1;
+        for i in 0..n {
+            add(s.as_ref(), alice, i).await;
+        }
+        let index = DigestIndex::new();
+        index.refresh(s.as_ref()).await.unwrap();
+        assert_eq!(index.len(), n as usize);
+        for i in (0..n).step_by(97) {
+            assert_eq!(
+                index.presence(&digest_of(i), s.additions_stamp()),
+                Presence::Possible
+            );
+        }
+    }
+}
