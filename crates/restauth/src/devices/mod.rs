@@ -1,7 +1,7 @@
 //! Every device in view, as django-rest-knox keeps one token per device: a user lists their
 //! tokens and sessions (when and where each was issued, when last used), revokes any one of
 //! them, or logs out everywhere. JSON views under `/api/auth/` ([`router`]) and, with the
-//! `html-login` feature, an HTML account page ([`account_router`]).
+//! `html-login` feature, an HTML account page (`account_router`).
 //!
 //! A token is named by its row id; a session by an opaque id derived from its key's digest
 //! with the secret key, so neither the key nor its digest ever leaves the server. Revocations
