@@ -373,3 +373,14 @@ async fn deactivate_activate_and_revoke_as_the_commands_do() {
         assert_eq!(event["source"]["ip"], "127.0.0.1", "{event}");
     }
 }
+
+#[test]
+fn a_page_size_of_zero_stops_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        "[rest_framework]\npage_size = 0\n",
+    )
+    .expect("config");
+    common::refuses_to_serve(dir.path(), &[], "rest_framework.page_size");
+}
