@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 
 use crate::core::error::{Error, ValidationErrors};
 use crate::core::user::User;
-use crate::devices::iso_seconds;
 use crate::pipeline::Context;
 use crate::pipeline::accounts::NewAccount;
-use crate::pipeline::audit::{self, AuditEvent, Source};
+use crate::pipeline::audit::{self, AuditEvent, Source, rfc3339_ms};
 use crate::store::{UserPage, UserQuery};
 
 /// The `event.provider` of the events of the staff API.
@@ -75,6 +74,11 @@ pub fn page_number(raw: Option<&str>, num_pages: u64) -> Result<u64, Error> {
         Ok(n) if n >= 1 && n <= num_pages => Ok(n),
         _ => Err(invalid()),
     }
+}
+
+/// An instant in Unix seconds as DRF renders a `DateTimeField` in UTC.
+fn iso_seconds(secs: i64) -> String {
+    rfc3339_ms(secs.saturating_mul(1000))
 }
 
 /// A user as the staff API shows it: never the password hash.

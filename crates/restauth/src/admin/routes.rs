@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use super::{AdminService, user_json};
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::user::User;
-use crate::devices::routes::parse_id;
 use crate::pipeline::accounts::NewAccount;
 use crate::pipeline::audit::Source;
 use crate::pipeline::parsers::RequestData;
@@ -234,7 +233,7 @@ async fn target(
     let Ok(Path(id)) = id else {
         return Err(Error::NotFound);
     };
-    admin.user(parse_id(&id)?).await
+    admin.user(crate::core::request::path_id(&id)?).await
 }
 
 async fn detail(

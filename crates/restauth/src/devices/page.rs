@@ -179,7 +179,7 @@ async fn revoke_token(
     };
     let id = match id
         .map_err(|_| Error::NotFound)
-        .and_then(|Path(id)| super::routes::parse_id(&id))
+        .and_then(|Path(id)| crate::core::request::path_id(&id))
     {
         Ok(id) => id,
         Err(e) => return e.into_response(),

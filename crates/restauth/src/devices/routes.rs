@@ -53,14 +53,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(devices: &DevicesService) -> Rou
         .with_state(devices.clone())
 }
 
-/// A row id as a URL names it: digits only (no sign, no spaces), else no such object.
-pub(crate) fn parse_id(raw: &str) -> Result<i64, Error> {
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::NotFound);
-    }
-    raw.parse().map_err(|_| Error::NotFound)
-}
-
 fn ok(body: &Value) -> Response {
     no_store(json_response(StatusCode::OK, body))
 }
@@ -89,7 +81,7 @@ async fn revoke_token(
     let Ok(Path(id)) = id else {
         return Err(Error::NotFound);
     };
-    let id = parse_id(&id)?;
+    let id = crate::core::request::path_id(&id)?;
     if !devices.revoke_token(&user, id, &source).await? {
         return Err(Error::NotFound);
     }
