@@ -164,6 +164,27 @@ async fn tokens_are_listed_with_where_they_were_issued_and_never_the_key() {
 }
 
 #[tokio::test]
+async fn expired_tokens_are_left_out_of_the_list() {
+    let s = Server::builder()
+        .config("[token]\nttl = \"1h\"\n")
+        .start()
+        .await;
+    s.create_user("alice", &[]);
+    let old = s.token("alice").await;
+    s.advance_clock(Duration::from_secs(2 * 3600));
+    assert_eq!(profile(&s, &old).await.status, 401);
+    let fresh = s.token("alice").await;
+    let r = with_token(&s, reqwest::Method::GET, "/api/auth/tokens/", &fresh).await;
+    let list = r.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["current"], true);
+    assert!(
+        list[0]["expiry"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{list}"
+    );
+}
+
+#[tokio::test]
 async fn revoking_a_token_ends_it_at_once_and_others_tokens_are_not_found() {
     let s = Server::start().await;
     s.create_user("alice", &[]);
@@ -470,4 +491,101 @@ async fn a_revocation_through_one_instance_reaches_the_other() {
     })
     .await;
     drop(db);
+}
+
+#[tokio::test]
+async fn the_account_page_is_behind_the_login_and_its_forms_behind_csrf() {
+    let templates = tempfile::tempdir().expect("templates");
+    std::fs::write(
+        templates.path().join("account.html"),
+        "<p id=\"who\">{{ username }}: {{ tokens | length }} tokens, {{ sessions | length }} \
+         sessions</p>{% for t in tokens %}<form action=\"{{ t.revoke_url }}\"></form>{% endfor %}",
+    )
+    .expect("template");
+    let s = Server::builder()
+        .config(&format!(
+            "[session]\ntemplates_dir = {:?}\n",
+            templates.path().display().to_string()
+        ))
+        .start()
+        .await;
+    s.create_user("alice", &[]);
+    let key = s.token("alice").await;
+    let browser = login(&s, "alice").await;
+    let page = |cookie: Option<String>| {
+        let mut req = plain()
+            .get(s.url("/account/"))
+            .header("Accept", "text/html");
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        s.send(req)
+    };
+
+    let r = page(None).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some("/api-auth/login/?next=/account/")
+    );
+    let r = page(Some(browser.cookie())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("<p id=\"who\">alice: 1 tokens, 1 sessions</p>"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains(&key) && !r.body.contains(&browser.session));
+    let revoke = r
+        .body
+        .split("action=\"")
+        .nth(1)
+        .and_then(|a| a.split('"').next())
+        .expect("a revoke form")
+        .to_owned();
+
+    // Without the form's token: Django's CSRF page, and the token lives on.
+    let r = s
+        .send(
+            plain()
+                .post(s.url(&revoke))
+                .header("Accept", "text/html")
+                .header("Cookie", browser.cookie())
+                .form(&[("x", "1")]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("CSRF verification failed"), "{}", r.body);
+    assert_eq!(profile(&s, &key).await.status, 200);
+
+    // With it: back to the page, the token gone.
+    let post = |path: String| {
+        s.send(
+            plain()
+                .post(s.url(&path))
+                .header("Accept", "text/html")
+                .header("Cookie", browser.cookie())
+                .form(&[("csrfmiddlewaretoken", browser.csrf.as_str())]),
+        )
+    };
+    let r = post(revoke.clone()).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/account/"));
+    assert_eq!(profile(&s, &key).await.status, 401);
+    let r = post(revoke).await;
+    assert_eq!((r.status, r.body.as_str()), (404, NOT_FOUND));
+    let r = post("/account/tokens/abc/revoke/".into()).await;
+    assert_eq!((r.status, r.body.as_str()), (404, NOT_FOUND));
+
+    // Log out everywhere: the cookie is cleared and the browser sent to log in again.
+    let r = post("/account/logout-all/".into()).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/api-auth/login/"));
+    assert!(
+        common::set_cookie_line(&r, "sessionid").is_some_and(|l| l.contains("Max-Age=0")),
+        "{:?}",
+        common::set_cookies(&r)
+    );
+    assert_eq!(page(Some(browser.cookie())).await.status, 302);
 }

@@ -53,9 +53,17 @@ impl DevicesService {
         DevicesService { ctx }
     }
 
-    /// The user's tokens, newest first.
+    /// The user's live tokens (not expired, not from before the user's last "log out
+    /// everywhere", password change or deactivation), newest first.
     pub async fn tokens(&self, user: &User) -> Result<Vec<TokenDevice>, Error> {
-        Ok(self.store().user_tokens(user.id).await?)
+        let now = crate::core::clock::now();
+        Ok(self
+            .store()
+            .user_tokens(user.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.expires.is_none_or(|e| e > now) && user.issued_valid(t.created))
+            .collect())
     }
 
     /// The user's live sessions (not expired, not idle too long, not from before the user's
