@@ -59,7 +59,14 @@ pub fn router(
         .merge(restauth::jwt::router(restauth.jwt()))
         .merge(sessions)
         // Empty unless [forward_auth] enabled.
-        .merge(restauth::forward::router(restauth.context()));
+        .merge(restauth::forward::router(restauth.context()))
+        // Devices and staff
+        .merge(restauth::devices::router(&restauth.devices()))
+        .merge(
+            restauth::devices::account_router(&restauth.devices(), restauth.sessions())
+                .map_err(|e| format!("session.templates_dir: {e}"))?,
+        )
+        .merge(restauth::admin::router(&restauth.admin()));
     if server.demo_views {
         app = app.merge(
             crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,

@@ -93,6 +93,11 @@ pub fn document(settings: &Settings, server: &ServerSettings) -> OpenApi {
                 ("jwt", "djangorestframework-simplejwt"),
                 ("session", "Django sessions and CSRF"),
                 (
+                    "devices",
+                    "The caller's own tokens and sessions, and the account page",
+                ),
+                ("admin", "The staff API (IsAdminUser)"),
+                (
                     "forward",
                     "Forward authentication for a reverse proxy ([forward_auth] enabled)",
                 ),
@@ -338,6 +343,8 @@ impl<'a> Describer<'a> {
         if self.settings.forward_auth.enabled {
             paths.push(("/auth/forward/".to_owned(), self.forward_auth()));
         }
+        // Devices and staff
+        paths.extend(self.devices_and_staff());
         if server.demo_views {
             paths.push(("/dashboard/".to_owned(), self.dashboard_page()));
             paths.extend(self.demo_views());
@@ -878,7 +885,10 @@ impl<'a> Describer<'a> {
                 )))
             },
         );
-        for (name, schema) in schemas(&s.user.username_field) {
+        for (name, schema) in schemas(&s.user.username_field)
+            .into_iter()
+            .chain(devices_and_staff_schemas())
+        {
             c = c.schema(name, schema);
         }
         for shared in Shared::ALL {
@@ -1237,4 +1247,375 @@ fn csrf_header() -> utoipa::openapi::path::Parameter {
         ))
         .schema(Some(string()))
         .build()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices and staff
+// ---------------------------------------------------------------------------------------------
+
+impl Describer<'_> {
+    fn devices_and_staff(&self) -> Vec<(String, PathItem)> {
+        let user = || Access::Required(self.defaults.clone());
+        let not_found = || json_response("No such object (or not the caller's)", "Detail");
+        let no_content =
+            |description: &str| ResponseBuilder::new().description(description).build();
+        let csrf = "With session authentication, send the CSRF token in `X-CSRFToken`.";
+
+        let list_tokens = Op::new("device_tokens", "devices", "The caller's tokens", user())
+            .describe(
+                "Every API token of the caller, newest first: when it was created and last \
+                 used, when it expires, and the `User-Agent` and client address it was issued \
+                 to; `current` marks the token of this request. Never the key.",
+            )
+            .respond("200", json_response("The tokens", "TokenDeviceList"));
+        let revoke_token = Op::new("device_token_revoke", "devices", "Revoke a token", user())
+            .describe(format!(
+                "Deletes one of the caller's tokens; every server refuses it at once. {csrf}"
+            ))
+            .parameter(path_parameter("id", "The token's `id` from the list", true))
+            .parameter(csrf_header())
+            .respond("204", no_content("Revoked"))
+            .respond("404", not_found());
+        let list_sessions = Op::new(
+            "device_sessions",
+            "devices",
+            "The caller's sessions",
+            user(),
+        )
+        .describe(
+            "Every live session of the caller, newest first, by an opaque `id` (never the \
+                 key): when it started and was last seen, when it expires, its `User-Agent` and \
+                 client address; `current` marks the session of this request.",
+        )
+        .respond("200", json_response("The sessions", "SessionDeviceList"));
+        let revoke_session = Op::new("device_session_revoke", "devices", "End a session", user())
+            .describe(format!("Ends one of the caller's sessions. {csrf}"))
+            .parameter(path_parameter(
+                "id",
+                "The session's `id` from the list",
+                false,
+            ))
+            .parameter(csrf_header())
+            .respond("204", no_content("Ended"))
+            .respond("404", not_found());
+        let logout_all = Op::new("device_logout_all", "devices", "Log out everywhere", user())
+            .describe(format!(
+                "Ends every token, session and JWT of the caller issued until now, this request's \
+             own included (knox's `logoutall`). {csrf}"
+            ))
+            .parameter(csrf_header())
+            .respond("204", no_content("Logged out everywhere"));
+
+        let staff = || Access::Required(self.defaults.clone());
+        let list_users = Op::new("admin_users", "admin", "List users", staff())
+            .describe(format!(
+                "DRF's `PageNumberPagination`, {} users a page (`[rest_framework] page_size`), \
+                 in id order; `search` keeps users whose username or e-mail contains every \
+                 term (case-insensitive, terms split at spaces and commas). An out-of-range \
+                 `page` answers 404 `Invalid page.`.",
+                self.settings.rest_framework.page_size()
+            ))
+            .parameter(query_parameter(
+                "page",
+                "The page number (from 1), or `last`",
+            ))
+            .parameter(query_parameter(
+                "search",
+                "Terms to look for in username and e-mail",
+            ))
+            .respond("200", json_response("A page of users", "UserPage"))
+            .respond("404", json_response("Invalid page", "Detail"));
+        let create_user = Op::new("admin_user_create", "admin", "Create a user", staff())
+            .describe(
+                "Django's username and password validators apply; a taken username answers \
+                 `A user with that username already exists.`.",
+            )
+            .parameter(csrf_header())
+            .body(parsed_body(schema_ref("NewUser"), true))
+            .respond("201", json_response("The user", "StaffUser"));
+        let user_detail = Op::new("admin_user", "admin", "One user", staff())
+            .parameter(path_parameter("id", "The user's id", true))
+            .respond("200", json_response("The user", "StaffUser"))
+            .respond("404", not_found());
+        let action = |id, summary, text: &str| {
+            let op = Op::new(id, "admin", summary, staff())
+                .describe(format!("{text} {csrf}"))
+                .parameter(path_parameter("id", "The user's id", true))
+                .parameter(csrf_header())
+                .respond("204", no_content("Done"))
+                .respond("404", not_found());
+            self.post(op, true)
+        };
+
+        let mut users = self.get(list_users, true);
+        users.merge_operations(self.post(create_user, true));
+        let token = PathItem::new(
+            HttpMethod::Delete,
+            self.operation(self.api_view(revoke_token)),
+        );
+        let session = PathItem::new(
+            HttpMethod::Delete,
+            self.operation(self.api_view(revoke_session)),
+        );
+        let mut paths = vec![
+            ("/api/auth/tokens/".to_owned(), self.get(list_tokens, true)),
+            ("/api/auth/tokens/{id}/".to_owned(), token),
+            (
+                "/api/auth/sessions/".to_owned(),
+                self.get(list_sessions, true),
+            ),
+            ("/api/auth/sessions/{id}/".to_owned(), session),
+            (
+                "/api/auth/logout-all/".to_owned(),
+                self.post(logout_all, true),
+            ),
+            ("/api/admin/users/".to_owned(), users),
+            (
+                "/api/admin/users/{id}/".to_owned(),
+                self.get(user_detail, true),
+            ),
+            (
+                "/api/admin/users/{id}/deactivate/".to_owned(),
+                action(
+                    "admin_user_deactivate",
+                    "Deactivate a user",
+                    "Marks the user inactive and ends every credential issued until now, as \
+                     `restauth deactivate_user`.",
+                ),
+            ),
+            (
+                "/api/admin/users/{id}/activate/".to_owned(),
+                action(
+                    "admin_user_activate",
+                    "Activate a user",
+                    "Marks the user active again (credentials ended by the deactivation stay \
+                     ended).",
+                ),
+            ),
+            (
+                "/api/admin/users/{id}/revoke/".to_owned(),
+                action(
+                    "admin_user_revoke",
+                    "End a user's credentials",
+                    "Ends every token, session and JWT of the user issued until now.",
+                ),
+            ),
+        ];
+        paths.extend(self.account_page());
+        paths
+    }
+
+    fn account_page(&self) -> Vec<(String, PathItem)> {
+        let form = || {
+            parsed_body(
+                ObjectBuilder::new()
+                    .property("csrfmiddlewaretoken", string())
+                    .into(),
+                false,
+            )
+        };
+        let html_errors = [
+            Shared::BadRequest,
+            Shared::NotAcceptable,
+            Shared::PayloadTooLarge,
+            Shared::UnsupportedMediaType,
+        ];
+        let page = Op::new("account_page", "devices", "The account page", Access::Open)
+            .describe(format!(
+                "HTML list of the user's tokens and sessions with a revoke button each and \
+                 \"log out everywhere\", for the user of the `{}` cookie; without a live \
+                 session, a redirect to the login page.",
+                self.settings.session.cookie_name
+            ))
+            .respond("200", html_response("The account page"))
+            .respond("302", redirect_response("Not logged in: to the login page"))
+            .respond_with(&[Shared::NotAcceptable]);
+        let submit = |id, summary, text: &str, with_id: bool| {
+            let mut op = Op::new(id, "devices", summary, Access::Open)
+                .describe(format!(
+                    "{text} A form of the account page (CSRF-protected: the \
+                     `csrfmiddlewaretoken` field); redirects back to it, or to the logout \
+                     page's destination when the caller's own session ended."
+                ))
+                .body(form())
+                .respond("302", redirect_response("Done, or not logged in"))
+                .respond("403", html_response("CSRF verification failed"))
+                .respond(
+                    "404",
+                    json_response("No such token or session of the user", "Detail"),
+                )
+                .respond_with(&html_errors);
+            if with_id {
+                op = op.parameter(path_parameter("id", "The id shown on the page", false));
+            }
+            PathItem::new(HttpMethod::Post, self.operation(op))
+        };
+        vec![
+            (
+                "/account/".to_owned(),
+                PathItem::new(HttpMethod::Get, self.operation(page)),
+            ),
+            (
+                "/account/tokens/{id}/revoke/".to_owned(),
+                submit(
+                    "account_token_revoke",
+                    "Revoke a token (form)",
+                    "Revokes one token.",
+                    true,
+                ),
+            ),
+            (
+                "/account/sessions/{id}/revoke/".to_owned(),
+                submit(
+                    "account_session_revoke",
+                    "End a session (form)",
+                    "Ends one session.",
+                    true,
+                ),
+            ),
+            (
+                "/account/logout-all/".to_owned(),
+                submit(
+                    "account_logout_all",
+                    "Log out everywhere (form)",
+                    "Ends every token, session and JWT of the user.",
+                    false,
+                ),
+            ),
+        ]
+    }
+}
+
+fn path_parameter(
+    name: &str,
+    description: &str,
+    integer: bool,
+) -> utoipa::openapi::path::Parameter {
+    let schema = if integer {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+    } else {
+        string()
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn query_parameter(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(string()))
+        .build()
+}
+
+fn devices_and_staff_schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+    let integer = || ObjectBuilder::new().schema_type(Type::Integer);
+    let time = || {
+        string().format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::DateTime,
+        )))
+    };
+    let nullable_time = || {
+        nullable_string().format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::DateTime,
+        )))
+    };
+    let token = object(
+        [
+            ("id", integer()),
+            ("created", time()),
+            ("last_used", nullable_time()),
+            ("expiry", nullable_time()),
+            ("user_agent", string()),
+            ("address", string()),
+            ("current", boolean()),
+        ],
+        &[
+            "id",
+            "created",
+            "last_used",
+            "expiry",
+            "user_agent",
+            "address",
+            "current",
+        ],
+    );
+    let session = object(
+        [
+            ("id", string()),
+            ("created", time()),
+            ("last_seen", time()),
+            ("expiry", time()),
+            ("user_agent", string()),
+            ("address", string()),
+            ("current", boolean()),
+        ],
+        &[
+            "id",
+            "created",
+            "last_seen",
+            "expiry",
+            "user_agent",
+            "address",
+            "current",
+        ],
+    );
+    let user_fields = [
+        ("id", integer()),
+        ("username", string()),
+        ("email", string()),
+        ("first_name", string()),
+        ("last_name", string()),
+        ("is_active", boolean()),
+        ("is_staff", boolean()),
+        ("is_superuser", boolean()),
+        ("date_joined", time()),
+        ("last_login", nullable_time()),
+    ];
+    let required: Vec<&str> = user_fields.iter().map(|(n, _)| *n).collect();
+    let user = object(user_fields, &required);
+    let page = object(
+        [
+            ("count", integer()),
+            ("next", nullable_string()),
+            ("previous", nullable_string()),
+        ],
+        &["count", "next", "previous", "results"],
+    )
+    .property(
+        "results",
+        ArrayBuilder::new().items(schema_ref("StaffUser")),
+    );
+    let new_user = object(
+        [
+            ("username", string()),
+            ("password", string()),
+            ("email", string()),
+            ("first_name", string()),
+            ("last_name", string()),
+            ("is_active", boolean()),
+            ("is_staff", boolean()),
+            ("is_superuser", boolean()),
+        ],
+        &["username", "password"],
+    );
+    vec![
+        ("TokenDeviceList", ArrayBuilder::new().items(token).into()),
+        (
+            "SessionDeviceList",
+            ArrayBuilder::new().items(session).into(),
+        ),
+        ("StaffUser", user.into()),
+        ("UserPage", page.into()),
+        ("NewUser", new_user.into()),
+    ]
 }

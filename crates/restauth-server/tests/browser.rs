@@ -1,11 +1,13 @@
 //! The browser login in a real headless Chromium, driven over WebDriver: the login page, the
-//! dashboard, the cookies a browser really stores, logout, a cross-origin form post that
+//! dashboard, the account page (devices listed and revoked), the cookies a browser really
+//! stores, logout, a cross-origin form post that
 //! CSRF must refuse, and a single-page app on another origin calling through `[cors]`.
 //!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install chromium chromium-driver`);
 //! without them the test is skipped (`CHROMEDRIVER=/path` names another driver).
 //! `RESTAUTH_UPDATE_SCREENSHOTS=1` rewrites
-//! `docs/screenshots/login.png` and `docs/screenshots/dashboard.png`.
+//! `docs/screenshots/login.png`, `docs/screenshots/dashboard.png` and
+//! `docs/screenshots/account.png`.
 
 mod common;
 
@@ -557,6 +559,127 @@ async fn a_single_page_app_on_another_origin_calls_with_a_token_and_a_session() 
     assert_eq!(r[0], json!("failed"), "{r}");
     let r = page_fetch(&b, &dashboard_url, json!({ "credentials": "include" })).await;
     assert_eq!(r[0], json!("failed"), "{r}");
+
+    b.quit().await;
+}
+
+/// The rows of the table `css` (its `tbody`), or 0 when the page shows none.
+async fn rows(b: &Browser, css: &str) -> usize {
+    b.call(
+        reqwest::Method::POST,
+        "/execute/sync",
+        Some(json!({
+            "script": "return document.querySelectorAll(arguments[0]).length;",
+            "args": [format!("{css} tbody tr")]
+        })),
+    )
+    .await
+    .as_u64()
+    .unwrap_or(0) as usize
+}
+
+#[tokio::test]
+async fn the_account_page_lists_devices_and_revokes_them() {
+    let Some(chromedriver) = find_chromedriver() else {
+        common::skip("chromedriver not found");
+        return;
+    };
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    // A token from a command-line tool and a session from another browser.
+    let tool = s
+        .send(
+            common::plain()
+                .post(s.url("/api-token-auth/"))
+                .header("User-Agent", "deploy-tool/2.1")
+                .json(&json!({"username": "alice", "password": PASSWORD})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let other = common::login(&s, "alice").await;
+    let other_dashboard = || async {
+        s.send(
+            common::plain()
+                .get(s.url("/api/dashboard/"))
+                .header("Cookie", other.cookie()),
+        )
+        .await
+        .status
+    };
+    assert_eq!(other_dashboard().await, 200);
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let driver = Chromedriver::start(&chromedriver, &s.path().join("chromedriver.log")).await;
+    let b = Browser::open(&driver, profile.path()).await;
+
+    // Behind the login: the page sends the browser to log in first, and back.
+    let account = s.url("/account/");
+    b.goto(&account).await;
+    b.wait_for_url(&s.url("/api-auth/login/?next=/account/"))
+        .await;
+    b.type_into("#id_username", "alice").await;
+    b.type_into("#id_password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_for_url(&account).await;
+    assert_eq!(b.text("h1").await, "Your account");
+    assert_eq!(b.text("#username").await, "alice");
+    assert_eq!(rows(&b, "#tokens").await, 1);
+    assert!(b.text("#tokens").await.contains("deploy-tool/2.1"));
+    assert_eq!(rows(&b, "#sessions").await, 2);
+    assert!(
+        b.text("#sessions tr.is-current")
+            .await
+            .contains("this browser"),
+        "the browser's own session is marked"
+    );
+    save_screenshot("account.png", &b.screenshot().await);
+
+    // A page of another origin posting "log out everywhere" is refused by CSRF.
+    let attacker = serve_page(format!(
+        "<!doctype html><html><body>\
+         <form id=\"f\" method=\"post\" action=\"{}\"></form>\
+         <script>document.getElementById('f').submit();</script></body></html>",
+        s.url("/account/logout-all/")
+    ))
+    .await;
+    b.goto(&format!("{attacker}/")).await;
+    b.wait_for_url(&s.url("/account/logout-all/")).await;
+    assert_eq!(b.text("h1").await, "Forbidden (403)");
+    assert_eq!(other_dashboard().await, 200, "nothing was ended");
+
+    // Revoke the tool's token: the row goes, and the key is refused.
+    b.goto(&account).await;
+    b.click("#tokens tbody tr button").await;
+    b.wait_for_text("#no-tokens", "No API tokens.").await;
+    assert_eq!(b.url().await, account);
+    let r = s.get("/api/profile/", Some(&format!("Token {tool}"))).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+
+    // End the other browser's session.
+    b.click("#sessions tbody tr:not(.is-current) button").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rows(&b, "#sessions").await != 1 {
+        assert!(Instant::now() < deadline, "the session row stays");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(other_dashboard().await, 403);
+    assert_eq!(b.text("h1").await, "Your account");
+
+    // Log out everywhere: this browser too, back at the login page.
+    let fresh = s.token("alice").await;
+    b.click("#logout-all").await;
+    b.wait_for_url(&s.url("/api-auth/login/")).await;
+    assert!(b.cookie("sessionid").await.is_none());
+    let r = s
+        .get("/api/profile/", Some(&format!("Token {fresh}")))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    b.goto(&account).await;
+    b.wait_for_url(&s.url("/api-auth/login/?next=/account/"))
+        .await;
 
     b.quit().await;
 }

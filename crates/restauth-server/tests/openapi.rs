@@ -376,7 +376,10 @@ async fn schemathesis(venv: &Path, s: &Server, authorization: &str, only: &[&str
         .args(["--max-examples", MAX_EXAMPLES])
         // Reproducible: the same cases every run.
         .args(["--seed", "1"])
-        .args(["--workers", "2"])
+        // One worker: with two, CPython 3.11's `ast.parse` (which hypothesis calls to describe
+        // the filters of path parameters) can fail with "AST constructor recursion depth
+        // mismatch" when both threads parse at once.
+        .args(["--workers", "1"])
         .args(["--request-timeout", "10"])
         .args(["--header", &format!("Authorization: {authorization}")])
         .args(only)
@@ -441,7 +444,12 @@ async fn schemathesis_finds_no_contradiction() {
         .await
         .json();
     let access = pair["access"].as_str().expect("access").to_owned();
-    let report = schemathesis(&venv, &s, &format!("Token {key}"), &[]).await;
+    // The operations that end the caller's credentials or the user's account run last.
+    let ending: Vec<&str> = ENDING
+        .iter()
+        .flat_map(|id| ["--exclude-operation-id", id])
+        .collect();
+    let report = schemathesis(&venv, &s, &format!("Token {key}"), &ending).await;
     // It exercised every operation, not an empty or unreadable description (all but
     // `GET /api/schema/`, which it leaves out as the description's own address).
     let operations = documented(&served_document(&s).await)
@@ -449,7 +457,7 @@ async fn schemathesis_finds_no_contradiction() {
         .map(BTreeSet::len)
         .sum::<usize>();
     assert!(
-        report.contains(&format!("Tested: {}\n", operations - 1)),
+        report.contains(&format!("Tested: {}\n", operations - 1 - ENDING.len())),
         "{operations} operations described:\n{report}"
     );
 
@@ -478,4 +486,32 @@ async fn schemathesis_finds_no_contradiction() {
         &["--include-path", "/api/token/logout-all/"],
     )
     .await;
+    // Last, the operations that end credentials or accounts, by a staff member of their own.
+    // (Its token from the command line: the runs used up this client's login throttles.)
+    s.create_user("zed", &["--staff"]);
+    let out = s.command(&["drf_create_token", "zed"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let zed = stdout(&out)
+        .split_whitespace()
+        .nth(2)
+        .expect("Generated token <key> for user zed")
+        .to_owned();
+    let only: Vec<&str> = ENDING
+        .iter()
+        .flat_map(|id| ["--include-operation-id", id])
+        .collect();
+    let report = schemathesis(&venv, &s, &format!("Token {zed}"), &only).await;
+    assert!(
+        report.contains(&format!("Tested: {}\n", ENDING.len())),
+        "{report}"
+    );
 }
+
+/// Operations that end the caller's credentials (or, with generated ids, the caller's own
+/// account), so they run after the others.
+const ENDING: [&str; 4] = [
+    "device_logout_all",
+    "device_token_revoke",
+    "admin_user_deactivate",
+    "admin_user_revoke",
+];

@@ -23,6 +23,8 @@
 //! | [`jwt`] | simplejwt: claims, keys, rotation and blacklist, `JWTAuthentication`, its routes |
 //! | [`basic`] | `BasicAuthentication` |
 //! | [`forward`] | `/auth/forward/`: the same classes for a reverse proxy guarding another app |
+//! | [`devices`] | a user's own tokens and sessions listed and revoked, log out everywhere, the account page |
+//! | [`admin`] | the staff API: users paginated and searched, created, deactivated, activated, revoked |
 //! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the [audit log](pipeline::audit), the shared [`Context`](pipeline::Context) |
 //! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL, the read cache |
 //! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
@@ -106,8 +108,10 @@
 //! The tokens are DRF's 40-hex keys, stored only as SHA-256 digests; passwords are Argon2id,
 //! hashed on a bounded blocking pool; the hot path answers from an in-process cache.
 
+pub mod admin;
 pub mod basic;
 pub mod core;
+pub mod devices;
 #[cfg(feature = "django-hashers")]
 pub mod django;
 pub mod forward;

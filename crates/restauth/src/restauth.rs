@@ -90,6 +90,18 @@ impl Restauth {
     pub fn jwt(&self) -> &JwtService {
         &self.jwt
     }
+
+    // Devices and staff
+
+    /// A user's own tokens and sessions: list, revoke, log out everywhere.
+    pub fn devices(&self) -> crate::devices::DevicesService {
+        crate::devices::DevicesService::new(self.ctx.clone())
+    }
+
+    /// The staff API's operations on users.
+    pub fn admin(&self) -> crate::admin::AdminService {
+        crate::admin::AdminService::new(self.ctx.clone())
+    }
 }
 
 /// Builds a [`Restauth`] with an app's own authentication classes beside the built-in ones.

@@ -18,8 +18,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("jwt", 3),
     ("basic", 3),
     ("forward", 3),
-    ("restauth", 4),
-    ("fuzzing", 5),
+    ("admin", 3),
+    ("devices", 4),
+    ("restauth", 5),
+    ("fuzzing", 6),
 ];
 
 fn layer(module: &str) -> u8 {

@@ -110,6 +110,21 @@ macro_rules! contract {
     };
 }
 
+/// Runs each check of the module `$module` against every backend.
+macro_rules! contract_in {
+    ($module:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                for backend in backends() {
+                    $module::$name(&backend).await;
+                    backend.cleanup().await;
+                }
+            }
+        )*
+    };
+}
+
 contract!(
     migrate_is_idempotent,
     users_round_trip_and_usernames_are_unique,
@@ -134,6 +149,14 @@ contract!(
     non_ascii_usernames_are_listed,
     probe_writes_nothing_visible,
     audit_events_are_appended_filtered_and_pruned,
+);
+
+// Devices and staff
+contract_in!(
+    device_checks;
+    devices_are_listed_with_their_origin_newest_first,
+    a_token_is_revoked_only_by_its_owner,
+    users_are_searched_and_paged,
 );
 
 fn new_user(name: &str) -> NewUser {
@@ -891,6 +914,153 @@ mod checks {
         }
         assert_eq!(s.user_by_id(user.id).await.unwrap(), Some(user));
         s.migrate().await.expect("migrations still recorded");
+    }
+}
+
+/// The checks of the devices and staff operations.
+mod device_checks {
+    use super::*;
+    use restauth::store::{Origin, UserQuery};
+
+    fn origin(agent: &str, address: &str) -> Origin {
+        Origin {
+            user_agent: agent.into(),
+            address: address.into(),
+        }
+    }
+
+    pub async fn devices_are_listed_with_their_origin_newest_first(b: &Backend) {
+        let s = b.open().await;
+        let alice = s.create_user(&new_user("alice")).await.unwrap();
+        let bob = s.create_user(&new_user("bob")).await.unwrap();
+        assert!(s.user_tokens(alice.id).await.unwrap().is_empty());
+        let old = s
+            .insert_token_from(
+                &new_token("d1", alice.id, 1000),
+                &origin("Laptop", "192.0.2.1"),
+            )
+            .await
+            .unwrap();
+        let plain = s
+            .insert_token(&new_token("d2", alice.id, 2000))
+            .await
+            .unwrap();
+        s.insert_token_from(&new_token("d3", bob.id, 3000), &origin("Bob", "::1"))
+            .await
+            .unwrap();
+        s.touch_token(old.id, 50).await.unwrap();
+        let tokens = s.user_tokens(alice.id).await.unwrap();
+        assert_eq!(
+            tokens.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![plain.id, old.id]
+        );
+        assert_eq!(tokens[0].origin, Origin::default());
+        assert_eq!(tokens[1].origin, origin("Laptop", "192.0.2.1"));
+        assert_eq!(tokens[1].created, 1000);
+        assert_eq!(tokens[1].last_used, Some(50));
+
+        s.insert_session_from(
+            &session("s1", alice.id, 10),
+            None,
+            &origin("Phone", "198.51.100.9"),
+        )
+        .await
+        .unwrap();
+        s.insert_session(&session("s2", alice.id, 20), None)
+            .await
+            .unwrap();
+        // A login that replaces a session keeps the new one's origin.
+        s.insert_session_from(
+            &session("s3", alice.id, 30),
+            Some("s2"),
+            &origin("Tablet", "10.0.0.1"),
+        )
+        .await
+        .unwrap();
+        let sessions = s.user_sessions(alice.id).await.unwrap();
+        assert_eq!(
+            sessions
+                .iter()
+                .map(|s| s.digest.as_str())
+                .collect::<Vec<_>>(),
+            vec!["s3", "s1"]
+        );
+        assert_eq!(sessions[0].origin, origin("Tablet", "10.0.0.1"));
+        assert_eq!(sessions[1].origin, origin("Phone", "198.51.100.9"));
+        assert_eq!(
+            (
+                sessions[1].created,
+                sessions[1].last_seen,
+                sessions[1].expires
+            ),
+            (10, 10, 110)
+        );
+        assert!(s.user_sessions(bob.id).await.unwrap().is_empty());
+    }
+
+    pub async fn a_token_is_revoked_only_by_its_owner(b: &Backend) {
+        let s = b.open().await;
+        let alice = s.create_user(&new_user("alice")).await.unwrap();
+        let bob = s.create_user(&new_user("bob")).await.unwrap();
+        let t = s.insert_token(&new_token("d1", alice.id, 1)).await.unwrap();
+        assert!(!s.delete_token_of(bob.id, t.id).await.unwrap());
+        assert!(s.token_by_digest("d1").await.unwrap().is_some());
+        assert!(s.delete_token_of(alice.id, t.id).await.unwrap());
+        assert!(!s.delete_token_of(alice.id, t.id).await.unwrap());
+        assert!(s.token_by_digest("d1").await.unwrap().is_none());
+    }
+
+    pub async fn users_are_searched_and_paged(b: &Backend) {
+        let s = b.open().await;
+        for name in ["alice", "bob", "Alicia", "carol", "al_x", "100%"] {
+            s.create_user(&new_user(name)).await.unwrap();
+        }
+        let names = |page: &restauth::store::UserPage| {
+            page.users
+                .iter()
+                .map(|u| u.username.clone())
+                .collect::<Vec<_>>()
+        };
+        let query = |terms: &[&str], offset, limit| UserQuery {
+            terms: terms.iter().map(|t| (*t).to_owned()).collect(),
+            offset,
+            limit,
+        };
+        let all = s.search_users(&query(&[], 0, 100)).await.unwrap();
+        assert_eq!(all.count, 6);
+        assert_eq!(
+            names(&all),
+            ["alice", "bob", "Alicia", "carol", "al_x", "100%"]
+        );
+        let page = s.search_users(&query(&[], 2, 2)).await.unwrap();
+        assert_eq!(
+            (page.count, names(&page)),
+            (6, vec!["Alicia".into(), "carol".into()])
+        );
+        let counted = s.search_users(&query(&[], 0, 0)).await.unwrap();
+        assert_eq!((counted.count, counted.users.len()), (6, 0));
+        // Case-insensitive, every term, username or e-mail.
+        let found = s.search_users(&query(&["ALI"], 0, 100)).await.unwrap();
+        assert_eq!(names(&found), ["alice", "Alicia"]);
+        let found = s
+            .search_users(&query(&["al", "cia"], 0, 100))
+            .await
+            .unwrap();
+        assert_eq!(names(&found), ["Alicia"]);
+        let found = s
+            .search_users(&query(&["bob@EXAMPLE"], 0, 100))
+            .await
+            .unwrap();
+        assert_eq!(names(&found), ["bob"]);
+        // LIKE's wildcards and escape are plain characters.
+        let found = s.search_users(&query(&["_"], 0, 100)).await.unwrap();
+        assert_eq!(names(&found), ["al_x"]);
+        let found = s.search_users(&query(&["%"], 0, 100)).await.unwrap();
+        assert_eq!(names(&found), ["100%"]);
+        let found = s.search_users(&query(&["\\"], 0, 100)).await.unwrap();
+        assert_eq!(found.count, 0);
+        let past = s.search_users(&query(&[], 600, 10)).await.unwrap();
+        assert_eq!((past.count, past.users.len()), (6, 0));
     }
 }
 

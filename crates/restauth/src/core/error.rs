@@ -121,6 +121,9 @@ pub enum Error {
     },
     #[error("Not found.")]
     NotFound,
+    /// DRF's `NotFound` with its own detail (a paginator's "Invalid page.").
+    #[error("{0}")]
+    NotFoundDetail(String),
     #[error("Method \"{0}\" not allowed.")]
     MethodNotAllowed(Method),
     /// DRF's `NotAcceptable` (406): the `Accept` header allows nothing the view renders.
@@ -194,7 +197,7 @@ impl Error {
                 }
             }
             Error::PermissionDenied(_) | Error::CsrfFailed { .. } => StatusCode::FORBIDDEN,
-            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::NotFound | Error::NotFoundDetail(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

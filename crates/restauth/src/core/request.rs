@@ -22,6 +22,15 @@ pub fn is_secure(headers: &HeaderMap, trust_forwarded_proto: bool) -> bool {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
+/// A row id as a URL path names it (`/…/{id}/`): digits only, no sign or spaces. Anything else
+/// names no object, so it is DRF's 404, never a 400 that would tell ids from other paths.
+pub fn path_id(raw: &str) -> Result<i64, crate::core::error::Error> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(crate::core::error::Error::NotFound);
+    }
+    raw.parse().map_err(|_| crate::core::error::Error::NotFound)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +55,14 @@ mod tests {
         h.insert("x-forwarded-proto", "http".parse().unwrap());
         assert!(!is_secure(&h, true));
         assert!(!is_secure(&HeaderMap::new(), true));
+    }
+
+    #[test]
+    fn path_ids_are_plain_positive_numbers() {
+        assert_eq!(path_id("42").ok(), Some(42));
+        assert_eq!(path_id("007").ok(), Some(7));
+        for bad in ["", "-1", "+1", " 1", "1.0", "abc", "99999999999999999999"] {
+            assert!(path_id(bad).is_err(), "{bad}");
+        }
     }
 }

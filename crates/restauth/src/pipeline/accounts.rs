@@ -275,13 +275,29 @@ impl Context {
     /// does not bring back the tokens and sessions it had (while inactive they answer DRF's
     /// "User inactive or deleted.").
     pub async fn set_active(&self, user: &User, active: bool) -> Result<(), Error> {
-        self.store().set_active(user.id, active).await?;
         let action = if active {
             audit::USER_ACTIVATED
         } else {
             audit::USER_DEACTIVATED
         };
-        self.audit(AuditEvent::for_user(action, audit::SUCCESS, PROVIDER, user));
+        self.set_active_recorded(
+            user,
+            active,
+            AuditEvent::for_user(action, audit::SUCCESS, PROVIDER, user),
+        )
+        .await
+    }
+
+    /// [`Context::set_active`], recording `event` (whoever asked for it) instead of the
+    /// default one.
+    pub(crate) async fn set_active_recorded(
+        &self,
+        user: &User,
+        active: bool,
+        event: AuditEvent,
+    ) -> Result<(), Error> {
+        self.store().set_active(user.id, active).await?;
+        self.audit(event);
         if !active {
             let cut_off = now_ms();
             self.store().set_valid_after(user.id, cut_off).await?;
@@ -296,11 +312,13 @@ impl Context {
     }
 
     /// "Log out everywhere": refuses every credential of the user issued before now, the one
-    /// making the call included.
+    /// making the call included. Tokens and sessions are also deleted, so they leave the
+    /// user's list of devices.
     pub async fn revoke_all(&self, user: &User) -> Result<(), Error> {
         let cut_off = now_ms();
         self.store().set_valid_after(user.id, cut_off).await?;
         self.store().delete_user_tokens(user.id, None).await?;
+        self.store().delete_user_sessions(user.id).await?;
         leave_millisecond(cut_off).await;
         self.invalidate().await
     }

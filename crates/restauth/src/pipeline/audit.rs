@@ -10,10 +10,10 @@
 //! | field | meaning |
 //! |---|---|
 //! | `@timestamp` | when (RFC 3339, UTC, milliseconds) |
-//! | `event.action` | [`LOGIN`], [`TOKEN_CREATED`], [`TOKEN_REVOKED`], [`PASSWORD_CHANGED`], [`USER_DEACTIVATED`], [`USER_ACTIVATED`], [`LOGOUT_ALL`], [`REFRESH_TOKEN_REUSE`], [`THROTTLE_LOCKOUT`] |
+//! | `event.action` | [`LOGIN`], [`TOKEN_CREATED`], [`TOKEN_REVOKED`], [`PASSWORD_CHANGED`], [`USER_DEACTIVATED`], [`USER_ACTIVATED`], [`LOGOUT_ALL`], [`REFRESH_TOKEN_REUSE`], [`THROTTLE_LOCKOUT`], [`SESSION_REVOKED`], [`USER_CREATED`] |
 //! | `event.outcome` | `success` or `failure` |
-//! | `event.reason` | why: `bad_credentials`, `inactive`, `throttled` for a failed login; the scopes of a lock-out; how many tokens a revocation ended |
-//! | `event.provider` | what emitted it: `token`, `jwt`, `session`, `basic` (the login paths), `accounts` (user management), `cli` |
+//! | `event.reason` | why: `bad_credentials`, `inactive`, `throttled` for a failed login; the scopes of a lock-out; how many tokens a revocation ended; for the staff API, the staff member who acted (`by <username> (id <id>)`) |
+//! | `event.provider` | what emitted it: `token`, `jwt`, `session`, `basic` (the login paths), `accounts` (user management), `devices` (a user's own tokens and sessions), `admin` (the staff API), `cli` |
 //! | `user.id`, `user.name` | the user concerned (the name as typed for an unknown user) |
 //! | `source.ip` | the client (after `num_proxies`) |
 //! | `user_agent.original` | the client's `User-Agent`, cut at 512 characters |
@@ -47,6 +47,10 @@ pub const USER_ACTIVATED: &str = "user_activated";
 pub const LOGOUT_ALL: &str = "logout_all";
 pub const REFRESH_TOKEN_REUSE: &str = "refresh_token_reuse";
 pub const THROTTLE_LOCKOUT: &str = "throttle_lockout";
+/// A session ended by its owner from the list of devices.
+pub const SESSION_REVOKED: &str = "session_revoked";
+/// A user created by a staff member over the staff API.
+pub const USER_CREATED: &str = "user_created";
 
 pub const SUCCESS: &str = "success";
 pub const FAILURE: &str = "failure";
@@ -93,6 +97,14 @@ impl Source {
     /// The source of a command run by an administrator on the server itself.
     pub fn command_line() -> Self {
         Source::default()
+    }
+
+    /// What the store keeps of where a credential was issued.
+    pub fn origin(&self) -> crate::store::Origin {
+        crate::store::Origin {
+            user_agent: self.user_agent.clone(),
+            address: self.ip.clone(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ pub mod authentication;
 pub mod cookies;
 pub mod csrf;
 #[cfg(feature = "html-login")]
-mod pages;
+pub(crate) mod pages;
 pub mod routes;
 pub mod safe_url;
 #[cfg(feature = "html-login")]
@@ -29,6 +29,7 @@ use crate::core::clock::now;
 use crate::core::error::Error;
 use crate::core::user::User;
 use crate::pipeline::Context;
+use crate::pipeline::audit::Source;
 use crate::store::SessionRecord;
 use crate::store::cache::{CachedSession, Digest};
 
@@ -99,6 +100,18 @@ impl SessionService {
         user: &User,
         previous: Option<&str>,
     ) -> Result<String, Error> {
+        self.login_session_from(user, previous, &Source::default())
+            .await
+    }
+
+    /// [`SessionService::login_session`] for a request from `source`, whose `User-Agent` and
+    /// address are kept beside the session for its owner's list of devices.
+    pub async fn login_session_from(
+        &self,
+        user: &User,
+        previous: Option<&str>,
+        source: &Source,
+    ) -> Result<String, Error> {
         let key = generate_session_key();
         let now_ms = crate::core::clock::now_ms();
         let now = now_ms.div_euclid(1000);
@@ -115,7 +128,7 @@ impl SessionService {
             .filter(|k| is_valid_key(k))
             .map(|k| hex::encode(digest(k)));
         self.store()
-            .insert_session(&record, replaces.as_deref())
+            .insert_session_from(&record, replaces.as_deref(), &source.origin())
             .await?;
         self.store().set_last_login(user.id, now).await?;
         if replaces.is_some() {

@@ -35,7 +35,7 @@ pub(super) fn routes(router: Router<Pages>, session: &SessionSettings) -> Router
 }
 /// An HTML page that no other site may frame (clickjacking): Django's `X-Frame-Options: DENY`,
 /// and CSP's `frame-ancestors 'none'` for browsers that prefer it.
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     private(
         (
             status,
@@ -52,11 +52,11 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// A page whose template fails while rendering (e.g. a filter given the wrong value): the
 /// template is the operator's, so the reason goes to the log and the client gets a 500.
-fn template_failure(error: &minijinja::Error) -> Response {
+pub(crate) fn template_failure(error: &minijinja::Error) -> Response {
     Error::Internal(format!("template: {error}")).into_response()
 }
 
-fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     // Percent-encoded, a location holds no tab or line break for a browser to drop
     // (`iri_to_uri` leaves its own output unchanged).
@@ -110,7 +110,7 @@ async fn login_page(
     render_login(&pages, &secret, q.next.as_deref().unwrap_or(""), "", "")
 }
 
-fn csrf_failure_page(reason: &str) -> Response {
+pub(crate) fn csrf_failure_page(reason: &str) -> Response {
     html(
         StatusCode::FORBIDDEN,
         format!(
@@ -162,16 +162,12 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
     let username = field(&data, "username").unwrap_or("").trim();
     let password = field(&data, "password").unwrap_or("");
     let secret = csrf_secret(restauth, &headers);
+    let source = Source::with_client(client, &headers);
     let user = if username.is_empty() || password.is_empty() {
         None
     } else {
         match restauth
-            .authenticate_login(
-                username,
-                password,
-                "session",
-                &Source::with_client(client, &headers),
-            )
+            .authenticate_login(username, password, "session", &source)
             .await
         {
             Ok(u) => u,
@@ -182,7 +178,7 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
         return render_login(&pages, &secret, next, username, LOGIN_FAILED);
     };
     let mut response = redirect(&next_location(restauth, &headers, Some(next)));
-    match start_session(restauth, &headers, &user, &mut response).await {
+    match start_session(restauth, &headers, &user, &source, &mut response).await {
         Ok(()) => response,
         Err(e) => e.into_response(),
     }

@@ -114,12 +114,12 @@ pub(super) fn session_cookie(restauth: &SessionService, key: Option<&str>) -> He
     }
 }
 
-pub(super) fn set_cookie(response: &mut Response, value: HeaderValue) {
+pub(crate) fn set_cookie(response: &mut Response, value: HeaderValue) {
     response.headers_mut().append(header::SET_COOKIE, value);
 }
 
 /// Django's `never_cache` plus `Vary: Cookie`.
-pub(super) fn private(mut response: Response) -> Response {
+pub(crate) fn private(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
@@ -130,16 +130,16 @@ pub(super) fn private(mut response: Response) -> Response {
 }
 
 /// What the login views read of a request.
-pub(super) struct Submitted {
-    pub(super) headers: HeaderMap,
-    pub(super) method: Method,
-    pub(super) data: RequestData,
+pub(crate) struct Submitted {
+    pub(crate) headers: HeaderMap,
+    pub(crate) method: Method,
+    pub(crate) data: RequestData,
     /// The client address login throttles key on.
-    pub(super) client: String,
+    pub(crate) client: String,
 }
 
 /// Reads a form (or JSON) body with DRF's parsers.
-pub(super) async fn read_form(
+pub(crate) async fn read_form(
     restauth: &SessionService,
     request: Request,
 ) -> Result<Submitted, Error> {
@@ -166,7 +166,7 @@ pub(super) async fn read_form(
     })
 }
 
-pub(super) fn field<'a>(data: &'a RequestData, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(data: &'a RequestData, name: &str) -> Option<&'a str> {
     data.0.get(name).and_then(|v| v.as_str())
 }
 
@@ -175,17 +175,18 @@ pub(super) async fn start_session(
     restauth: &SessionService,
     headers: &HeaderMap,
     user: &User,
+    source: &Source,
     response: &mut Response,
 ) -> Result<(), Error> {
     let previous = cookies::get(headers, &restauth.settings().session.cookie_name);
-    let key = restauth.login_session(user, previous).await?;
+    let key = restauth.login_session_from(user, previous, source).await?;
     set_cookie(response, session_cookie(restauth, Some(&key)));
     set_cookie(response, csrf_cookie(restauth, &csrf::new_secret()));
     tracing::info!(user_id = user.id, "session login");
     Ok(())
 }
 
-pub(super) fn clear_session_cookie(restauth: &SessionService, response: &mut Response) {
+pub(crate) fn clear_session_cookie(restauth: &SessionService, response: &mut Response) {
     set_cookie(response, session_cookie(restauth, None));
 }
 
@@ -219,13 +220,9 @@ pub(super) async fn spa_login(
         field(&data, "csrfmiddlewaretoken"),
     )?;
     let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
+    let source = Source::with_client(client, &headers);
     let Some(user) = restauth
-        .authenticate_login(
-            &username,
-            &password,
-            "session",
-            &Source::with_client(client, &headers),
-        )
+        .authenticate_login(&username, &password, "session", &source)
         .await?
     else {
         return Err(Error::Validation(ValidationErrors::non_field(
@@ -233,7 +230,7 @@ pub(super) async fn spa_login(
         )));
     };
     let mut response = private(no_store(json_response(StatusCode::OK, &user_json(&user))));
-    start_session(restauth, &headers, &user, &mut response).await?;
+    start_session(restauth, &headers, &user, &source, &mut response).await?;
     Ok(response)
 }
 

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, OutstandingToken,
-    RotatedToken, Rotation, SessionRecord, Store, StoreError, TokenRecord,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, Origin,
+    OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store, StoreError,
+    TokenDevice, TokenRecord, UserPage, UserQuery,
 };
 use crate::core::metrics;
 use crate::core::user::User;
@@ -300,5 +301,48 @@ impl Store for Metered {
 
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {
         metrics::store_operation("non_ascii_usernames", self.inner.non_ascii_usernames()).await
+    }
+
+    // Devices and staff
+
+    async fn insert_token_from(
+        &self,
+        token: &NewToken,
+        origin: &Origin,
+    ) -> Result<TokenRecord, StoreError> {
+        metrics::store_operation("insert_token", self.inner.insert_token_from(token, origin)).await
+    }
+
+    async fn insert_session_from(
+        &self,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        metrics::store_operation(
+            "insert_session",
+            self.inner.insert_session_from(session, replaces, origin),
+        )
+        .await
+    }
+
+    async fn user_tokens(&self, user_id: i64) -> Result<Vec<TokenDevice>, StoreError> {
+        metrics::store_operation("user_tokens", self.inner.user_tokens(user_id)).await
+    }
+
+    async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionDevice>, StoreError> {
+        metrics::store_operation("user_sessions", self.inner.user_sessions(user_id)).await
+    }
+
+    async fn delete_token_of(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
+        metrics::store_operation(
+            "delete_token_of",
+            self.inner.delete_token_of(user_id, token_id),
+        )
+        .await
+    }
+
+    async fn search_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
+        metrics::store_operation("search_users", self.inner.search_users(query)).await
     }
 }

@@ -43,6 +43,12 @@ macro_rules! steps {
                 "0006_django_import.sql"
             ),
             step!($dir, 7, "audit events", "0007_audit_event.sql"),
+            step!(
+                $dir,
+                8,
+                "where tokens and sessions were issued",
+                "0008_devices.sql"
+            ),
         ]
     };
 }

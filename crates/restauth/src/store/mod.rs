@@ -291,6 +291,64 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+// Devices and staff
+
+/// Where a credential was issued: the client's `User-Agent` and address, recorded beside it so
+/// its owner can tell devices apart. Empty when not known (the command line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub user_agent: String,
+    pub address: String,
+}
+
+/// One of a user's tokens as its owner may see it: never the key nor its digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenDevice {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub last_used: Option<i64>,
+    /// Unix seconds.
+    pub expires: Option<i64>,
+    pub origin: Origin,
+}
+
+/// One of a user's sessions. `digest` stays on the server: it names the session to the store
+/// and tells the calling one apart, and is never shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionDevice {
+    pub digest: String,
+    /// Unix milliseconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub last_seen: i64,
+    /// Unix seconds.
+    pub expires: i64,
+    pub origin: Origin,
+}
+
+/// Which users to list, in id order: those whose username or e-mail contains every term
+/// (case-insensitively, as DRF's `SearchFilter`), `limit` of them after `offset`.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    pub terms: Vec<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A page of users and how many match in all.
+#[derive(Clone, Debug, Default)]
+pub struct UserPage {
+    pub count: u64,
+    pub users: Vec<User>,
+}
+
+/// What a store without the devices and staff operations answers.
+fn unsupported(what: &str) -> StoreError {
+    StoreError::Other(format!("this store cannot {what}"))
+}
+
 /// The storage contract. Every method is one atomic operation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -476,6 +534,48 @@ pub trait Store: Send + Sync + 'static {
     /// Every username holding a character outside ASCII (the only ones Unicode normalisation
     /// can change), in id order.
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
+
+    // Devices and staff
+
+    /// [`Store::insert_token`], recording where the token was issued.
+    async fn insert_token_from(
+        &self,
+        token: &NewToken,
+        origin: &Origin,
+    ) -> Result<TokenRecord, StoreError> {
+        let _ = origin;
+        self.insert_token(token).await
+    }
+    /// [`Store::insert_session`], recording where the session was started.
+    async fn insert_session_from(
+        &self,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let _ = origin;
+        self.insert_session(session, replaces).await
+    }
+    /// The user's tokens, newest first.
+    async fn user_tokens(&self, user_id: i64) -> Result<Vec<TokenDevice>, StoreError> {
+        let _ = user_id;
+        Err(unsupported("list tokens"))
+    }
+    /// The user's sessions, newest first (expired ones included until they are cleared).
+    async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionDevice>, StoreError> {
+        let _ = user_id;
+        Err(unsupported("list sessions"))
+    }
+    /// Deletes the token `token_id` only if it belongs to `user_id`; whether it did.
+    async fn delete_token_of(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
+        let _ = (user_id, token_id);
+        Err(unsupported("revoke a token by its owner"))
+    }
+    /// The users `query` selects, and how many match in all.
+    async fn search_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
+        let _ = query;
+        Err(unsupported("list users"))
+    }
 }
 
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).

@@ -15,8 +15,9 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, OutstandingToken,
-    RotatedToken, Rotation, SessionRecord, Store, StoreError, TokenRecord, classify,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, Origin,
+    OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store, StoreError,
+    TokenDevice, TokenRecord, UserPage, UserQuery, classify,
 };
 use crate::core::user::User;
 
@@ -485,19 +486,31 @@ where
     }
 
     async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        self.insert_token_from(token, &Origin::default()).await
+    }
+
+    async fn insert_token_from(
+        &self,
+        token: &NewToken,
+        origin: &Origin,
+    ) -> Result<TokenRecord, StoreError> {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             if let (Some(lock), Some(_)) = (D::LOCK_USER, token.limit_per_user) {
                 Self::write_in(&mut tx, sqlx::query(lock).bind(token.user_id)).await?;
             }
             let row = sqlx::query(
-                "INSERT INTO authtoken_token (digest, user_id, created, expires) \
-                 VALUES ($1, $2, $3, $4) RETURNING id, digest, user_id, created, last_used, expires",
+                "INSERT INTO authtoken_token \
+                 (digest, user_id, created, expires, user_agent, address) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 RETURNING id, digest, user_id, created, last_used, expires",
             )
             .bind(token.digest.as_str())
             .bind(token.user_id)
             .bind(token.created)
             .bind(token.expires)
+            .bind(origin.user_agent.as_str())
+            .bind(origin.address.as_str())
             .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
@@ -558,6 +571,16 @@ where
         session: &SessionRecord,
         replaces: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.insert_session_from(session, replaces, &Origin::default())
+            .await
+    }
+
+    async fn insert_session_from(
+        &self,
+        session: &SessionRecord,
+        replaces: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             if let Some(old) = replaces {
@@ -565,15 +588,18 @@ where
                 Self::write_in(&mut tx, sqlx::query(sql).bind(old)).await?;
             }
             let q = sqlx::query(
-                "INSERT INTO auth_session (digest, user_id, auth_hash, created, last_seen, expires) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO auth_session \
+                 (digest, user_id, auth_hash, created, last_seen, expires, user_agent, address) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(session.digest.as_str())
             .bind(session.user_id)
             .bind(session.auth_hash.as_str())
             .bind(session.created)
             .bind(session.last_seen)
-            .bind(session.expires);
+            .bind(session.expires)
+            .bind(origin.user_agent.as_str())
+            .bind(origin.address.as_str());
             Self::write_in(&mut tx, q).await?;
             tx.commit().await.map_err(classify)
         })
@@ -845,6 +871,102 @@ where
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(classify)
+    }
+
+    // Devices and staff
+
+    async fn user_tokens(&self, user_id: i64) -> Result<Vec<TokenDevice>, StoreError> {
+        let sql = "SELECT id, created, last_used, expires, user_agent, address \
+                   FROM authtoken_token WHERE user_id = $1 ORDER BY created DESC, id DESC";
+        let rows = self.read_rows(sqlx::query(sql).bind(user_id)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenDevice {
+                    id: r.try_get("id")?,
+                    created: r.try_get("created")?,
+                    last_used: r.try_get("last_used")?,
+                    expires: r.try_get("expires")?,
+                    origin: Origin {
+                        user_agent: r.try_get("user_agent")?,
+                        address: r.try_get("address")?,
+                    },
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionDevice>, StoreError> {
+        let sql = "SELECT digest, created, last_seen, expires, user_agent, address \
+                   FROM auth_session WHERE user_id = $1 ORDER BY created DESC, digest";
+        let rows = self.read_rows(sqlx::query(sql).bind(user_id)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionDevice {
+                    digest: r.try_get("digest")?,
+                    created: r.try_get("created")?,
+                    last_seen: r.try_get("last_seen")?,
+                    expires: r.try_get("expires")?,
+                    origin: Origin {
+                        user_agent: r.try_get("user_agent")?,
+                        address: r.try_get("address")?,
+                    },
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn delete_token_of(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM authtoken_token WHERE id = $1 AND user_id = $2";
+        Ok(self
+            .write(sqlx::query(sql).bind(token_id).bind(user_id))
+            .await?
+            > 0)
+    }
+
+    async fn search_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
+        // Each term is one placeholder, used twice; only placeholders are formatted into the
+        // statement, never the terms.
+        let mut filter = String::new();
+        for n in 1..=query.terms.len() {
+            filter.push_str(if n == 1 { " WHERE " } else { " AND " });
+            filter.push_str(&format!(
+                "(LOWER(username) LIKE LOWER(${n}) ESCAPE '\\' \
+                 OR LOWER(email) LIKE LOWER(${n}) ESCAPE '\\')"
+            ));
+        }
+        let patterns: Vec<String> = query.terms.iter().map(|t| like_contains(t)).collect();
+        let count_sql = format!("SELECT COUNT(*) FROM auth_user{filter}");
+        let page_sql = format!(
+            "SELECT {} FROM auth_user{filter} ORDER BY id LIMIT ${} OFFSET ${}",
+            user_columns!(),
+            patterns.len() + 1,
+            patterns.len() + 2
+        );
+        let mut count_q = sqlx::query(sqlx::AssertSqlSafe(count_sql));
+        let mut page_q = sqlx::query(sqlx::AssertSqlSafe(page_sql));
+        for p in &patterns {
+            count_q = count_q.bind(p.as_str());
+            page_q = page_q.bind(p.as_str());
+        }
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let page_q = page_q.bind(limit).bind(offset);
+        let count: i64 = match self.read_row(count_q).await? {
+            Some(r) => r.try_get(0).map_err(classify)?,
+            None => 0,
+        };
+        let users = self
+            .read_rows(page_q)
+            .await?
+            .iter()
+            .map(Self::user)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UserPage {
+            count: u64::try_from(count).unwrap_or(0),
+            users,
+        })
     }
 }
 
@@ -1167,6 +1289,20 @@ where
         }
         Ok(out)
     }
+}
+
+/// A `LIKE` pattern (escape `\\`) matching text that contains `term` literally.
+fn like_contains(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::core::clock::now;
 use crate::core::error::Error;
 use crate::core::user::User;
 use crate::pipeline::Context;
+use crate::pipeline::audit::Source;
 use crate::store::cache::{CachedToken, Digest};
 use crate::store::{NewToken, TokenRecord};
 
@@ -77,6 +78,16 @@ impl TokenService {
 
     /// Issues a new token for `user_id`, honouring `token.ttl` and `token.limit_per_user`.
     pub async fn issue_token(&self, user_id: i64) -> Result<IssuedToken, Error> {
+        self.issue_token_from(user_id, &Source::default()).await
+    }
+
+    /// [`TokenService::issue_token`] for a request from `source`, whose `User-Agent` and
+    /// address are kept beside the token for its owner's list of devices.
+    pub async fn issue_token_from(
+        &self,
+        user_id: i64,
+        source: &Source,
+    ) -> Result<IssuedToken, Error> {
         let settings = &self.settings().token;
         let created_ms = crate::core::clock::now_ms();
         let created = created_ms.div_euclid(1000);
@@ -88,10 +99,11 @@ impl TokenService {
             expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
             limit_per_user: settings.limit_per_user,
         };
+        let origin = source.origin();
         // A task of its own, so a client that goes away cannot stop it between the commit and
         // the additions stamp the token index waits for (see `store::index`).
         let store = self.store().clone();
-        let record = tokio::spawn(async move { store.insert_token(&token).await })
+        let record = tokio::spawn(async move { store.insert_token_from(&token, &origin).await })
             .await
             .map_err(|e| Error::Internal(format!("storing a token: {e}")))??;
         if settings.limit_per_user.is_some() {

@@ -46,7 +46,7 @@ pub async fn obtain_auth_token(
             UNABLE_TO_LOG_IN,
         )));
     };
-    let issued = restauth.issue_token(user.id).await?;
+    let issued = restauth.issue_token_from(user.id, &source).await?;
     restauth.audit(
         AuditEvent::for_user(audit::TOKEN_CREATED, audit::SUCCESS, "token", &user).source(&source),
     );

@@ -503,7 +503,23 @@ pub struct RestFrameworkSettings {
     /// How many trusted proxies append to `X-Forwarded-For`; unset: the peer address is the
     /// client (a spoofed header changes nothing).
     pub num_proxies: Option<usize>,
+    /// DRF's `PAGE_SIZE` for the paginated staff list of users; unset: 100.
+    pub page_size: Option<u32>,
 }
+
+impl RestFrameworkSettings {
+    /// The page size in use: `page_size`, or 100 when unset.
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    }
+}
+
+/// The page size when `[rest_framework] page_size` is unset.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The largest page served, whatever `page_size` says: one page is one read of the store.
+pub const MAX_PAGE_SIZE: u32 = 10_000;
 
 impl Default for RestFrameworkSettings {
     fn default() -> Self {
@@ -513,6 +529,7 @@ impl Default for RestFrameworkSettings {
             default_throttle_classes: Vec::new(),
             default_throttle_rates: BTreeMap::new(),
             num_proxies: None,
+            page_size: None,
         }
     }
 }
@@ -601,6 +618,12 @@ impl Settings {
         self.cors.validate()?;
         self.forward_auth
             .validate(self.rest_framework.num_proxies)?;
+        // Devices and staff
+        if self.rest_framework.page_size == Some(0) {
+            return Err(ConfigError(
+                "rest_framework.page_size: must be at least 1 (leave it unset for 100)".into(),
+            ));
+        }
         let field = &self.user.username_field;
         let plain = field.starts_with(|c: char| c.is_ascii_lowercase())
             && field
