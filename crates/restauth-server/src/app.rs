@@ -54,6 +54,15 @@ pub fn router(
         .merge(sessions)
         // Empty unless [forward_auth] enabled.
         .merge(restauth::forward::router(restauth.context()));
+    // Accounts over HTTP: djoser's endpoints under [accounts] prefix (none when disabled).
+    if settings.accounts.enabled {
+        let accounts = restauth::accounts::AccountsService::new(
+            restauth.context().clone(),
+            restauth.tokens().clone(),
+            restauth.sessions().clone(),
+        )?;
+        app = app.merge(restauth::accounts::router(&accounts));
+    }
     if server.demo_views {
         app = app.merge(
             crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,

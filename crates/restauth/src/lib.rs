@@ -23,6 +23,8 @@
 //! | [`jwt`] | simplejwt: claims, keys, rotation and blacklist, `JWTAuthentication`, its routes |
 //! | [`basic`] | `BasicAuthentication` |
 //! | [`forward`] | `/auth/forward/`: the same classes for a reverse proxy guarding another app |
+//! | `accounts` | djoser's user endpoints: current user, password change, reset by e-mail, registration (cargo feature `email`) |
+//! | `email` | mail over SMTP, sent off the request's path (cargo feature `email`) |
 //! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the [audit log](pipeline::audit), the shared [`Context`](pipeline::Context) |
 //! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL, the read cache |
 //! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
@@ -106,10 +108,14 @@
 //! The tokens are DRF's 40-hex keys, stored only as SHA-256 digests; passwords are Argon2id,
 //! hashed on a bounded blocking pool; the hot path answers from an in-process cache.
 
+#[cfg(feature = "email")]
+pub mod accounts;
 pub mod basic;
 pub mod core;
 #[cfg(feature = "django-hashers")]
 pub mod django;
+#[cfg(feature = "email")]
+pub mod email;
 pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;

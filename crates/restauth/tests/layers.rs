@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("core", 0),
     ("store", 1),
     ("password", 1),
+    ("email", 1),
     ("django", 2),
     ("pipeline", 2),
     ("serve", 2),
@@ -19,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("basic", 3),
     ("forward", 3),
     ("restauth", 4),
+    ("accounts", 4),
     ("fuzzing", 5),
 ];
 

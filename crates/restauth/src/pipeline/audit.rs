@@ -10,7 +10,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `@timestamp` | when (RFC 3339, UTC, milliseconds) |
-//! | `event.action` | [`LOGIN`], [`TOKEN_CREATED`], [`TOKEN_REVOKED`], [`PASSWORD_CHANGED`], [`USER_DEACTIVATED`], [`USER_ACTIVATED`], [`LOGOUT_ALL`], [`REFRESH_TOKEN_REUSE`], [`THROTTLE_LOCKOUT`] |
+//! | `event.action` | [`LOGIN`], [`TOKEN_CREATED`], [`TOKEN_REVOKED`], [`PASSWORD_CHANGED`], [`USER_DEACTIVATED`], [`USER_ACTIVATED`], [`LOGOUT_ALL`], [`REFRESH_TOKEN_REUSE`], [`THROTTLE_LOCKOUT`]; from the account endpoints also [`USER_CREATED`], [`USER_DELETED`], [`EMAIL_CHANGED`], [`PASSWORD_RESET_REQUESTED`], [`PASSWORD_RESET`] |
 //! | `event.outcome` | `success` or `failure` |
 //! | `event.reason` | why: `bad_credentials`, `inactive`, `throttled` for a failed login; the scopes of a lock-out; how many tokens a revocation ended |
 //! | `event.provider` | what emitted it: `token`, `jwt`, `session`, `basic` (the login paths), `accounts` (user management), `cli` |
@@ -47,6 +47,12 @@ pub const USER_ACTIVATED: &str = "user_activated";
 pub const LOGOUT_ALL: &str = "logout_all";
 pub const REFRESH_TOKEN_REUSE: &str = "refresh_token_reuse";
 pub const THROTTLE_LOCKOUT: &str = "throttle_lockout";
+// Accounts over HTTP
+pub const USER_CREATED: &str = "user_created";
+pub const USER_DELETED: &str = "user_deleted";
+pub const EMAIL_CHANGED: &str = "email_changed";
+pub const PASSWORD_RESET_REQUESTED: &str = "password_reset_requested";
+pub const PASSWORD_RESET: &str = "password_reset";
 
 pub const SUCCESS: &str = "success";
 pub const FAILURE: &str = "failure";
