@@ -25,8 +25,8 @@ use crate::session::{cookies, csrf};
 /// Django's `SetPasswordForm` message when the two fields differ.
 const MISMATCH: &str = "The two password fields didn’t match.";
 
-pub(super) fn routes(router: Router<AccountsService>, path: &str) -> Router<AccountsService> {
-    router.route(path, get(page).post(submit))
+pub(super) fn routes(router: Router<AccountsService>, page_path: &str) -> Router<AccountsService> {
+    router.route(page_path, get(page).post(submit))
 }
 
 /// What the page shows.
