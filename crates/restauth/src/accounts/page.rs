@@ -3,8 +3,9 @@
 //! is CSRF-protected like the login page, shows Django's validator messages, and sets the
 //! password once; the link then stops working.
 //!
-//! The token is in the page's address, so the page sends no `Referer` to anywhere
-//! (`Referrer-Policy: no-referrer`), cannot be framed and is never cached.
+//! The token is in the page's address, so the page sends no `Referer` to another site
+//! (`Referrer-Policy: same-origin`; `no-referrer` would make browsers send `Origin: null` with
+//! the form, which the CSRF check refuses), cannot be framed and is never cached.
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
@@ -65,7 +66,7 @@ fn render(service: &AccountsService, headers: &HeaderMap, action: &str, shown: S
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::REFERRER_POLICY, "same-origin"),
             (
                 header::CACHE_CONTROL,
                 "max-age=0, no-cache, no-store, must-revalidate, private",
@@ -153,7 +154,7 @@ async fn submit(
         .into_response();
         r.headers_mut().insert(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         );
         return r;
     }
