@@ -613,6 +613,49 @@ async fn a_mailed_link_resets_the_password_once() {
     assert!(!log.contains(&token), "{log}");
 }
 
+/// The mails are templates: files of `[session] templates_dir` replace the built-in ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_templates_are_overridable() {
+    let Some(smtp) = Smtp::start() else { return };
+    let templates = tempfile::tempdir().expect("templates");
+    std::fs::write(
+        templates.path().join("password_reset_subject.txt"),
+        "Reset for {{ user.username }} at {{ site_name }}",
+    )
+    .expect("subject");
+    std::fs::write(
+        templates.path().join("password_reset_email.txt"),
+        "Hello {{ user.username }}: {{ link }} (uid {{ uid }}, {{ timeout_days }} days)\n",
+    )
+    .expect("body");
+    let s = Server::builder()
+        .config(&format!(
+            "[session]\ntemplates_dir = \"{}\"\n[accounts]\nsite_name = \"Acme\"\npassword_reset_timeout = \"1d\"\ndomain = \"app.example.com\"\nprotocol = \"https\"\n{}",
+            templates.path().display(),
+            smtp.config()
+        ))
+        .start()
+        .await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    let r = post(
+        &s,
+        "/auth/users/reset_password/",
+        json!({"email": "alice@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let mail = smtp.mail(1).await;
+    assert_eq!(mail.subject(), "Reset for alice at Acme");
+    assert!(
+        mail.body
+            .starts_with("Hello alice: https://app.example.com/auth/password/reset/confirm/MQ/"),
+        "{}",
+        mail.body
+    );
+    assert!(mail.body.contains("(uid MQ, 1 days)"), "{}", mail.body);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Registration and activation
 // ---------------------------------------------------------------------------------------------
