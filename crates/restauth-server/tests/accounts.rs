@@ -607,6 +607,36 @@ async fn a_mailed_link_resets_the_password_once() {
         2,
         "no mail for nobody, nor for an inactive account"
     );
+    // The audit log has the requests (for existing accounts only) and the reset.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let actions = loop {
+        let out = s.command(&["audit", "--json"], "");
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let actions: Vec<(String, String)> = common::stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("JSON event"))
+            .filter(|e| e["event"]["provider"] == "accounts")
+            .map(|e| {
+                (
+                    e["event"]["action"].as_str().unwrap_or_default().to_owned(),
+                    e["user"]["name"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        if actions.len() >= 3 || Instant::now() > deadline {
+            break actions;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let alice = |a: &str| (a.to_owned(), "alice".to_owned());
+    assert_eq!(
+        actions,
+        [
+            alice("password_reset_requested"),
+            alice("password_reset"),
+            alice("password_reset_requested")
+        ]
+    );
     // The log names what was sent, never the link.
     let log = s.log();
     assert!(log.contains("mail sent"), "{log}");
