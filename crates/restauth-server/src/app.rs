@@ -67,6 +67,15 @@ pub fn router(
                 .map_err(|e| format!("session.templates_dir: {e}"))?,
         )
         .merge(restauth::admin::router(&restauth.admin()));
+    // Accounts over HTTP: djoser's endpoints under [accounts] prefix (none when disabled).
+    if settings.accounts.enabled {
+        let accounts = restauth::accounts::AccountsService::new(
+            restauth.context().clone(),
+            restauth.tokens().clone(),
+            restauth.sessions().clone(),
+        )?;
+        app = app.merge(restauth::accounts::router(&accounts));
+    }
     if server.demo_views {
         app = app.merge(
             crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,

@@ -191,6 +191,7 @@ fn check_deployment(
             ),
         );
     }
+    check_accounts(settings, server, report);
     if openapi.enabled && is_public(&server.bind) {
         report.warnings.push(
             Issue::new(
@@ -201,6 +202,40 @@ fn check_deployment(
                 ),
             )
             .hint("turn it off in production, or serve it on a private address only."),
+        );
+    }
+}
+
+// Accounts over HTTP
+/// Account mails that could not go out, and reset links whose host a client would choose.
+fn check_accounts(settings: &Settings, server: &ServerSettings, report: &mut Report) {
+    let accounts = &settings.accounts;
+    if !accounts.enabled {
+        return;
+    }
+    let activation = accounts.registration && accounts.send_activation_email;
+    if settings.email.host.is_none() && (activation || deployed(settings, server)) {
+        report.warnings.push(
+            Issue::new(
+                "restauth.W040",
+                "email.host is unset: password reset (and activation) mails are not sent, so \
+                 users/reset_password/ answers 204 and nobody receives a link.",
+            )
+            .hint("set [email] host (and port, tls, from_email) to your SMTP server."),
+        );
+    }
+    let any_host = server
+        .allowed_hosts
+        .as_ref()
+        .is_some_and(|hosts| hosts.iter().any(|h| h == "*"));
+    if accounts.domain.is_none() && any_host {
+        report.warnings.push(
+            Issue::new(
+                "restauth.W041",
+                "accounts.domain is unset while server.allowed_hosts accepts any host: the \
+                 links in reset mails would point at whatever Host header a client sends.",
+            )
+            .hint("set [accounts] domain = \"app.example.com\" (and protocol = \"https\")."),
         );
     }
 }
@@ -265,6 +300,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.session.cookie_secure = true;
         settings.csrf.cookie_secure = true;
+        settings.email.host = Some("smtp.example.com".into());
         let ids = |openapi: bool, metrics: Option<&str>, server: &ServerSettings| {
             let mut report = Report::default();
             let openapi = OpenApiSettings { enabled: openapi };
@@ -280,6 +316,30 @@ mod tests {
         assert_eq!(ids(true, None, &public), ["restauth.W031"]);
         assert!(ids(true, None, &local).is_empty());
         assert!(ids(false, None, &public).is_empty());
+    }
+
+    #[test]
+    fn account_mails_and_their_links() {
+        let ids = |settings: &Settings, server: &ServerSettings| {
+            let mut report = Report::default();
+            check_accounts(settings, server, &mut report);
+            report.warnings.iter().map(|i| i.id).collect::<Vec<_>>()
+        };
+        let local = ServerSettings::default();
+        let public = ServerSettings {
+            bind: "0.0.0.0:8000".into(),
+            allowed_hosts: Some(vec!["*".into()]),
+            ..ServerSettings::default()
+        };
+        let mut settings = Settings::default();
+        assert!(ids(&settings, &local).is_empty(), "nothing to say locally");
+        assert_eq!(ids(&settings, &public), ["restauth.W040", "restauth.W041"]);
+        settings.email.host = Some("smtp.example.com".into());
+        settings.accounts.domain = Some("app.example.com".into());
+        assert!(ids(&settings, &public).is_empty());
+        settings.accounts.enabled = false;
+        settings.email.host = None;
+        assert!(ids(&settings, &public).is_empty());
     }
 
     #[test]

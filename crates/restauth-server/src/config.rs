@@ -289,6 +289,24 @@ mod tests {
                 "[server]\nbind = \"127.0.0.1:9000\"\n[metrics]\nbind = \"127.0.0.1:9000\"\n",
                 "metrics.bind",
             ),
+            // Accounts over HTTP
+            ("[accounts]\nprefix = \"auth\"\n", "accounts.prefix"),
+            (
+                "[accounts]\nsend_activation_email = true\n",
+                "accounts.activation_url",
+            ),
+            (
+                "[accounts]\npassword_reset_confirm_url = \"#/reset/{uid}\"\n",
+                "accounts.password_reset_confirm_url",
+            ),
+            ("[accounts]\nprotocol = \"ftp\"\n", "accounts.protocol"),
+            ("[email]\ntls = \"ssl\"\n", "email.tls"),
+            ("[email]\nhost_user = \"mailer\"\n", "email.host_user"),
+            (
+                "[email]\nhost_user = \"u\"\nhost_password = \"p\"\ntls = \"none\"\n",
+                "email.tls",
+            ),
+            ("[email]\nfrom_email = \"nobody\"\n", "email.from_email"),
         ] {
             std::fs::write(&file, toml).unwrap();
             let Err(err) = read(Some(&file)) else {

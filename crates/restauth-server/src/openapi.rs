@@ -14,7 +14,9 @@ use restauth::core::settings::{AuthClass, PermissionClass};
 use restauth::{ApiView, Restauth, Settings};
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{AdditionalProperties, AnyOfBuilder, SchemaType};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, KnownFormat, SchemaFormat, SchemaType,
+};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -106,6 +108,11 @@ pub fn document(settings: &Settings, server: &ServerSettings) -> OpenApi {
                     "Demo views: how routes are protected ([server] demo_views)",
                 ),
                 ("server", "Probes and this description"),
+                (
+                    "accounts",
+                    "djoser's user endpoints: the current user, password change and reset, \
+                     registration ([accounts])",
+                ),
             ]
             .map(|(name, description)| {
                 TagBuilder::new()
@@ -345,6 +352,10 @@ impl<'a> Describer<'a> {
         }
         // Devices and staff
         paths.extend(self.devices_and_staff());
+        // Accounts over HTTP
+        if self.settings.accounts.enabled {
+            paths.extend(self.accounts());
+        }
         if server.demo_views {
             paths.push(("/dashboard/".to_owned(), self.dashboard_page()));
             paths.extend(self.demo_views());
@@ -760,6 +771,302 @@ impl<'a> Describer<'a> {
     }
 
     // -----------------------------------------------------------------------------------------
+    // Accounts over HTTP
+    // -----------------------------------------------------------------------------------------
+
+    /// djoser's endpoints under `[accounts] prefix`, and the reset page.
+    fn accounts(&self) -> Vec<(String, PathItem)> {
+        let accounts = &self.settings.accounts;
+        let inner = accounts.prefix.trim_matches('/');
+        let base = if inner.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/{inner}/")
+        };
+        let at = |path: &str| format!("{base}{path}");
+        let signed_in = || Access::Required(self.defaults.clone());
+        let anyone = || Access::Optional(self.defaults.clone());
+        let no_content =
+            |description: &str| ResponseBuilder::new().description(description).build();
+        let me_body = || {
+            parsed_body(
+                object(
+                    [(
+                        "email",
+                        string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))),
+                    )],
+                    &[],
+                )
+                .into(),
+                false,
+            )
+        };
+        let me = {
+            let get = Op::new("users_me_read", "accounts", "The current user", signed_in())
+                .describe("djoser's `users/me/`: `email`, `id` and `username`.")
+                .respond("200", json_response("The user", "AccountUser"));
+            let mut item = self.get(get, true);
+            for (method, id, summary) in [
+                (
+                    HttpMethod::Put,
+                    "users_me_update",
+                    "Update the current user",
+                ),
+                (
+                    HttpMethod::Patch,
+                    "users_me_partial_update",
+                    "Update the current user (partial)",
+                ),
+            ] {
+                let op = self
+                    .api_view(
+                        Op::new(id, "accounts", summary, signed_in())
+                            .describe(
+                                "Only `email` is writable (`id` and `username` are read-only). \
+                                 With `[accounts] send_activation_email`, a new address makes the \
+                                 account inactive until the activation mail sent to it is used.",
+                            )
+                            .body(me_body())
+                            .respond("200", json_response("The user", "AccountUser")),
+                    )
+                    .respond_with(&[
+                        Shared::BadRequest,
+                        Shared::PayloadTooLarge,
+                        Shared::UnsupportedMediaType,
+                    ]);
+                item.merge_operations(PathItem::new(method, self.operation(op)));
+            }
+            let delete = self
+                .api_view(
+                    Op::new(
+                        "users_me_delete",
+                        "accounts",
+                        "Delete the current user",
+                        signed_in(),
+                    )
+                    .describe(
+                        "Needs `current_password` (checked behind the login throttles); \
+                             every token and session of the user ends with it.",
+                    )
+                    .body(one_field_body("current_password", "The user's password"))
+                    .respond("204", no_content("Deleted"))
+                    .respond_with(&[Shared::Throttled]),
+                )
+                .respond_with(&[
+                    Shared::BadRequest,
+                    Shared::PayloadTooLarge,
+                    Shared::UnsupportedMediaType,
+                ]);
+            item.merge_operations(PathItem::new(HttpMethod::Delete, self.operation(delete)));
+            item
+        };
+        let set_password = Op::new(
+            "users_set_password",
+            "accounts",
+            "Change the password",
+            signed_in(),
+        )
+        .describe(
+            "`new_password` (Django's validators) and `current_password` (checked behind the \
+                 login throttles). Every other token, session and JWT of the user ends; the \
+                 token or session that made the call keeps working (a JWT caller's tokens end \
+                 too).",
+        )
+        .body(parsed_body(
+            object(
+                [("new_password", string()), ("current_password", string())],
+                &["new_password", "current_password"],
+            )
+            .into(),
+            true,
+        ))
+        .respond("204", no_content("Changed"))
+        .respond_with(&[Shared::Throttled]);
+        let reset = Op::new(
+            "users_reset_password",
+            "accounts",
+            "Ask for a password reset mail",
+            anyone(),
+        )
+        .describe(
+            "Mails a reset link to the active accounts of `email`. The answer is the same \
+                 whether or not such an account exists.",
+        )
+        .body(parsed_body(
+            object([("email", string())], &["email"]).into(),
+            true,
+        ))
+        .respond("204", no_content("Accepted"))
+        .respond_with(&[Shared::Unavailable]);
+        let confirm = Op::new(
+            "users_reset_password_confirm",
+            "accounts",
+            "Set a new password from a reset link",
+            anyone(),
+        )
+        .describe(
+            "The `uid` and `token` of the mailed link, and `new_password`. A link works once, \
+             and for `[accounts] password_reset_timeout`.",
+        )
+        .body(parsed_body(
+            object(
+                [
+                    ("uid", string()),
+                    ("token", string()),
+                    ("new_password", string()),
+                ],
+                &["uid", "token", "new_password"],
+            )
+            .into(),
+            true,
+        ))
+        .respond("204", no_content("The password is set"));
+        let field = &self.settings.user.username_field;
+        let login = Op::new(
+            "token_login",
+            "accounts",
+            "Obtain a token (djoser)",
+            anyone(),
+        )
+        .describe(format!(
+            "djoser's `token/login/`: `{field}` and `password` give a new token as \
+                 `auth_token`. Failed logins count towards the login throttles."
+        ))
+        .body(credentials_body())
+        .respond("200", json_response("The new token", "AuthToken"))
+        .respond_with(&[Shared::BadRequest, Shared::Throttled]);
+        let logout = Op::new(
+            "token_logout",
+            "accounts",
+            "Revoke the calling token (djoser)",
+            Access::Required(vec![AuthClass::Token]),
+        )
+        .describe("Ends the token that authenticated the request, that one only.")
+        .respond("204", no_content("Revoked"));
+        let mut paths = vec![
+            (at("users/me/"), me),
+            (at("users/set_password/"), self.post(set_password, true)),
+            (at("users/reset_password/"), self.post(reset, true)),
+            (
+                at("users/reset_password_confirm/"),
+                self.post(confirm, true),
+            ),
+            (at("token/login/"), self.post(login, true)),
+            (at("token/logout/"), self.post(logout, false)),
+            (
+                at("password/reset/confirm/{uid}/{token}/"),
+                self.reset_page(),
+            ),
+        ];
+        if accounts.registration {
+            let register = Op::new("users_create", "accounts", "Register", anyone())
+                .describe(
+                    "`username`, `email` (optional) and `password` (Django's validators). With \
+                     `[accounts] send_activation_email`, the account is inactive until the \
+                     mailed link is used.",
+                )
+                .body(parsed_body(
+                    object(
+                        [
+                            ("username", string()),
+                            ("email", string()),
+                            ("password", string()),
+                        ],
+                        &["username", "password"],
+                    )
+                    .into(),
+                    true,
+                ))
+                .respond("201", json_response("The new user", "AccountUser"))
+                .respond_with(&[Shared::Unavailable]);
+            let activation = Op::new(
+                "users_activation",
+                "accounts",
+                "Activate an account",
+                anyone(),
+            )
+            .describe(
+                "The `uid` and `token` of the activation mail. An active account answers 403.",
+            )
+            .body(parsed_body(
+                object([("uid", string()), ("token", string())], &["uid", "token"]).into(),
+                true,
+            ))
+            .respond("204", no_content("Activated"));
+            paths.push((at("users/"), self.post(register, true)));
+            paths.push((at("users/activation/"), self.post(activation, true)));
+        }
+        paths
+    }
+
+    /// restauth's page for a mailed reset link.
+    fn reset_page(&self) -> PathItem {
+        let param = |name: &str| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(string()))
+                .build()
+        };
+        let get = Op::new(
+            "password_reset_page",
+            "accounts",
+            "The password reset page",
+            Access::Open,
+        )
+        .describe(
+            "The HTML form a mailed link opens (when `[accounts] password_reset_confirm_url` \
+                 is unset), or a page saying the link is not valid.",
+        )
+        .parameter(param("uid"))
+        .parameter(param("token"))
+        .respond(
+            "200",
+            html_response("The form, or why the link is not valid"),
+        )
+        .respond_with(&[Shared::NotAcceptable]);
+        let post = Op::new(
+            "password_reset_page_submit",
+            "accounts",
+            "Submit the password reset page",
+            Access::Open,
+        )
+        .describe(
+            "`new_password1` and `new_password2` with the CSRF token in `csrfmiddlewaretoken`. \
+             The page again, with Django's validator messages, or saying the password is set.",
+        )
+        .parameter(param("uid"))
+        .parameter(param("token"))
+        .body(parsed_body(
+            object(
+                [
+                    ("new_password1", string()),
+                    ("new_password2", string()),
+                    ("csrfmiddlewaretoken", string()),
+                ],
+                &[],
+            )
+            .into(),
+            true,
+        ))
+        .respond(
+            "200",
+            html_response("The page again, or the password is set"),
+        )
+        .respond("403", json_response("CSRF verification failed", "Detail"))
+        .respond_with(&[
+            Shared::BadRequest,
+            Shared::NotAcceptable,
+            Shared::PayloadTooLarge,
+            Shared::UnsupportedMediaType,
+        ]);
+        let mut item = PathItem::new(HttpMethod::Get, self.operation(get));
+        item.merge_operations(PathItem::new(HttpMethod::Post, self.operation(post)));
+        item
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Assembly
     // -----------------------------------------------------------------------------------------
 
@@ -1052,6 +1359,33 @@ fn schemas(username_field: &str) -> Vec<(&'static str, RefOr<Schema>)> {
                     "last_name",
                     "is_staff",
                 ],
+            )
+            .into(),
+        ),
+        // Accounts over HTTP
+        (
+            "AccountUser",
+            object(
+                [
+                    ("email", string()),
+                    ("id", ObjectBuilder::new().schema_type(Type::Integer)),
+                    ("username", string()),
+                ],
+                &["email", "id", "username"],
+            )
+            .description(Some("djoser's `UserSerializer`"))
+            .into(),
+        ),
+        (
+            "AuthToken",
+            object(
+                [(
+                    "auth_token",
+                    string()
+                        .pattern(Some("^[0-9a-f]{40}$"))
+                        .description(Some("40 hex characters, shown once")),
+                )],
+                &["auth_token"],
             )
             .into(),
         ),

@@ -1,7 +1,8 @@
 //! The browser login in a real headless Chromium, driven over WebDriver: the login page, the
 //! dashboard, the account page (devices listed and revoked), the cookies a browser really
-//! stores, logout, a cross-origin form post that
-//! CSRF must refuse, and a single-page app on another origin calling through `[cors]`.
+//! stores, logout, a cross-origin form post that CSRF must refuse, a single-page app on
+//! another origin calling through `[cors]`, and the password reset page a mailed link opens
+//! (the mail received by aiosmtpd on loopback).
 //!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install chromium chromium-driver`);
 //! without them the test is skipped (`CHROMEDRIVER=/path` names another driver).
@@ -10,6 +11,7 @@
 //! `docs/screenshots/account.png`.
 
 mod common;
+mod smtp;
 
 use std::net::TcpListener as StdListener;
 use std::os::unix::process::CommandExt;
@@ -561,6 +563,106 @@ async fn a_single_page_app_on_another_origin_calls_with_a_token_and_a_session() 
     assert_eq!(r[0], json!("failed"), "{r}");
 
     b.quit().await;
+}
+
+/// A reset link mailed by the server opens restauth's page: Django's validator messages on a
+/// weak password, the password set once, the link dead afterwards.
+#[tokio::test]
+async fn the_reset_page_of_a_mailed_link_sets_the_password_once() {
+    let Some(chromedriver) = find_chromedriver() else {
+        common::skip("chromedriver not found");
+        return;
+    };
+    let Some(smtp) = smtp::Smtp::start() else {
+        return;
+    };
+    let s = Server::builder().config(&smtp.config()).start().await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    let r = s
+        .post_json(
+            "/auth/users/reset_password/",
+            &json!({"email": "alice@example.com"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let link = smtp.mail(1).await.link();
+    assert!(
+        link.starts_with(&s.url("/auth/password/reset/confirm/MQ/")),
+        "{link}"
+    );
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let driver = Chromedriver::start(&chromedriver, &s.path().join("chromedriver.log")).await;
+    let b = Browser::open(&driver, profile.path()).await;
+    b.goto(&link).await;
+    assert_eq!(b.text("h1").await, "Choose a new password");
+
+    // Two different passwords, then a weak one: the form again, with Django's messages.
+    b.type_into("#id_new_password1", "one passphrase here")
+        .await;
+    b.type_into("#id_new_password2", "another passphrase").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_text(".error", "The two password fields didn’t match.")
+        .await;
+    b.type_into("#id_new_password1", "12345").await;
+    b.type_into("#id_new_password2", "12345").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_text(
+        ".error",
+        "This password is too short. It must contain at least 8 characters.",
+    )
+    .await;
+    let page = b
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": "return document.body.innerText;", "args": [] })),
+        )
+        .await;
+    let page = page.as_str().unwrap_or_default();
+    assert!(page.contains("This password is too common."), "{page}");
+    assert!(
+        page.contains("This password is entirely numeric."),
+        "{page}"
+    );
+    save_screenshot("password_reset.png", &b.screenshot().await);
+
+    let new_password = "a brand new passphrase 42";
+    b.type_into("#id_new_password1", new_password).await;
+    b.type_into("#id_new_password2", new_password).await;
+    b.click("button[type=submit]").await;
+    b.wait_for_text("h1", "Password changed").await;
+
+    // The link worked once.
+    b.goto(&link).await;
+    assert_eq!(b.text("h1").await, "Link not valid");
+    b.quit().await;
+
+    let login = |password: &str| json!({"username": "alice", "password": password});
+    let r = s
+        .post_json("/auth/token/login/", &login(PASSWORD), None)
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "the old password stopped working: {}",
+        r.body
+    );
+    let r = s
+        .post_json("/auth/token/login/", &login(new_password), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A post without the CSRF token (another site's form) is refused and changes nothing.
+    let r = s
+        .send(
+            common::plain()
+                .post(&link)
+                .header("Origin", "https://evil.example")
+                .form(&[("new_password1", "x"), ("new_password2", "x")]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
 }
 
 /// The rows of the table `css` (its `tbody`), or 0 when the page shows none.

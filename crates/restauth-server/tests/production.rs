@@ -237,7 +237,13 @@ fn check_warns_of_what_production_should_not_serve() {
     let deployed = "[server]\nbind = \"0.0.0.0:8000\"\nallowed_hosts = [\"api.example.com\"]\n";
     let (ok, out, err) = check(deployed);
     assert!(ok, "{out}{err}");
-    for id in ["restauth.W010", "restauth.W011", "restauth.W020"] {
+    // W040: the account endpoints are on, and no [email] host sends their mails.
+    for id in [
+        "restauth.W010",
+        "restauth.W011",
+        "restauth.W020",
+        "restauth.W040",
+    ] {
         assert!(out.contains(id), "{id}: {out}");
     }
     assert!(
@@ -246,7 +252,7 @@ fn check_warns_of_what_production_should_not_serve() {
     );
     assert!(
         out.trim_end()
-            .ends_with("System check identified 3 issues (0 silenced)."),
+            .ends_with("System check identified 4 issues (0 silenced)."),
         "{out}"
     );
     // Behind a proxy on loopback: the cookies still travel to browsers over the network.
@@ -258,7 +264,8 @@ fn check_warns_of_what_production_should_not_serve() {
     );
     // Fixed: no issues.
     let (ok, out, err) = check(&format!(
-        "{deployed}demo_views = false\n[session]\ncookie_secure = true\n[csrf]\ncookie_secure = true\n"
+        "{deployed}demo_views = false\n[session]\ncookie_secure = true\n[csrf]\ncookie_secure = true\n\
+         [email]\nhost = \"smtp.example.com\"\n"
     ));
     assert!(ok, "{err}");
     assert_eq!(

@@ -25,6 +25,8 @@
 //! | [`forward`] | `/auth/forward/`: the same classes for a reverse proxy guarding another app |
 //! | [`devices`] | a user's own tokens and sessions listed and revoked, log out everywhere, the account page |
 //! | [`admin`] | the staff API: users paginated and searched, created, deactivated, activated, revoked |
+//! | `accounts` | djoser's user endpoints: current user, password change, reset by e-mail, registration (cargo feature `email`) |
+//! | `email` | mail over SMTP, sent off the request's path (cargo feature `email`) |
 //! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the [audit log](pipeline::audit), the shared [`Context`](pipeline::Context) |
 //! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL, the read cache |
 //! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
@@ -109,11 +111,15 @@
 //! hashed on a bounded blocking pool; the hot path answers from an in-process cache.
 
 pub mod admin;
+#[cfg(feature = "email")]
+pub mod accounts;
 pub mod basic;
 pub mod core;
 pub mod devices;
 #[cfg(feature = "django-hashers")]
 pub mod django;
+#[cfg(feature = "email")]
+pub mod email;
 pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;

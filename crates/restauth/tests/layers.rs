@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("core", 0),
     ("store", 1),
     ("password", 1),
+    ("email", 1),
     ("django", 2),
     ("pipeline", 2),
     ("serve", 2),
@@ -20,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("forward", 3),
     ("admin", 3),
     ("devices", 4),
+    ("accounts", 4),
     ("restauth", 5),
     ("fuzzing", 6),
 ];

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use restauth::User;
 use restauth::core::settings::DatabaseSettings;
 use restauth::store::{
-    AuditQuery, AuditRecord, DjangoImport, ImportedSession, ImportedToken, ImportedUser, NewToken,
-    NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord, Store, StoreError, connect,
+    AuditQuery, AuditRecord, DjangoImport, ImportedSession, ImportedToken, ImportedUser,
+    KeptCredential, NewToken, NewUser, OutstandingToken, RotatedToken, Rotation, SessionRecord,
+    Store, StoreError, connect,
 };
 
 struct Backend {
@@ -149,6 +151,13 @@ contract!(
     non_ascii_usernames_are_listed,
     probe_writes_nothing_visible,
     audit_events_are_appended_filtered_and_pruned,
+    // Accounts over HTTP
+    users_are_found_by_email_without_case,
+    an_email_change_may_deactivate,
+    a_password_change_keeps_the_calling_token,
+    a_password_change_keeps_the_calling_session,
+    a_reset_applies_once,
+    activation_happens_once,
 );
 
 // Devices and staff
@@ -236,6 +245,168 @@ async fn settled(store: &dyn Store) -> u64 {
 
 mod checks {
     use super::*;
+
+    // Accounts over HTTP
+
+    pub async fn users_are_found_by_email_without_case(b: &Backend) {
+        let s = b.open().await;
+        let a = s.create_user(&new_user("amy")).await.unwrap();
+        let mut twin = new_user("amy2");
+        twin.email = "AMY@example.com".into();
+        let t = s.create_user(&twin).await.unwrap();
+        let mut none = new_user("noemail");
+        none.email = String::new();
+        s.create_user(&none).await.unwrap();
+        let ids = |users: Vec<User>| users.iter().map(|u| u.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(s.users_by_email("Amy@Example.com").await.unwrap()),
+            [a.id, t.id]
+        );
+        assert!(
+            s.users_by_email("nobody@example.com")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.users_by_email("").await.unwrap().is_empty(),
+            "a blank address names no one"
+        );
+    }
+
+    pub async fn an_email_change_may_deactivate(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("emil")).await.unwrap();
+        assert!(s.update_email(u.id, "e@example.org", false).await.unwrap());
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.email.as_str(), after.is_active),
+            ("e@example.org", true)
+        );
+        assert!(s.update_email(u.id, "f@example.org", true).await.unwrap());
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.email.as_str(), after.is_active),
+            ("f@example.org", false)
+        );
+        assert!(
+            !s.update_email(u.id + 100, "x@example.org", false)
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn a_password_change_keeps_the_calling_token(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("keeper")).await.unwrap();
+        let other = s.create_user(&new_user("bystander")).await.unwrap();
+        let kept = s.insert_token(&new_token("k1", u.id, 100)).await.unwrap();
+        s.insert_token(&new_token("k2", u.id, 100)).await.unwrap();
+        s.insert_token(&new_token("k3", other.id, 100))
+            .await
+            .unwrap();
+        s.insert_session(&session("ks", u.id, 100), None)
+            .await
+            .unwrap();
+        let keep = KeptCredential::Token {
+            id: kept.id,
+            created: 501,
+        };
+        assert!(
+            s.change_password_keeping(u.id, "h2", 500, &keep)
+                .await
+                .unwrap()
+        );
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!((after.password.as_str(), after.valid_after), ("h2", 500));
+        let (token, _) = s.token_by_digest("k1").await.unwrap().expect("kept");
+        assert_eq!(token.created, 501, "re-dated past the cut-off");
+        assert!(after.issued_valid(token.created));
+        assert!(s.token_by_digest("k2").await.unwrap().is_none());
+        assert!(s.session_by_digest("ks").await.unwrap().is_none());
+        assert!(
+            s.token_by_digest("k3").await.unwrap().is_some(),
+            "another user's stays"
+        );
+        // Keeping nothing ends everything.
+        assert!(
+            s.change_password_keeping(u.id, "h3", 600, &KeptCredential::Nothing)
+                .await
+                .unwrap()
+        );
+        assert!(s.token_by_digest("k1").await.unwrap().is_none());
+    }
+
+    pub async fn a_password_change_keeps_the_calling_session(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("sessioned")).await.unwrap();
+        s.insert_session(&session("mine", u.id, 100), None)
+            .await
+            .unwrap();
+        s.insert_session(&session("theirs", u.id, 100), None)
+            .await
+            .unwrap();
+        s.insert_token(&new_token("t1", u.id, 100)).await.unwrap();
+        let keep = KeptCredential::Session {
+            digest: "mine".into(),
+            auth_hash: "new-hash".into(),
+            created: 701,
+        };
+        assert!(
+            s.change_password_keeping(u.id, "h2", 700, &keep)
+                .await
+                .unwrap()
+        );
+        let (mine, _) = s.session_by_digest("mine").await.unwrap().expect("kept");
+        assert_eq!((mine.auth_hash.as_str(), mine.created), ("new-hash", 701));
+        assert!(s.session_by_digest("theirs").await.unwrap().is_none());
+        assert!(s.token_by_digest("t1").await.unwrap().is_none());
+        // An unknown user changes nothing.
+        assert!(
+            !s.change_password_keeping(u.id + 100, "x", 800, &keep)
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn a_reset_applies_once(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("forgetful")).await.unwrap();
+        s.insert_token(&new_token("r1", u.id, 100)).await.unwrap();
+        s.insert_session(&session("rs", u.id, 100), None)
+            .await
+            .unwrap();
+        assert!(
+            s.reset_password(u.id, "argon2$hash", "h2", 900, 1_800_000_000)
+                .await
+                .unwrap()
+        );
+        let after = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.password.as_str(), after.valid_after, after.last_login),
+            ("h2", 900, Some(1_800_000_000))
+        );
+        assert!(s.token_by_digest("r1").await.unwrap().is_none());
+        assert!(s.session_by_digest("rs").await.unwrap().is_none());
+        // The same link again (checked against the old hash) loses.
+        assert!(
+            !s.reset_password(u.id, "argon2$hash", "h3", 950, 1_800_000_001)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().password, "h2");
+    }
+
+    pub async fn activation_happens_once(b: &Backend) {
+        let s = b.open().await;
+        let mut n = new_user("newcomer");
+        n.is_active = false;
+        let u = s.create_user(&n).await.unwrap();
+        assert!(s.activate_user(u.id).await.unwrap());
+        assert!(s.user_by_id(u.id).await.unwrap().unwrap().is_active);
+        assert!(!s.activate_user(u.id).await.unwrap(), "already active");
+        assert!(!s.activate_user(u.id + 100).await.unwrap());
+    }
 
     pub async fn audit_events_are_appended_filtered_and_pruned(b: &Backend) {
         let s = b.open().await;

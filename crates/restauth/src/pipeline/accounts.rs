@@ -95,7 +95,7 @@ impl Context {
         }
     }
 
-    fn check_password_rules(
+    pub(crate) fn check_password_rules(
         &self,
         password: &str,
         account: &NewAccount,
@@ -328,7 +328,7 @@ impl Context {
 /// so that whatever this process issues after the revoking call has returned is issued
 /// strictly after the cut-off and survives it, while anything issued before or during the
 /// call, in the same millisecond included, is refused.
-async fn leave_millisecond(cut_off: i64) {
+pub(crate) async fn leave_millisecond(cut_off: i64) {
     while now_ms() <= cut_off {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }

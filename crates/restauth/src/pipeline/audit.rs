@@ -10,7 +10,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `@timestamp` | when (RFC 3339, UTC, milliseconds) |
-//! | `event.action` | [`LOGIN`], [`TOKEN_CREATED`], [`TOKEN_REVOKED`], [`PASSWORD_CHANGED`], [`USER_DEACTIVATED`], [`USER_ACTIVATED`], [`LOGOUT_ALL`], [`REFRESH_TOKEN_REUSE`], [`THROTTLE_LOCKOUT`], [`SESSION_REVOKED`], [`USER_CREATED`] |
+//! | `event.action` | [`LOGIN`], [`TOKEN_CREATED`], [`TOKEN_REVOKED`], [`PASSWORD_CHANGED`], [`USER_DEACTIVATED`], [`USER_ACTIVATED`], [`LOGOUT_ALL`], [`REFRESH_TOKEN_REUSE`], [`THROTTLE_LOCKOUT`], [`SESSION_REVOKED`], [`USER_CREATED`]; from the account endpoints also [`USER_DELETED`], [`EMAIL_CHANGED`], [`PASSWORD_RESET_REQUESTED`], [`PASSWORD_RESET`] |
 //! | `event.outcome` | `success` or `failure` |
 //! | `event.reason` | why: `bad_credentials`, `inactive`, `throttled` for a failed login; the scopes of a lock-out; how many tokens a revocation ended; for the staff API, the staff member who acted (`by <username> (id <id>)`) |
 //! | `event.provider` | what emitted it: `token`, `jwt`, `session`, `basic` (the login paths), `accounts` (user management), `devices` (a user's own tokens and sessions), `admin` (the staff API), `cli` |
@@ -51,6 +51,11 @@ pub const THROTTLE_LOCKOUT: &str = "throttle_lockout";
 pub const SESSION_REVOKED: &str = "session_revoked";
 /// A user created by a staff member over the staff API.
 pub const USER_CREATED: &str = "user_created";
+// Accounts over HTTP
+pub const USER_DELETED: &str = "user_deleted";
+pub const EMAIL_CHANGED: &str = "email_changed";
+pub const PASSWORD_RESET_REQUESTED: &str = "password_reset_requested";
+pub const PASSWORD_RESET: &str = "password_reset";
 
 pub const SUCCESS: &str = "success";
 pub const FAILURE: &str = "failure";

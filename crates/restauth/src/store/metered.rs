@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, Origin,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser, Origin,
     OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store, StoreError,
     TokenDevice, TokenRecord, UserPage, UserQuery,
 };
@@ -301,6 +301,59 @@ impl Store for Metered {
 
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError> {
         metrics::store_operation("non_ascii_usernames", self.inner.non_ascii_usernames()).await
+    }
+
+    // Accounts over HTTP
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        metrics::store_operation("users_by_email", self.inner.users_by_email(email)).await
+    }
+
+    async fn update_email(
+        &self,
+        user_id: i64,
+        email: &str,
+        deactivate: bool,
+    ) -> Result<bool, StoreError> {
+        metrics::store_operation(
+            "update_email",
+            self.inner.update_email(user_id, email, deactivate),
+        )
+        .await
+    }
+
+    async fn change_password_keeping(
+        &self,
+        user_id: i64,
+        hash: &str,
+        cut_off: i64,
+        keep: &KeptCredential,
+    ) -> Result<bool, StoreError> {
+        metrics::store_operation(
+            "change_password_keeping",
+            self.inner
+                .change_password_keeping(user_id, hash, cut_off, keep),
+        )
+        .await
+    }
+
+    async fn reset_password(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+        cut_off: i64,
+        last_login: i64,
+    ) -> Result<bool, StoreError> {
+        metrics::store_operation(
+            "reset_password",
+            self.inner
+                .reset_password(user_id, old_hash, new_hash, cut_off, last_login),
+        )
+        .await
+    }
+
+    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        metrics::store_operation("activate_user", self.inner.activate_user(user_id)).await
     }
 
     // Devices and staff

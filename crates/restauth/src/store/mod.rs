@@ -291,6 +291,22 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// The credential a password change over HTTP keeps alive: the one that made the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeptCredential {
+    /// None: every token and session of the user ends.
+    Nothing,
+    /// This API token stays, re-dated to `created` (Unix milliseconds, after the cut-off).
+    Token { id: i64, created: i64 },
+    /// This session stays, stamped with the new password's `auth_hash` and re-dated to
+    /// `created` (Unix milliseconds, after the cut-off).
+    Session {
+        digest: String,
+        auth_hash: String,
+        created: i64,
+    },
+}
+
 // Devices and staff
 
 /// Where a credential was issued: the client's `User-Agent` and address, recorded beside it so
@@ -534,6 +550,43 @@ pub trait Store: Send + Sync + 'static {
     /// Every username holding a character outside ASCII (the only ones Unicode normalisation
     /// can change), in id order.
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
+
+    // Accounts over HTTP
+    /// The users whose e-mail is `email`, ignoring ASCII case (Django's `email__iexact`), in
+    /// id order.
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError>;
+    /// Sets the user's e-mail; with `deactivate`, also makes the account inactive (it is
+    /// activated again through the new address). `false` if there is no such user.
+    async fn update_email(
+        &self,
+        user_id: i64,
+        email: &str,
+        deactivate: bool,
+    ) -> Result<bool, StoreError>;
+    /// In one transaction: sets the password hash, moves `valid_after` to `cut_off`, and ends
+    /// every API token and session of the user but the one `keep` names, which is re-dated
+    /// past the cut-off.
+    async fn change_password_keeping(
+        &self,
+        user_id: i64,
+        hash: &str,
+        cut_off: i64,
+        keep: &KeptCredential,
+    ) -> Result<bool, StoreError>;
+    /// A password reset: replaces `old_hash` by `new_hash` only if it is still the stored
+    /// one (so one link resets once, even under concurrent use), sets `last_login` (Unix
+    /// seconds) as djoser does, and ends every credential issued up to `cut_off`.
+    async fn reset_password(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+        cut_off: i64,
+        last_login: i64,
+    ) -> Result<bool, StoreError>;
+    /// Activates the user if inactive; `false` if already active (a stale activation link)
+    /// or unknown.
+    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError>;
 
     // Devices and staff
 

@@ -15,7 +15,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, Origin,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser, Origin,
     OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store, StoreError,
     TokenDevice, TokenRecord, UserPage, UserQuery, classify,
 };
@@ -871,6 +871,140 @@ where
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(classify)
+    }
+
+    // Accounts over HTTP
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE lower(email) = lower($1) AND email <> '' ORDER BY id"
+        );
+        let rows = self.read_rows(sqlx::query(sql).bind(email)).await?;
+        rows.iter().map(Self::user).collect()
+    }
+
+    async fn update_email(
+        &self,
+        user_id: i64,
+        email: &str,
+        deactivate: bool,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE auth_user SET email = $1, \
+                   is_active = CASE WHEN $2 THEN $3 ELSE is_active END WHERE id = $4";
+        let q = sqlx::query(sql)
+            .bind(email)
+            .bind(deactivate)
+            .bind(false)
+            .bind(user_id);
+        Ok(self.write(q).await? > 0)
+    }
+
+    async fn change_password_keeping(
+        &self,
+        user_id: i64,
+        hash: &str,
+        cut_off: i64,
+        keep: &KeptCredential,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let q = sqlx::query(
+                "UPDATE auth_user SET password = $1, \
+                 valid_after = CASE WHEN $2 > valid_after THEN $2 ELSE valid_after END \
+                 WHERE id = $3",
+            )
+            .bind(hash)
+            .bind(cut_off)
+            .bind(user_id);
+            let updated = Self::write_in(&mut tx, q).await? > 0;
+            if updated {
+                let (token, session) = match keep {
+                    KeptCredential::Nothing => (-1, String::new()),
+                    KeptCredential::Token { id, .. } => (*id, String::new()),
+                    KeptCredential::Session { digest, .. } => (-1, digest.clone()),
+                };
+                let q = sqlx::query("DELETE FROM authtoken_token WHERE user_id = $1 AND id <> $2")
+                    .bind(user_id)
+                    .bind(token);
+                Self::write_in(&mut tx, q).await?;
+                let q = sqlx::query("DELETE FROM auth_session WHERE user_id = $1 AND digest <> $2")
+                    .bind(user_id)
+                    .bind(session.as_str());
+                Self::write_in(&mut tx, q).await?;
+                match keep {
+                    KeptCredential::Nothing => {}
+                    KeptCredential::Token { id, created } => {
+                        let q = sqlx::query(
+                            "UPDATE authtoken_token SET created = $1 WHERE id = $2 AND user_id = $3",
+                        )
+                        .bind(*created)
+                        .bind(*id)
+                        .bind(user_id);
+                        Self::write_in(&mut tx, q).await?;
+                    }
+                    KeptCredential::Session {
+                        digest,
+                        auth_hash,
+                        created,
+                    } => {
+                        let q = sqlx::query(
+                            "UPDATE auth_session SET auth_hash = $1, created = $2 \
+                             WHERE digest = $3 AND user_id = $4",
+                        )
+                        .bind(auth_hash.as_str())
+                        .bind(*created)
+                        .bind(digest.as_str())
+                        .bind(user_id);
+                        Self::write_in(&mut tx, q).await?;
+                    }
+                }
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(updated)
+        })
+        .await
+    }
+
+    async fn reset_password(
+        &self,
+        user_id: i64,
+        old_hash: &str,
+        new_hash: &str,
+        cut_off: i64,
+        last_login: i64,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let q = sqlx::query(
+                "UPDATE auth_user SET password = $1, last_login = $2, \
+                 valid_after = CASE WHEN $3 > valid_after THEN $3 ELSE valid_after END \
+                 WHERE id = $4 AND password = $5",
+            )
+            .bind(new_hash)
+            .bind(last_login)
+            .bind(cut_off)
+            .bind(user_id)
+            .bind(old_hash);
+            let updated = Self::write_in(&mut tx, q).await? > 0;
+            if updated {
+                for sql in [
+                    "DELETE FROM authtoken_token WHERE user_id = $1",
+                    "DELETE FROM auth_session WHERE user_id = $1",
+                ] {
+                    Self::write_in(&mut tx, sqlx::query(sql).bind(user_id)).await?;
+                }
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(updated)
+        })
+        .await
+    }
+
+    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let sql = "UPDATE auth_user SET is_active = $1 WHERE id = $2 AND is_active = $3";
+        let q = sqlx::query(sql).bind(true).bind(user_id).bind(false);
+        Ok(self.write(q).await? > 0)
     }
 
     // Devices and staff

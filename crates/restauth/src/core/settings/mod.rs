@@ -13,6 +13,7 @@ use self::password::{Argon2Params, PasswordValidation};
 use self::rate::RateSetting;
 use self::throttle::ThrottleClass;
 
+pub mod accounts;
 mod cors;
 pub mod jwt;
 pub mod key_file;
@@ -21,6 +22,7 @@ pub mod rate;
 pub mod throttle;
 mod weak_secrets;
 
+pub use accounts::{AccountsSettings, EmailSettings, SmtpTls};
 pub use cors::CorsSettings;
 
 /// A duration in whole seconds; reads an integer of seconds or `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"`.
@@ -241,6 +243,11 @@ pub struct Settings {
     pub log: ServerSection,
     /// `[audit]`: where security events are kept.
     pub audit: AuditSettings,
+    // Accounts over HTTP
+    /// `[accounts]`: djoser's user endpoints (registration, password reset, …).
+    pub accounts: AccountsSettings,
+    /// `[email]`: the SMTP server the account mails go through.
+    pub email: EmailSettings,
 }
 
 /// `[forward_auth]`: the authentication a reverse proxy (nginx `auth_request`, Traefik
@@ -687,6 +694,9 @@ impl Settings {
                 "database.max_connections: must be at least 1".into(),
             ));
         }
+        // Accounts over HTTP
+        self.accounts.validate()?;
+        self.email.validate()?;
         self.validate_strength()
     }
 

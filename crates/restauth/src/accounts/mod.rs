@@ -1,0 +1,281 @@
+//! djoser's account endpoints (`[accounts]`, under `/auth/` by default): the current user,
+//! password change, password reset by e-mail, registration with activation, token login and
+//! logout, with djoser 2.x's bodies, status codes and messages.
+//!
+//! Reset and activation links carry djoser's `uid` (the id in URL-safe base64) and Django's
+//! reset token ([`reset_token`]), so links work across a Django project and restauth sharing a
+//! `SECRET_KEY`. Mails are rendered from templates (overridable from `[session]
+//! templates_dir`) and sent over SMTP (`[email]`) by a background task: a reset request answers
+//! 204 after the same work whether or not the address is known.
+
+mod mail;
+mod page;
+pub mod reset_token;
+pub mod routes;
+
+pub use routes::router;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, header};
+use tokio::sync::mpsc;
+
+use crate::core::clock::{now, now_ms};
+use crate::core::error::{Error, ValidationErrors};
+use crate::core::hmac::session_auth_hash;
+use crate::core::user::{AuthInfo, User};
+use crate::pipeline::Context;
+use crate::pipeline::accounts::{NewAccount, leave_millisecond};
+use crate::pipeline::audit::{self, AuditEvent, Source};
+use crate::session::{SessionService, Templates};
+use crate::store::KeptCredential;
+use crate::token::TokenService;
+
+use self::mail::MailJob;
+
+/// The `event.provider` of the account endpoints' audit events.
+const PROVIDER: &str = "accounts";
+/// djoser's messages (its `constants.Messages`).
+pub const INVALID_TOKEN: &str = "Invalid token for given user.";
+pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
+pub const STALE_TOKEN: &str = "Stale token for given user.";
+pub const INVALID_PASSWORD: &str = "Invalid password.";
+
+/// The account endpoints' state: the shared context, the token and session services, the
+/// pages and mails, and the queue of mails to send. Cheap to clone.
+#[derive(Clone)]
+pub struct AccountsService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ctx: Context,
+    tokens: TokenService,
+    sessions: SessionService,
+    templates: Templates,
+    queue: mpsc::Sender<MailJob>,
+}
+
+impl std::ops::Deref for AccountsService {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.inner.ctx
+    }
+}
+
+/// Where links point: djoser's `protocol`, `domain` and `site_name`.
+#[derive(Clone, Debug)]
+pub(crate) struct Site {
+    pub protocol: String,
+    pub domain: String,
+    pub site_name: String,
+}
+
+impl AccountsService {
+    /// Loads the pages and mail templates (`[session] templates_dir` overrides them), opens
+    /// the outbox of `[email]`, and starts the task that sends mail. Call it inside a tokio
+    /// runtime. Errors name the setting at fault.
+    pub fn new(
+        ctx: Context,
+        tokens: TokenService,
+        sessions: SessionService,
+    ) -> Result<Self, String> {
+        let settings = ctx.settings();
+        let templates = Templates::load(settings.session.templates_dir.as_deref(), mail::BUILT_IN)
+            .map_err(|e| format!("session.templates_dir: {e}"))?;
+        let outbox = crate::email::Outbox::new(&settings.email)?;
+        if !outbox.is_configured() {
+            tracing::info!(
+                "[email] host is not set: password reset and activation mails will not be sent"
+            );
+        }
+        let (queue, jobs) = mpsc::channel(mail::QUEUE_LENGTH);
+        let service = AccountsService {
+            inner: Arc::new(Inner {
+                ctx,
+                tokens,
+                sessions,
+                templates,
+                queue,
+            }),
+        };
+        tokio::spawn(mail::run(service.clone(), outbox, jobs));
+        Ok(service)
+    }
+
+    pub fn tokens(&self) -> &TokenService {
+        &self.inner.tokens
+    }
+
+    pub fn sessions(&self) -> &SessionService {
+        &self.inner.sessions
+    }
+
+    pub(crate) fn templates(&self) -> &Templates {
+        &self.inner.templates
+    }
+
+    /// The protocol, domain and site name of links made for a request with `headers`.
+    pub(crate) fn site(&self, headers: &HeaderMap) -> Site {
+        let s = &self.settings().accounts;
+        let protocol = s.protocol.clone().unwrap_or_else(|| {
+            let secure = crate::core::request::is_secure(
+                headers,
+                self.settings().csrf.trust_forwarded_proto,
+            );
+            if secure { "https" } else { "http" }.to_owned()
+        });
+        let domain = s.domain.clone().unwrap_or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost")
+                .to_owned()
+        });
+        Site {
+            protocol,
+            domain,
+            site_name: s.site_name.clone(),
+        }
+    }
+
+    /// Queues a job for the mail task. A full queue is answered 503, to every client alike.
+    fn enqueue(&self, job: MailJob) -> Result<(), Error> {
+        self.inner.queue.try_send(job).map_err(|e| {
+            tracing::warn!(error = %e, "the mail queue is full or closed");
+            Error::Unavailable
+        })
+    }
+
+    /// djoser's `reset_password`: queues the reset mail for the active accounts of `email`
+    /// with a usable password. The lookup happens in the mail task, so the answer and its
+    /// timing are the same whether or not such an account exists.
+    pub(crate) fn request_reset(
+        &self,
+        email: String,
+        site: Site,
+        source: Source,
+    ) -> Result<(), Error> {
+        self.enqueue(MailJob::PasswordReset {
+            email,
+            site,
+            source,
+        })
+    }
+
+    /// Queues the activation mail of `user`.
+    pub(crate) fn send_activation(&self, user: User, site: Site) -> Result<(), Error> {
+        self.enqueue(MailJob::Activation { user, site })
+    }
+
+    /// The user a `uid` and `token` of a mailed link name, or djoser's field error.
+    pub(crate) async fn user_of_link(&self, uid: &str, token: &str) -> Result<User, Error> {
+        let field = |name: &str, message: &str| {
+            let mut e = ValidationErrors::new();
+            e.add(name, message);
+            Error::Validation(e)
+        };
+        let user = match reset_token::decode_uid(uid) {
+            Some(id) => self.store().user_by_id(id).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            return Err(field("uid", INVALID_UID));
+        };
+        let timeout = self.settings().accounts.password_reset_timeout.as_i64();
+        if !reset_token::check_token(&user, token, now(), timeout, self.secret_key()) {
+            return Err(field("token", INVALID_TOKEN));
+        }
+        Ok(user)
+    }
+
+    /// Django's password validators for `password` of `user` (or of no one), as djoser's
+    /// `{"new_password": [...]}`.
+    pub(crate) fn validate_new_password(
+        &self,
+        password: &str,
+        user: Option<&User>,
+    ) -> Result<(), Error> {
+        let account = user.map_or_else(NewAccount::default, |u| NewAccount {
+            username: u.username.clone(),
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            ..NewAccount::default()
+        });
+        let mut errors = ValidationErrors::new();
+        self.check_password_rules(password, &account, &mut errors);
+        // The rules report under `password`; djoser names the field `new_password`.
+        let mut renamed = ValidationErrors::new();
+        for (_, messages) in errors.as_json() {
+            for m in messages.as_array().into_iter().flatten() {
+                renamed.add("new_password", m.as_str().unwrap_or_default());
+            }
+        }
+        renamed.into_result()
+    }
+
+    /// Sets a checked new password and ends every other credential of the user: every JWT,
+    /// and every token and session but the one of `caller` (what authenticated the request),
+    /// which is re-dated past the cut-off so it keeps working.
+    pub(crate) async fn change_password(
+        &self,
+        user: &User,
+        password: &str,
+        caller: Option<&AuthInfo>,
+        source: &Source,
+    ) -> Result<(), Error> {
+        let hash = self.hashing().hash(password.to_owned()).await?;
+        let cut_off = now_ms();
+        let created = cut_off + 1;
+        let keep = match caller {
+            Some(AuthInfo::Token { token_id }) => KeptCredential::Token {
+                id: *token_id,
+                created,
+            },
+            Some(AuthInfo::Session { session_id }) => KeptCredential::Session {
+                digest: session_id.clone(),
+                auth_hash: session_auth_hash(&hash, self.secret_key()),
+                created,
+            },
+            // A JWT names no login its refresh token could be found by; Basic carries the
+            // old password itself.
+            _ => KeptCredential::Nothing,
+        };
+        self.store()
+            .change_password_keeping(user.id, &hash, cut_off, &keep)
+            .await?;
+        self.audit(
+            AuditEvent::for_user(audit::PASSWORD_CHANGED, audit::SUCCESS, PROVIDER, user)
+                .source(source),
+        );
+        leave_millisecond(created).await;
+        self.invalidate().await
+    }
+
+    /// Sets the password a reset link asked for, once: `false` when the link was used
+    /// meanwhile (the stored hash is no longer the one the token was checked against).
+    pub(crate) async fn reset_password(
+        &self,
+        user: &User,
+        password: &str,
+        source: &Source,
+    ) -> Result<bool, Error> {
+        let hash = self.hashing().hash(password.to_owned()).await?;
+        let cut_off = now_ms();
+        let done = self
+            .store()
+            .reset_password(user.id, &user.password, &hash, cut_off, now())
+            .await?;
+        if done {
+            self.audit(
+                AuditEvent::for_user(audit::PASSWORD_RESET, audit::SUCCESS, PROVIDER, user)
+                    .source(source),
+            );
+            leave_millisecond(cut_off).await;
+            self.invalidate().await?;
+        }
+        Ok(done)
+    }
+}

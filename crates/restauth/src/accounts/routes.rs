@@ -1,0 +1,463 @@
+//! The endpoints, each with djoser 2.x's permission, fields, messages and status codes.
+//!
+//! | path (under the prefix) | methods | djoser view |
+//! |---|---|---|
+//! | `users/` | POST (with `registration`) | `UserViewSet.create` |
+//! | `users/me/` | GET, PUT, PATCH, DELETE | `UserViewSet.me` |
+//! | `users/set_password/` | POST | `UserViewSet.set_password` |
+//! | `users/reset_password/` | POST | `UserViewSet.reset_password` |
+//! | `users/reset_password_confirm/` | POST | `UserViewSet.reset_password_confirm` |
+//! | `users/activation/` | POST (with `registration`) | `UserViewSet.activation` |
+//! | `token/login/`, `token/logout/` | POST | `TokenCreateView`, `TokenDestroyView` |
+//! | `password/reset/confirm/{uid}/{token}/` | GET, POST | restauth's page for mailed links |
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::{AccountsService, INVALID_PASSWORD, PROVIDER, STALE_TOKEN};
+use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
+use crate::core::settings::{AccountsSettings, AuthClass, accounts::is_plain_address};
+use crate::core::user::{AuthInfo, User, validate_username};
+use crate::pipeline::accounts::NewAccount;
+use crate::pipeline::audit::{self, AuditEvent, Source};
+use crate::pipeline::parsers::RequestData;
+use crate::pipeline::permissions::IsAuthenticated;
+use crate::pipeline::policy::{Access, CurrentUser};
+use crate::pipeline::view::{ApiView, no_store};
+
+/// Django's `EmailField` length.
+const EMAIL_MAX_LENGTH: usize = 254;
+
+/// `[accounts] prefix` with one slash at each end (`/auth/`).
+pub(crate) fn prefix(settings: &AccountsSettings) -> String {
+    let inner = settings.prefix.trim_matches('/');
+    if inner.is_empty() {
+        "/".into()
+    } else {
+        format!("/{inner}/")
+    }
+}
+
+/// The endpoints under `[accounts] prefix` (none when `[accounts] enabled = false`), and
+/// restauth's reset page.
+pub fn router<S: Clone + Send + Sync + 'static>(service: &AccountsService) -> Router<S> {
+    let settings = &service.settings().accounts;
+    if !settings.enabled {
+        return Router::new();
+    }
+    let base = prefix(settings);
+    // Routes are mounted without the trailing slash; `restauth::serve` answers both spellings.
+    let at = |path: &str| format!("{base}{path}");
+    let open = || service.policy().permissions(Vec::new());
+    let signed_in = || service.policy().permission(IsAuthenticated);
+    let mut router = Router::new()
+        .route(
+            &at("users/me"),
+            ApiView::new("User")
+                .get(me)
+                .put(me_update)
+                .patch(me_update)
+                .delete(me_delete)
+                .guard(signed_in()),
+        )
+        .route(
+            &at("users/set_password"),
+            ApiView::new("User").post(set_password).guard(signed_in()),
+        )
+        .route(
+            &at("users/reset_password"),
+            ApiView::new("User").post(reset_password).guard(open()),
+        )
+        .route(
+            &at("users/reset_password_confirm"),
+            ApiView::new("User")
+                .post(reset_password_confirm)
+                .guard(open()),
+        )
+        .route(
+            &at("token/login"),
+            // As `/api-token-auth/`: the login throttles protect it, not the view's.
+            ApiView::new("Token Create")
+                .post(token_login)
+                .guard(open().throttles([])),
+        )
+        .route(
+            &at("token/logout"),
+            ApiView::new("Token Destroy").post(token_logout).guard(
+                service
+                    .policy()
+                    .authentication([AuthClass::Token])
+                    .permission(IsAuthenticated),
+            ),
+        );
+    if settings.registration {
+        router = router
+            .route(
+                &at("users"),
+                ApiView::new("User").post(register).guard(open()),
+            )
+            .route(
+                &at("users/activation"),
+                ApiView::new("User").post(activation).guard(open()),
+            );
+    }
+    let router = super::page::routes(router, &at("password/reset/confirm/{uid}/{token}"));
+    router.with_state(service.clone())
+}
+
+/// djoser's `UserSerializer` for Django's user: `REQUIRED_FIELDS`, the id, the login field.
+fn user_json(user: &User) -> Value {
+    json!({ "email": user.email, "id": user.id, "username": user.username })
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn field_error(field: &str, message: &str) -> Error {
+    let mut e = ValidationErrors::new();
+    e.add(field, message);
+    Error::Validation(e)
+}
+
+/// DRF's `EmailField(allow_blank=…)`: trimmed, at most 254 characters, a valid address.
+fn email_field(
+    data: &RequestData,
+    required: bool,
+    allow_blank: bool,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    let name = "email";
+    let text = match data.0.get(name) {
+        None if required => {
+            errors.add(name, "This field is required.");
+            return None;
+        }
+        None => return None,
+        Some(Value::Null) => {
+            errors.add(name, "This field may not be null.");
+            return None;
+        }
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => {
+            errors.add(name, "Not a valid string.");
+            return None;
+        }
+    };
+    if text.is_empty() {
+        if !allow_blank {
+            errors.add(name, "This field may not be blank.");
+            return None;
+        }
+        return Some(text);
+    }
+    if text.chars().count() > EMAIL_MAX_LENGTH {
+        errors.add(
+            name,
+            format!("Ensure this field has no more than {EMAIL_MAX_LENGTH} characters."),
+        );
+        return None;
+    }
+    if !is_plain_address(&text) {
+        errors.add(name, "Enter a valid email address.");
+        return None;
+    }
+    Some(text)
+}
+
+/// A password field: required, kept as typed (no trimming: a password is what was typed).
+fn password_field(data: &RequestData, name: &str, errors: &mut ValidationErrors) -> Option<String> {
+    data.char_field(name, false, errors)
+}
+
+/// Checks the signed-in user's `current_password` behind the login throttles; djoser's
+/// field error when wrong.
+async fn check_current_password(
+    service: &AccountsService,
+    user: &User,
+    password: &str,
+    source: &Source,
+) -> Result<(), Error> {
+    let ok = service
+        .authenticate_login(&user.username, password, PROVIDER, source)
+        .await?
+        .is_some_and(|u| u.id == user.id);
+    if ok {
+        Ok(())
+    } else {
+        Err(field_error("current_password", INVALID_PASSWORD))
+    }
+}
+
+/// `GET users/me/`.
+async fn me(CurrentUser(user): CurrentUser) -> Response {
+    json_response(StatusCode::OK, &user_json(&user))
+}
+
+/// `PUT`/`PATCH users/me/`: only `email` is writable (`id` and the username are read-only and
+/// ignored, as DRF ignores read-only fields). With `send_activation_email`, a new address
+/// deactivates the account until the activation mail sent to it is used.
+async fn me_update(
+    State(service): State<AccountsService>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let email = email_field(&data, false, true, &mut errors);
+    errors.into_result()?;
+    let Some(email) = email.filter(|e| *e != user.email) else {
+        return Ok(json_response(StatusCode::OK, &user_json(&user)));
+    };
+    let reactivate = service.settings().accounts.send_activation_email;
+    service
+        .store()
+        .update_email(user.id, &email, reactivate)
+        .await?;
+    service.invalidate().await?;
+    service.audit(
+        AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, &user).source(&source),
+    );
+    let updated = User {
+        email,
+        is_active: user.is_active && !reactivate,
+        ..(*user).clone()
+    };
+    if reactivate {
+        service.send_activation(updated.clone(), service.site(&headers))?;
+    }
+    Ok(json_response(StatusCode::OK, &user_json(&updated)))
+}
+
+/// `DELETE users/me/` with `current_password`: deletes the account and, with it, every token
+/// and session it had.
+async fn me_delete(
+    State(service): State<AccountsService>,
+    CurrentUser(user): CurrentUser,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let current = password_field(&data, "current_password", &mut errors);
+    errors.into_result()?;
+    check_current_password(&service, &user, &current.unwrap_or_default(), &source).await?;
+    service.delete_user(&user).await?;
+    service.audit(
+        AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, &user).source(&source),
+    );
+    tracing::info!(user_id = user.id, "account deleted");
+    Ok(no_content())
+}
+
+/// `POST users/set_password/`: `new_password`, `current_password`. Every other token, session
+/// and JWT of the user ends; the token or session that made the call stays.
+async fn set_password(
+    State(service): State<AccountsService>,
+    access: Access,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let user = access
+        .identity
+        .user
+        .clone()
+        .ok_or_else(Error::not_authenticated)?;
+    let mut errors = ValidationErrors::new();
+    let new = password_field(&data, "new_password", &mut errors);
+    let current = password_field(&data, "current_password", &mut errors);
+    errors.into_result()?;
+    let (Some(new), Some(current)) = (new, current) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    check_current_password(&service, &user, &current, &source).await?;
+    service.validate_new_password(&new, Some(&user))?;
+    service
+        .change_password(&user, &new, access.identity.auth.as_ref(), &source)
+        .await?;
+    Ok(no_content())
+}
+
+/// `POST users/reset_password/` with `email`: 204 whether or not an account has it.
+async fn reset_password(
+    State(service): State<AccountsService>,
+    headers: HeaderMap,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let email = email_field(&data, true, false, &mut errors);
+    errors.into_result()?;
+    let email = email.unwrap_or_default();
+    service.request_reset(email, service.site(&headers), source)?;
+    Ok(no_content())
+}
+
+/// The `uid`, `token` and `new_password` of a reset confirmation, checked in djoser's order:
+/// the fields, the password rules, the uid, the token, then (beyond djoser) the rules that
+/// compare the password with the user's own attributes.
+pub(crate) async fn confirm_reset(
+    service: &AccountsService,
+    uid: &str,
+    token: &str,
+    new_password: &str,
+    source: &Source,
+) -> Result<(), Error> {
+    service.validate_new_password(new_password, None)?;
+    let user = service.user_of_link(uid, token).await?;
+    service.validate_new_password(new_password, Some(&user))?;
+    if !service.reset_password(&user, new_password, source).await? {
+        // Used by a concurrent request since it was checked.
+        return Err(field_error("token", super::INVALID_TOKEN));
+    }
+    Ok(())
+}
+
+/// `POST users/reset_password_confirm/`: `uid`, `token`, `new_password` → 204.
+async fn reset_password_confirm(
+    State(service): State<AccountsService>,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let uid = data.char_field("uid", true, &mut errors);
+    let token = data.char_field("token", true, &mut errors);
+    let new = password_field(&data, "new_password", &mut errors);
+    errors.into_result()?;
+    let (Some(uid), Some(token), Some(new)) = (uid, token, new) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    confirm_reset(&service, &uid, &token, &new, &source).await?;
+    Ok(no_content())
+}
+
+/// `POST users/`: `username`, `email`, `password` → 201 with the new user.
+async fn register(
+    State(service): State<AccountsService>,
+    headers: HeaderMap,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let email = email_field(&data, false, true, &mut errors);
+    let username = data.char_field("username", true, &mut errors);
+    if let Some(name) = &username
+        && let Err(message) = validate_username(name)
+    {
+        errors.add("username", message);
+    }
+    let password = password_field(&data, "password", &mut errors);
+    errors.into_result()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let inactive = service.settings().accounts.send_activation_email;
+    let user = service
+        .create_user(NewAccount {
+            email: email.unwrap_or_default(),
+            password: Some(password),
+            is_active: !inactive,
+            ..NewAccount::new(username)
+        })
+        .await?;
+    service.audit(
+        AuditEvent::for_user(audit::USER_CREATED, audit::SUCCESS, PROVIDER, &user).source(&source),
+    );
+    tracing::info!(user_id = user.id, "account registered");
+    let body = json!({ "email": user.email, "username": user.username, "id": user.id });
+    if inactive {
+        service.send_activation(user, service.site(&headers))?;
+    }
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// `POST users/activation/`: `uid`, `token` → 204; 403 when the account is active already.
+async fn activation(
+    State(service): State<AccountsService>,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let mut errors = ValidationErrors::new();
+    let uid = data.char_field("uid", true, &mut errors);
+    let token = data.char_field("token", true, &mut errors);
+    errors.into_result()?;
+    let (Some(uid), Some(token)) = (uid, token) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let user = service.user_of_link(&uid, &token).await?;
+    if user.is_active || !service.store().activate_user(user.id).await? {
+        return Err(Error::permission_denied(STALE_TOKEN));
+    }
+    service.invalidate().await?;
+    service.audit(
+        AuditEvent::for_user(audit::USER_ACTIVATED, audit::SUCCESS, PROVIDER, &user)
+            .source(&source),
+    );
+    Ok(no_content())
+}
+
+/// `POST token/login/`: the login field and `password` → `{"auth_token": "<40 hex>"}`, a new
+/// token each time.
+async fn token_login(
+    State(service): State<AccountsService>,
+    source: Source,
+    data: RequestData,
+) -> Result<Response, Error> {
+    let text = |name: &str| match data.0.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let field = &service.settings().user.username_field;
+    // djoser's fields are optional: whatever is missing fails as bad credentials.
+    let refused = || Error::Validation(ValidationErrors::non_field(UNABLE_TO_LOG_IN));
+    let (Some(username), Some(password)) = (text(field), text("password")) else {
+        return Err(refused());
+    };
+    let username = username.trim();
+    if username.is_empty() || password.is_empty() {
+        return Err(refused());
+    }
+    let Some(user) = service
+        .authenticate_login(username, &password, "token", &source)
+        .await?
+    else {
+        return Err(refused());
+    };
+    let issued = service.tokens().issue_token(user.id).await?;
+    service.audit(
+        AuditEvent::for_user(audit::TOKEN_CREATED, audit::SUCCESS, "token", &user).source(&source),
+    );
+    tracing::info!(
+        user_id = user.id,
+        token_id = issued.record.id,
+        "token issued"
+    );
+    Ok(no_store(json_response(
+        StatusCode::OK,
+        &json!({ "auth_token": issued.key }),
+    )))
+}
+
+/// `POST token/logout/`: revokes the token that authenticated the request, that one only.
+async fn token_logout(
+    State(service): State<AccountsService>,
+    access: Access,
+    source: Source,
+) -> Result<Response, Error> {
+    if let (Some(user), Some(AuthInfo::Token { token_id })) =
+        (&access.identity.user, &access.identity.auth)
+    {
+        service.tokens().revoke_token(*token_id).await?;
+        service.audit(
+            AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", user)
+                .source(&source)
+                .reason("1"),
+        );
+    }
+    Ok(no_content())
+}
