@@ -110,9 +110,9 @@
 //! The tokens are DRF's 40-hex keys, stored only as SHA-256 digests; passwords are Argon2id,
 //! hashed on a bounded blocking pool; the hot path answers from an in-process cache.
 
-pub mod admin;
 #[cfg(feature = "email")]
 pub mod accounts;
+pub mod admin;
 pub mod basic;
 pub mod core;
 pub mod devices;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser, Origin,
-    OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store, StoreError,
-    TokenDevice, TokenRecord, UserPage, UserQuery,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser,
+    Origin, OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store,
+    StoreError, TokenDevice, TokenRecord, UserPage, UserQuery,
 };
 use crate::core::metrics;
 use crate::core::user::User;

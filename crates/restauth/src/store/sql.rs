@@ -15,9 +15,9 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser, Origin,
-    OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store, StoreError,
-    TokenDevice, TokenRecord, UserPage, UserQuery, classify,
+    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser,
+    Origin, OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store,
+    StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, classify,
 };
 use crate::core::user::User;
 
