@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("core", 0),
     ("store", 1),
     ("password", 1),
+    ("layers", 1),
     ("django", 2),
     ("pipeline", 2),
     ("serve", 2),
