@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("store", 1),
     ("password", 1),
     ("email", 1),
+    ("layers", 1),
     ("django", 2),
     ("pipeline", 2),
     ("serve", 2),

@@ -157,15 +157,27 @@ where
 
     /// A token from columns named with `prefix` (`t_id`, `t_digest`, … or unprefixed).
     fn token(row: &DbRow<D>, prefix: &str) -> Result<TokenRecord, StoreError> {
-        let col = |c: &str| format!("{prefix}{c}");
+        // Static names: this runs on every token cache miss.
+        let [id, digest, user_id, created, last_used, expires] = if prefix == "t_" {
+            [
+                "t_id",
+                "t_digest",
+                "t_user_id",
+                "t_created",
+                "t_last_used",
+                "t_expires",
+            ]
+        } else {
+            ["id", "digest", "user_id", "created", "last_used", "expires"]
+        };
         let token = || -> Result<TokenRecord, sqlx::Error> {
             Ok(TokenRecord {
-                id: row.try_get(col("id").as_str())?,
-                digest: row.try_get(col("digest").as_str())?,
-                user_id: row.try_get(col("user_id").as_str())?,
-                created: row.try_get(col("created").as_str())?,
-                last_used: row.try_get(col("last_used").as_str())?,
-                expires: row.try_get(col("expires").as_str())?,
+                id: row.try_get(id)?,
+                digest: row.try_get(digest)?,
+                user_id: row.try_get(user_id)?,
+                created: row.try_get(created)?,
+                last_used: row.try_get(last_used)?,
+                expires: row.try_get(expires)?,
             })
         };
         token().map_err(classify)
