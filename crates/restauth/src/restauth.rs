@@ -152,7 +152,7 @@ impl Builder {
         crate::core::settings::key_file::ensure_secret_key(&mut self.settings)
             .map_err(|e| Error::Config(e.0))?;
         let url = self.settings.database.url.clone();
-        let store = crate::store::connect(&self.settings.database)
+        let store = crate::store::open(&self.settings)
             .await
             .map_err(|e| database_error(&url, e))?;
         store.migrate().await.map_err(|e| database_error(&url, e))?;

@@ -112,6 +112,15 @@ pub struct PasswordHasher {
     /// A real hash with the current parameters, verified against when there is nothing to verify
     /// (unknown user, unusable or unreadable hash) so that those cost the same time.
     dummy: Argon2Hash,
+    /// Over Django's tables: new hashes are Django's PBKDF2-SHA256 with these iterations, and
+    /// the dummy verification is one of them (the cost an unknown user must also cost).
+    pbkdf2: Option<Pbkdf2Mode>,
+}
+
+#[derive(Clone, Debug)]
+struct Pbkdf2Mode {
+    iterations: u32,
+    dummy: String,
 }
 
 impl PasswordHasher {
@@ -141,7 +150,25 @@ impl PasswordHasher {
             params,
             dummy,
             scratch: Scratch::default(),
+            pbkdf2: None,
         })
+    }
+
+    /// A hasher for a store over Django's own tables: new hashes in Django's default format,
+    /// PBKDF2-SHA256 with `iterations` (never Argon2id, which Django's default settings cannot
+    /// verify); unknown users and unusable hashes cost one PBKDF2 verification of the same
+    /// iterations.
+    #[cfg(feature = "django-hashers")]
+    pub fn django_pbkdf2(current: Argon2Params, iterations: u32) -> Result<Self, PasswordError> {
+        if iterations == 0 {
+            return Err(PasswordError("pbkdf2 iterations must be positive".into()));
+        }
+        let mut hasher = PasswordHasher::new(current)?;
+        hasher.pbkdf2 = Some(Pbkdf2Mode {
+            iterations,
+            dummy: django::pbkdf2_sha256_hash("dummy password", iterations),
+        });
+        Ok(hasher)
     }
 
     /// The parameters new hashes are made with.
@@ -155,6 +182,10 @@ impl PasswordHasher {
     /// Callers reject passwords over [`MAX_PASSWORD_BYTES`] first; a password Argon2 itself
     /// refuses (over 4 GiB) yields an unusable password rather than a panic.
     pub fn hash(&self, password: &str) -> String {
+        #[cfg(feature = "django-hashers")]
+        if let Some(mode) = &self.pbkdf2 {
+            return django::pbkdf2_sha256_hash(password, mode.iterations);
+        }
         let salt = crate::core::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
@@ -187,6 +218,16 @@ impl PasswordHasher {
         } else {
             verify_django(encoded, password)
         };
+        // Over Django's tables, Django's rule: rehash unless it is the default hasher's format
+        // at the configured iterations.
+        #[cfg(feature = "django-hashers")]
+        let checked = match (&self.pbkdf2, checked) {
+            (Some(mode), Some((matched, _))) => Some((
+                matched,
+                !django::is_current_pbkdf2(encoded, mode.iterations),
+            )),
+            (_, other) => other,
+        };
         match checked {
             Some((true, needs_rehash)) => Verification::Match { needs_rehash },
             Some((false, _)) => Verification::Mismatch,
@@ -200,6 +241,11 @@ impl PasswordHasher {
     /// Spends the time of verifying `password` against a real hash with the current parameters.
     /// For unknown users and unusable passwords, so that they cannot be told apart by timing.
     pub fn dummy_verify(&self, password: &str) {
+        #[cfg(feature = "django-hashers")]
+        if let Some(mode) = &self.pbkdf2 {
+            std::hint::black_box(django::verify(&mode.dummy, password));
+            return;
+        }
         std::hint::black_box(self.dummy.verify(
             password.as_bytes(),
             &self.scratch,

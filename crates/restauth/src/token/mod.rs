@@ -21,7 +21,7 @@ use crate::core::error::Error;
 use crate::core::user::User;
 use crate::pipeline::Context;
 use crate::store::cache::{CachedToken, Digest};
-use crate::store::{NewToken, TokenRecord};
+use crate::store::{NewToken, StoreError, TokenRecord};
 
 /// Length of a key in characters.
 pub const KEY_LENGTH: usize = 40;
@@ -78,19 +78,36 @@ impl TokenService {
     /// Issues a new token for `user_id`, honouring `token.ttl` and `token.limit_per_user`.
     pub async fn issue_token(&self, user_id: i64) -> Result<IssuedToken, Error> {
         let settings = &self.settings().token;
+        // Over Django's tables, DRF's model: one token per user, and obtaining it again
+        // returns the same key.
+        if let Some((record, key)) = self.store().user_token_key(user_id).await? {
+            return Ok(IssuedToken { key, record });
+        }
         let created_ms = crate::core::clock::now_ms();
         let created = created_ms.div_euclid(1000);
         let key = generate_key();
-        let record = self
+        let inserted = self
             .store()
-            .insert_token(&NewToken {
-                digest: hex::encode(digest(&key)),
-                user_id,
-                created: created_ms,
-                expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
-                limit_per_user: settings.limit_per_user,
-            })
-            .await?;
+            .insert_token_keyed(
+                &NewToken {
+                    digest: hex::encode(digest(&key)),
+                    user_id,
+                    created: created_ms,
+                    expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
+                    limit_per_user: settings.limit_per_user,
+                },
+                &key,
+            )
+            .await;
+        let record = match inserted {
+            Ok(record) => record,
+            // A concurrent obtain made the user's one token first: DRF's get_or_create.
+            Err(StoreError::Conflict(_)) => match self.store().user_token_key(user_id).await? {
+                Some((record, key)) => return Ok(IssuedToken { key, record }),
+                None => return Err(Error::Unavailable),
+            },
+            Err(e) => return Err(e.into()),
+        };
         if settings.limit_per_user.is_some() {
             // An evicted token may sit in a cache.
             self.invalidate().await?;
@@ -139,7 +156,7 @@ impl TokenService {
                 .user_by_id(token.user_id)
                 .await?
                 .map(|user| (token, user)),
-            None => self.load_token(&d, now).await?,
+            None => self.load_token(key, &d, now).await?,
         };
         Ok(match found {
             Some((token, user)) => self.verdict(token, user, now),
@@ -164,13 +181,14 @@ impl TokenService {
 
     async fn load_token(
         &self,
+        key: &str,
         d: &Digest,
         now: i64,
     ) -> Result<Option<(Arc<CachedToken>, Arc<User>)>, Error> {
         let cache = self.cache();
         let generation = cache.generation();
         let hex_digest = hex::encode(d);
-        let Some((record, user)) = self.store().token_by_digest(&hex_digest).await? else {
+        let Some((record, user)) = self.store().token_by_key(key, &hex_digest).await? else {
             return Ok(None);
         };
         // The index found it; compare again in constant time as defence in depth.
