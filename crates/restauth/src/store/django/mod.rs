@@ -125,7 +125,8 @@ impl Statements {
             )),
             token_by_key: s(format!(
                 "SELECT t.key AS t_key, {} AS t_created, {user_columns} \
-                 FROM authtoken_token t JOIN {from_users} ON u.id = t.user_id WHERE t.key = $1",
+                 FROM authtoken_token t JOIN {table} u ON u.id = t.user_id \
+                 LEFT JOIN restauth_user_state st ON st.user_id = u.id WHERE t.key = $1",
                 ms("t.created")
             )),
             user_token: s(format!(
