@@ -244,7 +244,11 @@ fn django_venv() -> Option<PathBuf> {
 }
 
 /// Every row of the side-by-side contract on one database.
-async fn side_by_side(mut django: Django, database: &str, password_hash: impl AsyncFn() -> String) {
+async fn side_by_side(
+    mut django: Django,
+    database: &str,
+    password_hash: impl AsyncFn() -> String,
+) -> (Django, Server) {
     django.manage(&["migrate", "--noinput"]);
     for name in ["alice", "bob", "carol"] {
         django.manage(&[
@@ -288,7 +292,11 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
     let r = django
         .post_json("/api/token/refresh/", &json!({"refresh": refresh}))
         .await;
-    assert_eq!(r.status, 200, "restauth's refresh token on simplejwt: {}", r.body);
+    assert_eq!(
+        r.status, 200,
+        "restauth's refresh token on simplejwt: {}",
+        r.body
+    );
     let django_access = r.json()["access"].as_str().unwrap().to_owned();
     assert_eq!(
         restauth_api_user(&s, "/api/jwt/profile/", &format!("Bearer {django_access}")).await,
@@ -304,9 +312,17 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
     assert_eq!(r.status, 200, "{}", r.body);
     let django_refresh = r.json()["refresh"].as_str().unwrap().to_owned();
     let r = s
-        .post_json("/api/token/refresh/", &json!({"refresh": django_refresh}), None)
+        .post_json(
+            "/api/token/refresh/",
+            &json!({"refresh": django_refresh}),
+            None,
+        )
         .await;
-    assert_eq!(r.status, 200, "simplejwt's refresh token on restauth: {}", r.body);
+    assert_eq!(
+        r.status, 200,
+        "simplejwt's refresh token on restauth: {}",
+        r.body
+    );
     // Blacklisted by simplejwt: refused by restauth; by restauth: refused by simplejwt.
     let r = django
         .post_json("/api/token/blacklist/", &json!({"refresh": refresh}))
@@ -325,7 +341,11 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
         .await;
     let carol_refresh = r.json()["refresh"].as_str().unwrap().to_owned();
     let r = s
-        .post_json("/api/token/blacklist/", &json!({"refresh": carol_refresh}), None)
+        .post_json(
+            "/api/token/blacklist/",
+            &json!({"refresh": carol_refresh}),
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = django
@@ -354,7 +374,8 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        r.json()["token"], django_key,
+        r.json()["token"],
+        django_key,
         "DRF's model: obtaining returns the user's one token"
     );
     let r = s
@@ -395,7 +416,10 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
     );
     assert_eq!(
         django
-            .get("/api/whoami/", &[("Cookie", &format!("sessionid={}", browser.session))])
+            .get(
+                "/api/whoami/",
+                &[("Cookie", &format!("sessionid={}", browser.session))]
+            )
             .await
             .json()["user"],
         "alice",
@@ -455,9 +479,18 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
 
     // --- A password change on restauth ends Django's sessions, and Django verifies the
     // PBKDF2 hash restauth wrote.
-    let on_django = django.login("alice", NEW_PASSWORD).await.expect("Django login");
-    assert_eq!(django.session_user(&on_django).await.as_deref(), Some("alice"));
-    let out = s.command(&["changepassword", "alice", "--password-stdin"], &format!("{PASSWORD}\n"));
+    let on_django = django
+        .login("alice", NEW_PASSWORD)
+        .await
+        .expect("Django login");
+    assert_eq!(
+        django.session_user(&on_django).await.as_deref(),
+        Some("alice")
+    );
+    let out = s.command(
+        &["changepassword", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let hash = password_hash().await;
     assert!(hash.starts_with("pbkdf2_sha256$1000000$"), "{hash}");
@@ -469,7 +502,13 @@ async fn side_by_side(mut django: Django, database: &str, password_hash: impl As
         restauth_api_user(&s, "/api/profile/", &format!("Token {django_key}")).await,
         Err(401)
     );
-    assert!(django.api_user(&format!("Token {django_key}")).await.is_err());
+    assert!(
+        django
+            .api_user(&format!("Token {django_key}"))
+            .await
+            .is_err()
+    );
+    (django, s)
 }
 
 #[tokio::test]
@@ -496,7 +535,7 @@ async fn beside_django_on_sqlite() {
 
     let django = Django::new(venv, &secret, db.display().to_string(), None);
     let url = format!("sqlite://{}?mode=ro", db.display());
-    side_by_side(django, &database, async || {
+    let (_django, s) = side_by_side(django, &database, async || {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
         sqlx::query_scalar("SELECT password FROM auth_user WHERE username = 'alice'")
             .fetch_one(&mut c)
@@ -504,6 +543,10 @@ async fn beside_django_on_sqlite() {
             .unwrap()
     })
     .await;
+    // No NOTIFY on SQLite: the re-read bound is the only way, and the triggers say so.
+    let out = s.command(&["migrate", "--django-triggers"], "");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("need PostgreSQL"), "{}", stderr(&out));
 }
 
 #[tokio::test]
@@ -526,7 +569,7 @@ async fn beside_django_on_postgres() {
     let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone()));
     let database = db.config_via(&db.url);
     let schema = db.schema.clone();
-    side_by_side(django, &database, async || {
+    let (django, s) = side_by_side(django, &database, async || {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
         let path = format!("SET search_path TO {schema}");
         sqlx::query(sqlx::AssertSqlSafe(path))
@@ -539,4 +582,48 @@ async fn beside_django_on_postgres() {
             .unwrap()
     })
     .await;
+
+    // --- The opt-in triggers: Django's changes reach the caches by NOTIFY, at once.
+    let triggers = async || -> i64 {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND t.tgname = 'restauth_notify'",
+        )
+        .bind(&db.schema)
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+    };
+    let out = s.command(&["migrate", "--django-triggers"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(triggers().await, 3);
+    // A server that would trust its cache for 30 s without them.
+    let patient = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {:?}", django.secret_key))
+        .database(&database)
+        .database("schema_flavor = \"django\"\ndjango_reread_after = 600")
+        .start()
+        .await;
+    let sessionid = django.login("bob", PASSWORD).await.expect("Django login");
+    assert_eq!(
+        restauth_session_user(&patient, &sessionid).await.as_deref(),
+        Some("bob")
+    );
+    let r = django
+        .send(
+            plain()
+                .post(django.url("/logout/"))
+                .header("Cookie", format!("sessionid={sessionid}")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // The bound between restauth instances, not the re-read bound: no clock moves here.
+    std::thread::sleep(common::CROSS_PROCESS_BOUND);
+    assert_eq!(restauth_session_user(&patient, &sessionid).await, None);
+    let out = s.command(&["migrate", "--drop-django-triggers"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(triggers().await, 0);
 }

@@ -310,6 +310,10 @@ impl Store for Metered {
         .await
     }
 
+    async fn django_triggers(&self, install: bool) -> Result<(), StoreError> {
+        metrics::store_operation("django_triggers", self.inner.django_triggers(install)).await
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         metrics::store_operation("checkpoint", self.inner.checkpoint()).await
     }

@@ -492,6 +492,15 @@ pub trait Store: Send + Sync + 'static {
         self.rotate_refresh(old.0, new.0, blacklist_old, now_ms)
             .await
     }
+    /// Over Django's tables on PostgreSQL: adds (`true`) or removes (`false`) the triggers
+    /// that `NOTIFY` restauth's change channel when Django changes a user, a token or a
+    /// session, so caches learn of it at once. The only change ever made to Django's tables.
+    async fn django_triggers(&self, install: bool) -> Result<(), StoreError> {
+        let _ = install;
+        Err(StoreError::Other(
+            "Django triggers need schema_flavor = \"django\" on PostgreSQL".into(),
+        ))
+    }
     // ---- end of the plaintext-key block ----
 
     /// Makes the database file complete on its own (SQLite: folds the write-ahead log into

@@ -15,6 +15,12 @@ pub(crate) trait DjangoDialect: Dialect {
     fn millis(column: &str) -> String;
     /// The SQL of a Django datetime value from an expression of Unix milliseconds.
     fn datetime(millis: &str) -> String;
+    /// The statements that add (`install`) or remove the change-notifying triggers on
+    /// Django's tables; `None` where the database has no change channel to notify.
+    fn triggers(&self, install: bool, user_table: &str, username: &str) -> Option<Vec<String>> {
+        let _ = (install, user_table, username);
+        None
+    }
 }
 
 macro_rules! state_step {
@@ -59,5 +65,51 @@ impl DjangoDialect for crate::store::postgres::PostgresDialect {
 
     fn datetime(millis: &str) -> String {
         format!("to_timestamp(CAST(({millis}) AS DOUBLE PRECISION) / 1000.0)")
+    }
+
+    fn triggers(&self, install: bool, user_table: &str, username: &str) -> Option<Vec<String>> {
+        // Statement-level: one notification per statement however many rows it touches. Only
+        // changes a cache could hide fire: new rows are never cached. The payload is the one
+        // this schema's listeners wait for; it and the names are plain identifiers (checked
+        // by the settings), so splicing them is safe.
+        let payload = &self.change_payload;
+        let tables = [
+            (
+                user_table.to_owned(),
+                format!(
+                    "UPDATE OF password, is_active, is_staff, is_superuser, {username} OR DELETE"
+                ),
+            ),
+            (
+                "authtoken_token".to_owned(),
+                "UPDATE OR DELETE OR TRUNCATE".to_owned(),
+            ),
+            (
+                "django_session".to_owned(),
+                "UPDATE OR DELETE OR TRUNCATE".to_owned(),
+            ),
+        ];
+        let mut statements: Vec<String> = tables
+            .iter()
+            .map(|(table, _)| format!("DROP TRIGGER IF EXISTS restauth_notify ON {table}"))
+            .collect();
+        if install {
+            statements.insert(
+                0,
+                "CREATE OR REPLACE FUNCTION restauth_django_notify() RETURNS trigger \
+                 LANGUAGE plpgsql AS $$ BEGIN \
+                 PERFORM pg_notify('restauth_changes', TG_ARGV[0]); RETURN NULL; END $$"
+                    .to_owned(),
+            );
+            statements.extend(tables.iter().map(|(table, events)| {
+                format!(
+                    "CREATE TRIGGER restauth_notify AFTER {events} ON {table} \
+                     FOR EACH STATEMENT EXECUTE FUNCTION restauth_django_notify('{payload}')"
+                )
+            }));
+        } else {
+            statements.push("DROP FUNCTION IF EXISTS restauth_django_notify()".to_owned());
+        }
+        Some(statements)
     }
 }

@@ -212,6 +212,7 @@ pub(crate) struct DjangoStore<D: DjangoDialect> {
     inner: SqlStore<D>,
     sql: Statements,
     user_table: String,
+    username_field: String,
     /// Django's `SECRET_KEY`: signs the session data restauth writes and checks Django's.
     secret_key: String,
     /// `_auth_user_backend` of the sessions restauth starts.
@@ -249,6 +250,7 @@ impl<D: DjangoDialect> DjangoStore<D> {
             inner,
             sql: Statements::new::<D>(&db.django_user_table, &db.django_username_field),
             user_table: db.django_user_table.clone(),
+            username_field: db.django_username_field.clone(),
             secret_key: settings
                 .secret_key
                 .as_ref()
@@ -1098,6 +1100,32 @@ where
                 }
                 tx.commit().await.map_err(classify)?;
                 Ok(Rotation::Rotated)
+            })
+            .await
+    }
+
+    async fn django_triggers(&self, install: bool) -> Result<(), StoreError> {
+        let Some(statements) =
+            self.inner
+                .dialect
+                .triggers(install, &self.user_table, &self.username_field)
+        else {
+            return Err(StoreError::Other(
+                "Django triggers need PostgreSQL (its NOTIFY); on SQLite restauth re-reads \
+                 Django's rows after database.django_reread_after"
+                    .into(),
+            ));
+        };
+        self.inner
+            .bounded(async {
+                let mut tx = self.inner.begin_write().await?;
+                for sql in statements {
+                    sqlx::raw_sql(AssertSqlSafe(sql))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                tx.commit().await.map_err(classify)
             })
             .await
     }
