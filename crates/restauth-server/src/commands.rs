@@ -254,6 +254,22 @@ async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResu
                 args.username
             )
         })?;
+    // Over Django's tables (one token per user, which issuing returns) a reset deletes it
+    // first, as DRF's `drf_create_token -r`.
+    if args.reset
+        && restauth
+            .store()
+            .user_token_key(user.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
+    {
+        restauth
+            .tokens()
+            .revoke_tokens(user.id, None)
+            .await
+            .map_err(show)?;
+    }
     let issued = restauth.tokens().issue_token(user.id).await.map_err(show)?;
     restauth.audit(AuditEvent::for_user(
         audit::TOKEN_CREATED,

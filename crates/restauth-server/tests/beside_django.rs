@@ -250,17 +250,15 @@ async fn side_by_side(
     password_hash: impl AsyncFn() -> String,
 ) -> (Django, Server) {
     django.manage(&["migrate", "--noinput"]);
-    for name in ["alice", "bob", "carol"] {
-        django.manage(&[
-            "shell",
-            "-c",
-            &format!(
-                "from django.contrib.auth.models import User; \
-                 User.objects.create_user({name:?}, {:?}, {PASSWORD:?})",
-                format!("{name}@example.com")
-            ),
-        ]);
-    }
+    django.manage(&[
+        "shell",
+        "-c",
+        &format!(
+            "from django.contrib.auth.models import User\n\
+             for name in ('alice', 'bob', 'carol'):\n    \
+             User.objects.create_user(name, name + '@example.com', {PASSWORD:?})"
+        ),
+    ]);
     django.serve();
     let s = Server::builder()
         .own_database()
@@ -400,6 +398,25 @@ async fn side_by_side(
         )
         .await;
     assert_eq!(r.json()["token"], restauth_key.as_str());
+    // `drf_create_token -r` replaces the one token, for both stacks.
+    let out = s.command(&["drf_create_token", "-r", "bob"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reset_key = stdout(&out)
+        .split_whitespace()
+        .nth(2)
+        .expect("Generated token <key> for user bob")
+        .to_owned();
+    assert_ne!(reset_key, restauth_key);
+    assert_eq!(
+        django.api_user(&format!("Token {reset_key}")).await,
+        Ok("bob".into())
+    );
+    assert!(
+        django
+            .api_user(&format!("Token {restauth_key}"))
+            .await
+            .is_err()
+    );
 
     // --- Sessions, both ways.
     let from_django = django.login("alice", PASSWORD).await.expect("Django login");

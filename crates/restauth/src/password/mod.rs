@@ -114,9 +114,11 @@ pub struct PasswordHasher {
     dummy: Argon2Hash,
     /// Over Django's tables: new hashes are Django's PBKDF2-SHA256 with these iterations, and
     /// the dummy verification is one of them (the cost an unknown user must also cost).
+    #[cfg(feature = "django-hashers")]
     pbkdf2: Option<Pbkdf2Mode>,
 }
 
+#[cfg(feature = "django-hashers")]
 #[derive(Clone, Debug)]
 struct Pbkdf2Mode {
     iterations: u32,
@@ -150,6 +152,7 @@ impl PasswordHasher {
             params,
             dummy,
             scratch: Scratch::default(),
+            #[cfg(feature = "django-hashers")]
             pbkdf2: None,
         })
     }
@@ -427,6 +430,39 @@ mod tests {
 
     fn matches(v: Verification) -> bool {
         matches!(v, Verification::Match { .. })
+    }
+
+    /// Over Django's tables: Django's default format, never Argon2id, and Django's rehash rule.
+    #[cfg(feature = "django-hashers")]
+    #[test]
+    fn django_schema_hashes_with_djangos_pbkdf2() {
+        let hasher = PasswordHasher::django_pbkdf2(FAST, 1000).unwrap();
+        let hash = hasher.hash("s3cret pass");
+        let fields: Vec<&str> = hash.split('$').collect();
+        assert_eq!(fields[..2], ["pbkdf2_sha256", "1000"]);
+        assert_eq!(fields[2].len(), 22);
+        assert!(fields[2].bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(
+            hasher.verify(&hash, "s3cret pass"),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(hasher.verify(&hash, "wrong"), Verification::Mismatch);
+        // Another format, or other iterations, become the default hasher's at the next login.
+        let argon = fast().hash("s3cret pass");
+        assert_eq!(
+            hasher.verify(&argon, "s3cret pass"),
+            Verification::Match { needs_rehash: true }
+        );
+        let older = PasswordHasher::django_pbkdf2(FAST, 999)
+            .unwrap()
+            .hash("s3cret pass");
+        assert_eq!(
+            hasher.verify(&older, "s3cret pass"),
+            Verification::Match { needs_rehash: true }
+        );
+        assert!(PasswordHasher::django_pbkdf2(FAST, 0).is_err());
     }
 
     #[test]

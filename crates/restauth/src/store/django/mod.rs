@@ -979,7 +979,8 @@ where
             auth_hash: login.auth_hash,
             // A session Django started counts from when Django last wrote it.
             created: created.unwrap_or(login.signed_at.saturating_mul(1000)),
-            last_seen: last_seen.unwrap_or(0).max(login.signed_at),
+            // Django has no idle limit: restauth's counts from its own first sight of it.
+            last_seen: last_seen.unwrap_or_else(crate::core::clock::now),
             expires: expire_ms.div_euclid(1000),
         };
         Ok(Some((record, user)))
