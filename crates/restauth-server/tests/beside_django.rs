@@ -247,7 +247,7 @@ fn django_venv() -> Option<PathBuf> {
 async fn side_by_side(
     mut django: Django,
     database: &str,
-    password_hash: impl AsyncFn() -> String,
+    password_hash: impl AsyncFn(&str) -> String,
 ) -> (Django, Server) {
     django.manage(&["migrate", "--noinput"]);
     django.manage(&[
@@ -256,7 +256,12 @@ async fn side_by_side(
         &format!(
             "from django.contrib.auth.models import User\n\
              for name in ('alice', 'bob', 'carol'):\n    \
-             User.objects.create_user(name, name + '@example.com', {PASSWORD:?})"
+             User.objects.create_user(name, name + '@example.com', {PASSWORD:?})\n\
+             from django.contrib.auth.hashers import PBKDF2PasswordHasher\n\
+             h = PBKDF2PasswordHasher()\n\
+             dave = User.objects.create_user('dave')\n\
+             dave.password = h.encode({PASSWORD:?}, h.salt(), 600000)\n\
+             dave.save()"
         ),
     ]);
     django.serve();
@@ -443,6 +448,28 @@ async fn side_by_side(
         "and on DRF's SessionAuthentication"
     );
 
+    // A hash of Django's older iteration count: restauth's login rehashes it as Django's
+    // would, into Django's current format, and the session it starts holds on both stacks.
+    assert!(
+        password_hash("dave")
+            .await
+            .starts_with("pbkdf2_sha256$600000$")
+    );
+    let dave = common::login(&s, "dave").await;
+    assert!(
+        password_hash("dave")
+            .await
+            .starts_with("pbkdf2_sha256$1000000$")
+    );
+    assert_eq!(
+        restauth_session_user(&s, &dave.session).await.as_deref(),
+        Some("dave")
+    );
+    assert_eq!(
+        django.session_user(&dave.session).await.as_deref(),
+        Some("dave")
+    );
+
     // --- Logout on Django ends the session on restauth within the re-read bound.
     let r = django
         .send(
@@ -492,7 +519,11 @@ async fn side_by_side(
     // restauth verifies the hash Django wrote, and keeps it Django's.
     let r = common::spa_login(&s, "alice", NEW_PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(password_hash().await.starts_with("pbkdf2_sha256$1000000$"));
+    assert!(
+        password_hash("alice")
+            .await
+            .starts_with("pbkdf2_sha256$1000000$")
+    );
 
     // --- A password change on restauth ends Django's sessions, and Django verifies the
     // PBKDF2 hash restauth wrote.
@@ -509,7 +540,7 @@ async fn side_by_side(
         &format!("{PASSWORD}\n"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let hash = password_hash().await;
+    let hash = password_hash("alice").await;
     assert!(hash.starts_with("pbkdf2_sha256$1000000$"), "{hash}");
     assert_eq!(django.session_user(&on_django).await, None);
     assert!(django.login("alice", PASSWORD).await.is_some());
@@ -557,9 +588,10 @@ async fn beside_django_on_sqlite() {
 
     let django = Django::new(venv, &secret, db.display().to_string(), None);
     let url = format!("sqlite://{}?mode=ro", db.display());
-    let (_django, s) = side_by_side(django, &database, async || {
+    let (_django, s) = side_by_side(django, &database, async |name: &str| {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query_scalar("SELECT password FROM auth_user WHERE username = 'alice'")
+        sqlx::query_scalar("SELECT password FROM auth_user WHERE username = $1")
+            .bind(name)
             .fetch_one(&mut c)
             .await
             .unwrap()
@@ -591,14 +623,15 @@ async fn beside_django_on_postgres() {
     let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone()));
     let database = db.config_via(&db.url);
     let schema = db.schema.clone();
-    let (django, s) = side_by_side(django, &database, async || {
+    let (django, s) = side_by_side(django, &database, async |name: &str| {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
         let path = format!("SET search_path TO {schema}");
         sqlx::query(sqlx::AssertSqlSafe(path))
             .execute(&mut c)
             .await
             .unwrap();
-        sqlx::query_scalar("SELECT password FROM auth_user WHERE username = 'alice'")
+        sqlx::query_scalar("SELECT password FROM auth_user WHERE username = $1")
+            .bind(name)
             .fetch_one(&mut c)
             .await
             .unwrap()
