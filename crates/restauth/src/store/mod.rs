@@ -583,39 +583,47 @@ pub async fn connect(
 }
 
 /// Opens the store the settings name: [`connect`] for restauth's own schema, or the store over
-/// a Django project's tables for `schema_flavor = "django"` (which needs the secret key, to
-/// read and write Django's signed session data).
+/// a Django project's tables for `schema_flavor = "django"`, which reads and writes Django's
+/// signed session data with `codec`.
+#[cfg(all(
+    feature = "django-hashers",
+    any(feature = "sqlite", feature = "postgres")
+))]
 pub async fn open(
-    settings: &crate::core::settings::Settings,
+    settings: &crate::core::settings::DatabaseSettings,
+    codec: std::sync::Arc<dyn django::SessionCodec>,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    if settings.database.schema_flavor != crate::core::settings::SchemaFlavor::Django {
-        return connect(&settings.database).await;
+    if settings.schema_flavor != crate::core::settings::SchemaFlavor::Django {
+        return connect(settings).await;
     }
-    #[cfg(all(
-        feature = "django-hashers",
-        any(feature = "sqlite", feature = "postgres")
-    ))]
-    {
-        let url = settings.database.url.as_str();
-        #[cfg(feature = "sqlite")]
-        if url.starts_with("sqlite:") {
-            return django::open_sqlite(settings).await;
-        }
-        #[cfg(feature = "postgres")]
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return django::open_postgres(settings).await;
-        }
-        Err(StoreError::Other(format!(
-            "database.url: unsupported scheme in {:?} for schema_flavor = \"django\" (use \
-             sqlite:// or postgres://)",
-            redact_url(url)
-        )))
+    let url = settings.url.as_str();
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        return django::open_sqlite(settings, codec).await;
     }
-    #[cfg(not(all(
-        feature = "django-hashers",
-        any(feature = "sqlite", feature = "postgres")
-    )))]
-    Err(missing_feature("django-hashers"))
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return django::open_postgres(settings, codec).await;
+    }
+    Err(StoreError::Other(format!(
+        "database.url: unsupported scheme in {:?} for schema_flavor = \"django\" (use \
+         sqlite:// or postgres://)",
+        redact_url(url)
+    )))
+}
+
+/// [`connect`], in a build that cannot work on Django's tables.
+#[cfg(not(all(
+    feature = "django-hashers",
+    any(feature = "sqlite", feature = "postgres")
+)))]
+pub async fn open(
+    settings: &crate::core::settings::DatabaseSettings,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if settings.schema_flavor == crate::core::settings::SchemaFlavor::Django {
+        return Err(missing_feature("django-hashers"));
+    }
+    connect(settings).await
 }
 
 /// The store, timed per operation.

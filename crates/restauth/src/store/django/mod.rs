@@ -32,9 +32,18 @@ use super::{
     AuditQuery, AuditRecord, DjangoImport, ImportOutcome, NewToken, NewUser, OutstandingToken,
     RotatedToken, Rotation, SessionRecord, Store, StoreError, TokenRecord, classify, key_digest,
 };
-use crate::core::settings::Settings;
+use crate::core::settings::DatabaseSettings;
 use crate::core::user::User;
-use crate::django::{session, signing};
+
+/// Signs and reads `django_session.session_data` as Django's database session backend does.
+/// Given to the store by the composition root (the store sits below `crate::django`, which
+/// implements it).
+pub trait SessionCodec: Send + Sync + 'static {
+    /// The signed text of `value`, signed at `signed_at` (Unix seconds).
+    fn sign(&self, value: &serde_json::Value, signed_at: u64) -> String;
+    /// The value and signing time (Unix seconds) of `text`, if it carries a valid signature.
+    fn unsign(&self, text: &str) -> Option<(serde_json::Value, i64)>;
+}
 
 /// The tables a Django project with DRF's tokens and simplejwt's blacklist has.
 const DJANGO_TABLES: &[&str] = &[
@@ -213,8 +222,8 @@ pub(crate) struct DjangoStore<D: DjangoDialect> {
     sql: Statements,
     user_table: String,
     username_field: String,
-    /// Django's `SECRET_KEY`: signs the session data restauth writes and checks Django's.
-    secret_key: String,
+    /// Django's session signing (with `secret_key`, Django's `SECRET_KEY`).
+    codec: Arc<dyn SessionCodec>,
     /// `_auth_user_backend` of the sessions restauth starts.
     backend: String,
 }
@@ -232,30 +241,31 @@ struct DjangoLogin {
 }
 
 #[cfg(feature = "sqlite")]
-pub(crate) async fn open_sqlite(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
-    let inner = super::sqlite::SqliteStore::open(&settings.database).await?;
-    Ok(super::metered(DjangoStore::new(inner, settings)))
+pub(crate) async fn open_sqlite(
+    db: &DatabaseSettings,
+    codec: Arc<dyn SessionCodec>,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let inner = super::sqlite::SqliteStore::open(db).await?;
+    Ok(super::metered(DjangoStore::new(inner, db, codec)))
 }
 
 #[cfg(feature = "postgres")]
-pub(crate) async fn open_postgres(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
-    let inner = super::postgres::PostgresStore::open(&settings.database).await?;
-    Ok(super::metered(DjangoStore::new(inner, settings)))
+pub(crate) async fn open_postgres(
+    db: &DatabaseSettings,
+    codec: Arc<dyn SessionCodec>,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let inner = super::postgres::PostgresStore::open(db).await?;
+    Ok(super::metered(DjangoStore::new(inner, db, codec)))
 }
 
 impl<D: DjangoDialect> DjangoStore<D> {
-    fn new(inner: SqlStore<D>, settings: &Settings) -> Self {
-        let db = &settings.database;
+    fn new(inner: SqlStore<D>, db: &DatabaseSettings, codec: Arc<dyn SessionCodec>) -> Self {
         DjangoStore {
             inner,
             sql: Statements::new::<D>(&db.django_user_table, &db.django_username_field),
             user_table: db.django_user_table.clone(),
             username_field: db.django_username_field.clone(),
-            secret_key: settings
-                .secret_key
-                .as_ref()
-                .map(|k| k.0.clone())
-                .unwrap_or_default(),
+            codec,
             backend: db.django_auth_backend.clone(),
         }
     }
@@ -308,13 +318,8 @@ where
 
     /// The login a `session_data` value carries, if signed with our key and logged in.
     fn login(&self, data: &str) -> Option<DjangoLogin> {
-        let unsigned = signing::loads(
-            data,
-            session::SESSION_SALT,
-            std::slice::from_ref(&self.secret_key),
-        )
-        .ok()?;
-        let object = unsigned.value.as_object()?;
+        let (value, signed_at) = self.codec.unsign(data)?;
+        let object = value.as_object()?;
         let user_id = match object.get("_auth_user_id")? {
             serde_json::Value::String(s) => s.parse().ok()?,
             serde_json::Value::Number(n) => n.as_i64()?,
@@ -324,7 +329,7 @@ where
         Some(DjangoLogin {
             user_id,
             auth_hash,
-            signed_at: unsigned.signed_at,
+            signed_at,
         })
     }
 
@@ -993,15 +998,12 @@ where
         replaces: Option<&str>,
     ) -> Result<(), StoreError> {
         // What Django's login() stores, signed as Django's database session backend signs it.
-        let data = signing::dumps(
+        let data = self.codec.sign(
             &json!({
                 "_auth_user_id": session.user_id.to_string(),
                 "_auth_user_backend": self.backend,
                 "_auth_user_hash": session.auth_hash,
             }),
-            session::SESSION_SALT,
-            &self.secret_key,
-            true,
             u64::try_from(session.created.div_euclid(1000)).unwrap_or(0),
         );
         self.inner
