@@ -23,7 +23,7 @@ pub enum Command {
     /// Run the HTTP server (migrates the database first).
     Serve(ServeArgs),
     /// Create or update the database schema.
-    Migrate,
+    Migrate(MigrateArgs),
     /// Check the configuration as `serve` would load it (errors: what it refuses to start
     /// with; warnings: what should not be served in production) and the database (usernames
     /// not in Unicode NFKC form). Exits non-zero on errors.
@@ -105,6 +105,18 @@ fn parse_since(text: &str) -> Result<u64, String> {
     };
     n.checked_mul(unit_secs)
         .ok_or_else(|| format!("{text:?}: too long"))
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// With schema_flavor = "django" on PostgreSQL: add triggers to Django's user, token and
+    /// session tables that NOTIFY restauth of Django's changes (the only change restauth ever
+    /// makes to Django's tables).
+    #[arg(long, conflicts_with = "drop_django_triggers")]
+    pub django_triggers: bool,
+    /// Remove the triggers --django-triggers added.
+    #[arg(long)]
+    pub drop_django_triggers: bool,
 }
 
 #[derive(Args, Debug)]

@@ -78,8 +78,23 @@ async fn checkpoint(store: &dyn restauth::store::Store) {
 async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
     match command {
         Command::Serve(_) | Command::Openapi => Ok(()),
-        Command::Migrate => {
+        Command::Migrate(args) => {
             println!("Migrations applied.");
+            if args.django_triggers || args.drop_django_triggers {
+                restauth
+                    .store()
+                    .django_triggers(args.django_triggers)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "{}",
+                    if args.django_triggers {
+                        "Django triggers added: Django's changes are announced at once."
+                    } else {
+                        "Django triggers removed."
+                    }
+                );
+            }
             let odd = restauth.unnormalized_usernames().await.map_err(show)?;
             if !odd.is_empty() {
                 println!(
@@ -239,6 +254,22 @@ async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResu
                 args.username
             )
         })?;
+    // Over Django's tables (one token per user, which issuing returns) a reset deletes it
+    // first, as DRF's `drf_create_token -r`.
+    if args.reset
+        && restauth
+            .store()
+            .user_token_key(user.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
+    {
+        restauth
+            .tokens()
+            .revoke_tokens(user.id, None)
+            .await
+            .map_err(show)?;
+    }
     let issued = restauth.tokens().issue_token(user.id).await.map_err(show)?;
     restauth.audit(AuditEvent::for_user(
         audit::TOKEN_CREATED,

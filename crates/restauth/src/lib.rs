@@ -28,7 +28,7 @@
 //! | `accounts` | djoser's user endpoints: current user, password change, reset by e-mail, registration (cargo feature `email`) |
 //! | `email` | mail over SMTP, sent off the request's path (cargo feature `email`) |
 //! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the [audit log](pipeline::audit), the shared [`Context`](pipeline::Context) |
-//! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL, the read cache |
+//! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL (restauth's schema, or a Django project's own tables), the read cache |
 //! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
 //! | [`core`] | settings, the [`Error`] type, the user, the clock, random keys, the [metrics](core::metrics) it emits — imports nothing above it |
 //!

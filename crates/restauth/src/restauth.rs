@@ -164,9 +164,27 @@ impl Builder {
         crate::core::settings::key_file::ensure_secret_key(&mut self.settings)
             .map_err(|e| Error::Config(e.0))?;
         let url = self.settings.database.url.clone();
-        let store = crate::store::connect(&self.settings.database)
-            .await
-            .map_err(|e| database_error(&url, e))?;
+        #[cfg(all(
+            feature = "django-hashers",
+            any(feature = "sqlite", feature = "postgres")
+        ))]
+        let store = crate::store::open(
+            &self.settings.database,
+            Arc::new(crate::django::session::Codec {
+                secret_key: self
+                    .settings
+                    .secret_key
+                    .as_ref()
+                    .map_or_else(String::new, |k| k.0.clone()),
+            }),
+        )
+        .await;
+        #[cfg(not(all(
+            feature = "django-hashers",
+            any(feature = "sqlite", feature = "postgres")
+        )))]
+        let store = crate::store::open(&self.settings.database).await;
+        let store = store.map_err(|e| database_error(&url, e))?;
         store.migrate().await.map_err(|e| database_error(&url, e))?;
         if self.throttle.is_none()
             && let Some(redis) = &self.settings.throttle.redis_url

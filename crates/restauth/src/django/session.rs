@@ -65,6 +65,26 @@ pub fn decode(session_data: &str, keys: &[String]) -> Result<SessionData, Sessio
 
 pub use crate::core::hmac::session_auth_hash as auth_hash;
 
+/// Django's database session backend's signing of `session_data`, for the store over Django's
+/// tables: JSON, compressed, salted with [`SESSION_SALT`], signed with `SECRET_KEY`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub struct Codec {
+    pub secret_key: String,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl crate::store::django::SessionCodec for Codec {
+    fn sign(&self, value: &serde_json::Value, signed_at: u64) -> String {
+        signing::dumps(value, SESSION_SALT, &self.secret_key, true, signed_at)
+    }
+
+    fn unsign(&self, text: &str) -> Option<(serde_json::Value, i64)> {
+        let unsigned =
+            signing::loads(text, SESSION_SALT, std::slice::from_ref(&self.secret_key)).ok()?;
+        Some((unsigned.value, unsigned.signed_at))
+    }
+}
+
 /// Whether a session's `_auth_user_hash` belongs to `password_hash` under one of `keys`, as
 /// Django's `get_user` checks it (constant-time).
 pub fn auth_hash_matches(session_hash: &str, password_hash: &str, keys: &[String]) -> bool {

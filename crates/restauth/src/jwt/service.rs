@@ -88,13 +88,16 @@ impl JwtService {
         let jwt = self.jwt();
         let refresh = jwt.issue_refresh(&self.user_claim(user), now_ms);
         self.store()
-            .insert_outstanding(&OutstandingToken {
-                jti: refresh.claims.jti.clone(),
-                user_id: user.id,
-                family: refresh.claims.jti.clone(),
-                created_at: refresh.claims.iat,
-                expires_at: refresh.claims.exp,
-            })
+            .insert_outstanding_raw(
+                &OutstandingToken {
+                    jti: refresh.claims.jti.clone(),
+                    user_id: user.id,
+                    family: refresh.claims.jti.clone(),
+                    created_at: refresh.claims.iat,
+                    expires_at: refresh.claims.exp,
+                },
+                &refresh.token,
+            )
             .await?;
         if self.settings().simple_jwt.update_last_login {
             self.store()
@@ -268,13 +271,15 @@ impl JwtService {
         if settings.blacklist_after_rotation {
             let outcome = self
                 .store()
-                .rotate_refresh(&old_row, &new_row, true, now_ms)
+                .rotate_refresh_raw((&old_row, token), (&new_row, &new.token), true, now_ms)
                 .await?;
             if let Rotation::Reused(rotated) = outcome {
                 return self.refresh_rotated(&claims, rotated, now_ms, source).await;
             }
         } else {
-            self.store().insert_outstanding(&new_row).await?;
+            self.store()
+                .insert_outstanding_raw(&new_row, &new.token)
+                .await?;
         }
         metrics::jwt_refresh("rotated");
         let access = jwt.access_for(&new.claims, now_ms);

@@ -88,6 +88,30 @@ where
     Some(derived.ct_eq(&expected).into())
 }
 
+/// Django's default hasher, for a store over Django's own tables: `password` as
+/// `pbkdf2_sha256$<iterations>$<salt>$<base64 dk>` with a 22-character alphanumeric salt
+/// (Django's 128 bits of salt entropy), exactly as `PBKDF2PasswordHasher.encode` writes it.
+pub(crate) fn pbkdf2_sha256_hash(password: &str, iterations: u32) -> String {
+    let salt = crate::core::random::string(crate::core::random::ALPHANUMERIC, 22);
+    let mut derived = [0u8; 32];
+    ::pbkdf2::pbkdf2_hmac::<Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    format!(
+        "pbkdf2_sha256${iterations}${salt}${}",
+        STANDARD.encode(derived)
+    )
+}
+
+/// Whether `encoded` is a `pbkdf2_sha256` hash of exactly `iterations` (Django's
+/// `must_update` is false for it).
+pub(crate) fn is_current_pbkdf2(encoded: &str, iterations: u32) -> bool {
+    matches!(fields::<4>(encoded), Some(["pbkdf2_sha256", i, _, _]) if parse_decimal(i) == Some(iterations))
+}
+
 /// `argon2$<PHC string without its leading $>` (argon2-cffi's encoding).
 fn argon2(encoded: &str, password: &[u8]) -> Option<bool> {
     let phc = encoded.strip_prefix("argon2")?;

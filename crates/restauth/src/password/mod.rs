@@ -112,6 +112,17 @@ pub struct PasswordHasher {
     /// A real hash with the current parameters, verified against when there is nothing to verify
     /// (unknown user, unusable or unreadable hash) so that those cost the same time.
     dummy: Argon2Hash,
+    /// Over Django's tables: new hashes are Django's PBKDF2-SHA256 with these iterations, and
+    /// the dummy verification is one of them (the cost an unknown user must also cost).
+    #[cfg(feature = "django-hashers")]
+    pbkdf2: Option<Pbkdf2Mode>,
+}
+
+#[cfg(feature = "django-hashers")]
+#[derive(Clone, Debug)]
+struct Pbkdf2Mode {
+    iterations: u32,
+    dummy: String,
 }
 
 impl PasswordHasher {
@@ -141,7 +152,26 @@ impl PasswordHasher {
             params,
             dummy,
             scratch: Scratch::default(),
+            #[cfg(feature = "django-hashers")]
+            pbkdf2: None,
         })
+    }
+
+    /// A hasher for a store over Django's own tables: new hashes in Django's default format,
+    /// PBKDF2-SHA256 with `iterations` (never Argon2id, which Django's default settings cannot
+    /// verify); unknown users and unusable hashes cost one PBKDF2 verification of the same
+    /// iterations.
+    #[cfg(feature = "django-hashers")]
+    pub fn django_pbkdf2(current: Argon2Params, iterations: u32) -> Result<Self, PasswordError> {
+        if iterations == 0 {
+            return Err(PasswordError("pbkdf2 iterations must be positive".into()));
+        }
+        let mut hasher = PasswordHasher::new(current)?;
+        hasher.pbkdf2 = Some(Pbkdf2Mode {
+            iterations,
+            dummy: django::pbkdf2_sha256_hash("dummy password", iterations),
+        });
+        Ok(hasher)
     }
 
     /// The parameters new hashes are made with.
@@ -155,6 +185,10 @@ impl PasswordHasher {
     /// Callers reject passwords over [`MAX_PASSWORD_BYTES`] first; a password Argon2 itself
     /// refuses (over 4 GiB) yields an unusable password rather than a panic.
     pub fn hash(&self, password: &str) -> String {
+        #[cfg(feature = "django-hashers")]
+        if let Some(mode) = &self.pbkdf2 {
+            return django::pbkdf2_sha256_hash(password, mode.iterations);
+        }
         let salt = crate::core::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
@@ -187,6 +221,16 @@ impl PasswordHasher {
         } else {
             verify_django(encoded, password)
         };
+        // Over Django's tables, Django's rule: rehash unless it is the default hasher's format
+        // at the configured iterations.
+        #[cfg(feature = "django-hashers")]
+        let checked = match (&self.pbkdf2, checked) {
+            (Some(mode), Some((matched, _))) => Some((
+                matched,
+                !django::is_current_pbkdf2(encoded, mode.iterations),
+            )),
+            (_, other) => other,
+        };
         match checked {
             Some((true, needs_rehash)) => Verification::Match { needs_rehash },
             Some((false, _)) => Verification::Mismatch,
@@ -200,6 +244,11 @@ impl PasswordHasher {
     /// Spends the time of verifying `password` against a real hash with the current parameters.
     /// For unknown users and unusable passwords, so that they cannot be told apart by timing.
     pub fn dummy_verify(&self, password: &str) {
+        #[cfg(feature = "django-hashers")]
+        if let Some(mode) = &self.pbkdf2 {
+            std::hint::black_box(django::verify(&mode.dummy, password));
+            return;
+        }
         std::hint::black_box(self.dummy.verify(
             password.as_bytes(),
             &self.scratch,
@@ -381,6 +430,39 @@ mod tests {
 
     fn matches(v: Verification) -> bool {
         matches!(v, Verification::Match { .. })
+    }
+
+    /// Over Django's tables: Django's default format, never Argon2id, and Django's rehash rule.
+    #[cfg(feature = "django-hashers")]
+    #[test]
+    fn django_schema_hashes_with_djangos_pbkdf2() {
+        let hasher = PasswordHasher::django_pbkdf2(FAST, 1000).unwrap();
+        let hash = hasher.hash("s3cret pass");
+        let fields: Vec<&str> = hash.split('$').collect();
+        assert_eq!(fields[..2], ["pbkdf2_sha256", "1000"]);
+        assert_eq!(fields[2].len(), 22);
+        assert!(fields[2].bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(
+            hasher.verify(&hash, "s3cret pass"),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(hasher.verify(&hash, "wrong"), Verification::Mismatch);
+        // Another format, or other iterations, become the default hasher's at the next login.
+        let argon = fast().hash("s3cret pass");
+        assert_eq!(
+            hasher.verify(&argon, "s3cret pass"),
+            Verification::Match { needs_rehash: true }
+        );
+        let older = PasswordHasher::django_pbkdf2(FAST, 999)
+            .unwrap()
+            .hash("s3cret pass");
+        assert_eq!(
+            hasher.verify(&older, "s3cret pass"),
+            Verification::Match { needs_rehash: true }
+        );
+        assert!(PasswordHasher::django_pbkdf2(FAST, 0).is_err());
     }
 
     #[test]

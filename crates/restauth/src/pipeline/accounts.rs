@@ -149,7 +149,7 @@ impl Context {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(Credentials::Invalid(None));
         }
-        let Some(user) = self.find_user(username).await? else {
+        let Some(mut user) = self.find_user(username).await? else {
             self.hashing().dummy_verify(password.to_owned()).await?;
             return Ok(Credentials::Invalid(None));
         };
@@ -161,30 +161,40 @@ impl Context {
             Verification::Mismatch => Ok(Credentials::Invalid(Some(user))),
             Verification::Match { .. } if !user.is_active => Ok(Credentials::Inactive(user)),
             Verification::Match { needs_rehash } => {
-                if needs_rehash {
-                    self.upgrade_hash(&user, password).await;
+                // The session this login may start carries the stored hash's auth hash.
+                if needs_rehash && let Some(new_hash) = self.upgrade_hash(&user, password).await {
+                    user.password = new_hash;
                 }
                 Ok(Credentials::Valid(Arc::new(user)))
             }
         }
     }
 
-    /// Re-hashes a legacy or outdated hash with the current parameters; failure only logs.
-    async fn upgrade_hash(&self, user: &User, password: &str) {
+    /// Re-hashes a legacy or outdated hash with the current parameters; the new hash once
+    /// stored. Failure only logs.
+    async fn upgrade_hash(&self, user: &User, password: &str) -> Option<String> {
         let new_hash = match self.hashing().hash(password.to_owned()).await {
             Ok(h) => h,
-            Err(e) => return tracing::warn!(error = %e, "password upgrade skipped"),
+            Err(e) => {
+                tracing::warn!(error = %e, "password upgrade skipped");
+                return None;
+            }
         };
         // The password is the same, so the user's sessions stay: they are stamped with the
         // new hash's session auth hash in the same transaction.
         let old_auth = crate::core::hmac::session_auth_hash(&user.password, self.secret_key());
         let new_auth = crate::core::hmac::session_auth_hash(&new_hash, self.secret_key());
-        if let Err(e) = self
+        match self
             .store()
             .upgrade_password(user.id, &user.password, &new_hash, &old_auth, &new_auth)
             .await
         {
-            tracing::warn!(error = %e, user_id = user.id, "password upgrade failed");
+            Ok(true) => Some(new_hash),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, user_id = user.id, "password upgrade failed");
+                None
+            }
         }
     }
 

@@ -43,18 +43,30 @@ impl Context {
         throttle: Arc<dyn ThrottleStore>,
         classes: Registry,
     ) -> Result<Self, Error> {
-        let hasher = PasswordHasher::new(settings.password.argon2)
-            .map_err(|e| Error::Config(format!("password.argon2: {e}")))?;
+        let django_schema =
+            settings.database.schema_flavor == crate::core::settings::SchemaFlavor::Django;
+        let hasher = if django_schema {
+            django_hasher(&settings)?
+        } else {
+            PasswordHasher::new(settings.password.argon2)
+                .map_err(|e| Error::Config(format!("password.argon2: {e}")))?
+        };
         let hashing = HashPool::new(
             hasher,
             settings.password.hashing_concurrency,
             Duration::from_secs(settings.password.hashing_queue_timeout.0),
         );
-        let cache = AuthCache::new(
-            settings.cache.ttl.as_i64(),
-            settings.cache.max_entries,
-            store.change_stamp(),
-        );
+        // Django changes rows without telling the cache: bound how long an entry is trusted.
+        let ttl = if django_schema {
+            settings
+                .cache
+                .ttl
+                .as_i64()
+                .min(settings.database.django_reread_after.as_i64())
+        } else {
+            settings.cache.ttl.as_i64()
+        };
+        let cache = AuthCache::new(ttl, settings.cache.max_entries, store.change_stamp());
         let audit = crate::pipeline::audit::AuditLog::open(&settings.audit)?;
         Ok(Context {
             inner: Arc::new(Inner {
@@ -127,5 +139,22 @@ impl Context {
         self.inner.cache.clear();
         self.inner.store.announce_change().await?;
         Ok(())
+    }
+}
+
+/// Django's default hasher, for a store over Django's tables.
+fn django_hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
+    #[cfg(feature = "django-hashers")]
+    return PasswordHasher::django_pbkdf2(
+        settings.password.argon2,
+        settings.password.pbkdf2_iterations,
+    )
+    .map_err(|e| Error::Config(format!("password.pbkdf2_iterations: {e}")));
+    #[cfg(not(feature = "django-hashers"))]
+    {
+        let _ = settings;
+        Err(Error::Config(
+            "database.schema_flavor: \"django\" needs the \"django-hashers\" cargo feature".into(),
+        ))
     }
 }

@@ -124,11 +124,9 @@ impl SessionService {
             last_seen: now,
             expires: now.saturating_add(settings.cookie_age.as_i64()),
         };
-        let replaces = previous
-            .filter(|k| is_valid_key(k))
-            .map(|k| hex::encode(digest(k)));
+        let replaces = previous.filter(|k| is_valid_key(k));
         self.store()
-            .insert_session_from(&record, replaces.as_deref(), &source.origin())
+            .insert_session_keyed(&record, &key, replaces, &source.origin())
             .await?;
         self.store().set_last_login(user.id, now).await?;
         if replaces.is_some() {
@@ -141,7 +139,7 @@ impl SessionService {
     pub async fn logout_session(&self, key: &str) -> Result<(), Error> {
         if is_valid_key(key) {
             self.store()
-                .delete_session(&hex::encode(digest(key)))
+                .delete_session_key(key, &hex::encode(digest(key)))
                 .await?;
             self.invalidate().await?;
         }
@@ -188,13 +186,13 @@ impl SessionService {
         let cache = self.cache();
         let generation = cache.generation();
         let hex_digest = hex::encode(d);
-        let Some((record, user)) = self.store().session_by_digest(&hex_digest).await? else {
+        let Some((record, user)) = self.store().session_by_key(key, &hex_digest).await? else {
             return Ok(Err(SessionEnd::Unknown));
         };
         let expected = session_auth_hash(&user.password, self.secret_key());
         if !bool::from(record.auth_hash.as_bytes().ct_eq(expected.as_bytes())) {
             // Django flushes such a session; so do we.
-            self.store().delete_session(&hex_digest).await?;
+            self.store().delete_session_key(key, &hex_digest).await?;
             return Ok(Err(SessionEnd::PasswordChanged));
         }
         let session = Arc::new(CachedSession::new(

@@ -238,11 +238,19 @@ pub(super) async fn spa_login(
 /// SessionAuthentication).
 pub(super) async fn spa_logout(
     State(pages): State<Pages>,
+    headers: HeaderMap,
     access: Access,
 ) -> Result<Response, Error> {
     let restauth = &pages.restauth;
     if let Some(AuthInfo::Session { session_id }) = &access.identity.auth {
-        restauth.logout_session_digest(session_id).await?;
+        // By the cookie's key when it names this session: a store over Django's table finds
+        // the row by key, not by digest.
+        match cookies::get(&headers, &restauth.settings().session.cookie_name) {
+            Some(key) if hex::encode(super::digest(key)) == *session_id => {
+                restauth.logout_session(key).await?
+            }
+            _ => restauth.logout_session_digest(session_id).await?,
+        }
     }
     let mut response = private(json_response(
         StatusCode::OK,

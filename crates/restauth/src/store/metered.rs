@@ -250,6 +250,93 @@ impl Store for Metered {
         metrics::store_operation("flush_expired_tokens", self.inner.flush_expired_tokens(now)).await
     }
 
+    // ---- the plaintext-key block (Django's schema) ----
+
+    async fn token_by_key(
+        &self,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
+        metrics::store_operation("token_by_digest", self.inner.token_by_key(key, digest)).await
+    }
+
+    async fn insert_token_keyed(
+        &self,
+        token: &NewToken,
+        key: &str,
+        origin: &Origin,
+    ) -> Result<TokenRecord, StoreError> {
+        metrics::store_operation(
+            "insert_token",
+            self.inner.insert_token_keyed(token, key, origin),
+        )
+        .await
+    }
+
+    async fn user_token_key(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<(TokenRecord, String)>, StoreError> {
+        metrics::store_operation("user_token_key", self.inner.user_token_key(user_id)).await
+    }
+
+    async fn session_by_key(
+        &self,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        metrics::store_operation("session_by_digest", self.inner.session_by_key(key, digest)).await
+    }
+
+    async fn insert_session_keyed(
+        &self,
+        session: &SessionRecord,
+        key: &str,
+        replaces: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        metrics::store_operation(
+            "insert_session",
+            self.inner.insert_session_keyed(session, key, replaces, origin),
+        )
+        .await
+    }
+
+    async fn delete_session_key(&self, key: &str, digest: &str) -> Result<bool, StoreError> {
+        metrics::store_operation("delete_session", self.inner.delete_session_key(key, digest)).await
+    }
+
+    async fn insert_outstanding_raw(
+        &self,
+        token: &OutstandingToken,
+        raw: &str,
+    ) -> Result<(), StoreError> {
+        metrics::store_operation(
+            "insert_outstanding",
+            self.inner.insert_outstanding_raw(token, raw),
+        )
+        .await
+    }
+
+    async fn rotate_refresh_raw(
+        &self,
+        old: (&OutstandingToken, &str),
+        new: (&OutstandingToken, &str),
+        blacklist_old: bool,
+        now_ms: i64,
+    ) -> Result<Rotation, StoreError> {
+        metrics::store_operation(
+            "rotate_refresh",
+            self.inner
+                .rotate_refresh_raw(old, new, blacklist_old, now_ms),
+        )
+        .await
+    }
+
+    async fn django_triggers(&self, install: bool) -> Result<(), StoreError> {
+        metrics::store_operation("django_triggers", self.inner.django_triggers(install)).await
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         metrics::store_operation("checkpoint", self.inner.checkpoint()).await
     }

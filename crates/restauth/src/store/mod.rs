@@ -19,6 +19,11 @@ use crate::core::user::User;
 
 pub mod cache;
 pub mod index;
+#[cfg(all(
+    feature = "django-hashers",
+    any(feature = "sqlite", feature = "postgres")
+))]
+pub mod django;
 mod metered;
 mod migrate;
 #[cfg(feature = "postgres")]
@@ -504,6 +509,99 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes outstanding and blacklisted rows of tokens expired by `now`.
     async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
 
+    // ---- Tables that keep keys in plaintext (Django's schema, `schema_flavor = "django"`) ----
+    // Django's `authtoken_token.key`, `django_session.session_key` and simplejwt's
+    // `token_blacklist_outstandingtoken.token` hold the credentials themselves, so a store over
+    // them cannot find or write a row from a digest alone: these variants take the key beside
+    // its digest. Every other store ignores the key and keeps only the digest.
+
+    /// [`Store::token_by_digest`], given the presented key too.
+    async fn token_by_key(
+        &self,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
+        let _ = key;
+        self.token_by_digest(digest).await
+    }
+    /// [`Store::insert_token_from`], given the new key too.
+    async fn insert_token_keyed(
+        &self,
+        token: &NewToken,
+        key: &str,
+        origin: &Origin,
+    ) -> Result<TokenRecord, StoreError> {
+        let _ = key;
+        self.insert_token_from(token, origin).await
+    }
+    /// DRF's one token per user: the user's token and its key, where the store keeps keys
+    /// (then obtaining a token returns this one). `None` for stores that keep digests only.
+    async fn user_token_key(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<(TokenRecord, String)>, StoreError> {
+        let _ = user_id;
+        Ok(None)
+    }
+    /// [`Store::session_by_digest`], given the cookie's key too.
+    async fn session_by_key(
+        &self,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        let _ = key;
+        self.session_by_digest(digest).await
+    }
+    /// [`Store::insert_session_from`], given the new key and the replaced one (keys, not
+    /// digests).
+    async fn insert_session_keyed(
+        &self,
+        session: &SessionRecord,
+        key: &str,
+        replaces: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let _ = key;
+        let replaces = replaces.map(key_digest);
+        self.insert_session_from(session, replaces.as_deref(), origin)
+            .await
+    }
+    /// [`Store::delete_session`], given the cookie's key too.
+    async fn delete_session_key(&self, key: &str, digest: &str) -> Result<bool, StoreError> {
+        let _ = key;
+        self.delete_session(digest).await
+    }
+    /// [`Store::insert_outstanding`], given the refresh token's text too.
+    async fn insert_outstanding_raw(
+        &self,
+        token: &OutstandingToken,
+        raw: &str,
+    ) -> Result<(), StoreError> {
+        let _ = raw;
+        self.insert_outstanding(token).await
+    }
+    /// [`Store::rotate_refresh`], given both refresh tokens' text too.
+    async fn rotate_refresh_raw(
+        &self,
+        old: (&OutstandingToken, &str),
+        new: (&OutstandingToken, &str),
+        blacklist_old: bool,
+        now_ms: i64,
+    ) -> Result<Rotation, StoreError> {
+        self.rotate_refresh(old.0, new.0, blacklist_old, now_ms)
+            .await
+    }
+    /// Over Django's tables on PostgreSQL: adds (`true`) or removes (`false`) the triggers
+    /// that `NOTIFY` restauth's change channel when Django changes a user, a token or a
+    /// session, so caches learn of it at once. The only change ever made to Django's tables.
+    async fn django_triggers(&self, install: bool) -> Result<(), StoreError> {
+        let _ = install;
+        Err(StoreError::Other(
+            "Django triggers need schema_flavor = \"django\" on PostgreSQL".into(),
+        ))
+    }
+    // ---- end of the plaintext-key block ----
+
     /// Makes the database file complete on its own (SQLite: folds the write-ahead log into
     /// it), so copying the file copies all the data. Nothing to do for a database server.
     async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -631,6 +729,12 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// The SHA-256 digest (hex) a key is stored and looked up by.
+pub fn key_digest(key: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
 /// Opens the store named by `url`: `sqlite://…` or `postgres://…` (`postgresql://…`).
 pub async fn connect(
     settings: &crate::core::settings::DatabaseSettings,
@@ -654,6 +758,50 @@ pub async fn connect(
             redact_url(url)
         )))
     }
+}
+
+/// Opens the store the settings name: [`connect`] for restauth's own schema, or the store over
+/// a Django project's tables for `schema_flavor = "django"`, which reads and writes Django's
+/// signed session data with `codec`.
+#[cfg(all(
+    feature = "django-hashers",
+    any(feature = "sqlite", feature = "postgres")
+))]
+pub async fn open(
+    settings: &crate::core::settings::DatabaseSettings,
+    codec: std::sync::Arc<dyn django::SessionCodec>,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if settings.schema_flavor != crate::core::settings::SchemaFlavor::Django {
+        return connect(settings).await;
+    }
+    let url = settings.url.as_str();
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        return django::open_sqlite(settings, codec).await;
+    }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return django::open_postgres(settings, codec).await;
+    }
+    Err(StoreError::Other(format!(
+        "database.url: unsupported scheme in {:?} for schema_flavor = \"django\" (use \
+         sqlite:// or postgres://)",
+        redact_url(url)
+    )))
+}
+
+/// [`connect`], in a build that cannot work on Django's tables.
+#[cfg(not(all(
+    feature = "django-hashers",
+    any(feature = "sqlite", feature = "postgres")
+)))]
+pub async fn open(
+    settings: &crate::core::settings::DatabaseSettings,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if settings.schema_flavor == crate::core::settings::SchemaFlavor::Django {
+        return Err(missing_feature("django-hashers"));
+    }
+    connect(settings).await
 }
 
 /// The store, timed per operation.

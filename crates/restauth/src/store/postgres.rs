@@ -89,7 +89,7 @@ pub(crate) struct PostgresDialect {
     pool: PgPool,
     signal: Arc<Signal>,
     /// The payload announcing a change for this schema (processes on other schemas ignore it).
-    change_payload: String,
+    pub(crate) change_payload: String,
     /// Client-side bound on one operation, should the network swallow packets silently.
     deadline: Duration,
     tasks: Vec<tokio::task::AbortHandle>,

@@ -81,10 +81,10 @@ pub(crate) struct SqlStore<D: Dialect> {
     pub(crate) dialect: D,
 }
 
-type Query<D> =
+pub(crate) type Query<D> =
     sqlx::query::Query<'static, <D as Dialect>::DB, <<D as Dialect>::DB as Database>::Arguments>;
-type DbRow<D> = <<D as Dialect>::DB as Database>::Row;
-type Tx<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
+pub(crate) type DbRow<D> = <<D as Dialect>::DB as Database>::Row;
+pub(crate) type Tx<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
 
 macro_rules! user_columns {
     () => {
@@ -224,7 +224,7 @@ where
     }
 
     /// Runs `op` under the dialect's deadline, if any.
-    async fn bounded<T>(
+    pub(crate) async fn bounded<T>(
         &self,
         op: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
@@ -238,7 +238,7 @@ where
         }
     }
 
-    async fn begin_write(&self) -> Result<Tx<D>, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<Tx<D>, StoreError> {
         self.writer
             .begin_with(D::BEGIN_WRITE)
             .await
@@ -246,7 +246,7 @@ where
     }
 
     /// One write statement on its own; how many rows it touched.
-    async fn write(&self, q: Query<D>) -> Result<u64, StoreError> {
+    pub(crate) async fn write(&self, q: Query<D>) -> Result<u64, StoreError> {
         self.bounded(async {
             let done = q.execute(&self.writer).await.map_err(classify)?;
             Ok(D::rows_affected(&done))
@@ -255,17 +255,17 @@ where
     }
 
     /// One statement in a transaction; how many rows it touched.
-    async fn write_in(tx: &mut Tx<D>, q: Query<D>) -> Result<u64, StoreError> {
+    pub(crate) async fn write_in(tx: &mut Tx<D>, q: Query<D>) -> Result<u64, StoreError> {
         let done = q.execute(&mut **tx).await.map_err(classify)?;
         Ok(D::rows_affected(&done))
     }
 
-    async fn read_row(&self, q: Query<D>) -> Result<Option<DbRow<D>>, StoreError> {
+    pub(crate) async fn read_row(&self, q: Query<D>) -> Result<Option<DbRow<D>>, StoreError> {
         self.bounded(async { q.fetch_optional(&self.reader).await.map_err(classify) })
             .await
     }
 
-    async fn read_rows(&self, q: Query<D>) -> Result<Vec<DbRow<D>>, StoreError> {
+    pub(crate) async fn read_rows(&self, q: Query<D>) -> Result<Vec<DbRow<D>>, StoreError> {
         self.bounded(async { q.fetch_all(&self.reader).await.map_err(classify) })
             .await
     }

@@ -22,7 +22,7 @@ use crate::core::user::User;
 use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
 use crate::store::cache::{CachedToken, Digest};
-use crate::store::{NewToken, TokenRecord};
+use crate::store::{NewToken, StoreError, TokenRecord};
 
 /// Length of a key in characters.
 pub const KEY_LENGTH: usize = 40;
@@ -89,6 +89,11 @@ impl TokenService {
         source: &Source,
     ) -> Result<IssuedToken, Error> {
         let settings = &self.settings().token;
+        // Over Django's tables, DRF's model: one token per user, and obtaining it again
+        // returns the same key.
+        if let Some((record, key)) = self.store().user_token_key(user_id).await? {
+            return Ok(IssuedToken { key, record });
+        }
         let created_ms = crate::core::clock::now_ms();
         let created = created_ms.div_euclid(1000);
         let key = generate_key();
@@ -103,9 +108,20 @@ impl TokenService {
         // A task of its own, so a client that goes away cannot stop it between the commit and
         // the additions stamp the token index waits for (see `store::index`).
         let store = self.store().clone();
-        let record = tokio::spawn(async move { store.insert_token_from(&token, &origin).await })
-            .await
-            .map_err(|e| Error::Internal(format!("storing a token: {e}")))??;
+        let stored_key = key.clone();
+        let inserted =
+            tokio::spawn(async move { store.insert_token_keyed(&token, &stored_key, &origin).await })
+                .await
+                .map_err(|e| Error::Internal(format!("storing a token: {e}")))?;
+        let record = match inserted {
+            Ok(record) => record,
+            // A concurrent obtain made the user's one token first: DRF's get_or_create.
+            Err(StoreError::Conflict(_)) => match self.store().user_token_key(user_id).await? {
+                Some((record, key)) => return Ok(IssuedToken { key, record }),
+                None => return Err(Error::Unavailable),
+            },
+            Err(e) => return Err(e.into()),
+        };
         if settings.limit_per_user.is_some() {
             // An evicted token may sit in a cache.
             self.invalidate().await?;
@@ -154,7 +170,7 @@ impl TokenService {
                 .user_by_id(token.user_id)
                 .await?
                 .map(|user| (token, user)),
-            None => self.load_token(&d, now).await?,
+            None => self.load_token(key, &d, now).await?,
         };
         Ok(match found {
             Some((token, user)) => self.verdict(token, user, now),
@@ -179,6 +195,7 @@ impl TokenService {
 
     async fn load_token(
         &self,
+        key: &str,
         d: &Digest,
         now: i64,
     ) -> Result<Option<(Arc<CachedToken>, Arc<User>)>, Error> {
@@ -189,7 +206,7 @@ impl TokenService {
         let cache = self.cache();
         let generation = cache.generation();
         let hex_digest = hex::encode(d);
-        let Some((record, user)) = self.store().token_by_digest(&hex_digest).await? else {
+        let Some((record, user)) = self.store().token_by_key(key, &hex_digest).await? else {
             return Ok(None);
         };
         // The index found it; compare again in constant time as defence in depth.

@@ -15,6 +15,7 @@ use self::throttle::ThrottleClass;
 
 pub mod accounts;
 mod cors;
+pub mod django;
 pub mod jwt;
 pub mod key_file;
 pub mod password;
@@ -24,6 +25,7 @@ mod weak_secrets;
 
 pub use accounts::{AccountsSettings, EmailSettings, SmtpTls};
 pub use cors::CorsSettings;
+pub use django::SchemaFlavor;
 
 /// A duration in whole seconds; reads an integer of seconds or `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -481,6 +483,19 @@ pub struct DatabaseSettings {
     /// deployments, or test runs, can share one database with a schema each. Default: the
     /// server's `search_path` (normally `public`).
     pub schema: Option<String>,
+    /// `"restauth"` (default): restauth's own tables. `"django"`: a live Django project's
+    /// tables, shared with Django (see the README, "Beside a Django project").
+    pub schema_flavor: SchemaFlavor,
+    /// Django schema: the user model's table (a custom user model: e.g. `accounts_user`).
+    pub django_user_table: String,
+    /// Django schema: the user model's `USERNAME_FIELD` column.
+    pub django_username_field: String,
+    /// Django schema: a cached user, token or session is read again from Django's tables once
+    /// it is this old, so a change Django makes is honoured within it (default 1 s).
+    pub django_reread_after: Seconds,
+    /// Django schema: the `_auth_user_backend` written into sessions restauth starts (one of
+    /// Django's `AUTHENTICATION_BACKENDS`).
+    pub django_auth_backend: String,
 }
 
 impl Default for DatabaseSettings {
@@ -491,6 +506,11 @@ impl Default for DatabaseSettings {
             acquire_timeout: Seconds(1),
             statement_timeout: Seconds(5),
             schema: None,
+            schema_flavor: SchemaFlavor::Restauth,
+            django_user_table: "auth_user".into(),
+            django_username_field: "username".into(),
+            django_reread_after: Seconds(1),
+            django_auth_backend: django::DJANGO_MODEL_BACKEND.into(),
         }
     }
 }
@@ -571,6 +591,9 @@ impl Default for TokenSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordSettings {
     pub argon2: Argon2Params,
+    /// PBKDF2-SHA256 iterations of new hashes when `[database] schema_flavor = "django"`
+    /// (Django's default hasher; Argon2id is not used there). Default: Django 5.2's.
+    pub pbkdf2_iterations: u32,
     pub validation: PasswordValidation,
     /// Password hashes computed at once; more wait (bounded memory: argon2 memory × this).
     pub hashing_concurrency: Option<usize>,
@@ -582,6 +605,7 @@ impl Default for PasswordSettings {
     fn default() -> Self {
         PasswordSettings {
             argon2: Argon2Params::default(),
+            pbkdf2_iterations: django::DJANGO_PBKDF2_ITERATIONS,
             validation: PasswordValidation::default(),
             hashing_concurrency: None,
             hashing_queue_timeout: Seconds(10),
@@ -687,6 +711,19 @@ impl Settings {
         if route_path(&self.session.login_url) == route_path(&self.session.logout_url) {
             return Err(ConfigError(
                 "session.logout_url: must differ from session.login_url".into(),
+            ));
+        }
+        django::validate(
+            self.database.schema_flavor,
+            &self.database.django_user_table,
+            &self.database.django_username_field,
+            self.database.django_reread_after,
+        )?;
+        if self.database.schema_flavor == SchemaFlavor::Django
+            && self.password.pbkdf2_iterations < 100_000
+        {
+            return Err(ConfigError(
+                "password.pbkdf2_iterations: at least 100000 (Django's default is 1000000)".into(),
             ));
         }
         if self.database.max_connections == 0 {

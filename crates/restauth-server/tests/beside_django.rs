@@ -1,0 +1,684 @@
+//! `schema_flavor = "django"`: restauth and a running Django project (Django, DRF and
+//! simplejwt from PyPI in a virtualenv, served by gunicorn) on one database, driven side by
+//! side over HTTP. A login, a DRF token or a JWT made by either stack works on the other; a
+//! logout or a password change on either ends the other's sessions. Once on SQLite, once on
+//! PostgreSQL; one Django start per database.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{PASSWORD, Reply, Server, TestDb, plain, postgres_url, skip, stderr, stdout};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// `[database] django_reread_after` in these servers (the default).
+const REREAD: Duration = Duration::from_secs(1);
+const NEW_PASSWORD: &str = "a new horse battery staple";
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django")
+}
+
+/// The Django project on one database, served by gunicorn while this lives.
+struct Django {
+    venv: PathBuf,
+    secret_key: String,
+    /// `DJANGO_DB`: a SQLite path or a PostgreSQL URL.
+    db: String,
+    /// The PostgreSQL schema shared with restauth.
+    schema: Option<String>,
+    base: String,
+    gunicorn: Option<Child>,
+}
+
+impl Drop for Django {
+    fn drop(&mut self) {
+        if let Some(mut g) = self.gunicorn.take() {
+            let _ = g.kill();
+            let _ = g.wait();
+        }
+    }
+}
+
+impl Django {
+    fn new(venv: PathBuf, secret_key: &str, db: String, schema: Option<String>) -> Django {
+        Django {
+            venv,
+            secret_key: secret_key.to_owned(),
+            db,
+            schema,
+            base: String::new(),
+            gunicorn: None,
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(self.venv.join("bin").join(program));
+        c.current_dir(fixture())
+            .env("DJANGO_SECRET_KEY", &self.secret_key)
+            .env("DJANGO_DB", &self.db)
+            .env("DJANGO_SETTINGS_MODULE", "fixture.settings")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        if let Some(schema) = &self.schema {
+            c.env("DJANGO_DB_SCHEMA", schema);
+        }
+        c
+    }
+
+    fn manage(&self, args: &[&str]) -> String {
+        let out = self
+            .command("python")
+            .arg("manage.py")
+            .args(args)
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "manage.py {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    fn serve(&mut self) {
+        let mut gunicorn = self
+            .command("gunicorn")
+            .args(["fixture.wsgi", "--bind", "127.0.0.1:0", "--workers", "2"])
+            .arg("--no-control-socket")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gunicorn");
+        let err = gunicorn.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some((_, addr)) = line.split_once("Listening at: ") {
+                    let addr = addr.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send(addr);
+                } else if line.contains("Error") || line.contains("Traceback") {
+                    eprintln!("gunicorn: {line}");
+                }
+            }
+        });
+        self.gunicorn = Some(gunicorn);
+        self.base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("gunicorn did not start");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let r = req.send().await.expect("request to Django");
+        Reply {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// GET `path` with these request headers.
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = plain().get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
+    /// Django's own login view: the `sessionid` cookie a browser would hold.
+    async fn login(&self, username: &str, password: &str) -> Option<String> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = client
+            .get(self.url("/accounts/login/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let marker = "name=\"csrfmiddlewaretoken\" value=\"";
+        let start = page.find(marker).expect("csrf field") + marker.len();
+        let csrf = &page[start..start + page[start..].find('"').unwrap()];
+        let done = client
+            .post(self.url("/accounts/login/"))
+            .form(&[
+                ("csrfmiddlewaretoken", csrf),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if done.status().as_u16() != 302 {
+            return None;
+        }
+        done.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|l| l.strip_prefix("sessionid="))
+            .map(|c| c.split(';').next().unwrap_or("").to_owned())
+    }
+
+    /// Whom Django's plain session view sees, or `None` (anonymous).
+    async fn session_user(&self, sessionid: &str) -> Option<String> {
+        let r = self
+            .get("/whoami/", &[("Cookie", &format!("sessionid={sessionid}"))])
+            .await;
+        (r.status == 200).then(|| r.json()["user"].as_str().unwrap_or("").to_owned())
+    }
+
+    /// Whom Django's DRF view sees with this `Authorization`, or the status it answered.
+    async fn api_user(&self, authorization: &str) -> Result<String, u16> {
+        let r = self
+            .get("/api/whoami/", &[("Authorization", authorization)])
+            .await;
+        if r.status == 200 {
+            Ok(r.json()["user"].as_str().unwrap_or("").to_owned())
+        } else {
+            Err(r.status)
+        }
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(plain().post(self.url(path)).json(body)).await
+    }
+}
+
+/// Whom restauth's session-authenticated view sees with this session, or `None`.
+async fn restauth_session_user(s: &Server, sessionid: &str) -> Option<String> {
+    let r = s
+        .send(
+            plain()
+                .get(s.url("/api/dashboard/"))
+                .header("Cookie", format!("sessionid={sessionid}")),
+        )
+        .await;
+    assert_ne!(r.status, 500, "{}", s.log());
+    (r.status == 200).then(|| {
+        let message = r.json()["message"].as_str().unwrap_or("").to_owned();
+        message
+            .strip_prefix("Hello ")
+            .and_then(|m| m.split(',').next())
+            .unwrap_or("")
+            .to_owned()
+    })
+}
+
+/// Whom restauth's view sees with this `Authorization` on `path`, or the status.
+async fn restauth_api_user(s: &Server, path: &str, authorization: &str) -> Result<String, u16> {
+    let r = s.get(path, Some(authorization)).await;
+    assert_ne!(r.status, 500, "{}", s.log());
+    if r.status == 200 {
+        Ok(r.json()["username"].as_str().unwrap_or("").to_owned())
+    } else {
+        Err(r.status)
+    }
+}
+
+fn django_secret() -> String {
+    format!("dj-{}", restauth::core::random::hex::<24>())
+}
+
+fn django_venv() -> Option<PathBuf> {
+    match common::python_venv("django", &fixture().join("requirements.txt")) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            skip(&format!("no Django virtualenv: {e}"));
+            None
+        }
+    }
+}
+
+/// Every row of the side-by-side contract on one database.
+async fn side_by_side(
+    mut django: Django,
+    database: &str,
+    password_hash: impl AsyncFn(&str) -> String,
+) -> (Django, Server) {
+    django.manage(&["migrate", "--noinput"]);
+    django.manage(&[
+        "shell",
+        "-c",
+        &format!(
+            "from django.contrib.auth.models import User\n\
+             for name in ('alice', 'bob', 'carol'):\n    \
+             User.objects.create_user(name, name + '@example.com', {PASSWORD:?})\n\
+             from django.contrib.auth.hashers import PBKDF2PasswordHasher\n\
+             h = PBKDF2PasswordHasher()\n\
+             dave = User.objects.create_user('dave')\n\
+             dave.password = h.encode({PASSWORD:?}, h.salt(), 600000)\n\
+             dave.save()"
+        ),
+    ]);
+    django.serve();
+    let s = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {:?}", django.secret_key))
+        .database(database)
+        .database("schema_flavor = \"django\"")
+        .start()
+        .await;
+
+    // --- simplejwt: one signing key, one set of claims, one blacklist (before any clock
+    // advance: PyJWT refuses an `iat` in its future).
+    let pair = s
+        .post_json(
+            "/api/token/",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let (access, refresh) = (
+        pair.json()["access"].as_str().unwrap().to_owned(),
+        pair.json()["refresh"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        django.api_user(&format!("Bearer {access}")).await,
+        Ok("alice".into()),
+        "restauth's access token on DRF"
+    );
+    let r = django
+        .post_json("/api/token/refresh/", &json!({"refresh": refresh}))
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "restauth's refresh token on simplejwt: {}",
+        r.body
+    );
+    let django_access = r.json()["access"].as_str().unwrap().to_owned();
+    assert_eq!(
+        restauth_api_user(&s, "/api/jwt/profile/", &format!("Bearer {django_access}")).await,
+        Ok("alice".into()),
+        "simplejwt's access token on restauth"
+    );
+    let r = django
+        .post_json(
+            "/api/token/",
+            &json!({"username": "bob", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let django_refresh = r.json()["refresh"].as_str().unwrap().to_owned();
+    let r = s
+        .post_json(
+            "/api/token/refresh/",
+            &json!({"refresh": django_refresh}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "simplejwt's refresh token on restauth: {}",
+        r.body
+    );
+    // Blacklisted by simplejwt: refused by restauth; by restauth: refused by simplejwt.
+    let r = django
+        .post_json("/api/token/blacklist/", &json!({"refresh": refresh}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post_json("/api/token/refresh/", &json!({"refresh": refresh}), None)
+        .await;
+    assert_eq!(r.status, 401, "blacklisted by simplejwt: {}", r.body);
+    assert_eq!(r.json()["code"], "token_not_valid");
+    let r = django
+        .post_json(
+            "/api/token/",
+            &json!({"username": "carol", "password": PASSWORD}),
+        )
+        .await;
+    let carol_refresh = r.json()["refresh"].as_str().unwrap().to_owned();
+    let r = s
+        .post_json(
+            "/api/token/blacklist/",
+            &json!({"refresh": carol_refresh}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = django
+        .post_json("/api/token/refresh/", &json!({"refresh": carol_refresh}))
+        .await;
+    assert_eq!(r.status, 401, "blacklisted by restauth: {}", r.body);
+
+    // --- DRF tokens: one per user, whoever makes it.
+    let made = django.manage(&["drf_create_token", "alice"]);
+    let django_key = made
+        .split_whitespace()
+        .nth(2)
+        .expect("Generated token <key> for user alice")
+        .to_owned();
+    assert_eq!(
+        restauth_api_user(&s, "/api/profile/", &format!("Token {django_key}")).await,
+        Ok("alice".into()),
+        "a token drf_create_token made, on restauth"
+    );
+    let r = s
+        .post_json(
+            "/api-token-auth/",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["token"],
+        django_key,
+        "DRF's model: obtaining returns the user's one token"
+    );
+    let r = s
+        .post_json(
+            "/api-token-auth/",
+            &json!({"username": "bob", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let restauth_key = r.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        django.api_user(&format!("Token {restauth_key}")).await,
+        Ok("bob".into()),
+        "a token restauth issued, on DRF"
+    );
+    let r = django
+        .send(
+            plain()
+                .post(django.url("/api-token-auth/"))
+                .form(&[("username", "bob"), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.json()["token"], restauth_key.as_str());
+    // `drf_create_token -r` replaces the one token, for both stacks.
+    let out = s.command(&["drf_create_token", "-r", "bob"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reset_key = stdout(&out)
+        .split_whitespace()
+        .nth(2)
+        .expect("Generated token <key> for user bob")
+        .to_owned();
+    assert_ne!(reset_key, restauth_key);
+    assert_eq!(
+        django.api_user(&format!("Token {reset_key}")).await,
+        Ok("bob".into())
+    );
+    assert!(
+        django
+            .api_user(&format!("Token {restauth_key}"))
+            .await
+            .is_err()
+    );
+
+    // --- Sessions, both ways.
+    let from_django = django.login("alice", PASSWORD).await.expect("Django login");
+    assert_eq!(
+        restauth_session_user(&s, &from_django).await.as_deref(),
+        Some("alice"),
+        "a session Django's login made, on restauth"
+    );
+    let browser = common::login(&s, "alice").await;
+    assert_eq!(
+        django.session_user(&browser.session).await.as_deref(),
+        Some("alice"),
+        "a session restauth's login made, on Django"
+    );
+    assert_eq!(
+        django
+            .get(
+                "/api/whoami/",
+                &[("Cookie", &format!("sessionid={}", browser.session))]
+            )
+            .await
+            .json()["user"],
+        "alice",
+        "and on DRF's SessionAuthentication"
+    );
+
+    // A hash of Django's older iteration count: restauth's login rehashes it as Django's
+    // would, into Django's current format, and the session it starts holds on both stacks.
+    assert!(
+        password_hash("dave")
+            .await
+            .starts_with("pbkdf2_sha256$600000$")
+    );
+    let dave = common::login(&s, "dave").await;
+    assert!(
+        password_hash("dave")
+            .await
+            .starts_with("pbkdf2_sha256$1000000$")
+    );
+    assert_eq!(
+        restauth_session_user(&s, &dave.session).await.as_deref(),
+        Some("dave")
+    );
+    assert_eq!(
+        django.session_user(&dave.session).await.as_deref(),
+        Some("dave")
+    );
+
+    // --- Logout on Django ends the session on restauth within the re-read bound.
+    let r = django
+        .send(
+            plain()
+                .post(django.url("/logout/"))
+                .header("Cookie", format!("sessionid={from_django}")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    s.advance_clock(REREAD);
+    assert_eq!(
+        restauth_session_user(&s, &from_django).await,
+        None,
+        "logged out on Django"
+    );
+    // Logout on restauth ends it on Django at once (Django reads its table every request).
+    let r = s
+        .send(
+            plain()
+                .post(s.url("/api/auth/logout/"))
+                .header("Cookie", browser.cookie())
+                .header("X-CSRFToken", &browser.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(django.session_user(&browser.session).await, None);
+
+    // --- A password change on Django ends restauth's sessions (Django's session auth hash).
+    let on_restauth = common::login(&s, "alice").await;
+    let changing = django.login("alice", PASSWORD).await.expect("Django login");
+    let r = django
+        .send(
+            plain()
+                .post(django.url("/password/"))
+                .header("Cookie", format!("sessionid={changing}"))
+                .form(&[("new_password", NEW_PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.advance_clock(REREAD);
+    assert_eq!(
+        restauth_session_user(&s, &on_restauth.session).await,
+        None,
+        "password changed on Django"
+    );
+    assert_eq!(django.session_user(&on_restauth.session).await, None);
+    // restauth verifies the hash Django wrote, and keeps it Django's.
+    let r = common::spa_login(&s, "alice", NEW_PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        password_hash("alice")
+            .await
+            .starts_with("pbkdf2_sha256$1000000$")
+    );
+
+    // --- A password change on restauth ends Django's sessions, and Django verifies the
+    // PBKDF2 hash restauth wrote.
+    let on_django = django
+        .login("alice", NEW_PASSWORD)
+        .await
+        .expect("Django login");
+    assert_eq!(
+        django.session_user(&on_django).await.as_deref(),
+        Some("alice")
+    );
+    let out = s.command(
+        &["changepassword", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash = password_hash("alice").await;
+    assert!(hash.starts_with("pbkdf2_sha256$1000000$"), "{hash}");
+    assert_eq!(django.session_user(&on_django).await, None);
+    assert!(django.login("alice", PASSWORD).await.is_some());
+    assert!(django.login("alice", NEW_PASSWORD).await.is_none());
+    // The token Django made died with the password change, as restauth's tokens do.
+    assert_eq!(
+        restauth_api_user(&s, "/api/profile/", &format!("Token {django_key}")).await,
+        Err(401)
+    );
+    assert!(
+        django
+            .api_user(&format!("Token {django_key}"))
+            .await
+            .is_err()
+    );
+    (django, s)
+}
+
+#[tokio::test]
+async fn beside_django_on_sqlite() {
+    if common::postgres_backend() {
+        // The PostgreSQL pass of the suites: this SQLite run belongs to the other one.
+        eprintln!("beside_django_on_sqlite: runs when the suites run on SQLite");
+        return;
+    }
+    let Some(venv) = django_venv() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let secret = django_secret();
+    let database = format!("url = {:?}", format!("sqlite://{}", db.display()));
+
+    // Before Django's migrate: restauth refuses to make Django's tables itself.
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        format!("secret_key = {secret:?}\n[database]\n{database}\nschema_flavor = \"django\"\n"),
+    )
+    .unwrap();
+    let out = common::command_in(dir.path(), &["migrate"], "");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("run Django's `python manage.py migrate` first"),
+        "{}",
+        stderr(&out)
+    );
+
+    let django = Django::new(venv, &secret, db.display().to_string(), None);
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    let (_django, s) = side_by_side(django, &database, async |name: &str| {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT password FROM auth_user WHERE username = $1")
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    })
+    .await;
+    // No NOTIFY on SQLite: the re-read bound is the only way, and the triggers say so.
+    let out = s.command(&["migrate", "--django-triggers"], "");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("need PostgreSQL"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn beside_django_on_postgres() {
+    let Some(url) = postgres_url() else {
+        skip("RESTAUTH_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let Some(venv) = django_venv() else { return };
+    let db = TestDb::new(&url);
+    {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let ddl = format!("CREATE SCHEMA {}", db.schema);
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let secret = django_secret();
+    let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone()));
+    let database = db.config_via(&db.url);
+    let schema = db.schema.clone();
+    let (django, s) = side_by_side(django, &database, async |name: &str| {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let path = format!("SET search_path TO {schema}");
+        sqlx::query(sqlx::AssertSqlSafe(path))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT password FROM auth_user WHERE username = $1")
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    })
+    .await;
+
+    // --- The opt-in triggers: Django's changes reach the caches by NOTIFY, at once.
+    let triggers = async || -> i64 {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND t.tgname = 'restauth_notify'",
+        )
+        .bind(&db.schema)
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+    };
+    let out = s.command(&["migrate", "--django-triggers"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(triggers().await, 3);
+    // A server that would trust its cache for 30 s without them.
+    let patient = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {:?}", django.secret_key))
+        .database(&database)
+        .database("schema_flavor = \"django\"\ndjango_reread_after = 600")
+        .start()
+        .await;
+    let sessionid = django.login("bob", PASSWORD).await.expect("Django login");
+    assert_eq!(
+        restauth_session_user(&patient, &sessionid).await.as_deref(),
+        Some("bob")
+    );
+    let r = django
+        .send(
+            plain()
+                .post(django.url("/logout/"))
+                .header("Cookie", format!("sessionid={sessionid}")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // The bound between restauth instances, not the re-read bound: no clock moves here.
+    std::thread::sleep(common::CROSS_PROCESS_BOUND);
+    assert_eq!(restauth_session_user(&patient, &sessionid).await, None);
+    let out = s.command(&["migrate", "--drop-django-triggers"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(triggers().await, 0);
+}
