@@ -22,7 +22,7 @@ use crate::store::cache::Digest;
 
 /// Rows read per query while loading.
 #[cfg(not(test))]
-const PAGE: u32 = 50_000;
+const PAGE: u32 = 10_000;
 #[cfg(test)]
 const PAGE: u32 = 4;
 /// Additions kept apart from the sorted prefixes until there are this many.
@@ -121,30 +121,35 @@ impl DigestIndex {
         // committed after moves the stamp again, and the loop goes round once more.
         while let Some(stamp) = store.additions_stamp() {
             let mut after = self.state.read().map_or(0, |s| s.max_id);
+            let mut fresh = Vec::new();
             loop {
                 let rows = store.token_digests_after(after, PAGE).await?;
-                let full = rows.len() == PAGE as usize;
-                let Ok(mut state) = self.state.write() else {
-                    return Ok(());
-                };
                 for (id, digest) in &rows {
-                    if let Some(p) = prefix_of_hex(digest) {
-                        state.recent.insert(p);
-                    }
-                    state.max_id = state.max_id.max(*id);
+                    fresh.extend(prefix_of_hex(digest));
+                    after = after.max(*id);
                 }
-                after = state.max_id;
-                if state.recent.len() >= MERGE_AT {
-                    let recent = std::mem::take(&mut state.recent);
-                    state.sorted.extend(recent);
-                    state.sorted.sort_unstable();
-                    state.sorted.dedup();
-                }
-                if !full {
-                    state.complete_at = Some(stamp);
+                if rows.len() < PAGE as usize {
                     break;
                 }
             }
+            let Ok(mut state) = self.state.write() else {
+                return Ok(());
+            };
+            state.max_id = state.max_id.max(after);
+            if state.recent.len() + fresh.len() < MERGE_AT {
+                state.recent.extend(fresh);
+            } else {
+                // One sort per refresh, not one per addition: a first load of a million
+                // tokens sorts once.
+                let recent = std::mem::take(&mut state.recent);
+                state.sorted.extend(fresh);
+                state.sorted.extend(recent);
+                state.sorted.sort_unstable();
+                state.sorted.dedup();
+                state.sorted.shrink_to_fit();
+            }
+            state.complete_at = Some(stamp);
+            drop(state);
             if store.additions_stamp() == Some(stamp) {
                 break;
             }
