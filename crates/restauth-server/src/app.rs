@@ -68,7 +68,7 @@ pub fn router(
         )
         .merge(restauth::admin::router(&restauth.admin()));
     // Accounts over HTTP: djoser's endpoints under [accounts] prefix (none when disabled).
-    if settings.accounts.enabled {
+    if settings.serves_accounts() {
         let accounts = restauth::accounts::AccountsService::new(
             restauth.context().clone(),
             restauth.tokens().clone(),

@@ -210,7 +210,7 @@ fn check_deployment(
 /// Account mails that could not go out, and reset links whose host a client would choose.
 fn check_accounts(settings: &Settings, server: &ServerSettings, report: &mut Report) {
     let accounts = &settings.accounts;
-    if !accounts.enabled {
+    if !settings.serves_accounts() {
         return;
     }
     let activation = accounts.registration && accounts.send_activation_email;

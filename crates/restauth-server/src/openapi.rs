@@ -353,7 +353,7 @@ impl<'a> Describer<'a> {
         // Devices and staff
         paths.extend(self.devices_and_staff());
         // Accounts over HTTP
-        if self.settings.accounts.enabled {
+        if self.settings.serves_accounts() {
             paths.extend(self.accounts());
         }
         if server.demo_views {

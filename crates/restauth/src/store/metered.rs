@@ -297,7 +297,8 @@ impl Store for Metered {
     ) -> Result<(), StoreError> {
         metrics::store_operation(
             "insert_session",
-            self.inner.insert_session_keyed(session, key, replaces, origin),
+            self.inner
+                .insert_session_keyed(session, key, replaces, origin),
         )
         .await
     }

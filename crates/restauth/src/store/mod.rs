@@ -18,12 +18,12 @@ use async_trait::async_trait;
 use crate::core::user::User;
 
 pub mod cache;
-pub mod index;
 #[cfg(all(
     feature = "django-hashers",
     any(feature = "sqlite", feature = "postgres")
 ))]
 pub mod django;
+pub mod index;
 mod metered;
 mod migrate;
 #[cfg(feature = "postgres")]
@@ -649,10 +649,14 @@ pub trait Store: Send + Sync + 'static {
     /// can change), in id order.
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
 
-    // Accounts over HTTP
+    // Accounts over HTTP (stores without them, as the one over Django's tables, answer that
+    // they cannot: the server does not serve djoser's endpoints over them)
     /// The users whose e-mail is `email`, ignoring ASCII case (Django's `email__iexact`), in
     /// id order.
-    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError>;
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        let _ = email;
+        Err(unsupported("look users up by e-mail"))
+    }
     /// Sets the user's e-mail; with `deactivate`, also makes the account inactive (it is
     /// activated again through the new address). `false` if there is no such user.
     async fn update_email(
@@ -660,7 +664,10 @@ pub trait Store: Send + Sync + 'static {
         user_id: i64,
         email: &str,
         deactivate: bool,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let _ = (user_id, email, deactivate);
+        Err(unsupported("change an e-mail"))
+    }
     /// In one transaction: sets the password hash, moves `valid_after` to `cut_off`, and ends
     /// every API token and session of the user but the one `keep` names, which is re-dated
     /// past the cut-off.
@@ -670,7 +677,10 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         cut_off: i64,
         keep: &KeptCredential,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let _ = (user_id, hash, cut_off, keep);
+        Err(unsupported("change a password keeping one credential"))
+    }
     /// A password reset: replaces `old_hash` by `new_hash` only if it is still the stored
     /// one (so one link resets once, even under concurrent use), sets `last_login` (Unix
     /// seconds) as djoser does, and ends every credential issued up to `cut_off`.
@@ -681,10 +691,16 @@ pub trait Store: Send + Sync + 'static {
         new_hash: &str,
         cut_off: i64,
         last_login: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let _ = (user_id, old_hash, new_hash, cut_off, last_login);
+        Err(unsupported("reset a password"))
+    }
     /// Activates the user if inactive; `false` if already active (a stale activation link)
     /// or unknown.
-    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError>;
+    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let _ = user_id;
+        Err(unsupported("activate a user"))
+    }
 
     // Devices and staff
 

@@ -110,9 +110,11 @@ impl TokenService {
         let store = self.store().clone();
         let stored_key = key.clone();
         let inserted =
-            tokio::spawn(async move { store.insert_token_keyed(&token, &stored_key, &origin).await })
-                .await
-                .map_err(|e| Error::Internal(format!("storing a token: {e}")))?;
+            tokio::spawn(
+                async move { store.insert_token_keyed(&token, &stored_key, &origin).await },
+            )
+            .await
+            .map_err(|e| Error::Internal(format!("storing a token: {e}")))?;
         let record = match inserted {
             Ok(record) => record,
             // A concurrent obtain made the user's one token first: DRF's get_or_create.

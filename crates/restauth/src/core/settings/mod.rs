@@ -637,6 +637,12 @@ impl Default for CacheSettings {
 pub struct ConfigError(pub String);
 
 impl Settings {
+    /// Whether djoser's account endpoints are served: `[accounts] enabled`, and restauth's own
+    /// schema (over Django's tables the Django project serves them itself).
+    pub fn serves_accounts(&self) -> bool {
+        self.accounts.enabled && self.database.schema_flavor == SchemaFlavor::Restauth
+    }
+
     /// Checks that values fit together; the server calls it after loading.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self
