@@ -119,14 +119,15 @@ impl Context {
     }
 
     /// Whether a token with this digest may exist. When the index is behind the store, one
-    /// background refresh brings it up to date; meanwhile the answer is `Unknown` (ask the store).
+    /// background refresh brings it up to date; meanwhile the answer is `Behind` (ask the store).
     pub(crate) fn token_presence(&self, digest: &Digest) -> Presence {
         let stamp = self.inner.store.additions_stamp();
         let presence = self.inner.index.presence(digest, stamp);
-        if presence == Presence::Unknown && self.inner.index.is_behind(stamp) {
+        if presence == Presence::Behind && self.inner.index.claim_refresh() {
             let ctx = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = ctx.inner.index.refresh(ctx.inner.store.as_ref()).await {
+                let index = &ctx.inner.index;
+                if let Err(e) = index.refresh_claimed(ctx.inner.store.as_ref()).await {
                     tracing::debug!(error = %e, "could not refresh the token index");
                 }
             });

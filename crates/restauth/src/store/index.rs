@@ -6,7 +6,7 @@
 //! every token up to the store's current [`Store::additions_stamp`], which every token insert
 //! moves after its commit, in this process or another (the management commands, other server
 //! processes on the same SQLite file). When the stamp has moved, the index says
-//! [`Presence::Unknown`] and the caller queries as without it, while one background refresh
+//! [`Presence::Behind`] and the caller queries as without it, while one background refresh
 //! reads the tokens added since (`id > ` the last id seen: ids are given in commit order by the
 //! stores that have an additions stamp). Deleted tokens stay in the index until the process
 //! restarts: for them it says [`Presence::Possible`], and the query refuses them.
@@ -38,7 +38,9 @@ pub enum Presence {
     Absent,
     /// A stored token may have it: ask the store.
     Possible,
-    /// The index is behind the store (or off): ask the store.
+    /// The index is behind the store: ask the store, and bring the index up to date.
+    Behind,
+    /// The index is off (the store has no additions stamp): ask the store.
     Unknown,
 }
 
@@ -86,7 +88,7 @@ impl DigestIndex {
             return Presence::Unknown;
         };
         if state.complete_at != Some(stamp) {
-            return Presence::Unknown;
+            return Presence::Behind;
         }
         let p = prefix(digest);
         if state.sorted.binary_search(&p).is_ok() || state.recent.contains(&p) {
@@ -96,21 +98,23 @@ impl DigestIndex {
         }
     }
 
-    /// Whether a refresh is due: the store has an additions stamp the index is not complete at.
-    pub fn is_behind(&self, stamp: Option<u64>) -> bool {
-        stamp.is_some()
-            && self
-                .state
-                .read()
-                .is_ok_and(|state| state.complete_at != stamp)
-    }
-
     /// Reads the tokens added since the last refresh, until the index is complete at the
     /// store's stamp. One refresh at a time: a call while another runs returns at once.
     pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
-        if self.refreshing.swap(true, Ordering::AcqRel) {
+        if !self.claim_refresh() {
             return Ok(());
         }
+        self.refresh_claimed(store).await
+    }
+
+    /// Claims the one refresh; `false` when another runs. Claim before spawning a refresh, so
+    /// that misses while the index is behind do not each spawn a task.
+    pub fn claim_refresh(&self) -> bool {
+        !self.refreshing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The refresh of a successful [`DigestIndex::claim_refresh`]; releases the claim.
+    pub async fn refresh_claimed(&self, store: &dyn Store) -> Result<(), StoreError> {
         let result = self.catch_up(store).await;
         self.refreshing.store(false, Ordering::Release);
         result
@@ -229,8 +233,9 @@ mod tests {
         // Before the first load it knows nothing.
         assert_eq!(
             index.presence(&digest_of(99), server.additions_stamp()),
-            Presence::Unknown
+            Presence::Behind
         );
+        assert_eq!(index.presence(&digest_of(99), None), Presence::Unknown);
         index.refresh(server.as_ref()).await.unwrap();
         assert_eq!(index.len(), 10);
         assert_eq!(
@@ -248,9 +253,8 @@ mod tests {
         add(command.as_ref(), alice, 99).await;
         assert_eq!(
             index.presence(&digest_of(99), server.additions_stamp()),
-            Presence::Unknown
+            Presence::Behind
         );
-        assert!(index.is_behind(server.additions_stamp()));
         index.refresh(server.as_ref()).await.unwrap();
         assert_eq!(
             index.presence(&digest_of(99), server.additions_stamp()),
