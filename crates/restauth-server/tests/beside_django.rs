@@ -676,8 +676,11 @@ async fn beside_django_on_postgres() {
         .await;
     assert_eq!(r.status, 200);
     // The bound between restauth instances, not the re-read bound: no clock moves here.
-    std::thread::sleep(common::CROSS_PROCESS_BOUND);
-    assert_eq!(restauth_session_user(&patient, &sessionid).await, None);
+    let since = std::time::Instant::now();
+    common::within_bound(since, "a session Django ended", || async {
+        restauth_session_user(&patient, &sessionid).await.is_none()
+    })
+    .await;
     let out = s.command(&["migrate", "--drop-django-triggers"], "");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(triggers().await, 0);

@@ -407,25 +407,6 @@ async fn logout_all_ends_every_token_session_and_jwt_of_the_caller() {
     assert!(log.contains("logout_all"), "{log}");
 }
 
-/// Polls until `check` holds; fails past the documented bound after `since`.
-async fn within_bound<F, Fut>(since: Instant, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            since.elapsed() < common::CROSS_PROCESS_BOUND,
-            "{what}: still accepted {:?} after the revocation",
-            since.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_revocation_through_one_instance_reaches_the_other() {
     let Some(url) = postgres_url() else {
@@ -458,7 +439,7 @@ async fn a_revocation_through_one_instance_reaches_the_other() {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let since = Instant::now();
-    within_bound(since, "token", || async {
+    common::within_bound(since, "token", || async {
         profile(&b, &gone).await.status == 401
     })
     .await;
@@ -486,7 +467,7 @@ async fn a_revocation_through_one_instance_reaches_the_other() {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let since = Instant::now();
-    within_bound(since, "session", || async {
+    common::within_bound(since, "session", || async {
         dashboard(&b, &browser_b).await == 403
     })
     .await;

@@ -633,3 +633,23 @@ pub async fn login(s: &Server, username: &str) -> Browser {
         csrf: set_cookie_value(&r, "csrftoken").expect("csrftoken"),
     }
 }
+
+/// Polls until `check` holds; fails once [`CROSS_PROCESS_BOUND`] has passed since `since`
+/// (a change another process made must be honoured by then).
+pub async fn within_bound<F, Fut>(since: std::time::Instant, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            since.elapsed() < CROSS_PROCESS_BOUND,
+            "{what}: still accepted {:?} after the revocation",
+            since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
