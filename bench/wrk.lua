@@ -1,6 +1,7 @@
 -- wrk script of bench/run: the request comes from the environment (WRK_METHOD, WRK_BODY;
--- headers are given with wrk -H), and the summary is printed as one JSON line starting with
--- "BENCHJSON " for bench/run to pick up.
+-- headers are given with wrk -H; WRK_RANDOM_TOKEN=1 sends a random, unknown Token key with
+-- every request, as a client guessing keys would), and the summary is printed as one JSON line
+-- starting with "BENCHJSON " for bench/run to pick up.
 
 local method = os.getenv("WRK_METHOD")
 if method and method ~= "" then
@@ -9,6 +10,19 @@ end
 local body = os.getenv("WRK_BODY")
 if body and body ~= "" then
   wrk.body = body
+end
+
+if os.getenv("WRK_RANDOM_TOKEN") == "1" then
+  math.randomseed(os.time())
+  local hex = "0123456789abcdef"
+  request = function()
+    local key = {}
+    for i = 1, 40 do
+      local n = math.random(1, 16)
+      key[i] = hex:sub(n, n)
+    end
+    return wrk.format(nil, nil, { Authorization = "Token " .. table.concat(key) })
+  end
 end
 
 done = function(summary, latency, requests)
