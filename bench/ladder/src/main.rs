@@ -18,12 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use restauth::layers::{Precheck, SequentialRequestId};
+use restauth::layers::{Envelope, Precheck, RequestTimeout};
 use restauth::pipeline::hosts::AllowedHosts;
 use restauth::{
     AllowAny, ApiView, AuthClass, IsAuthenticated, MaybeUser, NewAccount, Restauth, ServeOptions,
@@ -32,11 +31,6 @@ use restauth::{
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// The steps, cheapest first; each adds to the one before.
 pub const STEPS: [&str; 13] = [
@@ -45,16 +39,18 @@ pub const STEPS: [&str; 13] = [
     // restauth::serve: trailing-slash normalisation, DRF's 404/405 bodies, header-read timeout,
     // the peer address, the lingering close of unread bodies.
     "serve",
-    // SetRequestId + PropagateRequestId (a sequential id, as the server's).
+    // restauth::layers::Envelope with the server's request ids (a sequential id, kept in the
+    // answer),
     "request-id",
-    // tower-http's TraceLayer with the server's (debug-level) span.
+    // then its (debug-level) span and 5xx events,
     "trace",
+    // then its panic catching.
     "panic",
     // The allowed-hosts check.
     "hosts",
-    // TimeoutLayer (408) and the body limits (413).
+    // RequestTimeout (408) and the body limits (413).
     "timeout",
-    // X-Content-Type-Options: nosniff on every answer.
+    // The envelope's X-Content-Type-Options: nosniff on every answer.
     "headers",
     // The handler as an ApiView with AllowAny and no authentication class.
     "view",
@@ -148,50 +144,32 @@ fn app(
     };
     let hosts = Arc::new(hosts);
     let max_body = 64 * 1024;
+    // The server's `Envelope` takes each of its parts as the steps reach them.
+    let mut envelope = Envelope::new();
+    if on("request-id") {
+        envelope = envelope.request_id(REQUEST_ID);
+    }
+    if on("trace") {
+        envelope = envelope.trace();
+    }
+    if on("panic") {
+        envelope = envelope.catch_panic(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    if on("headers") {
+        envelope = envelope.response_header(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
     ServiceBuilder::new()
-        .option_layer(on("headers").then(|| {
-            SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            )
-        }))
-        .option_layer(on("request-id").then(|| {
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::new()))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .into_inner()
-        }))
-        .option_layer(on("trace").then(|| {
-            ServiceBuilder::new()
-                .map_response(IntoResponse::into_response)
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-                        let id = req
-                            .headers()
-                            .get(&REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("");
-                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), id)
-                    }),
-                )
-                .into_inner()
-        }))
-        .option_layer(on("panic").then(|| {
-            ServiceBuilder::new()
-                .map_response(IntoResponse::into_response)
-                .layer(CatchPanicLayer::new())
-                .into_inner()
-        }))
+        .option_layer(on("request-id").then_some(envelope))
         .option_layer(on("hosts").then_some(Precheck(move |r: &Request| {
             (!hosts.allows_request(r.uri(), r.headers()))
                 .then(|| StatusCode::BAD_REQUEST.into_response())
         })))
         .option_layer(on("timeout").then(|| {
             ServiceBuilder::new()
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(30),
-                ))
+                .layer(RequestTimeout::new(Duration::from_secs(30)))
                 .layer(Precheck(move |r: &Request| too_large(r, max_body as u64)))
                 .layer(DefaultBodyLimit::max(max_body))
                 .into_inner()

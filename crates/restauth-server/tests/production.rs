@@ -39,8 +39,8 @@ fn wait_refused(addr: &str) -> bool {
     false
 }
 
-/// Logs each request as it enters the router (tower-http's "started processing request").
-const REQUEST_LOG: &str = "info,tower_http=debug";
+/// Logs each request as it enters the server's layers ("started processing request").
+const REQUEST_LOG: &str = "info,restauth::layers=debug";
 const REQUEST_STARTED: &str = "started processing request";
 
 /// Waits until the server has logged one more request start than `before`: the request's

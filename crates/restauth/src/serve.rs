@@ -356,16 +356,15 @@ fn trim_trailing_slash(uri: &mut http::Uri) {
     }
     let trimmed = path.trim_end_matches('/');
     let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-    let path_and_query = match uri.query() {
-        Some(query) => format!("{trimmed}?{query}"),
-        None => trimmed.to_owned(),
-    };
-    let mut parts = std::mem::take(uri).into_parts();
     // The new path is a prefix of a valid one, so it parses; keep the old URI if not.
-    match path_and_query.parse() {
-        Ok(pq) => parts.path_and_query = Some(pq),
-        Err(_) => return,
-    }
+    let parsed = match uri.query() {
+        Some(query) => http::uri::PathAndQuery::try_from(format!("{trimmed}?{query}")),
+        // One copy, without a `String` first: most requests have no query.
+        None => http::uri::PathAndQuery::try_from(trimmed),
+    };
+    let Ok(pq) = parsed else { return };
+    let mut parts = std::mem::take(uri).into_parts();
+    parts.path_and_query = Some(pq);
     if let Ok(new) = http::Uri::from_parts(parts) {
         *uri = new;
     }

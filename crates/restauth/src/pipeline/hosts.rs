@@ -65,7 +65,7 @@ impl AllowedHosts {
         let Some(domain) = domain_of(host) else {
             return false;
         };
-        self.patterns.iter().any(|p| matches(&domain, p))
+        self.patterns.iter().any(|p| matches(domain, p))
     }
 
     /// Whether a request's host is allowed: the authority of an absolute-form target, else the
@@ -86,8 +86,7 @@ impl AllowedHosts {
 
 /// Django's `split_domain_port`, then the domain: lower case, without port and trailing dot;
 /// `None` when the value is not a host name or bracketed IPv6 address with an optional port.
-fn domain_of(host: &str) -> Option<String> {
-    let host = host.to_ascii_lowercase();
+fn domain_of(host: &str) -> Option<&str> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if host.starts_with('[') {
         let end = host.find(']')?;
@@ -104,18 +103,18 @@ fn domain_of(host: &str) -> Option<String> {
             && !tail.is_empty()
             && hex(tail)
             && port_ok)
-            .then(|| address.to_owned());
+            .then_some(address);
     }
     let domain = match host.rsplit_once(':') {
         Some((domain, port)) if digits(port) => domain,
         Some(_) => return None,
-        None => host.as_str(),
+        None => host,
     };
     let valid = !domain.is_empty()
         && domain
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
-    valid.then(|| domain.strip_suffix('.').unwrap_or(domain).to_owned())
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    valid.then(|| domain.strip_suffix('.').unwrap_or(domain))
 }
 
 /// Django's `is_same_domain`, plus `*`.
@@ -123,9 +122,15 @@ fn matches(domain: &str, pattern: &str) -> bool {
     if pattern == "*" {
         return true;
     }
+    // Patterns are lowercase; the domain is compared without lowercasing a copy of it.
+    let ends_with = |suffix: &str| {
+        domain.len() >= suffix.len()
+            && domain.as_bytes()[domain.len() - suffix.len()..]
+                .eq_ignore_ascii_case(suffix.as_bytes())
+    };
     match pattern.strip_prefix('.') {
-        Some(parent) => domain == parent || domain.ends_with(pattern),
-        None => domain == pattern,
+        Some(parent) => domain.eq_ignore_ascii_case(parent) || ends_with(pattern),
+        None => domain.eq_ignore_ascii_case(pattern),
     }
 }
 

@@ -11,6 +11,18 @@ use http::{HeaderMap, header};
 /// acceptable", so `application/json;q=0, */*` refuses JSON. Other parameters do not matter,
 /// as for DRF's renderers, which declare none.
 pub fn accepts(headers: &HeaderMap, offered: &str) -> bool {
+    // What nearly every client sends, answered without parsing: no `Accept`, or one that is
+    // exactly `*/*` or the offered type.
+    let mut values = headers.get_all(header::ACCEPT).iter();
+    match (values.next(), values.next()) {
+        (None, _) => return true,
+        (Some(only), None)
+            if only == "*/*" || only.as_bytes().eq_ignore_ascii_case(offered.as_bytes()) =>
+        {
+            return true;
+        }
+        _ => {}
+    }
     let (o_type, o_sub) = offered.split_once('/').unwrap_or((offered, ""));
     let mut seen_any = false;
     // (specificity, q) of the best match so far.

@@ -66,16 +66,16 @@ impl CachedSession {
 }
 
 /// One map of the cache: values stamped with their load time, bounded in size.
-struct Shelf<K, V> {
-    map: RwLock<HashMap<K, (V, i64)>>,
+struct Shelf<K, V, H = std::hash::RandomState> {
+    map: RwLock<HashMap<K, (V, i64), H>>,
     /// The `cache` label of its lookups.
     name: &'static str,
 }
 
-impl<K: std::hash::Hash + Eq, V: Clone> Shelf<K, V> {
+impl<K: std::hash::Hash + Eq, V: Clone, H: std::hash::BuildHasher + Default> Shelf<K, V, H> {
     fn new(name: &'static str) -> Self {
         Shelf {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
             name,
         }
     }
@@ -124,9 +124,9 @@ pub struct AuthCache {
     max_entries: usize,
     generation: AtomicU64,
     seen_stamp: AtomicU64,
-    tokens: Shelf<Digest, Arc<CachedToken>>,
-    sessions: Shelf<Digest, Arc<CachedSession>>,
-    users: Shelf<i64, Arc<User>>,
+    tokens: Shelf<Digest, Arc<CachedToken>, Prehashed>,
+    sessions: Shelf<Digest, Arc<CachedSession>, Prehashed>,
+    users: Shelf<i64, Arc<User>, Prehashed>,
     /// Access tokens whose signature and claims were verified, by their exact text.
     /// Verified access-token claims, typed by the JWT feature (the store knows no JWT).
     jwts: Shelf<Box<str>, Arc<dyn Any + Send + Sync>>,
@@ -238,6 +238,53 @@ impl AuthCache {
             self.max_entries,
             self.current(generation),
         );
+    }
+}
+
+/// Hashing for keys that need no SipHash: SHA-256 digests, already uniform, of which the first
+/// eight bytes serve, and user ids, which the database assigns, multiplied into every bit.
+/// Neither is chosen by a client: only keys the store knows are cached.
+#[derive(Clone, Copy, Default)]
+struct Prehashed;
+
+impl std::hash::BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        match bytes.first_chunk::<8>() {
+            Some(first) => self.0 ^= u64::from_le_bytes(*first),
+            None => {
+                for &b in bytes {
+                    self.write_u64(u64::from(b));
+                }
+            }
+        }
+    }
+
+    /// The length a slice or array hashes before its bytes: the same for every digest.
+    fn write_usize(&mut self, _: usize) {}
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(26);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
     }
 }
 
