@@ -14,6 +14,10 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+// restauth's allocator, so that the ratios measure restauth's work, not a different malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 async fn profile() -> Response {
     json_body(&json!({ "username": "bench", "email": "bench@example.com" }))
 }

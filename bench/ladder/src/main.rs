@@ -64,6 +64,10 @@ pub const STEPS: [&str; 13] = [
     "session",
 ];
 
+// restauth's allocator, so that every step, the bare one included, allocates alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 async fn profile() -> Response {

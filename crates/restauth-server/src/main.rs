@@ -13,6 +13,10 @@ mod demo;
 mod import_django;
 mod openapi;
 
+// See Cargo.toml. The library leaves the allocator to the application.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
