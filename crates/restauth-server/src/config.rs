@@ -199,7 +199,8 @@ pub struct ServerSettings {
     /// for a domain and its subdomains, `"*"` for any); other hosts get 400. Unset: the local
     /// names, accepted only when `bind` is a loopback address.
     pub allowed_hosts: Option<Vec<String>>,
-    /// A client must send its request head within this long, or the connection is closed.
+    /// A client must send its request head within this long, or the connection is closed (an
+    /// idle kept-alive connection too).
     pub header_read_timeout: Seconds,
     /// Connections served at once; more wait until one closes. Keep it below the descriptor
     /// limit (`ulimit -n`).

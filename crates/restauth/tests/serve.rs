@@ -199,3 +199,62 @@ async fn a_router_given_a_trailing_slash_still_answers() {
         assert!(reply.contains("This field is required."), "{path}: {reply}");
     }
 }
+
+/// `header_read_timeout` closes a connection that has nothing in flight and sends nothing, and
+/// never one whose request is still being answered, however long that takes. Paused time:
+/// tokio moves the clock whenever every task waits.
+#[tokio::test(start_paused = true)]
+async fn idle_connections_are_closed_and_busy_ones_are_not() {
+    let limit = Duration::from_secs(10);
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || async move {
+            tokio::time::sleep(limit * 3).await;
+            "done"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let options = ServeOptions::default().header_read_timeout(Some(limit));
+    tokio::spawn(restauth::serve(listener, app, options));
+
+    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    let asked = tokio::time::Instant::now();
+    conn.write_all(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !reply.ends_with(b"done") {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed while answering: {:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        reply.extend_from_slice(&buf[..n]);
+    }
+    assert!(reply.starts_with(b"HTTP/1.1 200"));
+    assert!(asked.elapsed() >= limit * 3);
+
+    // Kept alive, then idle: closed once `limit` has passed, within a quarter of it.
+    let answered = tokio::time::Instant::now();
+    let closed = tokio::time::timeout(limit * 2, conn.read(&mut buf)).await;
+    assert_eq!(closed.expect("still open").unwrap(), 0);
+    let idle = answered.elapsed();
+    assert!(
+        idle >= limit && idle <= limit * 5 / 4,
+        "closed after {idle:?}"
+    );
+
+    // A connection that never sends a byte is closed too.
+    let mut silent = tokio::net::TcpStream::connect(server).await.unwrap();
+    let opened = tokio::time::Instant::now();
+    let closed = tokio::time::timeout(limit * 2, silent.read(&mut buf)).await;
+    assert_eq!(closed.expect("still open").unwrap(), 0);
+    let idle = opened.elapsed();
+    assert!(
+        idle >= limit && idle <= limit * 5 / 4,
+        "closed after {idle:?}"
+    );
+}
