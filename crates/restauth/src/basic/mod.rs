@@ -99,6 +99,11 @@ impl Authenticator for BasicAuthentication {
         Some(HeaderValue::from_static("Basic realm=\"api\""))
     }
 
+    /// Before its future runs it only reads the request and the caches.
+    fn retry_safe(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "basic"
     }

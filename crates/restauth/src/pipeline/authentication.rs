@@ -48,6 +48,15 @@ pub trait Authenticator: Send + Sync + 'static {
     /// Inspects the request. May read the body (and must then put it back).
     fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a>;
 
+    /// Whether `authenticate` may be called again for the same request after a `Pending` it
+    /// returned was dropped unpolled: true when, before its future runs, it changes neither
+    /// the request nor anything else a second call would see twice. A policy whose classes all
+    /// say so answers the requests they decide at once (a cached token or session) without a
+    /// boxed future; a class that says false, the default, always runs on the async path.
+    fn retry_safe(&self) -> bool {
+        false
+    }
+
     /// The `WWW-Authenticate` value. When the route's *first* authenticator has none, failed
     /// authentication is answered with 403 instead of 401.
     fn authenticate_header(&self) -> Option<HeaderValue> {

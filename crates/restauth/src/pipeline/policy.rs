@@ -37,7 +37,7 @@ use crate::core::error::{Error, PERMISSION_DENIED};
 use crate::core::metrics;
 use crate::core::settings::ConfigError;
 use crate::core::user::{Identity, User};
-use crate::pipeline::authentication::{Authenticator, ForgetCookie};
+use crate::pipeline::authentication::{Authenticator, ForgetCookie, Outcome};
 use crate::pipeline::context::Context;
 use crate::pipeline::permissions::{ObjectType, Permission, RequestInfo, from_class};
 use crate::pipeline::throttling::{ThrottleClass, client_of};
@@ -174,57 +174,130 @@ impl Policy {
     /// Runs the authenticators, then the permissions. The identity on success; the error to
     /// answer with otherwise (already carrying the right challenge).
     pub async fn check(&self, request: &mut Request<Body>) -> Result<Identity, Error> {
-        let challenge = self.challenge();
-        let identity = self
-            .authenticate(request)
-            .await
-            .map_err(|e| e.with_challenge(challenge.as_ref()))?;
+        self.check_from(request, 0).await
+    }
+
+    /// [`check`](Self::check), starting at the `from`th authenticator (the ones before it
+    /// answered "not mine").
+    async fn check_from(
+        &self,
+        request: &mut Request<Body>,
+        from: usize,
+    ) -> Result<Identity, Error> {
+        let identity = match self.authenticate(request, from).await {
+            Ok(identity) => identity,
+            Err(e) => return Err(e.with_challenge(self.challenge().as_ref())),
+        };
+        self.permit(request, &identity)?;
+        self.throttle(request.headers(), request.extensions(), &identity)
+            .await?;
+        Ok(identity)
+    }
+
+    /// The permissions, in order; the first that refuses answers.
+    fn permit(&self, request: &Request<Body>, identity: &Identity) -> Result<(), Error> {
         let info = RequestInfo {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),
-            identity: &identity,
+            identity,
         };
         for permission in &self.inner.permissions {
             if !permission.has_permission(&info) {
-                return Err(self.denied(&identity, permission.as_ref(), challenge.as_ref()));
+                return Err(self.denied(identity, permission.as_ref(), self.challenge().as_ref()));
             }
         }
-        if !self.inner.throttles.is_empty() {
-            let restauth = &self.inner.restauth;
-            let num_proxies = restauth.settings().rest_framework.num_proxies;
-            // Borrow the parts, not the request: its body is not Sync.
-            let (headers, extensions) = (request.headers(), request.extensions());
-            restauth
-                .check_throttles(
-                    &self.inner.throttles,
-                    self.inner.throttle_scope.as_deref(),
-                    &identity,
-                    || client_of(headers, extensions, num_proxies),
-                )
-                .await?;
-        }
-        Ok(identity)
+        Ok(())
     }
 
-    async fn authenticate(&self, request: &mut Request<Body>) -> Result<Identity, Error> {
-        for authenticator in &self.inner.authenticators {
-            match authenticator.authenticate(request).resolve().await {
-                Ok(None) => {}
-                Ok(Some(identity)) => {
-                    metrics::authentication(authenticator.name(), true);
-                    return Ok(identity);
-                }
-                Err(e) => {
-                    // Refused credentials; a store outage is no verdict on them.
-                    if !matches!(e, Error::Unavailable | Error::Internal(_)) {
-                        metrics::authentication(authenticator.name(), false);
-                    }
-                    return Err(e);
-                }
+    /// The throttles. It borrows the request's parts, not the request: its body is not Sync.
+    async fn throttle(
+        &self,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+        identity: &Identity,
+    ) -> Result<(), Error> {
+        if self.inner.throttles.is_empty() {
+            return Ok(());
+        }
+        let restauth = &self.inner.restauth;
+        let num_proxies = restauth.settings().rest_framework.num_proxies;
+        restauth
+            .check_throttles(
+                &self.inner.throttles,
+                self.inner.throttle_scope.as_deref(),
+                identity,
+                || client_of(headers, extensions, num_proxies),
+            )
+            .await
+    }
+
+    async fn authenticate(
+        &self,
+        request: &mut Request<Body>,
+        from: usize,
+    ) -> Result<Identity, Error> {
+        for authenticator in self.inner.authenticators.iter().skip(from) {
+            let answer = authenticator.authenticate(request).resolve().await;
+            if let Some(decided) = Self::authenticated(authenticator.as_ref(), answer) {
+                return decided;
             }
         }
         Ok(Identity::anonymous())
+    }
+
+    /// One class's answer: `None` to try the next, else the identity or the refusal.
+    fn authenticated(
+        authenticator: &dyn Authenticator,
+        answer: Result<Option<Identity>, Error>,
+    ) -> Option<Result<Identity, Error>> {
+        match answer {
+            Ok(None) => None,
+            Ok(Some(identity)) => {
+                metrics::authentication(authenticator.name(), true);
+                Some(Ok(identity))
+            }
+            Err(e) => {
+                // Refused credentials; a store outage is no verdict on them.
+                if !matches!(e, Error::Unavailable | Error::Internal(_)) {
+                    metrics::authentication(authenticator.name(), false);
+                }
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// The whole check when it needs no waiting: every class answered at once (a cached
+    /// token or session, a JWT of a cached user, no credentials) and no throttle applies.
+    /// Otherwise where the async check must start.
+    fn check_now(&self, request: &mut Request<Body>) -> Now {
+        let mut identity = Identity::anonymous();
+        for (i, authenticator) in self.inner.authenticators.iter().enumerate() {
+            if !authenticator.retry_safe() {
+                return Now::Wait(i);
+            }
+            let answer = match authenticator.authenticate(request) {
+                Outcome::Ready(answer) => answer,
+                // Dropped unpolled: the async check asks this class again.
+                Outcome::Pending(_) => return Now::Wait(i),
+            };
+            match Self::authenticated(authenticator.as_ref(), answer) {
+                None => continue,
+                Some(Ok(found)) => {
+                    identity = found;
+                    break;
+                }
+                Some(Err(e)) => return Now::Done(Err(e.with_challenge(self.challenge().as_ref()))),
+            }
+        }
+        if let Err(e) = self.permit(request, &identity) {
+            return Now::Done(Err(e));
+        }
+        if self.inner.throttles.is_empty() {
+            Now::Done(Ok(identity))
+        } else {
+            Now::Throttle(identity)
+        }
     }
 
     /// DRF's `permission_denied`: "not authenticated" when authenticators exist and none
@@ -328,62 +401,166 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = PolicyFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let policy = self.policy.clone();
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let policy = &self.policy;
+        // DRF negotiates before it authenticates: a 406 wins over a 401.
+        if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
+            let mut response = Error::NotAcceptable.into_response();
+            add_allow(&mut response, self.allow.as_ref());
+            return PolicyFuture::Ready {
+                response: Some(response),
+            };
+        }
+        let resume = match policy.check_now(&mut request) {
+            Now::Done(Ok(identity)) => {
+                // Most requests: the handler is called here, and its future is the answer's,
+                // without a boxed future or a clone of the inner service.
+                let finish = Finish::new(policy, &request, self.allow.clone());
+                request.extensions_mut().insert(Guarded {
+                    identity,
+                    policy: policy.clone(),
+                });
+                return PolicyFuture::Handler {
+                    future: self.inner.call(request),
+                    finish: Some(finish),
+                };
+            }
+            Now::Done(Err(e)) => {
+                let finish = Finish::new(policy, &request, self.allow.clone());
+                return PolicyFuture::Ready {
+                    response: Some(finish.apply(e.into_response())),
+                };
+            }
+            Now::Wait(from) => Resume::Authenticate(from),
+            Now::Throttle(identity) => Resume::Throttle(identity),
+        };
+        let policy = policy.clone();
         let allow = self.allow.clone();
         // The clone is not ready; keep the one that is (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let mut response = guarded_call(policy, &mut inner, request).await?;
-            if let Some(allow) = allow {
-                response.headers_mut().insert(http::header::ALLOW, allow);
-            }
-            Ok(response)
-        })
+        PolicyFuture::Waiting {
+            future: Box::pin(async move {
+                let checked = match resume {
+                    Resume::Authenticate(from) => policy.check_from(&mut request, from).await,
+                    Resume::Throttle(identity) => policy
+                        .throttle(request.headers(), request.extensions(), &identity)
+                        .await
+                        .map(|()| identity),
+                };
+                let finish = Finish::new(&policy, &request, allow);
+                let response = match checked {
+                    Ok(identity) => {
+                        request
+                            .extensions_mut()
+                            .insert(Guarded { identity, policy });
+                        inner.call(request).await?
+                    }
+                    Err(e) => e.into_response(),
+                };
+                Ok(finish.apply(response))
+            }),
+        }
     }
 }
 
-/// The policy's checks, then the handler (or the refusal).
-async fn guarded_call<S>(
-    policy: Policy,
-    inner: &mut S,
-    mut request: Request<Body>,
-) -> Result<Response, Infallible>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
-{
-    // DRF negotiates before it authenticates: a 406 wins over a 401.
-    if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
-        return Ok(Error::NotAcceptable.into_response());
-    }
-    let varies_on_cookie = policy.reads_session();
-    let (mut response, forget) = match policy.check(&mut request).await {
-        Ok(identity) => {
-            let forget = cookie_to_forget(request.extensions());
-            request
-                .extensions_mut()
-                .insert(Guarded { identity, policy });
-            (inner.call(request).await?, forget)
+/// What [`Policy::check_now`] decided.
+enum Now {
+    /// Checked: the identity, or the refusal.
+    Done(Result<Identity, Error>),
+    /// A class must wait (a database read, a password hash): the async check starts at it.
+    Wait(usize),
+    /// Authenticated and permitted; the throttles remain.
+    Throttle(Identity),
+}
+
+/// Where the async check resumes.
+enum Resume {
+    Authenticate(usize),
+    Throttle(Identity),
+}
+
+/// What every answer of a guarded view gets: the `Allow` header, the removal of a dead session
+/// cookie, and `Vary: Cookie` when the session was read.
+struct Finish {
+    allow: Option<HeaderValue>,
+    forget: Option<ForgetCookie>,
+    varies_on_cookie: bool,
+}
+
+impl Finish {
+    /// Read before the handler runs: the cookie to forget was marked by authentication.
+    fn new(policy: &Policy, request: &Request<Body>, allow: Option<HeaderValue>) -> Finish {
+        Finish {
+            allow,
+            forget: cookie_to_forget(request.extensions()),
+            varies_on_cookie: policy.reads_session(),
         }
-        Err(e) => (e.into_response(), cookie_to_forget(request.extensions())),
-    };
-    if let Some(forget) = forget {
-        forget_cookie(forget, &mut response);
     }
-    if varies_on_cookie {
-        // Django's session middleware says so whenever the session was read.
+
+    fn apply(self, mut response: Response) -> Response {
+        if let Some(forget) = self.forget {
+            forget_cookie(forget, &mut response);
+        }
+        if self.varies_on_cookie {
+            // Django's session middleware says so whenever the session was read.
+            response
+                .headers_mut()
+                .append(http::header::VARY, HeaderValue::from_static("Cookie"));
+        }
+        add_allow(&mut response, self.allow.as_ref());
+        response
+    }
+}
+
+fn add_allow(response: &mut Response, allow: Option<&HeaderValue>) {
+    if let Some(allow) = allow {
         response
             .headers_mut()
-            .append(http::header::VARY, HeaderValue::from_static("Cookie"));
+            .insert(http::header::ALLOW, allow.clone());
     }
-    Ok(response)
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`PolicyService`]: the handler's own when the checks needed no waiting,
+    /// a boxed one when they did.
+    #[project = PolicyFutureProj]
+    pub enum PolicyFuture<F> {
+        Handler { #[pin] future: F, finish: Option<Finish> },
+        Waiting { future: Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> },
+        Ready { response: Option<Response> },
+    }
+}
+
+impl<F> Future for PolicyFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            PolicyFutureProj::Handler { future, finish } => {
+                let response = std::task::ready!(future.poll(cx))?;
+                Poll::Ready(Ok(match finish.take() {
+                    Some(finish) => finish.apply(response),
+                    None => response,
+                }))
+            }
+            PolicyFutureProj::Waiting { future } => future.as_mut().poll(cx),
+            PolicyFutureProj::Ready { response } => {
+                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                    Error::Internal("polled after its answer".into()).into_response()
+                })))
+            }
+        }
+    }
 }
 
 fn cookie_to_forget(extensions: &http::Extensions) -> Option<ForgetCookie> {

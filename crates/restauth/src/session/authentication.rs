@@ -202,6 +202,11 @@ impl Authenticator for SessionAuthentication {
             .then(|| HeaderValue::from_static("Session"))
     }
 
+    /// Before its future runs it only reads the request and the caches.
+    fn retry_safe(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "session"
     }

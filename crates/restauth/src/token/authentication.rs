@@ -96,6 +96,11 @@ impl Authenticator for TokenAuthentication {
         Some(self.challenge.clone())
     }
 
+    /// Before its future runs it only reads the request and the caches.
+    fn retry_safe(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "token"
     }
