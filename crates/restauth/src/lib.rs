@@ -61,6 +61,11 @@
 //!     fn name(&self) -> &'static str {
 //!         "api_key"
 //!     }
+//!     // It only reads the request before answering: a view may ask it again after dropping
+//!     // a `Pending` answer, so requests it decides at once skip the async path.
+//!     fn retry_safe(&self) -> bool {
+//!         true
+//!     }
 //! }
 //!
 //! struct Note {
