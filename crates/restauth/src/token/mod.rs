@@ -145,10 +145,16 @@ impl TokenService {
         Ok(gone)
     }
 
-    /// Resolves a presented key from the cache alone; `None` when the store must be asked.
-    /// This is the hot path: no allocation, no I/O.
+    /// Resolves a presented key from the cache alone, or refuses it when the token index
+    /// knows no stored token has it; `None` when the store must be asked. This is the hot
+    /// path: no allocation, no I/O, and a client sending random keys gets its answer at once.
     pub fn authenticate_key_cached(&self, key: &str) -> Option<KeyVerdict> {
-        self.key_from_cache(&digest(key), now())
+        let d = digest(key);
+        if let Some(verdict) = self.key_from_cache(&d, now()) {
+            return Some(verdict);
+        }
+        (self.token_presence(&d) == crate::store::index::Presence::Absent)
+            .then_some(Err(TokenRejection::Invalid))
     }
 
     fn key_from_cache(&self, d: &Digest, now: i64) -> Option<KeyVerdict> {
