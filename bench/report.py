@@ -158,6 +158,9 @@ def table_rows(results, meta, judged=None):
         _, n, _, cache = s.split("-")
         label = f"GET /api/profile/ Token, {int(n):,} tokens stored, cache {cache}"
         entries.append((s, label, GET_BASELINE))
+    for cache in ("on", "off"):
+        label = f"GET /api/profile/ Token, PostgreSQL, cache {cache}"
+        entries.append((f"postgres-cache-{cache}", label, GET_BASELINE))
     for scenario, label, baseline in entries:
         server = "bare" if scenario.startswith("bare-") else "restauth"
         ra = results.get((scenario, server))
@@ -264,6 +267,13 @@ def targets(rows, results, meta, with_drf, judged):
                 f"{fmt_ratio(x)} of the bare handler (target ≥ {CACHE_MISS_TARGET}): "
                 f"{verdict(x >= CACHE_MISS_TARGET)}"
             )
+    pg = results.get(("postgres-cache-off", "restauth"))
+    x = ratio(pg["rps"], base and base["rps"]) if pg else None
+    if x is not None:
+        out.append(
+            f"- cache miss (`[cache] ttl = 0`) on PostgreSQL: {fmt_ratio(x)} of the bare handler "
+            f"(target ≥ {CACHE_MISS_TARGET}): {verdict(x >= CACHE_MISS_TARGET)}"
+        )
     alone, beside = results.get(("spray-alone", "restauth")), results.get(("spray-valid", "restauth"))
     if alone and beside and alone["rps"]:
         kept = beside["rps"] / alone["rps"]
