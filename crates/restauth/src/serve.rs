@@ -331,7 +331,8 @@ async fn idle_for(activity: &Activity, limit: Option<Duration>) {
     let step = (limit / 4).max(Duration::from_millis(1));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + step, step);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut last, mut quiet) = (u64::MAX, 0u32);
+    // At accept nothing has started: a first check that still sees none counts as quiet.
+    let (mut last, mut quiet) = (0u64, 0u32);
     loop {
         ticks.tick().await;
         let started = activity.started.load(Ordering::Relaxed);
@@ -344,8 +345,7 @@ async fn idle_for(activity: &Activity, limit: Option<Duration>) {
                 return;
             }
         } else {
-            // The first check after accepting counts as quiet when nothing came yet.
-            quiet = u32::from(idle && last == u64::MAX && started == 0);
+            quiet = 0;
         }
         last = started;
     }

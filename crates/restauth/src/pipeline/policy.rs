@@ -274,12 +274,12 @@ impl Policy {
         let mut identity = Identity::anonymous();
         for (i, authenticator) in self.inner.authenticators.iter().enumerate() {
             if !authenticator.retry_safe() {
-                return Now::Wait(i);
+                return Now::Later(Resume::Authenticate(i));
             }
             let answer = match authenticator.authenticate(request) {
                 Outcome::Ready(answer) => answer,
                 // Dropped unpolled: the async check asks this class again.
-                Outcome::Pending(_) => return Now::Wait(i),
+                Outcome::Pending(_) => return Now::Later(Resume::Authenticate(i)),
             };
             match Self::authenticated(authenticator.as_ref(), answer) {
                 None => continue,
@@ -287,7 +287,9 @@ impl Policy {
                     identity = found;
                     break;
                 }
-                Some(Err(e)) => return Now::Done(Err(e.with_challenge(self.challenge().as_ref()))),
+                Some(Err(e)) => {
+                    return Now::Done(Err(e.with_challenge(self.challenge().as_ref())));
+                }
             }
         }
         if let Err(e) = self.permit(request, &identity) {
@@ -296,7 +298,7 @@ impl Policy {
         if self.inner.throttles.is_empty() {
             Now::Done(Ok(identity))
         } else {
-            Now::Throttle(identity)
+            Now::Later(Resume::Throttle(identity))
         }
     }
 
@@ -437,8 +439,7 @@ where
                     response: Some(finish.apply(e.into_response())),
                 };
             }
-            Now::Wait(from) => Resume::Authenticate(from),
-            Now::Throttle(identity) => Resume::Throttle(identity),
+            Now::Later(resume) => resume,
         };
         let policy = policy.clone();
         let allow = self.allow.clone();
@@ -474,15 +475,15 @@ where
 enum Now {
     /// Checked: the identity, or the refusal.
     Done(Result<Identity, Error>),
-    /// A class must wait (a database read, a password hash): the async check starts at it.
-    Wait(usize),
-    /// Authenticated and permitted; the throttles remain.
-    Throttle(Identity),
+    /// The rest needs waiting: the async check resumes there.
+    Later(Resume),
 }
 
 /// Where the async check resumes.
 enum Resume {
+    /// At this class, which must wait (a database read, a password hash).
     Authenticate(usize),
+    /// Authenticated and permitted; the throttles remain.
     Throttle(Identity),
 }
 
