@@ -257,3 +257,54 @@ async fn unknown_token_keys_cost_no_query_and_new_keys_are_never_refused() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
+
+/// Unknown `sessionid` cookies are refused from the session index, without a query, and the
+/// answer deletes the cookie; a session started since is known at its very next request.
+#[tokio::test]
+async fn unknown_session_cookies_cost_no_query_and_new_sessions_are_never_refused() {
+    let server = Server::builder().config(CONFIG).start().await;
+    server.create_user("alice", &[]);
+    let dashboard = |cookie: String| {
+        server.send(
+            common::plain()
+                .get(server.url("/api/dashboard/"))
+                .header("Cookie", cookie),
+        )
+    };
+    let first = common::login(&server, "alice").await;
+    assert_eq!(dashboard(first.cookie()).await.status, 200);
+    // Well-formed keys (32 of `[a-z0-9]`) that no session has.
+    let unknown = |n: usize| format!("sessionid={n:032x}");
+    let anonymous = server.get("/api/dashboard/", None).await;
+
+    let postgres = common::postgres_backend();
+    if !postgres {
+        let mut loaded = false;
+        for n in 0..200 {
+            assert_eq!(dashboard(unknown(n)).await.status, anonymous.status);
+            let (samples, _) = scrape(&server).await;
+            if queries(&samples, "session_digests_after") >= 1.0 {
+                loaded = true;
+                break;
+            }
+        }
+        assert!(loaded, "the session index never loaded");
+    }
+
+    let (before, _) = scrape(&server).await;
+    for n in 1000..1050 {
+        let reply = dashboard(unknown(n)).await;
+        assert_eq!(reply.status, anonymous.status);
+        assert_eq!(reply.body, anonymous.body);
+        let removal = common::set_cookie_line(&reply, "sessionid").expect("the cookie is deleted");
+        assert!(removal.contains("Max-Age=0"), "{removal}");
+    }
+    let (after, text) = scrape(&server).await;
+    let lookups = queries(&after, "session_by_digest") - queries(&before, "session_by_digest");
+    assert_eq!(lookups, if postgres { 50.0 } else { 0.0 }, "{text}");
+
+    // A new login is known at its very next request, and the first session still works.
+    let second = common::login(&server, "alice").await;
+    assert_eq!(dashboard(second.cookie()).await.status, 200);
+    assert_eq!(dashboard(first.cookie()).await.status, 200);
+}

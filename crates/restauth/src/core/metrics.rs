@@ -218,6 +218,21 @@ pub async fn store_operation<T>(operation: &'static str, op: impl Future<Output 
     out
 }
 
+/// [`store_operation`] for a read answered on the calling thread; one that could not be
+/// answered (`None`) is not recorded, as its awaited query will be.
+pub fn store_operation_now<T>(
+    operation: &'static str,
+    op: impl FnOnce() -> Option<T>,
+) -> Option<T> {
+    let Some(start) = start() else {
+        return op();
+    };
+    let out = op()?;
+    metrics::histogram!(STORE_QUERY, "operation" => operation)
+        .record(start.elapsed().as_secs_f64());
+    Some(out)
+}
+
 /// A refresh token was presented to the refresh endpoint.
 pub fn jwt_refresh(result: &'static str) {
     if !enabled() {

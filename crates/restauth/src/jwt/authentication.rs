@@ -110,7 +110,7 @@ impl Authenticator for JwtAuthentication {
             )));
         };
         if let Some(cached) = self.restauth.cached_user_by_claim(&user_ref) {
-            return Outcome::Ready(self.identity(&claims, Some(cached)));
+            return Outcome::Ready(self.identity(&claims, cached));
         }
         Outcome::Pending(Box::pin(async move {
             let user = self.restauth.user_by_claim(&user_ref).await?;
@@ -122,7 +122,7 @@ impl Authenticator for JwtAuthentication {
         Some(self.challenge.clone())
     }
 
-    /// Before its future runs it only reads the request and the caches.
+    /// Before its future runs it only reads the request, the caches and the store.
     fn retry_safe(&self) -> bool {
         true
     }

@@ -54,13 +54,15 @@ impl JwtService {
         &self.backend
     }
 
-    /// The user a token's user-id claim names, from the cache only.
-    pub fn cached_user_by_claim(&self, claim: &str) -> Option<Arc<User>> {
+    /// The user a token's user-id claim names, without waiting: from the cache, or from a
+    /// read the store answers at once (SQLite). `None` when the store must be awaited; `Some(None)`
+    /// when no user has that id.
+    pub fn cached_user_by_claim(&self, claim: &str) -> Option<Option<Arc<User>>> {
         if self.settings().simple_jwt.user_id_field != UserIdField::Id {
             return None;
         }
         let id: i64 = claim.parse().ok()?;
-        self.cache().user(id, now())
+        self.user_by_id_now(id)
     }
 
     /// The user a token's user-id claim names (`user_id_field` is `id` or `username`).

@@ -254,6 +254,22 @@ impl Context {
         }
     }
 
+    /// [`Context::user_by_id`] without waiting: from the cache, or from a read the store
+    /// answers at once (SQLite); `None` when the store must be awaited.
+    pub fn user_by_id_now(&self, id: i64) -> Option<Option<Arc<User>>> {
+        let now = now();
+        let cache = self.cache();
+        if let Some(u) = cache.user(id, now) {
+            return Some(Some(u));
+        }
+        let generation = cache.generation();
+        let user = self.store().user_by_id_now(id)?.ok()?.map(Arc::new);
+        if let Some(u) = &user {
+            cache.put_user(generation, u.clone(), now);
+        }
+        Some(user)
+    }
+
     /// Validates and sets a new password. Ends every token and session issued before.
     pub async fn set_password(&self, user: &User, password: &str) -> Result<(), Error> {
         let mut errors = ValidationErrors::new();

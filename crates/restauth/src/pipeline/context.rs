@@ -8,9 +8,9 @@ use crate::core::settings::Settings;
 use crate::password::{HashPool, PasswordHasher};
 use crate::pipeline::authentication::{Authenticator, Registry};
 use crate::pipeline::throttling::ThrottleStore;
-use crate::store::Store;
 use crate::store::cache::{AuthCache, Digest};
 use crate::store::index::{DigestIndex, Presence};
+use crate::store::{Credential, Store};
 
 /// Settings, store, cache, hashing pool, throttle counters and the authentication classes by
 /// name: what every feature draws on, and nothing that belongs to one. Cheap to clone (one
@@ -25,7 +25,9 @@ pub(crate) struct Inner {
     pub store: Arc<dyn Store>,
     pub cache: AuthCache,
     /// The token digests that exist, so unknown keys cost no query.
-    pub index: DigestIndex,
+    pub tokens: DigestIndex,
+    /// The session digests that exist, so unknown `sessionid` cookies cost no query.
+    pub sessions: DigestIndex,
     pub hashing: HashPool,
     pub throttle: Arc<dyn ThrottleStore>,
     /// Login attempts of this process holding throttle slots while being checked.
@@ -33,6 +35,15 @@ pub(crate) struct Inner {
     pub classes: Registry,
     /// Where security events go.
     pub audit: crate::pipeline::audit::AuditLog,
+}
+
+impl Inner {
+    fn index(&self, kind: Credential) -> &DigestIndex {
+        match kind {
+            Credential::Token => &self.tokens,
+            Credential::Session => &self.sessions,
+        }
+    }
 }
 
 impl Context {
@@ -74,7 +85,8 @@ impl Context {
                 settings,
                 store,
                 cache,
-                index: DigestIndex::new(),
+                tokens: DigestIndex::new(Credential::Token),
+                sessions: DigestIndex::new(Credential::Session),
                 hashing,
                 throttle,
                 login_gate: Default::default(),
@@ -118,17 +130,18 @@ impl Context {
         &self.inner.cache
     }
 
-    /// Whether a token with this digest may exist. When the index is behind the store, one
-    /// background refresh brings it up to date; meanwhile the answer is `Behind` (ask the store).
-    pub(crate) fn token_presence(&self, digest: &Digest) -> Presence {
-        let stamp = self.inner.store.additions_stamp();
-        let presence = self.inner.index.presence(digest, stamp);
-        if presence == Presence::Behind && self.inner.index.claim_refresh() {
+    /// Whether a token (or session) with this digest may exist. When the index is behind the
+    /// store, one background refresh brings it up to date; meanwhile the answer is `Behind`
+    /// (ask the store).
+    pub(crate) fn presence(&self, kind: Credential, digest: &Digest) -> Presence {
+        let index = self.inner.index(kind);
+        let presence = index.presence(digest, self.inner.store.additions_stamp(kind));
+        if presence == Presence::Behind && index.claim_refresh() {
             let ctx = self.clone();
             tokio::spawn(async move {
-                let index = &ctx.inner.index;
+                let index = ctx.inner.index(kind);
                 if let Err(e) = index.refresh_claimed(ctx.inner.store.as_ref()).await {
-                    tracing::debug!(error = %e, "could not refresh the token index");
+                    tracing::debug!(error = %e, ?kind, "could not refresh the digest index");
                 }
             });
         }

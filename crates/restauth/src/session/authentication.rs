@@ -202,7 +202,7 @@ impl Authenticator for SessionAuthentication {
             .then(|| HeaderValue::from_static("Session"))
     }
 
-    /// Before its future runs it only reads the request and the caches.
+    /// Before its future runs it only reads the request, the caches and the store.
     fn retry_safe(&self) -> bool {
         true
     }

@@ -30,8 +30,9 @@ use crate::core::error::Error;
 use crate::core::user::User;
 use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
-use crate::store::SessionRecord;
-use crate::store::cache::{CachedSession, Digest};
+use crate::store::cache::{CachedSession, Digest, Generation};
+use crate::store::index::Presence;
+use crate::store::{Credential, SessionRecord};
 
 pub const SESSION_KEY_LENGTH: usize = 32;
 /// `last_seen` is written at most this often per session.
@@ -73,6 +74,14 @@ pub enum SessionEnd {
 }
 
 pub type SessionVerdict = Result<(Arc<CachedSession>, Arc<User>), SessionEnd>;
+
+/// What a session row read from the store comes to.
+enum Admitted {
+    Session(Arc<CachedSession>, Arc<User>),
+    Unknown,
+    /// Its user's password changed since it started: it must be deleted.
+    PasswordChanged,
+}
 
 /// Django's sessions: log in, log out, and look up the session a cookie names.
 #[derive(Clone)]
@@ -124,12 +133,21 @@ impl SessionService {
             last_seen: now,
             expires: now.saturating_add(settings.cookie_age.as_i64()),
         };
-        let replaces = previous.filter(|k| is_valid_key(k));
-        self.store()
-            .insert_session_keyed(&record, &key, replaces, &source.origin())
-            .await?;
+        let replaces = previous.filter(|k| is_valid_key(k)).map(str::to_owned);
+        let replaced = replaces.is_some();
+        // A task of its own, so a client that goes away cannot stop it between the commit and
+        // the additions stamp the session index waits for (see `store::index`).
+        let store = self.store().clone();
+        let (stored_key, origin) = (key.clone(), source.origin());
+        tokio::spawn(async move {
+            store
+                .insert_session_keyed(&record, &stored_key, replaces.as_deref(), &origin)
+                .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("storing a session: {e}")))??;
         self.store().set_last_login(user.id, now).await?;
-        if replaces.is_some() {
+        if replaced {
             self.invalidate().await?;
         }
         Ok(key)
@@ -163,9 +181,26 @@ impl SessionService {
         Ok(self.store().delete_expired_sessions(now, idle).await?)
     }
 
-    /// Resolves a session key from the cache alone; `None` when the store must be asked.
+    /// Resolves a session key without waiting: from the cache, from the session index when no
+    /// stored session has it, or from a read the store answers at once (SQLite); `None` when
+    /// the store must be awaited (or a session whose password changed must be deleted).
     pub fn authenticate_session_cached(&self, key: &str) -> Option<SessionVerdict> {
-        self.session_from_cache(&digest(key), now())
+        let d = digest(key);
+        let now = now();
+        if let Some(verdict) = self.session_from_cache(&d, now) {
+            return Some(verdict);
+        }
+        if self.presence(Credential::Session, &d) == Presence::Absent {
+            return Some(Err(SessionEnd::Unknown));
+        }
+        let generation = self.cache().generation();
+        let hex_digest = hex::encode(d);
+        let found = self.store().session_by_key_now(key, &hex_digest)?.ok()?;
+        match self.admit_session(found, &d, generation, now) {
+            Admitted::Session(session, user) => Some(self.session_verdict(session, user, now)),
+            Admitted::Unknown => Some(Err(SessionEnd::Unknown)),
+            Admitted::PasswordChanged => None,
+        }
     }
 
     fn session_from_cache(&self, d: &Digest, now: i64) -> Option<SessionVerdict> {
@@ -183,29 +218,52 @@ impl SessionService {
         if let Some(v) = self.session_from_cache(&d, now) {
             return Ok(v);
         }
-        let cache = self.cache();
-        let generation = cache.generation();
-        let hex_digest = hex::encode(d);
-        let Some((record, user)) = self.store().session_by_key(key, &hex_digest).await? else {
+        // A key no stored session has is refused here, without a query.
+        if self.presence(Credential::Session, &d) == Presence::Absent {
             return Ok(Err(SessionEnd::Unknown));
+        }
+        let generation = self.cache().generation();
+        let hex_digest = hex::encode(d);
+        let found = self.store().session_by_key(key, &hex_digest).await?;
+        Ok(match self.admit_session(found, &d, generation, now) {
+            Admitted::Session(session, user) => self.session_verdict(session, user, now),
+            Admitted::Unknown => Err(SessionEnd::Unknown),
+            Admitted::PasswordChanged => {
+                // Django flushes such a session; so do we.
+                self.store().delete_session_key(key, &hex_digest).await?;
+                Err(SessionEnd::PasswordChanged)
+            }
+        })
+    }
+
+    /// The session a lookup found, cached (unless the cache changed since `generation`)
+    /// beside its user, if its user's password is still the one it was started with.
+    fn admit_session(
+        &self,
+        found: Option<(SessionRecord, User)>,
+        d: &Digest,
+        generation: Generation,
+        now: i64,
+    ) -> Admitted {
+        let Some((record, user)) = found else {
+            return Admitted::Unknown;
         };
         let expected = session_auth_hash(&user.password, self.secret_key());
         if !bool::from(record.auth_hash.as_bytes().ct_eq(expected.as_bytes())) {
-            // Django flushes such a session; so do we.
-            self.store().delete_session_key(key, &hex_digest).await?;
-            return Ok(Err(SessionEnd::PasswordChanged));
+            return Admitted::PasswordChanged;
         }
         let session = Arc::new(CachedSession::new(
-            d,
+            *d,
             record.user_id,
             record.created,
             record.expires,
             record.last_seen,
         ));
         let user = Arc::new(user);
-        cache.put_session(generation, d, session.clone(), now);
+        let cache = self.cache();
+        cache.put_session(generation, *d, session.clone(), now);
         cache.put_user(generation, user.clone(), now);
-        Ok(self.session_verdict(session, user, now))
+        Admitted::Session(session, user)
     }
 
     fn session_verdict(

@@ -1,23 +1,25 @@
-//! The digests of the tokens that exist, by their first 8 bytes, so that a key nobody holds is
-//! refused without a query: a client spraying random keys then costs a hash and a lookup here,
-//! not a database round trip per request.
+//! The digests of the tokens (or sessions) that exist, by their first 8 bytes, so that a key
+//! nobody holds is refused without a query: a client spraying random keys or `sessionid`
+//! cookies then costs a hash and a lookup here, not a database round trip per request.
 //!
 //! The index never refuses a real key. It answers [`Presence::Absent`] only while it holds
-//! every token up to the store's current [`Store::additions_stamp`], which every token insert
-//! moves after its commit, in this process or another (the management commands, other server
+//! every row up to the store's current [`Store::additions_stamp`], which every insert moves
+//! after its commit, in this process or another (the management commands, other server
 //! processes on the same SQLite file). When the stamp has moved, the index says
 //! [`Presence::Behind`] and the caller queries as without it, while one background refresh
-//! reads the tokens added since (`id > ` the last id seen: ids are given in commit order by the
-//! stores that have an additions stamp). Deleted tokens stay in the index until the process
-//! restarts: for them it says [`Presence::Possible`], and the query refuses them.
+//! reads the rows added since (`id > ` the last id seen: ids are given in commit order by the
+//! stores that have an additions stamp). Deleted rows stay in the index, where it says
+//! [`Presence::Possible`] and the query refuses them, until the index has doubled since its
+//! last full read: then the next refresh reads every row again (sessions come and go).
 //!
-//! Memory: 8 bytes per token (8 MB per million), plus the few added since the last merge.
+//! Memory: 8 bytes per row (8 MB per million), at most twice the rows that exist, plus the few
+//! added since the last merge.
 
 use std::collections::HashSet;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Store, StoreError};
+use super::{Credential, Store, StoreError};
 use crate::store::cache::Digest;
 
 /// Rows read per query while loading.
@@ -52,12 +54,25 @@ struct State {
     recent: HashSet<u64>,
     /// The largest token id read.
     max_id: i64,
-    /// The additions stamp up to which the index holds every token; `None` before the first load.
+    /// The additions stamp up to which the index holds every row; `None` before the first load.
     complete_at: Option<u64>,
+    /// How many prefixes the last full read found.
+    read_in_full: usize,
 }
 
-#[derive(Default)]
+impl State {
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
+
+    /// Whether deleted rows may make up half of the index: time to read every row again.
+    fn outgrown(&self) -> bool {
+        self.len() > 2 * self.read_in_full.max(MERGE_AT)
+    }
+}
+
 pub struct DigestIndex {
+    kind: Credential,
     state: RwLock<State>,
     refreshing: AtomicBool,
 }
@@ -75,11 +90,16 @@ fn prefix_of_hex(hex_digest: &str) -> Option<u64> {
 }
 
 impl DigestIndex {
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty index of `kind`, behind the store until its first refresh.
+    pub fn new(kind: Credential) -> Self {
+        DigestIndex {
+            kind,
+            state: RwLock::default(),
+            refreshing: AtomicBool::new(false),
+        }
     }
 
-    /// Whether a token with `digest` may exist, given the store's additions stamp now.
+    /// Whether a row with `digest` may exist, given the store's additions stamp now.
     pub fn presence(&self, digest: &Digest, stamp: Option<u64>) -> Presence {
         let Some(stamp) = stamp else {
             return Presence::Unknown;
@@ -98,7 +118,7 @@ impl DigestIndex {
         }
     }
 
-    /// Reads the tokens added since the last refresh, until the index is complete at the
+    /// Reads the rows added since the last refresh, until the index is complete at the
     /// store's stamp. One refresh at a time: a call while another runs returns at once.
     pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
         if !self.claim_refresh() {
@@ -121,13 +141,21 @@ impl DigestIndex {
     }
 
     async fn catch_up(&self, store: &dyn Store) -> Result<(), StoreError> {
-        // The stamp is read before the rows: a token committed before the read is in them; one
+        // The stamp is read before the rows: a row committed before the read is in them; one
         // committed after moves the stamp again, and the loop goes round once more.
-        while let Some(stamp) = store.additions_stamp() {
-            let mut after = self.state.read().map_or(0, |s| s.max_id);
+        while let Some(stamp) = store.additions_stamp(self.kind) {
+            let Ok((mut after, in_full)) = self.state.read().map(|s| {
+                if s.outgrown() {
+                    (0, true)
+                } else {
+                    (s.max_id, false)
+                }
+            }) else {
+                return Ok(());
+            };
             let mut fresh = Vec::new();
             loop {
-                let rows = store.token_digests_after(after, PAGE).await?;
+                let rows = store.digests_after(self.kind, after, PAGE).await?;
                 for (id, digest) in &rows {
                     fresh.extend(prefix_of_hex(digest));
                     after = after.max(*id);
@@ -139,12 +167,17 @@ impl DigestIndex {
             let Ok(mut state) = self.state.write() else {
                 return Ok(());
             };
+            if in_full {
+                // Answers went on from the old state meanwhile, which holds every row this
+                // one does: a superset is never wrong, only slower.
+                *state = State::default();
+            }
             state.max_id = state.max_id.max(after);
             if state.recent.len() + fresh.len() < MERGE_AT {
                 state.recent.extend(fresh);
             } else {
                 // One sort per refresh, not one per addition: a first load of a million
-                // tokens sorts once.
+                // rows sorts once.
                 let recent = std::mem::take(&mut state.recent);
                 state.sorted.extend(fresh);
                 state.sorted.extend(recent);
@@ -152,9 +185,12 @@ impl DigestIndex {
                 state.sorted.dedup();
                 state.sorted.shrink_to_fit();
             }
+            if in_full || state.complete_at.is_none() {
+                state.read_in_full = state.len();
+            }
             state.complete_at = Some(stamp);
             drop(state);
-            if store.additions_stamp() == Some(stamp) {
+            if store.additions_stamp(self.kind) == Some(stamp) {
                 break;
             }
         }
@@ -163,9 +199,7 @@ impl DigestIndex {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.state
-            .read()
-            .map_or(0, |s| s.sorted.len() + s.recent.len())
+        self.state.read().map_or(0, |s| s.len())
     }
 }
 
@@ -173,7 +207,7 @@ impl DigestIndex {
 mod tests {
     use super::*;
     use crate::core::settings::DatabaseSettings;
-    use crate::store::{NewToken, NewUser};
+    use crate::store::{NewToken, NewUser, SessionRecord};
 
     async fn store(dir: &std::path::Path) -> std::sync::Arc<dyn Store> {
         let settings = DatabaseSettings {
@@ -229,21 +263,21 @@ mod tests {
         for n in 0..10 {
             add(server.as_ref(), alice, n).await;
         }
-        let index = DigestIndex::new();
+        let index = DigestIndex::new(Credential::Token);
         // Before the first load it knows nothing.
         assert_eq!(
-            index.presence(&digest_of(99), server.additions_stamp()),
+            index.presence(&digest_of(99), server.additions_stamp(Credential::Token)),
             Presence::Behind
         );
         assert_eq!(index.presence(&digest_of(99), None), Presence::Unknown);
         index.refresh(server.as_ref()).await.unwrap();
         assert_eq!(index.len(), 10);
         assert_eq!(
-            index.presence(&digest_of(3), server.additions_stamp()),
+            index.presence(&digest_of(3), server.additions_stamp(Credential::Token)),
             Presence::Possible
         );
         assert_eq!(
-            index.presence(&digest_of(99), server.additions_stamp()),
+            index.presence(&digest_of(99), server.additions_stamp(Credential::Token)),
             Presence::Absent
         );
 
@@ -252,16 +286,16 @@ mod tests {
         let command = store(dir.path()).await;
         add(command.as_ref(), alice, 99).await;
         assert_eq!(
-            index.presence(&digest_of(99), server.additions_stamp()),
+            index.presence(&digest_of(99), server.additions_stamp(Credential::Token)),
             Presence::Behind
         );
         index.refresh(server.as_ref()).await.unwrap();
         assert_eq!(
-            index.presence(&digest_of(99), server.additions_stamp()),
+            index.presence(&digest_of(99), server.additions_stamp(Credential::Token)),
             Presence::Possible
         );
         assert_eq!(
-            index.presence(&digest_of(100), server.additions_stamp()),
+            index.presence(&digest_of(100), server.additions_stamp(Credential::Token)),
             Presence::Absent
         );
     }
@@ -275,14 +309,74 @@ mod tests {
         for i in 0..n {
             add(s.as_ref(), alice, i).await;
         }
-        let index = DigestIndex::new();
+        let index = DigestIndex::new(Credential::Token);
         index.refresh(s.as_ref()).await.unwrap();
         assert_eq!(index.len(), n as usize);
         for i in (0..n).step_by(97) {
             assert_eq!(
-                index.presence(&digest_of(i), s.additions_stamp()),
+                index.presence(&digest_of(i), s.additions_stamp(Credential::Token)),
                 Presence::Possible
             );
         }
+    }
+
+    async fn start_session(store: &dyn Store, user_id: i64, n: u32) {
+        let record = SessionRecord {
+            digest: hex::encode(digest_of(n)),
+            user_id,
+            auth_hash: String::new(),
+            created: 0,
+            last_seen: 0,
+            expires: i64::MAX,
+        };
+        store.insert_session(&record, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sessions_have_their_own_stamp_and_ended_ones_are_dropped_by_a_full_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path()).await;
+        let alice = user(s.as_ref()).await;
+        let stamp = || s.additions_stamp(Credential::Session);
+        let index = DigestIndex::new(Credential::Session);
+        for n in 0..MERGE_AT as u32 {
+            start_session(s.as_ref(), alice, n).await;
+        }
+        index.refresh(s.as_ref()).await.unwrap();
+        assert_eq!(index.presence(&digest_of(0), stamp()), Presence::Possible);
+        assert_eq!(index.presence(&digest_of(999), stamp()), Presence::Absent);
+
+        // A token moves the token stamp only.
+        let before = stamp();
+        add(s.as_ref(), alice, 999).await;
+        assert_eq!(stamp(), before);
+        assert_eq!(index.presence(&digest_of(999), stamp()), Presence::Absent);
+
+        // Sessions come and go: the ended ones stay until the index has doubled since its
+        // full read, and the refresh after that reads only the live ones.
+        let mut next = MERGE_AT as u32;
+        while index.len() <= 2 * MERGE_AT {
+            s.delete_session(&hex::encode(digest_of(next - MERGE_AT as u32)))
+                .await
+                .unwrap();
+            start_session(s.as_ref(), alice, next).await;
+            assert_eq!(index.presence(&digest_of(next), stamp()), Presence::Behind);
+            index.refresh(s.as_ref()).await.unwrap();
+            assert_eq!(
+                index.presence(&digest_of(next), stamp()),
+                Presence::Possible
+            );
+            next += 1;
+        }
+        start_session(s.as_ref(), alice, next).await;
+        index.refresh(s.as_ref()).await.unwrap();
+        assert_eq!(index.len(), MERGE_AT + 1);
+        for live in next - MERGE_AT as u32..=next {
+            assert_eq!(
+                index.presence(&digest_of(live), stamp()),
+                Presence::Possible
+            );
+        }
+        assert_eq!(index.presence(&digest_of(0), stamp()), Presence::Absent);
     }
 }

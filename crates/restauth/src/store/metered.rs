@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser,
-    Origin, OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store,
-    StoreError, TokenDevice, TokenRecord, UserPage, UserQuery,
+    AuditQuery, AuditRecord, Credential, DjangoImport, Found, ImportOutcome, KeptCredential,
+    NewToken, NewUser, Origin, OutstandingToken, RotatedToken, Rotation, SessionDevice,
+    SessionRecord, Store, StoreError, TokenDevice, TokenRecord, UserPage, UserQuery,
 };
 use crate::core::metrics;
 use crate::core::user::User;
@@ -41,20 +41,37 @@ impl Store for Metered {
         metrics::store_operation("announce_change", self.inner.announce_change()).await
     }
 
-    fn additions_stamp(&self) -> Option<u64> {
-        self.inner.additions_stamp()
+    fn additions_stamp(&self, kind: Credential) -> Option<u64> {
+        self.inner.additions_stamp(kind)
     }
 
-    async fn token_digests_after(
+    async fn digests_after(
         &self,
+        kind: Credential,
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        metrics::store_operation(
-            "token_digests_after",
-            self.inner.token_digests_after(after_id, limit),
-        )
-        .await
+        let operation = match kind {
+            Credential::Token => "token_digests_after",
+            Credential::Session => "session_digests_after",
+        };
+        metrics::store_operation(operation, self.inner.digests_after(kind, after_id, limit)).await
+    }
+
+    fn token_by_key_now(&self, key: &str, digest: &str) -> Option<Found<(TokenRecord, User)>> {
+        metrics::store_operation_now("token_by_digest", || {
+            self.inner.token_by_key_now(key, digest)
+        })
+    }
+
+    fn session_by_key_now(&self, key: &str, digest: &str) -> Option<Found<(SessionRecord, User)>> {
+        metrics::store_operation_now("session_by_digest", || {
+            self.inner.session_by_key_now(key, digest)
+        })
+    }
+
+    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
+        metrics::store_operation_now("user_by_id", || self.inner.user_by_id_now(id))
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {

@@ -49,6 +49,12 @@ macro_rules! steps {
                 "where tokens and sessions were issued",
                 "0008_devices.sql"
             ),
+            step!(
+                $dir,
+                9,
+                "session ids in commit order",
+                "0009_session_ids.sql"
+            ),
         ]
     };
 }
@@ -94,7 +100,7 @@ mod tests {
 
     use super::*;
     use crate::core::settings::DatabaseSettings;
-    use crate::store::{SqliteStore, Store};
+    use crate::store::{Credential, SqliteStore, Store};
 
     #[cfg(feature = "postgres")]
     #[test]
@@ -161,6 +167,12 @@ mod tests {
         let (session, _) = store.session_by_digest("s").await.unwrap().unwrap();
         assert_eq!((session.created, session.last_seen), (999_000, 999));
         assert!(!a.issued_valid(session.created));
+        // Migration 9 rebuilt the table around an id, for the digest index.
+        let sessions = store
+            .digests_after(Credential::Session, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(sessions, vec![(1, "s".to_owned())]);
         let rotated = store.rotation("j").await.unwrap().unwrap();
         assert_eq!((rotated.rotated_at, rotated.successor), (950_000, None));
     }

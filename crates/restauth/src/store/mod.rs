@@ -51,6 +51,9 @@ pub enum StoreError {
     Other(String),
 }
 
+/// What a lookup found: the row, if any.
+pub type Found<T> = Result<Option<T>, StoreError>;
+
 /// A user about to be created; `password` is already hashed.
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -101,6 +104,13 @@ pub struct SessionRecord {
     pub last_seen: i64,
     /// Absolute expiry (Unix seconds).
     pub expires: i64,
+}
+
+/// The credentials stored by digest, each with its own additions stamp and digest index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Token,
+    Session,
 }
 
 /// A refresh token handed out, by `jti`.
@@ -384,24 +394,48 @@ pub trait Store: Send + Sync + 'static {
     /// not hide (revocation, deactivation, password change, deletion).
     async fn announce_change(&self) -> Result<(), StoreError>;
 
-    /// Cheap, synchronous stamp of token additions: it differs after any token was stored
-    /// (issued, imported), by this process or another one, and only after that token is
-    /// committed. `None` when the store cannot tell, which keeps the digest index of
-    /// [`index`] off. Read on a cache miss.
-    fn additions_stamp(&self) -> Option<u64> {
+    /// Cheap, synchronous stamp of additions of `kind`: it differs after any token (or
+    /// session) was stored — issued, imported, started — by this process or another one, and
+    /// only after it is committed. `None` when the store cannot tell, which keeps the digest
+    /// index of [`index`] off. Read on a cache miss.
+    fn additions_stamp(&self, kind: Credential) -> Option<u64> {
+        let _ = kind;
         None
     }
 
-    /// The ids and digests of the tokens with an id above `after_id`, in id order, at most
-    /// `limit`. For the digest index; only stores with an [`Store::additions_stamp`], whose
-    /// ids are given in commit order, are asked.
-    async fn token_digests_after(
+    /// The ids and digests of the tokens (or sessions) with an id above `after_id`, in id
+    /// order, at most `limit`. For the digest index; only stores with an
+    /// [`Store::additions_stamp`], whose ids are given in commit order, are asked.
+    async fn digests_after(
         &self,
+        kind: Credential,
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let _ = (after_id, limit);
+        let _ = (kind, after_id, limit);
         Ok(Vec::new())
+    }
+
+    // ---- Reads answered at once, on the calling thread ----
+    // The embedded SQLite file answers a point read in microseconds, less than handing the
+    // query to a connection's thread and waking the task again costs; so a cache miss there
+    // need not wait at all. These return `None` when the store cannot answer without waiting
+    // (another store; the file busy): then the caller awaits the query of the same name.
+
+    /// [`Store::token_by_key`], at once where the store can.
+    fn token_by_key_now(&self, key: &str, digest: &str) -> Option<Found<(TokenRecord, User)>> {
+        let _ = (key, digest);
+        None
+    }
+    /// [`Store::session_by_key`], at once where the store can.
+    fn session_by_key_now(&self, key: &str, digest: &str) -> Option<Found<(SessionRecord, User)>> {
+        let _ = (key, digest);
+        None
+    }
+    /// [`Store::user_by_id`], at once where the store can.
+    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
+        let _ = id;
+        None
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;

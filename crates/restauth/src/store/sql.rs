@@ -15,9 +15,9 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use super::migrate::{CREATE_TABLE, Migration, PROBE, pending};
 use super::{
-    AuditQuery, AuditRecord, DjangoImport, ImportOutcome, KeptCredential, NewToken, NewUser,
-    Origin, OutstandingToken, RotatedToken, Rotation, SessionDevice, SessionRecord, Store,
-    StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, classify,
+    AuditQuery, AuditRecord, Credential, DjangoImport, Found, ImportOutcome, KeptCredential,
+    NewToken, NewUser, Origin, OutstandingToken, RotatedToken, Rotation, SessionDevice,
+    SessionRecord, Store, StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, classify,
 };
 use crate::core::user::User;
 
@@ -52,11 +52,32 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     async fn announce_change(&self) -> Result<(), StoreError>;
 
     /// See [`Store::additions_stamp`]; `None` where ids may commit out of order.
-    fn additions_stamp(&self) -> Option<u64> {
+    fn additions_stamp(&self, kind: Credential) -> Option<u64> {
+        let _ = kind;
         None
     }
-    /// Moves [`Dialect::additions_stamp`]; called after a commit that stored tokens.
-    fn announce_additions(&self) {}
+    /// Moves [`Dialect::additions_stamp`]; called after a commit that stored credentials of
+    /// `kind`.
+    fn announce_additions(&self, kind: Credential) {
+        let _ = kind;
+    }
+
+    /// [`USER_BY_ID`] answered on the calling thread; `None` where the database cannot
+    /// answer without waiting. See [`Store::token_by_key_now`].
+    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
+        let _ = id;
+        None
+    }
+    /// [`TOKEN_BY_DIGEST`] answered on the calling thread, as [`Dialect::user_by_id_now`].
+    fn token_by_digest_now(&self, digest: &str) -> Option<Found<(TokenRecord, User)>> {
+        let _ = digest;
+        None
+    }
+    /// [`SESSION_BY_DIGEST`] answered on the calling thread, as [`Dialect::user_by_id_now`].
+    fn session_by_digest_now(&self, digest: &str) -> Option<Found<(SessionRecord, User)>> {
+        let _ = digest;
+        None
+    }
 
     /// See [`Store::checkpoint`].
     async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -100,6 +121,89 @@ macro_rules! joined_user_columns {
     };
 }
 
+/// The hot reads, shared by the awaited queries and SQLite's reads on the calling thread.
+pub(crate) const USER_BY_ID: &str =
+    concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
+pub(crate) const TOKEN_BY_DIGEST: &str = concat!(
+    "SELECT t.id AS t_id, t.digest AS t_digest, t.user_id AS t_user_id, \
+     t.created AS t_created, t.last_used AS t_last_used, t.expires AS t_expires, ",
+    joined_user_columns!(),
+    " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1"
+);
+pub(crate) const SESSION_BY_DIGEST: &str = concat!(
+    "SELECT s.digest AS s_digest, s.user_id AS s_user_id, s.auth_hash AS s_auth_hash, \
+     s.created AS s_created, s.last_seen AS s_last_seen, s.expires AS s_expires, ",
+    joined_user_columns!(),
+    " FROM auth_session s JOIN auth_user u ON u.id = s.user_id WHERE s.digest = $1"
+);
+
+/// A [`User`] from a row of [`user_columns!`] or [`joined_user_columns!`], through the row's
+/// fallible getter by column name (`row.try_get` for sqlx, `row.get` for rusqlite): one list of
+/// columns for both.
+macro_rules! user_from_row {
+    ($row:ident . $get:ident) => {
+        User {
+            id: $row.$get("id")?,
+            username: $row.$get("username")?,
+            email: $row.$get("email")?,
+            first_name: $row.$get("first_name")?,
+            last_name: $row.$get("last_name")?,
+            password: $row.$get("password")?,
+            is_active: $row.$get("is_active")?,
+            is_staff: $row.$get("is_staff")?,
+            is_superuser: $row.$get("is_superuser")?,
+            date_joined: $row.$get("date_joined")?,
+            last_login: $row.$get("last_login")?,
+            valid_after: $row.$get("valid_after")?,
+        }
+    };
+}
+pub(crate) use user_from_row;
+
+/// The columns of a token row, as [`TOKEN_BY_DIGEST`] names them (static names: they are read
+/// on every token cache miss).
+pub(crate) const JOINED_TOKEN_COLUMNS: [&str; 6] = [
+    "t_id",
+    "t_digest",
+    "t_user_id",
+    "t_created",
+    "t_last_used",
+    "t_expires",
+];
+const TOKEN_COLUMNS: [&str; 6] = ["id", "digest", "user_id", "created", "last_used", "expires"];
+
+/// A [`TokenRecord`] from a row with the columns `$names` (one of the lists above), as
+/// [`user_from_row!`].
+macro_rules! token_from_row {
+    ($row:ident . $get:ident, $names:expr) => {{
+        let [id, digest, user_id, created, last_used, expires] = $names;
+        TokenRecord {
+            id: $row.$get(id)?,
+            digest: $row.$get(digest)?,
+            user_id: $row.$get(user_id)?,
+            created: $row.$get(created)?,
+            last_used: $row.$get(last_used)?,
+            expires: $row.$get(expires)?,
+        }
+    }};
+}
+pub(crate) use token_from_row;
+
+/// A [`SessionRecord`] from a row of [`SESSION_BY_DIGEST`], as [`user_from_row!`].
+macro_rules! session_from_row {
+    ($row:ident . $get:ident) => {
+        SessionRecord {
+            digest: $row.$get("s_digest")?,
+            user_id: $row.$get("s_user_id")?,
+            auth_hash: $row.$get("s_auth_hash")?,
+            created: $row.$get("s_created")?,
+            last_seen: $row.$get("s_last_seen")?,
+            expires: $row.$get("s_expires")?,
+        }
+    };
+}
+pub(crate) use session_from_row;
+
 const INSERT_OUTSTANDING: &str = "INSERT INTO token_blacklist_outstandingtoken \
      (jti, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 const BLACKLIST: &str = "INSERT INTO token_blacklist_blacklistedtoken \
@@ -136,65 +240,26 @@ where
     }
 
     fn user(row: &DbRow<D>) -> Result<User, StoreError> {
-        let user = || -> Result<User, sqlx::Error> {
-            Ok(User {
-                id: row.try_get("id")?,
-                username: row.try_get("username")?,
-                email: row.try_get("email")?,
-                first_name: row.try_get("first_name")?,
-                last_name: row.try_get("last_name")?,
-                password: row.try_get("password")?,
-                is_active: row.try_get("is_active")?,
-                is_staff: row.try_get("is_staff")?,
-                is_superuser: row.try_get("is_superuser")?,
-                date_joined: row.try_get("date_joined")?,
-                last_login: row.try_get("last_login")?,
-                valid_after: row.try_get("valid_after")?,
-            })
-        };
+        let user = || -> Result<User, sqlx::Error> { Ok(user_from_row!(row.try_get)) };
         user().map_err(classify)
     }
 
     /// A token from columns named with `prefix` (`t_id`, `t_digest`, … or unprefixed).
     fn token(row: &DbRow<D>, prefix: &str) -> Result<TokenRecord, StoreError> {
-        // Static names: this runs on every token cache miss.
-        let [id, digest, user_id, created, last_used, expires] = if prefix == "t_" {
-            [
-                "t_id",
-                "t_digest",
-                "t_user_id",
-                "t_created",
-                "t_last_used",
-                "t_expires",
-            ]
+        let names = if prefix == "t_" {
+            JOINED_TOKEN_COLUMNS
         } else {
-            ["id", "digest", "user_id", "created", "last_used", "expires"]
+            TOKEN_COLUMNS
         };
-        let token = || -> Result<TokenRecord, sqlx::Error> {
-            Ok(TokenRecord {
-                id: row.try_get(id)?,
-                digest: row.try_get(digest)?,
-                user_id: row.try_get(user_id)?,
-                created: row.try_get(created)?,
-                last_used: row.try_get(last_used)?,
-                expires: row.try_get(expires)?,
-            })
-        };
+        let token =
+            || -> Result<TokenRecord, sqlx::Error> { Ok(token_from_row!(row.try_get, names)) };
         token().map_err(classify)
     }
 
     /// A session from columns aliased `s_digest`, `s_user_id`, ….
     fn session(row: &DbRow<D>) -> Result<SessionRecord, StoreError> {
-        let session = || -> Result<SessionRecord, sqlx::Error> {
-            Ok(SessionRecord {
-                digest: row.try_get("s_digest")?,
-                user_id: row.try_get("s_user_id")?,
-                auth_hash: row.try_get("s_auth_hash")?,
-                created: row.try_get("s_created")?,
-                last_seen: row.try_get("s_last_seen")?,
-                expires: row.try_get("s_expires")?,
-            })
-        };
+        let session =
+            || -> Result<SessionRecord, sqlx::Error> { Ok(session_from_row!(row.try_get)) };
         session().map_err(classify)
     }
 
@@ -324,16 +389,24 @@ where
         self.bounded(self.dialect.announce_change()).await
     }
 
-    fn additions_stamp(&self) -> Option<u64> {
-        self.dialect.additions_stamp()
+    fn additions_stamp(&self, kind: Credential) -> Option<u64> {
+        self.dialect.additions_stamp(kind)
     }
 
-    async fn token_digests_after(
+    async fn digests_after(
         &self,
+        kind: Credential,
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let sql = "SELECT id, digest FROM authtoken_token WHERE id > $1 ORDER BY id LIMIT $2";
+        let sql = match kind {
+            Credential::Token => {
+                "SELECT id, digest FROM authtoken_token WHERE id > $1 ORDER BY id LIMIT $2"
+            }
+            Credential::Session => {
+                "SELECT id, digest FROM auth_session WHERE id > $1 ORDER BY id LIMIT $2"
+            }
+        };
         let rows = self
             .read_rows(sqlx::query(sql).bind(after_id).bind(i64::from(limit)))
             .await?;
@@ -341,6 +414,18 @@ where
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(classify)
+    }
+
+    fn token_by_key_now(&self, _key: &str, digest: &str) -> Option<Found<(TokenRecord, User)>> {
+        self.dialect.token_by_digest_now(digest)
+    }
+
+    fn session_by_key_now(&self, _key: &str, digest: &str) -> Option<Found<(SessionRecord, User)>> {
+        self.dialect.session_by_digest_now(digest)
+    }
+
+    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
+        self.dialect.user_by_id_now(id)
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
@@ -366,8 +451,7 @@ where
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
-        let row = self.read_row(sqlx::query(sql).bind(id)).await?;
+        let row = self.read_row(sqlx::query(USER_BY_ID).bind(id)).await?;
         row.map(|r| Self::user(&r)).transpose()
     }
 
@@ -464,7 +548,8 @@ where
             return Ok(outcome);
         }
         tx.commit().await.map_err(classify)?;
-        self.dialect.announce_additions();
+        self.dialect.announce_additions(Credential::Token);
+        self.dialect.announce_additions(Credential::Session);
         Ok(ImportOutcome {
             committed: true,
             ..outcome
@@ -538,7 +623,7 @@ where
                 Self::write_in(&mut tx, q).await?;
             }
             tx.commit().await.map_err(classify)?;
-            self.dialect.announce_additions();
+            self.dialect.announce_additions(Credential::Token);
             Ok(record)
         })
         .await
@@ -548,13 +633,10 @@ where
         &self,
         digest: &str,
     ) -> Result<Option<(TokenRecord, User)>, StoreError> {
-        let sql = concat!(
-            "SELECT t.id AS t_id, t.digest AS t_digest, t.user_id AS t_user_id, \
-             t.created AS t_created, t.last_used AS t_last_used, t.expires AS t_expires, ",
-            joined_user_columns!(),
-            " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1"
-        );
-        let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
+        let Some(r) = self
+            .read_row(sqlx::query(TOKEN_BY_DIGEST).bind(digest))
+            .await?
+        else {
             return Ok(None);
         };
         let token = Self::token(&r, "t_")?;
@@ -613,7 +695,9 @@ where
             .bind(origin.user_agent.as_str())
             .bind(origin.address.as_str());
             Self::write_in(&mut tx, q).await?;
-            tx.commit().await.map_err(classify)
+            tx.commit().await.map_err(classify)?;
+            self.dialect.announce_additions(Credential::Session);
+            Ok(())
         })
         .await
     }
@@ -622,13 +706,10 @@ where
         &self,
         digest: &str,
     ) -> Result<Option<(SessionRecord, User)>, StoreError> {
-        let sql = concat!(
-            "SELECT s.digest AS s_digest, s.user_id AS s_user_id, s.auth_hash AS s_auth_hash, \
-             s.created AS s_created, s.last_seen AS s_last_seen, s.expires AS s_expires, ",
-            joined_user_columns!(),
-            " FROM auth_session s JOIN auth_user u ON u.id = s.user_id WHERE s.digest = $1"
-        );
-        let Some(r) = self.read_row(sqlx::query(sql).bind(digest)).await? else {
+        let Some(r) = self
+            .read_row(sqlx::query(SESSION_BY_DIGEST).bind(digest))
+            .await?
+        else {
             return Ok(None);
         };
         let session = Self::session(&r)?;

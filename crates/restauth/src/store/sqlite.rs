@@ -8,6 +8,11 @@
 //! into the memory of every process that opens the store: whoever revokes something (the
 //! server, a management command) increments it atomically, and the hot path reads it with one
 //! atomic load — no system call, no query, and seen by every other process at once.
+//!
+//! The reads of a cache miss (a token, a session, a user by id) are answered on the calling
+//! thread by a [`NowReader`]: a point read of a few microseconds, against tens for the same
+//! query sent to a pooled connection's thread. It never waits: a busy file sends the read back
+//! to the pool.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,25 +27,90 @@ use sqlx::sqlite::{
 };
 
 use super::migrate::{Migration, SQLITE};
-use super::sql::{Dialect, SqlStore};
-use super::{StoreError, classify};
+use rusqlite::OptionalExtension;
+
+use super::sql::{
+    Dialect, JOINED_TOKEN_COLUMNS, SESSION_BY_DIGEST, SqlStore, TOKEN_BY_DIGEST, USER_BY_ID,
+    session_from_row, token_from_row, user_from_row,
+};
+use super::{Credential, Found, SessionRecord, StoreError, TokenRecord, classify};
 use crate::core::settings::DatabaseSettings;
+use crate::core::user::User;
 
 pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 
-/// The counter file's size: the change counter, then the additions stamp. A file of 8 bytes,
-/// from before the second counter, is grown with zeros.
-const COUNTER_BYTES: usize = 16;
+/// The counter file's size: the change counter, then the additions stamps of tokens and of
+/// sessions. A shorter file, from before the later counters, is grown with zeros.
+const COUNTER_BYTES: usize = 24;
 
 /// What SQLite does its own way: the change counter, checkpoints and backups.
 pub(crate) struct SqliteDialect {
     /// The writer pool's single connection, for `VACUUM INTO` and checkpoints.
     writer: SqlitePool,
     changes: ChangeCounter,
+    /// `None` for an in-memory database, which only sqlx's connections can see.
+    now: Option<NowReader>,
 }
 
-/// Two `u64`s shared by every process that maps the same file: the change signal, then the
-/// stamp of token additions.
+/// Read-only connections used on the calling thread, one at a time each, with no busy
+/// timeout: in WAL mode a reader waits only for a checkpoint or a recovery, and then the read
+/// goes to the pool (`None`) instead of blocking the async runtime.
+struct NowReader {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle connections kept; more run at once only while more threads read at once.
+const NOW_READERS_KEPT: usize = 8;
+
+impl NowReader {
+    fn open(&self) -> Option<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let opened = rusqlite::Connection::open_with_flags(&self.path, flags).and_then(|c| {
+            c.busy_timeout(Duration::ZERO)?;
+            Ok(c)
+        });
+        opened
+            .inspect_err(|e| tracing::debug!(error = %e, "no reader on the calling thread"))
+            .ok()
+    }
+
+    /// The row `sql` finds for `param`, mapped by `map`.
+    fn read<T>(
+        &self,
+        sql: &str,
+        param: impl rusqlite::ToSql,
+        map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Found<T>> {
+        let idle = self.idle.lock().ok()?.pop();
+        let conn = idle.or_else(|| self.open())?;
+        let result = conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_row([param], map))
+            .optional();
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < NOW_READERS_KEPT
+        {
+            idle.push(conn);
+        }
+        match result {
+            Ok(found) => Some(Ok(found)),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                None
+            }
+            Err(e) => Some(Err(StoreError::Other(e.to_string()))),
+        }
+    }
+}
+
+/// Three `u64`s shared by every process that maps the same file: the change signal, then the
+/// stamps of token and session additions.
 struct ChangeCounter {
     map: memmap2::MmapMut,
 }
@@ -89,8 +159,11 @@ impl ChangeCounter {
         self.at(0)
     }
 
-    fn additions(&self) -> &AtomicU64 {
-        self.at(1)
+    fn additions(&self, kind: Credential) -> &AtomicU64 {
+        match kind {
+            Credential::Token => self.at(1),
+            Credential::Session => self.at(2),
+        }
     }
 
     fn at(&self, index: usize) -> &AtomicU64 {
@@ -132,10 +205,18 @@ impl SqliteStore {
             restrict_side_files(options.get_filename());
         }
         let changes = ChangeCounter::open((!in_memory).then(|| options.get_filename()))?;
+        let now = (!in_memory).then(|| NowReader {
+            path: options.get_filename().to_owned(),
+            idle: Default::default(),
+        });
         Ok(SqlStore {
             reader,
             writer: writer.clone(),
-            dialect: SqliteDialect { writer, changes },
+            dialect: SqliteDialect {
+                writer,
+                changes,
+                now,
+            },
         })
     }
 }
@@ -252,12 +333,33 @@ impl Dialect for SqliteDialect {
     }
 
     // One writer at a time: AUTOINCREMENT ids are given in commit order, as the index needs.
-    fn additions_stamp(&self) -> Option<u64> {
-        Some(self.changes.additions().load(Ordering::Acquire))
+    fn additions_stamp(&self, kind: Credential) -> Option<u64> {
+        Some(self.changes.additions(kind).load(Ordering::Acquire))
     }
 
-    fn announce_additions(&self) {
-        self.changes.additions().fetch_add(1, Ordering::AcqRel);
+    fn announce_additions(&self, kind: Credential) {
+        self.changes.additions(kind).fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
+        let read = |row: &rusqlite::Row<'_>| Ok(user_from_row!(row.get));
+        self.now.as_ref()?.read(USER_BY_ID, id, read)
+    }
+
+    fn token_by_digest_now(&self, digest: &str) -> Option<Found<(TokenRecord, User)>> {
+        let read = |row: &rusqlite::Row<'_>| {
+            Ok((
+                token_from_row!(row.get, JOINED_TOKEN_COLUMNS),
+                user_from_row!(row.get),
+            ))
+        };
+        self.now.as_ref()?.read(TOKEN_BY_DIGEST, digest, read)
+    }
+
+    fn session_by_digest_now(&self, digest: &str) -> Option<Found<(SessionRecord, User)>> {
+        let read =
+            |row: &rusqlite::Row<'_>| Ok((session_from_row!(row.get), user_from_row!(row.get)));
+        self.now.as_ref()?.read(SESSION_BY_DIGEST, digest, read)
     }
 }
 
@@ -285,5 +387,76 @@ mod tests {
             .permissions();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.mode() & 0o777, 0o600);
+    }
+
+    /// A cache miss on SQLite is answered on the calling thread: the same rows as the awaited
+    /// queries, for every lookup a request makes; an in-memory database sends it to the pool.
+    #[tokio::test]
+    async fn reads_at_once_find_what_the_awaited_queries_find() {
+        use crate::store::{NewToken, NewUser};
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}", dir.path().join("restauth.db").display()),
+            ..DatabaseSettings::default()
+        };
+        let store = SqliteStore::open(&settings).await.unwrap();
+        store.migrate().await.unwrap();
+        let user = store
+            .create_user(&NewUser {
+                username: "alice".into(),
+                email: "alice@example.com".into(),
+                first_name: "Alice".into(),
+                last_name: String::new(),
+                password: "!".into(),
+                is_active: true,
+                is_staff: true,
+                is_superuser: false,
+                date_joined: 7,
+            })
+            .await
+            .unwrap();
+        store
+            .insert_token(&NewToken {
+                digest: "d1".into(),
+                user_id: user.id,
+                created: 5,
+                expires: Some(9),
+                limit_per_user: None,
+            })
+            .await
+            .unwrap();
+        let session = SessionRecord {
+            digest: "s1".into(),
+            user_id: user.id,
+            auth_hash: "h".into(),
+            created: 3,
+            last_seen: 4,
+            expires: 10,
+        };
+        store.insert_session(&session, None).await.unwrap();
+
+        fn now<T>(found: Option<Found<T>>) -> Option<T> {
+            found.expect("answered at once").unwrap()
+        }
+        let token = now(store.token_by_key_now("", "d1"));
+        assert_eq!(token, store.token_by_digest("d1").await.unwrap());
+        assert_eq!(
+            token.map(|(t, u)| (t.expires, u.email)),
+            Some((Some(9), user.email.clone()))
+        );
+        assert_eq!(now(store.token_by_key_now("", "d2")), None);
+        let found = now(store.session_by_key_now("", "s1"));
+        assert_eq!(found, store.session_by_digest("s1").await.unwrap());
+        assert_eq!(found.map(|(s, _)| s), Some(session));
+        assert_eq!(now(store.user_by_id_now(user.id)), Some(user.clone()));
+        assert_eq!(now(store.user_by_id_now(user.id + 1)), None);
+
+        let memory = SqliteStore::open(&DatabaseSettings {
+            url: "sqlite::memory:".into(),
+            ..DatabaseSettings::default()
+        })
+        .await
+        .unwrap();
+        assert!(memory.user_by_id_now(1).is_none());
     }
 }

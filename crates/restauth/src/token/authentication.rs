@@ -96,7 +96,7 @@ impl Authenticator for TokenAuthentication {
         Some(self.challenge.clone())
     }
 
-    /// Before its future runs it only reads the request and the caches.
+    /// Before its future runs it only reads the request, the caches and the store.
     fn retry_safe(&self) -> bool {
         true
     }

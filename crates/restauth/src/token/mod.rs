@@ -21,8 +21,9 @@ use crate::core::error::Error;
 use crate::core::user::User;
 use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
-use crate::store::cache::{CachedToken, Digest};
-use crate::store::{NewToken, StoreError, TokenRecord};
+use crate::store::cache::{CachedToken, Digest, Generation};
+use crate::store::index::Presence;
+use crate::store::{Credential, NewToken, StoreError, TokenRecord};
 
 /// Length of a key in characters.
 pub const KEY_LENGTH: usize = 40;
@@ -145,16 +146,35 @@ impl TokenService {
         Ok(gone)
     }
 
-    /// Resolves a presented key from the cache alone, or refuses it when the token index
-    /// knows no stored token has it; `None` when the store must be asked. This is the hot
-    /// path: no allocation, no I/O, and a client sending random keys gets its answer at once.
+    /// Resolves a presented key without waiting: from the cache, from the token index when no
+    /// stored token has it, or from a read the store answers at once (SQLite); `None` when the
+    /// store must be awaited. This is the hot path: no allocation, no I/O on a cache hit, and
+    /// a client sending random keys gets its answer at once.
     pub fn authenticate_key_cached(&self, key: &str) -> Option<KeyVerdict> {
         let d = digest(key);
-        if let Some(verdict) = self.key_from_cache(&d, now()) {
+        let now = now();
+        if let Some(verdict) = self.key_from_cache(&d, now) {
             return Some(verdict);
         }
-        (self.token_presence(&d) == crate::store::index::Presence::Absent)
-            .then_some(Err(TokenRejection::Invalid))
+        if self.presence(Credential::Token, &d) == Presence::Absent {
+            return Some(Err(TokenRejection::Invalid));
+        }
+        if let Some(token) = self.cache().token(&d, now) {
+            // Its user was evicted apart from it.
+            return Some(match self.user_by_id_now(token.user_id)? {
+                Some(user) => self.verdict(token, user, now),
+                None => Err(TokenRejection::Invalid),
+            });
+        }
+        let generation = self.cache().generation();
+        let hex_digest = hex::encode(d);
+        let found = self.store().token_by_key_now(key, &hex_digest)?.ok()?;
+        Some(
+            match self.admit_token(found, &hex_digest, &d, generation, now) {
+                Some((token, user)) => self.verdict(token, user, now),
+                None => Err(TokenRejection::Invalid),
+            },
+        )
     }
 
     fn key_from_cache(&self, d: &Digest, now: i64) -> Option<KeyVerdict> {
@@ -208,18 +228,29 @@ impl TokenService {
         now: i64,
     ) -> Result<Option<(Arc<CachedToken>, Arc<User>)>, Error> {
         // A key no stored token has is refused here, without a query.
-        if self.token_presence(d) == crate::store::index::Presence::Absent {
+        if self.presence(Credential::Token, d) == Presence::Absent {
             return Ok(None);
         }
-        let cache = self.cache();
-        let generation = cache.generation();
+        let generation = self.cache().generation();
         let hex_digest = hex::encode(d);
-        let Some((record, user)) = self.store().token_by_key(key, &hex_digest).await? else {
-            return Ok(None);
-        };
+        let found = self.store().token_by_key(key, &hex_digest).await?;
+        Ok(self.admit_token(found, &hex_digest, d, generation, now))
+    }
+
+    /// The token a lookup found for `hex_digest`, cached (unless the cache changed since
+    /// `generation`) beside its user.
+    fn admit_token(
+        &self,
+        found: Option<(TokenRecord, User)>,
+        hex_digest: &str,
+        d: &Digest,
+        generation: Generation,
+        now: i64,
+    ) -> Option<(Arc<CachedToken>, Arc<User>)> {
+        let (record, user) = found?;
         // The index found it; compare again in constant time as defence in depth.
         if !bool::from(record.digest.as_bytes().ct_eq(hex_digest.as_bytes())) {
-            return Ok(None);
+            return None;
         }
         let token = Arc::new(CachedToken::new(
             record.id,
@@ -229,9 +260,10 @@ impl TokenService {
             record.last_used.unwrap_or(0),
         ));
         let user = Arc::new(user);
+        let cache = self.cache();
         cache.put_token(generation, *d, token.clone(), now);
         cache.put_user(generation, user.clone(), now);
-        Ok(Some((token, user)))
+        Some((token, user))
     }
 
     /// Records use at most once a minute per token, off the request's path.
