@@ -109,7 +109,7 @@ impl Authenticator for JwtAuthentication {
                 "token_not_valid",
             )));
         };
-        if let Some(cached) = self.restauth.cached_user_by_claim(&user_ref) {
+        if let Some(cached) = self.restauth.user_by_claim_now(&user_ref) {
             return Outcome::Ready(self.identity(&claims, cached));
         }
         Outcome::Pending(Box::pin(async move {

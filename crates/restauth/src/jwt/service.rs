@@ -57,7 +57,7 @@ impl JwtService {
     /// The user a token's user-id claim names, without waiting: from the cache, or from a
     /// read the store answers at once (SQLite). `None` when the store must be awaited; `Some(None)`
     /// when no user has that id.
-    pub fn cached_user_by_claim(&self, claim: &str) -> Option<Option<Arc<User>>> {
+    pub fn user_by_claim_now(&self, claim: &str) -> Option<Option<Arc<User>>> {
         if self.settings().simple_jwt.user_id_field != UserIdField::Id {
             return None;
         }

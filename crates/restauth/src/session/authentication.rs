@@ -179,7 +179,7 @@ impl Authenticator for SessionAuthentication {
             forget_session_cookie(&self.restauth, request);
             return Outcome::skip();
         }
-        if let Some(verdict) = self.restauth.authenticate_session_cached(key) {
+        if let Some(verdict) = self.restauth.authenticate_session_now(key) {
             let identity = identity_marking(&self.restauth, verdict, request);
             if identity.is_none() || is_csrf_exempt_method(request.method()) {
                 return Outcome::Ready(Ok(identity));

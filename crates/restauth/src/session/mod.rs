@@ -184,7 +184,7 @@ impl SessionService {
     /// Resolves a session key without waiting: from the cache, from the session index when no
     /// stored session has it, or from a read the store answers at once (SQLite); `None` when
     /// the store must be awaited (or a session whose password changed must be deleted).
-    pub fn authenticate_session_cached(&self, key: &str) -> Option<SessionVerdict> {
+    pub fn authenticate_session_now(&self, key: &str) -> Option<SessionVerdict> {
         let d = digest(key);
         let now = now();
         if let Some(verdict) = self.session_from_cache(&d, now) {

@@ -83,7 +83,7 @@ impl Authenticator for TokenAuthentication {
             Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
             Parsed::Key(key) => key,
         };
-        if let Some(verdict) = self.restauth.authenticate_key_cached(key) {
+        if let Some(verdict) = self.restauth.authenticate_key_now(key) {
             return Outcome::Ready(identity(verdict));
         }
         let key = key.to_owned();

@@ -150,7 +150,7 @@ impl TokenService {
     /// stored token has it, or from a read the store answers at once (SQLite); `None` when the
     /// store must be awaited. This is the hot path: no allocation, no I/O on a cache hit, and
     /// a client sending random keys gets its answer at once.
-    pub fn authenticate_key_cached(&self, key: &str) -> Option<KeyVerdict> {
+    pub fn authenticate_key_now(&self, key: &str) -> Option<KeyVerdict> {
         let d = digest(key);
         let now = now();
         if let Some(verdict) = self.key_from_cache(&d, now) {
