@@ -459,4 +459,41 @@ mod tests {
         .unwrap();
         assert!(memory.user_by_id_now(1).is_none());
     }
+
+    /// A file another connection holds exclusively is not waited for on the calling thread:
+    /// the read goes back to the pool (which waits on `busy_timeout`), and once the file is
+    /// free the next read is answered at once again.
+    #[test]
+    fn a_busy_file_sends_the_read_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("restauth.db");
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY); \
+                 INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        let reader = NowReader {
+            path,
+            idle: Default::default(),
+        };
+        let read = || {
+            reader.read("SELECT id FROM t WHERE id = $1", 1, |row| {
+                row.get::<_, i64>(0)
+            })
+        };
+
+        holder
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert!(read().is_none());
+        assert!(started.elapsed() < Duration::from_secs(1), "it waited");
+        holder.execute_batch("COMMIT;").unwrap();
+        drop(holder);
+        // The same connection, kept: nothing of the busy read stuck to it.
+        assert_eq!(reader.idle.lock().unwrap().len(), 1);
+        assert!(matches!(read(), Some(Ok(Some(1)))));
+    }
 }
