@@ -227,6 +227,11 @@ def markdown_table(rows, with_drf):
 TARGETS = {"public": 0.9, "token": 0.8, "jwt": 0.8, "session": 0.8}
 LATENCY_P99_TARGET_US = 2000
 CACHE_MISS_TARGET = 0.3
+# The spray scenarios: (result prefix, the valid client, what the spray sends).
+SPRAYS = [
+    ("", "Token", "random 40-hex Token keys"),
+    ("session-", "session", "random sessionid cookies"),
+]
 
 
 def targets(rows, results, meta, with_drf, judged):
@@ -274,13 +279,16 @@ def targets(rows, results, meta, with_drf, judged):
             f"- cache miss (`[cache] ttl = 0`) on PostgreSQL: {fmt_ratio(x)} of the bare handler "
             f"(target ≥ {CACHE_MISS_TARGET}): {verdict(x >= CACHE_MISS_TARGET)}"
         )
-    alone, beside = results.get(("spray-alone", "restauth")), results.get(("spray-valid", "restauth"))
-    if alone and beside and alone["rps"]:
-        kept = beside["rps"] / alone["rps"]
-        out.append(
-            f"- a valid Token client keeps {kept:.0%} of its requests/s while as many connections "
-            f"send random keys ({rps(alone['rps'])} alone, {rps(beside['rps'])} beside the spray)"
-        )
+    for prefix, client, keys in SPRAYS:
+        alone = results.get((f"{prefix}spray-alone", "restauth"))
+        beside = results.get((f"{prefix}spray-valid", "restauth"))
+        if alone and beside and alone["rps"]:
+            kept = beside["rps"] / alone["rps"]
+            out.append(
+                f"- a valid {client} client keeps {kept:.0%} of its requests/s while as many "
+                f"connections send {keys} ({rps(alone['rps'])} alone, {rps(beside['rps'])} "
+                "beside the spray)"
+            )
     if with_drf:
         for s in ["token", "jwt", "session"]:
             r = by.get(s)
@@ -606,18 +614,22 @@ def main():
             ladder,
             "",
         ]
-    spray_bits = [results.get((k, "restauth")) for k in ("spray-alone", "spray-valid", "spray-random")]
-    if all(spray_bits):
-        alone, valid, random_keys = spray_bits
-        md += [
-            "## Random keys beside a valid client",
-            "",
-            f"A valid Token client with {max(1, int(meta.get('connections', '2')) // 2)} connections "
-            f"alone: {rps(alone['rps'])} requests/s; the same client while as many connections "
-            f"send random 40-hex keys: {rps(valid['rps'])} requests/s, the random keys being "
-            f"answered at {rps(random_keys['rps'])} requests/s (all 401).",
-            "",
+    for prefix, client, keys in SPRAYS:
+        spray_bits = [
+            results.get((f"{prefix}{k}", "restauth"))
+            for k in ("spray-alone", "spray-valid", "spray-random")
         ]
+        if all(spray_bits):
+            alone, valid, random_keys = spray_bits
+            md += [
+                f"## {keys[0].upper()}{keys[1:]} beside a valid client",
+                "",
+                f"A valid {client} client with {max(1, int(meta.get('connections', '2')) // 2)} "
+                f"connections alone: {rps(alone['rps'])} requests/s; the same client while as "
+                f"many connections send {keys}: {rps(valid['rps'])} requests/s, the random ones "
+                f"being answered at {rps(random_keys['rps'])} requests/s (all refused).",
+                "",
+            ]
     notes = [
         "- Logins run each framework's default password hasher: restauth Argon2id "
         "(m = 19 MiB, t = 2, p = 1, on a pool as large as the core count); Django "

@@ -1,7 +1,8 @@
 -- wrk script of bench/run: the request comes from the environment (WRK_METHOD, WRK_BODY;
 -- headers are given with wrk -H; WRK_RANDOM_TOKEN=1 sends a random, unknown Token key with
--- every request, as a client guessing keys would), and the summary is printed as one JSON line
--- starting with "BENCHJSON " for bench/run to pick up.
+-- every request, as a client guessing keys would, and WRK_RANDOM_SESSION=1 a random, unknown
+-- sessionid cookie), and the summary is printed as one JSON line starting with "BENCHJSON "
+-- for bench/run to pick up.
 
 local method = os.getenv("WRK_METHOD")
 if method and method ~= "" then
@@ -12,16 +13,28 @@ if body and body ~= "" then
   wrk.body = body
 end
 
+-- n random characters of `alphabet`.
+local function random_key(alphabet, n)
+  local key = {}
+  for i = 1, n do
+    local k = math.random(1, #alphabet)
+    key[i] = alphabet:sub(k, k)
+  end
+  return table.concat(key)
+end
+
 if os.getenv("WRK_RANDOM_TOKEN") == "1" then
   math.randomseed(os.time())
-  local hex = "0123456789abcdef"
   request = function()
-    local key = {}
-    for i = 1, 40 do
-      local n = math.random(1, 16)
-      key[i] = hex:sub(n, n)
-    end
-    return wrk.format(nil, nil, { Authorization = "Token " .. table.concat(key) })
+    local key = random_key("0123456789abcdef", 40)
+    return wrk.format(nil, nil, { Authorization = "Token " .. key })
+  end
+elseif os.getenv("WRK_RANDOM_SESSION") == "1" then
+  math.randomseed(os.time())
+  request = function()
+    -- Well-formed Django session keys (32 of [a-z0-9]), so they are looked up, not ignored.
+    local key = random_key("abcdefghijklmnopqrstuvwxyz0123456789", 32)
+    return wrk.format(nil, nil, { Cookie = "sessionid=" .. key })
   end
 end
 
