@@ -200,6 +200,19 @@ fn queries(samples: &HashMap<String, f64>, operation: &str) -> f64 {
     )
 }
 
+/// Sends unknown credentials (`miss(n)`, n = 0, 1, …) until the index's load, which the first
+/// cache miss starts, has read the store: one `operation` query.
+async fn until_loaded(server: &Server, operation: &str, miss: impl AsyncFn(usize)) {
+    for n in 0..200 {
+        miss(n).await;
+        let (samples, _) = scrape(server).await;
+        if queries(&samples, operation) >= 1.0 {
+            return;
+        }
+    }
+    panic!("the index never loaded ({operation})");
+}
+
 /// Unknown Token keys are refused from the in-memory digest index, without a query, while a
 /// key made by the management command beside the server works at its very next request.
 #[tokio::test]
@@ -214,20 +227,11 @@ async fn unknown_token_keys_cost_no_query_and_new_keys_are_never_refused() {
     // PostgreSQL gives ids out of commit order, so the index stays off there.
     let postgres = common::postgres_backend();
     if !postgres {
-        // The first cache miss starts the index's load; wait for it to have read the tokens.
-        let mut loaded = false;
-        for n in 0..200 {
-            assert_eq!(
-                server.get("/api/profile/", Some(&unknown(n))).await.status,
-                401
-            );
-            let (samples, _) = scrape(&server).await;
-            if queries(&samples, "token_digests_after") >= 1.0 {
-                loaded = true;
-                break;
-            }
-        }
-        assert!(loaded, "the index never loaded");
+        until_loaded(&server, "token_digests_after", async |n| {
+            let reply = server.get("/api/profile/", Some(&unknown(n))).await;
+            assert_eq!(reply.status, 401);
+        })
+        .await;
     }
 
     let (before, _) = scrape(&server).await;
@@ -279,16 +283,10 @@ async fn unknown_session_cookies_cost_no_query_and_new_sessions_are_never_refuse
 
     let postgres = common::postgres_backend();
     if !postgres {
-        let mut loaded = false;
-        for n in 0..200 {
+        until_loaded(&server, "session_digests_after", async |n| {
             assert_eq!(dashboard(unknown(n)).await.status, anonymous.status);
-            let (samples, _) = scrape(&server).await;
-            if queries(&samples, "session_digests_after") >= 1.0 {
-                loaded = true;
-                break;
-            }
-        }
-        assert!(loaded, "the session index never loaded");
+        })
+        .await;
     }
 
     let (before, _) = scrape(&server).await;
