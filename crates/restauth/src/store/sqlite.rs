@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::OptionalExtension;
 use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
@@ -27,8 +28,6 @@ use sqlx::sqlite::{
 };
 
 use super::migrate::{Migration, SQLITE};
-use rusqlite::OptionalExtension;
-
 use super::sql::{
     Dialect, JOINED_TOKEN_COLUMNS, SESSION_BY_DIGEST, SqlStore, TOKEN_BY_DIGEST, USER_BY_ID,
     session_from_row, token_from_row, user_from_row,
