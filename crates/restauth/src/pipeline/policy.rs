@@ -55,36 +55,49 @@ struct PolicyInner {
     permissions: Vec<Arc<dyn Permission>>,
     throttles: Vec<ThrottleClass>,
     throttle_scope: Option<String>,
+    /// Whether a class reads the session cookie: kept with the classes, not asked per request.
+    reads_session: bool,
+}
+
+impl PolicyInner {
+    fn classes_read_session(&self) -> bool {
+        self.authenticators.iter().any(|a| a.name() == "session")
+    }
 }
 
 impl Context {
     /// A policy with the configured default authentication and permission classes.
     pub fn policy(&self) -> Policy {
         let s = &self.settings().rest_framework;
+        let mut inner = PolicyInner {
+            restauth: self.clone(),
+            // Every configured name was checked against the registry at start.
+            authenticators: s
+                .default_authentication_classes
+                .iter()
+                .filter_map(|c| self.authenticator(c.as_str()))
+                .collect(),
+            permissions: s
+                .default_permission_classes
+                .iter()
+                .map(|c| from_class(*c))
+                .collect(),
+            throttles: s.default_throttle_classes.clone(),
+            throttle_scope: None,
+            reads_session: false,
+        };
+        inner.reads_session = inner.classes_read_session();
         Policy {
-            inner: Arc::new(PolicyInner {
-                restauth: self.clone(),
-                // Every configured name was checked against the registry at start.
-                authenticators: s
-                    .default_authentication_classes
-                    .iter()
-                    .filter_map(|c| self.authenticator(c.as_str()))
-                    .collect(),
-                permissions: s
-                    .default_permission_classes
-                    .iter()
-                    .map(|c| from_class(*c))
-                    .collect(),
-                throttles: s.default_throttle_classes.clone(),
-                throttle_scope: None,
-            }),
+            inner: Arc::new(inner),
         }
     }
 }
 
 impl Policy {
     fn edit(mut self, f: impl FnOnce(&mut PolicyInner)) -> Self {
-        f(Arc::make_mut(&mut self.inner));
+        let inner = Arc::make_mut(&mut self.inner);
+        f(inner);
+        inner.reads_session = inner.classes_read_session();
         self
     }
 
@@ -161,10 +174,7 @@ impl Policy {
 
     /// Whether the route authenticates with the session cookie (its answers vary on it).
     pub fn reads_session(&self) -> bool {
-        self.inner
-            .authenticators
-            .iter()
-            .any(|a| a.name() == "session")
+        self.inner.reads_session
     }
 
     pub fn context(&self) -> &Context {
