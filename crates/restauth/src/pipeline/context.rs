@@ -148,6 +148,23 @@ impl Context {
         presence
     }
 
+    /// Runs a store write in a task of its own, so that a client going away cannot stop it
+    /// between its commit and the additions stamp a digest index waits for (see
+    /// `store::index`). `what` names it in the error of a task that panicked.
+    pub(crate) async fn store_detached<T, F>(
+        &self,
+        what: &str,
+        write: impl FnOnce(Arc<dyn Store>) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        tokio::spawn(write(self.store().clone()))
+            .await
+            .map_err(|e| Error::Internal(format!("{what}: {e}")))
+    }
+
     /// Forgets cached users and tokens here and tells other processes to do the same.
     pub(crate) async fn invalidate(&self) -> Result<(), Error> {
         self.inner.cache.clear();

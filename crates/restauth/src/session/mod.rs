@@ -135,17 +135,13 @@ impl SessionService {
         };
         let replaces = previous.filter(|k| is_valid_key(k)).map(str::to_owned);
         let replaced = replaces.is_some();
-        // A task of its own, so a client that goes away cannot stop it between the commit and
-        // the additions stamp the session index waits for (see `store::index`).
-        let store = self.store().clone();
         let (stored_key, origin) = (key.clone(), source.origin());
-        tokio::spawn(async move {
+        self.store_detached("storing a session", move |store| async move {
             store
                 .insert_session_keyed(&record, &stored_key, replaces.as_deref(), &origin)
                 .await
         })
-        .await
-        .map_err(|e| Error::Internal(format!("storing a session: {e}")))??;
+        .await??;
         self.store().set_last_login(user.id, now).await?;
         if replaced {
             self.invalidate().await?;

@@ -105,17 +105,12 @@ impl TokenService {
             expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
             limit_per_user: settings.limit_per_user,
         };
-        let origin = source.origin();
-        // A task of its own, so a client that goes away cannot stop it between the commit and
-        // the additions stamp the token index waits for (see `store::index`).
-        let store = self.store().clone();
-        let stored_key = key.clone();
-        let inserted =
-            tokio::spawn(
-                async move { store.insert_token_keyed(&token, &stored_key, &origin).await },
-            )
-            .await
-            .map_err(|e| Error::Internal(format!("storing a token: {e}")))?;
+        let (stored_key, origin) = (key.clone(), source.origin());
+        let inserted = self
+            .store_detached("storing a token", move |store| async move {
+                store.insert_token_keyed(&token, &stored_key, &origin).await
+            })
+            .await?;
         let record = match inserted {
             Ok(record) => record,
             // A concurrent obtain made the user's one token first: DRF's get_or_create.
