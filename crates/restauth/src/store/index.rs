@@ -144,15 +144,16 @@ impl DigestIndex {
         // The stamp is read before the rows: a row committed before the read is in them; one
         // committed after moves the stamp again, and the loop goes round once more.
         while let Some(stamp) = store.additions_stamp(self.kind) {
-            let Ok((mut after, in_full)) = self.state.read().map(|s| {
-                if s.outgrown() {
-                    (0, true)
-                } else {
-                    (s.max_id, false)
-                }
-            }) else {
+            // Every row is read at the first load, and again once ended rows may fill half of
+            // the index; otherwise only the rows added since.
+            let Ok((in_full, max_id)) = self
+                .state
+                .read()
+                .map(|s| (s.complete_at.is_none() || s.outgrown(), s.max_id))
+            else {
                 return Ok(());
             };
+            let mut after = if in_full { 0 } else { max_id };
             let mut fresh = Vec::new();
             loop {
                 let rows = store.digests_after(self.kind, after, PAGE).await?;
@@ -185,7 +186,7 @@ impl DigestIndex {
                 state.sorted.dedup();
                 state.sorted.shrink_to_fit();
             }
-            if in_full || state.complete_at.is_none() {
+            if in_full {
                 state.read_in_full = state.len();
             }
             state.complete_at = Some(stamp);
