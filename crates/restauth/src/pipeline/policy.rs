@@ -59,36 +59,34 @@ struct PolicyInner {
     reads_session: bool,
 }
 
-impl PolicyInner {
-    fn classes_read_session(&self) -> bool {
-        self.authenticators.iter().any(|a| a.name() == "session")
-    }
+/// Whether one of `classes` reads the session cookie.
+fn reads_session(classes: &[Arc<dyn Authenticator>]) -> bool {
+    classes.iter().any(|a| a.name() == "session")
 }
 
 impl Context {
     /// A policy with the configured default authentication and permission classes.
     pub fn policy(&self) -> Policy {
         let s = &self.settings().rest_framework;
-        let mut inner = PolicyInner {
-            restauth: self.clone(),
-            // Every configured name was checked against the registry at start.
-            authenticators: s
-                .default_authentication_classes
-                .iter()
-                .filter_map(|c| self.authenticator(c.as_str()))
-                .collect(),
-            permissions: s
-                .default_permission_classes
-                .iter()
-                .map(|c| from_class(*c))
-                .collect(),
-            throttles: s.default_throttle_classes.clone(),
-            throttle_scope: None,
-            reads_session: false,
-        };
-        inner.reads_session = inner.classes_read_session();
+        // Every configured name was checked against the registry at start.
+        let authenticators: Vec<_> = s
+            .default_authentication_classes
+            .iter()
+            .filter_map(|c| self.authenticator(c.as_str()))
+            .collect();
         Policy {
-            inner: Arc::new(inner),
+            inner: Arc::new(PolicyInner {
+                restauth: self.clone(),
+                reads_session: reads_session(&authenticators),
+                authenticators,
+                permissions: s
+                    .default_permission_classes
+                    .iter()
+                    .map(|c| from_class(*c))
+                    .collect(),
+                throttles: s.default_throttle_classes.clone(),
+                throttle_scope: None,
+            }),
         }
     }
 }
@@ -97,7 +95,7 @@ impl Policy {
     fn edit(mut self, f: impl FnOnce(&mut PolicyInner)) -> Self {
         let inner = Arc::make_mut(&mut self.inner);
         f(inner);
-        inner.reads_session = inner.classes_read_session();
+        inner.reads_session = reads_session(&inner.authenticators);
         self
     }
 

@@ -367,14 +367,19 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
+    /// A database file in `dir`.
+    fn settings_in(dir: &Path) -> DatabaseSettings {
+        DatabaseSettings {
+            url: format!("sqlite://{}", dir.join("restauth.db").display()),
+            ..DatabaseSettings::default()
+        }
+    }
+
     /// Two opens of one file stand for two processes: each maps the counter file on its own.
     #[tokio::test]
     async fn a_change_announced_by_one_opener_is_seen_by_another_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = DatabaseSettings {
-            url: format!("sqlite://{}", dir.path().join("restauth.db").display()),
-            ..DatabaseSettings::default()
-        };
+        let settings = settings_in(dir.path());
         let server = SqliteStore::open(&settings).await.unwrap();
         let command = SqliteStore::open(&settings).await.unwrap();
         let before = server.change_stamp();
@@ -394,10 +399,7 @@ mod tests {
     async fn reads_at_once_find_what_the_awaited_queries_find() {
         use crate::store::{NewToken, NewUser};
         let dir = tempfile::tempdir().unwrap();
-        let settings = DatabaseSettings {
-            url: format!("sqlite://{}", dir.path().join("restauth.db").display()),
-            ..DatabaseSettings::default()
-        };
+        let settings = settings_in(dir.path());
         let store = SqliteStore::open(&settings).await.unwrap();
         store.migrate().await.unwrap();
         let user = store
