@@ -78,6 +78,14 @@ pub fn router(
     if openapi.enabled {
         app = app.merge(crate::openapi::router(restauth, server)?);
     }
+    let app = app.fallback(not_found);
+    // Only when metrics are on: `Router::layer` wraps every route in one more boxed service,
+    // and an empty `option_layer` too, which cost every request a boxed future.
+    let app = if metrics {
+        app.layer(restauth::serve::MatchedRouteLayer)
+    } else {
+        app
+    };
     let max_body = server.max_body_bytes;
     // Outside the routes and their authentication: a browser's preflight carries no
     // credentials and is answered here, as django-cors-headers' middleware does before DRF.
@@ -114,9 +122,7 @@ pub fn router(
             announced_too_large(r, max_body as u64)
         }))
         .layer(DefaultBodyLimit::max(max_body))
-        .service(app.fallback(not_found).layer(tower::util::option_layer(
-            metrics.then_some(restauth::serve::MatchedRouteLayer),
-        ))))
+        .service(app))
 }
 
 /// Refuses a body announced larger than the limit at once, instead of waiting for bytes that
