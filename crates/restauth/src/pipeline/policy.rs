@@ -371,27 +371,60 @@ impl<S> Layer<S> for Policy {
         PolicyService {
             policy: self.clone(),
             inner,
-            allow: None,
         }
     }
 }
 
-/// An `ApiView`'s policy: the policy, and DRF's `Allow` header on every answer, in one layer
-/// (a second layer on a route boxes one more service and future per request).
-#[derive(Clone)]
-pub(crate) struct ViewPolicy {
+/// An `ApiView`'s policy and DRF's `Allow` header, shared by the view's handlers.
+pub(crate) struct ViewGuard {
     pub policy: Policy,
     pub allow: HeaderValue,
 }
 
-impl<S> Layer<S> for ViewPolicy {
-    type Service = PolicyService<S>;
+/// An `ApiView` handler behind its view's policy. The check runs inside the handler's own call
+/// instead of in a layer around the route: `MethodRouter::layer` would wrap the route in one
+/// more boxed service, cloned and boxed again with its future on every request.
+pub(crate) struct Guard<H> {
+    pub handler: H,
+    pub view: Arc<ViewGuard>,
+}
 
-    fn layer(&self, inner: S) -> Self::Service {
-        PolicyService {
-            policy: self.policy.clone(),
-            inner,
-            allow: Some(self.allow.clone()),
+impl<H: Clone> Clone for Guard<H> {
+    fn clone(&self) -> Self {
+        Guard {
+            handler: self.handler.clone(),
+            view: self.view.clone(),
+        }
+    }
+}
+
+impl<H, T, S> axum::handler::Handler<T, S> for Guard<H>
+where
+    H: axum::handler::Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    type Future = PolicyFuture<H::Future>;
+
+    fn call(self, request: Request<Body>, state: S) -> Self::Future {
+        let Guard { handler, view } = self;
+        match check_request(&view.policy, Some(&view.allow), request) {
+            Checked::Pass(request, finish) => PolicyFuture::Handler {
+                future: handler.call(request, state),
+                finish: Some(finish),
+            },
+            Checked::Answer(response) => PolicyFuture::Ready {
+                response: Some(response),
+            },
+            Checked::Wait(request, resume) => PolicyFuture::Waiting {
+                future: Box::pin(async move {
+                    let allow = Some(&view.allow);
+                    match check_later(&view.policy, allow, request, resume).await {
+                        Ok((request, finish)) => finish.apply(handler.call(request, state).await),
+                        Err(response) => response,
+                    }
+                }),
+            },
         }
     }
 }
@@ -400,9 +433,21 @@ impl<S> Layer<S> for ViewPolicy {
 pub struct PolicyService<S> {
     policy: Policy,
     inner: S,
-    /// Set on every answer, overriding the handler's.
-    allow: Option<HeaderValue>,
 }
+
+/// The answer of a service that cannot fail.
+fn infallible(result: Result<Response, Infallible>) -> Response {
+    match result {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The future of [`PolicyService`].
+pub type PolicyServiceFuture<F> = futures_util::future::Map<
+    PolicyFuture<futures_util::future::Map<F, fn(Result<Response, Infallible>) -> Response>>,
+    fn(Response) -> Result<Response, Infallible>,
+>;
 
 impl<S> Service<Request<Body>> for PolicyService<S>
 where
@@ -411,71 +456,111 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = PolicyFuture<S::Future>;
+    type Future = PolicyServiceFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let policy = &self.policy;
-        // DRF negotiates before it authenticates: a 406 wins over a 401.
-        if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
-            let mut response = Error::NotAcceptable.into_response();
-            add_allow(&mut response, self.allow.as_ref());
-            return PolicyFuture::Ready {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        use futures_util::FutureExt;
+        let unwrap = infallible as fn(Result<Response, Infallible>) -> Response;
+        let future = match check_request(&self.policy, None, request) {
+            // Most requests: the handler is called here, and its future is the answer's,
+            // without a boxed future or a clone of the inner service.
+            Checked::Pass(request, finish) => PolicyFuture::Handler {
+                future: self.inner.call(request).map(unwrap),
+                finish: Some(finish),
+            },
+            Checked::Answer(response) => PolicyFuture::Ready {
                 response: Some(response),
-            };
-        }
-        let resume = match policy.check_now(&mut request) {
-            Now::Done(Ok(identity)) => {
-                // Most requests: the handler is called here, and its future is the answer's,
-                // without a boxed future or a clone of the inner service.
-                let finish = Finish::new(policy, &request, self.allow.clone());
-                request.extensions_mut().insert(Guarded {
-                    identity,
-                    policy: policy.clone(),
-                });
-                return PolicyFuture::Handler {
-                    future: self.inner.call(request),
-                    finish: Some(finish),
-                };
+            },
+            Checked::Wait(request, resume) => {
+                let policy = self.policy.clone();
+                // The clone is not ready; keep the one that is (tower's usual swap).
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                PolicyFuture::Waiting {
+                    future: Box::pin(async move {
+                        match check_later(&policy, None, request, resume).await {
+                            Ok((request, finish)) => {
+                                finish.apply(infallible(inner.call(request).await))
+                            }
+                            Err(response) => response,
+                        }
+                    }),
+                }
             }
-            Now::Done(Err(e)) => {
-                let finish = Finish::new(policy, &request, self.allow.clone());
-                return PolicyFuture::Ready {
-                    response: Some(finish.apply(e.into_response())),
-                };
-            }
-            Now::Later(resume) => resume,
         };
-        let policy = policy.clone();
-        let allow = self.allow.clone();
-        // The clone is not ready; keep the one that is (tower's usual swap).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        PolicyFuture::Waiting {
-            future: Box::pin(async move {
-                let checked = match resume {
-                    Resume::Authenticate(from) => policy.check_from(&mut request, from).await,
-                    Resume::Throttle(identity) => policy
-                        .throttle(request.headers(), request.extensions(), &identity)
-                        .await
-                        .map(|()| identity),
-                };
-                let finish = Finish::new(&policy, &request, allow);
-                let response = match checked {
-                    Ok(identity) => {
-                        request
-                            .extensions_mut()
-                            .insert(Guarded { identity, policy });
-                        inner.call(request).await?
-                    }
-                    Err(e) => e.into_response(),
-                };
-                Ok(finish.apply(response))
-            }),
+        future.map(Ok as fn(Response) -> Result<Response, Infallible>)
+    }
+}
+
+/// What the checks that need no waiting decided.
+enum Checked {
+    /// Let through: the request, with its identity for the extractors, and what every
+    /// answer gets.
+    Pass(Request<Body>, Finish),
+    /// Refused, or answered before authentication (406).
+    Answer(Response),
+    /// The rest needs waiting.
+    Wait(Request<Body>, Resume),
+}
+
+/// Negotiation, then the checks that need no waiting (most requests: a cached credential).
+fn check_request(
+    policy: &Policy,
+    allow: Option<&HeaderValue>,
+    mut request: Request<Body>,
+) -> Checked {
+    // DRF negotiates before it authenticates: a 406 wins over a 401.
+    if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
+        let mut response = Error::NotAcceptable.into_response();
+        add_allow(&mut response, allow);
+        return Checked::Answer(response);
+    }
+    match policy.check_now(&mut request) {
+        Now::Done(Ok(identity)) => {
+            let finish = Finish::new(policy, &request, allow.cloned());
+            request.extensions_mut().insert(Guarded {
+                identity,
+                policy: policy.clone(),
+            });
+            Checked::Pass(request, finish)
         }
+        Now::Done(Err(e)) => {
+            let finish = Finish::new(policy, &request, allow.cloned());
+            Checked::Answer(finish.apply(e.into_response()))
+        }
+        Now::Later(resume) => Checked::Wait(request, resume),
+    }
+}
+
+/// The checks that wait (a database read, a password hash, a throttle's store), from where
+/// [`check_request`] stopped.
+async fn check_later(
+    policy: &Policy,
+    allow: Option<&HeaderValue>,
+    mut request: Request<Body>,
+    resume: Resume,
+) -> Result<(Request<Body>, Finish), Response> {
+    let checked = match resume {
+        Resume::Authenticate(from) => policy.check_from(&mut request, from).await,
+        Resume::Throttle(identity) => policy
+            .throttle(request.headers(), request.extensions(), &identity)
+            .await
+            .map(|()| identity),
+    };
+    let finish = Finish::new(policy, &request, allow.cloned());
+    match checked {
+        Ok(identity) => {
+            request.extensions_mut().insert(Guarded {
+                identity,
+                policy: policy.clone(),
+            });
+            Ok((request, finish))
+        }
+        Err(e) => Err(finish.apply(e.into_response())),
     }
 }
 
@@ -537,36 +622,36 @@ fn add_allow(response: &mut Response, allow: Option<&HeaderValue>) {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`PolicyService`]: the handler's own when the checks needed no waiting,
-    /// a boxed one when they did.
+    /// The answer of a guarded handler: the handler's own future when the checks needed no
+    /// waiting, a boxed one when they did.
     #[project = PolicyFutureProj]
     pub enum PolicyFuture<F> {
         Handler { #[pin] future: F, finish: Option<Finish> },
-        Waiting { future: Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> },
+        Waiting { future: Pin<Box<dyn Future<Output = Response> + Send>> },
         Ready { response: Option<Response> },
     }
 }
 
 impl<F> Future for PolicyFuture<F>
 where
-    F: Future<Output = Result<Response, Infallible>>,
+    F: Future<Output = Response>,
 {
-    type Output = Result<Response, Infallible>;
+    type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         match self.project() {
             PolicyFutureProj::Handler { future, finish } => {
-                let response = std::task::ready!(future.poll(cx))?;
-                Poll::Ready(Ok(match finish.take() {
+                let response = std::task::ready!(future.poll(cx));
+                Poll::Ready(match finish.take() {
                     Some(finish) => finish.apply(response),
                     None => response,
-                }))
+                })
             }
             PolicyFutureProj::Waiting { future } => future.as_mut().poll(cx),
             PolicyFutureProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                Poll::Ready(response.take().unwrap_or_else(|| {
                     Error::Internal("polled after its answer".into()).into_response()
-                })))
+                }))
             }
         }
     }

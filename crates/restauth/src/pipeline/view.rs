@@ -2,6 +2,7 @@
 //! behaviour.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
@@ -10,23 +11,28 @@ use http::{HeaderValue, Method, header};
 use serde_json::json;
 
 use crate::core::error::{Error, json_response};
-use crate::pipeline::policy::{Policy, ViewPolicy};
+use crate::pipeline::policy::{Guard, Policy, ViewGuard};
 
 /// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),
 /// `OPTIONS` answers with DRF's metadata, unknown methods get DRF's 405 body, and every
 /// response carries DRF's `Allow` header.
 pub struct ApiView<S> {
     name: &'static str,
-    router: MethodRouter<S, Infallible>,
+    /// Each handler, put on the router once the policy is known (each behind it).
+    handlers: Vec<AddHandler<S>>,
     methods: Vec<Method>,
 }
+
+type AddHandler<S> = Box<
+    dyn FnOnce(MethodRouter<S, Infallible>, &Arc<ViewGuard>) -> MethodRouter<S, Infallible> + Send,
+>;
 
 impl<S: Clone + Send + Sync + 'static> ApiView<S> {
     /// `name` is what `OPTIONS` reports, like DRF's view name ("Obtain Auth Token").
     pub fn new(name: &'static str) -> Self {
         ApiView {
             name,
-            router: MethodRouter::new(),
+            handlers: Vec::new(),
             methods: Vec::new(),
         }
     }
@@ -36,7 +42,15 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
         H: Handler<T, S>,
         T: 'static,
     {
-        self.router = self.router.on(filter, handler);
+        self.handlers.push(Box::new(move |router, view| {
+            router.on(
+                filter,
+                Guard {
+                    handler,
+                    view: view.clone(),
+                },
+            )
+        }));
         self.methods.push(method);
         self
     }
@@ -78,16 +92,31 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
         names.join(", ")
     }
 
-    /// The finished route, guarded by `policy`.
+    /// The finished route, guarded by `policy`: every handler, `OPTIONS` and the 405 of the
+    /// other methods run behind it.
     pub fn guard(self, policy: Policy) -> MethodRouter<S, Infallible> {
         let allow =
             HeaderValue::from_str(&self.allow()).unwrap_or(HeaderValue::from_static("OPTIONS"));
+        let view = Arc::new(ViewGuard { policy, allow });
         let name = self.name;
+        let mut router = MethodRouter::new();
+        for add in self.handlers {
+            router = add(router, &view);
+        }
         let metadata = move || async move { options_metadata(name) };
-        self.router
-            .on(MethodFilter::OPTIONS, metadata)
-            .fallback(|method: Method| async move { Error::MethodNotAllowed(method) })
-            .layer::<_, Infallible>(ViewPolicy { policy, allow })
+        let not_allowed = |method: Method| async move { Error::MethodNotAllowed(method) };
+        router
+            .on(
+                MethodFilter::OPTIONS,
+                Guard {
+                    handler: metadata,
+                    view: view.clone(),
+                },
+            )
+            .fallback(Guard {
+                handler: not_allowed,
+                view,
+            })
     }
 }
 
