@@ -62,10 +62,16 @@ impl AllowedHosts {
 
     /// Whether a `Host` value (with or without port) is allowed.
     pub fn allows(&self, host: &str) -> bool {
+        self.allows_bytes(host.as_bytes())
+    }
+
+    /// [`allows`](Self::allows) on the header's bytes: anything but ASCII is refused by the
+    /// syntax check anyway, so no UTF-8 check first.
+    fn allows_bytes(&self, host: &[u8]) -> bool {
         let Some(domain) = domain_of(host) else {
             return false;
         };
-        self.patterns.iter().any(|p| matches(domain, p))
+        self.patterns.iter().any(|p| matches(domain, p.as_bytes()))
     }
 
     /// Whether a request's host is allowed: the authority of an absolute-form target, else the
@@ -78,57 +84,58 @@ impl AllowedHosts {
         let mut values = headers.get_all(header::HOST).iter();
         match (values.next(), values.next()) {
             (None, _) => true,
-            (Some(v), None) => v.to_str().is_ok_and(|h| self.allows(h)),
+            (Some(v), None) => self.allows_bytes(v.as_bytes()),
             (Some(_), Some(_)) => false,
         }
     }
 }
 
-/// Django's `split_domain_port`, then the domain: lower case, without port and trailing dot;
-/// `None` when the value is not a host name or bracketed IPv6 address with an optional port.
-fn domain_of(host: &str) -> Option<&str> {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if host.starts_with('[') {
-        let end = host.find(']')?;
+/// Django's `split_domain_port`, then the domain: without port and trailing dot; `None` when
+/// the value is not a host name or bracketed IPv6 address with an optional port. Every
+/// request's `Host` passes here, so it is one pass over bytes.
+fn domain_of(host: &[u8]) -> Option<&[u8]> {
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if host.first() == Some(&b'[') {
+        let end = host.iter().position(|&b| b == b']')?;
         let (address, rest) = host.split_at(end + 1);
         let inside = &address[1..address.len() - 1];
-        let (head, tail) = inside.split_once(':')?;
-        let hex = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        let colon = inside.iter().position(|&b| b == b':')?;
+        let (head, tail) = (&inside[..colon], &inside[colon + 1..]);
+        let hex = |s: &[u8]| {
+            s.iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
         };
-        let port_ok = rest.is_empty() || rest.strip_prefix(':').is_some_and(digits);
+        let port_ok = rest.is_empty() || rest.strip_prefix(b":").is_some_and(digits);
         return (hex(head)
-            && !head.contains(['.', ':'])
+            && !head.iter().any(|&b| b == b'.' || b == b':')
             && !tail.is_empty()
             && hex(tail)
             && port_ok)
             .then_some(address);
     }
-    let domain = match host.rsplit_once(':') {
-        Some((domain, port)) if digits(port) => domain,
+    let domain = match host.iter().rposition(|&b| b == b':') {
+        Some(colon) if digits(&host[colon + 1..]) => &host[..colon],
         Some(_) => return None,
         None => host,
     };
     let valid = !domain.is_empty()
         && domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    valid.then(|| domain.strip_suffix('.').unwrap_or(domain))
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    valid.then(|| domain.strip_suffix(b".").unwrap_or(domain))
 }
 
-/// Django's `is_same_domain`, plus `*`.
-fn matches(domain: &str, pattern: &str) -> bool {
-    if pattern == "*" {
+/// Django's `is_same_domain`, plus `*`. Patterns are lowercase; the domain is compared
+/// without lowercasing a copy of it.
+fn matches(domain: &[u8], pattern: &[u8]) -> bool {
+    if pattern == b"*" {
         return true;
     }
-    // Patterns are lowercase; the domain is compared without lowercasing a copy of it.
-    let ends_with = |suffix: &str| {
+    let ends_with = |suffix: &[u8]| {
         domain.len() >= suffix.len()
-            && domain.as_bytes()[domain.len() - suffix.len()..]
-                .eq_ignore_ascii_case(suffix.as_bytes())
+            && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
-    match pattern.strip_prefix('.') {
+    match pattern.strip_prefix(b".") {
         Some(parent) => domain.eq_ignore_ascii_case(parent) || ends_with(pattern),
         None => domain.eq_ignore_ascii_case(pattern),
     }
