@@ -46,7 +46,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tower::ServiceExt;
 
 use crate::core::error::Error;
@@ -158,8 +158,11 @@ where
 {
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    // Every connection holds a receiver: `closed()` on the sender waits for all of them.
-    let (stop_tx, stop_rx) = watch::channel(());
+    // Every connection holds a receiver, never polled: `closed()` on the sender waits for all
+    // of them.
+    let (open_tx, open_rx) = watch::channel(());
+    // Dropped with this future too, which then stops the connections as the signal would.
+    let stops = StopAll(Arc::new(Stops::default()));
     // Past the shutdown timeout: connections still open are dropped.
     let (abort_tx, abort_rx) = watch::channel(());
     let mut signal = std::pin::pin!(signal);
@@ -199,26 +202,30 @@ where
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let options = options.clone();
+        let requests = RequestOptions::of(&options);
         let header_read_timeout = options.header_read_timeout;
-        let mut stop = stop_rx.clone();
+        let open = open_rx.clone();
+        let (id, mut stop) = stops.0.add();
+        let stops = stops.0.clone();
         let mut abort = abort_rx.clone();
         tokio::spawn(async move {
             // No hyper timer: hyper would start one per request for its header-read timeout.
             let builder = hyper::server::conn::http1::Builder::new();
             let activity = Arc::new(Activity::default());
-            let seen = activity.clone();
-            let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-                let busy = Busy::start(&seen);
-                handle(app.clone(), options.clone(), peer, request, busy)
-            });
+            let service = Connection {
+                app: std::cell::RefCell::new(app),
+                options: requests,
+                peer,
+                activity: activity.clone(),
+            };
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
             let idle = idle_for(&activity, header_read_timeout);
             tokio::select! {
                 _ = connection.as_mut() => {}
                 () = idle => {}
-                _ = stop.changed() => {
+                // Sent, or its sender dropped: either way the server is stopping.
+                _ = &mut stop => {
                     connection.as_mut().graceful_shutdown();
                     tokio::select! {
                         _ = connection.as_mut() => {}
@@ -226,34 +233,86 @@ where
                     }
                 }
             }
+            stops.remove(id);
+            drop(open);
             drop(slot);
         });
     }
-    drop(stop_rx);
+    drop(open_rx);
     drop(abort_rx);
     drop(listener);
     tracing::info!(
-        connections = stop_tx.receiver_count(),
+        connections = open_tx.receiver_count(),
         "no longer accepting connections; waiting for open ones to finish"
     );
-    // Wakes every connection's `stop.changed()`; then wait until all have dropped their receiver.
-    let _ = stop_tx.send(());
+    // Wakes every connection's stop signal; then wait until all have dropped their receiver.
+    stops.0.stop_all();
     let finished = match options.shutdown_timeout {
-        Some(limit) => tokio::time::timeout(limit, stop_tx.closed()).await.is_ok(),
+        Some(limit) => tokio::time::timeout(limit, open_tx.closed()).await.is_ok(),
         None => {
-            stop_tx.closed().await;
+            open_tx.closed().await;
             true
         }
     };
     if !finished {
         tracing::warn!(
-            connections = stop_tx.receiver_count(),
+            connections = open_tx.receiver_count(),
             "shutdown timeout reached: closing the connections still open"
         );
         let _ = abort_tx.send(());
-        stop_tx.closed().await;
+        open_tx.closed().await;
     }
     Ok(())
+}
+
+/// The connections' stop signals, one each. A connection's task polls its signal every time it
+/// wakes: a `watch` receiver shared by all would take that channel's one mutex on each of those
+/// polls, from every core; a oneshot of its own touches nothing another connection touches.
+#[derive(Default)]
+struct Stops {
+    senders: std::sync::Mutex<(u64, std::collections::HashMap<u64, oneshot::Sender<()>>)>,
+}
+
+impl Stops {
+    fn senders(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<u64, oneshot::Sender<()>>)> {
+        // Nothing in the map can be left half-changed by a panic.
+        self.senders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new connection's signal and its key.
+    fn add(&self) -> (u64, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let mut senders = self.senders();
+        let id = senders.0;
+        senders.0 += 1;
+        senders.1.insert(id, tx);
+        (id, rx)
+    }
+
+    /// A connection that ended.
+    fn remove(&self, id: u64) {
+        self.senders().1.remove(&id);
+    }
+
+    fn stop_all(&self) {
+        let senders = std::mem::take(&mut self.senders().1);
+        for (_, tx) in senders {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Stops every connection when dropped: when the serving future is, too.
+struct StopAll(Arc<Stops>);
+
+impl Drop for StopAll {
+    fn drop(&mut self) {
+        self.0.stop_all();
+    }
 }
 
 /// Completes on SIGTERM (what service managers and orchestrators send) or Ctrl-C, for
@@ -351,65 +410,176 @@ async fn idle_for(activity: &Activity, limit: Option<Duration>) {
     }
 }
 
-/// One request: the peer address, the optional body limit and timeout, then the app.
-async fn handle<S>(
-    app: S,
-    options: Arc<ServeOptions>,
+/// What a request needs of the [`ServeOptions`], copied into each connection.
+#[derive(Clone, Copy)]
+struct RequestOptions {
+    request_timeout: Option<Duration>,
+    max_body_bytes: Option<usize>,
+    discard_body_bytes: u64,
+    discard_body_timeout: Duration,
+    drf_conventions: bool,
+}
+
+impl RequestOptions {
+    fn of(options: &ServeOptions) -> Self {
+        RequestOptions {
+            request_timeout: options.request_timeout,
+            max_body_bytes: options.max_body_bytes,
+            discard_body_bytes: options.discard_body_bytes,
+            discard_body_timeout: options.discard_body_timeout,
+            drf_conventions: options.drf_conventions,
+        }
+    }
+}
+
+/// A connection's requests: the peer address, the optional body limit and timeout, then the
+/// app. The connection owns its clone of the app and calls it in place (HTTP/1 hands it one
+/// request at a time): a clone per request would touch every `Arc` of the stack, shared by all
+/// connections, and wrap the call in one more future.
+struct Connection<S> {
+    app: std::cell::RefCell<S>,
+    options: RequestOptions,
     peer: SocketAddr,
-    request: http::Request<Incoming>,
-    // Dropped when the answer is ready (or the request abandoned).
-    _busy: Busy,
-) -> Result<Response, Infallible>
+    activity: Arc<Activity>,
+}
+
+impl<S> hyper::service::Service<http::Request<Incoming>> for Connection<S>
 where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let (mut parts, incoming) = request.into_parts();
-    parts.extensions.insert(ConnectInfo(peer));
-    let drf = options.drf_conventions.then(|| parts.method.clone());
-    if drf.is_some() {
-        trim_trailing_slash(&mut parts.uri);
-    }
-    // A client that asked `Expect: 100-continue` sends nothing until told to: reading its body
-    // to discard it would only invite it.
-    let expects_continue = parts
-        .headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let unread = Unread {
-        body: Some(incoming),
-        discard: !expects_continue,
-        discard_bytes: options.discard_body_bytes,
-        discard_timeout: options.discard_body_timeout,
-    };
-    let body = match options.max_body_bytes {
-        Some(max) => {
-            let announced = parts
-                .headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if announced.is_some_and(|n| n > max as u64) {
-                // Dropping `unread` discards what the client is still sending.
-                return Ok(Error::PayloadTooLarge.into_response());
-            }
-            Body::new(Limited::new(unread, max))
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer<S>;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        // Dropped with the answer's future.
+        let busy = Busy::start(&self.activity);
+        let options = &self.options;
+        let (mut parts, incoming) = request.into_parts();
+        parts.extensions.insert(ConnectInfo(self.peer));
+        let drf = options.drf_conventions.then(|| parts.method.clone());
+        if drf.is_some() {
+            trim_trailing_slash(&mut parts.uri);
         }
-        None => Body::new(unread),
-    };
-    let request = Request::from_parts(parts, body);
-    let response = app.oneshot(request);
-    let response = match options.request_timeout {
-        Some(limit) => match tokio::time::timeout(limit, response).await {
-            Ok(response) => response,
-            Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+        // A client that asked `Expect: 100-continue` sends nothing until told to: reading its
+        // body to discard it would only invite it.
+        let expects_continue = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let unread = Unread {
+            body: Some(incoming),
+            discard: !expects_continue,
+            discard_bytes: options.discard_body_bytes,
+            discard_timeout: options.discard_body_timeout,
+        };
+        let body = match options.max_body_bytes {
+            Some(max) => {
+                let announced = parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if announced.is_some_and(|n| n > max as u64) {
+                    // Dropping `unread` discards what the client is still sending.
+                    return Answer::Ready {
+                        response: Some(Error::PayloadTooLarge.into_response()),
+                    };
+                }
+                Body::new(Limited::new(unread, max))
+            }
+            None => Body::new(unread),
+        };
+        let request = Request::from_parts(parts, body);
+        let future = match self.app.try_borrow_mut() {
+            Ok(mut app) => {
+                let mut ready = Context::from_waker(std::task::Waker::noop());
+                match app.poll_ready(&mut ready) {
+                    Poll::Ready(Ok(())) => futures_util::future::Either::Left(app.call(request)),
+                    Poll::Ready(Err(never)) => match never {},
+                    // Not ready now: a clone waits for readiness, as tower's `oneshot` does.
+                    Poll::Pending => {
+                        futures_util::future::Either::Right(app.clone().oneshot(request))
+                    }
+                }
+            }
+            // Never while hyper calls one request at a time; a clone is as good.
+            Err(_) => {
+                futures_util::future::Either::Right(self.app.borrow().clone().oneshot(request))
+            }
+        };
+        Answer::Running {
+            future,
+            sleep: None,
+            timeout: options.request_timeout,
+            drf,
+            _busy: busy,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer to one request of a [`Connection`]. The timeout starts when the app first
+    /// waits, as [`crate::layers::RequestTimeout`]'s does: an answer ready at once needs no
+    /// timer.
+    #[project = AnswerProj]
+    enum Answer<S: tower::Service<Request>> {
+        Ready { response: Option<Response> },
+        Running {
+            #[pin]
+            future: futures_util::future::Either<S::Future, tower::util::Oneshot<S, Request>>,
+            #[pin]
+            sleep: Option<tokio::time::Sleep>,
+            timeout: Option<Duration>,
+            drf: Option<http::Method>,
+            _busy: Busy,
         },
-        None => response.await,
-    };
-    Ok(match (drf, response) {
-        (Some(method), Ok(response)) => with_drf_body(response, method),
-        (_, Ok(response)) => response,
-    })
+    }
+}
+
+impl<S> Future for Answer<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AnswerProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()))),
+            AnswerProj::Running {
+                future,
+                mut sleep,
+                timeout,
+                drf,
+                ..
+            } => {
+                let response = match future.poll(cx) {
+                    Poll::Ready(Ok(response)) => response,
+                    Poll::Ready(Err(never)) => match never {},
+                    Poll::Pending => {
+                        let Some(limit) = *timeout else {
+                            return Poll::Pending;
+                        };
+                        if sleep.is_none() {
+                            sleep.set(Some(tokio::time::sleep(limit)));
+                        }
+                        match sleep.as_pin_mut() {
+                            Some(sleep) => std::task::ready!(sleep.poll(cx)),
+                            None => return Poll::Pending,
+                        }
+                        StatusCode::REQUEST_TIMEOUT.into_response()
+                    }
+                };
+                Poll::Ready(Ok(match drf.take() {
+                    Some(method) => with_drf_body(response, method),
+                    None => response,
+                }))
+            }
+        }
+    }
 }
 
 /// `/api/profile/` → `/api/profile` (the root stays `/`), keeping the query.

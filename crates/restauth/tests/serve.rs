@@ -257,3 +257,151 @@ async fn closed_after_idle(conn: &mut tokio::net::TcpStream, limit: Duration) {
         "closed after {idle:?}"
     );
 }
+
+/// `request_timeout` answers 408 to a request the app has not answered in time, on the same
+/// connection, which then serves the next request. Paused time, as above.
+#[tokio::test(start_paused = true)]
+async fn serve_answers_408_once_the_request_timeout_has_passed() {
+    let limit = Duration::from_secs(30);
+    let app = axum::Router::new()
+        .route("/stuck", axum::routing::get(std::future::pending::<()>))
+        .route("/quick", axum::routing::get(|| async { "quick" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let options = ServeOptions::default()
+        .request_timeout(Some(limit))
+        .header_read_timeout(None);
+    tokio::spawn(restauth::serve(listener, app, options));
+
+    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    let asked = tokio::time::Instant::now();
+    conn.write_all(b"GET /stuck HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_reply(&mut conn).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(
+        asked.elapsed() >= limit,
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    conn.write_all(b"GET /quick HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_reply(&mut conn).await;
+    assert!(
+        reply.starts_with("HTTP/1.1 200") && reply.ends_with("quick"),
+        "{reply}"
+    );
+}
+
+/// An app that is not ready at once is waited for, as tower's contract asks: `call` only after
+/// `poll_ready` said ready. Each clone of this one says "not yet" to its first `poll_ready`.
+#[derive(Debug)]
+struct NotReadyAtFirst<S> {
+    inner: S,
+    ready: bool,
+}
+
+impl<S: Clone> Clone for NotReadyAtFirst<S> {
+    fn clone(&self) -> Self {
+        NotReadyAtFirst {
+            inner: self.inner.clone(),
+            ready: false,
+        }
+    }
+}
+
+impl<S: tower::Service<Request>> tower::Service<Request> for NotReadyAtFirst<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        if !self.ready {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        assert!(self.ready, "called before it was ready");
+        self.ready = false;
+        self.inner.call(request)
+    }
+}
+
+#[tokio::test]
+async fn an_app_that_is_not_ready_is_waited_for() {
+    let app = NotReadyAtFirst {
+        inner: axum::Router::new().route("/quick", axum::routing::get(|| async { "quick" })),
+        ready: false,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    // Three requests on one connection: not ready, then ready, then not ready again.
+    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    for _ in 0..3 {
+        conn.write_all(b"GET /quick HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(10), read_reply(&mut conn))
+            .await
+            .expect("answered");
+        assert!(
+            reply.starts_with("HTTP/1.1 200") && reply.ends_with("quick"),
+            "{reply}"
+        );
+    }
+}
+
+/// Dropping the serving future stops its connections as the shutdown signal does: a kept-alive
+/// idle connection is closed.
+#[tokio::test]
+async fn dropping_serve_closes_its_idle_connections() {
+    let app = axum::Router::new().route("/quick", axum::routing::get(|| async { "quick" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let serving = tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
+    conn.write_all(b"GET /quick HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_reply(&mut conn).await;
+    assert!(reply.ends_with("quick"), "{reply}");
+    serving.abort();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+    assert_eq!(closed.expect("still open").unwrap(), 0);
+}
+
+/// One answer with a `Content-Length` body, read off a kept-alive connection.
+async fn read_reply(conn: &mut tokio::net::TcpStream) -> String {
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the answer: {text}");
+        reply.extend_from_slice(&buf[..n]);
+    }
+}
