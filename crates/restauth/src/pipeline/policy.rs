@@ -375,25 +375,24 @@ impl<S> Layer<S> for Policy {
     }
 }
 
-/// An `ApiView`'s policy and DRF's `Allow` header, shared by the view's handlers.
-pub(crate) struct ViewGuard {
-    pub policy: Policy,
-    pub allow: HeaderValue,
-}
-
 /// An `ApiView` handler behind its view's policy. The check runs inside the handler's own call
 /// instead of in a layer around the route: `MethodRouter::layer` would wrap the route in one
 /// more boxed service, cloned and boxed again with its future on every request.
+///
+/// axum clones the handler for each request: the policy's clone is the one the extractors get,
+/// and `allow` is a static value (see `ApiView`), so a request touches one shared counter.
 pub(crate) struct Guard<H> {
     pub handler: H,
-    pub view: Arc<ViewGuard>,
+    pub policy: Policy,
+    pub allow: HeaderValue,
 }
 
 impl<H: Clone> Clone for Guard<H> {
     fn clone(&self) -> Self {
         Guard {
             handler: self.handler.clone(),
-            view: self.view.clone(),
+            policy: self.policy.clone(),
+            allow: self.allow.clone(),
         }
     }
 }
@@ -407,8 +406,12 @@ where
     type Future = PolicyFuture<H::Future>;
 
     fn call(self, request: Request<Body>, state: S) -> Self::Future {
-        let Guard { handler, view } = self;
-        match check_request(&view.policy, Some(&view.allow), request) {
+        let Guard {
+            handler,
+            policy,
+            allow,
+        } = self;
+        match check_request(policy, Some(&allow), request) {
             Checked::Pass(request, finish) => PolicyFuture::Handler {
                 future: handler.call(request, state),
                 finish: Some(finish),
@@ -416,10 +419,9 @@ where
             Checked::Answer(response) => PolicyFuture::Ready {
                 response: Some(response),
             },
-            Checked::Wait(request, resume) => PolicyFuture::Waiting {
+            Checked::Wait(request, resume, policy) => PolicyFuture::Waiting {
                 future: Box::pin(async move {
-                    let allow = Some(&view.allow);
-                    match check_later(&view.policy, allow, request, resume).await {
+                    match check_later(policy, Some(&allow), request, resume).await {
                         Ok((request, finish)) => finish.apply(handler.call(request, state).await),
                         Err(response) => response,
                     }
@@ -465,7 +467,7 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         use futures_util::FutureExt;
         let unwrap = infallible as fn(Result<Response, Infallible>) -> Response;
-        let future = match check_request(&self.policy, None, request) {
+        let future = match check_request(self.policy.clone(), None, request) {
             // Most requests: the handler is called here, and its future is the answer's,
             // without a boxed future or a clone of the inner service.
             Checked::Pass(request, finish) => PolicyFuture::Handler {
@@ -475,14 +477,13 @@ where
             Checked::Answer(response) => PolicyFuture::Ready {
                 response: Some(response),
             },
-            Checked::Wait(request, resume) => {
-                let policy = self.policy.clone();
+            Checked::Wait(request, resume, policy) => {
                 // The clone is not ready; keep the one that is (tower's usual swap).
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 PolicyFuture::Waiting {
                     future: Box::pin(async move {
-                        match check_later(&policy, None, request, resume).await {
+                        match check_later(policy, None, request, resume).await {
                             Ok((request, finish)) => {
                                 finish.apply(infallible(inner.call(request).await))
                             }
@@ -503,13 +504,14 @@ enum Checked {
     Pass(Request<Body>, Finish),
     /// Refused, or answered before authentication (406).
     Answer(Response),
-    /// The rest needs waiting.
-    Wait(Request<Body>, Resume),
+    /// The rest needs waiting: the request, where to resume, and the policy.
+    Wait(Request<Body>, Resume, Policy),
 }
 
 /// Negotiation, then the checks that need no waiting (most requests: a cached credential).
+/// The policy is the request's own clone: a request let through keeps it for its extractors.
 fn check_request(
-    policy: &Policy,
+    policy: Policy,
     allow: Option<&HeaderValue>,
     mut request: Request<Body>,
 ) -> Checked {
@@ -521,25 +523,24 @@ fn check_request(
     }
     match policy.check_now(&mut request) {
         Now::Done(Ok(identity)) => {
-            let finish = Finish::new(policy, &request, allow.cloned());
-            request.extensions_mut().insert(Guarded {
-                identity,
-                policy: policy.clone(),
-            });
+            let finish = Finish::new(&policy, &request, allow.cloned());
+            request
+                .extensions_mut()
+                .insert(Guarded { identity, policy });
             Checked::Pass(request, finish)
         }
         Now::Done(Err(e)) => {
-            let finish = Finish::new(policy, &request, allow.cloned());
+            let finish = Finish::new(&policy, &request, allow.cloned());
             Checked::Answer(finish.apply(e.into_response()))
         }
-        Now::Later(resume) => Checked::Wait(request, resume),
+        Now::Later(resume) => Checked::Wait(request, resume, policy),
     }
 }
 
 /// The checks that wait (a database read, a password hash, a throttle's store), from where
 /// [`check_request`] stopped.
 async fn check_later(
-    policy: &Policy,
+    policy: Policy,
     allow: Option<&HeaderValue>,
     mut request: Request<Body>,
     resume: Resume,
@@ -551,13 +552,12 @@ async fn check_later(
             .await
             .map(|()| identity),
     };
-    let finish = Finish::new(policy, &request, allow.cloned());
+    let finish = Finish::new(&policy, &request, allow.cloned());
     match checked {
         Ok(identity) => {
-            request.extensions_mut().insert(Guarded {
-                identity,
-                policy: policy.clone(),
-            });
+            request
+                .extensions_mut()
+                .insert(Guarded { identity, policy });
             Ok((request, finish))
         }
         Err(e) => Err(finish.apply(e.into_response())),

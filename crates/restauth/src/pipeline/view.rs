@@ -2,7 +2,7 @@
 //! behaviour.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use http::{HeaderValue, Method, header};
 use serde_json::json;
 
 use crate::core::error::{Error, json_response};
-use crate::pipeline::policy::{Guard, Policy, ViewGuard};
+use crate::pipeline::policy::{Guard, Policy};
 
 /// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),
 /// `OPTIONS` answers with DRF's metadata, unknown methods get DRF's 405 body, and every
@@ -24,7 +24,8 @@ pub struct ApiView<S> {
 }
 
 type AddHandler<S> = Box<
-    dyn FnOnce(MethodRouter<S, Infallible>, &Arc<ViewGuard>) -> MethodRouter<S, Infallible> + Send,
+    dyn FnOnce(MethodRouter<S, Infallible>, &Policy, &HeaderValue) -> MethodRouter<S, Infallible>
+        + Send,
 >;
 
 impl<S: Clone + Send + Sync + 'static> ApiView<S> {
@@ -42,12 +43,13 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
         H: Handler<T, S>,
         T: 'static,
     {
-        self.handlers.push(Box::new(move |router, view| {
+        self.handlers.push(Box::new(move |router, policy, allow| {
             router.on(
                 filter,
                 Guard {
                     handler,
-                    view: view.clone(),
+                    policy: policy.clone(),
+                    allow: allow.clone(),
                 },
             )
         }));
@@ -95,13 +97,11 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
     /// The finished route, guarded by `policy`: every handler, `OPTIONS` and the 405 of the
     /// other methods run behind it.
     pub fn guard(self, policy: Policy) -> MethodRouter<S, Infallible> {
-        let allow =
-            HeaderValue::from_str(&self.allow()).unwrap_or(HeaderValue::from_static("OPTIONS"));
-        let view = Arc::new(ViewGuard { policy, allow });
+        let allow = interned(self.allow());
         let name = self.name;
         let mut router = MethodRouter::new();
         for add in self.handlers {
-            router = add(router, &view);
+            router = add(router, &policy, &allow);
         }
         let metadata = move || async move { options_metadata(name) };
         let not_allowed = |method: Method| async move { Error::MethodNotAllowed(method) };
@@ -110,14 +110,34 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
                 MethodFilter::OPTIONS,
                 Guard {
                     handler: metadata,
-                    view: view.clone(),
+                    policy: policy.clone(),
+                    allow: allow.clone(),
                 },
             )
             .fallback(Guard {
                 handler: not_allowed,
-                view,
+                policy,
+                allow,
             })
     }
+}
+
+/// An `Allow` value as a static header value, so that setting it on every answer copies a
+/// pointer instead of moving a counter that every request of the view shares. Five methods
+/// make at most 32 such values, each kept once for the life of the process.
+fn interned(allow: String) -> HeaderValue {
+    static KEPT: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    let value = match kept.iter().find(|kept| **kept == allow) {
+        Some(kept) => *kept,
+        None => {
+            let leaked: &'static str = Box::leak(allow.into_boxed_str());
+            kept.push(leaked);
+            leaked
+        }
+    };
+    // Method names, commas and spaces: always a valid value.
+    HeaderValue::from_static(value)
 }
 
 fn options_metadata(name: &str) -> Response {
