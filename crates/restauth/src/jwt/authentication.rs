@@ -47,7 +47,7 @@ pub(crate) fn check_user(
     if restauth.settings().simple_jwt.check_user_is_active && !user.is_active {
         return Err(failed("User is inactive", "user_inactive"));
     }
-    if !user.issued_valid(claims.issued_at_ms()) {
+    if !claims.issued_after(user.valid_after) {
         return Err(failed(
             "The user's password has been changed.",
             "password_changed",

@@ -15,19 +15,41 @@ pub fn parse_authorization<'a>(
     header: &'a [u8],
     header_types: &[String],
 ) -> Result<Option<&'a str>, BadAuthorizationHeader> {
-    let mut words = header
-        .split(|b| is_py_whitespace(*b))
-        .filter(|w| !w.is_empty());
-    let Some(scheme) = words.next() else {
-        return Ok(None);
-    };
-    if !header_types.iter().any(|t| t.as_bytes() == scheme) {
+    let value = trim_start(header);
+    // The scheme is a short word; the token, hundreds of bytes, is checked in one pass below.
+    let scheme_end = value
+        .iter()
+        .position(|&b| is_py_whitespace(b))
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if scheme.is_empty() || !header_types.iter().any(|t| t.as_bytes() == scheme) {
         return Ok(None);
     }
-    match (words.next(), words.next()) {
-        (Some(token), None) => Ok(Some(std::str::from_utf8(token).unwrap_or(""))),
-        _ => Err(BadAuthorizationHeader),
+    let token = trim_end(trim_start(rest));
+    // Without an early exit the compiler checks many bytes at a time.
+    let spaced = token
+        .iter()
+        .fold(false, |seen, &b| seen | is_py_whitespace(b));
+    if token.is_empty() || spaced {
+        return Err(BadAuthorizationHeader);
     }
+    Ok(Some(std::str::from_utf8(token).unwrap_or("")))
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| !is_py_whitespace(b))
+        .unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+fn trim_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_py_whitespace(b))
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
 }
 
 /// The bytes Python's `bytes.split()` treats as whitespace.
@@ -96,6 +118,53 @@ mod tests {
     fn every_configured_type_is_accepted() {
         let types = vec!["Bearer".to_owned(), "JWT".to_owned()];
         assert_eq!(parse_authorization(b"JWT t", &types), Ok(Some("t")));
+    }
+
+    /// The words of the header as Python's `bytes.split()` gives them: the reading the parser
+    /// must agree with.
+    fn by_words<'a>(
+        header: &'a [u8],
+        types: &[String],
+    ) -> Result<Option<&'a str>, BadAuthorizationHeader> {
+        let mut words = header
+            .split(|b| is_py_whitespace(*b))
+            .filter(|w| !w.is_empty());
+        let Some(scheme) = words.next() else {
+            return Ok(None);
+        };
+        if !types.iter().any(|t| t.as_bytes() == scheme) {
+            return Ok(None);
+        }
+        match (words.next(), words.next()) {
+            (Some(token), None) => Ok(Some(std::str::from_utf8(token).unwrap_or(""))),
+            _ => Err(BadAuthorizationHeader),
+        }
+    }
+
+    #[test]
+    fn agrees_with_pythons_split_on_every_short_header() {
+        let types = vec!["Bearer".to_owned(), "JWT".to_owned()];
+        let pieces: [&[u8]; 7] = [b"Bearer", b" ", b"\x0b", b"a.b", b"\t\r", b"JWT", b"\xff"];
+        let mut cases = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = cases
+                .iter()
+                .flat_map(|case| {
+                    pieces
+                        .iter()
+                        .map(move |piece| [case.as_slice(), piece].concat())
+                })
+                .collect();
+            cases.extend(longer);
+        }
+        for case in &cases {
+            assert_eq!(
+                parse_authorization(case, &types),
+                by_words(case, &types),
+                "{:?}",
+                String::from_utf8_lossy(case)
+            );
+        }
     }
 
     #[test]

@@ -63,6 +63,13 @@ impl Claims {
             _ => start,
         }
     }
+
+    /// Whether the token was issued after `cutoff_ms` (a password change, say). The `jti` is
+    /// read only when the cut-off lies in the `iat` second or later: `issued_at_ms` is never
+    /// before that second's start, and most tokens are checked against an older cut-off.
+    pub fn issued_after(&self, cutoff_ms: i64) -> bool {
+        self.iat.saturating_mul(1000) > cutoff_ms || self.issued_at_ms() > cutoff_ms
+    }
 }
 
 /// The millisecond timestamp of a UUIDv7 written as 32 lowercase hex characters.
@@ -365,5 +372,35 @@ mod tests {
             serde_json::to_string(&r.to_payload(&c)).unwrap(),
             r#"{"token_type":"access","exp":2,"iat":1,"jti":"j","aud":"api","custom":1}"#
         );
+    }
+
+    #[test]
+    fn issued_after_reads_the_jti_only_when_it_matters_and_agrees_with_issued_at_ms() {
+        let at = |iat: i64, jti: &str| Claims {
+            token_type: "access".into(),
+            exp: iat + 300,
+            iat,
+            jti: jti.into(),
+            user_id: None,
+            extra: Map::new(),
+        };
+        // A UUIDv7 jti 250 ms into its `iat` second; a uuid4 one; one from another second.
+        let v7 = format!("{:012x}70008{}", 1_700_000_000_250_i64, "0".repeat(15));
+        let tokens = [
+            at(1_700_000_000, &v7),
+            at(1_700_000_000, "0123456789abcdef4123812345678901"),
+            at(1_700_000_001, &v7),
+        ];
+        assert_eq!(tokens[0].issued_at_ms(), 1_700_000_000_250);
+        for token in &tokens {
+            for cutoff in 1_699_999_999_000..1_700_000_002_000 {
+                assert_eq!(
+                    token.issued_after(cutoff),
+                    token.issued_at_ms() > cutoff,
+                    "{} at {cutoff}",
+                    token.jti
+                );
+            }
+        }
     }
 }

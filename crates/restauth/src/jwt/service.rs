@@ -123,7 +123,7 @@ impl JwtService {
             // simplejwt answers a deleted user with a 500; a client deserves this instead.
             return Err(Error::authentication_failed(NO_ACTIVE_ACCOUNT));
         };
-        if !user.issued_valid(claims.issued_at_ms()) {
+        if !claims.issued_after(user.valid_after) {
             return Err(token_not_valid(&TokenError::Blacklisted));
         }
         Ok(user)
