@@ -1,6 +1,7 @@
 //! `Authorization: <type> <token>` parsing, as `JWTAuthentication.get_raw_token` does it.
 
 use super::error::BadAuthorizationHeader;
+use crate::pipeline::authentication::scheme_parts;
 
 /// Parses the Authorization header value the simplejwt way (§5.3).
 ///
@@ -15,46 +16,16 @@ pub fn parse_authorization<'a>(
     header: &'a [u8],
     header_types: &[String],
 ) -> Result<Option<&'a str>, BadAuthorizationHeader> {
-    let value = trim_start(header);
-    // The scheme is a short word; the token, hundreds of bytes, is checked in one pass below.
-    let scheme_end = value
-        .iter()
-        .position(|&b| is_py_whitespace(b))
-        .unwrap_or(value.len());
-    let (scheme, rest) = value.split_at(scheme_end);
-    if scheme.is_empty() || !header_types.iter().any(|t| t.as_bytes() == scheme) {
+    let Some(parts) = scheme_parts(header) else {
+        return Ok(None);
+    };
+    if !header_types.iter().any(|t| t.as_bytes() == parts.scheme) {
         return Ok(None);
     }
-    let token = trim_end(trim_start(rest));
-    // Without an early exit the compiler checks many bytes at a time.
-    let spaced = token
-        .iter()
-        .fold(false, |seen, &b| seen | is_py_whitespace(b));
-    if token.is_empty() || spaced {
-        return Err(BadAuthorizationHeader);
+    match (parts.credentials, parts.extra) {
+        (Some(token), false) => Ok(Some(std::str::from_utf8(token).unwrap_or(""))),
+        _ => Err(BadAuthorizationHeader),
     }
-    Ok(Some(std::str::from_utf8(token).unwrap_or("")))
-}
-
-fn trim_start(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| !is_py_whitespace(b))
-        .unwrap_or(bytes.len());
-    &bytes[start..]
-}
-
-fn trim_end(bytes: &[u8]) -> &[u8] {
-    let end = bytes
-        .iter()
-        .rposition(|&b| !is_py_whitespace(b))
-        .map_or(0, |i| i + 1);
-    &bytes[..end]
-}
-
-/// The bytes Python's `bytes.split()` treats as whitespace.
-fn is_py_whitespace(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 #[cfg(test)]
@@ -126,9 +97,7 @@ mod tests {
         header: &'a [u8],
         types: &[String],
     ) -> Result<Option<&'a str>, BadAuthorizationHeader> {
-        let mut words = header
-            .split(|b| is_py_whitespace(*b))
-            .filter(|w| !w.is_empty());
+        let mut words = crate::pipeline::authentication::split_header(header);
         let Some(scheme) = words.next() else {
             return Ok(None);
         };

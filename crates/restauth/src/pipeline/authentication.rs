@@ -129,32 +129,79 @@ pub fn authorization(headers: &HeaderMap) -> Option<Cow<'_, [u8]>> {
     }
 }
 
-/// Splits on runs of ASCII whitespace, ignoring leading and trailing ones (Python's
-/// `bytes.split()`), which is how DRF reads an `Authorization` header.
+/// The bytes Python's `bytes.split()` treats as whitespace, which is how DRF and simplejwt
+/// read an `Authorization` header.
+pub(crate) fn is_py_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Splits on runs of [Python whitespace](is_py_whitespace), ignoring leading and trailing ones
+/// (Python's `bytes.split()`).
 pub fn split_header(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
-        .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .split(|&b| is_py_whitespace(b))
         .filter(|part| !part.is_empty())
 }
 
 /// A header split into the scheme word and at most two more parts (enough to tell "one",
-/// "two" and "more than two").
+/// "two" and "more than two"), as [`split_header`] would split it.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct SchemeParts<'a> {
     pub scheme: &'a [u8],
     pub credentials: Option<&'a [u8]>,
     pub extra: bool,
 }
 
+/// Every authenticated request passes here, with credentials of up to a few hundred bytes (a
+/// JWT): the scheme is found word by word, and what follows it is checked for whitespace in
+/// one pass the compiler vectorises.
 pub(crate) fn scheme_parts(value: &[u8]) -> Option<SchemeParts<'_>> {
-    let mut parts = split_header(value);
-    let scheme = parts.next()?;
-    let credentials = parts.next();
-    let extra = parts.next().is_some();
+    let value = trim_start(value);
+    let scheme_end = value
+        .iter()
+        .position(|&b| is_py_whitespace(b))
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if scheme.is_empty() {
+        return None;
+    }
+    let rest = trim_end(trim_start(rest));
+    if rest.is_empty() {
+        return Some(SchemeParts {
+            scheme,
+            credentials: None,
+            extra: false,
+        });
+    }
+    let spaced = rest
+        .iter()
+        .fold(false, |seen, &b| seen | is_py_whitespace(b));
+    // Trimmed at both ends, whitespace inside means a third word.
+    let credentials = match spaced {
+        false => rest,
+        true => rest.split(|&b| is_py_whitespace(b)).next().unwrap_or(rest),
+    };
     Some(SchemeParts {
         scheme,
-        credentials,
-        extra,
+        credentials: Some(credentials),
+        extra: spaced,
     })
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| !is_py_whitespace(b))
+        .unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+fn trim_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_py_whitespace(b))
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
 }
 
 #[cfg(test)]
@@ -167,6 +214,37 @@ mod tests {
         assert_eq!(parts, vec![&b"Token"[..], &b"abc"[..]]);
         assert_eq!(split_header(b"").count(), 0);
         assert_eq!(split_header(b"   ").count(), 0);
+    }
+
+    #[test]
+    fn scheme_parts_agree_with_split_header_on_every_short_header() {
+        let pieces: [&[u8]; 6] = [b"Token", b" ", b"\x0b", b"a.b", b"\t\r", b"\xff"];
+        let mut cases = vec![Vec::new()];
+        for _ in 0..5 {
+            let longer: Vec<Vec<u8>> = cases
+                .iter()
+                .flat_map(|case| {
+                    pieces
+                        .iter()
+                        .map(move |piece| [case.as_slice(), piece].concat())
+                })
+                .collect();
+            cases.extend(longer);
+        }
+        for case in &cases {
+            let mut words = split_header(case);
+            let expected = words.next().map(|scheme| SchemeParts {
+                scheme,
+                credentials: words.next(),
+                extra: words.next().is_some(),
+            });
+            assert_eq!(
+                scheme_parts(case),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(case)
+            );
+        }
     }
 
     #[test]

@@ -19,10 +19,12 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
             let Some((k, v)) = pair.split_once('=') else {
                 continue;
             };
-            if k.trim() != name {
+            // ASCII trims: `to_str` let through visible ASCII and tabs only, and a Unicode trim
+            // decodes every char.
+            if k.trim_ascii() != name {
                 continue;
             }
-            let v = v.trim().trim_matches('"');
+            let v = v.trim_ascii().trim_matches('"');
             match found {
                 Some(prev) if prev != v => return None,
                 _ => found = Some(v),
