@@ -62,7 +62,8 @@ pub struct ServeOptions {
     /// Connections served at once; more wait in the listen backlog until one closes. Keep it
     /// well below the process's descriptor limit (`ulimit -n`), which the store and logs share.
     pub max_connections: usize,
-    /// A request still unanswered after this long gets 408. `None` when the app has its own
+    /// A request still unanswered after this long gets 408. The limit counts from the app's
+    /// first wait, so an answer ready at once costs no timer. `None` when the app has its own
     /// timeout layer (the restauth server has).
     pub request_timeout: Option<Duration>,
     /// Largest request body: announced larger gets 413 at once, a longer streamed body fails
