@@ -79,9 +79,7 @@ async fn serve_gives_each_client_its_own_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
     let app = restauth::token::router(restauth.tokens(), "/api-token-auth");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
-    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    let server = serving(app, ServeOptions::default()).await;
 
     // Linux routes all of 127/8 to loopback: two clients with two addresses.
     let (stranger, user) = ("127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap());
@@ -119,9 +117,7 @@ async fn routers_merge_into_an_app_with_its_own_state() {
         .merge(restauth::jwt::router(restauth.jwt()))
         .merge(restauth::session::router(restauth.sessions()).unwrap());
     let app = app.with_state(AppState { greeting: "hi" });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
-    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    let server = serving(app, ServeOptions::default()).await;
     // The restauth route answers with its own state (a failed login), the app's with its own.
     let reply = login_from("127.0.0.4".parse().unwrap(), server).await;
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
@@ -134,6 +130,24 @@ async fn routers_merge_into_an_app_with_its_own_state() {
 }
 
 /// One request over a fresh connection; the whole reply.
+/// Serves `app` on a random loopback port; the server runs until the test ends.
+async fn serving<S>(app: S, options: ServeOptions) -> SocketAddr
+where
+    S: tower::Service<
+            Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(restauth::serve(listener, app, options));
+    server
+}
+
 async fn http(server: SocketAddr, method: &str, path: &str) -> String {
     let conn = tokio::net::TcpStream::connect(server).await.unwrap();
     let request =
@@ -145,9 +159,7 @@ async fn http(server: SocketAddr, method: &str, path: &str) -> String {
 #[tokio::test]
 async fn serve_keeps_drfs_paths_and_error_bodies() {
     let app = axum::Router::new().route("/api/public", axum::routing::get(|| async { "open" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
-    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    let server = serving(app, ServeOptions::default()).await;
 
     for path in ["/api/public", "/api/public/", "/api/public/?q=1"] {
         let reply = http(server, "GET", path).await;
@@ -184,9 +196,7 @@ async fn a_router_given_a_trailing_slash_still_answers() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
     let app = restauth::token::router(restauth.tokens(), "/api-token-auth/");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    let addr = serving(app, ServeOptions::default()).await;
     for path in ["/api-token-auth/", "/api-token-auth"] {
         let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         let request = format!(
@@ -213,10 +223,8 @@ async fn idle_connections_are_closed_and_busy_ones_are_not() {
             "done"
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
     let options = ServeOptions::default().header_read_timeout(Some(limit));
-    tokio::spawn(restauth::serve(listener, app, options));
+    let server = serving(app, options).await;
 
     let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
     let asked = tokio::time::Instant::now();
@@ -266,12 +274,10 @@ async fn serve_answers_408_once_the_request_timeout_has_passed() {
     let app = axum::Router::new()
         .route("/stuck", axum::routing::get(std::future::pending::<()>))
         .route("/quick", axum::routing::get(|| async { "quick" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
     let options = ServeOptions::default()
         .request_timeout(Some(limit))
         .header_read_timeout(None);
-    tokio::spawn(restauth::serve(listener, app, options));
+    let server = serving(app, options).await;
 
     let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
     let asked = tokio::time::Instant::now();
@@ -342,9 +348,7 @@ async fn an_app_that_is_not_ready_is_waited_for() {
         inner: axum::Router::new().route("/quick", axum::routing::get(|| async { "quick" })),
         ready: false,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
-    tokio::spawn(restauth::serve(listener, app, ServeOptions::default()));
+    let server = serving(app, ServeOptions::default()).await;
     // Three requests on one connection: not ready, then ready, then not ready again.
     let mut conn = tokio::net::TcpStream::connect(server).await.unwrap();
     for _ in 0..3 {

@@ -196,6 +196,21 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
+/// Every header made of up to `count` of `pieces`, for tests that compare a parser with
+/// Python's split.
+#[cfg(test)]
+pub(crate) fn headers_of(pieces: &[&[u8]], count: usize) -> Vec<Vec<u8>> {
+    let mut headers = vec![Vec::new()];
+    for _ in 0..count {
+        let longer: Vec<Vec<u8>> = headers
+            .iter()
+            .flat_map(|header| pieces.iter().map(move |piece| [header, *piece].concat()))
+            .collect();
+        headers.extend(longer);
+    }
+    headers
+}
+
 fn trim_end(bytes: &[u8]) -> &[u8] {
     let end = bytes
         .iter()
@@ -219,18 +234,7 @@ mod tests {
     #[test]
     fn scheme_parts_agree_with_split_header_on_every_short_header() {
         let pieces: [&[u8]; 6] = [b"Token", b" ", b"\x0b", b"a.b", b"\t\r", b"\xff"];
-        let mut cases = vec![Vec::new()];
-        for _ in 0..5 {
-            let longer: Vec<Vec<u8>> = cases
-                .iter()
-                .flat_map(|case| {
-                    pieces
-                        .iter()
-                        .map(move |piece| [case.as_slice(), piece].concat())
-                })
-                .collect();
-            cases.extend(longer);
-        }
+        let cases = headers_of(&pieces, 5);
         for case in &cases {
             let mut words = split_header(case);
             let expected = words.next().map(|scheme| SchemeParts {

@@ -241,36 +241,43 @@ impl AuthCache {
     }
 }
 
-/// Hashing for keys that need no SipHash: SHA-256 digests, already uniform, of which the first
-/// eight bytes serve, and user ids, which the database assigns, multiplied into every bit.
-/// Neither is chosen by a client: only keys the store knows are cached.
+/// Hashing for keys that need no SipHash, none of them chosen by a client (only what the store
+/// knows, or tokens whose signature verified, is cached):
+/// - SHA-256 digests, already uniform: their first eight bytes ([`Prehashed`]);
+/// - verified access tokens, by their text: the last eight bytes, which lie in the signature
+///   ([`SignatureTail`]). SipHash over two hundred bytes and more cost more than the rest of the
+///   lookup, no client can make our signatures collide, and a lookup with any other text only
+///   compares it with what it finds;
+/// - user ids, which the database assigns, multiplied into every bit.
 #[derive(Clone, Copy, Default)]
-struct Prehashed;
+struct KeyBytes<const FROM_END: bool>;
 
-impl std::hash::BuildHasher for Prehashed {
-    type Hasher = PrehashedHasher;
+type Prehashed = KeyBytes<false>;
+type SignatureTail = KeyBytes<true>;
 
-    fn build_hasher(&self) -> PrehashedHasher {
-        PrehashedHasher(0)
+impl<const FROM_END: bool> std::hash::BuildHasher for KeyBytes<FROM_END> {
+    type Hasher = KeyBytesHasher<FROM_END>;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        KeyBytesHasher(0)
     }
 }
 
-#[derive(Default)]
-struct PrehashedHasher(u64);
+struct KeyBytesHasher<const FROM_END: bool>(u64);
 
-impl std::hash::Hasher for PrehashedHasher {
+impl<const FROM_END: bool> std::hash::Hasher for KeyBytesHasher<FROM_END> {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        match bytes.first_chunk::<8>() {
-            Some(first) => self.0 ^= u64::from_le_bytes(*first),
-            None => {
-                for &b in bytes {
-                    self.write_u64(u64::from(b));
-                }
-            }
+        let eight = match FROM_END {
+            false => bytes.first_chunk::<8>(),
+            true => bytes.last_chunk::<8>(),
+        };
+        match eight {
+            Some(eight) => self.write_u64(u64::from_le_bytes(*eight)),
+            None => bytes.iter().for_each(|&b| self.write_u64(u64::from(b))),
         }
     }
 
@@ -285,42 +292,6 @@ impl std::hash::Hasher for PrehashedHasher {
 
     fn write_i64(&mut self, n: i64) {
         self.write_u64(n as u64);
-    }
-}
-
-/// Hashing for verified access tokens by their text: the last eight bytes, which lie in the
-/// signature. SipHash over the whole token (two hundred bytes and more) cost more than the
-/// rest of the lookup. Only tokens whose signature verified are stored, and no client can make
-/// our signatures collide; a lookup with any other text only compares it with what it finds.
-#[derive(Clone, Copy, Default)]
-struct SignatureTail;
-
-impl std::hash::BuildHasher for SignatureTail {
-    type Hasher = TailHasher;
-
-    fn build_hasher(&self) -> TailHasher {
-        TailHasher(0)
-    }
-}
-
-#[derive(Default)]
-struct TailHasher(u64);
-
-impl std::hash::Hasher for TailHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut mix = |n: u64| {
-            self.0 = (self.0 ^ n)
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                .rotate_left(26);
-        };
-        match bytes.last_chunk::<8>() {
-            Some(last) => mix(u64::from_le_bytes(*last)),
-            None => bytes.iter().for_each(|&b| mix(u64::from(b))),
-        }
     }
 }
 
