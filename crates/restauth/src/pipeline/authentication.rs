@@ -135,8 +135,8 @@ pub(crate) fn is_py_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-/// Splits on runs of [Python whitespace](is_py_whitespace), ignoring leading and trailing ones
-/// (Python's `bytes.split()`).
+/// Splits on runs of whitespace as Python's `bytes.split()` does, ignoring leading and
+/// trailing ones.
 pub fn split_header(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|&b| is_py_whitespace(b))
