@@ -368,22 +368,29 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        TimeoutFuture {
-            inner: self.inner.call(request),
-            sleep: None,
-            timeout: self.timeout,
-        }
+        TimeoutFuture::new(self.inner.call(request), Some(self.timeout))
     }
 }
 
 pin_project! {
-    /// The future of [`RequestTimeoutService`].
+    /// The future of [`RequestTimeoutService`], and of `restauth::serve`'s own request timeout.
     pub struct TimeoutFuture<F> {
         #[pin]
         inner: F,
         #[pin]
         sleep: Option<tokio::time::Sleep>,
-        timeout: RequestTimeout,
+        // `None`: no limit, the app's answer whenever it comes.
+        timeout: Option<RequestTimeout>,
+    }
+}
+
+impl<F> TimeoutFuture<F> {
+    pub(crate) fn new(inner: F, timeout: Option<RequestTimeout>) -> Self {
+        TimeoutFuture {
+            inner,
+            sleep: None,
+            timeout,
+        }
     }
 }
 
@@ -398,13 +405,16 @@ where
         if let Poll::Ready(answer) = this.inner.poll(cx) {
             return Poll::Ready(answer);
         }
+        let Some(timeout) = *this.timeout else {
+            return Poll::Pending;
+        };
         if this.sleep.is_none() {
-            this.sleep.set(Some(tokio::time::sleep(this.timeout.limit)));
+            this.sleep.set(Some(tokio::time::sleep(timeout.limit)));
         }
         match this.sleep.as_pin_mut() {
             Some(sleep) => {
                 ready!(sleep.poll(cx));
-                Poll::Ready(Ok(this.timeout.status.into_response()))
+                Poll::Ready(Ok(timeout.status.into_response()))
             }
             None => Poll::Pending,
         }

@@ -50,6 +50,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 use tower::ServiceExt;
 
 use crate::core::error::Error;
+use crate::layers::{RequestTimeout, TimeoutFuture};
 
 /// How [`serve`] treats connections. Build it from [`ServeOptions::default`] and the setters.
 #[derive(Clone, Debug)]
@@ -157,7 +158,8 @@ where
     S::Future: Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let options = Arc::new(options);
+    // What each request needs of the options, copied into every connection.
+    let requests = RequestOptions::of(&options);
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     // Every connection holds a receiver, never polled: `closed()` on the sender waits for all
     // of them.
@@ -203,7 +205,6 @@ where
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let requests = RequestOptions::of(&options);
         let header_read_timeout = options.header_read_timeout;
         let open = open_rx.clone();
         let (id, mut stop) = stops.0.add();
@@ -511,9 +512,7 @@ where
             }
         };
         Answer::Running {
-            future,
-            sleep: None,
-            timeout: options.request_timeout,
+            future: TimeoutFuture::new(future, options.request_timeout.map(RequestTimeout::new)),
             drf,
             _busy: busy,
         }
@@ -521,18 +520,17 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The answer to one request of a [`Connection`]. The timeout starts when the app first
-    /// waits, as [`crate::layers::RequestTimeout`]'s does: an answer ready at once needs no
-    /// timer.
+    /// The answer to one request of a [`Connection`]. The timeout is
+    /// [`RequestTimeout`]'s: it starts when the app first waits, so an answer ready at once
+    /// needs no timer.
     #[project = AnswerProj]
     enum Answer<S: tower::Service<Request>> {
         Ready { response: Option<Response> },
         Running {
             #[pin]
-            future: futures_util::future::Either<S::Future, tower::util::Oneshot<S, Request>>,
-            #[pin]
-            sleep: Option<tokio::time::Sleep>,
-            timeout: Option<Duration>,
+            future: TimeoutFuture<
+                futures_util::future::Either<S::Future, tower::util::Oneshot<S, Request>>,
+            >,
             drf: Option<http::Method>,
             _busy: Busy,
         },
@@ -550,29 +548,10 @@ where
             AnswerProj::Ready { response } => Poll::Ready(Ok(response
                 .take()
                 .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()))),
-            AnswerProj::Running {
-                future,
-                mut sleep,
-                timeout,
-                drf,
-                ..
-            } => {
-                let response = match future.poll(cx) {
-                    Poll::Ready(Ok(response)) => response,
-                    Poll::Ready(Err(never)) => match never {},
-                    Poll::Pending => {
-                        let Some(limit) = *timeout else {
-                            return Poll::Pending;
-                        };
-                        if sleep.is_none() {
-                            sleep.set(Some(tokio::time::sleep(limit)));
-                        }
-                        match sleep.as_pin_mut() {
-                            Some(sleep) => std::task::ready!(sleep.poll(cx)),
-                            None => return Poll::Pending,
-                        }
-                        StatusCode::REQUEST_TIMEOUT.into_response()
-                    }
+            AnswerProj::Running { future, drf, .. } => {
+                let response = match std::task::ready!(future.poll(cx)) {
+                    Ok(response) => response,
+                    Err(never) => match never {},
                 };
                 Poll::Ready(Ok(match drf.take() {
                     Some(method) => with_drf_body(response, method),
