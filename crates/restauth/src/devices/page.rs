@@ -81,7 +81,7 @@ fn when(ms: i64) -> serde_json::Value {
 fn session_digest(sessions: &SessionService, headers: &http::HeaderMap) -> Option<String> {
     cookies::get(headers, &sessions.settings().session.cookie_name)
         .filter(|k| crate::session::is_valid_key(k))
-        .map(|k| hex::encode(crate::session::digest(k)))
+        .map(|k| crate::store::digest_hex(&crate::session::digest(k)))
 }
 
 async fn account_page(

@@ -32,7 +32,7 @@ use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
 use crate::store::cache::{CachedSession, Digest, Generation};
 use crate::store::index::Presence;
-use crate::store::{Credential, SessionRecord};
+use crate::store::{Credential, SessionRecord, digest_hex};
 
 pub const SESSION_KEY_LENGTH: usize = 32;
 /// `last_seen` is written at most this often per session.
@@ -126,7 +126,7 @@ impl SessionService {
         let now = now_ms.div_euclid(1000);
         let settings = &self.settings().session;
         let record = SessionRecord {
-            digest: hex::encode(digest(&key)),
+            digest: digest_hex(&digest(&key)),
             user_id: user.id,
             auth_hash: session_auth_hash(&user.password, self.secret_key()),
             created: now_ms,
@@ -153,7 +153,7 @@ impl SessionService {
     pub async fn logout_session(&self, key: &str) -> Result<(), Error> {
         if is_valid_key(key) {
             self.store()
-                .delete_session_key(key, &hex::encode(digest(key)))
+                .delete_session_key(key, &digest_hex(&digest(key)))
                 .await?;
             self.invalidate().await?;
         }
@@ -190,7 +190,7 @@ impl SessionService {
             return Some(Err(SessionEnd::Unknown));
         }
         let generation = self.cache().generation();
-        let hex_digest = hex::encode(d);
+        let hex_digest = digest_hex(&d);
         let found = self.store().session_by_key_now(key, &hex_digest)?.ok()?;
         match self.admit_session(found, &d, generation, now) {
             Admitted::Session(session, user) => Some(self.session_verdict(session, user, now)),
@@ -219,7 +219,7 @@ impl SessionService {
             return Ok(Err(SessionEnd::Unknown));
         }
         let generation = self.cache().generation();
-        let hex_digest = hex::encode(d);
+        let hex_digest = digest_hex(&d);
         let found = self.store().session_by_key(key, &hex_digest).await?;
         Ok(match self.admit_session(found, &d, generation, now) {
             Admitted::Session(session, user) => self.session_verdict(session, user, now),
@@ -290,7 +290,7 @@ impl SessionService {
             let store = self.store().clone();
             let d = session.key_digest;
             tokio::spawn(async move {
-                if let Err(e) = store.touch_session(&hex::encode(d), now).await {
+                if let Err(e) = store.touch_session(&digest_hex(&d), now).await {
                     tracing::debug!(error = %e, "could not record session use");
                 }
             });

@@ -23,7 +23,7 @@ use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
 use crate::store::cache::{CachedToken, Digest, Generation};
 use crate::store::index::Presence;
-use crate::store::{Credential, NewToken, StoreError, TokenRecord};
+use crate::store::{Credential, NewToken, StoreError, TokenRecord, digest_hex};
 
 /// Length of a key in characters.
 pub const KEY_LENGTH: usize = 40;
@@ -99,7 +99,7 @@ impl TokenService {
         let created = created_ms.div_euclid(1000);
         let key = generate_key();
         let token = NewToken {
-            digest: hex::encode(digest(&key)),
+            digest: digest_hex(&digest(&key)),
             user_id,
             created: created_ms,
             expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
@@ -162,7 +162,7 @@ impl TokenService {
             });
         }
         let generation = self.cache().generation();
-        let hex_digest = hex::encode(d);
+        let hex_digest = digest_hex(&d);
         let found = self.store().token_by_key_now(key, &hex_digest)?.ok()?;
         Some(
             match self.admit_token(found, &hex_digest, &d, generation, now) {
@@ -227,7 +227,7 @@ impl TokenService {
             return Ok(None);
         }
         let generation = self.cache().generation();
-        let hex_digest = hex::encode(d);
+        let hex_digest = digest_hex(d);
         let found = self.store().token_by_key(key, &hex_digest).await?;
         Ok(self.admit_token(found, &hex_digest, d, generation, now))
     }
