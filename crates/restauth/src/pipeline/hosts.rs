@@ -17,6 +17,9 @@ pub const INVALID_HOST: &str = "Invalid HTTP_HOST header.";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllowedHosts {
     patterns: Vec<String>,
+    /// The patterns that are plain host names (`api.example.com`, `127.0.0.1`): a `Host` equal
+    /// to one of them, with or without a port, needs no further parsing.
+    exact: Vec<String>,
 }
 
 impl AllowedHosts {
@@ -25,13 +28,22 @@ impl AllowedHosts {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        AllowedHosts {
-            patterns: patterns
+        Self::of(
+            patterns
                 .into_iter()
                 .map(|p| p.as_ref().trim().to_ascii_lowercase())
                 .filter(|p| !p.is_empty())
                 .collect(),
-        }
+        )
+    }
+
+    fn of(patterns: Vec<String>) -> Self {
+        let exact = patterns
+            .iter()
+            .filter(|p| !p.starts_with('.') && domain_of(p.as_bytes()) == Some(p.as_bytes()))
+            .cloned()
+            .collect();
+        AllowedHosts { patterns, exact }
     }
 
     /// The local names: `localhost`, `127.0.0.1`, `[::1]`, and the bound address when it is a
@@ -53,7 +65,7 @@ impl AllowedHosts {
         if !patterns.contains(&own) {
             patterns.push(own);
         }
-        Some(AllowedHosts { patterns })
+        Some(Self::of(patterns))
     }
 
     pub fn patterns(&self) -> &[String] {
@@ -68,6 +80,17 @@ impl AllowedHosts {
     /// [`allows`](Self::allows) on the header's bytes: anything but ASCII is refused by the
     /// syntax check anyway, so no UTF-8 check first.
     fn allows_bytes(&self, host: &[u8]) -> bool {
+        let exact = |name: &String| {
+            host.strip_prefix(name.as_bytes()).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix(b":")
+                        .is_some_and(|port| !port.is_empty() && port.iter().all(u8::is_ascii_digit))
+            })
+        };
+        if self.exact.iter().any(exact) {
+            return true;
+        }
         let Some(domain) = domain_of(host) else {
             return false;
         };
@@ -227,5 +250,50 @@ mod tests {
             !hosts.allows_request(&origin_form, &headers),
             "two Host headers"
         );
+    }
+
+    /// The shortcut for plain names must agree with the full parse on every host built from
+    /// the patterns' own pieces and the characters that could fool a prefix test.
+    #[test]
+    fn the_exact_name_shortcut_agrees_with_the_full_check() {
+        let patterns = [
+            "localhost",
+            "127.0.0.1",
+            "[::1]",
+            ".example.com",
+            "api.test.",
+        ];
+        let hosts = AllowedHosts::new(patterns);
+        let slow = AllowedHosts {
+            exact: Vec::new(),
+            ..hosts.clone()
+        };
+        assert_eq!(hosts.exact, ["localhost", "127.0.0.1", "[::1]"]);
+        let heads = [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.0.0.10",
+            "[::1]",
+            "[::2]",
+        ];
+        let heads = heads
+            .iter()
+            .chain(&["a.example.com", "api.test", "localhost."]);
+        let tails = [
+            "", ":", ":8000", ":80a", "::80", ".", "x", " ", ":-1", "]:1", "\t",
+        ];
+        let mut checked = 0;
+        for head in heads {
+            for tail in tails {
+                for tail2 in ["", ":1"] {
+                    let host = format!("{head}{tail}{tail2}");
+                    assert_eq!(hosts.allows(&host), slow.allows(&host), "{host:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(hosts.allows("127.0.0.1:8000") && !hosts.allows("127.0.0.10:8000"));
+        assert_eq!(checked, 9 * 11 * 2);
     }
 }
