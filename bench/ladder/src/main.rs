@@ -8,7 +8,8 @@
 //!
 //! The steps are cumulative, in the order of [`STEPS`]. Each layer sits where the server's
 //! `app.rs` puts it (one tower stack around the router, outermost first: response header,
-//! request id, trace span, panic catching, Host check, timeout and body limit), so a step
+//! request id, trace span, panic catching, timeout, then the Host check and body limit in one
+//! precheck), so a step
 //! measures what that layer costs in its real place. `crates/restauth-server/src/app.rs` is the reference: when its
 //! stack changes, change this one.
 
@@ -18,11 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use restauth::layers::{Envelope, Precheck, RequestTimeout};
+use restauth::layers::{Envelope, Precheck, RequestTimeout, limit_body};
 use restauth::pipeline::hosts::AllowedHosts;
 use restauth::{
     AllowAny, ApiView, AuthClass, IsAuthenticated, MaybeUser, NewAccount, Restauth, ServeOptions,
@@ -48,7 +49,7 @@ pub const STEPS: [&str; 13] = [
     "panic",
     // The allowed-hosts check.
     "hosts",
-    // RequestTimeout (408) and the body limits (413).
+    // RequestTimeout (408) and the body limit (413, in the hosts step's precheck).
     "timeout",
     // The envelope's X-Content-Type-Options: nosniff on every answer.
     "headers",
@@ -148,6 +149,7 @@ fn app(
     };
     let hosts = Arc::new(hosts);
     let max_body = 64 * 1024;
+    let on_timeout = on("timeout");
     // The server's `Envelope` takes each of its parts as the steps reach them.
     let mut envelope = Envelope::new();
     if on("request-id") {
@@ -167,29 +169,19 @@ fn app(
     }
     ServiceBuilder::new()
         .option_layer(on("request-id").then_some(envelope))
-        .option_layer(on("hosts").then_some(Precheck(move |r: &Request| {
-            (!hosts.allows_request(r.uri(), r.headers()))
-                .then(|| StatusCode::BAD_REQUEST.into_response())
+        .option_layer(on("timeout").then(|| RequestTimeout::new(Duration::from_secs(30))))
+        // The server checks the host and the body limit in one precheck, inside the timeout.
+        .option_layer(on("hosts").then_some(Precheck(move |r: &mut Request| {
+            if !hosts.allows_request(r.uri(), r.headers()) {
+                return Some(StatusCode::BAD_REQUEST.into_response());
+            }
+            if on_timeout {
+                limit_body(r, max_body)
+            } else {
+                None
+            }
         })))
-        .option_layer(on("timeout").then(|| {
-            ServiceBuilder::new()
-                .layer(RequestTimeout::new(Duration::from_secs(30)))
-                .layer(Precheck(move |r: &Request| too_large(r, max_body as u64)))
-                .layer(DefaultBodyLimit::max(max_body))
-                .into_inner()
-        }))
         .service(route(restauth, step))
-}
-
-fn too_large(request: &Request, max: u64) -> Option<Response> {
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    announced
-        .is_some_and(|n| n > max)
-        .then(|| StatusCode::PAYLOAD_TOO_LARGE.into_response())
 }
 
 struct Args {

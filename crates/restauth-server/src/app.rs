@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use restauth::core::error::{Error, json_response};
-use restauth::layers::{Envelope, Precheck, RequestTimeout};
+use restauth::layers::{Envelope, Precheck, RequestTimeout, limit_body};
 use restauth::pipeline::hosts::{AllowedHosts, INVALID_HOST};
 use restauth::pipeline::view::not_found;
 use restauth::{Restauth, ServeOptions};
@@ -79,6 +79,14 @@ pub fn router(
         app = app.merge(crate::openapi::router(restauth, server)?);
     }
     let app = app.fallback(not_found);
+    let max_body = server.max_body_bytes;
+    // axum's extractors stop at 2 MiB of their own: a larger limit must be told to them, at
+    // the price of a boxed service per route (`Router::layer`), paid only then.
+    let app = if max_body > AXUM_BODY_LIMIT {
+        app.layer(DefaultBodyLimit::max(max_body))
+    } else {
+        app
+    };
     // Only when metrics are on: `Router::layer` wraps every route in one more boxed service,
     // and an empty `option_layer` too, which cost every request a boxed future.
     let app = if metrics {
@@ -86,11 +94,10 @@ pub fn router(
     } else {
         app
     };
-    let max_body = server.max_body_bytes;
     // Outside the routes and their authentication: a browser's preflight carries no
     // credentials and is answered here, as django-cors-headers' middleware does before DRF.
     let cors = settings.cors.layer().map_err(|e| e.0)?;
-    // Shared: the stack is cloned per connection and per request.
+    // Shared: the stack is cloned per connection.
     let hosts = Arc::new(hosts);
     // The layers wrap the whole router once, as one tower stack (outermost first). Added with
     // `Router::layer` instead, each would wrap every route on its own and box a service and a
@@ -113,30 +120,20 @@ pub fn router(
                 .trace()
                 .catch_panic(panic_response),
         )
-        .layer(Precheck(move |r: &Request| invalid_host(r, &hosts)))
         .option_layer(cors)
         .layer(RequestTimeout::new(Duration::from_secs(
             server.request_timeout.0,
         )))
-        .layer(Precheck(move |r: &Request| {
-            announced_too_large(r, max_body as u64)
+        // The host and the body limit in one check: inside CORS, as in Django, whose
+        // CorsMiddleware wraps the 400s and 413s of everything after it.
+        .layer(Precheck(move |r: &mut Request| {
+            invalid_host(r, &hosts).or_else(|| limit_body(r, max_body))
         }))
-        .layer(DefaultBodyLimit::max(max_body))
         .service(app))
 }
 
-/// Refuses a body announced larger than the limit at once, instead of waiting for bytes that
-/// would be refused anyway.
-fn announced_too_large(request: &Request, max: u64) -> Option<Response> {
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    announced
-        .is_some_and(|n| n > max)
-        .then(|| Error::PayloadTooLarge.into_response())
-}
+/// The body limit axum's `Bytes`, `Json` and `Form` apply when no `DefaultBodyLimit` is set.
+const AXUM_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Liveness: the process answers. Says nothing of the store (see `/readyz`).
 async fn healthz() -> Response {

@@ -256,3 +256,63 @@ async fn no_cors_grant_and_no_token_in_urls() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+/// A body without `Content-Length` is counted as it streams in: past the limit it is answered
+/// 413, with the request id and the JSON detail of every other answer.
+#[tokio::test]
+async fn a_streamed_body_past_the_limit_is_answered_413() {
+    let s = Server::builder()
+        .config("[server]\nmax_body_bytes = 1024\n")
+        .start()
+        .await;
+    let chunk = "a".repeat(1500);
+    let request = format!(
+        "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    let reply = raw(&s, &request).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("\r\nx-request-id: "),
+        "{reply}"
+    );
+    assert!(
+        reply.ends_with(r#"{"detail":"Request body is too large."}"#),
+        "{reply}"
+    );
+    // Within the limit the same stream is read, and refused for what it says.
+    let fits = "a".repeat(1000);
+    let request = format!(
+        "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{fits}\r\n0\r\n\r\n",
+        fits.len()
+    );
+    assert!(raw(&s, &request).await.starts_with("HTTP/1.1 400"));
+}
+
+/// A limit above axum's own default for its extractors (2 MiB) is the one that applies.
+#[tokio::test]
+async fn a_body_limit_above_two_mebibytes_is_honoured() {
+    let s = Server::builder()
+        .config("[server]\nmax_body_bytes = 4194304\n")
+        .start()
+        .await;
+    let big = "a".repeat(3 * 1024 * 1024);
+    let r = post_raw(
+        &s,
+        "/api-token-auth/",
+        "application/x-www-form-urlencoded",
+        format!("username=alice&password={big}").into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post_raw(
+        &s,
+        "/api-token-auth/",
+        "application/x-www-form-urlencoded",
+        format!("username=alice&password={big}{big}").into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+}

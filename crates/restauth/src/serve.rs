@@ -478,12 +478,7 @@ where
         };
         let body = match options.max_body_bytes {
             Some(max) => {
-                let announced = parts
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                if announced.is_some_and(|n| n > max as u64) {
+                if crate::layers::announced_over(&parts.headers, max) {
                     // Dropping `unread` discards what the client is still sending.
                     return Answer::Ready {
                         response: Some(Error::PayloadTooLarge.into_response()),
