@@ -217,7 +217,7 @@ where
             let service = Connection {
                 app: std::cell::RefCell::new(app),
                 options: requests,
-                peer,
+                extensions: extensions_of(peer),
                 activity: activity.clone(),
             };
             let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -441,8 +441,27 @@ impl RequestOptions {
 struct Connection<S> {
     app: std::cell::RefCell<S>,
     options: RequestOptions,
-    peer: SocketAddr,
+    /// What each request's extensions start as: see [`extensions_of`].
+    extensions: http::Extensions,
     activity: Arc<Activity>,
+}
+
+/// A request's extensions as the connection hands them over: the peer's `ConnectInfo`, in a
+/// table already sized for what axum and the policy insert after it (the matched route, the
+/// path parameters, the guard's identity). Cloned per request, it costs one allocation; built
+/// by inserts, the table would start at three slots and be rehashed at the fourth.
+fn extensions_of(peer: SocketAddr) -> http::Extensions {
+    #[derive(Clone)]
+    struct Slot<const N: usize>;
+    let mut extensions = http::Extensions::new();
+    extensions.insert(Slot::<1>);
+    extensions.insert(Slot::<2>);
+    extensions.insert(Slot::<3>);
+    extensions.insert(ConnectInfo(peer));
+    extensions.remove::<Slot<1>>();
+    extensions.remove::<Slot<2>>();
+    extensions.remove::<Slot<3>>();
+    extensions
 }
 
 impl<S> hyper::service::Service<http::Request<Incoming>> for Connection<S>
@@ -459,7 +478,12 @@ where
         let busy = Busy::start(&self.activity);
         let options = &self.options;
         let (mut parts, incoming) = request.into_parts();
-        parts.extensions.insert(ConnectInfo(self.peer));
+        if parts.extensions.is_empty() {
+            parts.extensions = self.extensions.clone();
+        } else {
+            // hyper's own (an upgrade, say) stay.
+            parts.extensions.extend(self.extensions.clone());
+        }
         let drf = options.drf_conventions.then(|| parts.method.clone());
         if drf.is_some() {
             trim_trailing_slash(&mut parts.uri);
@@ -572,6 +596,11 @@ fn trim_trailing_slash(uri: &mut http::Uri) {
         None => http::uri::PathAndQuery::try_from(trimmed),
     };
     let Ok(pq) = parsed else { return };
+    // The usual origin form (`GET /path`) is the path alone, without parts to carry over.
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        *uri = http::Uri::from(pq);
+        return;
+    }
     let mut parts = std::mem::take(uri).into_parts();
     parts.path_and_query = Some(pq);
     if let Ok(new) = http::Uri::from_parts(parts) {
