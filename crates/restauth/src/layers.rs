@@ -109,6 +109,9 @@ pub struct SequentialRequestId {
     next: Arc<AtomicU64>,
 }
 
+/// The longest id: the prefix and 16 hex digits.
+const ID_LEN: usize = 13 + 16;
+
 impl SequentialRequestId {
     pub fn new() -> Self {
         let mut prefix = [b'-'; 13];
@@ -119,27 +122,83 @@ impl SequentialRequestId {
         }
     }
 
-    /// The next id, `<prefix>-<counter in hex>`, formatted without a heap string.
+    /// The next id, `<prefix>-<counter in hex>`.
     pub fn next_id(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut buf = [0u8; 13 + 16];
-        buf[..13].copy_from_slice(&self.prefix);
-        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
-        for (i, slot) in buf[13..13 + digits].iter_mut().enumerate() {
-            let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
-            *slot = b"0123456789abcdef"[nibble as usize];
-        }
-        match HeaderValue::from_bytes(&buf[..13 + digits]) {
-            Ok(value) => value,
+        let mut buf = Vec::with_capacity(ID_LEN);
+        self.write(n, &mut buf);
+        HeaderValue::from_maybe_shared(Bytes::from(buf))
             // Hex digits and a dash are always a valid header value.
-            Err(_) => HeaderValue::from_static("-"),
-        }
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+
+    /// Appends id `n` to `buf`, formatted without a heap string.
+    fn write(&self, n: u64, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.prefix);
+        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
+        buf.extend(
+            (0..digits)
+                .rev()
+                .map(|i| b"0123456789abcdef"[((n >> (4 * i)) & 0xf) as usize]),
+        );
     }
 }
 
 impl Default for SequentialRequestId {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Ids taken from the shared counter a block at a time and formatted into one buffer: each
+/// [`EnvelopeService`] clone (one per connection under [`crate::serve`]) then pays neither an
+/// allocation nor a write to the counter, which every core shares, for most requests. The
+/// block doubles at each refill, up to [`IdBlock::MAX`], so that a clone made for a single
+/// request (as `axum::serve` makes them) takes one id. Ids stay unique, though no longer in
+/// arrival order across connections.
+struct IdBlock {
+    ids: Bytes,
+    /// `ids[cuts[i]..cuts[i + 1]]` is the i-th id of the block.
+    cuts: [u16; IdBlock::MAX + 1],
+    /// How many ids the block holds, and how many were handed out.
+    len: usize,
+    used: usize,
+}
+
+impl IdBlock {
+    const MAX: usize = 64;
+
+    fn new() -> Self {
+        IdBlock {
+            ids: Bytes::new(),
+            cuts: [0; IdBlock::MAX + 1],
+            len: 0,
+            used: 0,
+        }
+    }
+
+    fn next(&mut self, source: &SequentialRequestId) -> HeaderValue {
+        if self.used == self.len {
+            self.refill(source);
+        }
+        let (start, end) = (self.cuts[self.used], self.cuts[self.used + 1]);
+        self.used += 1;
+        HeaderValue::from_maybe_shared(self.ids.slice(usize::from(start)..usize::from(end)))
+            // Hex digits and a dash are always a valid header value.
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+
+    fn refill(&mut self, source: &SequentialRequestId) {
+        let len = (self.len * 2).clamp(1, IdBlock::MAX);
+        let first = source.next.fetch_add(len as u64, Ordering::Relaxed);
+        let mut buf = Vec::with_capacity(len * ID_LEN);
+        for i in 0..len {
+            source.write(first.wrapping_add(i as u64), &mut buf);
+            // At most 64 ids of at most 29 bytes.
+            self.cuts[i + 1] = u16::try_from(buf.len()).unwrap_or(u16::MAX);
+        }
+        self.ids = Bytes::from(buf);
+        (self.len, self.used) = (len, 0);
     }
 }
 
@@ -209,16 +268,28 @@ impl<S> tower::Layer<S> for Envelope {
     fn layer(&self, inner: S) -> Self::Service {
         EnvelopeService {
             config: Arc::new(self.0.clone()),
+            ids: IdBlock::new(),
             inner,
         }
     }
 }
 
 /// The service of [`Envelope`].
-#[derive(Clone)]
 pub struct EnvelopeService<S> {
     config: Arc<EnvelopeConfig>,
+    ids: IdBlock,
     inner: S,
+}
+
+impl<S: Clone> Clone for EnvelopeService<S> {
+    /// A clone takes its own ids: sharing the block would hand the same id out twice.
+    fn clone(&self) -> Self {
+        EnvelopeService {
+            config: self.config.clone(),
+            ids: IdBlock::new(),
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 impl<S> tower::Service<Request> for EnvelopeService<S>
@@ -234,14 +305,14 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let config = &self.config;
+        let (config, block) = (&self.config, &mut self.ids);
         let id = config
             .request_id
             .as_ref()
             .map(|(name, ids)| match request.headers().get(name) {
                 Some(given) => given.clone(),
                 None => {
-                    let id = ids.next_id();
+                    let id = block.next(ids);
                     request.headers_mut().insert(name.clone(), id.clone());
                     id
                 }
@@ -473,5 +544,44 @@ mod tests {
         );
         ids.next.store(0, Ordering::Relaxed);
         assert_eq!(ids.next_id().to_str().unwrap(), format!("{prefix}-0"));
+    }
+
+    #[test]
+    fn each_service_clone_takes_its_own_growing_block_of_ids() {
+        let ids = SequentialRequestId::new();
+        let (mut a, mut b) = (IdBlock::new(), IdBlock::new());
+        let mut seen = std::collections::HashSet::new();
+        let mut next = |block: &mut IdBlock| {
+            let id = block.next(&ids).to_str().unwrap().to_owned();
+            let n = u64::from_str_radix(id.rsplit_once('-').unwrap().1, 16).unwrap();
+            assert!(seen.insert(id), "an id handed out twice");
+            n
+        };
+        // Blocks of 1, 2, 4: a takes 1, b takes 2, a takes 3 and 4 (its second block), …
+        assert_eq!(
+            [next(&mut a), next(&mut b), next(&mut a), next(&mut a)],
+            [1, 2, 3, 4]
+        );
+        assert_eq!([next(&mut b), next(&mut b)], [5, 6]);
+        for _ in 0..500 {
+            next(&mut a);
+        }
+        assert_eq!(a.len, IdBlock::MAX, "the block stops growing");
+        // Near the end of the counter the ids wrap around instead of overflowing.
+        ids.next.store(u64::MAX - 1, Ordering::Relaxed);
+        let mut c = IdBlock::new();
+        (c.len, c.used) = (2, 2);
+        let ns: Vec<String> = (0..4)
+            .map(|_| {
+                c.next(&ids)
+                    .to_str()
+                    .unwrap()
+                    .rsplit_once('-')
+                    .unwrap()
+                    .1
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(ns, ["fffffffffffffffe", "ffffffffffffffff", "0", "1"]);
     }
 }
