@@ -13,7 +13,8 @@ use super::JwtService;
 use crate::core::clock::now;
 use crate::core::error::{Error, ErrorBody};
 use crate::core::user::{AuthInfo, Identity, User};
-use crate::jwt::{Claims, TokenType, parse_authorization, token_not_valid_body};
+use crate::jwt::authorization::raw_token;
+use crate::jwt::{Claims, TokenType, token_not_valid_body};
 use crate::pipeline::authentication::{Authentication, Authenticator, Outcome, authorization};
 
 pub struct JwtAuthentication {
@@ -74,7 +75,7 @@ impl Authenticator for JwtAuthentication {
             return Outcome::skip();
         };
         let jwt = self.restauth.jwt();
-        let token = match parse_authorization(&value, jwt.header_types()) {
+        let token = match raw_token(&value, jwt.header_types()) {
             Ok(None) => return Outcome::skip(),
             Ok(Some(t)) => t,
             Err(bad) => {
@@ -90,7 +91,12 @@ impl Authenticator for JwtAuthentication {
         let leeway = self.restauth.settings().simple_jwt.leeway;
         let claims = match cache.verified_jwt::<Claims>(token, now) {
             Some(c) if c.exp > now.saturating_sub(i64::try_from(leeway).unwrap_or(0)) => c,
-            _ => match jwt.decode(token, TokenType::Access, now) {
+            // Not UTF-8: `Token is invalid`, as simplejwt answers.
+            _ => match jwt.decode(
+                std::str::from_utf8(token).unwrap_or(""),
+                TokenType::Access,
+                now,
+            ) {
                 Ok(c) => {
                     let c = Arc::new(c);
                     cache.put_verified_jwt(token, c.clone(), now);
@@ -103,17 +109,18 @@ impl Authenticator for JwtAuthentication {
                 }
             },
         };
-        let Some(user_ref) = claims.user_id.clone() else {
+        let Some(user_ref) = claims.user_id.as_deref() else {
             return Outcome::Ready(Err(failed(
                 "Token contained no recognizable user identification",
                 "token_not_valid",
             )));
         };
-        if let Some(cached) = self.restauth.user_by_claim_now(&user_ref) {
+        if let Some(cached) = self.restauth.user_by_claim_now(user_ref) {
             return Outcome::Ready(self.identity(&claims, cached));
         }
         Outcome::Pending(Box::pin(async move {
-            let user = self.restauth.user_by_claim(&user_ref).await?;
+            let user_ref = claims.user_id.as_deref().unwrap_or_default();
+            let user = self.restauth.user_by_claim(user_ref).await?;
             self.identity(&claims, user)
         }))
     }

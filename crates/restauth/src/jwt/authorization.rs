@@ -16,6 +16,15 @@ pub fn parse_authorization<'a>(
     header: &'a [u8],
     header_types: &[String],
 ) -> Result<Option<&'a str>, BadAuthorizationHeader> {
+    Ok(raw_token(header, header_types)?.map(|token| std::str::from_utf8(token).unwrap_or("")))
+}
+
+/// [`parse_authorization`]'s token as bytes: the cache of verified tokens is looked up with
+/// them, and only a token to verify needs the UTF-8 check.
+pub(crate) fn raw_token<'a>(
+    header: &'a [u8],
+    header_types: &[String],
+) -> Result<Option<&'a [u8]>, BadAuthorizationHeader> {
     let Some(parts) = scheme_parts(header) else {
         return Ok(None);
     };
@@ -23,7 +32,7 @@ pub fn parse_authorization<'a>(
         return Ok(None);
     }
     match (parts.credentials, parts.extra) {
-        (Some(token), false) => Ok(Some(std::str::from_utf8(token).unwrap_or(""))),
+        (Some(token), false) => Ok(Some(token)),
         _ => Err(BadAuthorizationHeader),
     }
 }

@@ -129,7 +129,7 @@ pub struct AuthCache {
     users: Shelf<i64, Arc<User>, Prehashed>,
     /// Access tokens whose signature and claims were verified, by their exact text.
     /// Verified access-token claims, typed by the JWT feature (the store knows no JWT).
-    jwts: Shelf<Box<str>, Arc<dyn Any + Send + Sync>, SignatureTail>,
+    jwts: Shelf<Box<[u8]>, Arc<dyn Any + Send + Sync>, SignatureTail>,
 }
 
 /// Proof of when a store read began; a fill with an outdated one is dropped.
@@ -220,11 +220,11 @@ impl AuthCache {
     }
 
     /// The claims of an access token verified before; the caller re-checks `exp`.
-    pub fn verified_jwt<C: Any + Send + Sync>(&self, token: &str, now: i64) -> Option<Arc<C>> {
+    pub fn verified_jwt<C: Any + Send + Sync>(&self, token: &[u8], now: i64) -> Option<Arc<C>> {
         self.jwts.get(token, now, self.ttl)?.downcast().ok()
     }
 
-    pub fn put_verified_jwt<C: Any + Send + Sync>(&self, token: &str, claims: Arc<C>, now: i64) {
+    pub fn put_verified_jwt<C: Any + Send + Sync>(&self, token: &[u8], claims: Arc<C>, now: i64) {
         let claims: Arc<dyn Any + Send + Sync> = claims;
         self.jwts
             .put(token.into(), claims, now, self.max_entries, || true);
