@@ -521,13 +521,15 @@ where
                     Poll::Ready(Err(never)) => match never {},
                     // Not ready now: a clone waits for readiness, as tower's `oneshot` does.
                     Poll::Pending => {
-                        futures_util::future::Either::Right(app.clone().oneshot(request))
+                        futures_util::future::Either::Right(Box::pin(app.clone().oneshot(request)))
                     }
                 }
             }
             // Never while hyper calls one request at a time; a clone is as good.
             Err(_) => {
-                futures_util::future::Either::Right(self.app.borrow().clone().oneshot(request))
+                futures_util::future::Either::Right(Box::pin(
+                    self.app.borrow().clone().oneshot(request),
+                ))
             }
         };
         Answer::Running {
@@ -548,7 +550,9 @@ pin_project_lite::pin_project! {
         Running {
             #[pin]
             future: TimeoutFuture<
-                futures_util::future::Either<S::Future, tower::util::Oneshot<S, Request>>,
+                // Boxed: the rare path holds a clone of the whole app and the request, and
+                // would make every answer's future that large, and every move of it that long.
+                futures_util::future::Either<S::Future, Pin<Box<tower::util::Oneshot<S, Request>>>>,
             >,
             drf: Option<http::Method>,
             _busy: Busy,
