@@ -15,6 +15,7 @@ use crate::core::error::{Error, ErrorBody};
 use crate::core::user::{AuthInfo, Identity, User};
 use crate::jwt::authorization::raw_token;
 use crate::jwt::{Claims, TokenType, token_not_valid_body};
+use crate::pipeline::authentication::scheme_and_rest;
 use crate::pipeline::authentication::{Authentication, Authenticator, Outcome, authorization};
 
 pub struct JwtAuthentication {
@@ -75,39 +76,44 @@ impl Authenticator for JwtAuthentication {
             return Outcome::skip();
         };
         let jwt = self.restauth.jwt();
-        let token = match raw_token(&value, jwt.header_types()) {
-            Ok(None) => return Outcome::skip(),
-            Ok(Some(t)) => t,
-            Err(bad) => {
-                return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
-                    bad.body(),
-                ))));
-            }
-        };
         let now = now();
         // A token verified before is not verified again: same bytes, same signature check; only
-        // the clock moved, so expiry is checked anew.
+        // the clock moved, so expiry is checked anew. It is looked up before the header is
+        // parsed: a verified token holds no whitespace, so a header whose rest is one is the
+        // two words the parse would find.
         let cache = self.restauth.cache();
-        let leeway = self.restauth.settings().simple_jwt.leeway;
-        let claims = match cache.verified_jwt::<Claims>(token, now) {
-            Some(c) if c.exp > now.saturating_sub(i64::try_from(leeway).unwrap_or(0)) => c,
-            // Not UTF-8: `Token is invalid`, as simplejwt answers.
-            _ => match jwt.decode(
-                std::str::from_utf8(token).unwrap_or(""),
-                TokenType::Access,
-                now,
-            ) {
-                Ok(c) => {
-                    let c = Arc::new(c);
-                    cache.put_verified_jwt(token, c.clone(), now);
-                    c
+        let leeway = i64::try_from(self.restauth.settings().simple_jwt.leeway).unwrap_or(0);
+        let cached = scheme_and_rest(&value)
+            .filter(|(scheme, _)| jwt.header_types().iter().any(|t| t.as_bytes() == *scheme))
+            .and_then(|(_, token)| cache.verified_jwt::<Claims>(token, now))
+            .filter(|c| c.exp > now.saturating_sub(leeway));
+        let claims = match cached {
+            Some(c) => c,
+            None => {
+                let token = match raw_token(&value, jwt.header_types()) {
+                    Ok(None) => return Outcome::skip(),
+                    Ok(Some(t)) => t,
+                    Err(bad) => {
+                        return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                            bad.body(),
+                        ))));
+                    }
+                };
+                // Not UTF-8: `Token is invalid`, as simplejwt answers.
+                let text = std::str::from_utf8(token).unwrap_or("");
+                match jwt.decode(text, TokenType::Access, now) {
+                    Ok(c) => {
+                        let c = Arc::new(c);
+                        cache.put_verified_jwt(token, c.clone(), now);
+                        c
+                    }
+                    Err(e) => {
+                        return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
+                            token_not_valid_body(&e, "AccessToken", "access"),
+                        ))));
+                    }
                 }
-                Err(e) => {
-                    return Outcome::Ready(Err(Error::authentication_failed(ErrorBody::Json(
-                        token_not_valid_body(&e, "AccessToken", "access"),
-                    ))));
-                }
-            },
+            }
         };
         let Some(user_ref) = claims.user_id.as_deref() else {
             return Outcome::Ready(Err(failed(

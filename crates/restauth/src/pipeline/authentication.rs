@@ -156,16 +156,7 @@ pub(crate) struct SchemeParts<'a> {
 /// JWT): the scheme is found word by word, and what follows it is checked for whitespace in
 /// one pass the compiler vectorises.
 pub(crate) fn scheme_parts(value: &[u8]) -> Option<SchemeParts<'_>> {
-    let value = trim_start(value);
-    let scheme_end = value
-        .iter()
-        .position(|&b| is_py_whitespace(b))
-        .unwrap_or(value.len());
-    let (scheme, rest) = value.split_at(scheme_end);
-    if scheme.is_empty() {
-        return None;
-    }
-    let rest = trim_end(trim_start(rest));
+    let (scheme, rest) = scheme_and_rest(value)?;
     if rest.is_empty() {
         return Some(SchemeParts {
             scheme,
@@ -186,6 +177,19 @@ pub(crate) fn scheme_parts(value: &[u8]) -> Option<SchemeParts<'_>> {
         credentials: Some(credentials),
         extra: spaced,
     })
+}
+
+/// The scheme word and everything after the whitespace that follows it, trimmed at the end,
+/// without looking inside: when the rest is a credential known to hold no whitespace (a key
+/// found in a cache of verified ones), the header is the two words [`scheme_parts`] would find.
+pub(crate) fn scheme_and_rest(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let value = trim_start(value);
+    let scheme_end = value
+        .iter()
+        .position(|&b| is_py_whitespace(b))
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    (!scheme.is_empty()).then(|| (scheme, trim_end(trim_start(rest))))
 }
 
 fn trim_start(bytes: &[u8]) -> &[u8] {
@@ -249,6 +253,27 @@ mod tests {
                 String::from_utf8_lossy(case)
             );
         }
+    }
+
+    /// What the JWT class relies on to look a token up before parsing: when the rest after
+    /// the scheme holds no whitespace, the header is exactly those two words.
+    #[test]
+    fn a_rest_without_whitespace_is_the_second_of_two_words() {
+        let pieces: [&[u8]; 6] = [b"Bearer", b" ", b"\x0b", b"a.b", b"\t\r", b"\xff"];
+        let mut checked = 0;
+        for case in headers_of(&pieces, 5) {
+            let Some((scheme, rest)) = scheme_and_rest(&case) else {
+                assert_eq!(split_header(&case).next(), None);
+                continue;
+            };
+            if rest.is_empty() || rest.iter().any(|&b| is_py_whitespace(b)) {
+                continue;
+            }
+            let words: Vec<&[u8]> = split_header(&case).collect();
+            assert_eq!(words, [scheme, rest], "{:?}", String::from_utf8_lossy(&case));
+            checked += 1;
+        }
+        assert!(checked > 1_000, "{checked}");
     }
 
     #[test]
