@@ -526,11 +526,9 @@ where
                 }
             }
             // Never while hyper calls one request at a time; a clone is as good.
-            Err(_) => {
-                futures_util::future::Either::Right(Box::pin(
-                    self.app.borrow().clone().oneshot(request),
-                ))
-            }
+            Err(_) => futures_util::future::Either::Right(Box::pin(
+                self.app.borrow().clone().oneshot(request),
+            )),
         };
         Answer::Running {
             future: TimeoutFuture::new(future, options.request_timeout.map(RequestTimeout::new)),

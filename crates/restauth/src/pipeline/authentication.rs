@@ -270,7 +270,12 @@ mod tests {
                 continue;
             }
             let words: Vec<&[u8]> = split_header(&case).collect();
-            assert_eq!(words, [scheme, rest], "{:?}", String::from_utf8_lossy(&case));
+            assert_eq!(
+                words,
+                [scheme, rest],
+                "{:?}",
+                String::from_utf8_lossy(&case)
+            );
             checked += 1;
         }
         assert!(checked > 1_000, "{checked}");
