@@ -92,7 +92,7 @@ pub fn limit_body(request: &mut Request, max: usize) -> Option<Response> {
 }
 
 /// Whether `Content-Length` announces more than `max` bytes.
-pub(crate) fn announced_over(headers: &http::HeaderMap, max: usize) -> bool {
+fn announced_over(headers: &http::HeaderMap, max: usize) -> bool {
     headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -42,7 +42,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -500,19 +500,15 @@ where
             discard_bytes: options.discard_body_bytes,
             discard_timeout: options.discard_body_timeout,
         };
-        let body = match options.max_body_bytes {
-            Some(max) => {
-                if crate::layers::announced_over(&parts.headers, max) {
-                    // Dropping `unread` discards what the client is still sending.
-                    return Answer::Ready {
-                        response: Some(Error::PayloadTooLarge.into_response()),
-                    };
-                }
-                Body::new(Limited::new(unread, max))
-            }
-            None => Body::new(unread),
-        };
-        let request = Request::from_parts(parts, body);
+        let mut request = Request::from_parts(parts, Body::new(unread));
+        if let Some(max) = options.max_body_bytes
+            && let Some(refused) = crate::layers::limit_body(&mut request, max)
+        {
+            // Dropping the request's `Unread` discards what the client is still sending.
+            return Answer::Ready {
+                response: Some(refused),
+            };
+        }
         let future = match self.app.try_borrow_mut() {
             Ok(mut app) => {
                 let mut ready = Context::from_waker(std::task::Waker::noop());
