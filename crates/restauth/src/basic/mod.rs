@@ -99,6 +99,11 @@ impl Authenticator for BasicAuthentication {
         Some(HeaderValue::from_static("Basic realm=\"api\""))
     }
 
+    /// Without an `Authorization` header a request is never this scheme's.
+    fn credentials_header(&self) -> Option<http::HeaderName> {
+        Some(http::header::AUTHORIZATION)
+    }
+
     /// Before its future runs it only reads the request and the caches.
     fn retry_safe(&self) -> bool {
         true

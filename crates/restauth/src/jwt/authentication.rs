@@ -135,6 +135,11 @@ impl Authenticator for JwtAuthentication {
         Some(self.challenge.clone())
     }
 
+    /// Without an `Authorization` header a request is never this scheme's.
+    fn credentials_header(&self) -> Option<http::HeaderName> {
+        Some(http::header::AUTHORIZATION)
+    }
+
     /// Before its future runs it only reads the request, the caches and the store.
     fn retry_safe(&self) -> bool {
         true

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::{HeaderMap, HeaderValue, Request, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, header};
 
 use crate::core::error::Error;
 use crate::core::user::Identity;
@@ -55,6 +55,14 @@ pub trait Authenticator: Send + Sync + 'static {
     /// boxed future; a class that says false, the default, always runs on the async path.
     fn retry_safe(&self) -> bool {
         false
+    }
+
+    /// The one header this class takes its credentials from, when a request without that
+    /// header is never this class's (`Authorization`, `Cookie`). A policy looks for all its
+    /// classes' headers in one pass over the request's and skips a class whose header is
+    /// absent, instead of each class looking its own up. `None`, the default: always asked.
+    fn credentials_header(&self) -> Option<HeaderName> {
+        None
     }
 
     /// The `WWW-Authenticate` value. When the route's *first* authenticator has none, failed

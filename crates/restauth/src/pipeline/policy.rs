@@ -30,7 +30,7 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderValue, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use tower::{Layer, Service};
 
 use crate::core::error::{Error, PERMISSION_DENIED};
@@ -57,11 +57,68 @@ struct PolicyInner {
     throttle_scope: Option<String>,
     /// Whether a class reads the session cookie: kept with the classes, not asked per request.
     reads_session: bool,
+    /// The classes' credential headers, kept with the classes too.
+    sought: Sought,
 }
 
 /// Whether one of `classes` reads the session cookie.
 fn reads_session(classes: &[Arc<dyn Authenticator>]) -> bool {
     classes.iter().any(|a| a.name() == "session")
+}
+
+/// The headers a policy's classes take their credentials from
+/// ([`Authenticator::credentials_header`]), so that a request without them (an anonymous one,
+/// say) passes the classes after one look at its header names, where each class would hash
+/// and look up its own.
+#[derive(Clone, Default)]
+struct Sought {
+    /// The distinct headers, at most eight.
+    names: Vec<HeaderName>,
+    /// Per class, the bit of its header in `names`; 0 for a class that is always asked.
+    bits: Vec<u8>,
+}
+
+impl Sought {
+    fn of(classes: &[Arc<dyn Authenticator>]) -> Sought {
+        let mut sought = Sought::default();
+        for class in classes {
+            let bit = match class.credentials_header() {
+                Some(name) => match sought.names.iter().position(|n| *n == name) {
+                    Some(i) => 1 << i,
+                    None if sought.names.len() < 8 => {
+                        sought.names.push(name);
+                        1 << (sought.names.len() - 1)
+                    }
+                    None => 0,
+                },
+                None => 0,
+            };
+            sought.bits.push(bit);
+        }
+        sought
+    }
+
+    /// The bits of the sought headers that `headers` holds.
+    fn present(&self, headers: &HeaderMap) -> u8 {
+        if self.names.is_empty() {
+            return 0;
+        }
+        let mut found = 0;
+        for name in headers.keys() {
+            for (i, sought) in self.names.iter().enumerate() {
+                if name == sought {
+                    found |= 1 << i;
+                }
+            }
+        }
+        found
+    }
+
+    /// Whether the `i`th class can be skipped for a request holding the `present` headers.
+    fn skips(&self, i: usize, present: u8) -> bool {
+        let bit = self.bits.get(i).copied().unwrap_or(0);
+        bit != 0 && present & bit == 0
+    }
 }
 
 impl Context {
@@ -78,6 +135,7 @@ impl Context {
             inner: Arc::new(PolicyInner {
                 restauth: self.clone(),
                 reads_session: reads_session(&authenticators),
+                sought: Sought::of(&authenticators),
                 authenticators,
                 permissions: s
                     .default_permission_classes
@@ -96,6 +154,7 @@ impl Policy {
         let inner = Arc::make_mut(&mut self.inner);
         f(inner);
         inner.reads_session = reads_session(&inner.authenticators);
+        inner.sought = Sought::of(&inner.authenticators);
         self
     }
 
@@ -245,7 +304,11 @@ impl Policy {
         request: &mut Request<Body>,
         from: usize,
     ) -> Result<Identity, Error> {
-        for authenticator in self.inner.authenticators.iter().skip(from) {
+        let present = self.inner.sought.present(request.headers());
+        for (i, authenticator) in self.inner.authenticators.iter().enumerate().skip(from) {
+            if self.inner.sought.skips(i, present) {
+                continue;
+            }
             let answer = authenticator.authenticate(request).resolve().await;
             if let Some(decided) = Self::authenticated(authenticator.as_ref(), answer) {
                 return decided;
@@ -280,7 +343,11 @@ impl Policy {
     /// Otherwise where the async check must start.
     fn check_now(&self, request: &mut Request<Body>) -> Now {
         let mut identity = Identity::anonymous();
+        let present = self.inner.sought.present(request.headers());
         for (i, authenticator) in self.inner.authenticators.iter().enumerate() {
+            if self.inner.sought.skips(i, present) {
+                continue;
+            }
             if !authenticator.retry_safe() {
                 return Now::Later(Resume::Authenticate(i));
             }

@@ -202,6 +202,11 @@ impl Authenticator for SessionAuthentication {
             .then(|| HeaderValue::from_static("Session"))
     }
 
+    /// Without a `Cookie` header a request has no session cookie.
+    fn credentials_header(&self) -> Option<http::HeaderName> {
+        Some(http::header::COOKIE)
+    }
+
     /// Before its future runs it only reads the request, the caches and the store.
     fn retry_safe(&self) -> bool {
         true
