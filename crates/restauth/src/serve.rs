@@ -489,11 +489,13 @@ where
             trim_trailing_slash(&mut parts.uri);
         }
         // A client that asked `Expect: 100-continue` sends nothing until told to: reading its
-        // body to discard it would only invite it.
-        let expects_continue = parts
-            .headers
-            .get(header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        // body to discard it would only invite it. A request without a body (most) has nothing
+        // to discard, and no header to look up.
+        let expects_continue = !incoming.is_end_stream()
+            && parts
+                .headers
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let unread = Unread {
             body: Some(incoming),
             discard: !expects_continue,
