@@ -235,7 +235,7 @@ impl AccountsService {
                 created,
             },
             Some(AuthInfo::Session { session_id }) => KeptCredential::Session {
-                digest: session_id.clone(),
+                digest: session_id.to_string(),
                 auth_hash: session_auth_hash(&hash, self.secret_key()),
                 created,
             },

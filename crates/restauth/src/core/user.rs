@@ -51,8 +51,9 @@ pub enum AuthInfo {
     Token { token_id: i64 },
     /// `Authorization: Basic …`.
     Basic,
-    /// A session cookie; the digest of the session key.
-    Session { session_id: String },
+    /// A session cookie; the digest of the session key, in hex. Shared: the cached session
+    /// holds the same text.
+    Session { session_id: Arc<str> },
     /// A JWT access token; its `jti`.
     Jwt { jti: String },
     /// A custom authenticator's own marker.

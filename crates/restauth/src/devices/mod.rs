@@ -181,7 +181,7 @@ pub fn token_json(token: &TokenDevice, auth: Option<&AuthInfo>) -> Value {
 
 /// Whether `session` is the one the request came with.
 pub(crate) fn is_current_session(session: &SessionDevice, auth: Option<&AuthInfo>) -> bool {
-    matches!(auth, Some(AuthInfo::Session { session_id }) if *session_id == session.digest)
+    matches!(auth, Some(AuthInfo::Session { session_id }) if **session_id == *session.digest)
 }
 
 /// A session as the list shows it: its public id, never the key nor its digest.

@@ -97,8 +97,10 @@ async fn account_page(
         (Ok(t), Ok(s)) => (t, s),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
-    let current = session_digest(&pages.sessions, &headers)
-        .map(|session_id| crate::core::user::AuthInfo::Session { session_id });
+    let current =
+        session_digest(&pages.sessions, &headers).map(|id| crate::core::user::AuthInfo::Session {
+            session_id: id.into(),
+        });
     let tokens: Vec<_> = tokens
         .iter()
         .map(|t| {

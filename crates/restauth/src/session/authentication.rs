@@ -35,7 +35,7 @@ fn identity(verdict: SessionVerdict) -> Option<Identity> {
         Identity::authenticated(
             user,
             AuthInfo::Session {
-                session_id: crate::store::digest_hex(&session.key_digest),
+                session_id: session.id.clone(),
             },
         )
     })

@@ -246,7 +246,7 @@ pub(super) async fn spa_logout(
         // By the cookie's key when it names this session: a store over Django's table finds
         // the row by key, not by digest.
         match cookies::get(&headers, &restauth.settings().session.cookie_name) {
-            Some(key) if crate::store::digest_hex(&super::digest(key)) == *session_id => {
+            Some(key) if crate::store::digest_hex(&super::digest(key)) == **session_id => {
                 restauth.logout_session(key).await?
             }
             _ => restauth.logout_session_digest(session_id).await?,

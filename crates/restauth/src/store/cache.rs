@@ -41,6 +41,9 @@ impl CachedToken {
 #[derive(Debug)]
 pub struct CachedSession {
     pub key_digest: Digest,
+    /// The digest in hex, as [`AuthInfo::Session`](crate::AuthInfo::Session) carries it:
+    /// formatted once, shared by every request of the session.
+    pub id: Arc<str>,
     pub user_id: i64,
     pub created: i64,
     pub expires: i64,
@@ -56,6 +59,7 @@ impl CachedSession {
         last_seen: i64,
     ) -> Self {
         CachedSession {
+            id: crate::store::digest_hex(&key_digest).into(),
             key_digest,
             user_id,
             created,
