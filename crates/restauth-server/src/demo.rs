@@ -125,9 +125,9 @@ fn ok(body: serde_json::Value) -> Response {
 
 /// The seed's `DashboardAPI`.
 async fn dashboard(CurrentUser(user): CurrentUser) -> Response {
-    ok(json!({
-        "message": format!("Hello {}, welcome to your dashboard", user.username)
-    }))
+    // One allocation and three copies; `format!` costs several times that.
+    let message = ["Hello ", &user.username, ", welcome to your dashboard"].concat();
+    ok(json!({ "message": message }))
 }
 
 /// The seed's `ProfileAPI`: only public fields, never the hash.
