@@ -162,6 +162,17 @@ mod tests {
     }
 
     #[test]
+    fn names_values_and_quotes() {
+        let h = headers(&["\tsessionid = \"abc\" ;sessionidx=1; xsessionid=2;other=\"\""]);
+        assert_eq!(get(&h, "sessionid"), Some("abc"));
+        assert_eq!(get(&h, "sessionidx"), Some("1"));
+        assert_eq!(get(&h, "other"), None, "empty once unquoted");
+        assert_eq!(get(&headers(&["sessionid"]), "sessionid"), None);
+        assert_eq!(get(&headers(&["sessionid x=1"]), "sessionid"), None);
+        assert_eq!(get(&headers(&["sessionid=a=b"]), "sessionid"), Some("a=b"));
+    }
+
+    #[test]
     fn oversized_values_are_ignored() {
         let big = format!("sessionid={}", "a".repeat(5000));
         assert_eq!(get(&headers(&[&big]), "sessionid"), None);
