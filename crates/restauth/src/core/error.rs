@@ -224,18 +224,18 @@ impl Error {
     }
 }
 
-/// A compact JSON response with DRF's `Content-Type`.
+/// A compact JSON response with DRF's `Content-Type`. Built by hand: a `(status, headers,
+/// bytes)` tuple inserts `application/octet-stream` first and then replaces it, on every
+/// answer.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
-    )
-        .into_response()
+    let mut response = Response::new(axum::body::Body::from(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 impl IntoResponse for Error {
