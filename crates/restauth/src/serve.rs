@@ -488,21 +488,25 @@ where
         if drf.is_some() {
             trim_trailing_slash(&mut parts.uri);
         }
-        // A client that asked `Expect: 100-continue` sends nothing until told to: reading its
-        // body to discard it would only invite it. A request without a body (most) has nothing
-        // to discard, and no header to look up.
-        let expects_continue = !incoming.is_end_stream()
-            && parts
+        // A request without a body (most) has nothing to discard: no wrapper to allocate, no
+        // header to look up.
+        let body = if incoming.is_end_stream() {
+            Body::empty()
+        } else {
+            // A client that asked `Expect: 100-continue` sends nothing until told to: reading
+            // its body to discard it would only invite it.
+            let expects_continue = parts
                 .headers
                 .get(header::EXPECT)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        let unread = Unread {
-            body: Some(incoming),
-            discard: !expects_continue,
-            discard_bytes: options.discard_body_bytes,
-            discard_timeout: options.discard_body_timeout,
+            Body::new(Unread {
+                body: Some(incoming),
+                discard: !expects_continue,
+                discard_bytes: options.discard_body_bytes,
+                discard_timeout: options.discard_body_timeout,
+            })
         };
-        let mut request = Request::from_parts(parts, Body::new(unread));
+        let mut request = Request::from_parts(parts, body);
         if let Some(max) = options.max_body_bytes
             && let Some(refused) = crate::layers::limit_body(&mut request, max)
         {
