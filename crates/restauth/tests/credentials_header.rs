@@ -1,6 +1,8 @@
 //! A class that names its credentials header is skipped for a request without that header,
 //! and asked, in its place in the list, for a request with it.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,9 +10,8 @@ use axum::Router;
 use axum::body::Body;
 use http::{HeaderName, Request};
 use reqwest::StatusCode;
-use restauth::core::settings::Secret;
 use restauth::pipeline::authentication::{Authenticator, Outcome};
-use restauth::{AllowAny, ApiView, Error, Restauth, ServeOptions, Settings};
+use restauth::{AllowAny, ApiView, Error, Restauth, ServeOptions};
 
 /// Refuses every request it is asked about, and counts them.
 struct Keyed(Arc<AtomicUsize>);
@@ -47,9 +48,7 @@ impl Authenticator for Anything {
 #[tokio::test]
 async fn a_class_is_skipped_only_when_its_header_is_absent() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
-    settings.secret_key = Some(Secret("a test secret key of at least 32 characters".into()));
+    let settings = common::settings(&dir);
     let restauth = Restauth::open(settings).await.expect("open");
     let (keyed, anything) = (Arc::default(), Arc::default());
     let policy = restauth

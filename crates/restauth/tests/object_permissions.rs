@@ -2,16 +2,16 @@
 //! permission on `Note`) is a bug in the handler: it answers 500 with both types in the log,
 //! not a 403 that refuses the object's own owner without a trace.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
 use reqwest::StatusCode;
-use restauth::core::settings::Secret;
 use restauth::pipeline::permissions::{ObjectPermission, RequestInfo};
 use restauth::{
     Access, ApiView, CurrentUser, Error, IsAuthenticated, NewAccount, Restauth, ServeOptions,
-    Settings,
 };
 
 struct Note {
@@ -58,9 +58,7 @@ async fn the_arc(
 #[tokio::test]
 async fn checking_another_type_of_object_is_a_logged_500_not_a_silent_403() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
-    settings.secret_key = Some(Secret("a test secret key of at least 32 characters".into()));
+    let settings = common::settings(&dir);
     let restauth = Restauth::open(settings).await.expect("open");
     let password = "an owner's test passphrase";
     restauth

@@ -1,21 +1,20 @@
 //! `restauth::serve` gives the throttles each client's address; without it they refuse rather
 //! than put every client in one bucket.
 
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use restauth::core::settings::Secret;
 use restauth::pipeline::throttling::RateSetting;
-use restauth::{Restauth, ServeOptions, Settings};
+use restauth::{Restauth, ServeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 async fn restauth(dir: &tempfile::TempDir) -> Restauth {
-    let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
-    settings.secret_key = Some(Secret("a test secret key of at least 32 characters".into()));
+    let mut settings = common::settings(dir);
     let rates = &mut settings.rest_framework.default_throttle_rates;
     rates.insert("login_ip".into(), "2/min".parse::<RateSetting>().unwrap());
     rates.insert("login_user".into(), "off".parse::<RateSetting>().unwrap());

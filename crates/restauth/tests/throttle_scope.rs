@@ -1,14 +1,13 @@
 //! A route's `throttle_scope` must have a rate when the route is built, as DRF raises
 //! `ImproperlyConfigured`: a misspelt scope would otherwise leave the route unthrottled.
 
-use restauth::core::settings::Secret;
+mod common;
+
+use restauth::Restauth;
 use restauth::pipeline::throttling::RateSetting;
-use restauth::{Restauth, Settings};
 
 async fn restauth(dir: &tempfile::TempDir, rates: &[(&str, &str)]) -> Restauth {
-    let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}", dir.path().join("t.db").display());
-    settings.secret_key = Some(Secret("a test secret key of at least 32 characters".into()));
+    let mut settings = common::settings(dir);
     for (scope, rate) in rates {
         settings
             .rest_framework
