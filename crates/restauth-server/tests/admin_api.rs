@@ -20,8 +20,13 @@ struct Staff {
 
 impl Staff {
     async fn start(config: &str) -> Staff {
+        Staff::start_as(config, &["--staff"]).await
+    }
+
+    /// Staff whose `root` has `flags` (`--superuser` to grant staff and superuser status).
+    async fn start_as(config: &str, flags: &[&str]) -> Staff {
         let s = Server::builder().config(config).start().await;
-        s.create_user("root", &["--staff"]);
+        s.create_user("root", flags);
         let key = s.token("root").await;
         Staff { s, key }
     }
@@ -193,7 +198,8 @@ async fn the_page_size_defaults_to_100() {
 
 #[tokio::test]
 async fn staff_create_users_with_djangos_validation() {
-    let staff = Staff::start("").await;
+    // A superuser: only one may create staff.
+    let staff = Staff::start_as("", &["--staff", "--superuser"]).await;
     let r = staff
         .post(
             "/api/admin/users/",
@@ -383,4 +389,75 @@ fn a_page_size_of_zero_stops_the_server() {
     )
     .expect("config");
     common::refuses_to_serve(dir.path(), &[], "rest_framework.page_size");
+}
+
+/// Django's rule: `is_staff` opens the staff API, but only an active superuser grants or
+/// clears `is_staff` or `is_superuser`, or acts on a superuser. A staff member who tries gets
+/// DRF's 403 and nothing changes.
+#[tokio::test]
+async fn staff_are_not_superusers() {
+    const DENIED: &str = r#"{"detail":"You do not have permission to perform this action."}"#;
+    let staff = Staff::start("").await;
+    staff.s.create_user("boss", &["--superuser"]);
+    let boss_key = staff.s.token("boss").await;
+    let boss = staff.user_id("boss").await;
+
+    for (name, flags) in [
+        ("mallory", json!({"is_superuser": true})),
+        ("mallory", json!({"is_staff": true})),
+        ("mallory", json!({"is_staff": "yes", "is_superuser": false})),
+    ] {
+        let mut body = json!({"username": name, "password": "a fine long password 1"});
+        body.as_object_mut()
+            .expect("object")
+            .extend(flags.as_object().expect("object").clone());
+        let r = staff.post("/api/admin/users/", &body).await;
+        assert_eq!((r.status, r.body.as_str()), (403, DENIED), "{body}");
+    }
+    let r = staff.get("/api/admin/users/?search=mallory").await;
+    assert_eq!(r.json()["count"], 0, "{}", r.body);
+    // A plain user is still theirs to create.
+    let r = staff
+        .post(
+            "/api/admin/users/",
+            &json!({"username": "plain", "password": "a fine long password 1"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    for action in ["deactivate", "activate", "revoke"] {
+        let r = staff
+            .post(&format!("/api/admin/users/{boss}/{action}/"), &json!({}))
+            .await;
+        assert_eq!((r.status, r.body.as_str()), (403, DENIED), "{action}");
+    }
+    // The superuser's credentials still work, and the account is active.
+    let r = staff
+        .s
+        .get("/api/profile/", Some(&format!("Token {boss_key}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = staff.get(&format!("/api/admin/users/{boss}/")).await;
+    assert_eq!(r.json()["is_active"], true);
+
+    // The superuser may do all of it.
+    let as_boss = |path: &str, body: Value| {
+        let key = boss_key.clone();
+        let s = &staff.s;
+        let path = path.to_owned();
+        async move {
+            s.post_json(&path, &body, Some(&format!("Token {key}")))
+                .await
+        }
+    };
+    let r = as_boss(
+        "/api/admin/users/",
+        json!({"username": "second", "password": "a fine long password 1", "is_superuser": true, "is_staff": true}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["is_superuser"], true);
+    let second = r.json()["id"].as_i64().expect("id");
+    let r = as_boss(&format!("/api/admin/users/{second}/deactivate/"), json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.body);
 }

@@ -9,7 +9,7 @@ pub use routes::router;
 
 use serde_json::{Value, json};
 
-use crate::core::error::{Error, ValidationErrors};
+use crate::core::error::{Error, PERMISSION_DENIED, ValidationErrors};
 use crate::core::user::User;
 use crate::pipeline::Context;
 use crate::pipeline::accounts::NewAccount;
@@ -35,6 +35,17 @@ impl std::ops::Deref for AdminService {
 
     fn deref(&self) -> &Context {
         &self.ctx
+    }
+}
+
+/// Django's rule, which `is_staff` alone does not pass: only an active superuser may grant or
+/// clear `is_staff` or `is_superuser`, or act on another superuser. Anyone else gets DRF's
+/// permission message, and nothing changes.
+fn superuser_only(staff: &User) -> Result<(), Error> {
+    if staff.is_active && staff.is_superuser {
+        Ok(())
+    } else {
+        Err(Error::permission_denied(PERMISSION_DENIED))
     }
 }
 
@@ -156,6 +167,9 @@ impl AdminService {
             errors.add("email", "Enter a valid email address.");
         }
         errors.into_result()?;
+        if account.is_staff || account.is_superuser {
+            superuser_only(staff)?;
+        }
         let user = self.create_user(account).await?;
         self.audit(
             AuditEvent::for_user(audit::USER_CREATED, audit::SUCCESS, PROVIDER, &user)
@@ -178,6 +192,9 @@ impl AdminService {
         staff: &User,
         source: &Source,
     ) -> Result<(), Error> {
+        if user.is_superuser {
+            superuser_only(staff)?;
+        }
         let action = if active {
             audit::USER_ACTIVATED
         } else {
@@ -203,6 +220,9 @@ impl AdminService {
         staff: &User,
         source: &Source,
     ) -> Result<(), Error> {
+        if user.is_superuser {
+            superuser_only(staff)?;
+        }
         self.revoke_all(user).await?;
         self.audit(
             AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, PROVIDER, user)
