@@ -58,6 +58,9 @@
 //!             Some(_) => Outcome::Ready(Err(Error::authentication_failed("Invalid API key."))),
 //!         }
 //!     }
+//!     fn authenticate_header(&self) -> Option<http::HeaderValue> {
+//!         None
+//!     }
 //!     fn name(&self) -> &'static str {
 //!         "api_key"
 //!     }

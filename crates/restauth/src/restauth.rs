@@ -117,6 +117,9 @@ impl Restauth {
 ///     fn authenticate<'a>(&'a self, _request: &'a mut Request<Body>) -> Outcome<'a> {
 ///         Outcome::skip()
 ///     }
+///     fn authenticate_header(&self) -> Option<http::HeaderValue> {
+///         None
+///     }
 ///     fn name(&self) -> &'static str {
 ///         "api_key"
 ///     }

@@ -27,6 +27,9 @@ impl Authenticator for Keyed {
     fn retry_safe(&self) -> bool {
         true
     }
+    fn authenticate_header(&self) -> Option<http::HeaderValue> {
+        None
+    }
     fn name(&self) -> &'static str {
         "keyed"
     }
@@ -39,6 +42,9 @@ impl Authenticator for Anything {
     fn authenticate<'a>(&'a self, _request: &'a mut Request<Body>) -> Outcome<'a> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Outcome::skip()
+    }
+    fn authenticate_header(&self) -> Option<http::HeaderValue> {
+        None
     }
     fn name(&self) -> &'static str {
         "anything"

@@ -43,10 +43,21 @@ impl Outcome<'_> {
     }
 }
 
-/// DRF's `BaseAuthentication`.
+/// DRF's `BaseAuthentication`: a class implements [`authenticate`](Self::authenticate),
+/// [`authenticate_header`](Self::authenticate_header) and [`name`](Self::name), as a DRF class
+/// implements `authenticate` and `authenticate_header`. The other methods are speed hints with
+/// safe defaults.
 pub trait Authenticator: Send + Sync + 'static {
     /// Inspects the request. May read the body (and must then put it back).
     fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a>;
+
+    /// The `WWW-Authenticate` value. When the route's *first* authenticator has none (`None`,
+    /// as DRF's `SessionAuthentication`), failed authentication is answered with 403 instead
+    /// of 401.
+    fn authenticate_header(&self) -> Option<HeaderValue>;
+
+    /// A short name for logs and metrics.
+    fn name(&self) -> &'static str;
 
     /// Whether `authenticate` may be called again for the same request after a `Pending` it
     /// returned was dropped unpolled: true when, before its future runs, it changes neither
@@ -64,15 +75,6 @@ pub trait Authenticator: Send + Sync + 'static {
     fn credentials_header(&self) -> Option<HeaderName> {
         None
     }
-
-    /// The `WWW-Authenticate` value. When the route's *first* authenticator has none, failed
-    /// authentication is answered with 403 instead of 401.
-    fn authenticate_header(&self) -> Option<HeaderValue> {
-        None
-    }
-
-    /// A short name for logs and metrics.
-    fn name(&self) -> &'static str;
 }
 
 /// Makes an authentication class for a [`Context`]; registered under a name so settings can

@@ -1,9 +1,10 @@
-//! Ready routers an application mounts, and [`ApiView`], which gives any handler DRF's view
-//! behaviour.
+//! Ready routers an application mounts, [`ApiView`], which gives any handler DRF's view
+//! behaviour, and [`Views`], which mounts views by path with DRF's trailing slash.
 
 use std::convert::Infallible;
 use std::sync::{Mutex, PoisonError};
 
+use axum::Router;
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
@@ -16,6 +17,11 @@ use crate::pipeline::policy::{Guard, Policy};
 /// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),
 /// `OPTIONS` answers with DRF's metadata, unknown methods get DRF's 405 body, and every
 /// response carries DRF's `Allow` header.
+///
+/// A method may carry a policy of its own (`.post_with(create, policy)`), as a DRF view whose
+/// `get_permissions()` or `get_throttles()` depend on `request.method`; the others, `OPTIONS`
+/// and the 405 run behind the view's policy given to [`ApiView::guard`]. Each request is
+/// authenticated once, by the policy of the method it calls.
 pub struct ApiView<S> {
     name: &'static str,
     /// Each handler, put on the router once the policy is known (each behind it).
@@ -28,6 +34,20 @@ type AddHandler<S> = Box<
         + Send,
 >;
 
+/// Each method with and without a policy of its own.
+macro_rules! methods {
+    ($($(#[$doc:meta])* $name:ident, $with:ident, $method:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
+            self.add(Method::$method, MethodFilter::$method, handler, None)
+        }
+        /// The same, behind `policy` instead of the view's.
+        pub fn $with<H: Handler<T, S>, T: 'static>(self, handler: H, policy: Policy) -> Self {
+            self.add(Method::$method, MethodFilter::$method, handler, Some(policy))
+        }
+    )*};
+}
+
 impl<S: Clone + Send + Sync + 'static> ApiView<S> {
     /// `name` is what `OPTIONS` reports, like DRF's view name ("Obtain Auth Token").
     pub fn new(name: &'static str) -> Self {
@@ -38,7 +58,13 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
         }
     }
 
-    fn add<H, T>(mut self, method: Method, filter: MethodFilter, handler: H) -> Self
+    fn add<H, T>(
+        mut self,
+        method: Method,
+        filter: MethodFilter,
+        handler: H,
+        own: Option<Policy>,
+    ) -> Self
     where
         H: Handler<T, S>,
         T: 'static,
@@ -48,7 +74,7 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
                 filter,
                 Guard {
                     handler,
-                    policy: policy.clone(),
+                    policy: own.unwrap_or_else(|| policy.clone()),
                     allow: allow.clone(),
                 },
             )
@@ -57,20 +83,17 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
         self
     }
 
-    pub fn get<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
-        self.add(Method::GET, MethodFilter::GET, handler)
-    }
-    pub fn post<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
-        self.add(Method::POST, MethodFilter::POST, handler)
-    }
-    pub fn put<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
-        self.add(Method::PUT, MethodFilter::PUT, handler)
-    }
-    pub fn patch<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
-        self.add(Method::PATCH, MethodFilter::PATCH, handler)
-    }
-    pub fn delete<H: Handler<T, S>, T: 'static>(self, handler: H) -> Self {
-        self.add(Method::DELETE, MethodFilter::DELETE, handler)
+    methods! {
+        /// `GET` (and `HEAD`) calls `handler`.
+        get, get_with, GET;
+        /// `POST` calls `handler`.
+        post, post_with, POST;
+        /// `PUT` calls `handler`.
+        put, put_with, PUT;
+        /// `PATCH` calls `handler`.
+        patch, patch_with, PATCH;
+        /// `DELETE` calls `handler`.
+        delete, delete_with, DELETE;
     }
 
     /// DRF's `Allow`: the view's methods in DRF's order, HEAD with GET, then OPTIONS.
@@ -119,6 +142,86 @@ impl<S: Clone + Send + Sync + 'static> ApiView<S> {
                 policy,
                 allow,
             })
+    }
+}
+
+/// Views by path, as DRF's URL patterns: each path answers with and without its trailing slash
+/// (under `axum::serve` too, where nothing trims it), and a second view on a path is an error
+/// that says what to do, where axum's router would panic with "Overlapping method route".
+///
+/// ```
+/// # use restauth::pipeline::view::{ApiView, Views};
+/// # fn views(restauth: &restauth::Restauth) -> Result<axum::Router, restauth::Error> {
+/// let notes = ApiView::new("Notes")
+///     .get(|| async { "[]" })
+///     // Only creating a note needs an account.
+///     .post_with(|| async { "{}" }, restauth.policy().permission(restauth::IsAuthenticated))
+///     .guard(restauth.policy().permission(restauth::AllowAny));
+/// Ok(Views::new().view("/api/notes/", notes)?.into_router())
+/// # }
+/// ```
+pub struct Views<S = ()> {
+    router: Router<S>,
+    paths: Vec<String>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Views<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Views<S> {
+    pub fn new() -> Self {
+        Views {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    /// Mounts `view` (an [`ApiView::guard`]ed route) at `path`, written with or without its
+    /// trailing slash.
+    pub fn view(mut self, path: &str, view: MethodRouter<S, Infallible>) -> Result<Self, Error> {
+        let bare = match path.trim_end_matches('/') {
+            "" => "/",
+            bare => bare,
+        };
+        if self.paths.iter().any(|p| p == bare) {
+            return Err(Error::Config(format!(
+                "two views on {bare}: give the path one ApiView, and a method that needs \
+                 other classes its own policy (`.post_with(handler, policy)`)"
+            )));
+        }
+        self.paths.push(bare.to_owned());
+        self.router = if bare == "/" {
+            self.router.route(bare, view)
+        } else {
+            self.router
+                .route(bare, view.clone())
+                .route(&format!("{bare}/"), view)
+        };
+        Ok(self)
+    }
+
+    /// Adds the views of `other`; a path both mount is an error, as in [`Views::view`].
+    pub fn merge(mut self, other: Views<S>) -> Result<Self, Error> {
+        if let Some(twice) = other.paths.iter().find(|p| self.paths.contains(p)) {
+            return Err(Error::Config(format!(
+                "two views on {twice}: each path takes one ApiView"
+            )));
+        }
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
+        Ok(self)
+    }
+
+    /// The paths mounted, without their trailing slash.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    pub fn into_router(self) -> Router<S> {
+        self.router
     }
 }
 
