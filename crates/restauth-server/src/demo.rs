@@ -11,8 +11,8 @@ use http::StatusCode;
 use restauth::core::error::json_response;
 use restauth::session::{LoginRequired, SessionService, Templates};
 use restauth::{
-    ApiView, AuthClass, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
-    MaybeUser, Payload, Policy, Restauth,
+    ApiView, AuthClass, Body, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
+    MaybeUser, Policy, Restauth,
 };
 use serde_json::json;
 
@@ -146,7 +146,7 @@ async fn admin_only(CurrentUser(user): CurrentUser) -> Response {
     ok(json!({ "username": user.username, "is_staff": user.is_staff }))
 }
 
-async fn echo(MaybeUser(user): MaybeUser, Payload(body): Payload) -> Response {
+async fn echo(MaybeUser(user): MaybeUser, Body(body): Body<serde_json::Value>) -> Response {
     ok(json!({
         "received": body,
         "username": user.as_ref().map(|u| u.username.as_str()),

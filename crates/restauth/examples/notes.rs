@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::Json;
@@ -26,8 +25,8 @@ use restauth::pipeline::Context;
 use restauth::pipeline::authentication::{Authenticator, Outcome};
 use restauth::pipeline::permissions::{ObjectPermission, RequestInfo};
 use restauth::{
-    Access, ApiView, AuthInfo, CurrentUser, Error, Identity, IsAuthenticatedOrReadOnly, NewAccount,
-    RequestData, Restauth, ServeOptions, Settings,
+    Access, ApiView, AuthInfo, Body, CurrentUser, Error, Identity, IsAuthenticatedOrReadOnly,
+    NewAccount, RequestData, Restauth, ServeOptions, Settings,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -105,7 +104,7 @@ pub struct ApiKeyAuthentication {
 }
 
 impl Authenticator for ApiKeyAuthentication {
-    fn authenticate<'a>(&'a self, request: &'a mut Request<Body>) -> Outcome<'a> {
+    fn authenticate<'a>(&'a self, request: &'a mut Request<axum::body::Body>) -> Outcome<'a> {
         // No header: not this class's scheme, the next class decides.
         let Some(key) = request.headers().get("x-api-key") else {
             return Outcome::skip();
@@ -200,7 +199,7 @@ async fn list(State(notes): State<Notes>) -> Json<Vec<Note>> {
 async fn create(
     State(notes): State<Notes>,
     CurrentUser(user): CurrentUser,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<(StatusCode, Json<Note>), Error> {
     let (title, text) = fields(&data, false)?;
     let mut table = notes.lock();
@@ -231,7 +230,7 @@ async fn update(
     notes: State<Notes>,
     id: Path<String>,
     access: Access,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Json<Note>, Error> {
     save(notes, id, access, data, false)
 }
@@ -240,7 +239,7 @@ async fn partial_update(
     notes: State<Notes>,
     id: Path<String>,
     access: Access,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Json<Note>, Error> {
     save(notes, id, access, data, true)
 }

@@ -146,7 +146,7 @@ pub use crate::core::error::{Error, Result};
 pub use crate::core::settings::{AuthClass, ClassName, PermissionClass, Settings};
 pub use crate::core::user::{AuthInfo, Identity, User};
 pub use crate::pipeline::accounts::NewAccount;
-pub use crate::pipeline::parsers::{Payload, RequestData};
+pub use crate::pipeline::parsers::{Body, RequestData};
 pub use crate::pipeline::permissions::{
     AllowAny, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, Permission, PermissionExt,
 };

@@ -23,7 +23,7 @@ use crate::core::settings::{AccountsSettings, AuthClass, accounts::is_plain_addr
 use crate::core::user::{AuthInfo, User, validate_username};
 use crate::pipeline::accounts::NewAccount;
 use crate::pipeline::audit::{self, AuditEvent, Source};
-use crate::pipeline::parsers::RequestData;
+use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::{Access, CurrentUser};
 use crate::pipeline::view::{ApiView, no_store};
@@ -206,7 +206,7 @@ async fn me_update(
     CurrentUser(user): CurrentUser,
     headers: HeaderMap,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let email = email_field(&data, false, true, &mut errors);
@@ -240,7 +240,7 @@ async fn me_delete(
     State(service): State<AccountsService>,
     CurrentUser(user): CurrentUser,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let current = password_field(&data, "current_password", &mut errors);
@@ -260,7 +260,7 @@ async fn set_password(
     State(service): State<AccountsService>,
     access: Access,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let user = access
         .identity
@@ -287,7 +287,7 @@ async fn reset_password(
     State(service): State<AccountsService>,
     headers: HeaderMap,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let email = email_field(&data, true, false, &mut errors);
@@ -321,7 +321,7 @@ pub(crate) async fn confirm_reset(
 async fn reset_password_confirm(
     State(service): State<AccountsService>,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let uid = data.char_field("uid", true, &mut errors);
@@ -340,7 +340,7 @@ async fn register(
     State(service): State<AccountsService>,
     headers: HeaderMap,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let email = email_field(&data, false, true, &mut errors);
@@ -379,7 +379,7 @@ async fn register(
 async fn activation(
     State(service): State<AccountsService>,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let uid = data.char_field("uid", true, &mut errors);
@@ -405,7 +405,7 @@ async fn activation(
 async fn token_login(
     State(service): State<AccountsService>,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let text = |name: &str| match data.0.get(name) {
         Some(Value::String(s)) => Some(s.clone()),

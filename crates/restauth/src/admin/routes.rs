@@ -15,7 +15,7 @@ use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::user::User;
 use crate::pipeline::accounts::NewAccount;
 use crate::pipeline::audit::Source;
-use crate::pipeline::parsers::RequestData;
+use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAdminUser;
 use crate::pipeline::policy::CurrentUser;
 use crate::pipeline::view::{ApiView, no_store};
@@ -193,7 +193,7 @@ async fn create(
     State(admin): State<AdminService>,
     CurrentUser(staff): CurrentUser,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let username = data.char_field("username", true, &mut errors);

@@ -14,7 +14,7 @@ use super::JwtService;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::AuthClass;
 use crate::pipeline::audit::{self, AuditEvent, Source};
-use crate::pipeline::parsers::RequestData;
+use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::CurrentUser;
 use crate::pipeline::throttling::ClientIdent;
@@ -82,7 +82,7 @@ async fn obtain(
     State(restauth): State<JwtService>,
     ClientIdent(client): ClientIdent,
     headers: HeaderMap,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
     let source = Source::with_client(client, &headers);
@@ -105,7 +105,7 @@ async fn obtain(
 async fn refresh(
     State(restauth): State<JwtService>,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let token = token_field(&data, "refresh")?;
     let body = restauth
@@ -115,7 +115,10 @@ async fn refresh(
     Ok(ok(&body))
 }
 
-async fn verify(State(restauth): State<JwtService>, data: RequestData) -> Result<Response, Error> {
+async fn verify(
+    State(restauth): State<JwtService>,
+    Body(data): Body<RequestData>,
+) -> Result<Response, Error> {
     let token = token_field(&data, "token")?;
     let body = restauth
         .verify_token(&token)
@@ -127,7 +130,7 @@ async fn verify(State(restauth): State<JwtService>, data: RequestData) -> Result
 async fn blacklist(
     State(restauth): State<JwtService>,
     source: Source,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let token = token_field(&data, "refresh")?;
     let body = restauth

@@ -1,18 +1,34 @@
 //! Request bodies the way DRF's parsers and `CharField` read them: JSON, form-encoded or
-//! multipart form data into one map (`request.data`), with DRF's error bodies for every kind of
-//! bad input.
+//! multipart form data, read by one extractor, [`Body`], into a map (`request.data`,
+//! [`RequestData`]), any JSON value, or a type of the app's, with DRF's error bodies for every
+//! kind of bad input.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use http::{StatusCode, header};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::core::error::{Error, ValidationErrors};
 
 /// DRF's `request.data` for a JSON, form-encoded or multipart body (its text fields). An
-/// empty body is an empty map.
-#[derive(Clone, Debug, Default)]
+/// empty body is an empty map. Read it with [`Body`]: `Body(data): Body<RequestData>`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(transparent)]
 pub struct RequestData(pub Map<String, Value>);
+
+/// The request's body, parsed as DRF's parsers parse it (chosen by `Content-Type`: JSON,
+/// form-encoded, or multipart's text fields; an empty body is an empty object) and read into
+/// `T`: [`RequestData`] for DRF's `request.data`, `serde_json::Value` for any JSON, or an
+/// app's own `Deserialize` type.
+///
+/// A body that does not parse answers DRF's 400 (`JSON parse error - …`, `Multipart form
+/// parse error - …`), an unsupported `Content-Type` 415, a body over the limit 413, and a
+/// value `T` cannot take DRF's 400 for serializers: `{"non_field_errors": ["No data
+/// provided"]}` for `null`, `["Invalid data. Expected a dictionary, but got list."]` for a
+/// non-object where `T` wants one.
+#[derive(Clone, Debug, Default)]
+pub struct Body<T>(pub T);
 
 /// The media type without parameters, lower-cased.
 fn media_type(value: &str) -> String {
@@ -39,18 +55,14 @@ fn python_type(v: &Value) -> &'static str {
 
 /// Any parsed body: a JSON value of any type, or a form as an object. An empty body is an
 /// empty object.
-#[derive(Clone, Debug, Default)]
-pub struct Payload(pub Value);
-
-impl Payload {
-    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, Error> {
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Value, Error> {
+    {
         if body.is_empty() {
-            return Ok(Payload(Value::Object(Map::new())));
+            return Ok(Value::Object(Map::new()));
         }
         let raw = content_type.unwrap_or("");
         match media_type(raw).as_str() {
             "application/json" => serde_json::from_slice(body)
-                .map(Payload)
                 .map_err(|e| Error::Parse(format!("JSON parse error - {e}"))),
             "application/x-www-form-urlencoded" => {
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
@@ -60,9 +72,9 @@ impl Payload {
                     .into_iter()
                     .map(|(k, v)| (k, Value::String(v)))
                     .collect();
-                Ok(Payload(Value::Object(map)))
+                Ok(Value::Object(map))
             }
-            "multipart/form-data" => multipart(raw, body).map(|m| Payload(Value::Object(m))),
+            "multipart/form-data" => multipart(raw, body).map(Value::Object),
             _ => Err(Error::UnsupportedMediaType(raw.to_owned())),
         }
     }
@@ -204,19 +216,28 @@ fn multipart(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, Erro
     }
 }
 
+/// A parsed body as `T`, with DRF's serializer errors for a value it cannot take.
+fn read_into<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
+    if value.is_null() {
+        return Err(Error::Validation(ValidationErrors::non_field(
+            "No data provided",
+        )));
+    }
+    let kind = python_type(&value);
+    let object = value.is_object();
+    serde_json::from_value(value).map_err(|e| {
+        Error::Validation(ValidationErrors::non_field(if object {
+            e.to_string()
+        } else {
+            format!("Invalid data. Expected a dictionary, but got {kind}.")
+        }))
+    })
+}
+
 impl RequestData {
     /// Like DRF's serializers, only an object is accepted.
     pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, Error> {
-        match Payload::parse(content_type, body)?.0 {
-            Value::Object(map) => Ok(RequestData(map)),
-            Value::Null => Err(Error::Validation(ValidationErrors::non_field(
-                "No data provided",
-            ))),
-            other => Err(Error::Validation(ValidationErrors::non_field(format!(
-                "Invalid data. Expected a dictionary, but got {}.",
-                python_type(&other)
-            )))),
-        }
+        read_into(parse(content_type, body)?)
     }
 
     /// A string field with DRF's `CharField` rules: required, not null, not blank, a string
@@ -298,27 +319,57 @@ impl RequestData {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for RequestData {
+impl<S: Send + Sync, T: DeserializeOwned + 'static> FromRequest<S> for Body<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (content_type, body) = read_body(req, state).await?;
-        RequestData::parse(content_type.as_deref(), &body)
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for Payload {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (content_type, body) = read_body(req, state).await?;
-        Payload::parse(content_type.as_deref(), &body)
+        let value = parse(content_type.as_deref(), &body)?;
+        // Any JSON value is a `Value`, `null` included (DRF's `request.data` of `null`).
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<Value>() {
+            return serde_json::from_value(value)
+                .map(Body)
+                .map_err(|e| Error::Internal(format!("a Value from a Value: {e}")));
+        }
+        read_into(value).map(Body)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Note {
+        title: String,
+    }
+
+    #[test]
+    fn a_body_reads_into_an_apps_type_with_drfs_errors() {
+        for (content_type, body) in [
+            ("application/json", &br#"{"title": "a"}"#[..]),
+            ("application/x-www-form-urlencoded", b"title=a"),
+        ] {
+            let note: Note = read_into(parse(Some(content_type), body).unwrap()).unwrap();
+            assert_eq!(note.title, "a");
+        }
+        let refused = |body: &[u8]| {
+            let value = parse(Some("application/json"), body).unwrap();
+            match read_into::<Note>(value) {
+                Err(Error::Validation(e)) => e,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            refused(b"null"),
+            ValidationErrors::non_field("No data provided")
+        );
+        assert_eq!(
+            refused(b"[1]"),
+            ValidationErrors::non_field("Invalid data. Expected a dictionary, but got list.")
+        );
+        assert!(!refused(b"{}").is_empty());
+    }
 
     fn errors_json(e: Error) -> String {
         match e {

@@ -11,7 +11,7 @@ use crate::core::error::UNABLE_TO_LOG_IN;
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::settings::route_path;
 use crate::pipeline::audit::{self, AuditEvent, Source};
-use crate::pipeline::parsers::RequestData;
+use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::throttling::ClientIdent;
 use crate::pipeline::view::{ApiView, no_store};
 
@@ -34,7 +34,7 @@ pub async fn obtain_auth_token(
     State(restauth): State<TokenService>,
     ClientIdent(client): ClientIdent,
     headers: HeaderMap,
-    data: RequestData,
+    Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let (username, password) = data.credentials_named(&restauth.settings().user.username_field)?;
     let source = Source::with_client(client, &headers);
