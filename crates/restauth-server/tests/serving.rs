@@ -153,9 +153,12 @@ async fn an_oversized_body_is_answered_413_to_a_client_still_sending_it() {
              Content-Type: application/json\r\nContent-Length: {SIZE}\r\n\r\n"
         );
         conn.write_all(head.as_bytes()).expect("head");
-        // A client on a slow link: the server has answered (and, before, hung up) by the time
-        // the body follows.
-        std::thread::sleep(Duration::from_millis(300));
+        // A client on a slow link: the body follows only once the server has answered (and,
+        // before, hung up): wait until its answer can be read.
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut first = [0u8; 1];
+        assert_eq!(conn.peek(&mut first).expect("an early answer"), 1);
         let chunk = vec![b' '; 16 * 1024];
         let mut sent = 0;
         let mut writes = Ok(());
