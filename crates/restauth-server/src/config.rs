@@ -72,6 +72,7 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     let file = config_file(path)?;
     let key_source = secret_key_source(&file);
     let figment = sources(file);
+    refuse_unknown_keys(&figment)?;
     let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
     // The same sources, read for the server's own sections (errors keep their `server.`,
     // `log.`, `openapi.` or `metrics.` path).
@@ -110,6 +111,48 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
         openapi,
         metrics,
     })
+}
+
+/// The server's own top-level sections, beside the library's (`Settings::keys`).
+const SERVER_SECTIONS: &[&str] = &["server", "log", "openapi", "metrics"];
+
+/// A top-level key neither the library nor the server reads is a typo: it stops the server,
+/// named with where it came from (the file, or the environment variable).
+fn refuse_unknown_keys(figment: &Figment) -> Result<(), ConfigError> {
+    // A file that does not parse is reported by the extraction that follows.
+    let Ok(data) = figment::Provider::data(figment) else {
+        return Ok(());
+    };
+    for dict in data.values() {
+        for (key, value) in dict {
+            if Settings::keys().contains(&key.as_str()) || SERVER_SECTIONS.contains(&key.as_str()) {
+                continue;
+            }
+            // The file's path, or the variable's name (its leading part, for a section).
+            let source = figment
+                .get_metadata(value.tag())
+                .map(|m| match &m.source {
+                    Some(file) => format!(" (from {file})"),
+                    // The other source is the environment, whose names carry the prefix.
+                    None => format!(
+                        " (from the environment variable RESTAUTH_{}…)",
+                        key.to_ascii_uppercase()
+                    ),
+                })
+                .unwrap_or_default();
+            let mut expected: Vec<&str> = Settings::keys().to_vec();
+            expected.extend_from_slice(SERVER_SECTIONS);
+            return Err(ConfigError(format!(
+                "unknown field `{key}`{source}, expected one of {}",
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Where a configured `secret_key` comes from, for messages: the environment wins over the file.

@@ -139,11 +139,21 @@ async fn bad_configuration_stops_the_server_before_it_listens() {
         ("[server]\nbindd = \"x\"\n", "bindd"),
         ("[token]\nttl = \"5 parsecs\"\n", "ttl"),
         ("not toml at all [", "restauth.toml"),
+        // Top-level keys nobody reads, the library or the server.
+        ("secret_kye = \"x\"\n", "unknown field `secret_kye`"),
+        ("[sesion]\ncookie_name = \"s\"\n", "unknown field `sesion`"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
         refuses_to_serve(dir.path(), &[], key);
     }
+    // An unknown variable with the prefix names itself.
+    let dir = tempfile::tempdir().unwrap();
+    refuses_to_serve(
+        dir.path(),
+        &[("RESTAUTH_SERVR__BIND", "127.0.0.1:0")],
+        "unknown field `servr` (from the environment variable RESTAUTH_SERVR",
+    );
     // Environment variables override the file, with nested keys joined by "__".
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(common::BIN)

@@ -5,7 +5,6 @@
 //! Unknown keys are errors: a typo must stop the server, not be silently ignored.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
 
@@ -14,212 +13,92 @@ use self::rate::RateSetting;
 use self::throttle::ThrottleClass;
 
 pub mod accounts;
+mod classes;
 mod cors;
 pub mod django;
 pub mod jwt;
 pub mod key_file;
 pub mod password;
 pub mod rate;
+mod session;
 pub mod throttle;
+mod values;
 mod weak_secrets;
 
+/// A struct's field names as its derived `Deserialize` declares them.
+mod fields {
+    use serde::Deserialize;
+    use serde::de::{self, Visitor};
+
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+
+    impl std::fmt::Display for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names found")
+        }
+    }
+
+    impl std::error::Error for Found {}
+
+    impl de::Error for Found {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Found(&[])
+        }
+    }
+
+    /// A deserializer that stops at the struct and keeps the names serde hands it.
+    struct Catch;
+
+    impl<'de> de::Deserializer<'de> for Catch {
+        type Error = Found;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    pub(super) fn of<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+        match T::deserialize(Catch) {
+            Err(Found(fields)) => fields,
+            Ok(_) => &[],
+        }
+    }
+}
+
 pub use accounts::{AccountsSettings, EmailSettings, SmtpTls};
+pub use classes::{AuthClass, ClassName, PermissionClass};
 pub use cors::CorsSettings;
 pub use django::SchemaFlavor;
+pub use session::{CsrfSettings, SessionSettings};
+pub use values::{SameSite, Seconds, Secret, UploadLimit};
 
-/// A duration in whole seconds; reads an integer of seconds or `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Seconds(pub u64);
-
-impl Seconds {
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().ok()?;
-        let mult = match unit.trim() {
-            "" | "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 604_800,
-            _ => return None,
-        };
-        n.checked_mul(mult).map(Seconds)
-    }
-
-    pub fn as_i64(self) -> i64 {
-        i64::try_from(self.0).unwrap_or(i64::MAX)
-    }
-}
-
-impl<'de> Deserialize<'de> for Seconds {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Str(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(Seconds(n)),
-            Raw::Str(s) => Seconds::parse(&s).ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "invalid duration {s:?}: use seconds or a number with s, m, h, d or w"
-                ))
-            }),
-        }
-    }
-}
-
-/// A secret that never shows in `Debug` output or logs.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// The built-in authentication classes, by the names settings and policies use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthClass {
-    Session,
-    Basic,
-    Token,
-    Jwt,
-}
-
-impl AuthClass {
-    pub const ALL: [AuthClass; 4] = [
-        AuthClass::Session,
-        AuthClass::Basic,
-        AuthClass::Token,
-        AuthClass::Jwt,
-    ];
-
-    /// The registered name: `"session"`, `"basic"`, `"token"` or `"jwt"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthClass::Session => "session",
-            AuthClass::Basic => "basic",
-            AuthClass::Token => "token",
-            AuthClass::Jwt => "jwt",
-        }
-    }
-
-    /// DRF's and simplejwt's class names (`TokenAuthentication`, also as a dotted path).
-    fn from_drf(name: &str) -> Option<AuthClass> {
-        match name.rsplit('.').next()? {
-            "SessionAuthentication" => Some(AuthClass::Session),
-            "BasicAuthentication" => Some(AuthClass::Basic),
-            "TokenAuthentication" => Some(AuthClass::Token),
-            "JWTAuthentication" => Some(AuthClass::Jwt),
-            _ => None,
-        }
-    }
-}
-
-impl AsRef<str> for AuthClass {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-/// An entry of `default_authentication_classes`: a built-in class (also under DRF's class
-/// name) or one an app registered. Unknown names are refused when the app starts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClassName(String);
-
-impl ClassName {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<AuthClass> for ClassName {
-    fn from(c: AuthClass) -> Self {
-        ClassName(c.as_str().to_owned())
-    }
-}
-
-impl From<&str> for ClassName {
-    fn from(name: &str) -> Self {
-        match AuthClass::from_drf(name) {
-            Some(c) => c.into(),
-            None => ClassName(name.to_owned()),
-        }
-    }
-}
-
-impl PartialEq<AuthClass> for ClassName {
-    fn eq(&self, other: &AuthClass) -> bool {
-        self.0 == other.as_str()
-    }
-}
-
-impl<'de> Deserialize<'de> for ClassName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Ok(ClassName::from(name.as_str()))
-    }
-}
-
-/// The names of the permission classes, as `default_permission_classes` spells them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PermissionClass {
-    #[serde(alias = "AllowAny")]
-    AllowAny,
-    #[serde(alias = "IsAuthenticated")]
-    IsAuthenticated,
-    #[serde(alias = "IsAdminUser")]
-    IsAdminUser,
-    #[serde(alias = "IsAuthenticatedOrReadOnly")]
-    IsAuthenticatedOrReadOnly,
-}
-
-/// Bytes of a request body the library reads at most; Django's default is 2.5 MiB.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct UploadLimit(pub usize);
-
-impl Default for UploadLimit {
-    fn default() -> Self {
-        UploadLimit(2_621_440)
-    }
-}
-
-/// A section of the configuration file the library does not read (see [`Settings`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ServerSection;
-
-impl<'de> Deserialize<'de> for ServerSection {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| ServerSection)
-    }
-}
-
-/// Everything restauth reads from configuration.
+/// Everything the library reads from configuration.
+///
+/// Each section refuses keys it does not know. At the top level, other keys are left to the
+/// program that reads the file: a server keeps sections of its own beside these (the
+/// `restauth` binary's `[server]`, `[log]`, …) and refuses what neither knows, with the list
+/// [`Settings::keys`] gives.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     /// Django's SECRET_KEY: the default JWT HMAC key and the key of session hashes.
     pub secret_key: Option<Secret>,
-    /// The `[server]` section belongs to the `restauth` binary (bind address, timeouts, demo
-    /// views), which reads it itself; the library accepts and ignores it, so one
-    /// `restauth.toml` serves both.
-    #[doc(hidden)]
-    pub server: ServerSection,
-    /// `[openapi]` (the API description the `restauth` binary serves) is the binary's too.
-    #[doc(hidden)]
-    pub openapi: ServerSection,
-    /// `[metrics]` (the address of the Prometheus listener) also belongs to the binary: the
-    /// library only emits through the `metrics` facade, whoever installs a recorder.
-    #[doc(hidden)]
-    pub metrics: ServerSection,
     pub database: DatabaseSettings,
     pub rest_framework: RestFrameworkSettings,
     pub token: TokenSettings,
@@ -240,9 +119,6 @@ pub struct Settings {
     /// `[forward_auth]`: `/auth/forward/`, which a reverse proxy asks before serving another
     /// application.
     pub forward_auth: ForwardAuthSettings,
-    /// `[log]` belongs to the `restauth` binary (the log format); accepted and ignored here.
-    #[doc(hidden)]
-    pub log: ServerSection,
     /// `[audit]`: where security events are kept.
     pub audit: AuditSettings,
     // Accounts over HTTP
@@ -362,107 +238,6 @@ impl Default for UserSettings {
 pub struct ThrottleSettings {
     /// `redis://…`: counters shared by every server process; unset: in this process's memory.
     pub redis_url: Option<Secret>,
-}
-
-/// `SameSite` attribute of a cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-pub enum SameSite {
-    Strict,
-    Lax,
-    None,
-}
-
-impl SameSite {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SameSite::Strict => "Strict",
-            SameSite::Lax => "Lax",
-            SameSite::None => "None",
-        }
-    }
-}
-
-/// Django's `SESSION_*` settings, plus idle timeout and the login pages.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SessionSettings {
-    pub cookie_name: String,
-    /// Absolute lifetime of a session (Django's SESSION_COOKIE_AGE).
-    pub cookie_age: Seconds,
-    pub cookie_secure: bool,
-    pub cookie_samesite: SameSite,
-    pub cookie_domain: Option<String>,
-    pub cookie_path: String,
-    pub expire_at_browser_close: bool,
-    /// Re-send the cookie (sliding its Max-Age) on every authenticated request.
-    pub save_every_request: bool,
-    /// A session unused this long is over; none disables the idle limit.
-    pub idle_timeout: Option<Seconds>,
-    /// Where the HTML login page is served and its form posts to.
-    pub login_url: String,
-    pub login_redirect_url: String,
-    /// Where the HTML logout form posts to (the dashboard's "Log out").
-    pub logout_url: String,
-    pub logout_redirect_url: String,
-    /// Answer unauthenticated session-first routes with 401 and `WWW-Authenticate: Session`
-    /// instead of DRF's 403.
-    pub www_authenticate: bool,
-    /// Folder with `login.html` / `dashboard.html` overriding the built-in pages.
-    pub templates_dir: Option<std::path::PathBuf>,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings {
-            cookie_name: "sessionid".into(),
-            cookie_age: Seconds(1_209_600),
-            cookie_secure: false,
-            cookie_samesite: SameSite::Lax,
-            cookie_domain: None,
-            cookie_path: "/".into(),
-            expire_at_browser_close: false,
-            save_every_request: false,
-            idle_timeout: Some(Seconds(86_400)),
-            login_url: "/api-auth/login/".into(),
-            login_redirect_url: "/dashboard/".into(),
-            logout_url: "/api-auth/logout/".into(),
-            logout_redirect_url: "/api-auth/login/".into(),
-            www_authenticate: false,
-            templates_dir: None,
-        }
-    }
-}
-
-/// Django's `CSRF_*` settings.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CsrfSettings {
-    pub cookie_name: String,
-    pub cookie_age: Seconds,
-    pub cookie_secure: bool,
-    pub cookie_samesite: SameSite,
-    pub cookie_domain: Option<String>,
-    pub cookie_path: String,
-    /// Origins allowed to post, e.g. `"https://app.example.com"` or `"https://*.example.com"`.
-    pub trusted_origins: Vec<String>,
-    /// Believe `X-Forwarded-Proto: https` (Django's SECURE_PROXY_SSL_HEADER). Only behind a
-    /// proxy that sets it.
-    pub trust_forwarded_proto: bool,
-}
-
-impl Default for CsrfSettings {
-    fn default() -> Self {
-        CsrfSettings {
-            cookie_name: "csrftoken".into(),
-            cookie_age: Seconds(31_449_600),
-            cookie_secure: false,
-            cookie_samesite: SameSite::Lax,
-            cookie_domain: None,
-            cookie_path: "/".into(),
-            trusted_origins: Vec::new(),
-            trust_forwarded_proto: false,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -637,6 +412,13 @@ impl Default for CacheSettings {
 pub struct ConfigError(pub String);
 
 impl Settings {
+    /// The top-level keys these settings read (sections and plain keys), as serde derives
+    /// them, for a program that refuses unknown keys in a file it shares with the library.
+    pub fn keys() -> &'static [&'static str] {
+        static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+        KEYS.get_or_init(fields::of::<Settings>)
+    }
+
     /// Whether djoser's account endpoints are served: `[accounts] enabled`, and restauth's own
     /// schema (over Django's tables the Django project serves them itself).
     pub fn serves_accounts(&self) -> bool {
@@ -843,6 +625,24 @@ pub const MIN_SECRET_KEY_LEN: usize = 32;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_the_fields_serde_reads() {
+        let keys = Settings::keys();
+        for key in [
+            "secret_key",
+            "database",
+            "rest_framework",
+            "simple_jwt",
+            "email",
+        ] {
+            assert!(keys.contains(&key), "{key}: {keys:?}");
+        }
+        // The server's own sections are not the library's.
+        for key in ["server", "log", "openapi", "metrics"] {
+            assert!(!keys.contains(&key), "{key}");
+        }
+    }
     use figment::Figment;
     use figment::providers::{Format, Toml};
 

@@ -1,0 +1,88 @@
+//! Django's `SESSION_*` and `CSRF_*` settings.
+
+use serde::Deserialize;
+
+use super::{SameSite, Seconds};
+
+/// Django's `SESSION_*` settings, plus idle timeout and the login pages.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    /// Absolute lifetime of a session (Django's SESSION_COOKIE_AGE).
+    pub cookie_age: Seconds,
+    pub cookie_secure: bool,
+    pub cookie_samesite: SameSite,
+    pub cookie_domain: Option<String>,
+    pub cookie_path: String,
+    pub expire_at_browser_close: bool,
+    /// Re-send the cookie (sliding its Max-Age) on every authenticated request.
+    pub save_every_request: bool,
+    /// A session unused this long is over; none disables the idle limit.
+    pub idle_timeout: Option<Seconds>,
+    /// Where the HTML login page is served and its form posts to.
+    pub login_url: String,
+    pub login_redirect_url: String,
+    /// Where the HTML logout form posts to (the dashboard's "Log out").
+    pub logout_url: String,
+    pub logout_redirect_url: String,
+    /// Answer unauthenticated session-first routes with 401 and `WWW-Authenticate: Session`
+    /// instead of DRF's 403.
+    pub www_authenticate: bool,
+    /// Folder with `login.html` / `dashboard.html` overriding the built-in pages.
+    pub templates_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            cookie_name: "sessionid".into(),
+            cookie_age: Seconds(1_209_600),
+            cookie_secure: false,
+            cookie_samesite: SameSite::Lax,
+            cookie_domain: None,
+            cookie_path: "/".into(),
+            expire_at_browser_close: false,
+            save_every_request: false,
+            idle_timeout: Some(Seconds(86_400)),
+            login_url: "/api-auth/login/".into(),
+            login_redirect_url: "/dashboard/".into(),
+            logout_url: "/api-auth/logout/".into(),
+            logout_redirect_url: "/api-auth/login/".into(),
+            www_authenticate: false,
+            templates_dir: None,
+        }
+    }
+}
+
+/// Django's `CSRF_*` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CsrfSettings {
+    pub cookie_name: String,
+    pub cookie_age: Seconds,
+    pub cookie_secure: bool,
+    pub cookie_samesite: SameSite,
+    pub cookie_domain: Option<String>,
+    pub cookie_path: String,
+    /// Origins allowed to post, e.g. `"https://app.example.com"` or `"https://*.example.com"`.
+    pub trusted_origins: Vec<String>,
+    /// Believe `X-Forwarded-Proto: https` (Django's SECURE_PROXY_SSL_HEADER). Only behind a
+    /// proxy that sets it.
+    pub trust_forwarded_proto: bool,
+}
+
+impl Default for CsrfSettings {
+    fn default() -> Self {
+        CsrfSettings {
+            cookie_name: "csrftoken".into(),
+            cookie_age: Seconds(31_449_600),
+            cookie_secure: false,
+            cookie_samesite: SameSite::Lax,
+            cookie_domain: None,
+            cookie_path: "/".into(),
+            trusted_origins: Vec::new(),
+            trust_forwarded_proto: false,
+        }
+    }
+}
