@@ -162,6 +162,9 @@ pub struct CreateSuperuserArgs {
     /// Do not prompt; the password comes from RESTAUTH_SUPERUSER_PASSWORD (else none is set).
     #[arg(long = "noinput", alias = "no-input")]
     pub noinput: bool,
+    /// Read the password from the first line of standard input (with --username).
+    #[arg(long, conflicts_with = "noinput", requires = "username")]
+    pub password_stdin: bool,
 }
 
 #[derive(Args, Debug)]

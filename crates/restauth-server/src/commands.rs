@@ -148,6 +148,13 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
         Command::ImportDjango(args) => crate::import_django::run(restauth, args).await,
         Command::Audit(args) => audit(restauth, args).await,
         Command::Backup(args) => {
+            if args.path.exists() {
+                return Err(format!(
+                    "{} already exists: restauth backup never overwrites a file; name a new \
+                     one, or move that one away first",
+                    args.path.display()
+                ));
+            }
             restauth
                 .store()
                 .backup(&args.path)
@@ -300,7 +307,7 @@ async fn create_user(restauth: &Restauth, args: CreateUserArgs) -> CommandResult
     let password = if args.no_password {
         None
     } else if args.password_stdin {
-        Some(read_stdin_line()?)
+        Some(read_stdin_line()?.ok_or(NO_TERMINAL)?)
     } else if std::io::stdin().is_terminal() {
         Some(prompt_new_password()?)
     } else {
@@ -328,6 +335,10 @@ async fn create_superuser(restauth: &Restauth, args: CreateSuperuserArgs) -> Com
             .ok_or("You must use --username with --noinput.")?;
         let password = std::env::var("RESTAUTH_SUPERUSER_PASSWORD").ok();
         (username, args.email.unwrap_or_default(), password)
+    } else if args.password_stdin {
+        let username = args.username.unwrap_or_default();
+        let password = read_stdin_line()?.ok_or(NO_TERMINAL)?;
+        (username, args.email.unwrap_or_default(), Some(password))
     } else {
         let username = match args.username {
             Some(u) => u,
@@ -354,7 +365,7 @@ async fn create_superuser(restauth: &Restauth, args: CreateSuperuserArgs) -> Com
 async fn change_password(restauth: &Restauth, args: ChangePasswordArgs) -> CommandResult {
     let user = existing(restauth, &args.username).await?;
     let password = if args.password_stdin {
-        read_stdin_line()?
+        read_stdin_line()?.ok_or(NO_TERMINAL)?
     } else {
         println!("Changing password for user '{}'", user.username);
         prompt_new_password()?
@@ -367,19 +378,25 @@ async fn change_password(restauth: &Restauth, args: ChangePasswordArgs) -> Comma
     Ok(())
 }
 
+/// What a command that asks for a password says when standard input ends before it.
+const NO_TERMINAL: &str = "No terminal to ask for the password: pass --password-stdin and the \
+     password on the first line of standard input.";
+
 fn prompt(label: &str) -> Result<String, String> {
     print!("{label}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
-    read_stdin_line().map(|s| s.trim().to_owned())
+    let line = read_stdin_line()?.ok_or("No terminal to ask for it: standard input ended.")?;
+    Ok(line.trim().to_owned())
 }
 
-/// Asks twice without echo on a terminal; reads two lines otherwise.
+/// Asks twice without echo on a terminal; reads two lines otherwise, and says to use
+/// `--password-stdin` when they are not there (rather than that they differ).
 fn prompt_new_password() -> Result<String, String> {
     let read = |label: &str| -> Result<String, String> {
         if std::io::stdin().is_terminal() {
             rpassword::prompt_password(label).map_err(|e| e.to_string())
         } else {
-            read_stdin_line()
+            read_stdin_line()?.ok_or_else(|| NO_TERMINAL.to_owned())
         }
     };
     let first = read("Password: ")?;
@@ -393,13 +410,19 @@ fn prompt_new_password() -> Result<String, String> {
     Ok(first)
 }
 
-/// One line of standard input without its line ending; other white space is kept.
-fn read_stdin_line() -> Result<String, String> {
+/// One line of standard input without its line ending (other white space is kept); `None`
+/// when standard input has ended.
+fn read_stdin_line() -> Result<Option<String>, String> {
     let mut line = String::new();
-    std::io::stdin()
+    let read = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| e.to_string())?;
+    if read == 0 {
+        return Ok(None);
+    }
     let trimmed = line.strip_suffix('\n').unwrap_or(&line);
-    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+    Ok(Some(
+        trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned(),
+    ))
 }

@@ -168,12 +168,15 @@ fn describe(e: figment::Error) -> String {
     e.into_iter()
         .map(|err| {
             let path = err.path.join(".");
-            let source = err
-                .metadata
-                .as_ref()
-                .and_then(|m| m.source.as_ref())
-                .map(|s| format!(" (from {s})"))
-                .unwrap_or_default();
+            // The file, or the environment variable (the only source without a file).
+            let source = match err.metadata.as_ref().map(|m| &m.source) {
+                Some(Some(file)) => format!(" (from {file})"),
+                Some(None) if !err.path.is_empty() => format!(
+                    " (from the environment variable RESTAUTH_{})",
+                    err.path.join("__").to_ascii_uppercase()
+                ),
+                _ => String::new(),
+            };
             if path.is_empty() {
                 format!("{}{source}", err.kind)
             } else {

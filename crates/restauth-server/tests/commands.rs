@@ -53,6 +53,58 @@ async fn createsuperuser_prompts_on_standard_input() {
     assert!(stderr(&mismatch).contains("Your passwords didn't match."));
 }
 
+/// Without a terminal, a command that needs a password says how to give it, instead of
+/// taking the missing second line for a mismatch or the missing first for a blank password.
+#[tokio::test]
+async fn without_a_terminal_the_password_comes_with_password_stdin() {
+    const NO_TERMINAL: &str = "No terminal to ask for the password: pass --password-stdin";
+    let dir = tempfile::tempdir().unwrap();
+    let one_line = command_in(
+        dir.path(),
+        &[
+            "createsuperuser",
+            "--username",
+            "root2",
+            "--email",
+            "r@example.com",
+        ],
+        "such a good passphrase\n",
+    );
+    assert!(!one_line.status.success());
+    assert!(
+        stderr(&one_line).contains(NO_TERMINAL),
+        "{}",
+        stderr(&one_line)
+    );
+    let out = command_in(
+        dir.path(),
+        &["createsuperuser", "--username", "root2", "--password-stdin"],
+        "such a good passphrase\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Superuser created successfully."));
+    let nothing = command_in(dir.path(), &["changepassword", "root2"], "");
+    assert!(!nothing.status.success());
+    assert!(
+        stderr(&nothing).contains(NO_TERMINAL),
+        "{}",
+        stderr(&nothing)
+    );
+    let nothing = command_in(
+        dir.path(),
+        &["changepassword", "root2", "--password-stdin"],
+        "",
+    );
+    assert!(
+        stderr(&nothing).contains(NO_TERMINAL),
+        "{}",
+        stderr(&nothing)
+    );
+    // The password given on standard input logs in.
+    let out = command_in(dir.path(), &["drf_create_token", "root2"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[tokio::test]
 async fn password_rules_are_djangos() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,6 +199,13 @@ async fn bad_configuration_stops_the_server_before_it_listens() {
         std::fs::write(dir.path().join("restauth.toml"), toml).unwrap();
         refuses_to_serve(dir.path(), &[], key);
     }
+    // A bad value from the environment names its variable.
+    let dir = tempfile::tempdir().unwrap();
+    refuses_to_serve(
+        dir.path(),
+        &[("RESTAUTH_TOKEN__TTL", "banana")],
+        "(from the environment variable RESTAUTH_TOKEN__TTL)",
+    );
     // An unknown variable with the prefix names itself.
     let dir = tempfile::tempdir().unwrap();
     refuses_to_serve(
@@ -330,6 +389,11 @@ async fn backup_while_serving_restores_into_a_working_server() {
     let again = s.command(&["backup", "backup.db"], "");
     assert!(!again.status.success());
     assert!(stderr(&again).contains("backup.db"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists") && !stderr(&again).contains("os error"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(std::fs::read(&backup).unwrap(), before);
     // The original server keeps serving.
     let auth = format!("Token {token}");
