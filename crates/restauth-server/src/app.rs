@@ -243,9 +243,10 @@ fn invalid_host(request: &Request, hosts: &AllowedHosts) -> Option<Response> {
     ))
 }
 
+/// The envelope logs the cause with the request's id; the panic's own message may hold data
+/// of the request, so it is not repeated.
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
-    tracing::error!("a handler panicked");
-    Error::Internal("handler panicked".into()).into_response()
+    Error::Internal("a handler panicked".into()).into_response()
 }
 
 /// Binds, prints the address (tests and scripts read it), and serves until Ctrl-C or SIGTERM.

@@ -28,6 +28,14 @@ async fn profile(CurrentUser(user): CurrentUser) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Shows what restauth logs: a 500's cause with its request id, a misconfiguration.
+    // RUST_LOG=debug shows each request.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let mut settings = Settings::default();
     settings.database.url = "sqlite://example.db".into();
     // A real application loads this from its configuration (Settings::load).

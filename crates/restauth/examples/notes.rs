@@ -301,6 +301,14 @@ fn fields(data: &RequestData, partial: bool) -> Result<(Option<String>, Option<S
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Shows what restauth logs: a 500's cause with its request id, a misconfiguration.
+    // RUST_LOG=debug shows each request.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     // Signs sessions and JWTs. A development key: a deployment sets its own, kept secret.
     let secret_key = std::env::var("NOTES_SECRET_KEY")
         .unwrap_or_else(|_| "notes-example-only-secret-key-change-me-0123456789".into());

@@ -48,6 +48,14 @@ pub fn settings(database_url: &str) -> Settings {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Shows what restauth logs: a 500's cause with its request id, a misconfiguration.
+    // RUST_LOG=debug shows each request.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     // Opens and migrates the store.
     let restauth = Restauth::open(settings("sqlite://quickstart.db")).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;

@@ -26,6 +26,8 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use pin_project_lite::pin_project;
 use tracing::Span;
 
+use crate::core::error::{Failure, with_failures_kept};
+
 /// A check that may answer a request before the inner service sees it: `Some(answer)` ends
 /// the request there. It may also adjust the request it lets through (see [`limit_body`]).
 /// A plain layer, without a boxed future, unlike `middleware::from_fn`.
@@ -380,31 +382,45 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let mut response = match this.inner.project() {
-            InnerProj::Running { future } => match this.config.catch_panic {
-                Some(answer) => match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-                    Ok(poll) => ready!(poll)?,
-                    Err(panic) => answer(panic),
+        let catch_panic = this.config.catch_panic;
+        // The app's failures stay on its responses, to be logged below with the request's id.
+        let response = with_failures_kept(|| {
+            Poll::Ready(Ok(match this.inner.project() {
+                InnerProj::Running { future } => match catch_panic {
+                    Some(answer) => match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                        Ok(poll) => ready!(poll)?,
+                        Err(panic) => answer(panic),
+                    },
+                    None => ready!(future.poll(cx))?,
                 },
-                None => ready!(future.poll(cx))?,
-            },
-            InnerProj::Answered { response } => match response.take() {
-                Some(response) => response,
-                None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-            },
+                InnerProj::Answered { response } => match response.take() {
+                    Some(response) => response,
+                    None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                },
+            }))
+        });
+        let mut response = match response {
+            Poll::Ready(Ok(response)) => response,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
         };
+        let id = this.id.take();
+        if let Some(Failure(cause)) = response.extensions_mut().remove::<Failure>() {
+            let request_id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+            let status = response.status().as_u16();
+            tracing::error!(request_id, %cause, status, "request failed");
+        } else if this.config.trace && response.status().is_server_error() {
+            tracing::error!(status = response.status().as_u16(), "response failed");
+        }
         let headers = response.headers_mut();
         for (name, value) in &this.config.headers {
             headers.insert(name.clone(), value.clone());
         }
-        if let (Some((name, _)), Some(id)) = (&this.config.request_id, this.id.take()) {
+        if let (Some((name, _)), Some(id)) = (&this.config.request_id, id) {
             headers.entry(name).or_insert(id);
         }
         if this.config.trace {
             let status = response.status().as_u16();
-            if response.status().is_server_error() {
-                tracing::error!(status, "response failed");
-            }
             if let Some(started) = this.started {
                 let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
                 tracing::debug!(status, latency_ms, "finished processing request");

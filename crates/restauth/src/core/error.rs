@@ -152,6 +152,10 @@ pub enum Error {
     /// starting; the text names the setting and what to change.
     #[error("{0}")]
     Config(String),
+    /// The app is put together in a way that cannot work (no client address to throttle by,
+    /// say): a generic 500, with the explanation logged once per process, not per request.
+    #[error("misconfigured: {0}")]
+    Misconfigured(&'static str),
 }
 
 impl Error {
@@ -205,7 +209,9 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Internal(_) | Error::Config(_) | Error::Misconfigured(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -216,7 +222,7 @@ impl Error {
             }
             Error::Validation(errors) => Value::Object(errors.0.clone()),
             Error::Throttled { wait } => json!({ "detail": throttled_response_parts(*wait).0 }),
-            Error::Internal(_) | Error::Config(_) => {
+            Error::Internal(_) | Error::Config(_) | Error::Misconfigured(_) => {
                 json!({ "detail": "A server error occurred." })
             }
             other => json!({ "detail": other.to_string() }),
@@ -238,12 +244,56 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
     response
 }
 
+/// Why a request was answered with a 500, kept on the response for the layer that knows the
+/// request's id ([`Envelope`](crate::layers::Envelope)), which logs it once with that id.
+#[derive(Clone, Debug)]
+pub struct Failure(pub String);
+
+thread_local! {
+    /// Whether the code running now answers inside an `Envelope`, which logs failures.
+    static ENVELOPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (the poll of a request's future) with its failures left to the caller to log,
+/// with the request's id: see [`Failure`].
+pub fn with_failures_kept<T>(f: impl FnOnce() -> T) -> T {
+    let before = ENVELOPED.with(|e| e.replace(true));
+    let result = f();
+    ENVELOPED.with(|e| e.set(before));
+    result
+}
+
+/// Logs why a request failed: now, or, inside an `Envelope`, on the response for it to log
+/// with the request's id. Each cause is logged once.
+fn report(cause: String, response: &mut Response) {
+    if ENVELOPED.with(std::cell::Cell::get) {
+        response.extensions_mut().insert(Failure(cause));
+    } else {
+        tracing::error!(%cause, "request failed");
+    }
+}
+
+/// Logs a misconfiguration's explanation the first time it is met in this process.
+fn report_once(explanation: &'static str) {
+    static SEEN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !seen.contains(&explanation) {
+        seen.push(explanation);
+        tracing::error!("{explanation} (answered with 500; logged once)");
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if let Error::Internal(reason) = &self {
-            tracing::error!(%reason, "request failed");
-        }
         let mut response = json_response(self.status(), &self.body());
+        match &self {
+            Error::Internal(reason) => report(reason.clone(), &mut response),
+            Error::Config(reason) => report(reason.clone(), &mut response),
+            Error::Misconfigured(explanation) => report_once(explanation),
+            _ => {}
+        }
         let headers = response.headers_mut();
         match &self {
             Error::NotAuthenticated {

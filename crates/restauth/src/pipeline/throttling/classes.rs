@@ -30,7 +30,7 @@ pub fn client_of(
     num_proxies: Option<usize>,
 ) -> Result<String, Error> {
     let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
-        return Err(Error::Internal(NO_PEER_ADDRESS.into()));
+        return Err(Error::Misconfigured(NO_PEER_ADDRESS));
     };
     let peer = peer.ip();
     if num_proxies.is_none() {
