@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod demo;
 mod import_django;
+mod logging;
 mod openapi;
 
 // See Cargo.toml. The library leaves the allocator to the application.
@@ -25,22 +26,10 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let log = config::log_settings(cli.config.as_deref());
-    let logger = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match log.format {
-        config::LogFormat::Text => logger.init(),
-        // One JSON object a line: the event's fields at the top level, for log collectors.
-        config::LogFormat::Json => logger
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-    }
+    logging::init(
+        default_level,
+        config::log_settings(cli.config.as_deref()).format,
+    );
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

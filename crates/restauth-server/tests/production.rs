@@ -190,6 +190,54 @@ async fn json_logs_are_one_object_a_line_without_secrets() {
     }
 }
 
+/// A username that holds a newline, an escape sequence, a C1 control and a bidi override
+/// cannot forge a log line or hide text, in either format; the name is still there, escaped.
+#[tokio::test]
+async fn logged_values_cannot_forge_lines_or_hide_text() {
+    let forged =
+        "mallory\n2026-12-07T10:00:00.000000Z  INFO restauth: forged\u{1b}[2K\u{9b}\u{202e}";
+    for format in ["text", "json"] {
+        let mut s = Server::builder()
+            .config(&format!("[log]\nformat = \"{format}\"\n"))
+            .start()
+            .await;
+        let r = s
+            .post_json(
+                "/api-token-auth/",
+                &json!({"username": forged, "password": "whatever it is"}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(s.terminate());
+        let log = s.log();
+        for line in log.lines() {
+            assert!(
+                !line.contains("INFO restauth: forged") || line.contains("mallory\\n"),
+                "{format}: a forged line:\n{log}"
+            );
+        }
+        for raw in ['\u{1b}', '\u{9b}', '\u{202e}', '\r'] {
+            assert!(!log.contains(raw), "{format}: {raw:?} written raw:\n{log}");
+        }
+        assert!(
+            log.contains("mallory"),
+            "{format}: the name is not logged:\n{log}"
+        );
+        if format == "json" {
+            for line in log.lines().filter(|l| !l.trim().is_empty()) {
+                let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                if v["user.name"].is_string() {
+                    // A collector reads the name back as it was sent.
+                    assert_eq!(v["user.name"], forged, "{line}");
+                }
+            }
+        } else {
+            assert!(!log.contains("\u{1b}["), "colours in a file:\n{log}");
+        }
+    }
+}
+
 /// `restauth check` in a folder holding `toml` as restauth.toml.
 fn check(toml: &str) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
