@@ -37,7 +37,7 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use crate::core::error::{Error, json_response};
-use crate::core::settings::ForwardAuthSettings;
+use crate::core::settings::{FORWARDED_METHOD_HEADERS, FORWARDED_URI_HEADERS, ForwardAuthSettings};
 use crate::pipeline::context::Context;
 use crate::pipeline::permissions::from_class;
 use crate::pipeline::policy::{MaybeUser, Policy};
@@ -46,8 +46,6 @@ use crate::pipeline::view::no_store;
 /// Where the route is mounted; Envoy appends the original path to it.
 pub const PATH: &str = "/auth/forward";
 
-const METHOD_HEADERS: [&str; 2] = ["x-forwarded-method", "x-original-method"];
-const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 const HOST_HEADER: &str = "x-forwarded-host";
 
 /// The policy `[forward_auth]` describes: its authentication classes (else the defaults) and
@@ -77,7 +75,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(ctx: &Context) -> Router<S> {
     }
     let names = Arc::new(Names::new(settings));
     let guarded: MethodRouter<(), Infallible> = any(granted).layer(policy(ctx)).with_state(names);
-    let route = any(forward).with_state(guarded);
+    let route = any(forward).with_state(Forward {
+        guarded,
+        trusted: Arc::new(Trusted::new(settings)),
+    });
     Router::new()
         .route(PATH, route.clone())
         .route(&format!("{PATH}/{{*original}}"), route)
@@ -104,12 +105,56 @@ impl Names {
     }
 }
 
+/// Which of the two spellings of each forwarding header the proxy sets, and the other one,
+/// which a request must not carry.
+struct Trusted {
+    method: HeaderName,
+    not_method: HeaderName,
+    uri: HeaderName,
+    not_uri: HeaderName,
+}
+
+impl Trusted {
+    fn new(s: &ForwardAuthSettings) -> Self {
+        // The settings allow only the two spellings of each.
+        let pick = |setting: &str, spellings: [&'static str; 2]| {
+            let first = spellings[0].eq_ignore_ascii_case(setting);
+            let (one, other) = if first {
+                (spellings[0], spellings[1])
+            } else {
+                (spellings[1], spellings[0])
+            };
+            (HeaderName::from_static(one), HeaderName::from_static(other))
+        };
+        let (method, not_method) = pick(&s.method_header, FORWARDED_METHOD_HEADERS);
+        let (uri, not_uri) = pick(&s.uri_header, FORWARDED_URI_HEADERS);
+        Trusted {
+            method,
+            not_method,
+            uri,
+            not_uri,
+        }
+    }
+}
+
+impl Default for Trusted {
+    fn default() -> Self {
+        Trusted::new(&ForwardAuthSettings::default())
+    }
+}
+
+#[derive(Clone)]
+struct Forward {
+    guarded: MethodRouter<(), Infallible>,
+    trusted: Arc<Trusted>,
+}
+
 /// Rebuilds the original request from the proxy's headers and runs it through the policy.
 async fn forward(
-    State(guarded): State<MethodRouter<(), Infallible>>,
+    State(Forward { guarded, trusted }): State<Forward>,
     request: Request<Body>,
 ) -> Response {
-    match original(request) {
+    match original(request, &trusted) {
         Ok(request) => match guarded.oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -155,16 +200,30 @@ async fn granted(
 /// The request the proxy is asking about: its method, path and host from the forwarding
 /// headers, or the request's own. Its `Accept` is dropped: it names what the client wants
 /// from the application, not from this route.
-fn original(mut request: Request<Body>) -> Result<Request<Body>, Error> {
+fn original(mut request: Request<Body>, trusted: &Trusted) -> Result<Request<Body>, Error> {
     let headers = request.headers();
-    let method = match last_of(headers, &METHOD_HEADERS) {
+    // The spelling the proxy does not set can only come from the client (or a proxy that
+    // passes the client's through): refused, never weighed against the trusted one.
+    for (other, said) in [
+        (&trusted.not_method, &trusted.method),
+        (&trusted.not_uri, &trusted.uri),
+    ] {
+        if headers.get_all(other).iter().any(|v| !v.is_empty()) {
+            return Err(Error::Parse(format!(
+                "{} is not accepted here: the proxy states it in {}.",
+                display_name(other),
+                display_name(said)
+            )));
+        }
+    }
+    let method = match last_of(headers, trusted.method.as_str()) {
         Some(value) => Some(
             Method::from_bytes(value.trim().as_bytes())
                 .map_err(|_| Error::Parse("X-Forwarded-Method is not an HTTP method.".into()))?,
         ),
         None => None,
     };
-    let path = match last_of(headers, &URI_HEADERS) {
+    let path = match last_of(headers, trusted.uri.as_str()) {
         Some(value) => Some(value.trim().to_owned()),
         // Envoy: the original path follows the route's own.
         None => request.uri().path().strip_prefix(PATH).map(|rest| {
@@ -175,7 +234,7 @@ fn original(mut request: Request<Body>) -> Result<Request<Body>, Error> {
             }
         }),
     };
-    let host = last_of(headers, &[HOST_HEADER])
+    let host = last_of(headers, HOST_HEADER)
         .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_owned());
     if let Some(method) = method {
@@ -194,15 +253,23 @@ fn original(mut request: Request<Body>) -> Result<Request<Body>, Error> {
     Ok(request)
 }
 
-/// The last non-empty value of the first of `names` present, as text.
-fn last_of<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
-    names.iter().find_map(|name| {
-        headers
-            .get_all(*name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .rfind(|v| !v.trim().is_empty())
-    })
+/// The last non-empty value of the header `name`, as text.
+fn last_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .rfind(|v| !v.trim().is_empty())
+}
+
+/// A forwarding header's name as proxies' documentation spells it.
+fn display_name(name: &HeaderName) -> &'static str {
+    match name.as_str() {
+        "x-forwarded-method" => "X-Forwarded-Method",
+        "x-original-method" => "X-Original-Method",
+        "x-forwarded-uri" => "X-Forwarded-Uri",
+        _ => "X-Original-URI",
+    }
 }
 
 /// `/path?query` as a request target; `None` unless it starts with one `/`.
@@ -233,37 +300,73 @@ mod tests {
 
     #[test]
     fn the_proxy_headers_describe_the_original_request() {
-        let r = original(request(
-            "/auth/forward",
-            &[
-                ("x-forwarded-method", "DELETE"),
-                ("x-forwarded-uri", "/notes/1?x=y"),
-                ("x-forwarded-host", "app.example.com"),
-                ("host", "127.0.0.1:8000"),
-            ],
-        ))
+        let forwarded = Trusted::default();
+        let r = original(
+            request(
+                "/auth/forward",
+                &[
+                    ("x-forwarded-method", "DELETE"),
+                    ("x-forwarded-uri", "/notes/1?x=y"),
+                    ("x-forwarded-host", "app.example.com"),
+                    ("host", "127.0.0.1:8000"),
+                ],
+            ),
+            &forwarded,
+        )
         .unwrap();
         assert_eq!(r.method(), Method::DELETE);
         assert_eq!(r.uri(), "/notes/1?x=y");
         assert_eq!(r.headers()["host"], "app.example.com");
         assert!(r.headers().get("accept").is_none());
-        // nginx's names.
-        let r = original(request(
-            "/auth/forward",
-            &[("x-original-method", "POST"), ("x-original-uri", "/a")],
-        ))
+        // nginx's names, when the settings name them.
+        let nginx = Trusted::new(&ForwardAuthSettings {
+            method_header: "X-Original-Method".into(),
+            uri_header: "X-Original-URI".into(),
+            ..ForwardAuthSettings::default()
+        });
+        let r = original(
+            request(
+                "/auth/forward",
+                &[("x-original-method", "POST"), ("x-original-uri", "/a")],
+            ),
+            &nginx,
+        )
         .unwrap();
         assert_eq!((r.method(), r.uri().path()), (&Method::POST, "/a"));
+        // The other spelling beside the trusted one is refused, whichever is configured.
+        for (trusted, other) in [
+            (&forwarded, "x-original-method"),
+            (&nginx, "x-forwarded-method"),
+        ] {
+            let err = original(
+                request(
+                    "/auth/forward",
+                    &[
+                        ("x-forwarded-method", "POST"),
+                        ("x-original-method", "POST"),
+                        (other, "GET"),
+                    ],
+                ),
+                trusted,
+            )
+            .unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{other}");
+        }
     }
 
     #[test]
     fn without_them_the_request_is_the_original_as_envoy_sends_it() {
         let mut r = request("/auth/forward/api/notes?page=2", &[]);
         *r.method_mut() = Method::PATCH;
-        let r = original(r).unwrap();
+        let r = original(r, &Trusted::default()).unwrap();
         assert_eq!(r.method(), Method::PATCH);
         assert_eq!(r.uri(), "/api/notes?page=2");
-        assert_eq!(original(request("/auth/forward", &[])).unwrap().uri(), "/");
+        assert_eq!(
+            original(request("/auth/forward", &[]), &Trusted::default())
+                .unwrap()
+                .uri(),
+            "/"
+        );
     }
 
     #[test]
@@ -274,7 +377,11 @@ mod tests {
             ("x-forwarded-uri", "//evil.example/"),
             ("x-forwarded-uri", "notes"),
         ] {
-            let err = original(request("/auth/forward", &[(name, value)])).unwrap_err();
+            let err = original(
+                request("/auth/forward", &[(name, value)]),
+                &Trusted::default(),
+            )
+            .unwrap_err();
             assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{name}: {value}");
         }
     }

@@ -146,7 +146,18 @@ pub struct ForwardAuthSettings {
     pub user_header: String,
     pub user_id_header: String,
     pub is_staff_header: String,
+    /// The one header the proxy states the original method in: `X-Forwarded-Method` (Traefik,
+    /// and the nginx file of the docs) or `X-Original-Method` (nginx's own examples). A
+    /// request carrying the other spelling is refused (400): a client could have sent it.
+    pub method_header: String,
+    /// The one header the proxy states the original path in: `X-Forwarded-Uri` or
+    /// `X-Original-URI`; the other spelling is refused likewise.
+    pub uri_header: String,
 }
+
+/// The two spellings proxies use for the original method, and for the original path.
+pub const FORWARDED_METHOD_HEADERS: [&str; 2] = ["x-forwarded-method", "x-original-method"];
+pub const FORWARDED_URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 
 impl Default for ForwardAuthSettings {
     fn default() -> Self {
@@ -157,12 +168,33 @@ impl Default for ForwardAuthSettings {
             user_header: "X-Auth-User".into(),
             user_id_header: "X-Auth-User-Id".into(),
             is_staff_header: "X-Auth-Is-Staff".into(),
+            method_header: "X-Forwarded-Method".into(),
+            uri_header: "X-Forwarded-Uri".into(),
         }
     }
 }
 
 impl ForwardAuthSettings {
     fn validate(&self, num_proxies: Option<usize>) -> Result<(), ConfigError> {
+        for (key, name, spellings) in [
+            (
+                "forward_auth.method_header",
+                &self.method_header,
+                FORWARDED_METHOD_HEADERS,
+            ),
+            (
+                "forward_auth.uri_header",
+                &self.uri_header,
+                FORWARDED_URI_HEADERS,
+            ),
+        ] {
+            if !spellings.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                return Err(ConfigError(format!(
+                    "{key}: \"{name}\" is not one of {} (the header your proxy sets)",
+                    spellings.join(", ")
+                )));
+            }
+        }
         for (key, name) in [
             ("forward_auth.user_header", &self.user_header),
             ("forward_auth.user_id_header", &self.user_id_header),
