@@ -280,7 +280,10 @@ pub async fn serve(
         .request_timeout(None)
         .max_body_bytes(None)
         .drf_conventions(true)
-        .shutdown_timeout(Some(Duration::from_secs(server.shutdown_timeout.0)));
+        .shutdown_timeout(Some(Duration::from_secs(server.shutdown_timeout.0)))
+        .body_read_timeout(Some(Duration::from_secs(server.body_read_timeout.0)))
+        .max_connections_per_client(server.max_connections_per_client)
+        .trusted_proxies(server.trusted_proxies.clone());
     // DRF's conventions (one route with and without the trailing slash, DRF's 404 and 405
     // bodies) come from `restauth::serve`, as for any app built on the library.
     let metrics_on = match &metrics.bind {

@@ -254,6 +254,16 @@ pub struct ServerSettings {
     /// On SIGTERM or Ctrl-C, requests in flight have this long to finish before the
     /// connections still open are closed and the database is closed.
     pub shutdown_timeout: Seconds,
+    /// A request body must arrive whole within this long after the first wait for it, or the
+    /// request gets 408 and the connection is closed (well under `request_timeout`, so clients
+    /// trickling bodies cannot hold connections).
+    pub body_read_timeout: Seconds,
+    /// Connections one client address (an IPv6 /64) may hold at once; its next ones are
+    /// closed. 0: no cap.
+    pub max_connections_per_client: usize,
+    /// Addresses of the proxies in front (`"10.0.0.5"`), which carry many clients'
+    /// connections: the per-client cap does not apply to them.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerSettings {
@@ -267,6 +277,9 @@ impl Default for ServerSettings {
             header_read_timeout: Seconds(10),
             max_connections: 512,
             shutdown_timeout: Seconds(30),
+            body_read_timeout: Seconds(10),
+            max_connections_per_client: 128,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -281,6 +294,7 @@ impl ServerSettings {
         for (key, value) in [
             ("server.header_read_timeout", self.header_read_timeout),
             ("server.request_timeout", self.request_timeout),
+            ("server.body_read_timeout", self.body_read_timeout),
         ] {
             if value.0 == 0 {
                 return Err(ConfigError(format!("{key}: must be at least 1 second")));

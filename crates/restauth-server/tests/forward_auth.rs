@@ -515,8 +515,14 @@ async fn only_the_configured_method_header_is_believed_behind_nginx() {
     };
     let doc = repo_file("docs/nginx-forward-auth.conf");
     let nginx_style = doc
-        .replace("X-Forwarded-Method $request_method", "X-Original-Method $request_method")
-        .replace("X-Forwarded-Uri $request_uri", "X-Original-URI $request_uri")
+        .replace(
+            "X-Forwarded-Method $request_method",
+            "X-Original-Method $request_method",
+        )
+        .replace(
+            "X-Forwarded-Uri $request_uri",
+            "X-Original-URI $request_uri",
+        )
         .replace("proxy_set_header X-Original-Method \"\";", "")
         .replace("proxy_set_header X-Original-URI \"\";", "");
     assert!(nginx_style.contains("X-Original-Method $request_method"));

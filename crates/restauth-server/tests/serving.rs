@@ -369,3 +369,98 @@ async fn readyz_answers_503_while_the_database_cannot_be_written() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// 512 connections trickling their bodies from one address hold at most the per-client cap
+/// of connections, each for at most the body read timeout, and the health probe keeps
+/// answering from another address meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_from_one_address_do_not_starve_the_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::builder()
+        .config("[server]\nbody_read_timeout = 2\n")
+        .start()
+        .await;
+    let target: std::net::SocketAddr = addr(&s).parse().expect("address");
+    let started = Instant::now();
+    let mut attackers = Vec::new();
+    for _ in 0..512 {
+        attackers.push(tokio::spawn(async move {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind("127.0.0.1:0".parse().expect("address"))
+                .expect("bind");
+            let Ok(mut conn) = socket.connect(target).await else {
+                return String::new();
+            };
+            let head = "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\n\
+                        Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+            if conn.write_all(head.as_bytes()).await.is_err() {
+                return String::new();
+            }
+            // A byte every half second, until the server answers or closes.
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                tokio::select! {
+                    read = conn.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => reply.extend_from_slice(&buf[..n]),
+                    },
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {
+                        if conn.write_all(b" ").await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                if started.elapsed() > Duration::from_secs(20) {
+                    break;
+                }
+            }
+            String::from_utf8_lossy(&reply).into_owned()
+        }));
+    }
+    // The probe, from another loopback address, while the attack goes on.
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < Duration::from_secs(4) {
+        let probe_started = Instant::now();
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.2:0".parse().expect("address"))
+            .expect("bind 127.0.0.2");
+        let mut conn = tokio::time::timeout(Duration::from_secs(5), socket.connect(target))
+            .await
+            .expect("the probe could not connect within 5 s")
+            .expect("connect");
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("probe");
+        let mut reply = String::new();
+        tokio::time::timeout(Duration::from_secs(5), conn.read_to_string(&mut reply))
+            .await
+            .expect("the probe got no answer within 5 s")
+            .expect("read");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        slowest = slowest.max(probe_started.elapsed());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(slowest < Duration::from_secs(2), "a probe took {slowest:?}");
+    let mut timed_out = 0;
+    for attacker in attackers {
+        let reply = attacker.await.expect("join");
+        if reply.starts_with("HTTP/1.1 408") {
+            timed_out += 1;
+        }
+    }
+    // The ones served got 408 once their body was late; the others were closed at once.
+    assert!((1..=128).contains(&timed_out), "{timed_out} answered 408");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the slow bodies were held for {:?}",
+        started.elapsed()
+    );
+    assert!(
+        s.log().contains("a client holds as many connections"),
+        "{}",
+        s.log()
+    );
+}

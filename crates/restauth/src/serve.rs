@@ -33,8 +33,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,16 @@ pub struct ServeOptions {
     /// After the shutdown signal, requests in flight have this long to finish; connections
     /// still open then are closed. `None` waits for them however long they take.
     pub shutdown_timeout: Option<Duration>,
+    /// A request body must arrive whole within this long after its first wait, or the request
+    /// is answered 408 and the connection closed: clients trickling bodies cannot hold
+    /// connections for the whole request timeout. `None`: only the request timeout applies.
+    pub body_read_timeout: Option<Duration>,
+    /// Connections one client (an IPv4 address, an IPv6 /64) may hold at once; more are closed
+    /// as soon as they are accepted, so one address cannot take every slot. 0: no cap.
+    pub max_connections_per_client: usize,
+    /// Addresses the per-client cap does not apply to: the proxies in front, whose one address
+    /// carries every client's connections.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServeOptions {
@@ -94,6 +104,9 @@ impl Default for ServeOptions {
             discard_body_timeout: Duration::from_secs(5),
             drf_conventions: true,
             shutdown_timeout: Some(Duration::from_secs(30)),
+            body_read_timeout: Some(Duration::from_secs(10)),
+            max_connections_per_client: 128,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -129,6 +142,21 @@ impl ServeOptions {
         self
     }
 
+    pub fn body_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    pub fn max_connections_per_client(mut self, max: usize) -> Self {
+        self.max_connections_per_client = max;
+        self
+    }
+
+    pub fn trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
     pub fn discard_body(mut self, bytes: u64, timeout: Duration) -> Self {
         self.discard_body_bytes = bytes;
         self.discard_body_timeout = timeout;
@@ -161,6 +189,7 @@ where
     // What each request needs of the options, copied into every connection.
     let requests = RequestOptions::of(&options);
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let clients = Clients::new(&options);
     // Every connection holds a receiver, never polled: `closed()` on the sender waits for all
     // of them.
     let (open_tx, open_rx) = watch::channel(());
@@ -203,6 +232,13 @@ where
             },
             () = &mut signal => break,
         };
+        let Some(client) = clients.enter(peer.ip()) else {
+            // Over its cap: closed at once, the slot freed for another client.
+            clients.warn_refused(peer.ip());
+            drop(stream);
+            drop(slot);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let header_read_timeout = options.header_read_timeout;
@@ -237,6 +273,7 @@ where
             }
             stops.remove(id);
             drop(open);
+            drop(client);
             drop(slot);
         });
     }
@@ -265,6 +302,102 @@ where
         open_tx.closed().await;
     }
     Ok(())
+}
+
+/// How many connections each client holds, for `max_connections_per_client`.
+#[derive(Clone)]
+struct Clients {
+    max: usize,
+    exempt: Arc<[std::net::IpAddr]>,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    last_warned: Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+/// A connection counted for its client; dropping it ends the count.
+struct ClientConnection {
+    clients: Clients,
+    key: Option<std::net::IpAddr>,
+}
+
+impl Clients {
+    fn new(options: &ServeOptions) -> Self {
+        Clients {
+            max: options.max_connections_per_client,
+            exempt: options.trusted_proxies.clone().into(),
+            open: Arc::default(),
+            last_warned: Arc::default(),
+        }
+    }
+
+    /// An IPv4 address, or the /64 of an IPv6 one (one subscriber's range).
+    fn key(ip: std::net::IpAddr) -> std::net::IpAddr {
+        match ip {
+            std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                std::net::IpAddr::V6(bits.into())
+            }
+            std::net::IpAddr::V6(v6) => std::net::IpAddr::V4(
+                v6.to_ipv4_mapped()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            ),
+            v4 => v4,
+        }
+    }
+
+    /// Counts a new connection of `ip`; `None` when its client is at the cap.
+    fn enter(&self, ip: std::net::IpAddr) -> Option<ClientConnection> {
+        if self.max == 0 || self.exempt.contains(&ip) {
+            return Some(ClientConnection {
+                clients: self.clone(),
+                key: None,
+            });
+        }
+        let key = Self::key(ip);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(ClientConnection {
+            clients: self.clone(),
+            key: Some(key),
+        })
+    }
+
+    /// Logged at most every 10 s: under a flood the line would repeat for every connection.
+    fn warn_refused(&self, ip: std::net::IpAddr) {
+        let mut last = self
+            .last_warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            *last = Some(Instant::now());
+            tracing::warn!(
+                client = %Self::key(ip),
+                max_connections_per_client = self.max,
+                "a client holds as many connections as it may: its new ones are closed \
+                 (list a proxy's address in trusted_proxies)"
+            );
+        }
+    }
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let Some(key) = self.key else { return };
+        let mut open = self
+            .clients
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&key);
+            }
+        }
+    }
 }
 
 /// The connections' stop signals, one each. A connection's task polls its signal every time it
@@ -416,6 +549,7 @@ async fn idle_for(activity: &Activity, limit: Option<Duration>) {
 #[derive(Clone, Copy)]
 struct RequestOptions {
     request_timeout: Option<Duration>,
+    body_read_timeout: Option<Duration>,
     max_body_bytes: Option<usize>,
     discard_body_bytes: u64,
     discard_body_timeout: Duration,
@@ -426,6 +560,7 @@ impl RequestOptions {
     fn of(options: &ServeOptions) -> Self {
         RequestOptions {
             request_timeout: options.request_timeout,
+            body_read_timeout: options.body_read_timeout,
             max_body_bytes: options.max_body_bytes,
             discard_body_bytes: options.discard_body_bytes,
             discard_body_timeout: options.discard_body_timeout,
@@ -504,6 +639,8 @@ where
                 discard: !expects_continue,
                 discard_bytes: options.discard_body_bytes,
                 discard_timeout: options.discard_body_timeout,
+                read_timeout: options.body_read_timeout,
+                deadline: None,
             })
         };
         let mut request = Request::from_parts(parts, body);
@@ -635,25 +772,51 @@ fn with_drf_body(response: Response, method: http::Method) -> Response {
 /// A request body that, dropped before its end, is read and discarded in the background (up to
 /// a bound), as nginx's lingering close does. Without it hyper closes the connection while the
 /// client is still sending, and the client sees a reset instead of the answer.
+///
+/// It also bounds how long the body takes to arrive: past `read_timeout` from its first wait,
+/// reading fails with [`BodyTimedOut`](crate::core::error::BodyTimedOut) (answered 408, the connection closed).
 struct Unread {
     body: Option<Incoming>,
     /// Whether to discard what is left when dropped.
     discard: bool,
     discard_bytes: u64,
     discard_timeout: Duration,
+    read_timeout: Option<Duration>,
+    /// Started when the body first makes the reader wait: a body that is there at once costs
+    /// no timer.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl hyper::body::Body for Unread {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut().body.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => {
+                let Some(limit) = this.read_timeout else {
+                    return Poll::Pending;
+                };
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        // Nothing more is read or discarded: the connection closes.
+                        this.discard = false;
+                        Poll::Ready(Some(Err(Box::new(crate::core::error::BodyTimedOut))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 

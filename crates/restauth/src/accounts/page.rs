@@ -130,8 +130,9 @@ async fn submit(
         Err(e) => return e.into_response(),
     };
     let limit = service.settings().data_upload_max_memory_size.0;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return Error::PayloadTooLarge.into_response();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) => return crate::core::error::body_read_error(&e, true).into_response(),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)

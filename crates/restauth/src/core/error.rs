@@ -142,6 +142,10 @@ pub enum Error {
     /// 429 with DRF's text; `wait` in seconds.
     #[error("Request was throttled.")]
     Throttled { wait: Option<f64> },
+    /// The request's body did not arrive within the server's body read timeout (408); the
+    /// connection is closed after the answer.
+    #[error("The request body arrived too slowly.")]
+    BodyTimeout,
     /// The store (or another dependency) cannot answer now (503).
     #[error("{UNAVAILABLE}")]
     Unavailable,
@@ -209,6 +213,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Internal(_) | Error::Config(_) | Error::Misconfigured(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -242,6 +247,36 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Why a request body could not be read: it did not arrive within the server's body read
+/// timeout (see `ServeOptions::body_read_timeout`).
+#[derive(Debug)]
+pub struct BodyTimedOut;
+
+impl std::fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
+
+/// What a failure to read a request's body answers: 408 when it came too slowly (anywhere in
+/// the error's sources), 413 past a length limit, else DRF's 400.
+pub fn body_read_error(e: &(dyn std::error::Error + 'static), too_large: bool) -> Error {
+    let mut source = Some(e);
+    while let Some(e) = source {
+        if e.is::<BodyTimedOut>() {
+            return Error::BodyTimeout;
+        }
+        source = e.source();
+    }
+    if too_large {
+        Error::PayloadTooLarge
+    } else {
+        Error::Parse("Malformed request.".into())
+    }
 }
 
 /// Why a request was answered with a 500, kept on the response for the layer that knows the
@@ -314,6 +349,10 @@ impl IntoResponse for Error {
                 if let Some(secs) = throttled_response_parts(*wait).1 {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 }
+            }
+            // The rest of the body may still be on its way: nothing more is read.
+            Error::BodyTimeout => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

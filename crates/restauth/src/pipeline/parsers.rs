@@ -9,7 +9,7 @@ use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::core::error::{Error, ValidationErrors};
+use crate::core::error::{Error, ValidationErrors, body_read_error};
 
 /// DRF's `request.data` for a JSON, form-encoded or multipart body (its text fields). An
 /// empty body is an empty map. Read it with [`Body`]: `Body(data): Body<RequestData>`.
@@ -287,13 +287,9 @@ async fn read_body<S: Send + Sync>(
         .headers()
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Error::PayloadTooLarge
-        } else {
-            Error::Parse("Malformed request.".into())
-        }
-    })?;
+    let body = Bytes::from_request(req, state)
+        .await
+        .map_err(|e| body_read_error(&e, e.status() == StatusCode::PAYLOAD_TOO_LARGE))?;
     Ok((content_type, body))
 }
 

@@ -117,7 +117,7 @@ async fn read_form_token(
     let body = std::mem::take(request.body_mut());
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| Error::PayloadTooLarge)?;
+        .map_err(|e| crate::core::error::body_read_error(&e, true))?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -152,7 +152,7 @@ pub(crate) async fn read_form(
     let limit = restauth.settings().data_upload_max_memory_size.0;
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| Error::PayloadTooLarge)?;
+        .map_err(|e| crate::core::error::body_read_error(&e, true))?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
