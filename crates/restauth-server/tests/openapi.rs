@@ -135,8 +135,8 @@ fn mounted_routes() -> BTreeSet<String> {
                 match configured.iter().find(|(e, _)| *e == expression) {
                     Some((_, path)) => (*path).to_owned(),
                     None => panic!(
-                        "{}: a route at `{expression}`: describe it in src/openapi.rs and name \
-                         its default path in this test",
+                        "{}: a route at `{expression}`: describe it in its folder's openapi.rs \
+                         and name its default path in this test",
                         file.display()
                     ),
                 }
