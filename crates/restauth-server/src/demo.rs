@@ -12,7 +12,7 @@ use http::StatusCode;
 use restauth::core::error::json_response;
 use restauth::pipeline::openapi::{
     self as doc, Describer, FORM, Guard, JSON, MULTIPART, Op, SharedResponse, boolean,
-    html_response, nullable_string, object, redirect_response, string,
+    html_response, nullable_string, redirect_response, required_object, string,
 };
 use restauth::session::{LoginRequired, SessionService, Templates};
 use restauth::{
@@ -291,49 +291,32 @@ fn any_body() -> RequestBody {
 
 fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
     let username = || ("username", string());
+    let parsed = ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .description(Some("The parsed body"));
     vec![
-        (
-            "Dashboard",
-            object([("message", string())], &["message"]).into(),
-        ),
+        ("Dashboard", required_object([("message", string())])),
         (
             "Profile",
-            object([username(), ("email", string())], &["username", "email"]).into(),
+            required_object([username(), ("email", string())]),
         ),
         (
             "Public",
-            object(
-                [
-                    ("authenticated", boolean()),
-                    ("username", nullable_string()),
-                ],
-                &["authenticated", "username"],
-            )
-            .into(),
+            required_object([
+                ("authenticated", boolean()),
+                ("username", nullable_string()),
+            ]),
         ),
         (
             "AdminOnly",
-            object(
-                [username(), ("is_staff", boolean())],
-                &["username", "is_staff"],
-            )
-            .into(),
+            required_object([username(), ("is_staff", boolean())]),
         ),
         (
             "Echo",
-            object(
-                [
-                    (
-                        "received",
-                        ObjectBuilder::new()
-                            .schema_type(SchemaType::AnyValue)
-                            .description(Some("The parsed body")),
-                    ),
-                    ("username", nullable_string()),
-                ],
-                &["received", "username"],
-            )
-            .into(),
+            required_object([("received", parsed), ("username", nullable_string())]),
         ),
     ]
+    .into_iter()
+    .map(|(name, schema)| (name, schema.into()))
+    .collect()
 }

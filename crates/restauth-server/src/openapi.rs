@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use restauth::pipeline::openapi::{
-    Describer, Guard, Op, SharedResponse, json_response, object, string,
+    Describer, Guard, Op, SharedResponse, json_response, required_object, string,
 };
 use restauth::{ApiView, Restauth, Settings};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, ResponseBuilder, Type};
@@ -83,10 +83,7 @@ fn own(settings: &Settings) -> OpenApi {
                 )
                 .build(),
         );
-    let status = object(
-        [("status", string().enum_values(Some(["ok"])))],
-        &["status"],
-    );
+    let status = required_object([("status", string().enum_values(Some(["ok"])))]);
     d.document(
         &[("server", "Probes and this description")],
         vec![

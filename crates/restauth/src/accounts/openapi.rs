@@ -10,7 +10,8 @@ use super::routes::prefix;
 use crate::core::settings::{AuthClass, Settings};
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, empty_response,
-    html_response, integer, json_response, object, one_field_body, parsed_body, string,
+    html_response, integer, json_response, object, one_field_body, parsed_body, required_object,
+    string,
 };
 
 /// The endpoints `[accounts]` enables (none when `enabled = false`, or on a Django project's
@@ -127,24 +128,13 @@ pub fn document(settings: &Settings) -> OpenApi {
         paths.push((at("users/"), d.post(register, true)));
         paths.push((at("users/activation/"), d.post(activation, true)));
     }
-    let user = object(
-        [
-            ("email", string()),
-            ("id", integer()),
-            ("username", string()),
-        ],
-        &["email", "id", "username"],
-    )
+    let user = required_object([
+        ("email", string()),
+        ("id", integer()),
+        ("username", string()),
+    ])
     .description(Some("djoser's `UserSerializer`"));
-    let token = object(
-        [(
-            "auth_token",
-            string()
-                .pattern(Some("^[0-9a-f]{40}$"))
-                .description(Some("40 hex characters, shown once")),
-        )],
-        &["auth_token"],
-    );
+    let token = required_object([("auth_token", crate::token::openapi::key())]);
     d.document(
         &[(
             "accounts",

@@ -7,7 +7,7 @@ use crate::core::settings::Settings;
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SEND_CSRF, boolean, csrf_header, date_time, empty_response, integer,
     json_response, nullable_date_time, nullable_string, object, parsed_body, path_parameter,
-    query_parameter, schema_ref, string,
+    query_parameter, required_object, schema_ref, string,
 };
 
 /// Why a staff member who is not a superuser may get 403 (besides `IsAdminUser`).
@@ -99,20 +99,26 @@ pub fn document(settings: &Settings) -> OpenApi {
 }
 
 fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
-    let user_fields = [
-        ("id", integer()),
-        ("username", string()),
-        ("email", string()),
-        ("first_name", string()),
-        ("last_name", string()),
-        ("is_active", boolean()),
-        ("is_staff", boolean()),
-        ("is_superuser", boolean()),
-        ("date_joined", date_time()),
-        ("last_login", nullable_date_time()),
-    ];
-    let required: Vec<&str> = user_fields.iter().map(|(n, _)| *n).collect();
-    let user = object(user_fields, &required);
+    // What staff may set, past the username: `NewUser` and `StaffUser` share them.
+    let editable = || {
+        [
+            ("email", string()),
+            ("first_name", string()),
+            ("last_name", string()),
+            ("is_active", boolean()),
+            ("is_staff", boolean()),
+            ("is_superuser", boolean()),
+        ]
+    };
+    let user = required_object(
+        [("id", integer()), ("username", string())]
+            .into_iter()
+            .chain(editable())
+            .chain([
+                ("date_joined", date_time()),
+                ("last_login", nullable_date_time()),
+            ]),
+    );
     let page = object(
         [
             ("count", integer()),
@@ -126,16 +132,9 @@ fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
         ArrayBuilder::new().items(schema_ref("StaffUser")),
     );
     let new_user = object(
-        [
-            ("username", string()),
-            ("password", string()),
-            ("email", string()),
-            ("first_name", string()),
-            ("last_name", string()),
-            ("is_active", boolean()),
-            ("is_staff", boolean()),
-            ("is_superuser", boolean()),
-        ],
+        [("username", string()), ("password", string())]
+            .into_iter()
+            .chain(editable()),
         &["username", "password"],
     );
     vec![

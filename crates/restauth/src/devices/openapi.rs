@@ -6,7 +6,7 @@ use utoipa::openapi::{ArrayBuilder, HttpMethod, OpenApi};
 use crate::core::settings::Settings;
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SEND_CSRF, boolean, csrf_header, date_time, empty_response, integer,
-    json_response, nullable_date_time, object, path_parameter, string,
+    json_response, nullable_date_time, path_parameter, required_object, string,
 };
 
 /// The caller's tokens and sessions under `/api/auth/`, the account page, and their schemas.
@@ -71,46 +71,24 @@ pub fn document(settings: &Settings) -> OpenApi {
     ];
     #[cfg(feature = "html-login")]
     let paths = paths.into_iter().chain(account_page(&d)).collect();
-    let token = object(
-        [
-            ("id", integer()),
-            ("created", date_time()),
-            ("last_used", nullable_date_time()),
-            ("expiry", nullable_date_time()),
-            ("user_agent", string()),
-            ("address", string()),
-            ("current", boolean()),
-        ],
-        &[
-            "id",
-            "created",
-            "last_used",
-            "expiry",
-            "user_agent",
-            "address",
-            "current",
-        ],
-    );
-    let session = object(
-        [
-            ("id", string()),
-            ("created", date_time()),
-            ("last_seen", date_time()),
-            ("expiry", date_time()),
-            ("user_agent", string()),
-            ("address", string()),
-            ("current", boolean()),
-        ],
-        &[
-            "id",
-            "created",
-            "last_seen",
-            "expiry",
-            "user_agent",
-            "address",
-            "current",
-        ],
-    );
+    let token = required_object([
+        ("id", integer()),
+        ("created", date_time()),
+        ("last_used", nullable_date_time()),
+        ("expiry", nullable_date_time()),
+        ("user_agent", string()),
+        ("address", string()),
+        ("current", boolean()),
+    ]);
+    let session = required_object([
+        ("id", string()),
+        ("created", date_time()),
+        ("last_seen", date_time()),
+        ("expiry", date_time()),
+        ("user_agent", string()),
+        ("address", string()),
+        ("current", boolean()),
+    ]);
     d.document(
         &[(
             "devices",

@@ -8,7 +8,7 @@ use utoipa::openapi::{
 use crate::core::settings::{AuthClass, Settings};
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SharedResponse, challenge_response, credentials_body, credentials_schema,
-    json_response, object, one_field_body, string,
+    json_response, object, one_field_body, required_object, string,
 };
 
 /// simplejwt's views, `/api/token/logout-all/` and `/.well-known/jwks.json`, and their schemas.
@@ -103,11 +103,7 @@ fn schemas(settings: &Settings) -> Vec<(&'static str, RefOr<Schema>)> {
         credentials_schema(settings),
         (
             "TokenPair",
-            object(
-                [("refresh", string()), ("access", string())],
-                &["refresh", "access"],
-            )
-            .into(),
+            required_object([("refresh", string()), ("access", string())]).into(),
         ),
         (
             "Refreshed",

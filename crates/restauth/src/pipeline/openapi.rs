@@ -13,7 +13,9 @@
 //! An app describes its own views with the same pieces:
 //!
 //! ```
-//! use restauth::pipeline::openapi::{Describer, Guard, Op, json_response, object, string};
+//! use restauth::pipeline::openapi::{
+//!     Describer, Guard, Op, json_response, required_object, string,
+//! };
 //! use restauth::{AuthClass, Settings};
 //!
 //! let settings = Settings::default();
@@ -24,7 +26,7 @@
 //! let mine = d.document(
 //!     &[("app", "The app's own views")],
 //!     vec![("/api/profile/".to_owned(), d.get(profile, true))],
-//!     vec![("Profile", object([("username", string())], &["username"]).into())],
+//!     vec![("Profile", required_object([("username", string())]).into())],
 //! );
 //! let mut doc = restauth::token::openapi::document(&settings, "/api-token-auth");
 //! doc.merge(mine);
@@ -519,8 +521,8 @@ pub fn nullable_date_time() -> ObjectBuilder {
 }
 
 /// An object of `fields`, those named in `required` required.
-pub fn object<const N: usize>(
-    fields: [(&str, ObjectBuilder); N],
+pub fn object<'a>(
+    fields: impl IntoIterator<Item = (&'a str, ObjectBuilder)>,
     required: &[&str],
 ) -> ObjectBuilder {
     let mut o = ObjectBuilder::new().schema_type(Type::Object);
@@ -529,6 +531,22 @@ pub fn object<const N: usize>(
     }
     for name in required {
         o = o.required(*name);
+    }
+    o
+}
+
+/// An object of `fields`, every one of them required.
+pub fn required_object<'a>(
+    fields: impl IntoIterator<Item = (&'a str, ObjectBuilder)>,
+) -> ObjectBuilder {
+    let mut o = ObjectBuilder::new().schema_type(Type::Object);
+    let mut names = Vec::new();
+    for (name, schema) in fields {
+        o = o.property(name, schema);
+        names.push(name);
+    }
+    for name in names {
+        o = o.required(name);
     }
     o
 }
@@ -543,11 +561,7 @@ pub fn credentials_schema(settings: &Settings) -> (&'static str, RefOr<Schema>) 
     let field = settings.user.username_field.as_str();
     (
         "Credentials",
-        object(
-            [(field, string()), ("password", string())],
-            &[field, "password"],
-        )
-        .into(),
+        required_object([(field, string()), ("password", string())]).into(),
     )
 }
 
@@ -662,7 +676,7 @@ pub fn credentials_body() -> RequestBody {
 /// A body of one required string field.
 pub fn one_field_body(field: &str, description: &str) -> RequestBody {
     parsed_body(
-        object([(field, string().description(Some(description)))], &[field]).into(),
+        required_object([(field, string().description(Some(description)))]).into(),
         true,
     )
 }

@@ -6,7 +6,7 @@ use utoipa::openapi::OpenApi;
 use crate::core::settings::{AuthClass, Settings};
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SharedResponse, boolean, credentials_body, credentials_schema,
-    csrf_header, integer, json_response, object, string,
+    csrf_header, integer, json_response, required_object, string,
 };
 
 /// The session views at `/api/auth/…` and the pages at `[session] login_url` and `logout_url`,
@@ -50,24 +50,14 @@ pub fn document(settings: &Settings) -> OpenApi {
     ];
     #[cfg(feature = "html-login")]
     let paths = paths.into_iter().chain(pages(&d)).collect();
-    let user = object(
-        [
-            ("id", integer()),
-            ("username", string()),
-            ("email", string()),
-            ("first_name", string()),
-            ("last_name", string()),
-            ("is_staff", boolean()),
-        ],
-        &[
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "is_staff",
-        ],
-    );
+    let user = required_object([
+        ("id", integer()),
+        ("username", string()),
+        ("email", string()),
+        ("first_name", string()),
+        ("last_name", string()),
+        ("is_staff", boolean()),
+    ]);
     d.document(
         &[("session", "Django sessions and CSRF")],
         paths,
@@ -76,7 +66,7 @@ pub fn document(settings: &Settings) -> OpenApi {
             ("User", user.into()),
             (
                 "CsrfToken",
-                object([("csrfToken", string())], &["csrfToken"]).into(),
+                required_object([("csrfToken", string())]).into(),
             ),
         ],
     )
@@ -86,7 +76,7 @@ pub fn document(settings: &Settings) -> OpenApi {
 #[cfg(feature = "html-login")]
 fn pages(d: &Describer<'_>) -> Vec<(String, utoipa::openapi::PathItem)> {
     use crate::pipeline::openapi::{
-        csrf_form_body, html_response, parsed_body, query_parameter, redirect_response,
+        csrf_form_body, html_response, object, parsed_body, query_parameter, redirect_response,
     };
     use utoipa::openapi::HttpMethod;
 

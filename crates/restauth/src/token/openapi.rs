@@ -1,12 +1,20 @@
 //! The OpenAPI description of [`router`](super::router): DRF's `obtain_auth_token`.
 
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::{ObjectBuilder, OpenApi};
 
+use super::KEY_LENGTH;
 use crate::core::settings::Settings;
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, json_response,
-    object, slashed, string,
+    required_object, slashed, string,
 };
+
+/// A key as it is shown once: DRF's 40 lowercase hex characters.
+pub fn key() -> ObjectBuilder {
+    string()
+        .pattern(Some(format!("^[0-9a-f]{{{KEY_LENGTH}}}$")))
+        .description(Some("40 hex characters, shown once"))
+}
 
 /// Where DRF's documentation, and the `restauth` server, mount the view.
 pub const PATH: &str = "/api-token-auth/";
@@ -30,15 +38,7 @@ pub fn document(settings: &Settings, path: &str) -> OpenApi {
     .body(credentials_body())
     .respond("200", json_response("The new token", "Token"))
     .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
-    let token = object(
-        [(
-            "token",
-            string()
-                .pattern(Some("^[0-9a-f]{40}$"))
-                .description(Some("40 hex characters, shown once")),
-        )],
-        &["token"],
-    );
+    let token = required_object([("token", key())]);
     d.document(
         &[("token", "DRF's TokenAuthentication")],
         vec![(slashed(path), d.post(op, true))],
