@@ -9,13 +9,6 @@ use crate::pipeline::openapi::{
     required_object, slashed, string,
 };
 
-/// A key as it is shown once: DRF's 40 lowercase hex characters.
-pub fn key() -> ObjectBuilder {
-    string()
-        .pattern(Some(format!("^[0-9a-f]{{{KEY_LENGTH}}}$")))
-        .description(Some("40 hex characters, shown once"))
-}
-
 /// Where DRF's documentation, and the `restauth` server, mount the view.
 pub const PATH: &str = "/api-token-auth/";
 
@@ -44,4 +37,11 @@ pub fn document(settings: &Settings, path: &str) -> OpenApi {
         vec![(slashed(path), d.post(op, true))],
         vec![credentials_schema(settings), ("Token", token.into())],
     )
+}
+
+/// A key as it is shown once: DRF's 40 lowercase hex characters.
+pub fn key() -> ObjectBuilder {
+    string()
+        .pattern(Some(format!("^[0-9a-f]{{{KEY_LENGTH}}}$")))
+        .description(Some(format!("{KEY_LENGTH} hex characters, shown once")))
 }
