@@ -1,5 +1,6 @@
 //! The demo views: how an application protects its own routes with restauth — JSON views
-//! behind each permission class, and an HTML page behind the session login.
+//! behind each permission class, and an HTML page behind the session login — and their
+//! OpenAPI description, as an app describes its own views beside the library's.
 
 use std::sync::Arc;
 
@@ -9,12 +10,21 @@ use axum::response::Response;
 use axum::routing::get;
 use http::StatusCode;
 use restauth::core::error::json_response;
+use restauth::pipeline::openapi::{
+    self as doc, Describer, FORM, Guard, JSON, MULTIPART, Op, SharedResponse, boolean,
+    html_response, nullable_string, redirect_response, required_object, string,
+};
 use restauth::session::{LoginRequired, SessionService, Templates};
 use restauth::{
     ApiView, AuthClass, Body, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
-    MaybeUser, Policy, Restauth,
+    MaybeUser, Policy, Restauth, Settings,
 };
 use serde_json::json;
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+use utoipa::openapi::{
+    ContentBuilder, HttpMethod, ObjectBuilder, OpenApi, RefOr, Required, Schema, Type,
+};
 
 /// Every authentication class, in the order the explicit demo views declare them.
 const ALL_CLASSES: [AuthClass; 4] = [
@@ -151,4 +161,162 @@ async fn echo(MaybeUser(user): MaybeUser, Body(body): Body<serde_json::Value>) -
         "received": body,
         "username": user.as_ref().map(|u| u.username.as_str()),
     }))
+}
+
+/// The OpenAPI description of [`router`]'s views, for the server's document.
+pub fn openapi(settings: &Settings) -> OpenApi {
+    let d = Describer::new(settings);
+    let defaults = || d.defaults();
+    let all = || ALL_CLASSES.to_vec();
+    let view = |id, summary, guard, schema: &str| {
+        let op = Op::new(id, "demo", summary, guard)
+            .respond("200", doc::json_response("The view's answer", schema));
+        d.get(op, true)
+    };
+    let echo = |id, summary, guard| {
+        let op = Op::new(id, "demo", summary, guard)
+            .describe("Returns the parsed body (JSON, form or multipart) and the user.")
+            .body(any_body())
+            .respond("200", doc::json_response("What was received", "Echo"))
+            .respond_with(&[SharedResponse::BadRequest]);
+        d.post(op, true)
+    };
+    let page = Op::new(
+        "dashboard_page",
+        "demo",
+        "The demo dashboard page",
+        Guard::Open,
+    )
+    .describe(format!(
+        "HTML greeting for the user of the `{}` cookie; without a live session, a redirect to \
+         the login page.",
+        settings.session.cookie_name
+    ))
+    .respond("200", html_response("The dashboard"))
+    .respond("302", redirect_response("Not logged in: to the login page"))
+    .respond_with(&[SharedResponse::NotAcceptable]);
+    let mut readonly = view(
+        "readonly_or_auth_read",
+        "IsAuthenticatedOrReadOnly: reading is open",
+        Guard::Optional(all()),
+        "Public",
+    );
+    readonly.merge_operations(echo(
+        "readonly_or_auth_write",
+        "IsAuthenticatedOrReadOnly: writing needs a user",
+        Guard::Required(all()),
+    ));
+    let paths = vec![
+        ("/dashboard/", d.item(HttpMethod::Get, page)),
+        (
+            "/api/dashboard/",
+            view(
+                "dashboard",
+                "IsAuthenticated, default classes",
+                Guard::Required(defaults()),
+                "Dashboard",
+            ),
+        ),
+        (
+            "/api/profile/",
+            view(
+                "profile",
+                "IsAuthenticated, TokenAuthentication",
+                Guard::Required(vec![AuthClass::Token]),
+                "Profile",
+            ),
+        ),
+        (
+            "/api/jwt/profile/",
+            view(
+                "jwt_profile",
+                "IsAuthenticated, JWTAuthentication",
+                Guard::Required(vec![AuthClass::Jwt]),
+                "Profile",
+            ),
+        ),
+        (
+            "/api/public/",
+            view("public", "AllowAny", Guard::Optional(all()), "Public"),
+        ),
+        (
+            "/api/admin-only/",
+            view(
+                "admin_only",
+                "IsAdminUser (is_staff)",
+                Guard::Required(all()),
+                "AdminOnly",
+            ),
+        ),
+        ("/api/readonly-or-auth/", readonly),
+        (
+            "/api/echo/",
+            echo(
+                "echo",
+                "IsAuthenticated, default classes",
+                Guard::Required(defaults()),
+            ),
+        ),
+    ];
+    d.document(
+        &[(
+            "demo",
+            "Demo views: how routes are protected ([server] demo_views)",
+        )],
+        paths.into_iter().map(|(p, i)| (p.to_owned(), i)).collect(),
+        schemas(),
+    )
+}
+
+/// Any JSON; a form or multipart body as text fields.
+fn any_body() -> RequestBody {
+    let fields = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::from(string())))
+    };
+    let mut b = RequestBodyBuilder::new()
+        .required(Some(Required::False))
+        .content(
+            JSON,
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(SchemaType::AnyValue)))
+                .build(),
+        );
+    for media in [FORM, MULTIPART] {
+        b = b.content(media, ContentBuilder::new().schema(Some(fields())).build());
+    }
+    b.build()
+}
+
+fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+    let username = || ("username", string());
+    let parsed = ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .description(Some("The parsed body"));
+    vec![
+        ("Dashboard", required_object([("message", string())])),
+        (
+            "Profile",
+            required_object([username(), ("email", string())]),
+        ),
+        (
+            "Public",
+            required_object([
+                ("authenticated", boolean()),
+                ("username", nullable_string()),
+            ]),
+        ),
+        (
+            "AdminOnly",
+            required_object([username(), ("is_staff", boolean())]),
+        ),
+        (
+            "Echo",
+            required_object([("received", parsed), ("username", nullable_string())]),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, schema)| (name, schema.into()))
+    .collect()
 }

@@ -107,6 +107,10 @@ fn mounted_routes() -> BTreeSet<String> {
     let elsewhere = ["&format!(\"{PATH}/{{*original}}\")", "/metrics"];
     let mut routes = BTreeSet::new();
     for file in files {
+        // `Views`, which mounts the routes others give it, mounts none of its own.
+        if file.ends_with("pipeline/view.rs") {
+            continue;
+        }
         let source = std::fs::read_to_string(&file).expect("source");
         for (at, _) in source.match_indices(".route(") {
             let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -135,8 +139,8 @@ fn mounted_routes() -> BTreeSet<String> {
                 match configured.iter().find(|(e, _)| *e == expression) {
                     Some((_, path)) => (*path).to_owned(),
                     None => panic!(
-                        "{}: a route at `{expression}`: describe it in src/openapi.rs and name \
-                         its default path in this test",
+                        "{}: a route at `{expression}`: describe it in its folder's openapi.rs \
+                         and name its default path in this test",
                         file.display()
                     ),
                 }

@@ -115,6 +115,11 @@
 //!
 //! `examples/notes.rs` shows both at full length, in the DRF tutorial's shape, tested over HTTP.
 //!
+//! With the cargo feature `openapi`, each feature folder describes its routes in OpenAPI 3.1
+//! beside them (`token::openapi::document`, …, from the settings), `restauth::openapi(&settings)`
+//! gives the document of every route the settings enable, and `pipeline::openapi` the builders
+//! an app describes its own views with.
+//!
 //! The tokens are DRF's 40-hex keys, stored only as SHA-256 digests; passwords are Argon2id,
 //! hashed on a bounded blocking pool; the hot path answers from an in-process cache.
 
@@ -153,5 +158,7 @@ pub use crate::pipeline::permissions::{
 pub use crate::pipeline::policy::{Access, CurrentUser, MaybeUser, Policy};
 pub use crate::pipeline::throttling::ThrottleClass;
 pub use crate::pipeline::view::ApiView;
+#[cfg(feature = "openapi")]
+pub use crate::restauth::openapi;
 pub use crate::restauth::{Builder, Restauth};
 pub use serve::{ServeOptions, serve, serve_with_shutdown, shutdown_signal};

@@ -102,6 +102,55 @@ impl Restauth {
     pub fn admin(&self) -> crate::admin::AdminService {
         crate::admin::AdminService::new(self.ctx.clone())
     }
+
+    /// The OpenAPI description of the library's routes these settings enable: [`openapi()`]
+    /// of [`settings`](Context::settings).
+    #[cfg(feature = "openapi")]
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        openapi(self.settings())
+    }
+}
+
+/// The OpenAPI 3.1 description of every route of the library that `settings` enable, at the
+/// paths its routers mount them: the token view (at `/api-token-auth/`), simplejwt's views and
+/// the JWKS, the session views and (with `html-login`) the login pages at `[session]
+/// login_url` and `logout_url`, the devices views and the account page, the staff API,
+/// `/auth/forward/` when `[forward_auth] enabled`, and djoser's endpoints under `[accounts]
+/// prefix` (with `email`).
+///
+/// Paths, field, cookie and header names follow the settings, as the routes do; it needs no
+/// store, so it can be printed without one. An app that mounts only some routers, or the token
+/// view elsewhere, merges the parts it mounts instead (`token::openapi::document(&settings,
+/// path)`, `jwt::openapi::document(&settings)`, …); its own views can be described with
+/// [`pipeline::openapi`](crate::pipeline::openapi). `OpenApi::merge` joins the operations of
+/// a path and keeps the first schema or response of a name.
+///
+/// ```
+/// use restauth::Settings;
+///
+/// let settings = Settings::default();
+/// let doc = restauth::openapi(&settings);
+/// assert!(doc.paths.paths["/api-token-auth/"].post.is_some());
+/// // Served as any JSON, e.g. from an axum handler:
+/// let json: String = doc.to_json().expect("a document serialises");
+/// assert!(json.starts_with(r#"{"openapi":"3.1."#));
+/// ```
+#[cfg(feature = "openapi")]
+pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
+    let mut doc = crate::token::openapi::document(settings, crate::token::openapi::PATH);
+    let parts = [
+        crate::jwt::openapi::document(settings),
+        crate::session::openapi::document(settings),
+        crate::devices::openapi::document(settings),
+        crate::admin::openapi::document(settings),
+        crate::forward::openapi::document(settings),
+        #[cfg(feature = "email")]
+        crate::accounts::openapi::document(settings),
+    ];
+    for part in parts {
+        doc.merge(part);
+    }
+    doc
 }
 
 /// Builds a [`Restauth`] with an app's own authentication classes beside the built-in ones.

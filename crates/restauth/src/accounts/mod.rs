@@ -9,6 +9,8 @@
 //! 204 after the same work whether or not the address is known.
 
 mod mail;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod page;
 pub mod reset_token;
 pub mod routes;

@@ -3,6 +3,8 @@
 //! and deactivate, activate or revoke all of a user's credentials — what the management
 //! commands do, over HTTP, with audit events naming the staff member who acted.
 
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod routes;
 
 pub use routes::router;

@@ -8,6 +8,8 @@
 //! clear the caches and announce themselves to every process sharing the store, as the other
 //! revoke paths do.
 
+#[cfg(feature = "openapi")]
+pub mod openapi;
 #[cfg(feature = "html-login")]
 mod page;
 pub mod routes;

@@ -23,6 +23,8 @@
 //! is 200 with the user in `X-Auth-User`, `X-Auth-User-Id` and `X-Auth-Is-Staff` (names
 //! configurable), for the proxy to hand to the application.
 
+#[cfg(feature = "openapi")]
+pub mod openapi;
 use std::convert::Infallible;
 use std::sync::Arc;
 

@@ -32,6 +32,8 @@ pub use error::{BadAuthorizationHeader, JwtConfigError, TokenError, token_not_va
 pub use service::{JwtService, Pair, token_not_valid};
 
 pub mod authentication;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod routes;
 
 pub use authentication::JwtAuthentication;

@@ -10,6 +10,8 @@ pub mod authentication;
 pub(crate) mod context;
 pub mod hosts;
 pub(crate) mod negotiation;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod parsers;
 pub mod permissions;
 pub mod policy;

@@ -5,6 +5,8 @@
 pub mod authentication;
 pub mod cookies;
 pub mod csrf;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 #[cfg(feature = "html-login")]
 pub(crate) mod pages;
 pub mod routes;

@@ -5,6 +5,8 @@
 //! usable key and the index comparison leaks nothing about one. A user may hold several tokens.
 
 pub mod authentication;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod routes;
 
 pub use authentication::TokenAuthentication;

@@ -1,0 +1,272 @@
+//! The OpenAPI description of [`router`](super::router): djoser's endpoints under
+//! `[accounts] prefix`, and restauth's password reset page.
+
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+use utoipa::openapi::{HttpMethod, ObjectBuilder, OpenApi, PathItem, Required, Type};
+
+use super::routes::prefix;
+use crate::core::settings::{AuthClass, Settings};
+use crate::pipeline::openapi::{
+    Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, empty_response,
+    html_response, integer, json_response, object, one_field_body, parsed_body, required_object,
+    string,
+};
+
+/// The endpoints `[accounts]` enables (none when `enabled = false`, or on a Django project's
+/// tables, where the server does not mount them), and their schemas.
+pub fn document(settings: &Settings) -> OpenApi {
+    let d = Describer::new(settings);
+    if !settings.serves_accounts() {
+        return d.document(&[], Vec::new(), Vec::new());
+    }
+    let base = prefix(&settings.accounts);
+    let at = |path: &str| format!("{base}{path}");
+    let signed_in = || Guard::Required(d.defaults());
+    let anyone = || Guard::Optional(d.defaults());
+    let set_password = Op::new(
+        "users_set_password",
+        "accounts",
+        "Change the password",
+        signed_in(),
+    )
+    .describe(
+        "`new_password` (Django's validators) and `current_password` (checked behind the login \
+         throttles). Every other token, session and JWT of the user ends; the token or session \
+         that made the call keeps working (a JWT caller's tokens end too).",
+    )
+    .body(fields_body(&["new_password", "current_password"], true))
+    .respond("204", empty_response("Changed"))
+    .respond_with(&[SharedResponse::Throttled]);
+    let reset = Op::new(
+        "users_reset_password",
+        "accounts",
+        "Ask for a password reset mail",
+        anyone(),
+    )
+    .describe(
+        "Mails a reset link to the active accounts of `email`. The answer is the same whether \
+         or not such an account exists.",
+    )
+    .body(fields_body(&["email"], true))
+    .respond("204", empty_response("Accepted"))
+    .respond_with(&[SharedResponse::Unavailable]);
+    let confirm = Op::new(
+        "users_reset_password_confirm",
+        "accounts",
+        "Set a new password from a reset link",
+        anyone(),
+    )
+    .describe(
+        "The `uid` and `token` of the mailed link, and `new_password`. A link works once, and \
+         for `[accounts] password_reset_timeout`.",
+    )
+    .body(fields_body(&["uid", "token", "new_password"], true))
+    .respond("204", empty_response("The password is set"));
+    let field = &settings.user.username_field;
+    let login = Op::new(
+        "token_login",
+        "accounts",
+        "Obtain a token (djoser)",
+        anyone(),
+    )
+    .describe(format!(
+        "djoser's `token/login/`: `{field}` and `password` give a new token as `auth_token`. \
+         Failed logins count towards the login throttles."
+    ))
+    .body(credentials_body())
+    .respond("200", json_response("The new token", "AuthToken"))
+    .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
+    let logout = Op::new(
+        "token_logout",
+        "accounts",
+        "Revoke the calling token (djoser)",
+        Guard::Required(vec![AuthClass::Token]),
+    )
+    .describe("Ends the token that authenticated the request, that one only.")
+    .respond("204", empty_response("Revoked"));
+    let mut paths = vec![
+        (at("users/me/"), me(&d)),
+        (at("users/set_password/"), d.post(set_password, true)),
+        (at("users/reset_password/"), d.post(reset, true)),
+        (at("users/reset_password_confirm/"), d.post(confirm, true)),
+        (at("token/login/"), d.post(login, true)),
+        (at("token/logout/"), d.post(logout, false)),
+        (at("password/reset/confirm/{uid}/{token}/"), reset_page(&d)),
+    ];
+    if settings.accounts.registration {
+        let register = Op::new("users_create", "accounts", "Register", anyone())
+            .describe(
+                "`username`, `email` (optional) and `password` (Django's validators). With \
+                 `[accounts] send_activation_email`, the account is inactive until the mailed \
+                 link is used.",
+            )
+            .body(parsed_body(
+                object(
+                    [
+                        ("username", string()),
+                        ("email", string()),
+                        ("password", string()),
+                    ],
+                    &["username", "password"],
+                )
+                .into(),
+                true,
+            ))
+            .respond("201", json_response("The new user", "AccountUser"))
+            .respond_with(&[SharedResponse::Unavailable]);
+        let activation = Op::new(
+            "users_activation",
+            "accounts",
+            "Activate an account",
+            anyone(),
+        )
+        .describe("The `uid` and `token` of the activation mail. An active account answers 403.")
+        .body(fields_body(&["uid", "token"], true))
+        .respond("204", empty_response("Activated"));
+        paths.push((at("users/"), d.post(register, true)));
+        paths.push((at("users/activation/"), d.post(activation, true)));
+    }
+    let user = required_object([
+        ("email", string()),
+        ("id", integer()),
+        ("username", string()),
+    ])
+    .description(Some("djoser's `UserSerializer`"));
+    let token = required_object([("auth_token", crate::token::openapi::key())]);
+    d.document(
+        &[(
+            "accounts",
+            "djoser's user endpoints: the current user, password change and reset, \
+             registration ([accounts])",
+        )],
+        paths,
+        vec![
+            credentials_schema(settings),
+            ("AccountUser", user.into()),
+            ("AuthToken", token.into()),
+        ],
+    )
+}
+
+/// A body of string fields, each of them required when `all_required`, else none.
+fn fields_body(names: &[&str], all_required: bool) -> RequestBody {
+    let mut o = ObjectBuilder::new().schema_type(Type::Object);
+    for name in names {
+        o = o.property(*name, string());
+        if all_required {
+            o = o.required(*name);
+        }
+    }
+    parsed_body(o.into(), true)
+}
+
+/// `users/me/`: read, update (`email` only), delete.
+fn me(d: &Describer<'_>) -> PathItem {
+    let signed_in = || Guard::Required(d.defaults());
+    let body_errors = [
+        SharedResponse::BadRequest,
+        SharedResponse::PayloadTooLarge,
+        SharedResponse::UnsupportedMediaType,
+    ];
+    let email = || string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)));
+    let me_body = || parsed_body(object([("email", email())], &[]).into(), false);
+    let get = Op::new("users_me_read", "accounts", "The current user", signed_in())
+        .describe("djoser's `users/me/`: `email`, `id` and `username`.")
+        .respond("200", json_response("The user", "AccountUser"));
+    let mut item = d.get(get, true);
+    for (method, id, summary) in [
+        (
+            HttpMethod::Put,
+            "users_me_update",
+            "Update the current user",
+        ),
+        (
+            HttpMethod::Patch,
+            "users_me_partial_update",
+            "Update the current user (partial)",
+        ),
+    ] {
+        let op = Op::new(id, "accounts", summary, signed_in())
+            .describe(
+                "Only `email` is writable (`id` and `username` are read-only). With `[accounts] \
+                 send_activation_email`, a new address makes the account inactive until the \
+                 activation mail sent to it is used.",
+            )
+            .body(me_body())
+            .respond("200", json_response("The user", "AccountUser"));
+        let op = d.api_view(op).respond_with(&body_errors);
+        item.merge_operations(d.item(method, op));
+    }
+    let delete = Op::new(
+        "users_me_delete",
+        "accounts",
+        "Delete the current user",
+        signed_in(),
+    )
+    .describe(
+        "Needs `current_password` (checked behind the login throttles); every token and \
+         session of the user ends with it.",
+    )
+    .body(one_field_body("current_password", "The user's password"))
+    .respond("204", empty_response("Deleted"))
+    .respond_with(&[SharedResponse::Throttled]);
+    let delete = d.api_view(delete).respond_with(&body_errors);
+    item.merge_operations(d.item(HttpMethod::Delete, delete));
+    item
+}
+
+/// restauth's page for a mailed reset link.
+fn reset_page(d: &Describer<'_>) -> PathItem {
+    let param = |name: &str| -> Parameter {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(string()))
+            .build()
+    };
+    let get = Op::new(
+        "password_reset_page",
+        "accounts",
+        "The password reset page",
+        Guard::Open,
+    )
+    .describe(
+        "The HTML form a mailed link opens (when `[accounts] password_reset_confirm_url` is \
+         unset), or a page saying the link is not valid.",
+    )
+    .parameter(param("uid"))
+    .parameter(param("token"))
+    .respond(
+        "200",
+        html_response("The form, or why the link is not valid"),
+    )
+    .respond_with(&[SharedResponse::NotAcceptable]);
+    let post = Op::new(
+        "password_reset_page_submit",
+        "accounts",
+        "Submit the password reset page",
+        Guard::Open,
+    )
+    .describe(
+        "`new_password1` and `new_password2` with the CSRF token in `csrfmiddlewaretoken`. The \
+         page again, with Django's validator messages, or saying the password is set.",
+    )
+    .parameter(param("uid"))
+    .parameter(param("token"))
+    .body(fields_body(
+        &["new_password1", "new_password2", "csrfmiddlewaretoken"],
+        false,
+    ))
+    .respond(
+        "200",
+        html_response("The page again, or the password is set"),
+    )
+    .respond("403", json_response("CSRF verification failed", "Detail"))
+    .respond_with(&SharedResponse::FORM_PAGE);
+    let mut item = d.item(HttpMethod::Get, get);
+    item.merge_operations(d.item(HttpMethod::Post, post));
+    item
+}

@@ -1,0 +1,47 @@
+//! The OpenAPI description of [`router`](super::router): DRF's `obtain_auth_token`.
+
+use utoipa::openapi::{ObjectBuilder, OpenApi};
+
+use super::KEY_LENGTH;
+use crate::core::settings::Settings;
+use crate::pipeline::openapi::{
+    Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, json_response,
+    required_object, slashed, string,
+};
+
+/// Where DRF's documentation, and the `restauth` server, mount the view.
+pub const PATH: &str = "/api-token-auth/";
+
+/// The token view mounted at `path` (with or without its trailing slash, as given to
+/// [`router`](super::router)), and its schemas.
+pub fn document(settings: &Settings, path: &str) -> OpenApi {
+    let d = Describer::new(settings);
+    let field = &settings.user.username_field;
+    let op = Op::new(
+        "obtain_auth_token",
+        "token",
+        "Obtain a DRF token",
+        Guard::Optional(d.defaults()),
+    )
+    .describe(format!(
+        "DRF's `obtain_auth_token`: `{field}` and `password` give a new 40-hex token (every \
+         login issues one; the key is shown only here). Failed logins count towards the login \
+         throttles."
+    ))
+    .body(credentials_body())
+    .respond("200", json_response("The new token", "Token"))
+    .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
+    let token = required_object([("token", key())]);
+    d.document(
+        &[("token", "DRF's TokenAuthentication")],
+        vec![(slashed(path), d.post(op, true))],
+        vec![credentials_schema(settings), ("Token", token.into())],
+    )
+}
+
+/// A key as it is shown once: DRF's 40 lowercase hex characters.
+pub fn key() -> ObjectBuilder {
+    string()
+        .pattern(Some(format!("^[0-9a-f]{{{KEY_LENGTH}}}$")))
+        .description(Some(format!("{KEY_LENGTH} hex characters, shown once")))
+}
