@@ -203,12 +203,12 @@ fn repo_file(path: &str) -> String {
 }
 
 #[test]
-fn the_readme_shows_the_tested_nginx_config() {
-    let readme = repo_file("README.md");
+fn the_manual_shows_the_tested_nginx_config() {
+    let chapter = repo_file("docs/src/production.md");
     let config = repo_file("docs/nginx-forward-auth.conf");
     assert!(
-        readme.contains(&format!("```nginx\n{config}```")),
-        "README.md must show docs/nginx-forward-auth.conf as it is"
+        chapter.contains(&format!("```nginx\n{config}```")),
+        "docs/src/production.md must show docs/nginx-forward-auth.conf as it is"
     );
 }
 

@@ -38,7 +38,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let mut settings = Settings::default();
     settings.database.url = "sqlite://example.db".into();
-    // A real application loads this from its configuration (Settings::load).
+    // A real application reads this from its own configuration: `Settings` deserialises from
+    // the keys of restauth.toml (reading the file itself is the restauth server's job).
     settings.secret_key = Some(Secret(
         std::env::var("EXAMPLE_SECRET_KEY")
             .unwrap_or_else(|_| "example-only-secret-key-change-me-0123456789".into()),

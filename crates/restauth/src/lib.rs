@@ -162,3 +162,15 @@ pub use crate::pipeline::view::ApiView;
 pub use crate::restauth::openapi;
 pub use crate::restauth::{Builder, Restauth};
 pub use serve::{ServeOptions, serve, serve_with_shutdown, shutdown_signal};
+
+// The README's and the book's Rust blocks are doc tests of this crate, compiled against today's
+// API (and run, unless `no_run`): a change that breaks them breaks the tests, not the manual.
+// One item a file; `crates/restauth-server/tests/docs_links.rs` fails on a chapter with Rust
+// blocks that is missing here.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeFrontPage;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/src/library.md")]
+pub struct BookLibrary;

@@ -1,4 +1,4 @@
-//! The README's library snippet is `examples/quickstart.rs`, word for word, and it serves.
+//! The library chapter's first snippet is `examples/quickstart.rs`, word for word, and it serves.
 //!
 //! The example is compiled in here rather than its binary spawned: `cargo test --test
 //! quickstart_example` does not build examples, and a server bound here on port 0 needs no
@@ -12,24 +12,26 @@ use reqwest::StatusCode;
 use restauth::{NewAccount, Restauth, ServeOptions};
 use serde_json::{Value, json};
 
-const README: &str = include_str!("../../../README.md");
+const CHAPTER: &str = include_str!("../../../docs/src/library.md");
 const EXAMPLE: &str = include_str!("../examples/quickstart.rs");
-const SECTION: &str = "## Using the library in your axum app";
+const SECTION: &str = "## A first app";
+/// The fence of a block that compiles but does not run (it serves until stopped).
+const FENCE: &str = "```rust,no_run\n";
 
-/// The first Rust block of the README's library section.
-fn readme_block() -> &'static str {
-    let section = README
+/// The first Rust block of the library chapter's first section.
+fn chapter_block() -> &'static str {
+    let section = CHAPTER
         .find(SECTION)
-        .map(|i| &README[i..])
-        .expect("the README's library section");
-    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+        .map(|i| &CHAPTER[i..])
+        .expect("the library chapter's first section");
+    let start = section.find(FENCE).expect("a rust block") + FENCE.len();
     let len = section[start..].find("\n```\n").expect("the block's end") + 1;
     &section[start..start + len]
 }
 
 #[test]
-fn the_readme_block_is_the_example_word_for_word() {
-    let block = readme_block();
+fn the_library_chapter_block_is_the_example_word_for_word() {
+    let block = chapter_block();
     if block != EXAMPLE {
         let line = block
             .lines()
@@ -37,8 +39,8 @@ fn the_readme_block_is_the_example_word_for_word() {
             .position(|(a, b)| a != b)
             .map_or_else(|| "their ends".to_owned(), |n| format!("line {}", n + 1));
         panic!(
-            "README.md's block under \"{SECTION}\" and crates/restauth/examples/quickstart.rs \
-             differ at {line}: copy one onto the other"
+            "docs/src/library.md's block under \"{SECTION}\" and \
+             crates/restauth/examples/quickstart.rs differ at {line}: copy one onto the other"
         );
     }
 }
