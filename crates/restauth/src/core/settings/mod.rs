@@ -291,7 +291,7 @@ pub struct DatabaseSettings {
     /// server's `search_path` (normally `public`).
     pub schema: Option<String>,
     /// `"restauth"` (default): restauth's own tables. `"django"`: a live Django project's
-    /// tables, shared with Django (see the README, "Beside a Django project").
+    /// tables, shared with Django (see the book's chapter "Beside a Django project").
     pub schema_flavor: SchemaFlavor,
     /// Django schema: the user model's table (a custom user model: e.g. `accounts_user`).
     pub django_user_table: String,

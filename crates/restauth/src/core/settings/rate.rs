@@ -24,7 +24,7 @@ impl FromStr for Rate {
     type Err = RateParseError;
 
     /// Reads DRF's format, but the whole period word counts: DRF reads only its first letter,
-    /// so `"2/month"` would be two a minute. Only the spellings listed in the README are
+    /// so `"2/month"` would be two a minute. Only the spellings the throttling chapter lists are
     /// accepted; there is no multiplier (`"5/10m"` is rejected, not read as a looser limit).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || RateParseError(s.to_owned());
