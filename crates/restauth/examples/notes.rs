@@ -16,17 +16,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::Json;
-use restauth::core::error::ValidationErrors;
 use restauth::core::settings::Secret;
 use restauth::pipeline::Context;
 use restauth::pipeline::authentication::{Authenticator, Outcome};
 use restauth::pipeline::permissions::{ObjectPermission, RequestInfo};
 use restauth::{
     Access, ApiView, AuthInfo, Body, CurrentUser, Error, Identity, IsAuthenticatedOrReadOnly,
-    NewAccount, RequestData, Restauth, ServeOptions, Settings,
+    NewAccount, Path, RequestData, Restauth, ServeOptions, Settings, ValidationErrors,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -217,18 +216,18 @@ async fn create(
 
 async fn retrieve(
     State(notes): State<Notes>,
-    Path(id): Path<String>,
+    Path(id): Path<u64>,
     access: Access,
 ) -> Result<Json<Note>, Error> {
     let table = notes.lock();
-    let note = table.rows.get(&note_id(&id)?).ok_or(Error::NotFound)?;
+    let note = table.rows.get(&id).ok_or(Error::NotFound)?;
     access.check_object(note)?;
     Ok(Json(note.clone()))
 }
 
 async fn update(
     notes: State<Notes>,
-    id: Path<String>,
+    id: Path<u64>,
     access: Access,
     Body(data): Body<RequestData>,
 ) -> Result<Json<Note>, Error> {
@@ -237,7 +236,7 @@ async fn update(
 
 async fn partial_update(
     notes: State<Notes>,
-    id: Path<String>,
+    id: Path<u64>,
     access: Access,
     Body(data): Body<RequestData>,
 ) -> Result<Json<Note>, Error> {
@@ -247,13 +246,13 @@ async fn partial_update(
 /// PUT and PATCH: the object check first, as DRF's `get_object`, then validation.
 fn save(
     State(notes): State<Notes>,
-    Path(id): Path<String>,
+    Path(id): Path<u64>,
     access: Access,
     data: RequestData,
     partial: bool,
 ) -> Result<Json<Note>, Error> {
     let mut table = notes.lock();
-    let note = table.rows.get_mut(&note_id(&id)?).ok_or(Error::NotFound)?;
+    let note = table.rows.get_mut(&id).ok_or(Error::NotFound)?;
     access.check_object(&*note)?;
     let (title, text) = fields(&data, partial)?;
     if let Some(title) = title {
@@ -267,20 +266,15 @@ fn save(
 
 async fn destroy(
     State(notes): State<Notes>,
-    Path(id): Path<String>,
+    // DRF's `<int:pk>`: anything else is a 404, as Django's resolver answers it.
+    Path(id): Path<u64>,
     access: Access,
 ) -> Result<StatusCode, Error> {
     let mut table = notes.lock();
-    let id = note_id(&id)?;
     let note = table.rows.get(&id).ok_or(Error::NotFound)?;
     access.check_object(note)?;
     table.rows.remove(&id);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// DRF's `<int:pk>`: anything else matches no note.
-fn note_id(id: &str) -> Result<u64, Error> {
-    id.parse().map_err(|_| Error::NotFound)
 }
 
 /// The serializer: `title` and `text` are `CharField`s; a partial update (PATCH) validates

@@ -147,11 +147,13 @@ pub mod store;
 pub mod token;
 
 pub use crate::core::clock::now;
+pub use crate::core::error::ValidationErrors;
 pub use crate::core::error::{Error, Result};
 pub use crate::core::settings::{AuthClass, ClassName, PermissionClass, Settings};
 pub use crate::core::user::{AuthInfo, Identity, User};
 pub use crate::pipeline::accounts::NewAccount;
 pub use crate::pipeline::parsers::{Body, RequestData};
+pub use crate::pipeline::path::Path;
 pub use crate::pipeline::permissions::{
     AllowAny, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, Permission, PermissionExt,
 };

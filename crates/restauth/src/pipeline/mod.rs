@@ -13,6 +13,7 @@ pub(crate) mod negotiation;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod parsers;
+pub mod path;
 pub mod permissions;
 pub mod policy;
 pub mod throttling;

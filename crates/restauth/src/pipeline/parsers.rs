@@ -216,28 +216,105 @@ fn multipart(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, Erro
     }
 }
 
-/// A parsed body as `T`, with DRF's serializer errors for a value it cannot take.
-fn read_into<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
+/// A parsed body as `T`, with DRF's serializer errors for a value it cannot take. A form's
+/// values are text: they are read as a form is (`"5"` is a number for a number field, as
+/// DRF's fields read them); a JSON body's are read by type.
+fn read_into<T: DeserializeOwned>(value: Value, form: bool) -> Result<T, Error> {
     if value.is_null() {
         return Err(Error::Validation(ValidationErrors::non_field(
             "No data provided",
         )));
     }
-    let kind = python_type(&value);
-    let object = value.is_object();
-    serde_json::from_value(value).map_err(|e| {
-        Error::Validation(ValidationErrors::non_field(if object {
-            e.to_string()
+    if !value.is_object() {
+        let kind = python_type(&value);
+        return serde_json::from_value(value).map_err(|_| {
+            Error::Validation(ValidationErrors::non_field(format!(
+                "Invalid data. Expected a dictionary, but got {kind}."
+            )))
+        });
+    }
+    let read = if form {
+        // Values are all strings here; the last of a repeated field is already the one kept.
+        let pairs: Vec<(String, String)> = match value {
+            Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let encoded = serde_urlencoded::to_string(&pairs)
+            .map_err(|e| Error::Internal(format!("re-encoding a form: {e}")))?;
+        let parsed = form_pairs(&encoded);
+        serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parsed))
+            .map_err(|e| field_errors(e.path().to_string(), &e.into_inner().to_string()))
+    } else {
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| field_errors(e.path().to_string(), &e.into_inner().to_string()))
+    };
+    read.map_err(Error::Validation)
+}
+
+fn form_pairs(encoded: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(encoded.as_bytes())
+}
+
+/// DRF's message for what serde said of the value at `path` (`.` for the body itself).
+fn field_errors(path: String, message: &str) -> ValidationErrors {
+    let at = |field: &str| -> String {
+        match path.as_str() {
+            "." | "" => field.to_owned(),
+            parent => format!("{parent}.{field}"),
+        }
+    };
+    let (field, text) = if let Some(name) = quoted_after(message, "missing field `") {
+        (at(name), "This field is required.".to_owned())
+    } else if let Some(name) = quoted_after(message, "unknown variant `") {
+        (path.clone(), format!("\"{name}\" is not a valid choice."))
+    } else {
+        let text = if message.starts_with("invalid type: null") {
+            "This field may not be null."
+        } else if message.contains("expected a string") {
+            "Not a valid string."
+        } else if message.contains("expected a boolean")
+            || message.contains("provided string was not `true` or `false`")
+        {
+            "Must be a valid boolean."
+        } else if message.contains("expected i")
+            || message.contains("expected u")
+            || message.contains("invalid digit")
+            || message.contains("number too large")
+        {
+            "A valid integer is required."
+        } else if message.contains("expected f") || message.contains("invalid float") {
+            "A valid number is required."
+        } else if message.contains("expected a sequence") {
+            "Expected a list of items."
         } else {
-            format!("Invalid data. Expected a dictionary, but got {kind}.")
-        }))
-    })
+            message
+        };
+        (path.clone(), text.to_owned())
+    };
+    let mut errors = ValidationErrors::new();
+    match field.as_str() {
+        "." | "" => errors.add("non_field_errors", text),
+        field => errors.add(field, text),
+    }
+    errors
+}
+
+/// The text between `prefix` and the next backquote of `message`.
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = &message[message.find(prefix)? + prefix.len()..];
+    rest.split('`').next()
 }
 
 impl RequestData {
     /// Like DRF's serializers, only an object is accepted.
     pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, Error> {
-        read_into(parse(content_type, body)?)
+        read_into(parse(content_type, body)?, false)
     }
 
     /// A string field with DRF's `CharField` rules: required, not null, not blank, a string
@@ -327,7 +404,11 @@ impl<S: Send + Sync, T: DeserializeOwned + 'static> FromRequest<S> for Body<T> {
                 .map(Body)
                 .map_err(|e| Error::Internal(format!("a Value from a Value: {e}")));
         }
-        read_into(value).map(Body)
+        let form = !matches!(
+            content_type.as_deref().map(media_type).as_deref(),
+            Some("application/json") | None
+        );
+        read_into(value, form).map(Body)
     }
 }
 
@@ -346,12 +427,13 @@ mod tests {
             ("application/json", &br#"{"title": "a"}"#[..]),
             ("application/x-www-form-urlencoded", b"title=a"),
         ] {
-            let note: Note = read_into(parse(Some(content_type), body).unwrap()).unwrap();
+            let form = content_type != "application/json";
+            let note: Note = read_into(parse(Some(content_type), body).unwrap(), form).unwrap();
             assert_eq!(note.title, "a");
         }
         let refused = |body: &[u8]| {
             let value = parse(Some("application/json"), body).unwrap();
-            match read_into::<Note>(value) {
+            match read_into::<Note>(value, false) {
                 Err(Error::Validation(e)) => e,
                 other => panic!("{other:?}"),
             }
