@@ -214,7 +214,8 @@ fn check_accounts(settings: &Settings, server: &ServerSettings, report: &mut Rep
         return;
     }
     let activation = accounts.registration && accounts.send_activation_email;
-    if settings.email.host.is_none() && (activation || deployed(settings, server)) {
+    let console = settings.email.backend == Some(restauth::core::settings::EmailBackend::Console);
+    if settings.email.host.is_none() && !console && (activation || deployed(settings, server)) {
         report.warnings.push(
             Issue::new(
                 "restauth.W040",
@@ -222,6 +223,16 @@ fn check_accounts(settings: &Settings, server: &ServerSettings, report: &mut Rep
                  users/reset_password/ answers 204 and nobody receives a link.",
             )
             .hint("set [email] host (and port, tls, from_email) to your SMTP server."),
+        );
+    }
+    if console && deployed(settings, server) {
+        report.warnings.push(
+            Issue::new(
+                "restauth.W042",
+                "email.backend is \"console\": account mails, with their reset and activation \
+                 links, are printed on standard output, where whoever reads the logs can use them.",
+            )
+            .hint("use the SMTP backend (set [email] host) outside development."),
         );
     }
     let any_host = server
@@ -340,6 +351,14 @@ mod tests {
         settings.accounts.enabled = false;
         settings.email.host = None;
         assert!(ids(&settings, &public).is_empty());
+        settings.accounts.enabled = true;
+        settings.accounts.domain = Some("app.example.com".into());
+        settings.email.backend = Some(restauth::core::settings::EmailBackend::Console);
+        assert_eq!(ids(&settings, &public), ["restauth.W042"]);
+        assert!(
+            ids(&settings, &local).is_empty(),
+            "the console is for development"
+        );
     }
 
     #[test]

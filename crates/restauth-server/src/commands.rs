@@ -30,13 +30,23 @@ pub async fn run(cli: Cli) -> CommandResult {
         return Ok(());
     }
     let config::Config {
-        settings,
+        mut settings,
         server,
         openapi,
         metrics,
+        email_section,
     } = config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Command::Serve(args) = &cli.command {
         let bind = args.bind.clone().unwrap_or_else(|| server.bind.clone());
+        if !email_section && is_loopback(&bind) {
+            // Development: a reset or activation link can be followed without an SMTP server.
+            settings.email.backend = Some(restauth::core::settings::EmailBackend::Console);
+            tracing::info!(
+                "no [email] section and a loopback address: account mails, links included, \
+                 are printed on standard output (email.backend = \"console\", as Django's \
+                 console backend)"
+            );
+        }
         let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
         let store = restauth.store().clone();
         let served = crate::app::serve(restauth.clone(), &server, &openapi, &bind, &metrics).await;
@@ -67,6 +77,16 @@ pub async fn run(cli: Cli) -> CommandResult {
     // the database file so a copy of that file alone (a backup) has them.
     checkpoint(restauth.store().as_ref()).await;
     result
+}
+
+/// Whether `bind` (`host:port`) listens on a loopback address only.
+fn is_loopback(bind: &str) -> bool {
+    match bind.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => bind
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host == "localhost"),
+    }
 }
 
 async fn checkpoint(store: &dyn restauth::store::Store) {

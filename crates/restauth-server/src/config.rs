@@ -36,8 +36,19 @@ fn sources(file: PathBuf) -> Figment {
         !RESERVED_ENV.contains(&key.as_str())
             && !RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
     });
-    Figment::new().merge(Toml::file(file)).merge(env)
+    // The server's own defaults where they differ from the library's: its demo dashboard is
+    // where a browser login lands.
+    Figment::new()
+        .merge(figment::providers::Serialized::default(
+            "session.login_redirect_url",
+            SERVER_LOGIN_REDIRECT_URL,
+        ))
+        .merge(Toml::file(file))
+        .merge(env)
 }
+
+/// Where the server sends a browser after its login page (the library's default is `/`).
+pub const SERVER_LOGIN_REDIRECT_URL: &str = "/dashboard/";
 
 fn config_file(path: Option<&Path>) -> Result<PathBuf, ConfigError> {
     match path {
@@ -110,6 +121,7 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
         server,
         openapi,
         metrics,
+        email_section: figment.contains("email"),
     })
 }
 
@@ -195,6 +207,9 @@ pub struct Config {
     pub server: ServerSettings,
     pub openapi: OpenApiSettings,
     pub metrics: MetricsSettings,
+    /// Whether the file or the environment has an `[email]` section at all: without one, a
+    /// server on a loopback address prints mails (the console backend) for development.
+    pub email_section: bool,
 }
 
 /// The `[openapi]` section: the API description at `/api/schema/`.

@@ -439,7 +439,11 @@ async fn token_login_and_logout_are_djosers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_requests_answer_alike_whoever_they_name() {
-    let s = Server::start().await;
+    // An [email] section without a host: no mail leaves, and nothing is printed.
+    let s = Server::builder()
+        .config("[email]\nretries = 0\n")
+        .start()
+        .await;
     s.create_user("alice", &["--email", "alice@example.com"]);
     for email in [
         "alice@example.com",
@@ -954,4 +958,35 @@ async fn bodies_match_djosers_documented_responses() {
     )
     .await;
     assert_eq!((r.status, r.body.as_str()), (204, ""));
+}
+
+/// In development (a loopback address, no `[email]` section) the mail, link included, is
+/// printed on standard output, as Django's console backend does, and announced once at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_email_section_a_local_server_prints_the_mail() {
+    let s = Server::start().await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    let r = post(
+        &s,
+        "/auth/users/reset_password/",
+        json!({"email": "alice@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.printed().contains("-------") {
+        assert!(
+            Instant::now() < deadline,
+            "nothing printed:\n{}",
+            s.printed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let printed = s.printed();
+    assert!(printed.contains("To: alice@example.com"), "{printed}");
+    assert!(printed.contains("/reset/confirm/"), "the link: {printed}");
+    assert_eq!(s.log().matches("console backend").count(), 2, "{}", s.log());
+    // The link is on standard output only, never in the log.
+    assert!(!s.log().contains("/reset/confirm/"), "{}", s.log());
 }

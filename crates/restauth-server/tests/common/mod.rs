@@ -285,12 +285,21 @@ fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String, Option<
         .expect("spawn restauth");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
+    // What the server prints besides its addresses (the console mail backend) is kept too.
+    let mut printed = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.stdout"))
+        .expect("stdout file");
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line.strip_prefix("restauth listening on ") {
                 let _ = tx.send((false, addr.to_owned()));
             } else if let Some(addr) = line.strip_prefix("restauth metrics on ") {
                 let _ = tx.send((true, addr.to_owned()));
+            } else {
+                use std::io::Write;
+                let _ = writeln!(printed, "{line}");
             }
         }
     });
@@ -393,6 +402,11 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// What the server printed on standard output besides its addresses.
+    pub fn printed(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.stdout")).unwrap_or_default()
     }
 
     /// Runs a management command in the server's folder, with `stdin` as its input.

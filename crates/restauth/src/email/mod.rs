@@ -11,7 +11,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::core::settings::{EmailSettings, SmtpTls};
+use crate::core::settings::{EmailBackend, EmailSettings, SmtpTls};
 
 /// One plain-text mail.
 #[derive(Clone)]
@@ -30,10 +30,12 @@ impl std::fmt::Debug for Mail {
     }
 }
 
-/// Where mail goes: an SMTP server, or nowhere when `[email] host` is unset.
+/// Where mail goes: an SMTP server, standard output (the console backend), or nowhere when
+/// neither is configured.
 #[derive(Clone)]
 pub struct Outbox {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    console: bool,
     from: Mailbox,
     retries: u32,
     /// The pause before the first retry; doubled for each next one.
@@ -47,7 +49,9 @@ impl Outbox {
             .from_email
             .parse()
             .map_err(|e| format!("email.from_email: {e}"))?;
+        let console = settings.backend == Some(EmailBackend::Console);
         let transport = match &settings.host {
+            _ if console => None,
             None => None,
             Some(host) => {
                 let tls = |host: &str| {
@@ -71,19 +75,40 @@ impl Outbox {
         };
         Ok(Outbox {
             transport,
+            console,
             from,
             retries: settings.retries,
             pause: Duration::from_millis(500),
         })
     }
 
-    /// Whether mail leaves this process at all.
+    /// Whether mail leaves this process at all (the console counts).
     pub fn is_configured(&self) -> bool {
-        self.transport.is_some()
+        self.transport.is_some() || self.console
+    }
+
+    /// Django's console backend: the whole message, then a line of dashes, in one write.
+    fn print(&self, mail: &Mail) {
+        use std::io::Write;
+        let text = format!(
+            "Content-Type: text/plain; charset=\"utf-8\"\nSubject: {}\nFrom: {}\nTo: {}\n\n{}\n{}\n",
+            mail.subject.trim().replace(['\r', '\n'], " "),
+            self.from,
+            mail.to,
+            mail.body.trim_end(),
+            "-".repeat(79)
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
     /// Sends `mail`, retrying; `false` when every attempt failed (each failure is logged).
     pub async fn send(&self, mail: &Mail, what: &'static str) -> bool {
+        if self.console {
+            self.print(mail);
+            tracing::info!(what, "mail printed on standard output (console backend)");
+            return true;
+        }
         let Some(transport) = &self.transport else {
             tracing::warn!(what, "mail not sent: no [email] host is configured");
             return false;

@@ -116,10 +116,25 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// Where mail goes: Django's `EMAIL_BACKEND`, the SMTP one or the console one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailBackend {
+    /// Over SMTP to `[email] host`.
+    Smtp,
+    /// Printed whole, link included, on standard output, as Django's console backend does:
+    /// for development, never where the links are secrets.
+    Console,
+}
+
 /// `[email]`: Django's `EMAIL_*` settings. Mail is sent over SMTP, off the request's path.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailSettings {
+    /// `"smtp"` or `"console"`. Unset: SMTP when `host` is set, else no mail is sent (the
+    /// `restauth` server picks the console on a loopback address without an `[email]`
+    /// section).
+    pub backend: Option<EmailBackend>,
     /// The SMTP server (`EMAIL_HOST`). Unset: no mail is sent, and each mail that would have
     /// been is logged (without its link) as not sent.
     pub host: Option<String>,
@@ -141,6 +156,7 @@ pub struct EmailSettings {
 impl Default for EmailSettings {
     fn default() -> Self {
         EmailSettings {
+            backend: None,
             host: None,
             port: None,
             tls: SmtpTls::default(),
@@ -164,6 +180,11 @@ impl EmailSettings {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.backend == Some(EmailBackend::Smtp) && self.host.is_none() {
+            return Err(ConfigError(
+                "email.backend: \"smtp\" needs email.host, the SMTP server".into(),
+            ));
+        }
         if self.host_user.is_some() != self.host_password.is_some() {
             return Err(ConfigError(
                 "email.host_user: set both host_user and host_password (RESTAUTH_EMAIL__HOST_USER \

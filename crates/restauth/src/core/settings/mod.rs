@@ -81,7 +81,7 @@ mod fields {
     }
 }
 
-pub use accounts::{AccountsSettings, EmailSettings, SmtpTls};
+pub use accounts::{AccountsSettings, EmailBackend, EmailSettings, SmtpTls};
 pub use classes::{AuthClass, ClassName, PermissionClass};
 pub use cors::CorsSettings;
 pub use django::SchemaFlavor;

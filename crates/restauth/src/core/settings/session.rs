@@ -22,6 +22,8 @@ pub struct SessionSettings {
     pub idle_timeout: Option<Seconds>,
     /// Where the HTML login page is served and its form posts to.
     pub login_url: String,
+    /// Where the HTML login sends a browser without a `next` (Django's `LOGIN_REDIRECT_URL`):
+    /// `/` by default (the `restauth` server's default is its demo `/dashboard/`).
     pub login_redirect_url: String,
     /// Where the HTML logout form posts to (the dashboard's "Log out").
     pub logout_url: String,
@@ -46,7 +48,7 @@ impl Default for SessionSettings {
             save_every_request: false,
             idle_timeout: Some(Seconds(86_400)),
             login_url: "/api-auth/login/".into(),
-            login_redirect_url: "/dashboard/".into(),
+            login_redirect_url: "/".into(),
             logout_url: "/api-auth/logout/".into(),
             logout_redirect_url: "/api-auth/login/".into(),
             www_authenticate: false,
