@@ -59,3 +59,25 @@ pub fn jose_parse(token: &str, alg: &str) -> Result<JoseParts, TokenError> {
 pub fn django_hash_verify(encoded: &str, password: &str) -> Option<bool> {
     crate::password::django::verify(encoded, password)
 }
+
+/// The multipart parser's reading of `body` under `content_type`: the text fields, or the
+/// `detail` of DRF's 400 (any other refusal is a bug).
+pub fn multipart_fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String> {
+    match crate::pipeline::parsers::parse(Some(content_type), body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!("not an object: {other}")),
+        Err(crate::core::error::Error::Parse(detail)) => Err(detail),
+        Err(other) => panic!("multipart answered {other:?}"),
+    }
+}
+
+/// The original request forward authentication reads from `headers` on `path` (below
+/// `/auth/forward`), trusting the nginx spelling (`X-Original-*`) when `nginx` is set, else
+/// the default one: its method and URI, or the status of the refusal.
+pub fn forward_original(
+    headers: &[(&str, &[u8])],
+    path: &str,
+    nginx: bool,
+) -> Result<(String, String), u16> {
+    crate::forward::read_original(headers, path, nginx)
+}

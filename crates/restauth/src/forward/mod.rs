@@ -255,6 +255,42 @@ fn original(mut request: Request<Body>, trusted: &Trusted) -> Result<Request<Bod
     Ok(request)
 }
 
+/// [`original`] for the fuzz target: a request of `headers` on `path`, with the default
+/// spellings trusted or nginx's.
+#[doc(hidden)]
+pub fn read_original(
+    headers: &[(&str, &[u8])],
+    path: &str,
+    nginx: bool,
+) -> Result<(String, String), u16> {
+    let mut request = Request::builder().uri(path);
+    for (name, value) in headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value),
+        ) else {
+            continue;
+        };
+        request = request.header(name, value);
+    }
+    let Ok(request) = request.body(Body::empty()) else {
+        return Err(400);
+    };
+    let trusted = if nginx {
+        Trusted::new(&ForwardAuthSettings {
+            method_header: "X-Original-Method".into(),
+            uri_header: "X-Original-URI".into(),
+            ..ForwardAuthSettings::default()
+        })
+    } else {
+        Trusted::default()
+    };
+    match original(request, &trusted) {
+        Ok(r) => Ok((r.method().to_string(), r.uri().to_string())),
+        Err(e) => Err(e.status().as_u16()),
+    }
+}
+
 /// The last non-empty value of the header `name`, as text.
 fn last_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
