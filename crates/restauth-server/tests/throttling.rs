@@ -291,9 +291,10 @@ fn password_checks(s: &Server) -> usize {
 /// A server that takes the client address from `X-Forwarded-For` (one trusted proxy), so a
 /// test can log in from many addresses; `extra` adds lines to `restauth.toml`.
 async fn behind_a_proxy(extra: &str) -> Server {
+    // The test is the proxy: every client's connections come from its one address.
     Server::builder()
         .config(extra)
-        .config("[rest_framework]\nnum_proxies = 1\n")
+        .config("[rest_framework]\nnum_proxies = 1\n[server]\ntrusted_proxies = [\"127.0.0.1\"]\n")
         .start()
         .await
 }
