@@ -225,7 +225,7 @@ fn args() -> Result<Args, String> {
 async fn credentials(restauth: &Restauth) -> Result<(), restauth::Error> {
     let mut account = NewAccount::new("bench");
     account.email = "bench@example.com".into();
-    let user = restauth.context().create_user(account).await?;
+    let user = restauth.users().create_user(account).await?;
     let token = restauth.tokens().issue_token(user.id).await?;
     let pair = restauth.jwt().obtain_pair(&user).await?;
     let session = restauth.sessions().login_session(&user, None).await?;

@@ -38,38 +38,15 @@ pub fn router(
     String,
 > {
     let settings = restauth.settings();
-    let sessions = restauth::session::router(restauth.sessions())
-        .map_err(|e| format!("session.templates_dir: {e}"))?;
-    let mut app = Router::new()
+    // Every library route the settings enable, then the server's own.
+    let mut app = restauth
+        .routes()
+        .map_err(|e| e.to_string())?
         .route("/healthz", get(healthz))
         .route(
             "/readyz",
             get(readyz).with_state(Readiness::new(restauth.clone())),
-        )
-        .merge(restauth::token::router(
-            restauth.tokens(),
-            "/api-token-auth",
-        ))
-        .merge(restauth::jwt::router(restauth.jwt()))
-        .merge(sessions)
-        // Empty unless [forward_auth] enabled.
-        .merge(restauth::forward::router(restauth.context()))
-        // Devices and staff
-        .merge(restauth::devices::router(&restauth.devices()))
-        .merge(
-            restauth::devices::account_router(&restauth.devices(), restauth.sessions())
-                .map_err(|e| format!("session.templates_dir: {e}"))?,
-        )
-        .merge(restauth::admin::router(&restauth.admin()));
-    // Accounts over HTTP: djoser's endpoints under [accounts] prefix (none when disabled).
-    if settings.serves_accounts() {
-        let accounts = restauth::accounts::AccountsService::new(
-            restauth.context().clone(),
-            restauth.tokens().clone(),
-            restauth.sessions().clone(),
-        )?;
-        app = app.merge(restauth::accounts::router(&accounts));
-    }
+        );
     if server.demo_views {
         app = app.merge(
             crate::demo::router(restauth).map_err(|e| format!("session.templates_dir: {e}"))?,

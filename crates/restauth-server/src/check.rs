@@ -260,6 +260,7 @@ fn is_public(bind: &str) -> bool {
 /// Usernames stored before normalisation (NFKC) still log in, but may shadow another.
 async fn check_usernames(restauth: &Restauth, report: &mut Report) -> Result<(), String> {
     let names = restauth
+        .users()
         .unnormalized_usernames()
         .await
         .map_err(|e| e.to_string())?;

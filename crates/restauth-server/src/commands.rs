@@ -51,7 +51,7 @@ pub async fn run(cli: Cli) -> CommandResult {
         let store = restauth.store().clone();
         let served = crate::app::serve(restauth.clone(), &server, &openapi, &bind, &metrics).await;
         // Audit rows of the last requests before the database is folded and closed.
-        restauth.flush_audit().await;
+        restauth.audit().flush().await;
         // After a clean shutdown the database file alone holds everything.
         checkpoint(store.as_ref()).await;
         store.close().await;
@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> CommandResult {
     let restauth = Restauth::open(settings).await.map_err(|e| e.to_string())?;
     let result = run_command(&restauth, cli.command).await;
     // A command's events are written before it exits.
-    restauth.flush_audit().await;
+    restauth.audit().flush().await;
     // A command's writes sit in SQLite's write-ahead log until a checkpoint; fold them into
     // the database file so a copy of that file alone (a backup) has them.
     checkpoint(restauth.store().as_ref()).await;
@@ -89,7 +89,7 @@ fn is_loopback(bind: &str) -> bool {
     }
 }
 
-async fn checkpoint(store: &dyn restauth::store::Store) {
+async fn checkpoint(store: &dyn restauth::store::Database) {
     if let Err(e) = store.checkpoint().await {
         tracing::warn!(error = %e, "could not checkpoint the database");
     }
@@ -115,7 +115,11 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
                     }
                 );
             }
-            let odd = restauth.unnormalized_usernames().await.map_err(show)?;
+            let odd = restauth
+                .users()
+                .unnormalized_usernames()
+                .await
+                .map_err(show)?;
             if !odd.is_empty() {
                 println!(
                     "{} username(s) not in Unicode NFKC form: run `restauth check` for the list.",
@@ -130,19 +134,27 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
         Command::ChangePassword(args) => change_password(restauth, args).await,
         Command::DeactivateUser(a) => {
             let user = existing(restauth, &a.username).await?;
-            restauth.set_active(&user, false).await.map_err(show)?;
+            restauth
+                .users()
+                .set_active(&user, false)
+                .await
+                .map_err(show)?;
             println!("User '{}' deactivated.", user.username);
             Ok(())
         }
         Command::ActivateUser(a) => {
             let user = existing(restauth, &a.username).await?;
-            restauth.set_active(&user, true).await.map_err(show)?;
+            restauth
+                .users()
+                .set_active(&user, true)
+                .await
+                .map_err(show)?;
             println!("User '{}' activated.", user.username);
             Ok(())
         }
         Command::DeleteUser(a) => {
             let user = existing(restauth, &a.username).await?;
-            restauth.delete_user(&user).await.map_err(show)?;
+            restauth.users().delete_user(&user).await.map_err(show)?;
             println!("User '{}' deleted.", user.username);
             Ok(())
         }
@@ -159,7 +171,7 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
                 .await
                 .map_err(show)?;
             println!("Deleted {n} expired sessions.");
-            let events = restauth.prune_audit().await.map_err(show)?;
+            let events = restauth.audit().prune().await.map_err(show)?;
             if events > 0 {
                 println!("Deleted {events} audit events past [audit] retention_days.");
             }
@@ -193,7 +205,8 @@ async fn audit(restauth: &Restauth, args: AuditArgs) -> CommandResult {
         restauth::core::clock::now_ms().saturating_sub(secs.saturating_mul(1000))
     });
     let events = restauth
-        .audit_events(&AuditQuery {
+        .audit()
+        .events(&AuditQuery {
             user_name: args.user,
             since_ms,
             limit: Some(args.limit),
@@ -264,6 +277,7 @@ fn show(e: restauth::Error) -> String {
 /// The user a command names: the normalised username first, then the exact one.
 async fn existing(restauth: &Restauth, username: &str) -> Result<User, String> {
     restauth
+        .users()
         .find_user(username)
         .await
         .map_err(show)?
@@ -272,6 +286,7 @@ async fn existing(restauth: &Restauth, username: &str) -> Result<User, String> {
 
 async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResult {
     let user = restauth
+        .users()
         .find_user(&args.username)
         .await
         .map_err(show)?
@@ -298,22 +313,28 @@ async fn create_token(restauth: &Restauth, args: CreateTokenArgs) -> CommandResu
             .map_err(show)?;
     }
     let issued = restauth.tokens().issue_token(user.id).await.map_err(show)?;
-    restauth.audit(AuditEvent::for_user(
-        audit::TOKEN_CREATED,
-        audit::SUCCESS,
-        "cli",
-        &user,
-    ));
+    restauth
+        .audit()
+        .record(AuditEvent::for_user(
+            audit::TOKEN_CREATED,
+            audit::SUCCESS,
+            "cli",
+            &user,
+        ))
+        .await;
     if args.reset {
         let revoked = restauth
             .tokens()
             .revoke_tokens(user.id, Some(issued.record.id))
             .await
             .map_err(show)?;
-        restauth.audit(
-            AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "cli", &user)
-                .reason(format!("{revoked} revoked by drf_create_token --reset")),
-        );
+        restauth
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "cli", &user)
+                    .reason(format!("{revoked} revoked by drf_create_token --reset")),
+            )
+            .await;
     }
     println!("Generated token {} for user {}", issued.key, user.username);
     Ok(())
@@ -343,7 +364,7 @@ async fn create_user(restauth: &Restauth, args: CreateUserArgs) -> CommandResult
         is_superuser: args.superuser,
         ..NewAccount::new(args.username)
     };
-    let user = restauth.create_user(account).await.map_err(show)?;
+    let user = restauth.users().create_user(account).await.map_err(show)?;
     println!("User '{}' created.", user.username);
     Ok(())
 }
@@ -377,7 +398,7 @@ async fn create_superuser(restauth: &Restauth, args: CreateSuperuserArgs) -> Com
         is_superuser: true,
         ..NewAccount::new(username)
     };
-    restauth.create_user(account).await.map_err(show)?;
+    restauth.users().create_user(account).await.map_err(show)?;
     println!("Superuser created successfully.");
     Ok(())
 }
@@ -391,6 +412,7 @@ async fn change_password(restauth: &Restauth, args: ChangePasswordArgs) -> Comma
         prompt_new_password()?
     };
     restauth
+        .users()
         .set_password(&user, &password)
         .await
         .map_err(show)?;

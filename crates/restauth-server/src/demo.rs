@@ -117,7 +117,7 @@ async fn dashboard_page(State(pages): State<Pages>, login: LoginRequired) -> Res
     let context = json!({
         "username": login.user.username,
         "csrf_token": login.csrf_token(),
-        "logout_url": pages.sessions.settings().session.logout_url,
+        "logout_url": pages.sessions.settings().logout_url,
     });
     login.render(&pages.templates, DASHBOARD, context)
 }

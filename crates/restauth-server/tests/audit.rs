@@ -140,7 +140,6 @@ async fn security_events_are_stored_logged_and_printed() {
         "login failure inactive bob",
         "login failure bad_credentials mallory",
         "login failure bad_credentials mallory",
-        "login failure throttled mallory",
         "throttle_lockout failure login_user_ip mallory",
         "login failure throttled mallory",
         "login success  alice",
@@ -172,8 +171,8 @@ async fn security_events_are_stored_logged_and_printed() {
             .as_str()
             .is_some_and(|t| t.ends_with('Z'))
     );
-    assert_eq!(all[9]["user_agent"]["original"], "audit-test/1.0");
-    assert_eq!(all[12]["event"]["provider"], "accounts");
+    assert_eq!(all[8]["user_agent"]["original"], "audit-test/1.0");
+    assert_eq!(all[11]["event"]["provider"], "accounts");
     let text = stdout(&server.command(&["audit", "--json"], ""));
     for secret in [PASSWORD, secret_guess, "a new long passphrase 42"] {
         assert!(!text.contains(secret), "a password in the audit log");
@@ -302,4 +301,103 @@ async fn without_the_table_events_are_still_logged() {
     server.token("alice").await;
     assert!(events(&server, &[]).is_empty());
     assert!(plain_log(&server).contains("event.action=login"));
+}
+
+/// A flood of throttled logins is one event a throttle window (the first refusal at once, the
+/// rest counted when the window ends), so it cannot push out the events that matter: every
+/// success made during it is stored. Client text is stored cut, with a marker.
+#[tokio::test]
+async fn a_flood_of_throttled_logins_is_counted_not_stored_one_by_one() {
+    let server = Server::builder().start().await;
+    server.create_user("alice", &[]);
+    let attempt = |user: &str, password: &str| {
+        server
+            .client
+            .post(server.url("/api-token-auth/"))
+            .json(&json!({"username": user, "password": password}))
+    };
+    const FLOOD: usize = 2000;
+    const CLIENTS: usize = 16;
+    let flood = async {
+        let mut statuses = Vec::with_capacity(FLOOD);
+        let per_client = FLOOD / CLIENTS;
+        let clients = (0..CLIENTS).map(|_| async {
+            let mut seen = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                seen.push(server.send(attempt("mallory", "not-it")).await.status);
+            }
+            seen
+        });
+        for seen in futures_util::future::join_all(clients).await {
+            statuses.extend(seen);
+        }
+        statuses
+    };
+    let logins = async {
+        let mut ok = 0;
+        for _ in 0..5 {
+            if server.send(attempt("alice", PASSWORD)).await.status == 200 {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    let (statuses, ok) = tokio::join!(flood, logins);
+    assert_eq!(ok, 5, "alice's logins during the flood");
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused > FLOOD / 2, "{refused} refusals");
+
+    let long_name = "m".repeat(300);
+    let long_agent = "a".repeat(2000);
+    let cut = server
+        .send(attempt(&long_name, "not-it").header("User-Agent", long_agent.as_str()))
+        .await;
+    assert_eq!(cut.status, 400);
+
+    let successes = wait_for(&server, 5, &["--user", "alice"]);
+    let logged_in = successes
+        .iter()
+        .filter(|e| summary(e) == "login success  alice")
+        .count();
+    assert_eq!(logged_in, 5, "{successes:#?}");
+
+    // The window has not ended: one event stands for every refusal so far.
+    let throttled = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["user"]["name"] == "mallory" && e["event"]["action"] == "login")
+            .filter_map(|e| e["event"]["reason"].as_str())
+            .filter(|r| r.starts_with("throttled"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(throttled(&events(&server, &[])), ["throttled"]);
+
+    // When the window ends, the rest are one more event, with their count.
+    server.advance_clock(Duration::from_secs(61));
+    let counted = format!("throttled (and {} more within 60 s)", refused - 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reasons = throttled(&events(&server, &[]));
+        if reasons == ["throttled".to_owned(), counted.clone()] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{reasons:?}, expected {counted}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let all = events(&server, &[]);
+    let long = all
+        .iter()
+        .find(|e| {
+            e["user"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("mmm"))
+        })
+        .expect("the long name's event");
+    assert_eq!(long["user"]["name"], format!("{}…[cut]", "m".repeat(150)));
+    assert_eq!(
+        long["user_agent"]["original"],
+        format!("{}…[cut]", "a".repeat(512))
+    );
 }

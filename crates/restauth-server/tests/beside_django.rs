@@ -236,7 +236,11 @@ async fn restauth_api_user(s: &Server, path: &str, authorization: &str) -> Resul
 }
 
 fn django_secret() -> String {
-    format!("dj-{}", restauth::core::random::hex::<24>())
+    format!(
+        "dj-{}{}",
+        restauth::token::generate_key(),
+        restauth::token::generate_key()
+    )
 }
 
 fn django_venv() -> Option<PathBuf> {

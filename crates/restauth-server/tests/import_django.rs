@@ -129,7 +129,11 @@ impl Django {
 
 /// A Django secret key as `get_random_secret_key()` makes one, not a development key.
 fn django_secret() -> String {
-    format!("dj-{}", restauth::core::random::hex::<24>())
+    format!(
+        "dj-{}{}",
+        restauth::token::generate_key(),
+        restauth::token::generate_key()
+    )
 }
 
 /// Where restauth keeps its data, to read a stored hash.

@@ -80,9 +80,12 @@ fn mounted_routes() -> BTreeSet<String> {
     rust_files(&crates.join("restauth-server/src"), &mut files);
     // Paths that settings or callers decide, at their defaults (as the server mounts them).
     let configured = [
-        ("route_path(path)", "/api-token-auth"), // the server mounts the token view there
-        ("route_path(&session.login_url)", "/api-auth/login"),
-        ("route_path(&session.logout_url)", "/api-auth/logout"),
+        (
+            "&restauth.tokens().settings().obtain_url",
+            "/api-token-auth",
+        ),
+        ("&session.login_url", "/api-auth/login"),
+        ("&session.logout_url", "/api-auth/logout"),
         ("SCHEMA_PATH.trim_end_matches('/')", "/api/schema"),
         ("PATH", "/auth/forward"),
         // Accounts over HTTP: under `[accounts] prefix`.
@@ -100,11 +103,18 @@ fn mounted_routes() -> BTreeSet<String> {
         ("&at(\"token/logout\")", "/auth/token/logout"),
         ("&at(\"users\")", "/auth/users"),
         ("&at(\"users/activation\")", "/auth/users/activation"),
-        ("page_path", "/auth/password/reset/confirm/{uid}/{token}"),
+        (
+            "&at(\"password/reset/confirm/{uid}/{token}\")",
+            "/auth/password/reset/confirm/{uid}/{token}",
+        ),
     ];
     // Routes that are not resources of the API: the tail Envoy appends to the forward route,
     // and the metrics, served on their own listener.
-    let elsewhere = ["&format!(\"{PATH}/{{*original}}\")", "/metrics"];
+    let elsewhere = [
+        "&format!(\"{PATH}/\")",
+        "&format!(\"{PATH}/{{*original}}\")",
+        "/metrics",
+    ];
     let mut routes = BTreeSet::new();
     for file in files {
         // `Views`, which mounts the routes others give it, mounts none of its own.
@@ -112,13 +122,17 @@ fn mounted_routes() -> BTreeSet<String> {
             continue;
         }
         let source = std::fs::read_to_string(&file).expect("source");
-        for (at, _) in source.match_indices(".route(") {
+        // Routes mounted directly, and views mounted through `Views`.
+        let calls = source
+            .match_indices(".route(")
+            .chain(source.match_indices(".view("));
+        for (at, call) in calls {
             let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
             if source[line_start..at].trim_start().starts_with("//") {
                 // Documentation: an example, not a route of the server.
                 continue;
             }
-            let argument = source[at + ".route(".len()..].trim_start();
+            let argument = source[at + call.len()..].trim_start();
             let path = if let Some(literal) = argument.strip_prefix('"') {
                 literal[..literal.find('"').expect("closing quote")].to_owned()
             } else {

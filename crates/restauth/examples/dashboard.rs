@@ -45,8 +45,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|_| "example-only-secret-key-change-me-0123456789".into()),
     ));
     let restauth = Restauth::open(settings).await?;
-    if restauth.user_by_username("demo").await?.is_none() {
+    if restauth.users().user_by_username("demo").await?.is_none() {
         restauth
+            .users()
             .create_user(NewAccount {
                 password: Some("a demo passphrase".into()),
                 ..NewAccount::new("demo")
@@ -70,10 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .permission(IsAuthenticated),
             ),
         )
-        .merge(restauth::token::router(
-            restauth.tokens(),
-            "/api-token-auth",
-        ));
+        .merge(restauth::token::router(&restauth)?);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
     println!("listening on http://127.0.0.1:8001");

@@ -20,12 +20,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::Json;
 use restauth::core::settings::Secret;
-use restauth::pipeline::Context;
 use restauth::pipeline::authentication::{Authenticator, Outcome};
 use restauth::pipeline::permissions::{ObjectPermission, RequestInfo};
+use restauth::pipeline::view::Views;
 use restauth::{
     Access, ApiView, AuthInfo, Body, CurrentUser, Error, Identity, IsAuthenticatedOrReadOnly,
-    NewAccount, Path, RequestData, Restauth, ServeOptions, Settings, ValidationErrors,
+    NewAccount, Path, RequestData, Restauth, ServeOptions, Settings, Users, ValidationErrors,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -98,7 +98,7 @@ impl ApiKeys {
 
 /// The app's own authentication class: `X-Api-Key: <key>`.
 pub struct ApiKeyAuthentication {
-    ctx: Context,
+    users: Users,
     keys: ApiKeys,
 }
 
@@ -113,7 +113,7 @@ impl Authenticator for ApiKeyAuthentication {
             return Outcome::Ready(Err(Error::authentication_failed("Invalid API key.")));
         };
         Outcome::Pending(Box::pin(async move {
-            match self.ctx.user_by_username(username).await? {
+            match self.users.user_by_username(username).await? {
                 Some(user) if user.is_active => Ok(Some(Identity::authenticated(
                     Arc::new(user),
                     AuthInfo::Other("api_key"),
@@ -149,28 +149,29 @@ pub fn settings(database_url: &str, secret_key: &str) -> Settings {
 /// Opens the store with the `api_key` class registered under the name the settings list.
 pub async fn open(settings: Settings, keys: ApiKeys) -> Result<Restauth, Error> {
     Restauth::builder(settings)
-        .authentication_class("api_key", move |ctx| ApiKeyAuthentication {
-            ctx: ctx.clone(),
+        .authentication_class("api_key", move |restauth| ApiKeyAuthentication {
+            users: restauth.users().clone(),
             keys: keys.clone(),
         })
         .open()
         .await
 }
 
-/// The API, with the routes that hand out DRF tokens and JWTs.
-///
-/// Paths are written without their trailing slash: `restauth::serve` trims it before routing,
-/// so clients may call `/api/notes/` (DRF's URL) or `/api/notes`.
-pub fn app(restauth: &Restauth) -> Router {
-    Router::new()
-        .route(
+/// The API, with the routes that hand out DRF tokens and JWTs. `Views` mounts each path with
+/// and without its trailing slash, so clients may call `/api/notes/` (DRF's URL) or
+/// `/api/notes`, under any server.
+pub fn app(restauth: &Restauth) -> Result<Router, Error> {
+    let notes = Notes::default();
+    let views = Views::new()
+        .view(
             "/api/notes",
             ApiView::new("Note List")
                 .get(list)
                 .post(create)
-                .guard(restauth.policy().permission(IsAuthenticatedOrReadOnly)),
-        )
-        .route(
+                .guard(restauth.policy().permission(IsAuthenticatedOrReadOnly))
+                .with_state(notes.clone()),
+        )?
+        .view(
             "/api/notes/{id}",
             ApiView::new("Note Detail")
                 .get(retrieve)
@@ -181,14 +182,13 @@ pub fn app(restauth: &Restauth) -> Router {
                     restauth
                         .policy()
                         .permission(IsAuthenticatedOrReadOnly & IsOwnerOrReadOnly),
-                ),
-        )
-        .with_state(Notes::default())
-        .merge(restauth::token::router(
-            restauth.tokens(),
-            "/api-token-auth",
-        ))
-        .merge(restauth::jwt::router(restauth.jwt()))
+                )
+                .with_state(notes),
+        )?;
+    Ok(views
+        .into_router()
+        .merge(restauth::token::router(restauth)?)
+        .merge(restauth::jwt::router(restauth)?))
 }
 
 async fn list(State(notes): State<Notes>) -> Json<Vec<Note>> {
@@ -311,8 +311,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = ApiKeys::new([(api_key.as_str(), "alice")]);
     let restauth = open(settings("sqlite://notes.db", &secret_key), keys).await?;
     for username in ["alice", "bob"] {
-        if restauth.user_by_username(username).await?.is_none() {
+        if restauth.users().user_by_username(username).await?.is_none() {
             restauth
+                .users()
                 .create_user(NewAccount {
                     password: Some("a notes demo passphrase".into()),
                     ..NewAccount::new(username)
@@ -332,7 +333,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // database is checkpointed and closed, so the SQLite file alone holds everything.
     restauth::serve_with_shutdown(
         listener,
-        app(&restauth),
+        app(&restauth)?,
         ServeOptions::default(),
         restauth::shutdown_signal(),
     )

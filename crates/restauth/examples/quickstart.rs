@@ -12,8 +12,8 @@ async fn profile(CurrentUser(user): CurrentUser) -> Json<serde_json::Value> {
 
 /// Paths without their trailing slash: `restauth::serve` trims it before routing, so clients
 /// call `/api/profile/` (DRF's URL) or `/api/profile` alike.
-pub fn app(restauth: &Restauth) -> Router {
-    Router::new()
+pub fn app(restauth: &Restauth) -> Result<Router, restauth::Error> {
+    let app = Router::new()
         // One line per route: authentication classes and permission classes.
         .route(
             "/api/profile",
@@ -31,10 +31,9 @@ pub fn app(restauth: &Restauth) -> Router {
                 .get(profile)
                 .guard(restauth.policy().permission(IsAuthenticated)),
         )
-        .merge(restauth::token::router(
-            restauth.tokens(),
-            "/api-token-auth",
-        ))
+        // DRF's token view, at `[token] obtain_url` (`/api-token-auth/`).
+        .merge(restauth::token::router(restauth)?);
+    Ok(app)
 }
 
 /// Settings in code: restauth's defaults and the database. Without a `secret_key`,
@@ -62,6 +61,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Not axum::serve: restauth::serve hands each client's address to the throttles, times out
     // clients that never finish their request head, caps connections, and lets a client still
     // sending an oversized body read its 413.
-    restauth::serve(listener, app(&restauth), ServeOptions::default()).await?;
+    restauth::serve(listener, app(&restauth)?, ServeOptions::default()).await?;
     Ok(())
 }

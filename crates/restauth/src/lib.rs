@@ -27,15 +27,18 @@
 //! | [`admin`] | the staff API: users paginated and searched, created, deactivated, activated, revoked |
 //! | `accounts` | djoser's user endpoints: current user, password change, reset by e-mail, registration (cargo feature `email`) |
 //! | `email` | mail over SMTP, sent off the request's path (cargo feature `email`) |
-//! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, throttling, [`ApiView`], parsers, negotiation, the [audit log](pipeline::audit), the shared [`Context`](pipeline::Context) |
-//! | [`store`] | the [`Store`](store::Store) trait over SQLite and PostgreSQL (restauth's schema, or a Django project's own tables), the read cache |
-//! | [`password`] | Argon2id and Django's hash formats, validators, the hashing pool |
-//! | [`core`] | settings, the [`Error`] type, the user, the clock, random keys, the [metrics](core::metrics) it emits — imports nothing above it |
+//! | [`users`] | [`Users`]: accounts, looked up (cached), created, checked, changed, revoked; [`Login`]: the throttled password check of every login path |
+//! | [`pipeline`] | the [`Authenticator`](pipeline::authentication::Authenticator) trait, [`Policy`], permissions, the [throttles](pipeline::throttling::Throttles), [`ApiView`] and [`Views`](pipeline::view::Views), parsers, negotiation, the [audit log](pipeline::audit::AuditLog) |
+//! | [`store`] | one small trait per concept ([`Store`](store::Store) is their sum) over SQLite and PostgreSQL (restauth's schema, or a Django project's own tables as a table and column map), the [read cache](store::ReadCache) |
+//! | [`core`] | settings, the [`Error`] type, the user, the clock, the [metrics](core::metrics) it emits — imports nothing above it |
 //!
-//! [`Restauth`] is the composition root: it opens the store, builds the services and names
+//! [`Restauth`] is the composition root: it opens the store, builds each part and each service
+//! from the parts it uses (no service reaches the others through a shared context), and names
 //! the authentication classes (the built-in `"session"`, `"basic"`, `"token"`, `"jwt"`, and
-//! any an app registers with [`Restauth::builder`]). Dependencies point down only; a test
-//! walks the `use crate::` lines and fails on any cycle between these modules.
+//! any an app registers with [`Restauth::builder`]). Every feature offers its routes as
+//! `router(&restauth)`, and [`Restauth::routes`] gathers those the settings enable. Dependencies
+//! point down only; a test walks the `use crate::` lines of every file and fails on any that
+//! points up or closes a loop.
 //!
 //! An app's routes, with an authentication class of its own registered by name beside the
 //! built-in ones, and an object permission that a handler checks on the object it acts on:
@@ -98,7 +101,7 @@
 //!
 //! # async fn run(settings: restauth::Settings) -> Result<(), Box<dyn std::error::Error>> {
 //! let restauth = Restauth::builder(settings)
-//!     .authentication_class("api_key", |_ctx| ApiKey)
+//!     .authentication_class("api_key", |_restauth| ApiKey)
 //!     .open()
 //!     .await?;
 //! let app: Router = Router::new()
@@ -106,7 +109,7 @@
 //!         restauth.policy().authentication([AuthClass::Token]).permission(IsAuthenticated)))
 //!     .route("/api/notes/{id}", ApiView::new("Note").put(edit_note).guard(
 //!         restauth.policy().authentication(["token", "api_key"]).permission(IsAuthenticated & IsOwner)))
-//!     .merge(restauth::token::router(restauth.tokens(), "/api-token-auth"));
+//!     .merge(restauth::token::router(&restauth)?);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! restauth::serve(listener, app, restauth::ServeOptions::default()).await?;
 //! # Ok(())
@@ -138,20 +141,21 @@ pub mod forward;
 pub mod fuzzing;
 pub mod jwt;
 pub mod layers;
-pub mod password;
+pub(crate) mod password;
 pub mod pipeline;
 mod restauth;
+mod routes;
 pub mod serve;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod users;
 
 pub use crate::core::clock::now;
 pub use crate::core::error::ValidationErrors;
 pub use crate::core::error::{Error, Result};
 pub use crate::core::settings::{AuthClass, ClassName, PermissionClass, Settings};
 pub use crate::core::user::{AuthInfo, Identity, User};
-pub use crate::pipeline::accounts::NewAccount;
 pub use crate::pipeline::parsers::{Body, RequestData};
 pub use crate::pipeline::path::Path;
 pub use crate::pipeline::permissions::{
@@ -163,6 +167,7 @@ pub use crate::pipeline::view::ApiView;
 #[cfg(feature = "openapi")]
 pub use crate::restauth::openapi;
 pub use crate::restauth::{Builder, Restauth};
+pub use crate::users::{Login, NewAccount, Users};
 pub use serve::{ServeOptions, serve, serve_with_shutdown, shutdown_signal};
 
 // The README's and the book's Rust blocks are doc tests of this crate, compiled against today's

@@ -1,41 +1,53 @@
-//! The composition root: [`Restauth`] opens the store, builds the shared [`Context`] and the
-//! features' services, and names the authentication classes — the built-in ones and any an app
-//! registers. The only module that knows every feature.
+//! The composition root: [`Restauth`] opens the store, builds each part (the read cache, the
+//! hashing pool, the audit log, the throttles, [`Users`] and [`Login`]) and each feature's
+//! service from the parts it uses, and names the authentication classes — the built-in ones
+//! and any an app registers. The only module that knows every feature's service; the routes,
+//! which take a `&Restauth`, sit above it.
 
-use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::admin::AdminService;
 use crate::basic::BasicAuthentication;
 use crate::core::error::Error;
-use crate::core::settings::{AuthClass, Settings};
+use crate::core::settings::{AuthClass, SchemaFlavor, Settings};
+use crate::devices::DevicesService;
 use crate::jwt::{JwtAuthentication, JwtBackend, JwtService};
-use crate::pipeline::Context;
-use crate::pipeline::authentication::{Authenticator, Registry};
+use crate::password::{HashPool, PasswordHasher};
+use crate::pipeline::audit::AuditLog;
+use crate::pipeline::authentication::{Authenticator, Classes, Registry};
+use crate::pipeline::policy::Policy;
 #[cfg(feature = "redis")]
 use crate::pipeline::throttling::RedisStore;
-use crate::pipeline::throttling::{MemoryStore, ThrottleStore};
+use crate::pipeline::throttling::{MemoryStore, ThrottleStore, Throttles};
+use crate::session::csrf::Csrf;
 use crate::session::{SessionAuthentication, SessionService};
-use crate::store::Store;
+use crate::store::{ReadCache, Store};
 use crate::token::{TokenAuthentication, TokenService};
+use crate::users::{Login, Users, UsersParts};
 
-/// restauth for one app: the shared [`Context`] (settings, store, cache, hashing pool,
-/// throttles) and the services of the token, session and JWT features. Cheap to clone.
-///
-/// Derefs to the [`Context`], so `restauth.policy()` and `restauth.settings()` read as before.
+/// restauth for one app: its settings, its store, and every part and service built over them.
+/// Cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct Restauth {
-    ctx: Context,
-    tokens: TokenService,
-    sessions: SessionService,
-    jwt: JwtService,
+    inner: Arc<Inner>,
 }
 
-impl Deref for Restauth {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.ctx
-    }
+struct Inner {
+    settings: Arc<Settings>,
+    store: Arc<dyn Store>,
+    throttles: Throttles,
+    users: Users,
+    login: Login,
+    tokens: TokenService,
+    sessions: SessionService,
+    csrf: Csrf,
+    jwt: JwtService,
+    devices: DevicesService,
+    admin: AdminService,
+    #[cfg(feature = "email")]
+    accounts: Option<crate::accounts::AccountsService>,
+    classes: Registry<Restauth>,
 }
 
 impl Restauth {
@@ -44,8 +56,8 @@ impl Restauth {
         Restauth::builder(settings).open().await
     }
 
-    /// Builds over an opened store. Does not migrate: call [`Store::migrate`] (or `restauth
-    /// migrate`) first.
+    /// Builds over an opened store. Does not migrate: call
+    /// [`Database::migrate`](crate::store::Database::migrate) (or `restauth migrate`) first.
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Result<Self, Error> {
         Restauth::builder(settings).build(store)
     }
@@ -71,43 +83,99 @@ impl Restauth {
         }
     }
 
-    /// The shared parts every feature draws on.
-    pub fn context(&self) -> &Context {
-        &self.ctx
+    /// The settings everything was built from.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The store: every concept's trait, and the database itself (migrate, probe, backup).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// A policy with the configured default authentication, permission and throttle classes,
+    /// to narrow per route (DRF's view attributes).
+    pub fn policy(&self) -> Policy {
+        let classes: Arc<dyn Classes> = Arc::new(self.clone());
+        Policy::new(
+            classes,
+            &self.inner.settings.rest_framework,
+            self.inner.throttles.clone(),
+        )
+    }
+
+    /// A fresh instance of the authentication class registered as `name`.
+    pub fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>> {
+        self.inner.classes.build(name, self)
+    }
+
+    /// The throttles of `[rest_framework]` (rates, counters, client addresses).
+    pub fn throttles(&self) -> &Throttles {
+        &self.inner.throttles
+    }
+
+    /// Accounts: look-ups, creation, password checks and changes, activation, revocation.
+    pub fn users(&self) -> &Users {
+        &self.inner.users
+    }
+
+    /// The throttled password check of every login path.
+    pub fn login(&self) -> &Login {
+        &self.inner.login
+    }
+
+    /// Where security events go.
+    pub fn audit(&self) -> &AuditLog {
+        self.inner.users.audit()
     }
 
     /// DRF's tokens: issue, revoke, authenticate keys.
     pub fn tokens(&self) -> &TokenService {
-        &self.tokens
+        &self.inner.tokens
     }
 
     /// Django's sessions: log in, log out.
     pub fn sessions(&self) -> &SessionService {
-        &self.sessions
+        &self.inner.sessions
+    }
+
+    /// Django's CSRF check, for the views that take forms.
+    pub fn csrf(&self) -> &Csrf {
+        &self.inner.csrf
     }
 
     /// simplejwt's pairs: obtain, refresh, verify, blacklist.
     pub fn jwt(&self) -> &JwtService {
-        &self.jwt
+        &self.inner.jwt
     }
 
-    // Devices and staff
-
     /// A user's own tokens and sessions: list, revoke, log out everywhere.
-    pub fn devices(&self) -> crate::devices::DevicesService {
-        crate::devices::DevicesService::new(self.ctx.clone())
+    pub fn devices(&self) -> &DevicesService {
+        &self.inner.devices
     }
 
     /// The staff API's operations on users.
-    pub fn admin(&self) -> crate::admin::AdminService {
-        crate::admin::AdminService::new(self.ctx.clone())
+    pub fn admin(&self) -> &AdminService {
+        &self.inner.admin
+    }
+
+    /// djoser's account endpoints, when `[accounts]` enables them.
+    #[cfg(feature = "email")]
+    pub fn accounts(&self) -> Option<&crate::accounts::AccountsService> {
+        self.inner.accounts.as_ref()
     }
 
     /// The OpenAPI description of the library's routes these settings enable: [`openapi()`]
-    /// of [`settings`](Context::settings).
+    /// of [`settings`](Restauth::settings).
     #[cfg(feature = "openapi")]
     pub fn openapi(&self) -> utoipa::openapi::OpenApi {
         openapi(self.settings())
+    }
+}
+
+impl Classes for Restauth {
+    fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>> {
+        Restauth::authenticator(self, name)
     }
 }
 
@@ -137,7 +205,7 @@ impl Restauth {
 /// ```
 #[cfg(feature = "openapi")]
 pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
-    let mut doc = crate::token::openapi::document(settings, crate::token::openapi::PATH);
+    let mut doc = crate::token::openapi::document(settings);
     let parts = [
         crate::jwt::openapi::document(settings),
         crate::session::openapi::document(settings),
@@ -176,29 +244,30 @@ pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
 /// # async fn run(mut settings: Settings) -> Result<(), restauth::Error> {
 /// settings.rest_framework.default_authentication_classes = vec!["token".into(), "api_key".into()];
 /// let restauth = Restauth::builder(settings)
-///     .authentication_class("api_key", |_ctx| ApiKey)
+///     .authentication_class("api_key", |_restauth| ApiKey)
 ///     .open()
 ///     .await?;
 /// # Ok(()) }
 /// ```
 pub struct Builder {
     settings: Settings,
-    classes: Registry,
+    classes: Registry<Restauth>,
     throttle: Option<Arc<dyn ThrottleStore>>,
 }
 
 impl Builder {
     /// Registers an authentication class under `name`, so that settings and policies can
     /// list it as they list `"token"` (DRF's dotted class paths). `make` runs each time a
-    /// policy is built, with the shared context (its store, cache, settings).
+    /// policy is built, given the built [`Restauth`]: a class keeps the parts it uses
+    /// (`restauth.users().clone()`), not the whole.
     pub fn authentication_class<A, F>(mut self, name: &str, make: F) -> Self
     where
         A: Authenticator,
-        F: Fn(&Context) -> A + Send + Sync + 'static,
+        F: Fn(&Restauth) -> A + Send + Sync + 'static,
     {
         self.classes.register(
             name,
-            Arc::new(move |ctx| Arc::new(make(ctx)) as Arc<dyn Authenticator>),
+            Arc::new(move |restauth| Arc::new(make(restauth)) as Arc<dyn Authenticator>),
         );
         self
     }
@@ -288,7 +357,7 @@ impl Builder {
             )
             .map_err(|e| Error::Config(e.to_string()))?,
         );
-        register_built_ins(&mut classes, &backend);
+        register_built_ins(&mut classes);
         let configured = [
             (
                 "rest_framework.default_authentication_classes",
@@ -312,41 +381,167 @@ impl Builder {
             }
         }
         let throttle = throttle.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        let ctx = Context::new(settings, store, throttle, classes)?;
-        Ok(Restauth {
-            tokens: TokenService::new(ctx.clone()),
-            sessions: SessionService::new(ctx.clone()),
-            jwt: JwtService::new(ctx.clone(), backend),
-            ctx,
-        })
+        assemble(settings, store, throttle, backend, classes)
+    }
+}
+
+/// Each part from the settings and the store, each service from the parts it uses.
+fn assemble(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    throttle: Arc<dyn ThrottleStore>,
+    backend: Arc<JwtBackend>,
+    classes: Registry<Restauth>,
+) -> Result<Restauth, Error> {
+    let settings = Arc::new(settings);
+    let django_schema = settings.database.schema_flavor == SchemaFlavor::Django;
+    let hasher = if django_schema {
+        django_hasher(&settings)?
+    } else {
+        PasswordHasher::new(settings.password.argon2)
+            .map_err(|e| Error::Config(format!("password.argon2: {e}")))?
+    };
+    let patience = Duration::from_secs(settings.password.hashing_queue_timeout.0);
+    let hashing = HashPool::new(hasher, settings.password.hashing_concurrency, patience);
+    // Django changes rows without telling the cache: bound how long an entry is trusted.
+    let ttl = if django_schema {
+        settings
+            .cache
+            .ttl
+            .as_i64()
+            .min(settings.database.django_reread_after.as_i64())
+    } else {
+        settings.cache.ttl.as_i64()
+    };
+    let cache = ReadCache::new(store.clone(), ttl, settings.cache.max_entries);
+    let audit = AuditLog::open(&settings.audit, store.clone())?;
+    let secret_key: Arc<str> = settings
+        .secret_key
+        .as_ref()
+        .map_or("", |k| k.0.as_str())
+        .into();
+    let users = Users::new(UsersParts {
+        users: store.clone(),
+        passwords: store.clone(),
+        tokens: store.clone(),
+        sessions: store.clone(),
+        cache: cache.clone(),
+        hashing,
+        password: settings.password.clone(),
+        user: settings.user.clone(),
+        secret_key,
+        audit,
+    });
+    let throttles = Throttles::new(&settings.rest_framework, throttle);
+    let login = Login::new(users.clone(), throttles.clone(), store.clone(), patience);
+    let tokens = TokenService::new(
+        store.clone(),
+        cache.clone(),
+        users.clone(),
+        settings.token.clone(),
+    );
+    let csrf = Csrf::new(
+        settings.csrf.clone(),
+        settings.data_upload_max_memory_size.0,
+    );
+    let sessions = SessionService::new(
+        store.clone(),
+        cache.clone(),
+        users.clone(),
+        settings.session.clone(),
+        csrf.clone(),
+    );
+    let jwt = JwtService::new(
+        store.clone(),
+        users.clone(),
+        backend,
+        settings.simple_jwt.clone(),
+    );
+    let devices = DevicesService::new(tokens.clone(), sessions.clone());
+    let admin = AdminService::new(
+        users.clone(),
+        settings.rest_framework.page_size(),
+        settings.csrf.trust_forwarded_proto,
+    );
+    #[cfg(feature = "email")]
+    let accounts = if settings.serves_accounts() {
+        Some(
+            crate::accounts::AccountsService::new(
+                login.clone(),
+                tokens.clone(),
+                sessions.clone(),
+                csrf.clone(),
+                settings.clone(),
+            )
+            .map_err(Error::Config)?,
+        )
+    } else {
+        None
+    };
+    Ok(Restauth {
+        inner: Arc::new(Inner {
+            settings,
+            store,
+            throttles,
+            users,
+            login,
+            tokens,
+            sessions,
+            csrf,
+            jwt,
+            devices,
+            admin,
+            #[cfg(feature = "email")]
+            accounts,
+            classes,
+        }),
+    })
+}
+
+/// Django's default hasher, for a store over Django's tables.
+fn django_hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
+    #[cfg(feature = "django-hashers")]
+    return PasswordHasher::django_pbkdf2(
+        settings.password.argon2,
+        settings.password.pbkdf2_iterations,
+    )
+    .map_err(|e| Error::Config(format!("password.pbkdf2_iterations: {e}")));
+    #[cfg(not(feature = "django-hashers"))]
+    {
+        let _ = settings;
+        Err(Error::Config(
+            "database.schema_flavor: \"django\" needs the \"django-hashers\" cargo feature".into(),
+        ))
     }
 }
 
 /// The built-in classes, under the names settings use; an app's own class of the same name
 /// wins (it was registered first and is kept).
-fn register_built_ins(classes: &mut Registry, backend: &Arc<JwtBackend>) {
-    let jwt_backend = backend.clone();
-    let built_ins: [(AuthClass, crate::pipeline::authentication::ClassFactory); 4] = [
+fn register_built_ins(classes: &mut Registry<Restauth>) {
+    let built_ins: [(
+        AuthClass,
+        crate::pipeline::authentication::ClassFactory<Restauth>,
+    ); 4] = [
         (
             AuthClass::Session,
-            Arc::new(|ctx| Arc::new(SessionAuthentication::new(SessionService::new(ctx.clone())))),
+            Arc::new(|r: &Restauth| {
+                Arc::new(SessionAuthentication::new(
+                    r.sessions().clone(),
+                    r.csrf().clone(),
+                ))
+            }),
         ),
         (
             AuthClass::Basic,
-            Arc::new(|ctx| Arc::new(BasicAuthentication::new(ctx.clone()))),
+            Arc::new(|r: &Restauth| Arc::new(BasicAuthentication::new(r.login().clone()))),
         ),
         (
             AuthClass::Token,
-            Arc::new(|ctx| Arc::new(TokenAuthentication::new(TokenService::new(ctx.clone())))),
+            Arc::new(|r: &Restauth| Arc::new(TokenAuthentication::new(r.tokens().clone()))),
         ),
         (
             AuthClass::Jwt,
-            Arc::new(move |ctx| {
-                Arc::new(JwtAuthentication::new(JwtService::new(
-                    ctx.clone(),
-                    jwt_backend.clone(),
-                )))
-            }),
+            Arc::new(|r: &Restauth| Arc::new(JwtAuthentication::new(r.jwt().clone()))),
         ),
     ];
     for (class, factory) in built_ins {

@@ -105,7 +105,7 @@ async fn a_missing_client_address_is_explained_once() {
     let restauth = restauth::Restauth::open(common::settings(&dir))
         .await
         .expect("open");
-    let app = restauth::token::router(restauth.tokens(), "/api-token-auth");
+    let app = restauth::token::router(&restauth).expect("the routes");
     for _ in 0..3 {
         let request = Request::post("/api-token-auth")
             .header("content-type", "application/json")

@@ -39,6 +39,7 @@ async fn start() -> Server {
         ("dave", false),
     ] {
         restauth
+            .users()
             .create_user(NewAccount {
                 password: Some(PASSWORD.into()),
                 is_active,
@@ -51,7 +52,7 @@ async fn start() -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(restauth::serve(
         listener,
-        notes::app(&restauth),
+        notes::app(&restauth).expect("the routes"),
         ServeOptions::default(),
     ));
     Server {

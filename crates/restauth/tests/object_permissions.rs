@@ -62,6 +62,7 @@ async fn checking_another_type_of_object_is_a_logged_500_not_a_silent_403() {
     let restauth = Restauth::open(settings).await.expect("open");
     let password = "an owner's test passphrase";
     restauth
+        .users()
         .create_user(NewAccount {
             password: Some(password.into()),
             ..NewAccount::new("owner")

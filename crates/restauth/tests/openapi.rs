@@ -40,7 +40,7 @@ fn app(restauth: &Restauth) -> Router {
         )],
         Vec::new(),
     );
-    let mut doc = restauth::token::openapi::document(settings, "/api-token-auth");
+    let mut doc = restauth::token::openapi::document(settings);
     doc.merge(restauth::jwt::openapi::document(settings));
     doc.merge(mine);
     let body = doc.to_json().expect("the document serialises");
@@ -54,11 +54,8 @@ fn app(restauth: &Restauth) -> Router {
                     .permission(IsAuthenticated),
             ),
         )
-        .merge(restauth::token::router(
-            restauth.tokens(),
-            "/api-token-auth",
-        ))
-        .merge(restauth::jwt::router(restauth.jwt()))
+        .merge(restauth::token::router(restauth).expect("the token routes"))
+        .merge(restauth::jwt::router(restauth).expect("the JWT routes"))
         .route("/openapi.json", get(move || async move { body }))
 }
 
@@ -68,6 +65,7 @@ async fn an_app_serves_the_description_of_the_routes_it_embeds() {
     let restauth = Restauth::open(common::settings(&dir)).await.expect("open");
     let password = "an openapi test passphrase";
     restauth
+        .users()
         .create_user(NewAccount {
             password: Some(password.into()),
             ..NewAccount::new("alice")

@@ -303,6 +303,7 @@ fn keyring() -> &'static Keyring {
         let (restauth, key) = runtime.block_on(async {
             let restauth = Restauth::open(settings).await.expect("open");
             let user = restauth
+                .users()
                 .create_user(NewAccount::new("alice"))
                 .await
                 .expect("user");
@@ -367,7 +368,7 @@ proptest! {
         let ring = keyring();
         prop_assume!(other != ring.key);
         prop_assert_eq!(lookup(&other), Err(TokenRejection::Invalid));
-        prop_assert!(ring.restauth.tokens().authenticate_key_now(&other).is_none_or(|v| v.is_err()));
+        prop_assert!(ring.restauth.tokens().authenticate_key_at_once(&other).is_none_or(|v| v.is_err()));
     }
 
     #[test]

@@ -54,6 +54,7 @@ async fn the_quickstart_serves_its_profile_to_a_token() {
         .expect("open");
     let password = "a quickstart test passphrase";
     restauth
+        .users()
         .create_user(NewAccount {
             password: Some(password.into()),
             email: "demo@example.com".into(),
@@ -65,7 +66,7 @@ async fn the_quickstart_serves_its_profile_to_a_token() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(restauth::serve(
         listener,
-        quickstart::app(&restauth),
+        quickstart::app(&restauth).expect("the routes"),
         ServeOptions::default(),
     ));
     let client = reqwest::Client::new();

@@ -27,7 +27,7 @@ const LOGIN: &str = r#"{"username":"nobody","password":"wrong password"}"#;
 async fn a_login_throttle_without_the_peer_address_refuses_instead_of_sharing_a_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
-    let app = restauth::token::router(restauth.tokens(), "/api-token-auth");
+    let app = restauth::token::router(&restauth).expect("the routes");
     // As `axum::serve(listener, app)` hands requests over: no ConnectInfo.
     for _ in 0..4 {
         let request = Request::post("/api-token-auth")
@@ -77,7 +77,7 @@ async fn exchange(mut conn: tokio::net::TcpStream, request: &str) -> String {
 async fn serve_gives_each_client_its_own_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
-    let app = restauth::token::router(restauth.tokens(), "/api-token-auth");
+    let app = restauth::token::router(&restauth).expect("the routes");
     let server = serving(app, ServeOptions::default()).await;
 
     // Linux routes all of 127/8 to loopback: two clients with two addresses.
@@ -109,12 +109,9 @@ async fn routers_merge_into_an_app_with_its_own_state() {
     let restauth = restauth(&dir).await;
     let app: axum::Router<AppState> = axum::Router::new()
         .route("/hello", axum::routing::get(hello))
-        .merge(restauth::token::router(
-            restauth.tokens(),
-            "/api-token-auth",
-        ))
-        .merge(restauth::jwt::router(restauth.jwt()))
-        .merge(restauth::session::router(restauth.sessions()).unwrap());
+        .merge(restauth::token::router(&restauth).expect("the routes"))
+        .merge(restauth::jwt::router(&restauth).expect("the routes"))
+        .merge(restauth::session::router(&restauth).expect("the routes"));
     let app = app.with_state(AppState { greeting: "hi" });
     let server = serving(app, ServeOptions::default()).await;
     // The restauth route answers with its own state (a failed login), the app's with its own.
@@ -188,13 +185,13 @@ async fn serve_keeps_drfs_paths_and_error_bodies() {
     );
 }
 
-/// DRF's URLs end in a slash, and an app may pass one to a ready router: the route answers
-/// both spellings under `restauth::serve`, which trims the slash before routing.
+/// DRF's URLs end in a slash, as the settings write them: the route answers both spellings
+/// under `restauth::serve`, which trims the slash before routing.
 #[tokio::test]
 async fn a_router_given_a_trailing_slash_still_answers() {
     let dir = tempfile::tempdir().unwrap();
     let restauth = restauth(&dir).await;
-    let app = restauth::token::router(restauth.tokens(), "/api-token-auth/");
+    let app = restauth::token::router(&restauth).expect("the routes");
     let addr = serving(app, ServeOptions::default()).await;
     for path in ["/api-token-auth/", "/api-token-auth"] {
         let conn = tokio::net::TcpStream::connect(addr).await.unwrap();

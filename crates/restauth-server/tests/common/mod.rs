@@ -18,6 +18,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_restauth");
 pub const PASSWORD: &str = "correct horse battery staple";
 /// How soon a change made by one process is honoured by every server on PostgreSQL.
 pub const CROSS_PROCESS_BOUND: Duration = Duration::from_secs(1);
+/// The variable naming the file where a test build's server writes how many changes it heard.
+const CHANGES_VAR: &str = "RESTAUTH_TEST_CHANGES_FILE";
+const CHANGES_FILE: &str = "changes-heard";
 
 pub struct Server {
     pub base: String,
@@ -279,6 +282,7 @@ fn spawn_server(dir: &Path, env: &[(String, String)]) -> (Child, String, Option<
         .env("RUST_LOG", "info")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env(CLOCK_VAR, clock_file(dir))
+        .env(CHANGES_VAR, dir.join(CHANGES_FILE))
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -412,10 +416,11 @@ impl Server {
     /// Runs a management command in the server's folder, with `stdin` as its input.
     ///
     /// A command is another process. On SQLite the server sees its changes at the next request;
-    /// on PostgreSQL they reach the server by NOTIFY within the documented bound (1 s), so
-    /// after a command that changes credentials this waits out that bound.
+    /// on PostgreSQL they reach the server by NOTIFY, so after a command that changes
+    /// credentials this waits until the server has heard a change (test builds write the count
+    /// to a file), or for the documented bound (1 s), after which the server trusts no cached
+    /// entry older than the change anyway.
     pub fn command(&self, args: &[&str], stdin: &str) -> Output {
-        let out = command_in(self.dir.path(), args, stdin);
         let announces = matches!(
             args.first().copied(),
             Some(
@@ -426,10 +431,23 @@ impl Server {
                     | "drf_create_token"
             )
         );
+        let heard_before = self.changes_heard();
+        let out = command_in(self.dir.path(), args, stdin);
         if self.postgres && announces && out.status.success() {
-            std::thread::sleep(CROSS_PROCESS_BOUND);
+            let deadline = std::time::Instant::now() + CROSS_PROCESS_BOUND;
+            while self.changes_heard() <= heard_before && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         out
+    }
+
+    /// How many changes announced by any process the server has heard (PostgreSQL only).
+    fn changes_heard(&self) -> u64 {
+        std::fs::read_to_string(self.dir.path().join(CHANGES_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Creates a user through the CLI; `flags` like `--staff`, `--inactive`.

@@ -63,7 +63,7 @@ pub fn now() -> i64 {
 
 /// 32 lowercase hex characters, like the jti of a real token.
 pub fn random_jti() -> String {
-    restauth::core::random::hex::<16>()
+    restauth::token::generate_key()[..32].to_owned()
 }
 
 /// An HMAC-signed token with exactly this header and payload JSON (`alg` is not derived from

@@ -86,7 +86,7 @@ impl AccountsService {
                 site,
                 source,
             } => {
-                let users = match self.store().users_by_email(&email).await {
+                let users = match self.users().store().users_by_email(&email).await {
                     Ok(users) => users,
                     Err(e) => {
                         return tracing::warn!(error = %e, "password reset: could not look up users");
@@ -97,15 +97,18 @@ impl AccountsService {
                     .into_iter()
                     .filter(|u| u.is_active && !u.password.starts_with('!'))
                 {
-                    self.audit(
-                        AuditEvent::for_user(
-                            audit::PASSWORD_RESET_REQUESTED,
-                            audit::SUCCESS,
-                            PROVIDER,
-                            &user,
+                    self.users()
+                        .audit()
+                        .record(
+                            AuditEvent::for_user(
+                                audit::PASSWORD_RESET_REQUESTED,
+                                audit::SUCCESS,
+                                PROVIDER,
+                                &user,
+                            )
+                            .source(&source),
                         )
-                        .source(&source),
-                    );
+                        .await;
                     let link = self.link(&user, &site, Link::Reset);
                     self.deliver(outbox, &user, &site, &link, Link::Reset).await;
                 }
@@ -121,7 +124,7 @@ impl AccountsService {
     /// djoser's `url` (relative to the site) for `user`, with a fresh token.
     fn link(&self, user: &User, site: &Site, kind: Link) -> Links {
         let uid = reset_token::encode_uid(user.id);
-        let token = reset_token::make_token(user, now(), self.secret_key());
+        let token = reset_token::make_token(user, now(), self.users().secret_key());
         let accounts = &self.settings().accounts;
         let configured = match kind {
             Link::Reset => accounts.password_reset_confirm_url.as_deref(),
@@ -132,7 +135,7 @@ impl AccountsService {
             // restauth's own page.
             None => format!(
                 "{}password/reset/confirm/{uid}/{token}/",
-                super::routes::prefix(accounts).trim_start_matches('/')
+                super::prefix(accounts).trim_start_matches('/')
             ),
         };
         let url = url.trim_start_matches('/').to_owned();

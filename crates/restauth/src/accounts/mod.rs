@@ -13,7 +13,7 @@ mod mail;
 pub mod openapi;
 mod page;
 pub mod reset_token;
-pub mod routes;
+mod routes;
 
 pub use routes::router;
 
@@ -25,44 +25,50 @@ use tokio::sync::mpsc;
 use crate::core::clock::{now, now_ms};
 use crate::core::error::{Error, ValidationErrors};
 use crate::core::hmac::session_auth_hash;
+use crate::core::settings::{AccountsSettings, Settings};
 use crate::core::user::{AuthInfo, User};
-use crate::pipeline::Context;
-use crate::pipeline::accounts::{NewAccount, leave_millisecond};
 use crate::pipeline::audit::{self, AuditEvent, Source};
+use crate::session::csrf::Csrf;
 use crate::session::{SessionService, Templates};
-use crate::store::KeptCredential;
+use crate::store::{KeptCredential, Revocation};
 use crate::token::TokenService;
+use crate::users::{Login, NewAccount, Users, leave_millisecond};
 
 use self::mail::MailJob;
 
 /// The `event.provider` of the account endpoints' audit events.
 const PROVIDER: &str = "accounts";
 /// djoser's messages (its `constants.Messages`).
-pub const INVALID_TOKEN: &str = "Invalid token for given user.";
+pub(crate) const INVALID_TOKEN: &str = "Invalid token for given user.";
 pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
 pub const STALE_TOKEN: &str = "Stale token for given user.";
 pub const INVALID_PASSWORD: &str = "Invalid password.";
 
-/// The account endpoints' state: the shared context, the token and session services, the
-/// pages and mails, and the queue of mails to send. Cheap to clone.
+/// The account endpoints' state: the login, token and session services, the settings of the
+/// sections they read, the pages and mails, and the queue of mails to send. Cheap to clone.
 #[derive(Clone)]
 pub struct AccountsService {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    ctx: Context,
+    login: Login,
     tokens: TokenService,
     sessions: SessionService,
+    csrf: Csrf,
+    /// `[accounts]`, `[email]`, `[user]` and the pages' sections: the endpoints span them.
+    settings: Arc<Settings>,
     templates: Templates,
     queue: mpsc::Sender<MailJob>,
 }
 
-impl std::ops::Deref for AccountsService {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.inner.ctx
+/// `[accounts] prefix` with one slash at each end (`/auth/`).
+pub(crate) fn prefix(settings: &AccountsSettings) -> String {
+    let inner = settings.prefix.trim_matches('/');
+    if inner.is_empty() {
+        "/".into()
+    } else {
+        format!("/{inner}/")
     }
 }
 
@@ -79,11 +85,12 @@ impl AccountsService {
     /// the outbox of `[email]`, and starts the task that sends mail. Call it inside a tokio
     /// runtime. Errors name the setting at fault.
     pub fn new(
-        ctx: Context,
+        login: Login,
         tokens: TokenService,
         sessions: SessionService,
+        csrf: Csrf,
+        settings: Arc<Settings>,
     ) -> Result<Self, String> {
-        let settings = ctx.settings();
         let templates = Templates::load(settings.session.templates_dir.as_deref(), mail::BUILT_IN)
             .map_err(|e| format!("session.templates_dir: {e}"))?;
         let outbox = crate::email::Outbox::new(&settings.email)?;
@@ -95,9 +102,11 @@ impl AccountsService {
         let (queue, jobs) = mpsc::channel(mail::QUEUE_LENGTH);
         let service = AccountsService {
             inner: Arc::new(Inner {
-                ctx,
+                login,
                 tokens,
                 sessions,
+                csrf,
+                settings,
                 templates,
                 queue,
             }),
@@ -108,6 +117,26 @@ impl AccountsService {
 
     pub fn tokens(&self) -> &TokenService {
         &self.inner.tokens
+    }
+
+    /// The accounts the endpoints manage.
+    pub fn users(&self) -> &Users {
+        self.inner.login.users()
+    }
+
+    /// The throttled password check of the login and password endpoints.
+    pub fn login(&self) -> &Login {
+        &self.inner.login
+    }
+
+    /// Django's CSRF check of the reset page.
+    pub fn csrf(&self) -> &Csrf {
+        &self.inner.csrf
+    }
+
+    /// The settings the endpoints read.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     pub fn sessions(&self) -> &SessionService {
@@ -179,14 +208,14 @@ impl AccountsService {
             Error::Validation(e)
         };
         let user = match reset_token::decode_uid(uid) {
-            Some(id) => self.store().user_by_id(id).await?,
+            Some(id) => self.users().store().user_by_id(id).await?,
             None => None,
         };
         let Some(user) = user else {
             return Err(field("uid", INVALID_UID));
         };
         let timeout = self.settings().accounts.password_reset_timeout.as_i64();
-        if !reset_token::check_token(&user, token, now(), timeout, self.secret_key()) {
+        if !reset_token::check_token(&user, token, now(), timeout, self.users().secret_key()) {
             return Err(field("token", INVALID_TOKEN));
         }
         Ok(user)
@@ -207,7 +236,8 @@ impl AccountsService {
             ..NewAccount::default()
         });
         let mut errors = ValidationErrors::new();
-        self.check_password_rules(password, &account, &mut errors);
+        self.users()
+            .check_password_rules(password, &account, &mut errors);
         // The rules report under `password`; djoser names the field `new_password`.
         let mut renamed = ValidationErrors::new();
         for (_, messages) in errors.as_json() {
@@ -228,7 +258,7 @@ impl AccountsService {
         caller: Option<&AuthInfo>,
         source: &Source,
     ) -> Result<(), Error> {
-        let hash = self.hashing().hash(password.to_owned()).await?;
+        let hash = self.users().hashing().hash(password.to_owned()).await?;
         let cut_off = now_ms();
         let created = cut_off + 1;
         let keep = match caller {
@@ -238,22 +268,48 @@ impl AccountsService {
             },
             Some(AuthInfo::Session { session_id }) => KeptCredential::Session {
                 digest: session_id.to_string(),
-                auth_hash: session_auth_hash(&hash, self.secret_key()),
+                auth_hash: session_auth_hash(&hash, self.users().secret_key()),
                 created,
             },
             // A JWT names no login its refresh token could be found by; Basic carries the
             // old password itself.
             _ => KeptCredential::Nothing,
         };
-        self.store()
-            .change_password_keeping(user.id, &hash, cut_off, &keep)
+        self.users()
+            .passwords()
+            .set_password(user.id, &hash, Some(&Revocation { cut_off, keep }))
             .await?;
-        self.audit(
-            AuditEvent::for_user(audit::PASSWORD_CHANGED, audit::SUCCESS, PROVIDER, user)
-                .source(source),
-        );
+        self.users()
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::PASSWORD_CHANGED, audit::SUCCESS, PROVIDER, user)
+                    .source(source),
+            )
+            .await;
         leave_millisecond(created).await;
-        self.invalidate().await
+        self.users().invalidate().await
+    }
+
+    /// The `uid`, `token` and `new_password` of a reset confirmation, checked in djoser's order:
+    /// the fields, the password rules, the uid, the token, then (beyond djoser) the rules that
+    /// compare the password with the user's own attributes.
+    pub(crate) async fn confirm_reset(
+        &self,
+        uid: &str,
+        token: &str,
+        new_password: &str,
+        source: &Source,
+    ) -> Result<(), Error> {
+        self.validate_new_password(new_password, None)?;
+        let user = self.user_of_link(uid, token).await?;
+        self.validate_new_password(new_password, Some(&user))?;
+        if !self.reset_password(&user, new_password, source).await? {
+            // Used by a concurrent request since it was checked.
+            let mut e = ValidationErrors::new();
+            e.add("token", INVALID_TOKEN);
+            return Err(Error::Validation(e));
+        }
+        Ok(())
     }
 
     /// Sets the password a reset link asked for, once: `false` when the link was used
@@ -264,19 +320,23 @@ impl AccountsService {
         password: &str,
         source: &Source,
     ) -> Result<bool, Error> {
-        let hash = self.hashing().hash(password.to_owned()).await?;
+        let hash = self.users().hashing().hash(password.to_owned()).await?;
         let cut_off = now_ms();
         let done = self
-            .store()
+            .users()
+            .passwords()
             .reset_password(user.id, &user.password, &hash, cut_off, now())
             .await?;
         if done {
-            self.audit(
-                AuditEvent::for_user(audit::PASSWORD_RESET, audit::SUCCESS, PROVIDER, user)
-                    .source(source),
-            );
+            self.users()
+                .audit()
+                .record(
+                    AuditEvent::for_user(audit::PASSWORD_RESET, audit::SUCCESS, PROVIDER, user)
+                        .source(source),
+                )
+                .await;
             leave_millisecond(cut_off).await;
-            self.invalidate().await?;
+            self.users().invalidate().await?;
         }
         Ok(done)
     }

@@ -6,7 +6,7 @@ use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
 use utoipa::openapi::{HttpMethod, ObjectBuilder, OpenApi, PathItem, Required, Type};
 
-use super::routes::prefix;
+use super::prefix;
 use crate::core::settings::{AuthClass, Settings};
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, empty_response,

@@ -7,27 +7,27 @@
 //! (`Referrer-Policy: same-origin`; `no-referrer` would make browsers send `Origin: null` with
 //! the form, which the CSRF check refuses), cannot be framed and is never cached.
 
-use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use minijinja::context;
 
-use super::AccountsService;
 use super::mail::RESET_PAGE;
+use super::{AccountsService, prefix};
 use crate::core::error::{Error, ValidationErrors};
 use crate::pipeline::audit::Source;
-use crate::pipeline::parsers::RequestData;
-use crate::pipeline::throttling::client_of;
-use crate::session::authentication::check_csrf;
-use crate::session::{cookies, csrf};
+use crate::session::csrf::CSRF_FORM_FIELD;
+use crate::session::login::{Submitted, read_form};
 
 /// Django's `SetPasswordForm` message when the two fields differ.
 const MISMATCH: &str = "The two password fields didn’t match.";
 
-pub(super) fn routes(router: Router<AccountsService>, page_path: &str) -> Router<AccountsService> {
-    router.route(page_path, get(page).post(submit))
+/// The page and its form's target (other methods get DRF's 405).
+pub(super) fn route() -> MethodRouter<AccountsService> {
+    get(page)
+        .post(submit)
+        .fallback(|method: http::Method| async move { Error::MethodNotAllowed(method) })
 }
 
 /// What the page shows.
@@ -38,9 +38,8 @@ enum Shown<'a> {
 }
 
 fn render(service: &AccountsService, headers: &HeaderMap, action: &str, shown: Shown) -> Response {
-    let secret = cookies::get(headers, &service.settings().csrf.cookie_name)
-        .and_then(|c| csrf::secret_from_cookie(c).ok())
-        .unwrap_or_else(csrf::new_secret);
+    let csrf = service.csrf();
+    let secret = csrf.secret_of(headers);
     let (state, errors) = match shown {
         Shown::Form(errors) => ("form", errors),
         Shown::Invalid => ("invalid", &[][..]),
@@ -52,7 +51,7 @@ fn render(service: &AccountsService, headers: &HeaderMap, action: &str, shown: S
             state,
             errors,
             action,
-            csrf_token => csrf::mask_secret(&secret),
+            csrf_token => csrf.token(&secret),
             site_name => service.settings().accounts.site_name,
         },
     );
@@ -75,10 +74,9 @@ fn render(service: &AccountsService, headers: &HeaderMap, action: &str, shown: S
         body,
     )
         .into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::csrf_cookie(&service.settings().csrf, &secret),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, csrf.cookie(&secret));
     response
 }
 
@@ -86,7 +84,7 @@ fn render(service: &AccountsService, headers: &HeaderMap, action: &str, shown: S
 fn action(service: &AccountsService, uid: &str, token: &str) -> String {
     format!(
         "{}password/reset/confirm/{uid}/{token}/",
-        super::routes::prefix(&service.settings().accounts)
+        prefix(&service.settings().accounts)
     )
 }
 
@@ -119,35 +117,21 @@ async fn submit(
     if let Some(refused) = html_refused(request.headers()) {
         return refused;
     }
-    let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let client = match client_of(
-        &headers,
-        &parts.extensions,
-        service.settings().rest_framework.num_proxies,
-    ) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let limit = service.settings().data_upload_max_memory_size.0;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(e) => return crate::core::error::body_read_error(&e, true).into_response(),
-    };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let data = match RequestData::parse(content_type, &bytes) {
-        Ok(d) => d,
+    let Submitted {
+        headers,
+        method,
+        data,
+        client,
+    } = match read_form(service.sessions(), service.login().throttles(), request).await {
+        Ok(submitted) => submitted,
         Err(e) => return e.into_response(),
     };
     let text = |name: &str| data.0.get(name).and_then(|v| v.as_str()).unwrap_or("");
-    if let Err(Error::CsrfFailed { reason, .. }) = check_csrf(
-        service.sessions(),
-        &parts.method,
-        &headers,
-        Some(text("csrfmiddlewaretoken")),
-    ) {
+    if let Err(Error::CsrfFailed { reason, .. }) =
+        service
+            .csrf()
+            .check(&method, &headers, Some(text(CSRF_FORM_FIELD)))
+    {
         let mut r = Error::CsrfFailed {
             reason,
             new_cookie: None,
@@ -174,7 +158,7 @@ async fn submit(
         );
     }
     let source = Source::with_client(client, &headers);
-    match super::routes::confirm_reset(&service, &uid, &token, first, &source).await {
+    match service.confirm_reset(&uid, &token, first, &source).await {
         Ok(()) => render(&service, &headers, &action, Shown::Done),
         Err(Error::Validation(errors)) => {
             let messages = password_messages(&errors);

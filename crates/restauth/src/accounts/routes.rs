@@ -17,95 +17,91 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::{AccountsService, INVALID_PASSWORD, PROVIDER, STALE_TOKEN};
+use super::{AccountsService, INVALID_PASSWORD, PROVIDER, STALE_TOKEN, prefix};
 use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
-use crate::core::settings::{AccountsSettings, AuthClass, accounts::is_plain_address};
+use crate::core::settings::{AuthClass, accounts::is_plain_address};
 use crate::core::user::{AuthInfo, User, validate_username};
-use crate::pipeline::accounts::NewAccount;
 use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::{Access, CurrentUser};
-use crate::pipeline::view::{ApiView, no_store};
+use crate::pipeline::view::{ApiView, Views, no_store};
+use crate::restauth::Restauth;
+use crate::users::NewAccount;
 
 /// Django's `EmailField` length.
 const EMAIL_MAX_LENGTH: usize = 254;
 
-/// `[accounts] prefix` with one slash at each end (`/auth/`).
-pub(crate) fn prefix(settings: &AccountsSettings) -> String {
-    let inner = settings.prefix.trim_matches('/');
-    if inner.is_empty() {
-        "/".into()
-    } else {
-        format!("/{inner}/")
-    }
-}
-
 /// The endpoints under `[accounts] prefix` (none when `[accounts] enabled = false`), and
 /// restauth's reset page.
-pub fn router<S: Clone + Send + Sync + 'static>(service: &AccountsService) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<Router<S>, Error> {
+    let Some(service) = restauth.accounts() else {
+        return Ok(Router::new());
+    };
     let settings = &service.settings().accounts;
-    if !settings.enabled {
-        return Router::new();
-    }
     let base = prefix(settings);
-    // Routes are mounted without the trailing slash; `restauth::serve` answers both spellings.
     let at = |path: &str| format!("{base}{path}");
-    let open = || service.policy().permissions(Vec::new());
-    let signed_in = || service.policy().permission(IsAuthenticated);
-    let mut router = Router::new()
-        .route(
+    let open = || restauth.policy().permissions(Vec::new());
+    let signed_in = || restauth.policy().permission(IsAuthenticated);
+    let view =
+        |view: ApiView<AccountsService>, policy| view.guard(policy).with_state(service.clone());
+    let mut views = Views::new()
+        .view(
             &at("users/me"),
-            ApiView::new("User")
-                .get(me)
-                .put(me_update)
-                .patch(me_update)
-                .delete(me_delete)
-                .guard(signed_in()),
-        )
-        .route(
+            view(
+                ApiView::new("User")
+                    .get(me)
+                    .put(me_update)
+                    .patch(me_update)
+                    .delete(me_delete),
+                signed_in(),
+            ),
+        )?
+        .view(
             &at("users/set_password"),
-            ApiView::new("User").post(set_password).guard(signed_in()),
-        )
-        .route(
+            view(ApiView::new("User").post(set_password), signed_in()),
+        )?
+        .view(
             &at("users/reset_password"),
-            ApiView::new("User").post(reset_password).guard(open()),
-        )
-        .route(
+            view(ApiView::new("User").post(reset_password), open()),
+        )?
+        .view(
             &at("users/reset_password_confirm"),
-            ApiView::new("User")
-                .post(reset_password_confirm)
-                .guard(open()),
-        )
-        .route(
+            view(ApiView::new("User").post(reset_password_confirm), open()),
+        )?
+        .view(
             &at("token/login"),
             // As `/api-token-auth/`: the login throttles protect it, not the view's.
-            ApiView::new("Token Create")
-                .post(token_login)
-                .guard(open().throttles([])),
-        )
-        .route(
+            view(
+                ApiView::new("Token Create").post(token_login),
+                open().throttles([]),
+            ),
+        )?
+        .view(
             &at("token/logout"),
-            ApiView::new("Token Destroy").post(token_logout).guard(
-                service
+            view(
+                ApiView::new("Token Destroy").post(token_logout),
+                restauth
                     .policy()
                     .authentication([AuthClass::Token])
                     .permission(IsAuthenticated),
             ),
-        );
+        )?;
     if settings.registration {
-        router = router
-            .route(
+        views = views
+            .view(
                 &at("users"),
-                ApiView::new("User").post(register).guard(open()),
-            )
-            .route(
+                view(ApiView::new("User").post(register), open()),
+            )?
+            .view(
                 &at("users/activation"),
-                ApiView::new("User").post(activation).guard(open()),
-            );
+                view(ApiView::new("User").post(activation), open()),
+            )?;
     }
-    let router = super::page::routes(router, &at("password/reset/confirm/{uid}/{token}"));
-    router.with_state(service.clone())
+    let page = super::page::route().with_state(service.clone());
+    Ok(views
+        .view(&at("password/reset/confirm/{uid}/{token}"), page)?
+        .into_router())
 }
 
 /// djoser's `UserSerializer` for Django's user: `REQUIRED_FIELDS`, the id, the login field.
@@ -183,7 +179,8 @@ async fn check_current_password(
     source: &Source,
 ) -> Result<(), Error> {
     let ok = service
-        .authenticate_login(&user.username, password, PROVIDER, source)
+        .login()
+        .authenticate(&user.username, password, PROVIDER, source)
         .await?
         .is_some_and(|u| u.id == user.id);
     if ok {
@@ -216,13 +213,19 @@ async fn me_update(
     };
     let reactivate = service.settings().accounts.send_activation_email;
     service
+        .users()
         .store()
         .update_email(user.id, &email, reactivate)
         .await?;
-    service.invalidate().await?;
-    service.audit(
-        AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, &user).source(&source),
-    );
+    service.users().invalidate().await?;
+    service
+        .users()
+        .audit()
+        .record(
+            AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, &user)
+                .source(&source),
+        )
+        .await;
     let updated = User {
         email,
         is_active: user.is_active && !reactivate,
@@ -246,10 +249,15 @@ async fn me_delete(
     let current = password_field(&data, "current_password", &mut errors);
     errors.into_result()?;
     check_current_password(&service, &user, &current.unwrap_or_default(), &source).await?;
-    service.delete_user(&user).await?;
-    service.audit(
-        AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, &user).source(&source),
-    );
+    service.users().delete_user(&user).await?;
+    service
+        .users()
+        .audit()
+        .record(
+            AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, &user)
+                .source(&source),
+        )
+        .await;
     tracing::info!(user_id = user.id, "account deleted");
     Ok(no_content())
 }
@@ -297,26 +305,6 @@ async fn reset_password(
     Ok(no_content())
 }
 
-/// The `uid`, `token` and `new_password` of a reset confirmation, checked in djoser's order:
-/// the fields, the password rules, the uid, the token, then (beyond djoser) the rules that
-/// compare the password with the user's own attributes.
-pub(crate) async fn confirm_reset(
-    service: &AccountsService,
-    uid: &str,
-    token: &str,
-    new_password: &str,
-    source: &Source,
-) -> Result<(), Error> {
-    service.validate_new_password(new_password, None)?;
-    let user = service.user_of_link(uid, token).await?;
-    service.validate_new_password(new_password, Some(&user))?;
-    if !service.reset_password(&user, new_password, source).await? {
-        // Used by a concurrent request since it was checked.
-        return Err(field_error("token", super::INVALID_TOKEN));
-    }
-    Ok(())
-}
-
 /// `POST users/reset_password_confirm/`: `uid`, `token`, `new_password` → 204.
 async fn reset_password_confirm(
     State(service): State<AccountsService>,
@@ -331,7 +319,7 @@ async fn reset_password_confirm(
     let (Some(uid), Some(token), Some(new)) = (uid, token, new) else {
         return Err(Error::Internal("validated fields missing".into()));
     };
-    confirm_reset(&service, &uid, &token, &new, &source).await?;
+    service.confirm_reset(&uid, &token, &new, &source).await?;
     Ok(no_content())
 }
 
@@ -357,6 +345,7 @@ async fn register(
     };
     let inactive = service.settings().accounts.send_activation_email;
     let user = service
+        .users()
         .create_user(NewAccount {
             email: email.unwrap_or_default(),
             password: Some(password),
@@ -364,9 +353,14 @@ async fn register(
             ..NewAccount::new(username)
         })
         .await?;
-    service.audit(
-        AuditEvent::for_user(audit::USER_CREATED, audit::SUCCESS, PROVIDER, &user).source(&source),
-    );
+    service
+        .users()
+        .audit()
+        .record(
+            AuditEvent::for_user(audit::USER_CREATED, audit::SUCCESS, PROVIDER, &user)
+                .source(&source),
+        )
+        .await;
     tracing::info!(user_id = user.id, "account registered");
     let body = json!({ "email": user.email, "username": user.username, "id": user.id });
     if inactive {
@@ -389,14 +383,18 @@ async fn activation(
         return Err(Error::Internal("validated fields missing".into()));
     };
     let user = service.user_of_link(&uid, &token).await?;
-    if user.is_active || !service.store().activate_user(user.id).await? {
+    if user.is_active || !service.users().store().activate_user(user.id).await? {
         return Err(Error::permission_denied(STALE_TOKEN));
     }
-    service.invalidate().await?;
-    service.audit(
-        AuditEvent::for_user(audit::USER_ACTIVATED, audit::SUCCESS, PROVIDER, &user)
-            .source(&source),
-    );
+    service.users().invalidate().await?;
+    service
+        .users()
+        .audit()
+        .record(
+            AuditEvent::for_user(audit::USER_ACTIVATED, audit::SUCCESS, PROVIDER, &user)
+                .source(&source),
+        )
+        .await;
     Ok(no_content())
 }
 
@@ -423,15 +421,21 @@ async fn token_login(
         return Err(refused());
     }
     let Some(user) = service
-        .authenticate_login(username, &password, "token", &source)
+        .login()
+        .authenticate(username, &password, "token", &source)
         .await?
     else {
         return Err(refused());
     };
     let issued = service.tokens().issue_token(user.id).await?;
-    service.audit(
-        AuditEvent::for_user(audit::TOKEN_CREATED, audit::SUCCESS, "token", &user).source(&source),
-    );
+    service
+        .users()
+        .audit()
+        .record(
+            AuditEvent::for_user(audit::TOKEN_CREATED, audit::SUCCESS, "token", &user)
+                .source(&source),
+        )
+        .await;
     tracing::info!(
         user_id = user.id,
         token_id = issued.record.id,
@@ -453,11 +457,15 @@ async fn token_logout(
         (&access.identity.user, &access.identity.auth)
     {
         service.tokens().revoke_token(*token_id).await?;
-        service.audit(
-            AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", user)
-                .source(&source)
-                .reason("1"),
-        );
+        service
+            .users()
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", user)
+                    .source(&source)
+                    .reason("1"),
+            )
+            .await;
     }
     Ok(no_content())
 }

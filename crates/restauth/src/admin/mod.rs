@@ -5,7 +5,7 @@
 
 #[cfg(feature = "openapi")]
 pub mod openapi;
-pub mod routes;
+mod routes;
 
 pub use routes::router;
 
@@ -13,31 +13,27 @@ use serde_json::{Value, json};
 
 use crate::core::error::{Error, PERMISSION_DENIED, ValidationErrors};
 use crate::core::user::User;
-use crate::pipeline::Context;
-use crate::pipeline::accounts::NewAccount;
 use crate::pipeline::audit::{self, AuditEvent, Source, rfc3339_ms};
 use crate::store::{UserPage, UserQuery};
+use crate::users::NewAccount;
+use crate::users::Users;
 
 /// The `event.provider` of the events of the staff API.
 const PROVIDER: &str = "admin";
 /// Search terms beyond this many are ignored (each is one clause of the query).
-pub const MAX_SEARCH_TERMS: usize = 16;
+pub(crate) const MAX_SEARCH_TERMS: usize = 16;
 
 /// DRF's `invalid_page_message`.
-pub const INVALID_PAGE: &str = "Invalid page.";
+pub(crate) const INVALID_PAGE: &str = "Invalid page.";
 
 /// Staff operations on users; each takes the staff member who acts, for the audit log.
 #[derive(Clone)]
 pub struct AdminService {
-    ctx: Context,
-}
-
-impl std::ops::Deref for AdminService {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.ctx
-    }
+    users: Users,
+    /// DRF's `PAGE_SIZE`.
+    page_size: u32,
+    /// `[csrf] trust_forwarded_proto`: whether the pages' links believe `X-Forwarded-Proto`.
+    trust_forwarded_proto: bool,
 }
 
 /// Django's rule, which `is_staff` alone does not pass: only an active superuser may grant or
@@ -58,7 +54,7 @@ fn by(staff: &User) -> String {
 
 /// The search terms of DRF's `SearchFilter`: the parameter split at white space and commas,
 /// NUL characters dropped.
-pub fn search_terms(search: &str) -> Vec<String> {
+pub(crate) fn search_terms(search: &str) -> Vec<String> {
     search
         .replace('\0', "")
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -70,7 +66,7 @@ pub fn search_terms(search: &str) -> Vec<String> {
 
 /// Django's `Paginator.validate_number` as DRF's `PageNumberPagination` calls it: the page
 /// wanted (`None` or blank: the first; `last`: the last) of `num_pages`, or DRF's 404.
-pub fn page_number(raw: Option<&str>, num_pages: u64) -> Result<u64, Error> {
+pub(crate) fn page_number(raw: Option<&str>, num_pages: u64) -> Result<u64, Error> {
     let invalid = || Error::NotFoundDetail(INVALID_PAGE.into());
     let raw = raw.map(str::trim).unwrap_or("");
     if raw.is_empty() {
@@ -95,7 +91,7 @@ fn iso_seconds(secs: i64) -> String {
 }
 
 /// A user as the staff API shows it: never the password hash.
-pub fn user_json(user: &User) -> Value {
+pub(crate) fn user_json(user: &User) -> Value {
     json!({
         "id": user.id,
         "username": user.username,
@@ -118,16 +114,31 @@ pub struct Page {
 }
 
 impl AdminService {
-    pub fn new(ctx: Context) -> Self {
-        AdminService { ctx }
+    pub fn new(users: Users, page_size: u32, trust_forwarded_proto: bool) -> Self {
+        AdminService {
+            users,
+            page_size,
+            trust_forwarded_proto,
+        }
+    }
+
+    /// Whether a page's links believe `X-Forwarded-Proto` (`[csrf] trust_forwarded_proto`).
+    pub fn trust_forwarded_proto(&self) -> bool {
+        self.trust_forwarded_proto
+    }
+
+    /// The accounts it manages.
+    pub fn users(&self) -> &Users {
+        &self.users
     }
 
     /// The page `page` (as the `page` parameter gave it) of the users matching `search`.
     pub async fn list_users(&self, search: &str, page: Option<&str>) -> Result<Page, Error> {
-        let size = u64::from(self.settings().rest_framework.page_size());
+        let size = u64::from(self.page_size);
         let terms = search_terms(search);
         // The count first, so an out-of-range page costs no read of rows.
         let counted = self
+            .users
             .store()
             .search_users(&UserQuery {
                 terms: terms.clone(),
@@ -138,6 +149,7 @@ impl AdminService {
         let num_pages = counted.count.div_ceil(size).max(1);
         let number = page_number(page, num_pages)?;
         let found = self
+            .users
             .store()
             .search_users(&UserQuery {
                 terms,
@@ -154,7 +166,11 @@ impl AdminService {
 
     /// The user with this id, read from the store (not the cache).
     pub async fn user(&self, id: i64) -> Result<User, Error> {
-        self.store().user_by_id(id).await?.ok_or(Error::NotFound)
+        self.users
+            .store()
+            .user_by_id(id)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// Creates a user as `staff`, with Django's validators.
@@ -172,12 +188,15 @@ impl AdminService {
         if account.is_staff || account.is_superuser {
             superuser_only(staff)?;
         }
-        let user = self.create_user(account).await?;
-        self.audit(
-            AuditEvent::for_user(audit::USER_CREATED, audit::SUCCESS, PROVIDER, &user)
-                .reason(by(staff))
-                .source(source),
-        );
+        let user = self.users.create_user(account).await?;
+        self.users
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::USER_CREATED, audit::SUCCESS, PROVIDER, &user)
+                    .reason(by(staff))
+                    .source(source),
+            )
+            .await;
         tracing::info!(
             user_id = user.id,
             staff_id = staff.id,
@@ -205,7 +224,7 @@ impl AdminService {
         let event = AuditEvent::for_user(action, audit::SUCCESS, PROVIDER, user)
             .reason(by(staff))
             .source(source);
-        self.set_active_recorded(user, active, event).await?;
+        self.users.set_active_recorded(user, active, event).await?;
         tracing::info!(
             user_id = user.id,
             staff_id = staff.id,
@@ -225,12 +244,15 @@ impl AdminService {
         if user.is_superuser {
             superuser_only(staff)?;
         }
-        self.revoke_all(user).await?;
-        self.audit(
-            AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, PROVIDER, user)
-                .reason(by(staff))
-                .source(source),
-        );
+        self.users.revoke_all(user).await?;
+        self.users
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, PROVIDER, user)
+                    .reason(by(staff))
+                    .source(source),
+            )
+            .await;
         tracing::info!(
             user_id = user.id,
             staff_id = staff.id,
@@ -243,7 +265,7 @@ impl AdminService {
 /// A plain check of an e-mail address, in the spirit of Django's `EmailValidator`: one `@`,
 /// a non-empty local part, and a domain of dot-separated labels of letters, digits and
 /// hyphens (or `localhost`); no white space, at most 320 characters.
-pub fn is_valid_email(email: &str) -> bool {
+pub(crate) fn is_valid_email(email: &str) -> bool {
     if email.len() > 320 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }

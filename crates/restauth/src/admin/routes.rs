@@ -13,45 +13,43 @@ use serde_json::{Value, json};
 use super::{AdminService, user_json};
 use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::user::User;
-use crate::pipeline::accounts::NewAccount;
 use crate::pipeline::audit::Source;
 use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAdminUser;
 use crate::pipeline::policy::CurrentUser;
-use crate::pipeline::view::{ApiView, no_store};
+use crate::pipeline::view::{ApiView, Views, no_store};
+use crate::restauth::Restauth;
+use crate::users::NewAccount;
 
 /// The staff views, each under the default authentication classes and `IsAdminUser`.
-pub fn router<S: Clone + Send + Sync + 'static>(admin: &AdminService) -> Router<S> {
-    let policy = || admin.policy().permission(IsAdminUser);
-    Router::new()
-        .route(
+pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<Router<S>, Error> {
+    let admin = restauth.admin();
+    let view = |view: ApiView<AdminService>| {
+        view.guard(restauth.policy().permission(IsAdminUser))
+            .with_state(admin.clone())
+    };
+    Ok(Views::new()
+        .view(
             "/api/admin/users",
-            ApiView::new("User List")
-                .get(list)
-                .post(create)
-                .guard(policy()),
-        )
-        .route(
+            view(ApiView::new("User List").get(list).post(create)),
+        )?
+        .view(
             "/api/admin/users/{id}",
-            ApiView::new("User Detail").get(detail).guard(policy()),
-        )
-        .route(
+            view(ApiView::new("User Detail").get(detail)),
+        )?
+        .view(
             "/api/admin/users/{id}/deactivate",
-            ApiView::new("Deactivate User")
-                .post(deactivate)
-                .guard(policy()),
-        )
-        .route(
+            view(ApiView::new("Deactivate User").post(deactivate)),
+        )?
+        .view(
             "/api/admin/users/{id}/activate",
-            ApiView::new("Activate User").post(activate).guard(policy()),
-        )
-        .route(
+            view(ApiView::new("Activate User").post(activate)),
+        )?
+        .view(
             "/api/admin/users/{id}/revoke",
-            ApiView::new("Revoke User Credentials")
-                .post(revoke)
-                .guard(policy()),
-        )
-        .with_state(admin.clone())
+            view(ApiView::new("Revoke User Credentials").post(revoke)),
+        )?
+        .into_router())
 }
 
 /// The query's parameters by name, each with its values in order (Django's `QueryDict`).
@@ -79,8 +77,7 @@ fn page_link(
     params: &BTreeMap<String, Vec<String>>,
     page: Option<u64>,
 ) -> String {
-    let secure =
-        crate::core::request::is_secure(headers, admin.settings().csrf.trust_forwarded_proto);
+    let secure = crate::core::request::is_secure(headers, admin.trust_forwarded_proto());
     let scheme = if secure { "https" } else { "http" };
     let host = headers
         .get(header::HOST)

@@ -10,21 +10,22 @@ use crate::core::error::Error;
 use crate::core::user::{AuthInfo, Identity};
 use crate::pipeline::audit::Source;
 use crate::pipeline::authentication::{Authenticator, Outcome, authorization, scheme_parts};
-use crate::pipeline::context::Context;
-use crate::pipeline::throttling::client_of;
+use crate::users::Login;
 
-pub const NO_CREDENTIALS: &str = "Invalid basic header. No credentials provided.";
-pub const SPACES: &str = "Invalid basic header. Credentials string should not contain spaces.";
-pub const NOT_BASE64: &str = "Invalid basic header. Credentials not correctly base64 encoded.";
-pub const INVALID_CREDENTIALS: &str = "Invalid username/password.";
+pub(crate) const NO_CREDENTIALS: &str = "Invalid basic header. No credentials provided.";
+pub(crate) const SPACES: &str =
+    "Invalid basic header. Credentials string should not contain spaces.";
+pub(crate) const NOT_BASE64: &str =
+    "Invalid basic header. Credentials not correctly base64 encoded.";
+pub(crate) const INVALID_CREDENTIALS: &str = "Invalid username/password.";
 
 pub struct BasicAuthentication {
-    restauth: Context,
+    login: Login,
 }
 
 impl BasicAuthentication {
-    pub fn new(restauth: Context) -> Self {
-        BasicAuthentication { restauth }
+    pub fn new(login: Login) -> Self {
+        BasicAuthentication { login }
     }
 }
 
@@ -74,19 +75,19 @@ impl Authenticator for BasicAuthentication {
             Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
             Parsed::Credentials { username, password } => (username, password),
         };
-        let client = match client_of(
-            request.headers(),
-            request.extensions(),
-            self.restauth.settings().rest_framework.num_proxies,
-        ) {
+        let client = match self
+            .login
+            .throttles()
+            .client_of(request.headers(), request.extensions())
+        {
             Ok(client) => client,
             Err(e) => return Outcome::Ready(Err(e)),
         };
         let source = Source::with_client(client, request.headers());
         Outcome::Pending(Box::pin(async move {
             match self
-                .restauth
-                .authenticate_login(&username, &password, "basic", &source)
+                .login
+                .authenticate(&username, &password, "basic", &source)
                 .await?
             {
                 Some(user) => Ok(Some(Identity::authenticated(user, AuthInfo::Basic))),

@@ -25,7 +25,7 @@ pub fn now() -> i64 {
 }
 
 /// Seconds since the Unix epoch as a float, the unit of the throttle logs.
-pub fn now_f64() -> f64 {
+pub(crate) fn now_f64() -> f64 {
     now_ms() as f64 / 1000.0
 }
 

@@ -264,7 +264,7 @@ impl std::error::Error for BodyTimedOut {}
 
 /// What a failure to read a request's body answers: 408 when it came too slowly (anywhere in
 /// the error's sources), 413 past a length limit, else DRF's 400.
-pub fn body_read_error(e: &(dyn std::error::Error + 'static), too_large: bool) -> Error {
+pub(crate) fn body_read_error(e: &(dyn std::error::Error + 'static), too_large: bool) -> Error {
     let mut source = Some(e);
     while let Some(e) = source {
         if e.is::<BodyTimedOut>() {

@@ -57,7 +57,7 @@ pub fn enabled() -> bool {
 /// The counter of each (route, method, status) is looked up in the recorder once, then found
 /// by the address of the route's text, which axum keeps for the router's lifetime (the text
 /// is compared too, so a router built anew at the same address gets its own series).
-pub fn http_request(method: &http::Method, route: &str, status: http::StatusCode) {
+pub(crate) fn http_request(method: &http::Method, route: &str, status: http::StatusCode) {
     if !enabled() {
         return;
     }
@@ -125,7 +125,7 @@ fn status_label(status: http::StatusCode) -> metrics::SharedString {
 }
 
 /// An authentication class decided: it found a user (`true`) or refused the credentials.
-pub fn authentication(class: &'static str, success: bool) {
+pub(crate) fn authentication(class: &'static str, success: bool) {
     if !enabled() {
         return;
     }
@@ -147,7 +147,7 @@ pub fn authentication(class: &'static str, success: bool) {
 }
 
 /// A password login that did not let the user in.
-pub fn login_failure(provider: &'static str, reason: &'static str) {
+pub(crate) fn login_failure(provider: &'static str, reason: &'static str) {
     if !enabled() {
         return;
     }
@@ -155,7 +155,7 @@ pub fn login_failure(provider: &'static str, reason: &'static str) {
 }
 
 /// A request refused with 429 by `scope`.
-pub fn throttled(scope: &str) {
+pub(crate) fn throttled(scope: &str) {
     if !enabled() {
         return;
     }
@@ -163,7 +163,7 @@ pub fn throttled(scope: &str) {
 }
 
 /// How long a password job waited for a hashing slot.
-pub fn hash_queue_wait(operation: &'static str, since: Option<Instant>) {
+pub(crate) fn hash_queue_wait(operation: &'static str, since: Option<Instant>) {
     if let Some(start) = since {
         metrics::histogram!(HASH_QUEUE_WAIT, "operation" => operation)
             .record(start.elapsed().as_secs_f64());
@@ -171,7 +171,7 @@ pub fn hash_queue_wait(operation: &'static str, since: Option<Instant>) {
 }
 
 /// How long a password job ran on its blocking thread.
-pub fn hash_duration(operation: &'static str, since: Option<Instant>) {
+pub(crate) fn hash_duration(operation: &'static str, since: Option<Instant>) {
     if let Some(start) = since {
         metrics::histogram!(HASH_DURATION, "operation" => operation)
             .record(start.elapsed().as_secs_f64());
@@ -180,13 +180,13 @@ pub fn hash_duration(operation: &'static str, since: Option<Instant>) {
 
 /// The instant to measure from, when emitting.
 #[inline]
-pub fn start() -> Option<Instant> {
+pub(crate) fn start() -> Option<Instant> {
     enabled().then(Instant::now)
 }
 
 /// A lookup in the in-process cache.
 #[inline]
-pub fn cache_lookup(cache: &'static str, hit: bool) {
+pub(crate) fn cache_lookup(cache: &'static str, hit: bool) {
     if !enabled() {
         return;
     }
@@ -208,7 +208,7 @@ pub fn cache_lookup(cache: &'static str, hit: bool) {
 }
 
 /// Runs one store operation, recording how long it took.
-pub async fn store_operation<T>(operation: &'static str, op: impl Future<Output = T>) -> T {
+pub(crate) async fn store_operation<T>(operation: &'static str, op: impl Future<Output = T>) -> T {
     let Some(start) = start() else {
         return op.await;
     };
@@ -220,7 +220,7 @@ pub async fn store_operation<T>(operation: &'static str, op: impl Future<Output 
 
 /// [`store_operation`] for a read answered on the calling thread; one that could not be
 /// answered (`None`) is not recorded, as its awaited query will be.
-pub fn store_operation_now<T>(
+pub(crate) fn store_operation_at_once<T>(
     operation: &'static str,
     op: impl FnOnce() -> Option<T>,
 ) -> Option<T> {
@@ -234,7 +234,7 @@ pub fn store_operation_now<T>(
 }
 
 /// A refresh token was presented to the refresh endpoint.
-pub fn jwt_refresh(result: &'static str) {
+pub(crate) fn jwt_refresh(result: &'static str) {
     if !enabled() {
         return;
     }
@@ -242,7 +242,7 @@ pub fn jwt_refresh(result: &'static str) {
 }
 
 /// A replayed refresh token's login family was revoked.
-pub fn jwt_family_revoked() {
+pub(crate) fn jwt_family_revoked() {
     if !enabled() {
         return;
     }
@@ -250,7 +250,7 @@ pub fn jwt_family_revoked() {
 }
 
 /// An audit event could not be written to `sink`.
-pub fn audit_write_failed(sink: &'static str) {
+pub(crate) fn audit_write_failed(sink: &'static str) {
     if !enabled() {
         return;
     }

@@ -5,7 +5,7 @@ pub mod clock;
 pub mod error;
 pub(crate) mod hmac;
 pub mod metrics;
-pub mod random;
+pub(crate) mod random;
 pub(crate) mod request;
 pub mod settings;
 pub(crate) mod throttled;

@@ -6,7 +6,7 @@
 /// `("Request was throttled. Expected available in 60 seconds.", Some(60))`, with the singular
 /// `second.` for 1. `None` gives `("Request was throttled.", None)`. A wait that rounds to 0
 /// keeps the sentence but sends no `Retry-After`, as DRF omits a falsy wait.
-pub fn throttled_response_parts(wait: Option<f64>) -> (String, Option<u64>) {
+pub(crate) fn throttled_response_parts(wait: Option<f64>) -> (String, Option<u64>) {
     const BASE: &str = "Request was throttled.";
     // A non-finite wait cannot be shown; treat it like DRF's "no estimate".
     let Some(wait) = wait.filter(|w| w.is_finite()) else {
@@ -21,7 +21,7 @@ pub fn throttled_response_parts(wait: Option<f64>) -> (String, Option<u64>) {
 
 /// The wait reported when several throttles deny one request: the largest non-`None` wait,
 /// or `None` when no throttle gave one.
-pub fn combine_waits(waits: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+pub(crate) fn combine_waits(waits: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
     waits.into_iter().flatten().reduce(f64::max)
 }
 

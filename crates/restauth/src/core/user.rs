@@ -99,7 +99,7 @@ pub fn normalize_username(username: &str) -> String {
 }
 
 /// Whether a stored username is already in the form [`normalize_username`] gives.
-pub fn is_normalized_username(username: &str) -> bool {
+pub(crate) fn is_normalized_username(username: &str) -> bool {
     unicode_normalization::is_nfkc(username)
 }
 

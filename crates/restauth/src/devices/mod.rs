@@ -12,19 +12,21 @@
 pub mod openapi;
 #[cfg(feature = "html-login")]
 mod page;
-pub mod routes;
+mod routes;
 
 #[cfg(feature = "html-login")]
-pub use page::{ACCOUNT, account_router};
+pub use page::ACCOUNT;
 pub use routes::router;
 
 use serde_json::{Value, json};
 
 use crate::core::error::Error;
 use crate::core::user::{AuthInfo, User};
-use crate::pipeline::Context;
 use crate::pipeline::audit::{self, AuditEvent, Source, rfc3339_ms};
-use crate::store::{SessionDevice, TokenDevice};
+use crate::session::SessionService;
+use crate::store::{Presented, SessionDevice, TokenDevice};
+use crate::token::TokenService;
+use crate::users::Users;
 
 /// The `event.provider` of the events these views emit.
 const PROVIDER: &str = "devices";
@@ -32,15 +34,8 @@ const PROVIDER: &str = "devices";
 /// Lists and revokes a user's tokens and sessions.
 #[derive(Clone)]
 pub struct DevicesService {
-    ctx: Context,
-}
-
-impl std::ops::Deref for DevicesService {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.ctx
-    }
+    tokens: TokenService,
+    sessions: SessionService,
 }
 
 /// A user's session as its owner sees it: an opaque id instead of the key.
@@ -51,8 +46,16 @@ pub struct SessionView {
 }
 
 impl DevicesService {
-    pub fn new(ctx: Context) -> Self {
-        DevicesService { ctx }
+    pub fn new(tokens: TokenService, sessions: SessionService) -> Self {
+        DevicesService { tokens, sessions }
+    }
+
+    fn users(&self) -> &Users {
+        self.tokens.users()
+    }
+
+    async fn invalidate(&self) -> Result<(), Error> {
+        self.users().invalidate().await
     }
 
     /// The user's live tokens (not expired, not from before the user's last "log out
@@ -60,6 +63,7 @@ impl DevicesService {
     pub async fn tokens(&self, user: &User) -> Result<Vec<TokenDevice>, Error> {
         let now = crate::core::clock::now();
         Ok(self
+            .tokens
             .store()
             .user_tokens(user.id)
             .await?
@@ -72,8 +76,9 @@ impl DevicesService {
     /// last "log out everywhere" or password change), newest first.
     pub async fn sessions(&self, user: &User) -> Result<Vec<SessionView>, Error> {
         let now = crate::core::clock::now();
-        let idle = self.settings().session.idle_timeout.map(|t| t.as_i64());
+        let idle = self.sessions.settings().idle_timeout.map(|t| t.as_i64());
         Ok(self
+            .sessions
             .store()
             .user_sessions(user.id)
             .await?
@@ -96,7 +101,7 @@ impl DevicesService {
         let mac = crate::core::hmac::salted_hmac(
             "restauth.devices.session_id",
             digest_hex.as_bytes(),
-            self.secret_key().as_bytes(),
+            self.users().secret_key().as_bytes(),
         );
         hex::encode(&mac[..16])
     }
@@ -108,15 +113,23 @@ impl DevicesService {
         token_id: i64,
         source: &Source,
     ) -> Result<bool, Error> {
-        if !self.store().delete_token_of(user.id, token_id).await? {
+        if !self
+            .tokens
+            .store()
+            .delete_token_of(user.id, token_id)
+            .await?
+        {
             return Ok(false);
         }
         self.invalidate().await?;
-        self.audit(
-            AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, PROVIDER, user)
-                .reason("1")
-                .source(source),
-        );
+        self.users()
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, PROVIDER, user)
+                    .reason("1")
+                    .source(source),
+            )
+            .await;
         tracing::info!(user_id = user.id, token_id, "token revoked by its owner");
         Ok(true)
     }
@@ -128,7 +141,7 @@ impl DevicesService {
         id: &str,
         source: &Source,
     ) -> Result<bool, Error> {
-        let sessions = self.store().user_sessions(user.id).await?;
+        let sessions = self.sessions.store().user_sessions(user.id).await?;
         let Some(session) = sessions.iter().find(|s| {
             let candidate = self.session_id(&s.digest);
             bool::from(subtle::ConstantTimeEq::ct_eq(
@@ -138,13 +151,20 @@ impl DevicesService {
         }) else {
             return Ok(false);
         };
-        let gone = self.store().delete_session(&session.digest).await?;
+        let gone = self
+            .sessions
+            .store()
+            .delete_session(Presented::by_digest(&session.digest))
+            .await?;
         self.invalidate().await?;
         if gone {
-            self.audit(
-                AuditEvent::for_user(audit::SESSION_REVOKED, audit::SUCCESS, PROVIDER, user)
-                    .source(source),
-            );
+            self.users()
+                .audit()
+                .record(
+                    AuditEvent::for_user(audit::SESSION_REVOKED, audit::SUCCESS, PROVIDER, user)
+                        .source(source),
+                )
+                .await;
             tracing::info!(user_id = user.id, "session ended by its owner");
         }
         Ok(gone)
@@ -153,10 +173,14 @@ impl DevicesService {
     /// "Log out everywhere": every token, session and JWT of the user issued until now ends,
     /// the calling one included.
     pub async fn logout_everywhere(&self, user: &User, source: &Source) -> Result<(), Error> {
-        self.revoke_all(user).await?;
-        self.audit(
-            AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, PROVIDER, user).source(source),
-        );
+        self.users().revoke_all(user).await?;
+        self.users()
+            .audit()
+            .record(
+                AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, PROVIDER, user)
+                    .source(source),
+            )
+            .await;
         tracing::info!(user_id = user.id, "logged out everywhere");
         Ok(())
     }
@@ -168,7 +192,7 @@ pub(crate) fn iso_seconds(secs: i64) -> String {
 }
 
 /// A token as the list shows it: never the key nor its digest.
-pub fn token_json(token: &TokenDevice, auth: Option<&AuthInfo>) -> Value {
+pub(crate) fn token_json(token: &TokenDevice, auth: Option<&AuthInfo>) -> Value {
     let current = matches!(auth, Some(AuthInfo::Token { token_id }) if *token_id == token.id);
     json!({
         "id": token.id,
@@ -187,7 +211,7 @@ pub(crate) fn is_current_session(session: &SessionDevice, auth: Option<&AuthInfo
 }
 
 /// A session as the list shows it: its public id, never the key nor its digest.
-pub fn session_json(session: &SessionView, auth: Option<&AuthInfo>) -> Value {
+pub(crate) fn session_json(session: &SessionView, auth: Option<&AuthInfo>) -> Value {
     let s = &session.device;
     json!({
         "id": session.id,

@@ -8,19 +8,21 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
 
 use super::{DevicesService, is_current_session};
 use crate::core::error::Error;
 use crate::pipeline::audit::{Source, rfc3339_ms};
-use crate::session::authentication::check_csrf;
-use crate::session::pages::{csrf_failure_page, redirect};
-use crate::session::routes::{Submitted, clear_session_cookie, field, read_form};
+use crate::pipeline::throttling::Throttles;
+use crate::pipeline::view::Views;
+use crate::restauth::Restauth;
+use crate::session::csrf::CSRF_FORM_FIELD;
+use crate::session::html::{csrf_failure_page, redirect};
+use crate::session::login::{Submitted, clear_session_cookie, field, read_form};
 use crate::session::{LoginRequired, SessionService, Templates, cookies};
 
 /// The account page's template: `username`, `csrf_token`, `tokens` and `sessions` (each with
@@ -35,6 +37,7 @@ const PAGE: &str = "/account/";
 struct Pages {
     devices: DevicesService,
     sessions: SessionService,
+    throttles: Throttles,
     templates: Arc<Templates>,
 }
 
@@ -46,28 +49,28 @@ impl FromRef<Pages> for SessionService {
 
 /// The account page and its forms' targets; an error when `account.html` of
 /// `[session] templates_dir` cannot be read or parsed.
-pub fn account_router<S: Clone + Send + Sync + 'static>(
-    devices: &DevicesService,
-    sessions: &SessionService,
-) -> std::io::Result<Router<S>> {
+pub(super) fn views<S: Clone + Send + Sync + 'static>(
+    restauth: &Restauth,
+) -> Result<Views<S>, Error> {
+    let sessions = restauth.sessions();
     let templates = Templates::load(
-        devices.settings().session.templates_dir.as_deref(),
+        sessions.settings().templates_dir.as_deref(),
         &[(ACCOUNT, include_str!("../../templates/account.html"))],
-    )?;
+    )
+    .map_err(|e| Error::Config(format!("session.templates_dir: {e}")))?;
     let pages = Pages {
-        devices: devices.clone(),
+        devices: restauth.devices().clone(),
         sessions: sessions.clone(),
+        throttles: restauth.throttles().clone(),
         templates: Arc::new(templates),
     };
-    Ok(Router::new()
-        .route("/account", get(account_page))
-        .route("/account/tokens/{id}/revoke", post(revoke_token))
-        .route("/account/sessions/{id}/revoke", post(revoke_session))
-        .route("/account/logout-all", post(logout_all))
-        .method_not_allowed_fallback(|method: http::Method| async move {
-            Error::MethodNotAllowed(method)
-        })
-        .with_state(pages))
+    let drf_405 = |method: http::Method| async move { Error::MethodNotAllowed(method) };
+    let page = |route: MethodRouter<Pages>| route.fallback(drf_405).with_state(pages.clone());
+    Views::new()
+        .view("/account", page(get(account_page)))?
+        .view("/account/tokens/{id}/revoke", page(post(revoke_token)))?
+        .view("/account/sessions/{id}/revoke", page(post(revoke_session)))?
+        .view("/account/logout-all", page(post(logout_all)))
 }
 
 /// An instant for people (`2026-11-30 05:08 UTC`) and for machines (RFC 3339).
@@ -79,7 +82,7 @@ fn when(ms: i64) -> serde_json::Value {
 
 /// The digest (hex) of the request's session key, if its cookie holds one.
 fn session_digest(sessions: &SessionService, headers: &http::HeaderMap) -> Option<String> {
-    cookies::get(headers, &sessions.settings().session.cookie_name)
+    cookies::get(headers, &sessions.settings().cookie_name)
         .filter(|k| crate::session::is_valid_key(k))
         .map(|k| crate::store::digest_hex(&crate::session::digest(k)))
 }
@@ -138,21 +141,20 @@ async fn account_page(
         "tokens": tokens,
         "sessions": sessions,
         "logout_all_url": "/account/logout-all/",
-        "logout_url": pages.sessions.settings().session.logout_url,
+        "logout_url": pages.sessions.settings().logout_url,
     });
     login.render(&pages.templates, ACCOUNT, context)
 }
 
 /// The posted form, once its CSRF token passed; else the page to answer with.
 async fn checked_form(pages: &Pages, request: Request) -> Result<Submitted, Response> {
-    let submitted = read_form(&pages.sessions, request)
+    let submitted = read_form(&pages.sessions, &pages.throttles, request)
         .await
         .map_err(IntoResponse::into_response)?;
-    if let Err(Error::CsrfFailed { reason, .. }) = check_csrf(
-        &pages.sessions,
+    if let Err(Error::CsrfFailed { reason, .. }) = pages.sessions.csrf().check(
         &submitted.method,
         &submitted.headers,
-        field(&submitted.data, "csrfmiddlewaretoken"),
+        field(&submitted.data, CSRF_FORM_FIELD),
     ) {
         return Err(csrf_failure_page(&format!("CSRF Failed: {reason}")));
     }
@@ -164,7 +166,7 @@ fn after(pages: &Pages, own_session_ended: bool) -> Response {
     if !own_session_ended {
         return redirect(PAGE);
     }
-    let mut response = redirect(&pages.sessions.settings().session.logout_redirect_url);
+    let mut response = redirect(&pages.sessions.settings().logout_redirect_url);
     clear_session_cookie(&pages.sessions, &mut response);
     response
 }

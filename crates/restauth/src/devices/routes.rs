@@ -16,41 +16,54 @@ use crate::core::error::{Error, json_response};
 use crate::pipeline::audit::Source;
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::{Access, CurrentUser};
-use crate::pipeline::view::{ApiView, no_store};
+use crate::pipeline::view::{ApiView, Views, no_store};
+use crate::restauth::Restauth;
 
-/// The device views, each under the default authentication classes and `IsAuthenticated`.
-pub fn router<S: Clone + Send + Sync + 'static>(devices: &DevicesService) -> Router<S> {
-    let policy = || devices.policy().permission(IsAuthenticated);
-    Router::new()
-        .route(
+/// The device views, each under the default authentication classes and `IsAuthenticated`;
+/// with `html-login`, also the account page (an error when `account.html` of `[session]
+/// templates_dir` cannot be read or parsed).
+pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<Router<S>, Error> {
+    let devices = restauth.devices();
+    let policy = || restauth.policy().permission(IsAuthenticated);
+    let views = Views::new()
+        .view(
             "/api/auth/tokens",
-            ApiView::new("Token List").get(list_tokens).guard(policy()),
-        )
-        .route(
+            ApiView::new("Token List")
+                .get(list_tokens)
+                .guard(policy())
+                .with_state(devices.clone()),
+        )?
+        .view(
             "/api/auth/tokens/{id}",
             ApiView::new("Token Detail")
                 .delete(revoke_token)
-                .guard(policy()),
-        )
-        .route(
+                .guard(policy())
+                .with_state(devices.clone()),
+        )?
+        .view(
             "/api/auth/sessions",
             ApiView::new("Session List")
                 .get(list_sessions)
-                .guard(policy()),
-        )
-        .route(
+                .guard(policy())
+                .with_state(devices.clone()),
+        )?
+        .view(
             "/api/auth/sessions/{id}",
             ApiView::new("Session Detail")
                 .delete(revoke_session)
-                .guard(policy()),
-        )
-        .route(
+                .guard(policy())
+                .with_state(devices.clone()),
+        )?
+        .view(
             "/api/auth/logout-all",
             ApiView::new("Logout All Devices")
                 .post(logout_all)
-                .guard(policy()),
-        )
-        .with_state(devices.clone())
+                .guard(policy())
+                .with_state(devices.clone()),
+        )?;
+    #[cfg(feature = "html-login")]
+    let views = views.merge(super::page::views(restauth)?)?;
+    Ok(views.into_router())
 }
 
 fn ok(body: &Value) -> Response {

@@ -25,6 +25,9 @@
 
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod routes;
+
+pub use routes::router;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -40,7 +43,6 @@ use tower::ServiceExt;
 
 use crate::core::error::{Error, json_response};
 use crate::core::settings::{FORWARDED_METHOD_HEADERS, FORWARDED_URI_HEADERS, ForwardAuthSettings};
-use crate::pipeline::context::Context;
 use crate::pipeline::permissions::from_class;
 use crate::pipeline::policy::{MaybeUser, Policy};
 use crate::pipeline::view::no_store;
@@ -50,11 +52,10 @@ pub const PATH: &str = "/auth/forward";
 
 const HOST_HEADER: &str = "x-forwarded-host";
 
-/// The policy `[forward_auth]` describes: its authentication classes (else the defaults) and
-/// its permission classes, with the default throttles.
-pub fn policy(ctx: &Context) -> Policy {
-    let settings = &ctx.settings().forward_auth;
-    let mut policy = ctx.policy();
+/// The policy `[forward_auth]` describes over the default one: its authentication classes
+/// (else the defaults) and its permission classes, with the default throttles.
+pub fn policy(defaults: Policy, settings: &ForwardAuthSettings) -> Policy {
+    let mut policy = defaults;
     if let Some(classes) = &settings.authentication_classes {
         // Every name was checked against the registry when restauth was built.
         policy = policy.authentication(classes.iter().map(|c| c.as_str()));
@@ -68,21 +69,25 @@ pub fn policy(ctx: &Context) -> Policy {
     )
 }
 
-/// `/auth/forward/` (any method, and any path below it), when `[forward_auth] enabled`; an
-/// empty router otherwise, so an app can merge it unconditionally.
-pub fn router<S: Clone + Send + Sync + 'static>(ctx: &Context) -> Router<S> {
-    let settings = &ctx.settings().forward_auth;
+/// `/auth/forward/` (any method, and any path below it) behind `policy`, when
+/// `[forward_auth] enabled`; an empty router otherwise, so an app can merge it
+/// unconditionally.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
+    policy: Policy,
+    settings: &ForwardAuthSettings,
+) -> Router<S> {
     if !settings.enabled {
         return Router::new();
     }
     let names = Arc::new(Names::new(settings));
-    let guarded: MethodRouter<(), Infallible> = any(granted).layer(policy(ctx)).with_state(names);
+    let guarded: MethodRouter<(), Infallible> = any(granted).layer(policy).with_state(names);
     let route = any(forward).with_state(Forward {
         guarded,
         trusted: Arc::new(Trusted::new(settings)),
     });
     Router::new()
         .route(PATH, route.clone())
+        .route(&format!("{PATH}/"), route.clone())
         .route(&format!("{PATH}/{{*original}}"), route)
 }
 

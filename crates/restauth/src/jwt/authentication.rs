@@ -19,17 +19,14 @@ use crate::pipeline::authentication::scheme_and_rest;
 use crate::pipeline::authentication::{Authentication, Authenticator, Outcome, authorization};
 
 pub struct JwtAuthentication {
-    restauth: JwtService,
+    service: JwtService,
     challenge: HeaderValue,
 }
 
 impl JwtAuthentication {
-    pub fn new(restauth: JwtService) -> Self {
-        let challenge = restauth.jwt().challenge();
-        JwtAuthentication {
-            restauth,
-            challenge,
-        }
+    pub fn new(service: JwtService) -> Self {
+        let challenge = service.jwt().challenge();
+        JwtAuthentication { service, challenge }
     }
 }
 
@@ -39,14 +36,14 @@ fn failed(detail: &str, code: &str) -> Error {
 
 /// simplejwt's `get_user` checks on a user found (or not) for the token's claim.
 pub(crate) fn check_user(
-    restauth: &JwtService,
+    service: &JwtService,
     claims: &Claims,
     user: Option<Arc<User>>,
 ) -> Result<Arc<User>, Error> {
     let Some(user) = user else {
         return Err(failed("User not found", "user_not_found"));
     };
-    if restauth.settings().simple_jwt.check_user_is_active && !user.is_active {
+    if service.settings().check_user_is_active && !user.is_active {
         return Err(failed("User is inactive", "user_inactive"));
     }
     if !claims.issued_after(user.valid_after) {
@@ -60,7 +57,7 @@ pub(crate) fn check_user(
 
 impl JwtAuthentication {
     fn identity(&self, claims: &Claims, user: Option<Arc<User>>) -> Authentication {
-        let user = check_user(&self.restauth, claims, user)?;
+        let user = check_user(&self.service, claims, user)?;
         Ok(Some(Identity::authenticated(
             user,
             AuthInfo::Jwt {
@@ -75,14 +72,14 @@ impl Authenticator for JwtAuthentication {
         let Some(value) = authorization(request.headers()) else {
             return Outcome::skip();
         };
-        let jwt = self.restauth.jwt();
+        let jwt = self.service.jwt();
         let now = now();
         // A token verified before is not verified again: same bytes, same signature check; only
         // the clock moved, so expiry is checked anew. It is looked up before the header is
         // parsed: a verified token holds no whitespace, so a header whose rest is one is the
         // two words the parse would find.
-        let cache = self.restauth.cache();
-        let leeway = i64::try_from(self.restauth.settings().simple_jwt.leeway).unwrap_or(0);
+        let cache = self.service.users().cache().get();
+        let leeway = i64::try_from(self.service.settings().leeway).unwrap_or(0);
         let cached = scheme_and_rest(&value)
             .filter(|(scheme, _)| jwt.header_types().iter().any(|t| t.as_bytes() == *scheme))
             .and_then(|(_, token)| cache.verified_jwt::<Claims>(token, now))
@@ -121,12 +118,12 @@ impl Authenticator for JwtAuthentication {
                 "token_not_valid",
             )));
         };
-        if let Some(cached) = self.restauth.user_by_claim_now(user_ref) {
+        if let Some(cached) = self.service.user_by_claim_at_once(user_ref) {
             return Outcome::Ready(self.identity(&claims, cached));
         }
         Outcome::Pending(Box::pin(async move {
             let user_ref = claims.user_id.as_deref().unwrap_or_default();
-            let user = self.restauth.user_by_claim(user_ref).await?;
+            let user = self.service.user_by_claim(user_ref).await?;
             self.identity(&claims, user)
         }))
     }

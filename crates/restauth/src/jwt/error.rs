@@ -46,7 +46,7 @@ impl TokenError {
 
 /// The body `JWTAuthentication` answers with when the token is refused (§5.3):
 /// `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[…]}`.
-pub fn token_not_valid_body(err: &TokenError, token_class: &str, token_type: &str) -> Value {
+pub(crate) fn token_not_valid_body(err: &TokenError, token_class: &str, token_type: &str) -> Value {
     // Built key by key: the object keeps insertion order, which is the order simplejwt emits.
     let mut message = Map::new();
     message.insert("token_class".into(), token_class.into());

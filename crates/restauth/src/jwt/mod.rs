@@ -28,13 +28,14 @@ use serde_json::Value;
 pub use crate::core::settings::jwt::{JwtAlgorithm, SimpleJwtSettings, UserIdField};
 pub use authorization::parse_authorization;
 pub use claims::{Claims, TokenType};
-pub use error::{BadAuthorizationHeader, JwtConfigError, TokenError, token_not_valid_body};
+pub(crate) use error::token_not_valid_body;
+pub use error::{BadAuthorizationHeader, JwtConfigError, TokenError};
 pub use service::{JwtService, Pair, token_not_valid};
 
 pub mod authentication;
 #[cfg(feature = "openapi")]
 pub mod openapi;
-pub mod routes;
+mod routes;
 
 pub use authentication::JwtAuthentication;
 pub use routes::router;

@@ -10,11 +10,12 @@ use crate::core::clock::now;
 use crate::core::clock::now_ms;
 use crate::core::error::{Error, ErrorBody, ValidationErrors};
 use crate::core::metrics;
+use crate::core::settings::jwt::SimpleJwtSettings;
 use crate::core::user::User;
 use crate::jwt::authentication::check_user;
-use crate::pipeline::Context;
-use crate::pipeline::audit::{self, AuditEvent, Source};
-use crate::store::{OutstandingToken, RotatedToken, Rotation};
+use crate::pipeline::audit::{self, AuditEvent, AuditLog, Source};
+use crate::store::{JwtStore, OutstandingToken, Refresh, RotatedToken, Rotation};
+use crate::users::Users;
 
 /// simplejwt's `{"detail": <message>, "code": "token_not_valid"}`.
 pub fn token_not_valid(err: &TokenError) -> Error {
@@ -32,52 +33,85 @@ pub struct Pair {
 /// simplejwt's views as a service: obtain, refresh, verify, blacklist, over the [`JwtBackend`] keys.
 #[derive(Clone)]
 pub struct JwtService {
-    ctx: Context,
-    backend: Arc<JwtBackend>,
+    inner: Arc<Inner>,
 }
 
-impl std::ops::Deref for JwtService {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.ctx
-    }
+struct Inner {
+    store: Arc<dyn JwtStore>,
+    users: Users,
+    backend: Arc<JwtBackend>,
+    settings: SimpleJwtSettings,
+    audit: AuditLog,
 }
 
 impl JwtService {
-    pub fn new(ctx: Context, backend: Arc<JwtBackend>) -> Self {
-        JwtService { ctx, backend }
+    pub fn new(
+        store: Arc<dyn JwtStore>,
+        users: Users,
+        backend: Arc<JwtBackend>,
+        settings: SimpleJwtSettings,
+    ) -> Self {
+        let audit = users.audit().clone();
+        JwtService {
+            inner: Arc::new(Inner {
+                store,
+                users,
+                backend,
+                settings,
+                audit,
+            }),
+        }
+    }
+
+    /// `[simple_jwt]`.
+    pub fn settings(&self) -> &SimpleJwtSettings {
+        &self.inner.settings
+    }
+
+    /// The accounts tokens name.
+    pub fn users(&self) -> &Users {
+        &self.inner.users
+    }
+
+    /// The store of refresh tokens (outstanding, rotated, blacklisted).
+    pub fn store(&self) -> &Arc<dyn JwtStore> {
+        &self.inner.store
     }
 
     /// The JWT keys and rules of `[simple_jwt]`.
     pub fn jwt(&self) -> &JwtBackend {
-        &self.backend
+        &self.inner.backend
     }
 
     /// The user a token's user-id claim names, without waiting: from the cache, or from a
     /// read the store answers at once (SQLite). `None` when the store must be awaited; `Some(None)`
     /// when no user has that id.
-    pub fn user_by_claim_now(&self, claim: &str) -> Option<Option<Arc<User>>> {
-        if self.settings().simple_jwt.user_id_field != UserIdField::Id {
+    pub fn user_by_claim_at_once(&self, claim: &str) -> Option<Option<Arc<User>>> {
+        if self.inner.settings.user_id_field != UserIdField::Id {
             return None;
         }
         let id: i64 = claim.parse().ok()?;
-        self.user_by_id_now(id)
+        self.inner.users.user_by_id_at_once(id)
     }
 
     /// The user a token's user-id claim names (`user_id_field` is `id` or `username`).
     pub async fn user_by_claim(&self, claim: &str) -> Result<Option<Arc<User>>, Error> {
-        match self.settings().simple_jwt.user_id_field {
-            UserIdField::Username => Ok(self.user_by_username(claim).await?.map(Arc::new)),
+        match self.inner.settings.user_id_field {
+            UserIdField::Username => Ok(self
+                .inner
+                .users
+                .user_by_username(claim)
+                .await?
+                .map(Arc::new)),
             UserIdField::Id => match claim.parse::<i64>() {
-                Ok(id) => self.user_by_id(id).await,
+                Ok(id) => self.inner.users.user_by_id(id).await,
                 Err(_) => Ok(None),
             },
         }
     }
 
     fn user_claim(&self, user: &User) -> String {
-        match self.settings().simple_jwt.user_id_field {
+        match self.inner.settings.user_id_field {
             UserIdField::Username => user.username.clone(),
             UserIdField::Id => user.id.to_string(),
         }
@@ -89,20 +123,23 @@ impl JwtService {
         let now_ms = now_ms();
         let jwt = self.jwt();
         let refresh = jwt.issue_refresh(&self.user_claim(user), now_ms);
-        self.store()
-            .insert_outstanding_raw(
-                &OutstandingToken {
+        self.inner
+            .store
+            .insert_outstanding(Refresh {
+                token: &OutstandingToken {
                     jti: refresh.claims.jti.clone(),
                     user_id: user.id,
                     family: refresh.claims.jti.clone(),
                     created_at: refresh.claims.iat,
                     expires_at: refresh.claims.exp,
                 },
-                &refresh.token,
-            )
+                text: &refresh.token,
+            })
             .await?;
-        if self.settings().simple_jwt.update_last_login {
-            self.store()
+        if self.inner.settings.update_last_login {
+            self.inner
+                .users
+                .store()
                 .set_last_login(user.id, now_ms.div_euclid(1000))
                 .await?;
         }
@@ -137,7 +174,7 @@ impl JwtService {
         now: i64,
         source: &Source,
     ) -> Result<(), Error> {
-        let revoked = self.store().revoke_family(family, now).await?;
+        let revoked = self.inner.store.revoke_family(family, now).await?;
         metrics::jwt_refresh("replay");
         metrics::jwt_family_revoked();
         // The user the token names, when it still exists (its name makes the event findable).
@@ -157,13 +194,16 @@ impl JwtService {
                 source: Source::default(),
             },
         };
-        self.audit(
-            event
-                .reason(format!(
-                    "login family revoked: {revoked} token(s) blacklisted"
-                ))
-                .source(source),
-        );
+        self.inner
+            .audit
+            .record(
+                event
+                    .reason(format!(
+                        "login family revoked: {revoked} token(s) blacklisted"
+                    ))
+                    .source(source),
+            )
+            .await;
         tracing::warn!(
             user_id = user_claim.unwrap_or(""),
             revoked,
@@ -185,7 +225,7 @@ impl JwtService {
         let in_grace = within_grace(
             now_ms,
             rotated.rotated_at,
-            self.settings().simple_jwt.rotation_grace_seconds,
+            self.inner.settings.rotation_grace_seconds,
         );
         let successor = match rotated.successor {
             Some(s) if in_grace => s,
@@ -201,7 +241,7 @@ impl JwtService {
             }
         };
         // The successor may have been blacklisted since (logout, or its family revoked).
-        if self.store().is_blacklisted(&successor.jti).await? {
+        if self.inner.store.is_blacklisted(&successor.jti).await? {
             return Err(token_not_valid(&TokenError::Blacklisted));
         }
         let jwt = self.jwt();
@@ -236,10 +276,10 @@ impl JwtService {
             .jwt()
             .decode(token, TokenType::Refresh, now)
             .map_err(|e| token_not_valid(&e))?;
-        if self.store().is_blacklisted(&claims.jti).await? {
+        if self.inner.store.is_blacklisted(&claims.jti).await? {
             // A rotated token is blacklisted by its rotation, so a late twin or a replay
             // arrives here rather than at `rotate_refresh`.
-            return match self.store().rotation(&claims.jti).await? {
+            return match self.inner.store.rotation(&claims.jti).await? {
                 Some(rotated) => self.refresh_rotated(&claims, rotated, now_ms, source).await,
                 None => {
                     metrics::jwt_refresh("blacklisted");
@@ -248,7 +288,7 @@ impl JwtService {
             };
         }
         let user = self.refresh_user(&claims).await?;
-        let settings = &self.settings().simple_jwt;
+        let settings = &self.inner.settings;
         let jwt = self.jwt();
         if !settings.rotate_refresh_tokens {
             metrics::jwt_refresh("not_rotated");
@@ -273,14 +313,29 @@ impl JwtService {
         if settings.blacklist_after_rotation {
             let outcome = self
                 .store()
-                .rotate_refresh_raw((&old_row, token), (&new_row, &new.token), true, now_ms)
+                .rotate_refresh(
+                    Refresh {
+                        token: &old_row,
+                        text: token,
+                    },
+                    Refresh {
+                        token: &new_row,
+                        text: &new.token,
+                    },
+                    true,
+                    now_ms,
+                )
                 .await?;
             if let Rotation::Reused(rotated) = outcome {
                 return self.refresh_rotated(&claims, rotated, now_ms, source).await;
             }
         } else {
-            self.store()
-                .insert_outstanding_raw(&new_row, &new.token)
+            self.inner
+                .store
+                .insert_outstanding(Refresh {
+                    token: &new_row,
+                    text: &new.token,
+                })
                 .await?;
         }
         metrics::jwt_refresh("rotated");
@@ -300,8 +355,8 @@ impl JwtService {
             .map_err(|e| token_not_valid(&e))?;
         // simplejwt's quirk, kept for its clients: a 400, not a 401.
         let blacklisted = || Error::Validation(ValidationErrors::non_field("Token is blacklisted"));
-        if self.settings().simple_jwt.blacklist_after_rotation
-            && self.store().is_blacklisted(&claims.jti).await?
+        if self.inner.settings.blacklist_after_rotation
+            && self.inner.store.is_blacklisted(&claims.jti).await?
         {
             return Err(blacklisted());
         }
@@ -352,18 +407,21 @@ impl JwtService {
         if let Some(claim) = &claims.user_id
             && let Ok(Some(user)) = self.user_by_claim(claim).await
         {
-            self.audit(
-                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "jwt", &user)
-                    .reason("refresh token blacklisted")
-                    .source(source),
-            );
+            self.inner
+                .audit
+                .record(
+                    AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "jwt", &user)
+                        .reason("refresh token blacklisted")
+                        .source(source),
+                )
+                .await;
         }
         Ok(json!({}))
     }
 
     /// `restauth flushexpiredtokens`.
     pub async fn flush_expired_tokens(&self) -> Result<u64, Error> {
-        Ok(self.store().flush_expired_tokens(now()).await?)
+        Ok(self.inner.store.flush_expired_tokens(now()).await?)
     }
 }
 

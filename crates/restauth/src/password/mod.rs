@@ -9,7 +9,7 @@ pub(crate) mod django;
 mod pool;
 pub mod validators;
 
-pub use crate::core::settings::password::{Argon2Params, PasswordValidation};
+pub use crate::core::settings::password::Argon2Params;
 pub use pool::HashPool;
 pub use validators::{UserAttributes, validate_password};
 

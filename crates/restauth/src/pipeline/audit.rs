@@ -7,6 +7,15 @@
 //! client.
 //! Authenticating an already issued token or session is not an event (it is the hot path).
 //!
+//! A flood cannot push events out. A login refused by its throttles costs the client nothing,
+//! so those refusals are coalesced: the first of a throttle key's window is an event at once,
+//! the repeats are counted into one more event when the window ends (`throttled (and 1234 more
+//! within 60 s)`), and when even those find the queue full they are dropped (logged and counted
+//! in `restauth_audit_write_failures_total{sink="queue"}`). Every other event — successes,
+//! checked credentials, staff actions, revocations — is never dropped: [`AuditLog::record`]
+//! waits for room in its own queue, which the writer serves first. Text fields are bounded: a
+//! user name past 150 characters and a user agent past 512 are cut and end with `…[cut]`.
+//!
 //! | field | meaning |
 //! |---|---|
 //! | `@timestamp` | when (RFC 3339, UTC, milliseconds) |
@@ -20,6 +29,7 @@
 //!
 //! A password or a credential never appears in an event.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -34,9 +44,8 @@ use crate::core::error::Error;
 use crate::core::metrics;
 use crate::core::settings::AuditSettings;
 use crate::core::user::User;
-use crate::pipeline::context::Context;
 use crate::pipeline::throttling::client_of;
-use crate::store::{AuditQuery, AuditRecord, Store};
+use crate::store::{AuditQuery, AuditRecord, AuditStore};
 
 pub const LOGIN: &str = "login";
 pub const TOKEN_CREATED: &str = "token_created";
@@ -62,6 +71,12 @@ pub const FAILURE: &str = "failure";
 
 /// Longest `User-Agent` kept: it is the client's text, and rows must stay small.
 const USER_AGENT_MAX: usize = 512;
+/// Longest user name kept (Django's `username` column): an unknown user's name is the client's.
+const USER_NAME_MAX: usize = crate::core::user::USERNAME_MAX_LENGTH;
+/// Longest client address kept (an IPv6 address with a zone fits).
+const SOURCE_IP_MAX: usize = 64;
+/// What ends a field that was cut.
+const CUT: &str = "…[cut]";
 /// Stored events are pruned at most this often while events are written.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 
@@ -89,12 +104,7 @@ impl Source {
     pub fn with_client(ip: String, headers: &http::HeaderMap) -> Self {
         let user_agent = headers
             .get(http::header::USER_AGENT)
-            .map(|v| {
-                String::from_utf8_lossy(v.as_bytes())
-                    .chars()
-                    .take(USER_AGENT_MAX)
-                    .collect()
-            })
+            .map(|v| bounded(&String::from_utf8_lossy(v.as_bytes()), USER_AGENT_MAX))
             .unwrap_or_default();
         Source { ip, user_agent }
     }
@@ -117,8 +127,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let num_proxies = crate::pipeline::policy::policy_of(&parts.extensions)
-            .and_then(|p| p.context().settings().rest_framework.num_proxies);
+        let num_proxies =
+            crate::pipeline::policy::policy_of(&parts.extensions).and_then(|p| p.num_proxies());
         Ok(Source::of(&parts.headers, &parts.extensions, num_proxies))
     }
 }
@@ -165,19 +175,46 @@ impl AuditEvent {
     }
 }
 
-/// The writers of one [`Context`]: the optional file, and the one task that writes, in
-/// order, off the requests' path.
-pub(crate) struct AuditLog {
-    sink: Arc<Sink>,
-    /// Started by the first event, on the runtime that emits it.
-    writer: OnceLock<mpsc::Sender<Job>>,
+/// Where security events go: the log line at once, then the store and the optional file, in
+/// order, on one task off the requests' path. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Arc<LogInner>,
 }
 
-/// What the writer task needs; never the [`Context`], which owns the channel's sender.
+struct LogInner {
+    sink: Arc<Sink>,
+    store: Arc<dyn AuditStore>,
+    /// Started by the first event, on the runtime that emits it.
+    writer: OnceLock<Writer>,
+}
+
+/// The two queues of the writer task.
+struct Writer {
+    /// Events that are never dropped: a full queue holds the request that records one.
+    kept: mpsc::Sender<Job>,
+    /// Throttled refusals (first of a window, or a window's count): dropped when full.
+    refusals: mpsc::Sender<AuditRecord>,
+}
+
+/// What the writer task needs; never the log, which owns the channels' senders.
 struct Sink {
     settings: AuditSettings,
     file: Option<Mutex<std::fs::File>>,
     last_prune: AtomicI64,
+    /// Throttled refusals being counted, by throttle key.
+    repeats: Mutex<HashMap<String, Repeats>>,
+}
+
+/// The refusals of one throttle key within one window.
+struct Repeats {
+    /// The window's end (restauth's clock, ms).
+    until_ms: i64,
+    window_ms: i64,
+    /// Refusals after the first, not written yet.
+    count: u64,
+    /// The window's first refusal, the model of its count's event.
+    first: AuditRecord,
 }
 
 enum Job {
@@ -185,13 +222,20 @@ enum Job {
     Flush(oneshot::Sender<()>),
 }
 
-/// Events waiting for the writer at most; past it an event is logged and dropped rather than
-/// holding a request (the tracing line is still there).
-const QUEUE: usize = 4096;
+/// Never-dropped events waiting for the writer at most; past it, recording one waits.
+const KEPT_QUEUE: usize = 1024;
+/// Throttled refusals waiting for the writer at most; past it one is dropped (still logged).
+const REFUSALS_QUEUE: usize = 4096;
+/// Throttle keys whose refusals are counted at once at most; past it a refusal is written
+/// as its own event (and may be dropped), so a spray of keys cannot grow memory.
+const REPEATS_MAX: usize = 10_000;
+/// How often the writer writes the counts of windows that ended.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AuditLog {
-    /// Opens `[audit] file` (created mode 0600, appended to).
-    pub(crate) fn open(settings: &AuditSettings) -> Result<Self, Error> {
+    /// The log of `[audit]`, storing into `store`; opens `[audit] file` (created mode 0600,
+    /// appended to).
+    pub fn open(settings: &AuditSettings, store: Arc<dyn AuditStore>) -> Result<Self, Error> {
         let file = match &settings.file {
             None => None,
             Some(path) => {
@@ -206,33 +250,79 @@ impl AuditLog {
             }
         };
         Ok(AuditLog {
-            sink: Arc::new(Sink {
-                settings: settings.clone(),
-                file,
-                last_prune: AtomicI64::new(0),
+            inner: Arc::new(LogInner {
+                sink: Arc::new(Sink {
+                    settings: settings.clone(),
+                    file,
+                    last_prune: AtomicI64::new(0),
+                    repeats: Mutex::default(),
+                }),
+                store,
+                writer: OnceLock::new(),
             }),
-            writer: OnceLock::new(),
         })
     }
 
     fn writes(&self) -> bool {
-        self.sink.settings.store || self.sink.file.is_some()
+        let sink = &self.inner.sink;
+        sink.settings.store || sink.file.is_some()
     }
 }
 
 impl Sink {
-    async fn run(self: Arc<Self>, store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(job) = jobs.recv().await {
-            match job {
-                Job::Write(record) => self.write(store.as_ref(), record).await,
-                Job::Flush(done) => {
-                    let _ = done.send(());
+    async fn run(
+        self: Arc<Self>,
+        store: Arc<dyn AuditStore>,
+        mut kept: mpsc::Receiver<Job>,
+        mut refusals: mpsc::Receiver<AuditRecord>,
+    ) {
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                // The events that must not be lost first, so a flood of refusals never delays
+                // them behind thousands of its own.
+                biased;
+                job = kept.recv() => match job {
+                    Some(Job::Write(record)) => self.write(store.as_ref(), record).await,
+                    Some(Job::Flush(done)) => {
+                        while let Ok(record) = refusals.try_recv() {
+                            self.write(store.as_ref(), record).await;
+                        }
+                        for record in self.ended_windows(i64::MAX) {
+                            self.write(store.as_ref(), record).await;
+                        }
+                        let _ = done.send(());
+                    }
+                    None => return,
+                },
+                Some(record) = refusals.recv() => self.write(store.as_ref(), record).await,
+                _ = sweep.tick() => {
+                    for record in self.ended_windows(now_ms()) {
+                        self.write(store.as_ref(), record).await;
+                    }
                 }
             }
         }
     }
 
-    async fn write(&self, store: &dyn Store, record: AuditRecord) {
+    /// Takes the windows that ended by `now_ms` and returns the event of each one's count.
+    fn ended_windows(&self, now_ms: i64) -> Vec<AuditRecord> {
+        let mut repeats = self.repeats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ended = Vec::new();
+        repeats.retain(|_, r| {
+            if r.until_ms > now_ms {
+                return true;
+            }
+            if r.count > 0 {
+                ended.push(r.count_event(now_ms.min(r.until_ms)));
+            }
+            false
+        });
+        ended
+    }
+
+    async fn write(&self, store: &dyn AuditStore, record: AuditRecord) {
         if self.file.is_some() {
             self.append(&audit_json(&record).to_string());
         }
@@ -282,74 +372,173 @@ fn retention_cut_off(settings: &AuditSettings, now_ms: i64) -> i64 {
     now_ms.saturating_sub(i64::from(settings.retention_days).saturating_mul(86_400_000))
 }
 
-impl Context {
-    /// Records a security event: logs it at once, stores and appends it on a spawned task.
-    /// Never fails and never waits for a write.
-    pub fn audit(&self, event: AuditEvent) {
-        let record = AuditRecord {
-            at_ms: now_ms(),
-            action: event.action.to_owned(),
-            outcome: event.outcome.to_owned(),
-            reason: event.reason,
-            provider: event.provider.to_owned(),
-            user_id: event.user_id,
-            user_name: event.user_name,
-            source_ip: event.source.ip,
-            user_agent: event.source.user_agent,
-        };
-        tracing::event!(
-            target: "restauth::audit",
-            tracing::Level::INFO,
-            user.id = record.user_id,
-            event.action = %record.action,
-            event.outcome = %record.outcome,
-            event.reason = %record.reason,
-            event.provider = %record.provider,
-            user.name = %record.user_name,
-            source.ip = %record.source_ip,
-            user_agent.original = %record.user_agent,
-            "audit event"
-        );
-        let log = &self.inner.audit;
-        if !log.writes() {
+impl Repeats {
+    /// A window of `window_ms` opened by `first`.
+    fn new(first: &AuditRecord, window_ms: i64) -> Self {
+        Repeats {
+            until_ms: first.at_ms.saturating_add(window_ms),
+            window_ms,
+            count: 0,
+            first: first.clone(),
+        }
+    }
+
+    /// The event that stands for this window's refusals after its first.
+    fn count_event(&self, at_ms: i64) -> AuditRecord {
+        AuditRecord {
+            at_ms,
+            reason: format!(
+                "{} (and {} more within {} s)",
+                self.first.reason,
+                self.count,
+                self.window_ms / 1000
+            ),
+            ..self.first.clone()
+        }
+    }
+}
+
+impl AuditLog {
+    /// Records a security event: logs it at once, stores and appends it on the writer task.
+    /// Never fails and never drops the event: when the writer is that far behind, this waits
+    /// for room.
+    pub async fn record(&self, event: AuditEvent) {
+        let record = stamped(event);
+        logged(&record);
+        let writer = self.writer();
+        if !self.writes() {
             return;
         }
-        let writer = log.writer.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(log.sink.clone().run(self.store().clone(), rx));
-            tx
-        });
-        if writer.try_send(Job::Write(record)).is_err() {
-            tracing::warn!("the audit queue is full: an event was not stored");
+        if writer.kept.send(Job::Write(record)).await.is_err() {
+            tracing::warn!("the audit writer has stopped: an event was not stored");
             metrics::audit_write_failed("queue");
         }
     }
 
+    /// Records a login refused by the throttle `key` (its scopes and identity), whose window
+    /// lasts `window_ms`: the first refusal of a window at once, the repeats as one event with
+    /// their count when the window ends. Never waits: a refusal that finds the queue full is
+    /// dropped (still counted in the window's event when it was a repeat).
+    pub fn record_throttled(&self, event: AuditEvent, key: &str, window_ms: i64) {
+        let record = stamped(event);
+        let mut to_write = Vec::with_capacity(2);
+        {
+            let mut repeats = self
+                .inner
+                .sink
+                .repeats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let full = repeats.len() >= REPEATS_MAX;
+            match repeats.get_mut(key) {
+                Some(r) if r.until_ms > record.at_ms => {
+                    r.count += 1;
+                    return;
+                }
+                Some(r) => {
+                    if r.count > 0 {
+                        to_write.push(r.count_event(r.until_ms));
+                    }
+                    *r = Repeats::new(&record, window_ms);
+                }
+                None if !full => {
+                    repeats.insert(key.to_owned(), Repeats::new(&record, window_ms));
+                }
+                None => {}
+            }
+        }
+        to_write.push(record);
+        let writer = self.writer();
+        for record in to_write {
+            logged(&record);
+            if self.writes() && writer.refusals.try_send(record).is_err() {
+                tracing::warn!("the audit queue is full: a throttled login was not stored");
+                metrics::audit_write_failed("queue");
+            }
+        }
+    }
+
+    /// The writer task's queues, started on first use (also without a sink: it writes the
+    /// log lines of ended windows).
+    fn writer(&self) -> &Writer {
+        let log = &self.inner;
+        log.writer.get_or_init(|| {
+            let (kept, kept_rx) = mpsc::channel(KEPT_QUEUE);
+            let (refusals, refusals_rx) = mpsc::channel(REFUSALS_QUEUE);
+            tokio::spawn(
+                log.sink
+                    .clone()
+                    .run(log.store.clone(), kept_rx, refusals_rx),
+            );
+            Writer { kept, refusals }
+        })
+    }
+
     /// Waits until the events emitted so far are written (before a command exits, or at
     /// shutdown).
-    pub async fn flush_audit(&self) {
-        let Some(writer) = self.inner.audit.writer.get() else {
+    pub async fn flush(&self) {
+        let Some(writer) = self.inner.writer.get() else {
             return;
         };
         let (done, written) = oneshot::channel();
-        if writer.send(Job::Flush(done)).await.is_ok() {
+        if writer.kept.send(Job::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
     }
 
     /// The stored events `query` selects, oldest first.
-    pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, Error> {
-        Ok(self.store().audit_events(query).await?)
+    pub async fn events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, Error> {
+        Ok(self.inner.store.audit_events(query).await?)
     }
 
     /// Deletes stored events past `[audit] retention_days`; how many went.
-    pub async fn prune_audit(&self) -> Result<u64, Error> {
-        let settings = &self.inner.audit.sink.settings;
+    pub async fn prune(&self) -> Result<u64, Error> {
+        let settings = &self.inner.sink.settings;
         if settings.retention_days == 0 {
             return Ok(0);
         }
         let before = retention_cut_off(settings, now_ms());
-        Ok(self.store().prune_audit(before).await?)
+        Ok(self.inner.store.prune_audit(before).await?)
+    }
+}
+
+/// The record of `event`, stamped now, its client-given text bounded.
+fn stamped(event: AuditEvent) -> AuditRecord {
+    AuditRecord {
+        at_ms: now_ms(),
+        action: event.action.to_owned(),
+        outcome: event.outcome.to_owned(),
+        reason: event.reason,
+        provider: event.provider.to_owned(),
+        user_id: event.user_id,
+        user_name: bounded(&event.user_name, USER_NAME_MAX),
+        source_ip: bounded(&event.source.ip, SOURCE_IP_MAX),
+        user_agent: bounded(&event.source.user_agent, USER_AGENT_MAX),
+    }
+}
+
+/// The event's line on the `restauth::audit` target.
+fn logged(record: &AuditRecord) {
+    tracing::event!(
+        target: "restauth::audit",
+        tracing::Level::INFO,
+        user.id = record.user_id,
+        event.action = %record.action,
+        event.outcome = %record.outcome,
+        event.reason = %record.reason,
+        event.provider = %record.provider,
+        user.name = %record.user_name,
+        source.ip = %record.source_ip,
+        user_agent.original = %record.user_agent,
+        "audit event"
+    );
+}
+
+/// `text` when it has at most `max` characters, else its first `max` and the cut marker.
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}{CUT}", &text[..end]),
     }
 }
 
@@ -421,6 +610,84 @@ pub fn rfc3339_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn sqlite_log(dir: &std::path::Path) -> AuditLog {
+        let settings = crate::core::settings::DatabaseSettings {
+            url: format!("sqlite://{}", dir.join("restauth.db").display()),
+            ..Default::default()
+        };
+        let store = crate::store::connect(&settings).await.unwrap();
+        store.migrate().await.unwrap();
+        AuditLog::open(&AuditSettings::default(), store).unwrap()
+    }
+
+    fn refusal(n: usize) -> AuditEvent {
+        AuditEvent {
+            action: LOGIN,
+            outcome: FAILURE,
+            reason: "throttled".into(),
+            provider: "token",
+            user_id: None,
+            user_name: format!("spray{n}"),
+            source: Source::default(),
+        }
+    }
+
+    /// On one thread the writer cannot run while refusals are recorded, so the refusals'
+    /// queue overflows; the successes recorded in between are all stored all the same.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_of_refusals_drops_refusals_never_successes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = sqlite_log(dir.path()).await;
+        for n in 0..2 * REFUSALS_QUEUE {
+            // A key each, so none is counted into another: the worst case for the queue.
+            log.record_throttled(refusal(n), &format!("key{n}"), 60_000);
+            if n % 1000 == 0 {
+                log.record(AuditEvent {
+                    outcome: SUCCESS,
+                    reason: String::new(),
+                    user_id: Some(7),
+                    ..refusal(n)
+                })
+                .await;
+            }
+        }
+        log.flush().await;
+        let stored = log.events(&AuditQuery::default()).await.unwrap();
+        let successes = stored.iter().filter(|e| e.outcome == SUCCESS).count();
+        assert_eq!(successes, (2 * REFUSALS_QUEUE).div_ceil(1000));
+        let refusals = stored.len() - successes;
+        assert!(refusals < 2 * REFUSALS_QUEUE, "{refusals} refusals stored");
+        assert!(refusals >= REFUSALS_QUEUE, "{refusals} refusals stored");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn repeats_of_one_key_are_one_event_and_a_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = sqlite_log(dir.path()).await;
+        for _ in 0..500 {
+            log.record_throttled(refusal(0), "login_user_ip:spray0", 60_000);
+        }
+        log.flush().await;
+        let reasons: Vec<String> = log
+            .events(&AuditQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.reason)
+            .collect();
+        assert_eq!(
+            reasons,
+            ["throttled", "throttled (and 499 more within 60 s)"]
+        );
+    }
+
+    #[test]
+    fn client_text_is_cut_with_a_marker() {
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("abcd", 3), "abc…[cut]");
+        assert_eq!(bounded("ééé", 2), "éé…[cut]");
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

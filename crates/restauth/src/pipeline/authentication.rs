@@ -14,7 +14,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, header};
 
 use crate::core::error::Error;
 use crate::core::user::Identity;
-use crate::pipeline::Context;
 
 /// What an authenticator decided.
 pub type Authentication = Result<Option<Identity>, Error>;
@@ -77,20 +76,36 @@ pub trait Authenticator: Send + Sync + 'static {
     }
 }
 
-/// Makes an authentication class for a [`Context`]; registered under a name so settings can
-/// list it (DRF's dotted class paths).
-pub type ClassFactory = Arc<dyn Fn(&Context) -> Arc<dyn Authenticator> + Send + Sync>;
+/// Makes an authentication class from `C` (the composition root, which holds every service a
+/// class may need); registered under a name so settings can list it (DRF's dotted class
+/// paths).
+pub type ClassFactory<C> = Arc<dyn Fn(&C) -> Arc<dyn Authenticator> + Send + Sync>;
 
 /// The authentication classes by name: the built-in ones and those an app registers. A
-/// factory rather than an instance, so that no class holds the context that holds it.
-#[derive(Clone, Default)]
-pub struct Registry {
-    classes: Vec<(String, ClassFactory)>,
+/// factory rather than an instance, so that no class holds the root that holds it.
+pub struct Registry<C> {
+    classes: Vec<(String, ClassFactory<C>)>,
 }
 
-impl Registry {
+impl<C> Default for Registry<C> {
+    fn default() -> Self {
+        Registry {
+            classes: Vec::new(),
+        }
+    }
+}
+
+impl<C> Clone for Registry<C> {
+    fn clone(&self) -> Self {
+        Registry {
+            classes: self.classes.clone(),
+        }
+    }
+}
+
+impl<C> Registry<C> {
     /// Registers (or replaces) the class called `name`.
-    pub fn register(&mut self, name: &str, factory: ClassFactory) {
+    pub fn register(&mut self, name: &str, factory: ClassFactory<C>) {
         self.classes.retain(|(n, _)| n != name);
         self.classes.push((name.to_owned(), factory));
     }
@@ -104,10 +119,18 @@ impl Registry {
         self.classes.iter().map(|(n, _)| n.as_str())
     }
 
-    pub(crate) fn build(&self, name: &str, ctx: &Context) -> Option<Arc<dyn Authenticator>> {
+    /// A fresh instance of the class called `name`, made from `root`.
+    pub fn build(&self, name: &str, root: &C) -> Option<Arc<dyn Authenticator>> {
         let (_, factory) = self.classes.iter().find(|(n, _)| n == name)?;
-        Some(factory(ctx))
+        Some(factory(root))
     }
+}
+
+/// Where a [`Policy`](crate::pipeline::policy::Policy) finds the classes it names: the
+/// registry, with what its factories are made from.
+pub trait Classes: Send + Sync + 'static {
+    /// A fresh instance of the class registered as `name`.
+    fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>>;
 }
 
 /// Left in a request's extensions by an authentication class that wants a cookie gone from

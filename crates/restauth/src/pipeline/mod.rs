@@ -1,13 +1,12 @@
 //! What every authentication class plugs into, in DRF's order: content negotiation, the
-//! [`Authenticator`](authentication::Authenticator) trait, the [`Policy`](policy::Policy) layer
-//! (authentication → permissions → throttles), the view wrapper, request parsers, and the
-//! [`Context`] they share. Nothing here knows a particular authentication class: they are
-//! found by name in the context's registry.
+//! [`Authenticator`](authentication::Authenticator) trait, the [`Policy`](policy::Policy)
+//! (authentication → permissions → throttles), the view wrapper, request parsers, the audit
+//! log and the throttles. Nothing here knows a particular authentication class: a policy finds
+//! them by name through [`Classes`](authentication::Classes).
 
-pub mod accounts;
 pub mod audit;
 pub mod authentication;
-pub(crate) mod context;
+pub mod guard;
 pub mod hosts;
 pub(crate) mod negotiation;
 #[cfg(feature = "openapi")]
@@ -18,5 +17,3 @@ pub mod permissions;
 pub mod policy;
 pub mod throttling;
 pub mod view;
-
-pub use context::Context;

@@ -28,7 +28,7 @@
 //!     vec![("/api/profile/".to_owned(), d.get(profile, true))],
 //!     vec![("Profile", required_object([("username", string())]).into())],
 //! );
-//! let mut doc = restauth::token::openapi::document(&settings, "/api-token-auth");
+//! let mut doc = restauth::token::openapi::document(&settings);
 //! doc.merge(mine);
 //! assert!(doc.paths.paths.contains_key("/api/profile/"));
 //! assert!(doc.paths.paths.contains_key("/api-token-auth/"));

@@ -333,7 +333,7 @@ permission_operators!(
 );
 
 /// A permission built from its configuration name.
-pub fn from_class(class: crate::core::settings::PermissionClass) -> Arc<dyn Permission> {
+pub(crate) fn from_class(class: crate::core::settings::PermissionClass) -> Arc<dyn Permission> {
     use crate::core::settings::PermissionClass as C;
     match class {
         C::AllowAny => Arc::new(AllowAny),

@@ -20,27 +20,20 @@
 //! authentication and permissions run before a 405.
 
 use std::any::Any;
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
-use tower::{Layer, Service};
 
 use crate::core::error::{Error, PERMISSION_DENIED};
 use crate::core::metrics;
-use crate::core::settings::ConfigError;
+use crate::core::settings::{ConfigError, RestFrameworkSettings};
 use crate::core::user::{Identity, User};
-use crate::pipeline::authentication::{Authenticator, ForgetCookie, Outcome};
-use crate::pipeline::context::Context;
+use crate::pipeline::authentication::{Authenticator, Classes, Outcome};
 use crate::pipeline::permissions::{ObjectType, Permission, RequestInfo, from_class};
-use crate::pipeline::throttling::{ThrottleClass, client_of};
+use crate::pipeline::throttling::{ThrottleClass, Throttles};
 
 /// A route's authentication and permission classes.
 #[derive(Clone)]
@@ -50,7 +43,9 @@ pub struct Policy {
 
 #[derive(Clone)]
 struct PolicyInner {
-    restauth: Context,
+    /// Where the classes named later are found.
+    classes: Arc<dyn Classes>,
+    throttles_of: Throttles,
     authenticators: Vec<Arc<dyn Authenticator>>,
     permissions: Vec<Arc<dyn Permission>>,
     throttles: Vec<ThrottleClass>,
@@ -121,28 +116,33 @@ impl Sought {
     }
 }
 
-impl Context {
-    /// A policy with the configured default authentication and permission classes.
-    pub fn policy(&self) -> Policy {
-        let s = &self.settings().rest_framework;
+impl Policy {
+    /// A policy with the default authentication, permission and throttle classes of
+    /// `settings`, its classes found in `classes`, counted in `throttles`.
+    pub fn new(
+        classes: Arc<dyn Classes>,
+        settings: &RestFrameworkSettings,
+        throttles: Throttles,
+    ) -> Policy {
         // Every configured name was checked against the registry at start.
-        let authenticators: Vec<_> = s
+        let authenticators: Vec<_> = settings
             .default_authentication_classes
             .iter()
-            .filter_map(|c| self.authenticator(c.as_str()))
+            .filter_map(|c| classes.authenticator(c.as_str()))
             .collect();
         Policy {
             inner: Arc::new(PolicyInner {
-                restauth: self.clone(),
+                classes,
+                throttles_of: throttles,
                 reads_session: reads_session(&authenticators),
                 sought: Sought::of(&authenticators),
                 authenticators,
-                permissions: s
+                permissions: settings
                     .default_permission_classes
                     .iter()
                     .map(|c| from_class(*c))
                     .collect(),
-                throttles: s.default_throttle_classes.clone(),
+                throttles: settings.default_throttle_classes.clone(),
                 throttle_scope: None,
             }),
         }
@@ -165,12 +165,12 @@ impl Policy {
     /// On a name nobody registered, when the route is built (a typo would otherwise leave the
     /// route with fewer classes than it says).
     pub fn authentication<N: AsRef<str>>(self, classes: impl IntoIterator<Item = N>) -> Self {
-        let restauth = self.inner.restauth.clone();
+        let registry = self.inner.classes.clone();
         let list = classes
             .into_iter()
             .map(|c| {
                 let name = c.as_ref();
-                restauth.authenticator(name).unwrap_or_else(|| {
+                registry.authenticator(name).unwrap_or_else(|| {
                     panic!("no authentication class is registered as \"{name}\"")
                 })
             })
@@ -207,7 +207,7 @@ impl Policy {
     /// when the route is built (DRF raises `ImproperlyConfigured`): a typo would otherwise
     /// leave the route unthrottled. Set the rate to `"off"` to declare the scope unlimited.
     pub fn throttle_scope(self, scope: &str) -> Result<Self, ConfigError> {
-        if !self.inner.restauth.has_throttle_rate(scope) {
+        if !self.inner.throttles_of.has_rate(scope) {
             return Err(ConfigError(format!(
                 "rest_framework.default_throttle_rates: no rate for the \"{scope}\" throttle_scope of a route"
             )));
@@ -234,8 +234,14 @@ impl Policy {
         self.inner.reads_session
     }
 
-    pub fn context(&self) -> &Context {
-        &self.inner.restauth
+    /// The throttles the policy counts in (and how it tells clients apart).
+    pub fn throttling(&self) -> &Throttles {
+        &self.inner.throttles_of
+    }
+
+    /// `[rest_framework] num_proxies`, for extractors that need the client's address.
+    pub fn num_proxies(&self) -> Option<usize> {
+        self.inner.throttles_of.num_proxies()
     }
 
     /// Runs the authenticators, then the permissions. The identity on success; the error to
@@ -246,7 +252,7 @@ impl Policy {
 
     /// [`check`](Self::check), starting at the `from`th authenticator (the ones before it
     /// answered "not mine").
-    async fn check_from(
+    pub(crate) async fn check_from(
         &self,
         request: &mut Request<Body>,
         from: usize,
@@ -278,7 +284,7 @@ impl Policy {
     }
 
     /// The throttles. It borrows the request's parts, not the request: its body is not Sync.
-    async fn throttle(
+    pub(crate) async fn throttle(
         &self,
         headers: &http::HeaderMap,
         extensions: &http::Extensions,
@@ -287,14 +293,13 @@ impl Policy {
         if self.inner.throttles.is_empty() {
             return Ok(());
         }
-        let restauth = &self.inner.restauth;
-        let num_proxies = restauth.settings().rest_framework.num_proxies;
-        restauth
-            .check_throttles(
+        let throttles = &self.inner.throttles_of;
+        throttles
+            .check(
                 &self.inner.throttles,
                 self.inner.throttle_scope.as_deref(),
                 identity,
-                || client_of(headers, extensions, num_proxies),
+                || throttles.client_of(headers, extensions),
             )
             .await
     }
@@ -341,7 +346,7 @@ impl Policy {
     /// The whole check when it needs no waiting: every class answered at once (a cached
     /// token or session, a JWT of a cached user, no credentials) and no throttle applies.
     /// Otherwise where the async check must start.
-    fn check_now(&self, request: &mut Request<Body>) -> Now {
+    pub(crate) fn check_at_once(&self, request: &mut Request<Body>) -> Now {
         let mut identity = Identity::anonymous();
         let present = self.inner.sought.present(request.headers());
         for (i, authenticator) in self.inner.authenticators.iter().enumerate() {
@@ -431,208 +436,8 @@ impl Policy {
     }
 }
 
-impl<S> Layer<S> for Policy {
-    type Service = PolicyService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        PolicyService {
-            policy: self.clone(),
-            inner,
-        }
-    }
-}
-
-/// An `ApiView` handler behind its view's policy. The check runs inside the handler's own call
-/// instead of in a layer around the route: `MethodRouter::layer` would wrap the route in one
-/// more boxed service, cloned and boxed again with its future on every request.
-///
-/// axum clones the handler for each request: the policy's clone is the one the extractors get,
-/// and `allow` is a static value (see `ApiView`), so a request touches one shared counter.
-pub(crate) struct Guard<H> {
-    pub handler: H,
-    pub policy: Policy,
-    pub allow: HeaderValue,
-}
-
-impl<H: Clone> Clone for Guard<H> {
-    fn clone(&self) -> Self {
-        Guard {
-            handler: self.handler.clone(),
-            policy: self.policy.clone(),
-            allow: self.allow.clone(),
-        }
-    }
-}
-
-impl<H, T, S> axum::handler::Handler<T, S> for Guard<H>
-where
-    H: axum::handler::Handler<T, S>,
-    T: 'static,
-    S: Clone + Send + Sync + 'static,
-{
-    type Future = PolicyFuture<H::Future>;
-
-    fn call(self, request: Request<Body>, state: S) -> Self::Future {
-        let Guard {
-            handler,
-            policy,
-            allow,
-        } = self;
-        match check_request(policy, Some(&allow), request) {
-            Checked::Pass(request, finish) => PolicyFuture::Handler {
-                future: handler.call(request, state),
-                finish: Some(finish),
-            },
-            Checked::Answer(response) => PolicyFuture::Ready {
-                response: Some(response),
-            },
-            Checked::Wait(request, resume, policy) => PolicyFuture::Waiting {
-                future: Box::pin(async move {
-                    match check_later(policy, Some(&allow), request, resume).await {
-                        Ok((request, finish)) => finish.apply(handler.call(request, state).await),
-                        Err(response) => response,
-                    }
-                }),
-            },
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct PolicyService<S> {
-    policy: Policy,
-    inner: S,
-}
-
-/// The answer of a service that cannot fail.
-fn infallible(result: Result<Response, Infallible>) -> Response {
-    match result {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
-
-/// The future of [`PolicyService`].
-pub type PolicyServiceFuture<F> = futures_util::future::Map<
-    PolicyFuture<futures_util::future::Map<F, fn(Result<Response, Infallible>) -> Response>>,
-    fn(Response) -> Result<Response, Infallible>,
->;
-
-impl<S> Service<Request<Body>> for PolicyService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = PolicyServiceFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        use futures_util::FutureExt;
-        let unwrap = infallible as fn(Result<Response, Infallible>) -> Response;
-        let future = match check_request(self.policy.clone(), None, request) {
-            // Most requests: the handler is called here, and its future is the answer's,
-            // without a boxed future or a clone of the inner service.
-            Checked::Pass(request, finish) => PolicyFuture::Handler {
-                future: self.inner.call(request).map(unwrap),
-                finish: Some(finish),
-            },
-            Checked::Answer(response) => PolicyFuture::Ready {
-                response: Some(response),
-            },
-            Checked::Wait(request, resume, policy) => {
-                // The clone is not ready; keep the one that is (tower's usual swap).
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                PolicyFuture::Waiting {
-                    future: Box::pin(async move {
-                        match check_later(policy, None, request, resume).await {
-                            Ok((request, finish)) => {
-                                finish.apply(infallible(inner.call(request).await))
-                            }
-                            Err(response) => response,
-                        }
-                    }),
-                }
-            }
-        };
-        future.map(Ok as fn(Response) -> Result<Response, Infallible>)
-    }
-}
-
-/// What the checks that need no waiting decided.
-enum Checked {
-    /// Let through: the request, with its identity for the extractors, and what every
-    /// answer gets.
-    Pass(Request<Body>, Finish),
-    /// Refused, or answered before authentication (406).
-    Answer(Response),
-    /// The rest needs waiting: the request, where to resume, and the policy.
-    Wait(Request<Body>, Resume, Policy),
-}
-
-/// Negotiation, then the checks that need no waiting (most requests: a cached credential).
-/// The policy is the request's own clone: a request let through keeps it for its extractors.
-fn check_request(
-    policy: Policy,
-    allow: Option<&HeaderValue>,
-    mut request: Request<Body>,
-) -> Checked {
-    // DRF negotiates before it authenticates: a 406 wins over a 401.
-    if !crate::pipeline::negotiation::accepts(request.headers(), "application/json") {
-        let mut response = Error::NotAcceptable.into_response();
-        add_allow(&mut response, allow);
-        return Checked::Answer(response);
-    }
-    match policy.check_now(&mut request) {
-        Now::Done(Ok(identity)) => {
-            let finish = Finish::new(&policy, &request, allow.cloned());
-            request
-                .extensions_mut()
-                .insert(Guarded { identity, policy });
-            Checked::Pass(request, finish)
-        }
-        Now::Done(Err(e)) => {
-            let finish = Finish::new(&policy, &request, allow.cloned());
-            Checked::Answer(finish.apply(e.into_response()))
-        }
-        Now::Later(resume) => Checked::Wait(request, resume, policy),
-    }
-}
-
-/// The checks that wait (a database read, a password hash, a throttle's store), from where
-/// [`check_request`] stopped.
-async fn check_later(
-    policy: Policy,
-    allow: Option<&HeaderValue>,
-    mut request: Request<Body>,
-    resume: Resume,
-) -> Result<(Request<Body>, Finish), Response> {
-    let checked = match resume {
-        Resume::Authenticate(from) => policy.check_from(&mut request, from).await,
-        Resume::Throttle(identity) => policy
-            .throttle(request.headers(), request.extensions(), &identity)
-            .await
-            .map(|()| identity),
-    };
-    let finish = Finish::new(&policy, &request, allow.cloned());
-    match checked {
-        Ok(identity) => {
-            request
-                .extensions_mut()
-                .insert(Guarded { identity, policy });
-            Ok((request, finish))
-        }
-        Err(e) => Err(finish.apply(e.into_response())),
-    }
-}
-
-/// What [`Policy::check_now`] decided.
-enum Now {
+/// What [`Policy::check_at_once`] decided.
+pub(crate) enum Now {
     /// Checked: the identity, or the refusal.
     Done(Result<Identity, Error>),
     /// The rest needs waiting: the async check resumes there.
@@ -640,118 +445,18 @@ enum Now {
 }
 
 /// Where the async check resumes.
-enum Resume {
+pub(crate) enum Resume {
     /// At this class, which must wait (a database read, a password hash).
     Authenticate(usize),
     /// Authenticated and permitted; the throttles remain.
     Throttle(Identity),
 }
 
-/// What every answer of a guarded view gets: the `Allow` header, the removal of a dead session
-/// cookie, and `Vary: Cookie` when the session was read.
-struct Finish {
-    allow: Option<HeaderValue>,
-    forget: Option<ForgetCookie>,
-    varies_on_cookie: bool,
-}
-
-impl Finish {
-    /// Read before the handler runs: the cookie to forget was marked by authentication.
-    fn new(policy: &Policy, request: &Request<Body>, allow: Option<HeaderValue>) -> Finish {
-        Finish {
-            allow,
-            forget: cookie_to_forget(request.extensions()),
-            varies_on_cookie: policy.reads_session(),
-        }
-    }
-
-    fn apply(self, mut response: Response) -> Response {
-        if let Some(forget) = self.forget {
-            forget_cookie(forget, &mut response);
-        }
-        if self.varies_on_cookie {
-            // Django's session middleware says so whenever the session was read.
-            response
-                .headers_mut()
-                .append(http::header::VARY, HeaderValue::from_static("Cookie"));
-        }
-        add_allow(&mut response, self.allow.as_ref());
-        response
-    }
-}
-
-fn add_allow(response: &mut Response, allow: Option<&HeaderValue>) {
-    if let Some(allow) = allow {
-        response
-            .headers_mut()
-            .insert(http::header::ALLOW, allow.clone());
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The answer of a guarded handler: the handler's own future when the checks needed no
-    /// waiting, a boxed one when they did.
-    #[project = PolicyFutureProj]
-    pub enum PolicyFuture<F> {
-        Handler { #[pin] future: F, finish: Option<Finish> },
-        Waiting { future: Pin<Box<dyn Future<Output = Response> + Send>> },
-        Ready { response: Option<Response> },
-    }
-}
-
-impl<F> Future for PolicyFuture<F>
-where
-    F: Future<Output = Response>,
-{
-    type Output = Response;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            PolicyFutureProj::Handler { future, finish } => {
-                let response = std::task::ready!(future.poll(cx));
-                Poll::Ready(match finish.take() {
-                    Some(finish) => finish.apply(response),
-                    None => response,
-                })
-            }
-            PolicyFutureProj::Waiting { future } => future.as_mut().poll(cx),
-            PolicyFutureProj::Ready { response } => {
-                Poll::Ready(response.take().unwrap_or_else(|| {
-                    Error::Internal("polled after its answer".into()).into_response()
-                }))
-            }
-        }
-    }
-}
-
-fn cookie_to_forget(extensions: &http::Extensions) -> Option<ForgetCookie> {
-    extensions.get::<ForgetCookie>().cloned()
-}
-
-/// Removes the cookie an authentication class asked to forget, unless the response sets that
-/// cookie itself (a login answering a stale cookie with a fresh one).
-fn forget_cookie(forget: ForgetCookie, response: &mut Response) {
-    let sets_it = response
-        .headers()
-        .get_all(http::header::SET_COOKIE)
-        .iter()
-        .any(|v| {
-            v.as_bytes()
-                .strip_prefix(forget.name.as_bytes())
-                .is_some_and(|rest| rest.first() == Some(&b'='))
-        });
-    if !sets_it {
-        response
-            .headers_mut()
-            .append(http::header::SET_COOKIE, forget.removal);
-    }
-}
-
 /// What the policy layer leaves for the handler's extractors (one extension insert).
 #[derive(Clone)]
-struct Guarded {
-    identity: Identity,
-    policy: Policy,
+pub(crate) struct Guarded {
+    pub(crate) identity: Identity,
+    pub(crate) policy: Policy,
 }
 
 /// The authenticated user; answers "not authenticated" on a route whose permissions let
@@ -792,13 +497,8 @@ fn identity_of(parts: &Parts) -> Result<&Identity, Error> {
 }
 
 /// The policy of the route a request went through, if any.
-pub fn policy_of(extensions: &http::Extensions) -> Option<&Policy> {
+pub(crate) fn policy_of(extensions: &http::Extensions) -> Option<&Policy> {
     extensions.get::<Guarded>().map(|g| &g.policy)
-}
-
-/// The identity the route's policy established, if any.
-pub fn identity_in(extensions: &http::Extensions) -> Option<&Identity> {
-    extensions.get::<Guarded>().map(|g| &g.identity)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {

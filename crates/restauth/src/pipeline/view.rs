@@ -12,7 +12,8 @@ use http::{HeaderValue, Method, header};
 use serde_json::json;
 
 use crate::core::error::{Error, json_response};
-use crate::pipeline::policy::{Guard, Policy};
+use crate::pipeline::guard::Guard;
+use crate::pipeline::policy::Policy;
 
 /// A DRF `APIView` around axum handlers: the policy runs before everything (405 included),
 /// `OPTIONS` answers with DRF's metadata, unknown methods get DRF's 405 body, and every
@@ -260,7 +261,7 @@ fn options_metadata(name: &str) -> Response {
 }
 
 /// Marks a response as not to be stored by any cache (it carries a credential).
-pub fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -111,7 +111,7 @@ pub fn csrf_cookie(settings: &CsrfSettings, secret: &str) -> HeaderValue {
 }
 
 /// The `Set-Cookie` that deletes the session cookie, as Django's `delete_cookie` writes it.
-pub fn session_removal(settings: &SessionSettings) -> HeaderValue {
+pub(crate) fn session_removal(settings: &SessionSettings) -> HeaderValue {
     SetCookie {
         name: &settings.cookie_name,
         value: "",

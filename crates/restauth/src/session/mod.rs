@@ -5,14 +5,17 @@
 pub mod authentication;
 pub mod cookies;
 pub mod csrf;
+#[cfg(feature = "html-login")]
+pub(crate) mod html;
+pub(crate) mod login;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 #[cfg(feature = "html-login")]
 pub(crate) mod pages;
-pub mod routes;
+mod routes;
 pub mod safe_url;
 #[cfg(feature = "html-login")]
-pub mod templates;
+pub(crate) mod templates;
 
 pub use authentication::SessionAuthentication;
 #[cfg(feature = "html-login")]
@@ -29,14 +32,18 @@ use subtle::ConstantTimeEq;
 
 use crate::core::clock::now;
 use crate::core::error::Error;
+use crate::core::settings::SessionSettings;
 use crate::core::user::User;
-use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
+use crate::session::csrf::Csrf;
 use crate::store::cache::{CachedSession, Digest, Generation};
 use crate::store::index::Presence;
-use crate::store::{Credential, SessionRecord, digest_hex};
+use crate::store::{
+    Credential, NewSession, Presented, ReadCache, SessionRecord, SessionStore, detached, digest_hex,
+};
+use crate::users::Users;
 
-pub const SESSION_KEY_LENGTH: usize = 32;
+pub(crate) const SESSION_KEY_LENGTH: usize = 32;
 /// `last_seen` is written at most this often per session.
 const TOUCH_INTERVAL: i64 = 60;
 
@@ -47,7 +54,7 @@ fn touch_interval(idle: Option<i64>) -> i64 {
 }
 
 /// A new random session key, unbiased over `[a-z0-9]`.
-pub fn generate_session_key() -> String {
+pub(crate) fn generate_session_key() -> String {
     crate::core::random::string(crate::core::random::LOWER_ALPHANUMERIC, SESSION_KEY_LENGTH)
 }
 
@@ -90,20 +97,55 @@ enum Admitted {
 /// Django's sessions: log in, log out, and look up the session a cookie names.
 #[derive(Clone)]
 pub struct SessionService {
-    ctx: Context,
+    inner: Arc<Inner>,
 }
 
-impl std::ops::Deref for SessionService {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.ctx
-    }
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    cache: ReadCache,
+    users: Users,
+    settings: SessionSettings,
+    /// A login sets a new CSRF secret, as Django's `rotate_token`; the session class checks it.
+    csrf: Csrf,
 }
 
 impl SessionService {
-    pub fn new(ctx: Context) -> Self {
-        SessionService { ctx }
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        cache: ReadCache,
+        users: Users,
+        settings: SessionSettings,
+        csrf: Csrf,
+    ) -> Self {
+        SessionService {
+            inner: Arc::new(Inner {
+                store,
+                cache,
+                users,
+                settings,
+                csrf,
+            }),
+        }
+    }
+
+    /// Django's CSRF check and cookie, which the session's views and class use.
+    pub fn csrf(&self) -> &Csrf {
+        &self.inner.csrf
+    }
+
+    /// `[session]`.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.inner.settings
+    }
+
+    /// The store of sessions.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// The accounts sessions belong to.
+    pub fn users(&self) -> &Users {
+        &self.inner.users
     }
 
     /// Starts a session for `user` and returns its key. The session of `previous` (the cookie
@@ -128,36 +170,49 @@ impl SessionService {
         let key = generate_session_key();
         let now_ms = crate::core::clock::now_ms();
         let now = now_ms.div_euclid(1000);
-        let settings = &self.settings().session;
-        let record = SessionRecord {
-            digest: digest_hex(&digest(&key)),
-            user_id: user.id,
-            auth_hash: session_auth_hash(&user.password, self.secret_key()),
-            created: now_ms,
-            last_seen: now,
-            expires: now.saturating_add(settings.cookie_age.as_i64()),
+        let settings = &self.inner.settings;
+        let session = NewSession {
+            key: key.clone(),
+            record: SessionRecord {
+                digest: digest_hex(&digest(&key)),
+                user_id: user.id,
+                auth_hash: session_auth_hash(&user.password, self.inner.users.secret_key()),
+                created: now_ms,
+                last_seen: now,
+                expires: now.saturating_add(settings.cookie_age.as_i64()),
+            },
+            origin: source.origin(),
         };
         let replaces = previous.filter(|k| is_valid_key(k)).map(str::to_owned);
         let replaced = replaces.is_some();
-        let (stored_key, origin) = (key.clone(), source.origin());
-        self.store_detached("storing a session", move |store| async move {
-            store
-                .insert_session_keyed(&record, &stored_key, replaces.as_deref(), &origin)
-                .await
+        let store = self.inner.store.clone();
+        detached("storing a session", async move {
+            let replaces = replaces.map(|k| (digest_hex(&digest(&k)), k));
+            let replaces = replaces.as_ref().map(|(hex, k)| Presented::new(k, hex));
+            store.insert_session(&session, replaces).await
         })
         .await??;
-        self.store().set_last_login(user.id, now).await?;
+        self.inner
+            .users
+            .store()
+            .set_last_login(user.id, now)
+            .await?;
         if replaced {
             self.invalidate().await?;
         }
         Ok(key)
     }
 
+    async fn invalidate(&self) -> Result<(), Error> {
+        Ok(self.inner.cache.invalidate().await?)
+    }
+
     /// Deletes the session of `key` (logout); a replayed cookie is then anonymous everywhere.
     pub async fn logout_session(&self, key: &str) -> Result<(), Error> {
         if is_valid_key(key) {
-            self.store()
-                .delete_session_key(key, &digest_hex(&digest(key)))
+            self.inner
+                .store
+                .delete_session(Presented::new(key, &digest_hex(&digest(key))))
                 .await?;
             self.invalidate().await?;
         }
@@ -166,7 +221,10 @@ impl SessionService {
 
     /// Deletes the session with this digest (hex), as carried in [`crate::AuthInfo::Session`].
     pub async fn logout_session_digest(&self, digest_hex: &str) -> Result<(), Error> {
-        self.store().delete_session(digest_hex).await?;
+        self.inner
+            .store
+            .delete_session(Presented::by_digest(digest_hex))
+            .await?;
         self.invalidate().await
     }
 
@@ -174,28 +232,34 @@ impl SessionService {
     pub async fn clear_expired_sessions(&self) -> Result<u64, Error> {
         let now = now();
         let idle = self
-            .settings()
-            .session
+            .inner
+            .settings
             .idle_timeout
             .map(|t| now.saturating_sub(t.as_i64()));
-        Ok(self.store().delete_expired_sessions(now, idle).await?)
+        Ok(self.inner.store.delete_expired_sessions(now, idle).await?)
     }
 
     /// Resolves a session key without waiting: from the cache, from the session index when no
     /// stored session has it, or from a read the store answers at once (SQLite); `None` when
     /// the store must be awaited (or a session whose password changed must be deleted).
-    pub fn authenticate_session_now(&self, key: &str) -> Option<SessionVerdict> {
+    pub fn authenticate_session_at_once(&self, key: &str) -> Option<SessionVerdict> {
         let d = digest(key);
         let now = now();
         if let Some(verdict) = self.session_from_cache(&d, now) {
             return Some(verdict);
         }
-        if self.presence(Credential::Session, &d) == Presence::Absent {
+        if self.inner.cache.presence(Credential::Session, &d) == Presence::Absent {
             return Some(Err(SessionEnd::Unknown));
         }
-        let generation = self.cache().generation();
+        let generation = self.inner.cache.get().generation();
         let hex_digest = digest_hex(&d);
-        let found = self.store().session_by_key_now(key, &hex_digest)?.ok()?;
+        let found = self
+            .inner
+            .cache
+            .database()
+            .at_once()?
+            .session_by_digest(Presented::new(key, &hex_digest))?
+            .ok()?;
         match self.admit_session(found, &d, generation, now) {
             Admitted::Session(session, user) => Some(self.session_verdict(session, user, now)),
             Admitted::Unknown => Some(Err(SessionEnd::Unknown)),
@@ -204,7 +268,7 @@ impl SessionService {
     }
 
     fn session_from_cache(&self, d: &Digest, now: i64) -> Option<SessionVerdict> {
-        let cache = self.cache();
+        let cache = self.inner.cache.get();
         let session = cache.session(d, now)?;
         let user = cache.user(session.user_id, now)?;
         Some(self.session_verdict(session, user, now))
@@ -219,18 +283,19 @@ impl SessionService {
             return Ok(v);
         }
         // A key no stored session has is refused here, without a query.
-        if self.presence(Credential::Session, &d) == Presence::Absent {
+        if self.inner.cache.presence(Credential::Session, &d) == Presence::Absent {
             return Ok(Err(SessionEnd::Unknown));
         }
-        let generation = self.cache().generation();
+        let generation = self.inner.cache.get().generation();
         let hex_digest = digest_hex(&d);
-        let found = self.store().session_by_key(key, &hex_digest).await?;
+        let presented = Presented::new(key, &hex_digest);
+        let found = self.inner.store.session_by_digest(presented).await?;
         Ok(match self.admit_session(found, &d, generation, now) {
             Admitted::Session(session, user) => self.session_verdict(session, user, now),
             Admitted::Unknown => Err(SessionEnd::Unknown),
             Admitted::PasswordChanged => {
                 // Django flushes such a session; so do we.
-                self.store().delete_session_key(key, &hex_digest).await?;
+                self.inner.store.delete_session(presented).await?;
                 Err(SessionEnd::PasswordChanged)
             }
         })
@@ -248,7 +313,7 @@ impl SessionService {
         let Some((record, user)) = found else {
             return Admitted::Unknown;
         };
-        let expected = session_auth_hash(&user.password, self.secret_key());
+        let expected = session_auth_hash(&user.password, self.inner.users.secret_key());
         if !bool::from(record.auth_hash.as_bytes().ct_eq(expected.as_bytes())) {
             return Admitted::PasswordChanged;
         }
@@ -260,7 +325,7 @@ impl SessionService {
             record.last_seen,
         ));
         let user = Arc::new(user);
-        let cache = self.cache();
+        let cache = self.inner.cache.get();
         cache.put_session(generation, *d, session.clone(), now);
         cache.put_user(generation, user.clone(), now);
         Admitted::Session(session, user)
@@ -276,7 +341,7 @@ impl SessionService {
             return Err(SessionEnd::Expired);
         }
         let last_seen = session.last_seen.load(Ordering::Relaxed);
-        let idle = self.settings().session.idle_timeout.map(|t| t.as_i64());
+        let idle = self.inner.settings.idle_timeout.map(|t| t.as_i64());
         if let Some(idle) = idle
             && now - last_seen >= idle
         {
@@ -291,7 +356,7 @@ impl SessionService {
                 .compare_exchange(last_seen, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
-            let store = self.store().clone();
+            let store = self.inner.store.clone();
             let d = session.key_digest;
             tokio::spawn(async move {
                 if let Err(e) = store.touch_session(&digest_hex(&d), now).await {

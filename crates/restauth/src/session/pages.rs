@@ -2,77 +2,47 @@
 //! templates, overridable from `[session] templates_dir`; and [`LoginRequired`], Django's
 //! `login_required` for an app's own pages.
 
-use super::SessionService;
-use super::routes::*;
-use crate::core::error::Error;
-use crate::core::settings::SessionSettings;
-use crate::core::settings::route_path;
-use crate::pipeline::audit::Source;
-use crate::session::authentication::check_csrf;
-use crate::session::cookies;
-use crate::session::csrf;
-use crate::session::safe_url::{iri_to_uri, safe_redirect};
-use crate::session::templates;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::routing::{MethodRouter, get, post};
+use http::{HeaderMap, Method, StatusCode, header};
 use serde::Deserialize;
 
-/// Adds the pages to the session routes.
-pub(super) fn routes(router: Router<Pages>, session: &SessionSettings) -> Router<Pages> {
-    router
-        .route(
-            route_path(&session.login_url),
-            get(login_page).post(login_submit),
-        )
-        .route(
-            route_path(&session.logout_url),
-            axum::routing::post(logout_submit),
-        )
-}
-/// An HTML page that no other site may frame (clickjacking): Django's `X-Frame-Options: DENY`,
-/// and CSP's `frame-ancestors 'none'` for browsers that prefer it.
-pub(crate) fn html(status: StatusCode, body: String) -> Response {
-    private(
-        (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::X_FRAME_OPTIONS, "DENY"),
-                (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-            ],
-            body,
-        )
-            .into_response(),
-    )
-}
+use super::SessionService;
+use crate::core::error::Error;
+use crate::pipeline::audit::Source;
+use crate::pipeline::view::Views;
+use crate::session::cookies;
+use crate::session::csrf::{self, CSRF_FORM_FIELD};
+use crate::session::html::{csrf_failure_page, html, html_refused, redirect, template_failure};
+use crate::session::login::{
+    Pages, Submitted, clear_session_cookie, field, read_form, set_cookie, start_session,
+};
+use crate::session::safe_url::safe_redirect;
+use crate::session::templates;
 
-/// A page whose template fails while rendering (e.g. a filter given the wrong value): the
-/// template is the operator's, so the reason goes to the log and the client gets a 500.
-pub(crate) fn template_failure(error: &minijinja::Error) -> Response {
-    Error::Internal(format!("template: {error}")).into_response()
-}
+/// Django's `AuthenticationForm` message, the same for every failure.
+pub const LOGIN_FAILED: &str =
+    "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
-pub(crate) fn redirect(location: &str) -> Response {
-    let mut r = StatusCode::FOUND.into_response();
-    // Percent-encoded, a location holds no tab or line break for a browser to drop
-    // (`iri_to_uri` leaves its own output unchanged).
-    if let Ok(v) = HeaderValue::from_str(&iri_to_uri(location)) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    private(r)
+/// The login and logout pages, where `[session]` puts them; other methods get DRF's 405.
+pub(super) fn views<S: Clone + Send + Sync + 'static>(pages: Pages) -> Result<Views<S>, Error> {
+    let session = pages.sessions.settings().clone();
+    let drf_405 = |method: Method| async move { Error::MethodNotAllowed(method) };
+    let login: MethodRouter<Pages> = get(login_page).post(login_submit).fallback(drf_405);
+    let logout: MethodRouter<Pages> = post(logout_submit).fallback(drf_405);
+    Views::new()
+        .view(&session.login_url, login.with_state(pages.clone()))?
+        .view(&session.logout_url, logout.with_state(pages))
 }
-
 #[derive(Deserialize, Default)]
 struct NextParam {
     next: Option<String>,
 }
 
 fn render_login(pages: &Pages, secret: &str, next: &str, username: &str, error: &str) -> Response {
-    let token = csrf::mask_secret(secret);
+    let token = pages.sessions.csrf().token(secret);
     let body = pages.templates.render(
         templates::LOGIN,
         minijinja::context! {
@@ -80,22 +50,15 @@ fn render_login(pages: &Pages, secret: &str, next: &str, username: &str, error: 
             next,
             username,
             error,
-            action => pages.restauth.settings().session.login_url,
+            action => pages.sessions.settings().login_url,
         },
     );
     let mut response = match body {
         Ok(body) => html(StatusCode::OK, body),
         Err(e) => return template_failure(&e),
     };
-    set_cookie(&mut response, csrf_cookie(&pages.restauth, secret));
+    set_cookie(&mut response, pages.sessions.csrf().cookie(secret));
     response
-}
-
-/// The 406 of a page asked for in a media type other than HTML (the pages render only
-/// `text/html`, and negotiate it as DRF's views negotiate JSON).
-fn html_refused(headers: &HeaderMap) -> Option<Response> {
-    (!crate::pipeline::negotiation::accepts(headers, "text/html"))
-        .then(|| Error::NotAcceptable.into_response())
 }
 
 async fn login_page(
@@ -106,33 +69,22 @@ async fn login_page(
     if let Some(refused) = html_refused(&headers) {
         return refused;
     }
-    let secret = csrf_secret(&pages.restauth, &headers);
+    let secret = pages.sessions.csrf().secret_of(&headers);
     render_login(&pages, &secret, q.next.as_deref().unwrap_or(""), "", "")
 }
 
-pub(crate) fn csrf_failure_page(reason: &str) -> Response {
-    html(
-        StatusCode::FORBIDDEN,
-        format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>403 Forbidden</title></head>\
-             <body><h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted.</p><p>{}</p></body></html>",
-            crate::session::templates::escape(reason)
-        ),
-    )
-}
-
 /// Where to go after login: `next` when it stays on this site, else the configured page.
-fn next_location(restauth: &SessionService, headers: &HeaderMap, next: Option<&str>) -> String {
+fn next_location(sessions: &SessionService, headers: &HeaderMap, next: Option<&str>) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let secure =
-        crate::core::request::is_secure(headers, restauth.settings().csrf.trust_forwarded_proto);
+        crate::core::request::is_secure(headers, sessions.csrf().settings().trust_forwarded_proto);
+    let fallback = || sessions.settings().login_redirect_url.clone();
     match next {
-        Some(n) => safe_redirect(n, host, secure)
-            .unwrap_or_else(|| restauth.settings().session.login_redirect_url.clone()),
-        None => restauth.settings().session.login_redirect_url.clone(),
+        Some(n) => safe_redirect(n, host, secure).unwrap_or_else(fallback),
+        None => fallback(),
     }
 }
 
@@ -140,34 +92,34 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
     if let Some(refused) = html_refused(request.headers()) {
         return refused;
     }
-    let restauth = &pages.restauth;
+    let sessions = &pages.sessions;
     let Submitted {
         headers,
         method,
         data,
         client,
-    } = match read_form(restauth, request).await {
+    } = match read_form(sessions, pages.login.throttles(), request).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    if let Err(Error::CsrfFailed { reason, .. }) = check_csrf(
-        restauth,
-        &method,
-        &headers,
-        field(&data, "csrfmiddlewaretoken"),
-    ) {
+    if let Err(Error::CsrfFailed { reason, .. }) =
+        sessions
+            .csrf()
+            .check(&method, &headers, field(&data, CSRF_FORM_FIELD))
+    {
         return csrf_failure_page(&format!("CSRF Failed: {reason}"));
     }
     let next = field(&data, "next").unwrap_or("");
     let username = field(&data, "username").unwrap_or("").trim();
     let password = field(&data, "password").unwrap_or("");
-    let secret = csrf_secret(restauth, &headers);
+    let secret = sessions.csrf().secret_of(&headers);
     let source = Source::with_client(client, &headers);
     let user = if username.is_empty() || password.is_empty() {
         None
     } else {
-        match restauth
-            .authenticate_login(username, password, "session", &source)
+        match pages
+            .login
+            .authenticate(username, password, "session", &source)
             .await
         {
             Ok(u) => u,
@@ -177,8 +129,8 @@ async fn login_submit(State(pages): State<Pages>, request: Request) -> Response 
     let Some(user) = user else {
         return render_login(&pages, &secret, next, username, LOGIN_FAILED);
     };
-    let mut response = redirect(&next_location(restauth, &headers, Some(next)));
-    match start_session(restauth, &headers, &user, &source, &mut response).await {
+    let mut response = redirect(&next_location(sessions, &headers, Some(next)));
+    match start_session(sessions, &headers, &user, &source, &mut response).await {
         Ok(()) => response,
         Err(e) => e.into_response(),
     }
@@ -188,31 +140,30 @@ async fn logout_submit(State(pages): State<Pages>, request: Request<Body>) -> Re
     if let Some(refused) = html_refused(request.headers()) {
         return refused;
     }
-    let restauth = &pages.restauth;
+    let sessions = &pages.sessions;
     let Submitted {
         headers,
         method,
         data,
         ..
-    } = match read_form(restauth, request).await {
+    } = match read_form(sessions, pages.login.throttles(), request).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    if let Err(Error::CsrfFailed { .. }) = check_csrf(
-        restauth,
-        &method,
-        &headers,
-        field(&data, "csrfmiddlewaretoken"),
-    ) {
+    if let Err(Error::CsrfFailed { .. }) =
+        sessions
+            .csrf()
+            .check(&method, &headers, field(&data, CSRF_FORM_FIELD))
+    {
         return csrf_failure_page("CSRF token missing or incorrect.");
     }
-    if let Some(key) = cookies::get(&headers, &restauth.settings().session.cookie_name)
-        && let Err(e) = restauth.logout_session(key).await
+    if let Some(key) = cookies::get(&headers, &sessions.settings().cookie_name)
+        && let Err(e) = sessions.logout_session(key).await
     {
         return e.into_response();
     }
-    let mut response = redirect(&restauth.settings().session.logout_redirect_url);
-    clear_session_cookie(restauth, &mut response);
+    let mut response = redirect(&sessions.settings().logout_redirect_url);
+    clear_session_cookie(sessions, &mut response);
     response
 }
 
@@ -278,7 +229,7 @@ impl LoginRequired {
         };
         set_cookie(
             &mut response,
-            csrf_cookie(&self.sessions, &self.csrf_secret),
+            self.sessions.csrf().cookie(&self.csrf_secret),
         );
         response
     }
@@ -298,7 +249,7 @@ where
         if let Some(refused) = html_refused(&parts.headers) {
             return Err(refused);
         }
-        let settings = &sessions.settings().session;
+        let settings = sessions.settings();
         let user = match cookies::get(&parts.headers, &settings.cookie_name) {
             Some(key) if crate::session::is_valid_key(key) => {
                 match sessions.authenticate_session(key).await {
@@ -312,7 +263,7 @@ where
         };
         match user {
             Ok(user) => {
-                let csrf_secret = csrf_secret(&sessions, &parts.headers);
+                let csrf_secret = sessions.csrf().secret_of(&parts.headers);
                 Ok(LoginRequired {
                     user,
                     sessions,

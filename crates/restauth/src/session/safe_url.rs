@@ -153,7 +153,7 @@ pub fn is_safe_redirect(url: &str, allowed_host: &str, require_https: bool) -> b
 
 /// The `Location` to send for a redirect to `url`: `url` without surrounding spaces,
 /// percent-encoded by [`iri_to_uri`], when [`is_safe_redirect`] accepts it; otherwise `None`.
-pub fn safe_redirect(url: &str, allowed_host: &str, require_https: bool) -> Option<String> {
+pub(crate) fn safe_redirect(url: &str, allowed_host: &str, require_https: bool) -> Option<String> {
     if url.chars().any(char::is_control) || url.contains('\\') || has_encoded_trick(url) {
         return None;
     }

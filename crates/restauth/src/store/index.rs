@@ -3,7 +3,7 @@
 //! cookies then costs a hash and a lookup here, not a database round trip per request.
 //!
 //! The index never refuses a real key. It answers [`Presence::Absent`] only while it holds
-//! every row up to the store's current [`Store::additions_stamp`], which every insert moves
+//! every row up to the store's current [`Database::additions_stamp`], which every insert moves
 //! after its commit, in this process or another (the management commands, other server
 //! processes on the same SQLite file). When the stamp has moved, the index says
 //! [`Presence::Behind`] and the caller queries as without it, while one background refresh
@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Credential, Store, StoreError};
+use super::{Credential, Database, StoreError};
 use crate::store::cache::Digest;
 
 /// Rows read per query while loading.
@@ -120,7 +120,8 @@ impl DigestIndex {
 
     /// Reads the rows added since the last refresh, until the index is complete at the
     /// store's stamp. One refresh at a time: a call while another runs returns at once.
-    pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
+    #[cfg(test)]
+    pub async fn refresh(&self, store: &dyn Database) -> Result<(), StoreError> {
         if !self.claim_refresh() {
             return Ok(());
         }
@@ -134,13 +135,13 @@ impl DigestIndex {
     }
 
     /// The refresh of a successful [`DigestIndex::claim_refresh`]; releases the claim.
-    pub async fn refresh_claimed(&self, store: &dyn Store) -> Result<(), StoreError> {
+    pub async fn refresh_claimed(&self, store: &dyn Database) -> Result<(), StoreError> {
         let result = self.catch_up(store).await;
         self.refreshing.store(false, Ordering::Release);
         result
     }
 
-    async fn catch_up(&self, store: &dyn Store) -> Result<(), StoreError> {
+    async fn catch_up(&self, store: &dyn Database) -> Result<(), StoreError> {
         // The stamp is read before the rows: a row committed before the read is in them; one
         // committed after moves the stamp again, and the loop goes round once more.
         while let Some(stamp) = store.additions_stamp(self.kind) {
@@ -208,7 +209,8 @@ impl DigestIndex {
 mod tests {
     use super::*;
     use crate::core::settings::DatabaseSettings;
-    use crate::store::{NewToken, NewUser, SessionRecord};
+    use crate::store::Store;
+    use crate::store::{NewSession, NewToken, NewUser, Presented, SessionRecord};
 
     async fn store(dir: &std::path::Path) -> std::sync::Arc<dyn Store> {
         let settings = DatabaseSettings {
@@ -233,6 +235,7 @@ mod tests {
                 created: 0,
                 expires: None,
                 limit_per_user: None,
+                ..NewToken::default()
             })
             .await
             .unwrap();
@@ -322,15 +325,19 @@ mod tests {
     }
 
     async fn start_session(store: &dyn Store, user_id: i64, n: u32) {
-        let record = SessionRecord {
-            digest: hex::encode(digest_of(n)),
-            user_id,
-            auth_hash: String::new(),
-            created: 0,
-            last_seen: 0,
-            expires: i64::MAX,
+        let session = NewSession {
+            key: String::new(),
+            record: SessionRecord {
+                digest: hex::encode(digest_of(n)),
+                user_id,
+                auth_hash: String::new(),
+                created: 0,
+                last_seen: 0,
+                expires: i64::MAX,
+            },
+            origin: Default::default(),
         };
-        store.insert_session(&record, None).await.unwrap();
+        store.insert_session(&session, None).await.unwrap();
     }
 
     #[tokio::test]
@@ -357,9 +364,11 @@ mod tests {
         // full read, and the refresh after that reads only the live ones.
         let mut next = MERGE_AT as u32;
         while index.len() <= 2 * MERGE_AT {
-            s.delete_session(&hex::encode(digest_of(next - MERGE_AT as u32)))
-                .await
-                .unwrap();
+            s.delete_session(Presented::by_digest(&hex::encode(digest_of(
+                next - MERGE_AT as u32,
+            ))))
+            .await
+            .unwrap();
             start_session(s.as_ref(), alice, next).await;
             assert_eq!(index.presence(&digest_of(next), stamp()), Presence::Behind);
             index.refresh(s.as_ref()).await.unwrap();

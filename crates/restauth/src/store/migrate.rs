@@ -74,16 +74,45 @@ pub(crate) const SQLITE: &[Migration] = steps!("sqlite");
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES: &[Migration] = steps!("postgres");
 
-/// Readiness probe: reads the newest step and rewrites its row unchanged, a committed write
-/// that alters nothing.
-pub(crate) const PROBE: &str = "UPDATE restauth_migrations SET applied_at = applied_at \
-    WHERE version = (SELECT max(version) FROM restauth_migrations)";
+/// The steps of restauth's own tables beside a Django project's (`schema_flavor = "django"`),
+/// recorded apart from restauth's schema in `restauth_django_migrations`.
+macro_rules! django_steps {
+    ($dir:literal) => {
+        &[step!(
+            $dir,
+            1,
+            "restauth state beside Django's tables",
+            "0001_restauth_state.sql"
+        )]
+    };
+}
 
-pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS restauth_migrations (
+#[cfg(feature = "sqlite")]
+#[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
+pub(crate) const DJANGO_SQLITE: &[Migration] = django_steps!("django/sqlite");
+#[cfg(feature = "postgres")]
+#[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
+pub(crate) const DJANGO_POSTGRES: &[Migration] = django_steps!("django/postgres");
+
+/// The table of applied steps, named `table`.
+pub(crate) fn create_table(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
     version BIGINT PRIMARY KEY,
     name TEXT NOT NULL,
     applied_at BIGINT NOT NULL
-)";
+)"
+    )
+}
+
+/// Readiness probe: reads the newest step in `table` and rewrites its row unchanged, a
+/// committed write that alters nothing.
+pub(crate) fn probe(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET applied_at = applied_at \
+         WHERE version = (SELECT max(version) FROM {table})"
+    )
+}
 
 /// The steps of `all` not yet in `applied`, in order.
 pub(crate) fn pending<'a>(
@@ -100,7 +129,9 @@ mod tests {
 
     use super::*;
     use crate::core::settings::DatabaseSettings;
-    use crate::store::{Credential, SqliteStore, Store};
+    use crate::store::{
+        Credential, Database, JwtStore, Presented, SessionStore, SqliteStore, TokenStore, UserStore,
+    };
 
     #[cfg(feature = "postgres")]
     #[test]
@@ -119,7 +150,7 @@ mod tests {
         let mut conn = SqliteConnection::connect(&format!("{url}?mode=rwc"))
             .await
             .unwrap();
-        sqlx::raw_sql(CREATE_TABLE)
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create_table("restauth_migrations")))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -160,11 +191,19 @@ mod tests {
         assert_eq!(a.valid_after, 999_999);
         // Never cut off stays never cut off.
         assert_eq!(store.user_by_id(2).await.unwrap().unwrap().valid_after, 0);
-        let (token, _) = store.token_by_digest("t").await.unwrap().unwrap();
+        let (token, _) = store
+            .token_by_digest(Presented::by_digest("t"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(token.created, 1_000_000);
         // Issued in the cut-off's second: it survived before and survives now.
         assert!(a.issued_valid(token.created));
-        let (session, _) = store.session_by_digest("s").await.unwrap().unwrap();
+        let (session, _) = store
+            .session_by_digest(Presented::by_digest("s"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((session.created, session.last_seen), (999_000, 999));
         assert!(!a.issued_valid(session.created));
         // Migration 9 rebuilt the table around an id, for the digest index.

@@ -1,10 +1,15 @@
-//! Persistence behind one trait, so SQLite (the embedded default) and PostgreSQL are
-//! interchangeable; callers never see SQL.
+//! Persistence behind one small trait per concept ([`UserStore`], [`TokenStore`],
+//! [`SessionStore`], [`JwtStore`], …, and [`Database`] for the database itself), [`Store`]
+//! their sum, so SQLite (the embedded default) and PostgreSQL are interchangeable; callers
+//! never see SQL.
 //!
-//! One implementation serves both (`sql`): every statement is written once, and what each
-//! database does its own way is a small `Dialect` (`sqlite`, `postgres`).
+//! One implementation serves both databases and both schemas (`sql`): every statement is
+//! rendered once from a map of the schema's tables and columns — restauth's own, or a Django
+//! project's (`schema_flavor = "django"`) — and what each database does its own way is a small
+//! `Dialect` (`sqlite`, `postgres`).
 //!
-//! Times are integer Unix seconds, ids integers, secrets only as digests.
+//! Times are integer Unix seconds, ids integers, secrets only as digests in restauth's own
+//! tables.
 
 // A build without either backend is the fuzz harness's only (it fuzzes parsers, not storage):
 // the shared SQL code is then unused.
@@ -13,24 +18,26 @@
     allow(dead_code, unused_macros, unused_imports)
 )]
 
-use async_trait::async_trait;
-
 use crate::core::user::User;
 
-pub mod cache;
-#[cfg(all(
-    feature = "django-hashers",
-    any(feature = "sqlite", feature = "postgres")
-))]
+pub(crate) mod cache;
 pub mod django;
-pub mod index;
-mod metered;
+pub(crate) mod index;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod read_cache;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod traits;
+
+pub use cache::Digest;
+pub use read_cache::{ReadCache, detached};
+pub use traits::{
+    AtOnce, AuditStore, Database, ImportStore, JwtStore, LoginNetworkStore, PasswordStore,
+    SessionStore, Store, TokenStore, UserStore,
+};
 
 #[cfg(feature = "postgres")]
 use postgres::PostgresStore;
@@ -68,7 +75,8 @@ pub struct NewUser {
     pub date_joined: i64,
 }
 
-/// A stored API token. The key itself is never stored, only its SHA-256 digest (hex).
+/// A stored API token. restauth's own tables never keep the key itself, only its SHA-256
+/// digest (hex).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
     pub id: i64,
@@ -81,8 +89,11 @@ pub struct TokenRecord {
 }
 
 /// A token about to be stored.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NewToken {
+    /// The key itself, kept only where the schema keeps keys (DRF's own `authtoken_token`);
+    /// restauth's schema stores `digest` alone.
+    pub key: String,
     pub digest: String,
     pub user_id: i64,
     /// Unix milliseconds.
@@ -90,9 +101,12 @@ pub struct NewToken {
     pub expires: Option<i64>,
     /// Keep at most this many tokens for the user, evicting the oldest, in the same transaction.
     pub limit_per_user: Option<u32>,
+    /// Where it was issued.
+    pub origin: Origin,
 }
 
-/// A server-side session. The cookie's key is never stored, only its SHA-256 digest (hex).
+/// A server-side session. restauth's own tables never keep the cookie's key, only its SHA-256
+/// digest (hex).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
     pub digest: String,
@@ -104,6 +118,41 @@ pub struct SessionRecord {
     pub last_seen: i64,
     /// Absolute expiry (Unix seconds).
     pub expires: i64,
+}
+
+/// A session about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// The cookie's key, kept only where the schema keeps keys (Django's `django_session`);
+    /// restauth's schema stores `record.digest` alone.
+    pub key: String,
+    pub record: SessionRecord,
+    /// Where it was started.
+    pub origin: Origin,
+}
+
+/// A credential as it was presented: the digest (hex) of its key, which restauth's tables are
+/// keyed by, and the key itself where the caller has it, which Django's tables are keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Presented<'a> {
+    pub key: Option<&'a str>,
+    pub digest: &'a str,
+}
+
+impl<'a> Presented<'a> {
+    /// A key presented by a client, with its digest.
+    pub fn new(key: &'a str, digest: &'a str) -> Self {
+        Presented {
+            key: Some(key),
+            digest,
+        }
+    }
+
+    /// A credential the caller knows by digest only (one in a user's list of devices): a
+    /// store over keys then finds it by reading every key.
+    pub fn by_digest(digest: &'a str) -> Self {
+        Presented { key: None, digest }
+    }
 }
 
 /// The credentials stored by digest, each with its own additions stamp and digest index.
@@ -124,6 +173,14 @@ pub struct OutstandingToken {
     pub created_at: i64,
     /// The token's `exp` (Unix seconds).
     pub expires_at: i64,
+}
+
+/// A refresh token to record: its row, and its text, which simplejwt's own table keeps
+/// (restauth's schema keeps the jti alone).
+#[derive(Clone, Copy, Debug)]
+pub struct Refresh<'a> {
+    pub token: &'a OutstandingToken,
+    pub text: &'a str,
 }
 
 /// A refresh token that has been rotated, and what it was rotated into.
@@ -191,7 +248,7 @@ impl ImportedUser {
 }
 
 /// The digest an import record keeps of a password hash.
-pub fn password_fingerprint(hash: &str) -> String {
+pub(crate) fn password_fingerprint(hash: &str) -> String {
     use sha2::{Digest as _, Sha256};
     hex::encode(Sha256::digest(hash.as_bytes()))
 }
@@ -322,6 +379,26 @@ pub enum KeptCredential {
     },
 }
 
+/// What a new password ends besides the old one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The user's `valid_after` moves to this instant (Unix milliseconds): every credential
+    /// issued up to it is refused, and the user's API tokens and sessions are deleted...
+    pub cut_off: i64,
+    /// ...but this one, which stays, re-dated past the cut-off.
+    pub keep: KeptCredential,
+}
+
+impl Revocation {
+    /// Every credential issued up to `cut_off` ends.
+    pub fn all(cut_off: i64) -> Self {
+        Revocation {
+            cut_off,
+            keep: KeptCredential::Nothing,
+        }
+    }
+}
+
 // Devices and staff
 
 /// Where a credential was issued: the client's `User-Agent` and address, recorded beside it so
@@ -380,407 +457,8 @@ fn unsupported(what: &str) -> StoreError {
     StoreError::Other(format!("this store cannot {what}"))
 }
 
-/// The storage contract. Every method is one atomic operation.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Brings the schema up to date; safe to run at every start.
-    async fn migrate(&self) -> Result<(), StoreError>;
-
-    /// Cheap, synchronous fingerprint of the change signal: it differs after any
-    /// [`Store::announce_change`], from this process or another one. Read on the hot path.
-    fn change_stamp(&self) -> u64;
-
-    /// Tells every process using this store that users or tokens changed in a way caches must
-    /// not hide (revocation, deactivation, password change, deletion).
-    async fn announce_change(&self) -> Result<(), StoreError>;
-
-    /// Cheap, synchronous stamp of additions of `kind`: it differs after any token (or
-    /// session) was stored — issued, imported, started — by this process or another one, and
-    /// only after it is committed. `None` when the store cannot tell, which keeps the digest
-    /// index of [`index`] off. Read on a cache miss.
-    fn additions_stamp(&self, kind: Credential) -> Option<u64> {
-        let _ = kind;
-        None
-    }
-
-    /// The ids and digests of the tokens (or sessions) with an id above `after_id`, in id
-    /// order, at most `limit`. For the digest index; only stores with an
-    /// [`Store::additions_stamp`], whose ids are given in commit order, are asked.
-    async fn digests_after(
-        &self,
-        kind: Credential,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        let _ = (kind, after_id, limit);
-        Ok(Vec::new())
-    }
-
-    // ---- Reads answered at once, on the calling thread ----
-    // The embedded SQLite file answers a point read in microseconds, less than handing the
-    // query to a connection's thread and waking the task again costs; so a cache miss there
-    // need not wait at all. These return `None` when the store cannot answer without waiting
-    // (another store; the file busy): then the caller awaits the query of the same name.
-
-    /// [`Store::token_by_key`], at once where the store can.
-    fn token_by_key_now(&self, key: &str, digest: &str) -> Option<Found<(TokenRecord, User)>> {
-        let _ = (key, digest);
-        None
-    }
-    /// [`Store::session_by_key`], at once where the store can.
-    fn session_by_key_now(&self, key: &str, digest: &str) -> Option<Found<(SessionRecord, User)>> {
-        let _ = (key, digest);
-        None
-    }
-    /// [`Store::user_by_id`], at once where the store can.
-    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
-        let _ = id;
-        None
-    }
-
-    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
-    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
-    /// Sets a new password hash. With `revoke_before = Some(t)` (Unix milliseconds), also moves
-    /// the user's `valid_after` to `t` and deletes their API tokens, in one transaction.
-    async fn set_password(
-        &self,
-        user_id: i64,
-        hash: &str,
-        revoke_before: Option<i64>,
-    ) -> Result<bool, StoreError>;
-    /// Replaces `old_hash` by `new_hash` only if it is still the stored one (upgrade on login),
-    /// and in the same transaction stamps the user's sessions carrying `old_auth_hash` with
-    /// `new_auth_hash`: a rehash keeps the password, so it must not end the user's other
-    /// sessions.
-    async fn upgrade_password(
-        &self,
-        user_id: i64,
-        old_hash: &str,
-        new_hash: &str,
-        old_auth_hash: &str,
-        new_auth_hash: &str,
-    ) -> Result<bool, StoreError>;
-    /// Brings a Django project's rows in, in one transaction (see [`DjangoImport`]): users
-    /// with their ids (an id or username held by a different restauth user is a conflict,
-    /// and then nothing is written), token digests, simplejwt records and sessions, each
-    /// session stamped with `session_auth_hash(stored password hash)`. What an earlier run
-    /// imported is updated from Django where Django changed it, never duplicated, and never
-    /// brought back once restauth ended it. With `dry_run`, everything is done and then rolled
-    /// back, so the outcome says what a real run would change. `progress` is called with the
-    /// number of rows handled so far.
-    async fn import_django(
-        &self,
-        batch: &DjangoImport,
-        session_auth_hash: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
-        dry_run: bool,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<ImportOutcome, StoreError>;
-    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError>;
-    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError>;
-    /// Moves `valid_after` (Unix milliseconds: credentials issued at or before it are refused)
-    /// forward, never back, to `at`.
-    async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError>;
-    /// Deletes the user and, by cascade, everything they own.
-    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
-
-    async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
-    /// The token with this digest and its user, in one query.
-    async fn token_by_digest(
-        &self,
-        digest: &str,
-    ) -> Result<Option<(TokenRecord, User)>, StoreError>;
-    async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError>;
-    async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError>;
-    /// Deletes all of a user's tokens but `keep`; returns how many went.
-    async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
-
-    /// Stores a new session and, in the same transaction, deletes the one it replaces
-    /// (login cycles the key, so a fixated key dies).
-    async fn insert_session(
-        &self,
-        session: &SessionRecord,
-        replaces: Option<&str>,
-    ) -> Result<(), StoreError>;
-    /// The session with this digest and its user, in one query.
-    async fn session_by_digest(
-        &self,
-        digest: &str,
-    ) -> Result<Option<(SessionRecord, User)>, StoreError>;
-    async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError>;
-    async fn delete_session(&self, digest: &str) -> Result<bool, StoreError>;
-    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError>;
-    /// Deletes sessions past `expires <= now` or idle since before `idle_before`.
-    async fn delete_expired_sessions(
-        &self,
-        now: i64,
-        idle_before: Option<i64>,
-    ) -> Result<u64, StoreError>;
-
-    /// Records a refresh token handed out at login.
-    async fn insert_outstanding(&self, token: &OutstandingToken) -> Result<(), StoreError>;
-    /// In one transaction: marks `old` rotated at `now_ms` into `new` if it was not already
-    /// (recording it first if it was never seen), records `new` in the same family, and
-    /// blacklists `old` when asked. Of concurrent rotations of one token exactly one gets
-    /// [`Rotation::Rotated`]; the others get the winner's record, so one token has exactly one
-    /// successor, across processes too.
-    async fn rotate_refresh(
-        &self,
-        old: &OutstandingToken,
-        new: &OutstandingToken,
-        blacklist_old: bool,
-        now_ms: i64,
-    ) -> Result<Rotation, StoreError>;
-    /// Blacklists a jti; `false` if it already was.
-    async fn blacklist_jti(&self, jti: &str, expires_at: i64, now: i64)
-    -> Result<bool, StoreError>;
-    async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError>;
-    /// The rotation of `jti` if that refresh token has already been rotated (so presenting it
-    /// again is a replay, or a late twin within the grace); `None` if it never was or is unknown.
-    async fn rotation(&self, jti: &str) -> Result<Option<RotatedToken>, StoreError>;
-    /// Blacklists every token of a login family; returns how many were added.
-    async fn revoke_family(&self, family: &str, now: i64) -> Result<u64, StoreError>;
-    /// Deletes outstanding and blacklisted rows of tokens expired by `now`.
-    async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
-
-    // ---- Tables that keep keys in plaintext (Django's schema, `schema_flavor = "django"`) ----
-    // Django's `authtoken_token.key`, `django_session.session_key` and simplejwt's
-    // `token_blacklist_outstandingtoken.token` hold the credentials themselves, so a store over
-    // them cannot find or write a row from a digest alone: these variants take the key beside
-    // its digest. Every other store ignores the key and keeps only the digest.
-
-    /// [`Store::token_by_digest`], given the presented key too.
-    async fn token_by_key(
-        &self,
-        key: &str,
-        digest: &str,
-    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
-        let _ = key;
-        self.token_by_digest(digest).await
-    }
-    /// [`Store::insert_token_from`], given the new key too.
-    async fn insert_token_keyed(
-        &self,
-        token: &NewToken,
-        key: &str,
-        origin: &Origin,
-    ) -> Result<TokenRecord, StoreError> {
-        let _ = key;
-        self.insert_token_from(token, origin).await
-    }
-    /// DRF's one token per user: the user's token and its key, where the store keeps keys
-    /// (then obtaining a token returns this one). `None` for stores that keep digests only.
-    async fn user_token_key(
-        &self,
-        user_id: i64,
-    ) -> Result<Option<(TokenRecord, String)>, StoreError> {
-        let _ = user_id;
-        Ok(None)
-    }
-    /// [`Store::session_by_digest`], given the cookie's key too.
-    async fn session_by_key(
-        &self,
-        key: &str,
-        digest: &str,
-    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
-        let _ = key;
-        self.session_by_digest(digest).await
-    }
-    /// [`Store::insert_session_from`], given the new key and the replaced one (keys, not
-    /// digests).
-    async fn insert_session_keyed(
-        &self,
-        session: &SessionRecord,
-        key: &str,
-        replaces: Option<&str>,
-        origin: &Origin,
-    ) -> Result<(), StoreError> {
-        let _ = key;
-        let replaces = replaces.map(key_digest);
-        self.insert_session_from(session, replaces.as_deref(), origin)
-            .await
-    }
-    /// [`Store::delete_session`], given the cookie's key too.
-    async fn delete_session_key(&self, key: &str, digest: &str) -> Result<bool, StoreError> {
-        let _ = key;
-        self.delete_session(digest).await
-    }
-    /// [`Store::insert_outstanding`], given the refresh token's text too.
-    async fn insert_outstanding_raw(
-        &self,
-        token: &OutstandingToken,
-        raw: &str,
-    ) -> Result<(), StoreError> {
-        let _ = raw;
-        self.insert_outstanding(token).await
-    }
-    /// [`Store::rotate_refresh`], given both refresh tokens' text too.
-    async fn rotate_refresh_raw(
-        &self,
-        old: (&OutstandingToken, &str),
-        new: (&OutstandingToken, &str),
-        blacklist_old: bool,
-        now_ms: i64,
-    ) -> Result<Rotation, StoreError> {
-        self.rotate_refresh(old.0, new.0, blacklist_old, now_ms)
-            .await
-    }
-    /// Over Django's tables on PostgreSQL: adds (`true`) or removes (`false`) the triggers
-    /// that `NOTIFY` restauth's change channel when Django changes a user, a token or a
-    /// session, so caches learn of it at once. The only change ever made to Django's tables.
-    async fn django_triggers(&self, install: bool) -> Result<(), StoreError> {
-        let _ = install;
-        Err(StoreError::Other(
-            "Django triggers need schema_flavor = \"django\" on PostgreSQL".into(),
-        ))
-    }
-    // ---- end of the plaintext-key block ----
-
-    /// Makes the database file complete on its own (SQLite: folds the write-ahead log into
-    /// it), so copying the file copies all the data. Nothing to do for a database server.
-    async fn checkpoint(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// Closes the store's connections once their current work ends; later calls fail. For a
-    /// process that is stopping, after its last request.
-    async fn close(&self) {}
-
-    /// Writes a consistent copy of the whole database to the new file `path` (mode 0600),
-    /// while the store stays in use; never overwrites an existing file.
-    async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
-        Err(StoreError::Other(format!(
-            "cannot back up this store into {}: use the database's own tools (PostgreSQL: pg_dump)",
-            path.display()
-        )))
-    }
-
-    /// Readiness: proves the store can be read and written now, with one committed write that
-    /// changes no data. Cheap, but a write: call it at most about once a second.
-    async fn probe(&self) -> Result<(), StoreError>;
-
-    /// Remembers that `user_id` logged in with a password from `network` at `at` (an IPv4
-    /// address or an IPv6 /64); a later time replaces an earlier one.
-    async fn record_login_network(
-        &self,
-        user_id: i64,
-        network: &str,
-        at: i64,
-    ) -> Result<(), StoreError>;
-    /// When the user named exactly `username` last logged in from `network`, if ever.
-    async fn login_network_seen(
-        &self,
-        username: &str,
-        network: &str,
-    ) -> Result<Option<i64>, StoreError>;
-    /// Appends one audit event.
-    async fn insert_audit(&self, event: &AuditRecord) -> Result<(), StoreError>;
-    /// The audit events `query` selects, oldest first.
-    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
-    /// Deletes audit events older than `before_ms`; returns how many went.
-    async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
-    /// Every username holding a character outside ASCII (the only ones Unicode normalisation
-    /// can change), in id order.
-    async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
-
-    // Accounts over HTTP (stores without them, as the one over Django's tables, answer that
-    // they cannot: the server does not serve djoser's endpoints over them)
-    /// The users whose e-mail is `email`, ignoring ASCII case (Django's `email__iexact`), in
-    /// id order.
-    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
-        let _ = email;
-        Err(unsupported("look users up by e-mail"))
-    }
-    /// Sets the user's e-mail; with `deactivate`, also makes the account inactive (it is
-    /// activated again through the new address). `false` if there is no such user.
-    async fn update_email(
-        &self,
-        user_id: i64,
-        email: &str,
-        deactivate: bool,
-    ) -> Result<bool, StoreError> {
-        let _ = (user_id, email, deactivate);
-        Err(unsupported("change an e-mail"))
-    }
-    /// In one transaction: sets the password hash, moves `valid_after` to `cut_off`, and ends
-    /// every API token and session of the user but the one `keep` names, which is re-dated
-    /// past the cut-off.
-    async fn change_password_keeping(
-        &self,
-        user_id: i64,
-        hash: &str,
-        cut_off: i64,
-        keep: &KeptCredential,
-    ) -> Result<bool, StoreError> {
-        let _ = (user_id, hash, cut_off, keep);
-        Err(unsupported("change a password keeping one credential"))
-    }
-    /// A password reset: replaces `old_hash` by `new_hash` only if it is still the stored
-    /// one (so one link resets once, even under concurrent use), sets `last_login` (Unix
-    /// seconds) as djoser does, and ends every credential issued up to `cut_off`.
-    async fn reset_password(
-        &self,
-        user_id: i64,
-        old_hash: &str,
-        new_hash: &str,
-        cut_off: i64,
-        last_login: i64,
-    ) -> Result<bool, StoreError> {
-        let _ = (user_id, old_hash, new_hash, cut_off, last_login);
-        Err(unsupported("reset a password"))
-    }
-    /// Activates the user if inactive; `false` if already active (a stale activation link)
-    /// or unknown.
-    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
-        let _ = user_id;
-        Err(unsupported("activate a user"))
-    }
-
-    // Devices and staff
-
-    /// [`Store::insert_token`], recording where the token was issued.
-    async fn insert_token_from(
-        &self,
-        token: &NewToken,
-        origin: &Origin,
-    ) -> Result<TokenRecord, StoreError> {
-        let _ = origin;
-        self.insert_token(token).await
-    }
-    /// [`Store::insert_session`], recording where the session was started.
-    async fn insert_session_from(
-        &self,
-        session: &SessionRecord,
-        replaces: Option<&str>,
-        origin: &Origin,
-    ) -> Result<(), StoreError> {
-        let _ = origin;
-        self.insert_session(session, replaces).await
-    }
-    /// The user's tokens, newest first.
-    async fn user_tokens(&self, user_id: i64) -> Result<Vec<TokenDevice>, StoreError> {
-        let _ = user_id;
-        Err(unsupported("list tokens"))
-    }
-    /// The user's sessions, newest first (expired ones included until they are cleared).
-    async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionDevice>, StoreError> {
-        let _ = user_id;
-        Err(unsupported("list sessions"))
-    }
-    /// Deletes the token `token_id` only if it belongs to `user_id`; whether it did.
-    async fn delete_token_of(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
-        let _ = (user_id, token_id);
-        Err(unsupported("revoke a token by its owner"))
-    }
-    /// The users `query` selects, and how many match in all.
-    async fn search_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
-        let _ = query;
-        Err(unsupported("list users"))
-    }
-}
-
 /// The SHA-256 digest (hex) a key is stored and looked up by.
-pub fn key_digest(key: &str) -> String {
+pub(crate) fn key_digest(key: &str) -> String {
     use sha2::{Digest as _, Sha256};
     digest_hex(&Sha256::digest(key.as_bytes()).into())
 }
@@ -788,7 +466,7 @@ pub fn key_digest(key: &str) -> String {
 /// The hex text a digest is stored by, two digits per byte from a table: `hex::encode` builds
 /// its `String` a `char` at a time (about 2,000 instructions), its `encode_to_slice` a nibble
 /// at a time (about 900 with the copy), and session requests name their session by it.
-pub fn digest_hex(digest: &cache::Digest) -> String {
+pub(crate) fn digest_hex(digest: &cache::Digest) -> String {
     let mut buf = [0u8; 64];
     for (pair, &byte) in buf.chunks_exact_mut(2).zip(digest) {
         pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
@@ -816,13 +494,13 @@ pub async fn connect(
     let url = settings.url.as_str();
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
-        return Ok(metered(SqliteStore::open(settings).await?));
+        return Ok(std::sync::Arc::new(SqliteStore::open(settings).await?));
         #[cfg(not(feature = "sqlite"))]
         return Err(missing_feature("sqlite"));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
-        return Ok(metered(PostgresStore::open(settings).await?));
+        return Ok(std::sync::Arc::new(PostgresStore::open(settings).await?));
         #[cfg(not(feature = "postgres"))]
         return Err(missing_feature("postgres"));
     }
@@ -849,13 +527,19 @@ pub async fn open(
         return connect(settings).await;
     }
     let url = settings.url.as_str();
+    let sessions = django::DjangoSessions {
+        codec,
+        backend: settings.django_auth_backend.clone(),
+    };
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
-        return django::open_sqlite(settings, codec).await;
+        let store = SqliteStore::open(settings).await?;
+        return Ok(std::sync::Arc::new(store.over_django(settings, sessions)));
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return django::open_postgres(settings, codec).await;
+        let store = PostgresStore::open(settings).await?;
+        return Ok(std::sync::Arc::new(store.over_django(settings, sessions)));
     }
     Err(StoreError::Other(format!(
         "database.url: unsupported scheme in {:?} for schema_flavor = \"django\" (use \
@@ -876,12 +560,6 @@ pub async fn open(
         return Err(missing_feature("django-hashers"));
     }
     connect(settings).await
-}
-
-/// The store, timed per operation.
-#[allow(dead_code)] // without any backend compiled in
-fn metered(store: impl Store) -> std::sync::Arc<dyn Store> {
-    std::sync::Arc::new(metered::Metered::new(std::sync::Arc::new(store)))
 }
 
 /// A URL whose backend this build left out.

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::Postgres;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::migrate::{Migration, POSTGRES};
+use super::migrate::{DJANGO_POSTGRES, Migration, POSTGRES};
 use super::sql::{Dialect, SqlStore};
 use super::{StoreError, classify};
 use crate::core::settings::DatabaseSettings;
@@ -40,6 +40,23 @@ const ROLL: Duration = Duration::from_millis(100);
 /// Silence after which the listener's connection is dropped and opened again.
 const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 
+/// Test builds: the file named by this variable receives the count of changes this process
+/// has heard, so a test waits for another process's change to arrive instead of sleeping.
+#[cfg(feature = "test-clock")]
+const CHANGES_FILE_VAR: &str = "RESTAUTH_TEST_CHANGES_FILE";
+
+#[cfg(feature = "test-clock")]
+fn changes_heard_for_tests(count: u64) {
+    if let Some(path) = std::env::var_os(CHANGES_FILE_VAR) {
+        // Written beside and renamed, so a reader never sees a half-written count.
+        let mut part = std::path::PathBuf::from(&path);
+        part.as_mut_os_string().push(".part");
+        if std::fs::write(&part, count.to_string()).is_ok() {
+            let _ = std::fs::rename(&part, &path);
+        }
+    }
+}
+
 /// What the listener task shares with the hot path.
 struct Signal {
     epoch: Instant,
@@ -55,7 +72,9 @@ impl Signal {
     }
 
     fn bump(&self) {
-        self.counter.fetch_add(1, Ordering::AcqRel);
+        let _count = self.counter.fetch_add(1, Ordering::AcqRel) + 1;
+        #[cfg(feature = "test-clock")]
+        changes_heard_for_tests(_count);
     }
 
     fn heard(&self) {
@@ -89,7 +108,7 @@ pub(crate) struct PostgresDialect {
     pool: PgPool,
     signal: Arc<Signal>,
     /// The payload announcing a change for this schema (processes on other schemas ignore it).
-    pub(crate) change_payload: String,
+    change_payload: String,
     /// Client-side bound on one operation, should the network swallow packets silently.
     deadline: Duration,
     tasks: Vec<tokio::task::AbortHandle>,
@@ -170,17 +189,14 @@ impl PostgresStore {
             .abort_handle(),
             tokio::spawn(heartbeat(signal_pool)).abort_handle(),
         ];
-        Ok(SqlStore {
-            reader: pool.clone(),
-            writer: pool.clone(),
-            dialect: PostgresDialect {
-                pool,
-                signal,
-                change_payload,
-                deadline: acquire + Duration::from_secs(settings.statement_timeout.0.max(1)) * 2,
-                tasks,
-            },
-        })
+        let dialect = PostgresDialect {
+            pool: pool.clone(),
+            signal,
+            change_payload,
+            deadline: acquire + Duration::from_secs(settings.statement_timeout.0.max(1)) * 2,
+            tasks,
+        };
+        Ok(SqlStore::new(pool.clone(), pool, dialect))
     }
 }
 
@@ -281,23 +297,31 @@ async fn heartbeat(pool: PgPool) {
 impl Dialect for PostgresDialect {
     type DB = Postgres;
     const MIGRATIONS: &'static [Migration] = POSTGRES;
+    const DJANGO_MIGRATIONS: &'static [Migration] = DJANGO_POSTGRES;
     const BEGIN_WRITE: &'static str = "BEGIN";
     // Two processes starting together: the second waits here, then finds the steps applied.
     // The key is "restauth" in ASCII.
     const LOCK_MIGRATIONS: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(8243121636660049000)");
-    // Serialises one user's token inserts, as SQLite's single writer does, so the eviction
-    // sees every other committed token of the user.
-    const LOCK_USER: Option<&'static str> =
-        Some("SELECT 1 FROM auth_user WHERE id = $1 FOR UPDATE");
     // An identity column's sequence does not see ids inserted explicitly.
     const SYNC_USER_IDS: Option<&'static str> = Some(
         "SELECT setval(pg_get_serial_sequence('auth_user', 'id'), \
          (SELECT max(id) FROM auth_user))",
     );
+    const TABLE_EXISTS: &'static str = "SELECT 1 WHERE to_regclass($1) IS NOT NULL";
 
-    fn rows_affected(result: &PgQueryResult) -> u64 {
-        result.rows_affected()
+    // Serialises one user's token inserts, as SQLite's single writer does, so the eviction
+    // sees every other committed token of the user.
+    fn lock_row(table: &str) -> Option<String> {
+        Some(format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"))
+    }
+
+    fn millis(column: &str) -> String {
+        format!("CAST(FLOOR(EXTRACT(EPOCH FROM {column}) * 1000) AS BIGINT)")
+    }
+
+    fn datetime(millis: &str) -> String {
+        format!("to_timestamp(CAST(({millis}) AS DOUBLE PRECISION) / 1000.0)")
     }
 
     /// The pool's acquire timeout and the server's `statement_timeout` normally answer first;
@@ -309,6 +333,52 @@ impl Dialect for PostgresDialect {
 
     fn change_stamp(&self) -> u64 {
         self.signal.stamp()
+    }
+
+    fn triggers(&self, install: bool, user_table: &str, username: &str) -> Option<Vec<String>> {
+        // Statement-level: one notification per statement however many rows it touches. Only
+        // changes a cache could hide fire: new rows are never cached. The payload is the one
+        // this schema's listeners wait for; it and the names are plain identifiers (checked
+        // by the settings), so splicing them is safe.
+        let payload = &self.change_payload;
+        let tables = [
+            (
+                user_table.to_owned(),
+                format!(
+                    "UPDATE OF password, is_active, is_staff, is_superuser, {username} OR DELETE"
+                ),
+            ),
+            (
+                "authtoken_token".to_owned(),
+                "UPDATE OR DELETE OR TRUNCATE".to_owned(),
+            ),
+            (
+                "django_session".to_owned(),
+                "UPDATE OR DELETE OR TRUNCATE".to_owned(),
+            ),
+        ];
+        let mut statements: Vec<String> = tables
+            .iter()
+            .map(|(table, _)| format!("DROP TRIGGER IF EXISTS restauth_notify ON {table}"))
+            .collect();
+        if install {
+            statements.insert(
+                0,
+                "CREATE OR REPLACE FUNCTION restauth_django_notify() RETURNS trigger \
+                 LANGUAGE plpgsql AS $$ BEGIN \
+                 PERFORM pg_notify('restauth_changes', TG_ARGV[0]); RETURN NULL; END $$"
+                    .to_owned(),
+            );
+            statements.extend(tables.iter().map(|(table, events)| {
+                format!(
+                    "CREATE TRIGGER restauth_notify AFTER {events} ON {table} \
+                     FOR EACH STATEMENT EXECUTE FUNCTION restauth_django_notify('{payload}')"
+                )
+            }));
+        } else {
+            statements.push("DROP FUNCTION IF EXISTS restauth_django_notify()".to_owned());
+        }
+        Some(statements)
     }
 
     async fn announce_change(&self) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@
 //! atomic load — no system call, no query, and seen by every other process at once.
 //!
 //! The reads of a cache miss (a token, a session, a user by id) are answered on the calling
-//! thread by a [`NowReader`]: a point read of a few microseconds, against tens for the same
+//! thread by an [`AtOnceReader`]: a point read of a few microseconds, against tens for the same
 //! query sent to a pooled connection's thread. It never waits: a busy file sends the read back
 //! to the pool.
 
@@ -23,16 +23,16 @@ use async_trait::async_trait;
 use rusqlite::OptionalExtension;
 use sqlx::Sqlite;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::migrate::{Migration, SQLITE};
-use super::sql::{
-    Dialect, JOINED_TOKEN_COLUMNS, SESSION_BY_DIGEST, SqlStore, TOKEN_BY_DIGEST, USER_BY_ID,
-    session_from_row, token_from_row, user_from_row,
+use super::migrate::{DJANGO_SQLITE, Migration, SQLITE};
+use super::sql::statements::SessionStatements;
+use super::sql::{Dialect, SqlStore, session_from_row, token_from_row, user_from_row};
+use super::{
+    AtOnce, Credential, Found, Presented, SessionRecord, StoreError, TokenRecord, classify,
 };
-use super::{Credential, Found, SessionRecord, StoreError, TokenRecord, classify};
+use crate::core::metrics;
 use crate::core::settings::DatabaseSettings;
 use crate::core::user::User;
 
@@ -48,21 +48,21 @@ pub(crate) struct SqliteDialect {
     writer: SqlitePool,
     changes: ChangeCounter,
     /// `None` for an in-memory database, which only sqlx's connections can see.
-    now: Option<NowReader>,
+    at_once: Option<AtOnceReader>,
 }
 
 /// Read-only connections used on the calling thread, one at a time each, with no busy
 /// timeout: in WAL mode a reader waits only for a checkpoint or a recovery, and then the read
 /// goes to the pool (`None`) instead of blocking the async runtime.
-struct NowReader {
+struct AtOnceReader {
     path: std::path::PathBuf,
     idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
 }
 
 /// Idle connections kept; more run at once only while more threads read at once.
-const NOW_READERS_KEPT: usize = 8;
+const AT_ONCE_READERS_KEPT: usize = 8;
 
-impl NowReader {
+impl AtOnceReader {
     fn open(&self) -> Option<rusqlite::Connection> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -89,7 +89,7 @@ impl NowReader {
             .and_then(|mut statement| statement.query_row([param], map))
             .optional();
         if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < NOW_READERS_KEPT
+            && idle.len() < AT_ONCE_READERS_KEPT
         {
             idle.push(conn);
         }
@@ -204,19 +204,16 @@ impl SqliteStore {
             restrict_side_files(options.get_filename());
         }
         let changes = ChangeCounter::open((!in_memory).then(|| options.get_filename()))?;
-        let now = (!in_memory).then(|| NowReader {
+        let at_once = (!in_memory).then(|| AtOnceReader {
             path: options.get_filename().to_owned(),
             idle: Default::default(),
         });
-        Ok(SqlStore {
-            reader,
+        let dialect = SqliteDialect {
             writer: writer.clone(),
-            dialect: SqliteDialect {
-                writer,
-                changes,
-                now,
-            },
-        })
+            changes,
+            at_once,
+        };
+        Ok(SqlStore::new(reader, writer, dialect))
     }
 }
 
@@ -264,16 +261,28 @@ fn restrict_side_files(db: &Path) {
 impl Dialect for SqliteDialect {
     type DB = Sqlite;
     const MIGRATIONS: &'static [Migration] = SQLITE;
+    const DJANGO_MIGRATIONS: &'static [Migration] = DJANGO_SQLITE;
     // IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks with
     // another process's writer; it also serialises migrations and token evictions.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_MIGRATIONS: Option<&'static str> = None;
-    const LOCK_USER: Option<&'static str> = None;
     // AUTOINCREMENT remembers the largest id ever inserted, explicit ones included.
     const SYNC_USER_IDS: Option<&'static str> = None;
+    const TABLE_EXISTS: &'static str =
+        "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1";
 
-    fn rows_affected(result: &SqliteQueryResult) -> u64 {
-        result.rows_affected()
+    fn lock_row(_table: &str) -> Option<String> {
+        None
+    }
+
+    fn millis(column: &str) -> String {
+        // Django writes `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC.
+        format!("CAST(ROUND((julianday({column}) - 2440587.5) * 86400000.0) AS BIGINT)")
+    }
+
+    fn datetime(millis: &str) -> String {
+        // `YYYY-MM-DD HH:MM:SS.SSS`, which Django's parse_datetime reads back.
+        format!("strftime('%Y-%m-%d %H:%M:%f', ({millis}) / 1000.0, 'unixepoch')")
     }
 
     async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -340,32 +349,49 @@ impl Dialect for SqliteDialect {
         self.changes.additions(kind).fetch_add(1, Ordering::AcqRel);
     }
 
-    fn user_by_id_now(&self, id: i64) -> Option<Found<User>> {
+    fn at_once(store: &SqliteStore) -> Option<&dyn AtOnce> {
+        store.dialect.at_once.as_ref()?;
+        Some(store)
+    }
+}
+
+// The awaited lookups' own statements and columns, read through rusqlite (restauth's schema:
+// `Database::at_once` offers these only over it).
+impl AtOnce for SqliteStore {
+    fn user_by_id(&self, id: i64) -> Option<Found<User>> {
         let read = |row: &rusqlite::Row<'_>| Ok(user_from_row!(row.get));
-        self.now.as_ref()?.read(USER_BY_ID, id, read)
+        let reader = self.dialect.at_once.as_ref()?;
+        metrics::store_operation_at_once("user_by_id", || {
+            reader.read(&self.sql.users.by_id, id, read)
+        })
     }
 
-    fn token_by_digest_now(&self, digest: &str) -> Option<Found<(TokenRecord, User)>> {
-        let read = |row: &rusqlite::Row<'_>| {
-            Ok((
-                token_from_row!(row.get, JOINED_TOKEN_COLUMNS),
-                user_from_row!(row.get),
-            ))
+    fn token_by_digest(&self, token: Presented<'_>) -> Option<Found<(TokenRecord, User)>> {
+        let read =
+            |row: &rusqlite::Row<'_>| Ok((token_from_row!(row.get), user_from_row!(row.get)));
+        let reader = self.dialect.at_once.as_ref()?;
+        metrics::store_operation_at_once("token_by_digest", || {
+            reader.read(&self.sql.tokens.by_name, token.digest, read)
+        })
+    }
+
+    fn session_by_digest(&self, session: Presented<'_>) -> Option<Found<(SessionRecord, User)>> {
+        let SessionStatements::Rows { by_digest, .. } = &self.sql.sessions else {
+            return None;
         };
-        self.now.as_ref()?.read(TOKEN_BY_DIGEST, digest, read)
-    }
-
-    fn session_by_digest_now(&self, digest: &str) -> Option<Found<(SessionRecord, User)>> {
         let read =
             |row: &rusqlite::Row<'_>| Ok((session_from_row!(row.get), user_from_row!(row.get)));
-        self.now.as_ref()?.read(SESSION_BY_DIGEST, digest, read)
+        let reader = self.dialect.at_once.as_ref()?;
+        metrics::store_operation_at_once("session_by_digest", || {
+            reader.read(by_digest, session.digest, read)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::{Database, SessionStore, TokenStore, UserStore};
 
     /// A database file in `dir`.
     fn settings_in(dir: &Path) -> DatabaseSettings {
@@ -397,7 +423,7 @@ mod tests {
     /// queries, for every lookup a request makes; an in-memory database sends it to the pool.
     #[tokio::test]
     async fn reads_at_once_find_what_the_awaited_queries_find() {
-        use crate::store::{NewToken, NewUser};
+        use crate::store::{NewSession, NewToken, NewUser, Presented};
         let dir = tempfile::tempdir().unwrap();
         let settings = settings_in(dir.path());
         let store = SqliteStore::open(&settings).await.unwrap();
@@ -423,6 +449,7 @@ mod tests {
                 created: 5,
                 expires: Some(9),
                 limit_per_user: None,
+                ..NewToken::default()
             })
             .await
             .unwrap();
@@ -434,23 +461,42 @@ mod tests {
             last_seen: 4,
             expires: 10,
         };
-        store.insert_session(&session, None).await.unwrap();
+        let stored = NewSession {
+            key: String::new(),
+            record: session.clone(),
+            origin: Default::default(),
+        };
+        store.insert_session(&stored, None).await.unwrap();
 
         fn now<T>(found: Option<Found<T>>) -> Option<T> {
             found.expect("answered at once").unwrap()
         }
-        let token = now(store.token_by_key_now("", "d1"));
-        assert_eq!(token, store.token_by_digest("d1").await.unwrap());
+        let at_once = store.at_once().expect("a file is read at once");
+        let token = now(at_once.token_by_digest(Presented::by_digest("d1")));
+        assert_eq!(
+            token,
+            TokenStore::token_by_digest(&store, Presented::by_digest("d1"))
+                .await
+                .unwrap()
+        );
         assert_eq!(
             token.map(|(t, u)| (t.expires, u.email)),
             Some((Some(9), user.email.clone()))
         );
-        assert_eq!(now(store.token_by_key_now("", "d2")), None);
-        let found = now(store.session_by_key_now("", "s1"));
-        assert_eq!(found, store.session_by_digest("s1").await.unwrap());
+        assert_eq!(
+            now(at_once.token_by_digest(Presented::by_digest("d2"))),
+            None
+        );
+        let found = now(at_once.session_by_digest(Presented::by_digest("s1")));
+        assert_eq!(
+            found,
+            SessionStore::session_by_digest(&store, Presented::by_digest("s1"))
+                .await
+                .unwrap()
+        );
         assert_eq!(found.map(|(s, _)| s), Some(session));
-        assert_eq!(now(store.user_by_id_now(user.id)), Some(user.clone()));
-        assert_eq!(now(store.user_by_id_now(user.id + 1)), None);
+        assert_eq!(now(at_once.user_by_id(user.id)), Some(user.clone()));
+        assert_eq!(now(at_once.user_by_id(user.id + 1)), None);
 
         let memory = SqliteStore::open(&DatabaseSettings {
             url: "sqlite::memory:".into(),
@@ -458,7 +504,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(memory.user_by_id_now(1).is_none());
+        assert!(memory.at_once().is_none());
     }
 
     /// A file another connection holds exclusively is not waited for on the calling thread:
@@ -475,7 +521,7 @@ mod tests {
                  INSERT INTO t VALUES (1);",
             )
             .unwrap();
-        let reader = NowReader {
+        let reader = AtOnceReader {
             path,
             idle: Default::default(),
         };

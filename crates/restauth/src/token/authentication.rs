@@ -11,26 +11,26 @@ use crate::pipeline::authentication::{
 };
 use crate::token::{KeyVerdict, TokenRejection};
 
-pub const NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
-pub const SPACES: &str = "Invalid token header. Token string should not contain spaces.";
-pub const INVALID_CHARACTERS: &str =
+pub(crate) const NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
+pub(crate) const SPACES: &str = "Invalid token header. Token string should not contain spaces.";
+pub(crate) const INVALID_CHARACTERS: &str =
     "Invalid token header. Token string should not contain invalid characters.";
-pub const INVALID_TOKEN: &str = "Invalid token.";
-pub const INACTIVE: &str = "User inactive or deleted.";
+pub(crate) const INVALID_TOKEN: &str = "Invalid token.";
+pub(crate) const INACTIVE: &str = "User inactive or deleted.";
 
 pub struct TokenAuthentication {
-    restauth: TokenService,
+    tokens: TokenService,
     keyword: String,
     challenge: HeaderValue,
 }
 
 impl TokenAuthentication {
-    pub fn new(restauth: TokenService) -> Self {
-        let keyword = restauth.settings().token.keyword.clone();
+    pub fn new(tokens: TokenService) -> Self {
+        let keyword = tokens.settings().keyword.clone();
         let challenge =
             HeaderValue::from_str(&keyword).unwrap_or_else(|_| HeaderValue::from_static("Token"));
         TokenAuthentication {
-            restauth,
+            tokens,
             keyword,
             challenge,
         }
@@ -106,12 +106,12 @@ impl Authenticator for TokenAuthentication {
             Parsed::Refused(msg) => return Outcome::Ready(Err(Error::authentication_failed(msg))),
             Parsed::Key(key) => key,
         };
-        if let Some(verdict) = self.restauth.authenticate_key_now(key) {
+        if let Some(verdict) = self.tokens.authenticate_key_at_once(key) {
             return Outcome::Ready(identity(verdict));
         }
         let key = key.to_owned();
         Outcome::Pending(Box::pin(async move {
-            identity(self.restauth.authenticate_key(&key).await?)
+            identity(self.tokens.authenticate_key(&key).await?)
         }))
     }
 

@@ -7,7 +7,7 @@
 pub mod authentication;
 #[cfg(feature = "openapi")]
 pub mod openapi;
-pub mod routes;
+mod routes;
 
 pub use authentication::TokenAuthentication;
 pub use routes::router;
@@ -20,12 +20,16 @@ use subtle::ConstantTimeEq;
 
 use crate::core::clock::now;
 use crate::core::error::Error;
+use crate::core::settings::TokenSettings;
 use crate::core::user::User;
-use crate::pipeline::Context;
 use crate::pipeline::audit::Source;
 use crate::store::cache::{CachedToken, Digest, Generation};
 use crate::store::index::Presence;
-use crate::store::{Credential, NewToken, StoreError, TokenRecord, digest_hex};
+use crate::store::{
+    Credential, NewToken, Presented, ReadCache, StoreError, TokenRecord, TokenStore, detached,
+    digest_hex,
+};
+use crate::users::Users;
 
 /// Length of a key in characters.
 pub const KEY_LENGTH: usize = 40;
@@ -63,20 +67,46 @@ pub struct IssuedToken {
 /// DRF's tokens: issue, revoke and look up keys (stored as digests only).
 #[derive(Clone)]
 pub struct TokenService {
-    ctx: Context,
+    inner: Arc<Inner>,
 }
 
-impl std::ops::Deref for TokenService {
-    type Target = Context;
-
-    fn deref(&self) -> &Context {
-        &self.ctx
-    }
+struct Inner {
+    store: Arc<dyn TokenStore>,
+    cache: ReadCache,
+    users: Users,
+    settings: TokenSettings,
 }
 
 impl TokenService {
-    pub fn new(ctx: Context) -> Self {
-        TokenService { ctx }
+    pub fn new(
+        store: Arc<dyn TokenStore>,
+        cache: ReadCache,
+        users: Users,
+        settings: TokenSettings,
+    ) -> Self {
+        TokenService {
+            inner: Arc::new(Inner {
+                store,
+                cache,
+                users,
+                settings,
+            }),
+        }
+    }
+
+    /// `[token]`.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.inner.settings
+    }
+
+    /// The store of tokens.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.inner.store
+    }
+
+    /// The accounts tokens belong to.
+    pub fn users(&self) -> &Users {
+        &self.inner.users
     }
 
     /// Issues a new token for `user_id`, honouring `token.ttl` and `token.limit_per_user`.
@@ -91,32 +121,33 @@ impl TokenService {
         user_id: i64,
         source: &Source,
     ) -> Result<IssuedToken, Error> {
-        let settings = &self.settings().token;
+        let settings = &self.inner.settings;
         // Over Django's tables, DRF's model: one token per user, and obtaining it again
         // returns the same key.
-        if let Some((record, key)) = self.store().user_token_key(user_id).await? {
+        if let Some((record, key)) = self.inner.store.user_token_key(user_id).await? {
             return Ok(IssuedToken { key, record });
         }
         let created_ms = crate::core::clock::now_ms();
         let created = created_ms.div_euclid(1000);
         let key = generate_key();
         let token = NewToken {
+            key: key.clone(),
             digest: digest_hex(&digest(&key)),
             user_id,
             created: created_ms,
             expires: settings.ttl.map(|t| created.saturating_add(t.as_i64())),
             limit_per_user: settings.limit_per_user,
+            origin: source.origin(),
         };
-        let (stored_key, origin) = (key.clone(), source.origin());
-        let inserted = self
-            .store_detached("storing a token", move |store| async move {
-                store.insert_token_keyed(&token, &stored_key, &origin).await
-            })
-            .await?;
+        let store = self.inner.store.clone();
+        let inserted = detached("storing a token", async move {
+            store.insert_token(&token).await
+        })
+        .await?;
         let record = match inserted {
             Ok(record) => record,
             // A concurrent obtain made the user's one token first: DRF's get_or_create.
-            Err(StoreError::Conflict(_)) => match self.store().user_token_key(user_id).await? {
+            Err(StoreError::Conflict(_)) => match self.inner.store.user_token_key(user_id).await? {
                 Some((record, key)) => return Ok(IssuedToken { key, record }),
                 None => return Err(Error::Unavailable),
             },
@@ -124,22 +155,22 @@ impl TokenService {
         };
         if settings.limit_per_user.is_some() {
             // An evicted token may sit in a cache.
-            self.invalidate().await?;
+            self.inner.cache.invalidate().await?;
         }
         Ok(IssuedToken { key, record })
     }
 
     /// Revokes all of the user's tokens except `keep`.
     pub async fn revoke_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, Error> {
-        let n = self.store().delete_user_tokens(user_id, keep).await?;
-        self.invalidate().await?;
+        let n = self.inner.store.delete_user_tokens(user_id, keep).await?;
+        self.inner.cache.invalidate().await?;
         Ok(n)
     }
 
     /// Revokes one token.
     pub async fn revoke_token(&self, token_id: i64) -> Result<bool, Error> {
-        let gone = self.store().delete_token(token_id).await?;
-        self.invalidate().await?;
+        let gone = self.inner.store.delete_token(token_id).await?;
+        self.inner.cache.invalidate().await?;
         Ok(gone)
     }
 
@@ -147,25 +178,31 @@ impl TokenService {
     /// stored token has it, or from a read the store answers at once (SQLite); `None` when the
     /// store must be awaited. This is the hot path: no allocation, no I/O on a cache hit, and
     /// a client sending random keys gets its answer at once.
-    pub fn authenticate_key_now(&self, key: &str) -> Option<KeyVerdict> {
+    pub fn authenticate_key_at_once(&self, key: &str) -> Option<KeyVerdict> {
         let d = digest(key);
         let now = now();
         if let Some(verdict) = self.key_from_cache(&d, now) {
             return Some(verdict);
         }
-        if self.presence(Credential::Token, &d) == Presence::Absent {
+        if self.inner.cache.presence(Credential::Token, &d) == Presence::Absent {
             return Some(Err(TokenRejection::Invalid));
         }
-        if let Some(token) = self.cache().token(&d, now) {
+        if let Some(token) = self.inner.cache.get().token(&d, now) {
             // Its user was evicted apart from it.
-            return Some(match self.user_by_id_now(token.user_id)? {
+            return Some(match self.inner.users.user_by_id_at_once(token.user_id)? {
                 Some(user) => self.verdict(token, user, now),
                 None => Err(TokenRejection::Invalid),
             });
         }
-        let generation = self.cache().generation();
+        let generation = self.inner.cache.get().generation();
         let hex_digest = digest_hex(&d);
-        let found = self.store().token_by_key_now(key, &hex_digest)?.ok()?;
+        let found = self
+            .inner
+            .cache
+            .database()
+            .at_once()?
+            .token_by_digest(Presented::new(key, &hex_digest))?
+            .ok()?;
         Some(
             match self.admit_token(found, &hex_digest, &d, generation, now) {
                 Some((token, user)) => self.verdict(token, user, now),
@@ -175,7 +212,7 @@ impl TokenService {
     }
 
     fn key_from_cache(&self, d: &Digest, now: i64) -> Option<KeyVerdict> {
-        let cache = self.cache();
+        let cache = self.inner.cache.get();
         let token = cache.token(d, now)?;
         let user = cache.user(token.user_id, now)?;
         Some(self.verdict(token, user, now))
@@ -189,9 +226,11 @@ impl TokenService {
         if let Some(verdict) = self.key_from_cache(&d, now) {
             return Ok(verdict);
         }
-        let cached = self.cache().token(&d, now);
+        let cached = self.inner.cache.get().token(&d, now);
         let found = match cached {
             Some(token) => self
+                .inner
+                .users
                 .user_by_id(token.user_id)
                 .await?
                 .map(|user| (token, user)),
@@ -225,12 +264,16 @@ impl TokenService {
         now: i64,
     ) -> Result<Option<(Arc<CachedToken>, Arc<User>)>, Error> {
         // A key no stored token has is refused here, without a query.
-        if self.presence(Credential::Token, d) == Presence::Absent {
+        if self.inner.cache.presence(Credential::Token, d) == Presence::Absent {
             return Ok(None);
         }
-        let generation = self.cache().generation();
+        let generation = self.inner.cache.get().generation();
         let hex_digest = digest_hex(d);
-        let found = self.store().token_by_key(key, &hex_digest).await?;
+        let found = self
+            .inner
+            .store
+            .token_by_digest(Presented::new(key, &hex_digest))
+            .await?;
         Ok(self.admit_token(found, &hex_digest, d, generation, now))
     }
 
@@ -257,7 +300,7 @@ impl TokenService {
             record.last_used.unwrap_or(0),
         ));
         let user = Arc::new(user);
-        let cache = self.cache();
+        let cache = self.inner.cache.get();
         cache.put_token(generation, *d, token.clone(), now);
         cache.put_user(generation, user.clone(), now);
         Some((token, user))
@@ -274,7 +317,7 @@ impl TokenService {
         {
             return;
         }
-        let store = self.store().clone();
+        let store = self.inner.store.clone();
         let id = token.id;
         tokio::spawn(async move {
             if let Err(e) = store.touch_token(id, now).await {

@@ -9,12 +9,9 @@ use crate::pipeline::openapi::{
     required_object, slashed, string,
 };
 
-/// Where DRF's documentation, and the `restauth` server, mount the view.
-pub const PATH: &str = "/api-token-auth/";
-
-/// The token view mounted at `path` (with or without its trailing slash, as given to
-/// [`router`](super::router)), and its schemas.
-pub fn document(settings: &Settings, path: &str) -> OpenApi {
+/// The token view, mounted at `[token] obtain_url`, and its schemas.
+pub fn document(settings: &Settings) -> OpenApi {
+    let path = settings.token.obtain_url.as_str();
     let d = Describer::new(settings);
     let field = &settings.user.username_field;
     let op = Op::new(

@@ -216,7 +216,7 @@ impl EmailSettings {
 
 /// Django's `EmailValidator` in short: one `@`, a non-empty local part, a domain with no
 /// spaces; what the `email` fields of the endpoints accept.
-pub fn is_plain_address(s: &str) -> bool {
+pub(crate) fn is_plain_address(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };

@@ -19,7 +19,7 @@ pub enum ThrottleClass {
 
 /// The scopes every password check goes through, and their default rates. A rate key that
 /// starts with `login_` must be one of these.
-pub const LOGIN_SCOPES: [(&str, &str); 3] = [
+pub(crate) const LOGIN_SCOPES: [(&str, &str); 3] = [
     ("login_user_ip", "10/min"),
     ("login_user", "30/hour"),
     ("login_ip", "30/min"),

@@ -7,10 +7,16 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
 use http::{Extensions, HeaderMap};
 
-use super::{Decision, LOGIN_SCOPES, Rate, ThrottleClass, client_ident, combine_waits, unix_now};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{
+    Decision, LOGIN_SCOPES, Rate, RateSetting, ThrottleClass, ThrottleStore, client_ident,
+    combine_waits, unix_time,
+};
 use crate::core::error::Error;
+use crate::core::settings::RestFrameworkSettings;
 use crate::core::user::Identity;
-use crate::pipeline::context::Context;
 
 /// Why a throttle refuses a request that carries no peer address.
 pub const NO_PEER_ADDRESS: &str = "throttling needs the client's address, but the request \
@@ -57,17 +63,55 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIdent {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let num_proxies = crate::pipeline::policy::policy_of(&parts.extensions)
-            .and_then(|p| p.context().settings().rest_framework.num_proxies);
+        let num_proxies =
+            crate::pipeline::policy::policy_of(&parts.extensions).and_then(|p| p.num_proxies());
         client_of(&parts.headers, &parts.extensions, num_proxies).map(ClientIdent)
     }
 }
 
-impl Context {
+/// The throttles of `[rest_framework]`: the rates by scope, the counters' store, and how the
+/// client is told apart (`num_proxies`). Cheap to clone.
+#[derive(Clone)]
+pub struct Throttles {
+    inner: Arc<ThrottlesInner>,
+}
+
+struct ThrottlesInner {
+    rates: BTreeMap<String, RateSetting>,
+    num_proxies: Option<usize>,
+    store: Arc<dyn ThrottleStore>,
+}
+
+impl Throttles {
+    pub fn new(settings: &RestFrameworkSettings, store: Arc<dyn ThrottleStore>) -> Self {
+        Throttles {
+            inner: Arc::new(ThrottlesInner {
+                rates: settings.default_throttle_rates.clone(),
+                num_proxies: settings.num_proxies,
+                store,
+            }),
+        }
+    }
+
+    /// Where the counters are kept.
+    pub fn store(&self) -> &Arc<dyn ThrottleStore> {
+        &self.inner.store
+    }
+
+    /// `[rest_framework] num_proxies`: how many trusted proxies append to `X-Forwarded-For`.
+    pub fn num_proxies(&self) -> Option<usize> {
+        self.inner.num_proxies
+    }
+
+    /// The client address of a request, as [`client_of`] reads it with these settings.
+    pub fn client_of(&self, headers: &HeaderMap, extensions: &Extensions) -> Result<String, Error> {
+        client_of(headers, extensions, self.inner.num_proxies)
+    }
+
     /// The configured rate of a scope; the login scopes are on by default: `login_user_ip`
     /// 10/min, `login_user` 30/hour, `login_ip` 30/min.
-    pub fn throttle_rate(&self, scope: &str) -> Option<Rate> {
-        let rates = &self.settings().rest_framework.default_throttle_rates;
+    pub fn rate(&self, scope: &str) -> Option<Rate> {
+        let rates = &self.inner.rates;
         match rates.get(scope) {
             Some(setting) => setting.0,
             None => LOGIN_SCOPES
@@ -79,17 +123,13 @@ impl Context {
 
     /// Whether `scope` has a rate: one in `default_throttle_rates` (`"off"` included), or a
     /// login scope's default.
-    pub fn has_throttle_rate(&self, scope: &str) -> bool {
-        self.settings()
-            .rest_framework
-            .default_throttle_rates
-            .contains_key(scope)
-            || LOGIN_SCOPES.iter().any(|(name, _)| *name == scope)
+    pub fn has_rate(&self, scope: &str) -> bool {
+        self.inner.rates.contains_key(scope) || LOGIN_SCOPES.iter().any(|(name, _)| *name == scope)
     }
 
     /// Runs a route's throttles (after authentication and permissions, as DRF). Every
     /// throttle is evaluated; the ones that pass record the request.
-    pub async fn check_throttles(
+    pub async fn check(
         &self,
         classes: &[ThrottleClass],
         scope: Option<&str>,
@@ -109,7 +149,7 @@ impl Context {
                 }
             }
         };
-        let now = unix_now();
+        let now = unix_time();
         let mut waits = Vec::new();
         for class in classes {
             let (scope, key) = match class {
@@ -121,11 +161,11 @@ impl Context {
                     None => continue,
                 },
             };
-            let Some(rate) = self.throttle_rate(scope) else {
+            let Some(rate) = self.rate(scope) else {
                 continue;
             };
             let key = format!("throttle_{scope}_{key}");
-            match self.throttle_store().hit(&key, rate, now).await {
+            match self.inner.store.hit(&key, rate, now).await {
                 Ok(Decision::Allow) => {}
                 Ok(Decision::Deny { wait }) => {
                     crate::core::metrics::throttled(scope);

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 /// `x_forwarded_for` is every `X-Forwarded-For` value joined with `,`. Addresses are
 /// normalised (IPv4-mapped IPv6 becomes IPv4, IPv6 is compressed) so that one client has one
 /// spelling.
-pub fn client_ident(
+pub(crate) fn client_ident(
     peer: IpAddr,
     x_forwarded_for: Option<&str>,
     num_proxies: Option<usize>,
@@ -28,7 +28,7 @@ pub fn client_ident(
 /// The network a login throttle counts a client address under: the address itself for IPv4,
 /// its /64 for IPv6 (one subscriber usually holds a whole /64, so counting single IPv6
 /// addresses would give an attacker billions of fresh identities). Anything else is kept as is.
-pub fn login_network(client: &str) -> String {
+pub(crate) fn login_network(client: &str) -> String {
     match client.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => {
             let prefix = u128::from(v6) & !(u128::MAX >> 64);

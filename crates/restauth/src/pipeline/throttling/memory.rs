@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hashlink::LinkedHashMap;
 
-use super::{Decision, Rate, ThrottleError, ThrottleStore, check_now, drf_wait};
+use super::{Decision, Rate, ThrottleError, ThrottleStore, check_clock, drf_wait};
 
 /// Shards split the lock so unrelated keys rarely contend.
 const SHARDS: usize = 16;
@@ -85,7 +85,7 @@ impl MemoryStore {
         lock(&self.shards[index])
     }
 
-    fn hit_now(&self, key: &str, rate: Rate, now: f64) -> Decision {
+    fn hit_locked(&self, key: &str, rate: Rate, now: f64) -> Decision {
         let mut shard = self.shard(key);
         shard.count_hit(now, self.sweep_every);
         if let Some(log) = shard.logs.get_mut(key) {
@@ -194,8 +194,8 @@ impl Log {
 #[async_trait::async_trait]
 impl ThrottleStore for MemoryStore {
     async fn hit(&self, key: &str, rate: Rate, now: f64) -> Result<Decision, ThrottleError> {
-        check_now(now)?;
-        Ok(self.hit_now(key, rate, now))
+        check_clock(now)?;
+        Ok(self.hit_locked(key, rate, now))
     }
 
     async fn reset(&self, key: &str) -> Result<(), ThrottleError> {
@@ -215,7 +215,7 @@ impl ThrottleStore for MemoryStore {
     }
 
     async fn peek(&self, key: &str, rate: Rate, now: f64) -> Result<Decision, ThrottleError> {
-        check_now(now)?;
+        check_clock(now)?;
         let mut shard = self.shard(key);
         Ok(match shard.logs.get_mut(key) {
             Some(log) => log.peek(rate, now),
@@ -230,7 +230,7 @@ impl ThrottleStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::throttling::throttled_response_parts;
+    use crate::core::throttled::throttled_response_parts;
     use std::sync::Arc;
 
     fn rate(s: &str) -> Rate {

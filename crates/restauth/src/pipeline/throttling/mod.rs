@@ -6,21 +6,20 @@
 
 mod classes;
 mod ident;
-mod login;
 mod memory;
 
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use self::classes::{ClientIdent, NO_PEER_ADDRESS, client_of};
-pub use self::ident::{client_ident, login_network};
-pub(crate) use self::login::LoginGate;
+pub use self::classes::{ClientIdent, NO_PEER_ADDRESS, Throttles, client_of};
+pub(crate) use self::ident::{client_ident, login_network};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use crate::core::settings::rate::{Rate, RateParseError, RateSetting};
-pub use crate::core::settings::throttle::{LOGIN_SCOPES, ThrottleClass};
-pub use crate::core::throttled::{combine_waits, throttled_response_parts};
+pub(crate) use crate::core::settings::throttle::LOGIN_SCOPES;
+pub use crate::core::settings::throttle::ThrottleClass;
+pub(crate) use crate::core::throttled::combine_waits;
 
 /// The outcome of one throttle check.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,7 +42,7 @@ pub enum ThrottleError {
 #[async_trait::async_trait]
 pub trait ThrottleStore: Send + Sync + 'static {
     /// Atomically: drop timestamps older than `now - duration` for `key`, deny if the count is
-    /// `>= num_requests`, else record `now`. `now` is in seconds (see [`unix_now`]).
+    /// `>= num_requests`, else record `now`. `now` is in seconds (see [`unix_time`]).
     async fn hit(&self, key: &str, rate: Rate, now: f64) -> Result<Decision, ThrottleError>;
 
     /// Forgets a key (e.g. after a successful login).
@@ -62,7 +61,7 @@ pub trait ThrottleStore: Send + Sync + 'static {
 }
 
 /// The current time in seconds since the Unix epoch, the clock the stores expect.
-pub fn unix_now() -> f64 {
+pub fn unix_time() -> f64 {
     crate::core::clock::now_f64()
 }
 
@@ -77,7 +76,7 @@ fn drf_wait(rate: Rate, now: f64, count: usize, oldest: Option<f64>) -> Option<f
 }
 
 /// Rejects clocks that would make the window comparisons meaningless.
-fn check_now(now: f64) -> Result<(), ThrottleError> {
+fn check_clock(now: f64) -> Result<(), ThrottleError> {
     if now.is_finite() {
         Ok(())
     } else {
@@ -113,13 +112,13 @@ mod tests {
 
     #[test]
     fn rejects_non_finite_clock() {
-        assert!(check_now(f64::NAN).is_err());
-        assert!(check_now(f64::INFINITY).is_err());
-        assert!(check_now(1.5).is_ok());
+        assert!(check_clock(f64::NAN).is_err());
+        assert!(check_clock(f64::INFINITY).is_err());
+        assert!(check_clock(1.5).is_ok());
     }
 
     #[test]
     fn unix_now_is_recent() {
-        assert!(unix_now() > 1_700_000_000.0);
+        assert!(unix_time() > 1_700_000_000.0);
     }
 }

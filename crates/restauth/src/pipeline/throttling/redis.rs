@@ -5,7 +5,7 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, RedisError, Script};
 
-use super::{Decision, Rate, ThrottleError, ThrottleStore, check_now, drf_wait};
+use super::{Decision, Rate, ThrottleError, ThrottleStore, check_clock, drf_wait};
 
 /// Bound on each store call (connect, hit, reset), so a stalled Redis yields a 503 quickly.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -83,7 +83,7 @@ impl ThrottleStore for RedisStore {
     }
 
     async fn release(&self, key: &str, at: f64) -> Result<(), ThrottleError> {
-        check_now(at)?;
+        check_clock(at)?;
         // The log holds the caller's `now` strings verbatim, so the same formatting finds the
         // entry; LREM is atomic on its own.
         let mut conn = self.conn.clone();
@@ -112,7 +112,7 @@ impl RedisStore {
         now: f64,
         record: bool,
     ) -> Result<Decision, ThrottleError> {
-        check_now(now)?;
+        check_clock(now)?;
         let mut conn = self.conn.clone();
         let mut call = self.script.prepare_invoke();
         // `Display` of an f64 is its shortest exact form, never an exponent: Lua reads it back.
@@ -154,7 +154,7 @@ fn unavailable(err: RedisError) -> ThrottleError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::throttling::throttled_response_parts;
+    use crate::core::throttled::throttled_response_parts;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -29,16 +29,18 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{Decision, Rate, combine_waits, login_network, unix_now};
+use super::{Credentials, Users};
 use crate::core::error::Error;
 use crate::core::metrics;
 use crate::core::user::{USERNAME_MAX_LENGTH, User, normalize_username, validate_username};
-use crate::pipeline::accounts::Credentials;
 use crate::pipeline::audit::{self, AuditEvent, Source};
-use crate::pipeline::context::Context;
+use crate::pipeline::throttling::{
+    Decision, Rate, Throttles, combine_waits, login_network, unix_time,
+};
+use crate::store::LoginNetworkStore;
 
 /// How long a successful login keeps its network exempt from the `login_user` ceiling.
-pub const KNOWN_NETWORK_SECS: i64 = 30 * 86_400;
+pub(crate) const KNOWN_NETWORK_SECS: i64 = 30 * 86_400;
 /// A known network's time of success is rewritten at most this often, so a client logging in
 /// on every request (Basic) does not write on every request.
 const KNOWN_NETWORK_REFRESH_SECS: i64 = 86_400;
@@ -47,6 +49,15 @@ const KNOWN_NETWORK_REFRESH_SECS: i64 = 86_400;
 struct Slot {
     key: String,
     at: f64,
+}
+
+/// What the audit of a throttled login needs: the refusing keys, their longest window, and
+/// the scopes that just started refusing.
+#[derive(Default)]
+struct Refused {
+    keys: String,
+    window_ms: i64,
+    newly_locked: Vec<&'static str>,
 }
 
 /// Why no slots were taken.
@@ -59,10 +70,55 @@ enum Refusal {
     Unavailable,
 }
 
+/// The throttled password check of every login path: the login scopes' slots taken first, the
+/// password checked (a [`Users`] check), the outcome audited. Cheap to clone.
+#[derive(Clone)]
+pub struct Login {
+    inner: Arc<LoginInner>,
+}
+
+struct LoginInner {
+    users: Users,
+    throttles: Throttles,
+    networks: Arc<dyn LoginNetworkStore>,
+    /// How long a refused attempt waits for one of this process's checks to give a slot back.
+    patience: Duration,
+    gate: LoginGate,
+}
+
+impl Login {
+    pub fn new(
+        users: Users,
+        throttles: Throttles,
+        networks: Arc<dyn LoginNetworkStore>,
+        patience: Duration,
+    ) -> Self {
+        Login {
+            inner: Arc::new(LoginInner {
+                users,
+                throttles,
+                networks,
+                patience,
+                gate: LoginGate::default(),
+            }),
+        }
+    }
+
+    /// The accounts it checks passwords of.
+    pub fn users(&self) -> &Users {
+        &self.inner.users
+    }
+
+    /// The throttles it takes slots of.
+    pub fn throttles(&self) -> &Throttles {
+        &self.inner.throttles
+    }
+}
+
 /// The throttle keys of this process's login attempts that hold slots while their password is
 /// checked, and a signal each time one of them ends.
 #[derive(Default)]
-pub(crate) struct LoginGate {
+struct LoginGate {
     in_flight: Mutex<HashMap<String, usize>>,
     ended: Notify,
     /// Keys refused since they last let an attempt through: a lock-out is audited once, when
@@ -139,7 +195,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-impl Context {
+impl Login {
     /// The keys and rates of the login scopes that apply to this attempt, and when the user
     /// last logged in from this network.
     async fn login_keys(
@@ -152,7 +208,7 @@ impl Context {
         // comes first: it never holds '_', so no username can forge another pair's key.
         let key_name: String = name.chars().take(USERNAME_MAX_LENGTH).collect();
         let mut keys = Vec::with_capacity(3);
-        if let Some(rate) = self.throttle_rate("login_user_ip") {
+        if let Some(rate) = self.inner.throttles.rate("login_user_ip") {
             keys.push((
                 format!("throttle_login_user_ip_{network}_{key_name}"),
                 rate,
@@ -160,7 +216,7 @@ impl Context {
             ));
         }
         let mut seen = None;
-        if let Some(rate) = self.throttle_rate("login_user") {
+        if let Some(rate) = self.inner.throttles.rate("login_user") {
             seen = self.login_network_seen(name, raw, network).await?;
             let known = seen.is_some_and(|at| at > crate::core::clock::now() - KNOWN_NETWORK_SECS);
             if !known {
@@ -171,7 +227,7 @@ impl Context {
                 ));
             }
         }
-        if let Some(rate) = self.throttle_rate("login_ip") {
+        if let Some(rate) = self.inner.throttles.rate("login_ip") {
             keys.push((format!("throttle_login_ip_{network}"), rate, "login_ip"));
         }
         Ok((keys, seen))
@@ -188,7 +244,11 @@ impl Context {
         let mut seen = None;
         for candidate in [name, raw] {
             if validate_username(candidate).is_ok() {
-                let at = self.store().login_network_seen(candidate, network).await?;
+                let at = self
+                    .inner
+                    .networks
+                    .login_network_seen(candidate, network)
+                    .await?;
                 seen = seen.max(at);
             }
             if raw == name {
@@ -203,15 +263,15 @@ impl Context {
         &self,
         keys: &[(String, Rate, &'static str)],
     ) -> Result<Vec<Slot>, Refusal> {
-        let store = self.throttle_store();
-        let now = unix_now();
+        let store = self.inner.throttles.store();
+        let now = unix_time();
         let mut taken = Vec::with_capacity(keys.len());
         let mut waits = Vec::new();
         let mut denied = Vec::new();
         for (key, rate, scope) in keys {
             match store.hit(key, *rate, now).await {
                 Ok(Decision::Allow) => {
-                    self.inner.login_gate.let_through(key);
+                    self.inner.gate.let_through(key);
                     taken.push(Slot {
                         key: key.clone(),
                         at: now,
@@ -244,10 +304,10 @@ impl Context {
         &self,
         keys: &[(String, Rate, &'static str)],
         client: &str,
-        newly_locked: &mut Vec<&'static str>,
+        refused: &mut Refused,
     ) -> Result<Vec<Slot>, Error> {
-        let gate = &self.inner.login_gate;
-        let patience = Duration::from_secs(self.settings().password.hashing_queue_timeout.0);
+        let gate = &self.inner.gate;
+        let patience = self.inner.patience;
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             // Listening before trying, so an attempt ending in between still wakes this one.
@@ -264,13 +324,24 @@ impl Context {
                     {
                         continue;
                     }
-                    tracing::info!(client, "login throttled");
+                    tracing::debug!(client, "login throttled");
                     for (key, scope) in &denied {
                         let scope = *scope;
                         metrics::throttled(scope);
                         if gate.lock_out(key) {
-                            newly_locked.push(scope);
+                            refused.newly_locked.push(scope);
                         }
+                        let window = keys
+                            .iter()
+                            .find(|(k, _, _)| k == key)
+                            .map_or(0, |(_, rate, _)| rate.duration_secs);
+                        refused.window_ms = refused
+                            .window_ms
+                            .max(i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX));
+                        if !refused.keys.is_empty() {
+                            refused.keys.push(',');
+                        }
+                        refused.keys.push_str(key);
                     }
                     return Err(Error::Throttled { wait });
                 }
@@ -279,7 +350,7 @@ impl Context {
     }
 
     async fn give_back(&self, slots: &[Slot]) {
-        let store = self.throttle_store();
+        let store = self.inner.throttles.store();
         for slot in slots {
             if let Err(e) = store.release(&slot.key, slot.at).await {
                 tracing::warn!(error = %e, "could not give back a login throttle slot");
@@ -287,12 +358,12 @@ impl Context {
         }
     }
 
-    /// [`Context::authenticate_credentials`] behind the login throttles (see the module),
+    /// [`Users::authenticate_credentials`] behind the login throttles (see the module),
     /// audited and counted as a login through `provider` (`token`, `jwt`, `session`, `basic`)
     /// from `source`, whose `ip` is the client the throttles key on. A Basic success is
     /// neither: Basic sends the password with every request, each an ordinary authenticated
     /// request, like one with a token.
-    pub async fn authenticate_login(
+    pub async fn authenticate(
         &self,
         username: &str,
         password: &str,
@@ -304,21 +375,19 @@ impl Context {
         let name = normalize_username(username);
         let network = login_network(client);
         let (keys, seen) = self.login_keys(&name, username, &network).await?;
-        let mut newly_locked = Vec::new();
-        let slots = match self
-            .wait_for_login_slots(&keys, client, &mut newly_locked)
-            .await
-        {
+        let mut refused = Refused::default();
+        let slots = match self.wait_for_login_slots(&keys, client, &mut refused).await {
             Ok(slots) => slots,
             Err(e) => {
                 if matches!(e, Error::Throttled { .. }) {
-                    self.audit_login_refusal(&name, provider, source, &newly_locked);
+                    self.audit_login_refusal(&name, provider, source, refused)
+                        .await;
                 }
                 return Err(e);
             }
         };
-        let in_flight = self.inner.login_gate.enter(&slots);
-        let result = self.check_credentials(username, password).await;
+        let in_flight = self.inner.gate.enter(&slots);
+        let result = self.inner.users.check_credentials(username, password).await;
         // Only a checked, wrong password keeps its slots.
         if !matches!(
             result,
@@ -334,38 +403,51 @@ impl Context {
             reason: String::new(),
             provider,
             user_id: user.map(|u| u.id),
-            user_name: user.map_or_else(|| cut_name(&name), |u| u.username.clone()),
+            user_name: user.map_or_else(|| name.clone(), |u| u.username.clone()),
             source: source.clone(),
         };
         match result? {
             Credentials::Valid(user) => {
                 if provider != "basic" {
-                    self.audit(event(audit::SUCCESS, Some(&user)));
+                    self.inner
+                        .users
+                        .audit()
+                        .record(event(audit::SUCCESS, Some(&user)))
+                        .await;
                 }
                 self.remember_login_network(&user, &network, seen).await;
                 Ok(Some(user))
             }
             Credentials::Invalid(user) => {
                 metrics::login_failure(provider, "bad_credentials");
-                self.audit(event(audit::FAILURE, user.as_ref()).reason("bad_credentials"));
+                self.inner
+                    .users
+                    .audit()
+                    .record(event(audit::FAILURE, user.as_ref()).reason("bad_credentials"))
+                    .await;
                 Ok(None)
             }
             Credentials::Inactive(user) => {
                 metrics::login_failure(provider, "inactive");
-                self.audit(event(audit::FAILURE, Some(&user)).reason("inactive"));
+                self.inner
+                    .users
+                    .audit()
+                    .record(event(audit::FAILURE, Some(&user)).reason("inactive"))
+                    .await;
                 Ok(None)
             }
         }
     }
 
-    /// A login refused by its throttles: a failed login, and a lock-out for each scope that
-    /// just started refusing.
-    fn audit_login_refusal(
+    /// A login refused by its throttles: a lock-out for each scope that just started
+    /// refusing, and a failed login (counted with the repeats of its throttle keys' window,
+    /// see the audit log).
+    async fn audit_login_refusal(
         &self,
         name: &str,
         provider: &'static str,
         source: &Source,
-        newly_locked: &[&'static str],
+        refused: Refused,
     ) {
         metrics::login_failure(provider, "throttled");
         let event = |action, reason: String| AuditEvent {
@@ -374,18 +456,30 @@ impl Context {
             reason,
             provider,
             user_id: None,
-            user_name: cut_name(name),
+            user_name: name.to_owned(),
             source: source.clone(),
         };
-        self.audit(event(audit::LOGIN, "throttled".into()));
-        if !newly_locked.is_empty() {
-            self.audit(event(audit::THROTTLE_LOCKOUT, newly_locked.join(",")));
+        let audit = self.inner.users.audit();
+        // The lock-out first: it is the cause of this refusal and of the ones that follow,
+        // and it goes through the queue the writer serves first.
+        if !refused.newly_locked.is_empty() {
+            audit
+                .record(event(
+                    audit::THROTTLE_LOCKOUT,
+                    refused.newly_locked.join(","),
+                ))
+                .await;
         }
+        audit.record_throttled(
+            event(audit::LOGIN, "throttled".into()),
+            &refused.keys,
+            refused.window_ms,
+        );
     }
 
     /// Records the network of a successful login when the `login_user` ceiling uses it.
     async fn remember_login_network(&self, user: &User, network: &str, seen: Option<i64>) {
-        if self.throttle_rate("login_user").is_none() {
+        if self.inner.throttles.rate("login_user").is_none() {
             return;
         }
         let now = crate::core::clock::now();
@@ -393,16 +487,12 @@ impl Context {
             return;
         }
         if let Err(e) = self
-            .store()
+            .inner
+            .networks
             .record_login_network(user.id, network, now)
             .await
         {
             tracing::warn!(error = %e, user_id = user.id, "could not remember a login network");
         }
     }
-}
-
-/// A typed username as an audit event keeps it: at most a username's length.
-fn cut_name(name: &str) -> String {
-    name.chars().take(USERNAME_MAX_LENGTH).collect()
 }

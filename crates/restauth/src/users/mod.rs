@@ -1,20 +1,29 @@
-//! User accounts: creation, credentials, password changes, activation, deletion.
+//! [`Users`]: accounts — look-ups (cached), creation with Django's validators, the password
+//! check every login path makes, password changes, activation, deletion, "log out everywhere";
+//! and [`Login`], the throttled password check of the login endpoints.
 //!
 //! Every change that must end existing access (password, deactivation, deletion) clears the
 //! caches here and announces itself to other processes before it returns.
+
+mod login;
+
+pub use login::Login;
 
 use std::sync::Arc;
 
 use crate::core::clock::now;
 use crate::core::clock::now_ms;
 use crate::core::error::{Error, ValidationErrors};
+use crate::core::settings::{PasswordSettings, UserSettings};
 use crate::core::user::{User, normalize_username, validate_username};
+use crate::password::HashPool;
 use crate::password::{
     MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
 };
-use crate::pipeline::audit::{self, AuditEvent};
-use crate::pipeline::context::Context;
-use crate::store::{NewUser, StoreError};
+use crate::pipeline::audit::{self, AuditEvent, AuditLog};
+use crate::store::{
+    NewUser, PasswordStore, ReadCache, Revocation, SessionStore, StoreError, TokenStore, UserStore,
+};
 
 /// The `event.provider` of the events of user management.
 const PROVIDER: &str = "accounts";
@@ -51,7 +60,112 @@ impl NewAccount {
     }
 }
 
-impl Context {
+/// Accounts: what every feature asks of users. Cheap to clone.
+#[derive(Clone)]
+pub struct Users {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    users: Arc<dyn UserStore>,
+    passwords: Arc<dyn PasswordStore>,
+    /// Revocations end the user's tokens and sessions too.
+    tokens: Arc<dyn TokenStore>,
+    sessions: Arc<dyn SessionStore>,
+    cache: ReadCache,
+    hashing: HashPool,
+    password: PasswordSettings,
+    /// `[user]`: what the user model says of itself (`USERNAME_FIELD`).
+    user: UserSettings,
+    /// Django's `SECRET_KEY`, the key of session auth hashes.
+    secret_key: Arc<str>,
+    audit: AuditLog,
+}
+
+/// The parts [`Users`] works with.
+pub struct UsersParts {
+    pub users: Arc<dyn UserStore>,
+    pub passwords: Arc<dyn PasswordStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub cache: ReadCache,
+    pub hashing: HashPool,
+    pub password: PasswordSettings,
+    pub user: UserSettings,
+    pub secret_key: Arc<str>,
+    pub audit: AuditLog,
+}
+
+impl Users {
+    pub fn new(parts: UsersParts) -> Self {
+        let UsersParts {
+            users,
+            passwords,
+            tokens,
+            sessions,
+            cache,
+            hashing,
+            password,
+            user,
+            secret_key,
+            audit,
+        } = parts;
+        Users {
+            inner: Arc::new(Inner {
+                users,
+                passwords,
+                tokens,
+                sessions,
+                cache,
+                hashing,
+                password,
+                user,
+                secret_key,
+                audit,
+            }),
+        }
+    }
+
+    /// The hashing pool every password goes through.
+    pub fn hashing(&self) -> &HashPool {
+        &self.inner.hashing
+    }
+
+    /// The read cache of users and credentials.
+    pub fn cache(&self) -> &ReadCache {
+        &self.inner.cache
+    }
+
+    /// Django's `USERNAME_FIELD`: the field a login form names the user by.
+    pub fn username_field(&self) -> &str {
+        &self.inner.user.username_field
+    }
+
+    /// Django's `SECRET_KEY`: the key of session auth hashes.
+    pub fn secret_key(&self) -> &str {
+        &self.inner.secret_key
+    }
+
+    /// Where the events of user management go.
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// The store of users, for the look-ups this type does not make itself (search, e-mail).
+    pub fn store(&self) -> &Arc<dyn UserStore> {
+        &self.inner.users
+    }
+
+    /// The store of passwords (resets, changes that keep one credential).
+    pub fn passwords(&self) -> &Arc<dyn PasswordStore> {
+        &self.inner.passwords
+    }
+
+    /// Forgets cached users and credentials here and tells other processes to do the same.
+    pub async fn invalidate(&self) -> Result<(), Error> {
+        Ok(self.inner.cache.invalidate().await?)
+    }
+
     /// Validates and creates a user. Field errors come back as DRF-shaped validation errors.
     ///
     /// The username is NFKC-normalised first, as Django's `normalize_username`, so a look-alike
@@ -67,11 +181,12 @@ impl Context {
         }
         errors.into_result()?;
         let hash = match account.password {
-            Some(p) => self.hashing().hash(p).await?,
+            Some(p) => self.inner.hashing.hash(p).await?,
             None => make_unusable_password(),
         };
         let created = self
-            .store()
+            .inner
+            .users
             .create_user(&NewUser {
                 username: account.username,
                 email: account.email,
@@ -114,8 +229,7 @@ impl Context {
             first_name: &account.first_name,
             last_name: &account.last_name,
         };
-        if let Err(messages) =
-            validate_password(password, &attrs, &self.settings().password.validation)
+        if let Err(messages) = validate_password(password, &attrs, &self.inner.password.validation)
         {
             for m in messages {
                 errors.add("password", m);
@@ -139,7 +253,7 @@ impl Context {
         })
     }
 
-    /// [`Context::authenticate_credentials`], telling the cases apart for the audit log (a
+    /// [`Users::authenticate_credentials`], telling the cases apart for the audit log (a
     /// client is told none of them).
     pub(crate) async fn check_credentials(
         &self,
@@ -150,7 +264,7 @@ impl Context {
             return Ok(Credentials::Invalid(None));
         }
         let Some(mut user) = self.find_user(username).await? else {
-            self.hashing().dummy_verify(password.to_owned()).await?;
+            self.inner.hashing.dummy_verify(password.to_owned()).await?;
             return Ok(Credentials::Invalid(None));
         };
         let verdict = self
@@ -173,7 +287,7 @@ impl Context {
     /// Re-hashes a legacy or outdated hash with the current parameters; the new hash once
     /// stored. Failure only logs.
     async fn upgrade_hash(&self, user: &User, password: &str) -> Option<String> {
-        let new_hash = match self.hashing().hash(password.to_owned()).await {
+        let new_hash = match self.inner.hashing.hash(password.to_owned()).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(error = %e, "password upgrade skipped");
@@ -182,10 +296,11 @@ impl Context {
         };
         // The password is the same, so the user's sessions stay: they are stamped with the
         // new hash's session auth hash in the same transaction.
-        let old_auth = crate::core::hmac::session_auth_hash(&user.password, self.secret_key());
-        let new_auth = crate::core::hmac::session_auth_hash(&new_hash, self.secret_key());
+        let old_auth = crate::core::hmac::session_auth_hash(&user.password, &self.inner.secret_key);
+        let new_auth = crate::core::hmac::session_auth_hash(&new_hash, &self.inner.secret_key);
         match self
-            .store()
+            .inner
+            .passwords
             .upgrade_password(user.id, &user.password, &new_hash, &old_auth, &new_auth)
             .await
         {
@@ -201,7 +316,7 @@ impl Context {
     /// The user with exactly this username (no normalisation: for names the store handed
     /// out, such as a JWT's claim).
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, Error> {
-        Ok(self.store().user_by_username(username).await?)
+        Ok(self.inner.users.user_by_username(username).await?)
     }
 
     /// The user a person means by `username`, as the password paths and the management
@@ -210,12 +325,12 @@ impl Context {
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, Error> {
         let name = normalize_username(username);
         if validate_username(&name).is_ok()
-            && let Some(user) = self.store().user_by_username(&name).await?
+            && let Some(user) = self.inner.users.user_by_username(&name).await?
         {
             return Ok(Some(user));
         }
         if name != username && validate_username(username).is_ok() {
-            return Ok(self.store().user_by_username(username).await?);
+            return Ok(self.inner.users.user_by_username(username).await?);
         }
         Ok(None)
     }
@@ -224,7 +339,8 @@ impl Context {
     /// form: each logs in still, but a look-alike normalised name would shadow it.
     pub async fn unnormalized_usernames(&self) -> Result<Vec<(String, String)>, Error> {
         Ok(self
-            .store()
+            .inner
+            .users
             .non_ascii_usernames()
             .await?
             .into_iter()
@@ -239,12 +355,12 @@ impl Context {
     /// The user with this id, from the cache when fresh.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<Arc<User>>, Error> {
         let now = now();
-        let cache = self.cache();
+        let cache = self.inner.cache.get();
         if let Some(u) = cache.user(id, now) {
             return Ok(Some(u));
         }
         let generation = cache.generation();
-        match self.store().user_by_id(id).await? {
+        match self.inner.users.user_by_id(id).await? {
             Some(u) => {
                 let u = Arc::new(u);
                 cache.put_user(generation, u.clone(), now);
@@ -254,16 +370,23 @@ impl Context {
         }
     }
 
-    /// [`Context::user_by_id`] without waiting: from the cache, or from a read the store
+    /// [`Users::user_by_id`] without waiting: from the cache, or from a read the store
     /// answers at once (SQLite); `None` when the store must be awaited.
-    pub fn user_by_id_now(&self, id: i64) -> Option<Option<Arc<User>>> {
+    pub fn user_by_id_at_once(&self, id: i64) -> Option<Option<Arc<User>>> {
         let now = now();
-        let cache = self.cache();
+        let cache = self.inner.cache.get();
         if let Some(u) = cache.user(id, now) {
             return Some(Some(u));
         }
         let generation = cache.generation();
-        let user = self.store().user_by_id_now(id)?.ok()?.map(Arc::new);
+        let user = self
+            .inner
+            .cache
+            .database()
+            .at_once()?
+            .user_by_id(id)?
+            .ok()?
+            .map(Arc::new);
         if let Some(u) = &user {
             cache.put_user(generation, u.clone(), now);
         }
@@ -282,17 +405,21 @@ impl Context {
         };
         self.check_password_rules(password, &account, &mut errors);
         errors.into_result()?;
-        let hash = self.hashing().hash(password.to_owned()).await?;
+        let hash = self.inner.hashing.hash(password.to_owned()).await?;
         let cut_off = now_ms();
-        self.store()
-            .set_password(user.id, &hash, Some(cut_off))
+        self.inner
+            .passwords
+            .set_password(user.id, &hash, Some(&Revocation::all(cut_off)))
             .await?;
-        self.audit(AuditEvent::for_user(
-            audit::PASSWORD_CHANGED,
-            audit::SUCCESS,
-            PROVIDER,
-            user,
-        ));
+        self.inner
+            .audit
+            .record(AuditEvent::for_user(
+                audit::PASSWORD_CHANGED,
+                audit::SUCCESS,
+                PROVIDER,
+                user,
+            ))
+            .await;
         leave_millisecond(cut_off).await;
         self.invalidate().await
     }
@@ -314,7 +441,7 @@ impl Context {
         .await
     }
 
-    /// [`Context::set_active`], recording `event` (whoever asked for it) instead of the
+    /// [`Users::set_active`], recording `event` (whoever asked for it) instead of the
     /// default one.
     pub(crate) async fn set_active_recorded(
         &self,
@@ -322,18 +449,18 @@ impl Context {
         active: bool,
         event: AuditEvent,
     ) -> Result<(), Error> {
-        self.store().set_active(user.id, active).await?;
-        self.audit(event);
+        self.inner.users.set_active(user.id, active).await?;
+        self.inner.audit.record(event).await;
         if !active {
             let cut_off = now_ms();
-            self.store().set_valid_after(user.id, cut_off).await?;
+            self.inner.users.set_valid_after(user.id, cut_off).await?;
             leave_millisecond(cut_off).await;
         }
         self.invalidate().await
     }
 
     pub async fn delete_user(&self, user: &User) -> Result<(), Error> {
-        self.store().delete_user(user.id).await?;
+        self.inner.users.delete_user(user.id).await?;
         self.invalidate().await
     }
 
@@ -342,9 +469,9 @@ impl Context {
     /// user's list of devices.
     pub async fn revoke_all(&self, user: &User) -> Result<(), Error> {
         let cut_off = now_ms();
-        self.store().set_valid_after(user.id, cut_off).await?;
-        self.store().delete_user_tokens(user.id, None).await?;
-        self.store().delete_user_sessions(user.id).await?;
+        self.inner.users.set_valid_after(user.id, cut_off).await?;
+        self.inner.tokens.delete_user_tokens(user.id, None).await?;
+        self.inner.sessions.delete_user_sessions(user.id).await?;
         leave_millisecond(cut_off).await;
         self.invalidate().await
     }

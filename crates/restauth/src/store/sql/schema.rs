@@ -1,0 +1,301 @@
+//! Whose tables the one SQL implementation works on: restauth's own schema, or a live Django
+//! project's (`schema_flavor = "django"`: the user model's table, DRF's `authtoken_token`,
+//! `django_session`, simplejwt's blacklist, with restauth's own state in `restauth_*` tables
+//! beside them). A [`Schema`] maps each field of the store's records to its table and column
+//! and says how its values convert; every statement is rendered from it once, at open
+//! (`Statements`). It is the one place that knows a table's or a column's name: a store that
+//! learnt a user table's real columns from the database's catalogue would fill it the same way.
+//!
+// A build without Django's formats cannot open a store over Django's tables.
+#![cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
+
+use std::sync::Arc;
+
+use super::Dialect;
+use crate::core::settings::{DatabaseSettings, SchemaFlavor};
+use crate::store::django::DjangoSessions;
+use crate::store::migrate::Migration;
+
+/// How a column's values convert to what a record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// As the record holds it.
+    Plain,
+    /// An integer narrower than the record's (Django's `integer` ids): read as 64 bits.
+    Int,
+    /// A datetime (Django's), which the record holds as Unix seconds.
+    Seconds,
+    /// A datetime, which the record holds as Unix milliseconds.
+    Millis,
+}
+
+/// A column and how its values convert.
+#[derive(Clone, Debug)]
+pub(crate) struct Column {
+    pub name: String,
+    pub kind: Kind,
+}
+
+impl Column {
+    fn new(name: &str, kind: Kind) -> Column {
+        Column {
+            name: name.to_owned(),
+            kind,
+        }
+    }
+
+    fn plain(name: &str) -> Column {
+        Column::new(name, Kind::Plain)
+    }
+
+    /// The column of the row `alias` (`u`, `t`, …; empty for none).
+    fn of(&self, alias: &str) -> String {
+        if alias.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{alias}.{}", self.name)
+        }
+    }
+
+    /// The SQL of its value in `alias`'s row, as the record holds it.
+    pub(super) fn read<D: Dialect>(&self, alias: &str) -> String {
+        let column = self.of(alias);
+        match self.kind {
+            Kind::Plain => column,
+            Kind::Int => format!("CAST({column} AS BIGINT)"),
+            Kind::Seconds => format!("{} / 1000", D::millis(&column)),
+            Kind::Millis => D::millis(&column),
+        }
+    }
+
+    /// The SQL of the value to store from the record's value `param` (`$3`).
+    pub(super) fn write<D: Dialect>(&self, param: &str) -> String {
+        match self.kind {
+            Kind::Plain | Kind::Int => param.to_owned(),
+            Kind::Seconds => D::datetime(&format!("{param} * 1000")),
+            Kind::Millis => D::datetime(param),
+        }
+    }
+}
+
+/// The user model's table: where each field of a [`User`](crate::User) lives.
+pub(crate) struct Users {
+    pub table: String,
+    pub id: Column,
+    pub username: Column,
+    pub email: Column,
+    pub first_name: Column,
+    pub last_name: Column,
+    pub password: Column,
+    pub is_active: Column,
+    pub is_staff: Column,
+    pub is_superuser: Column,
+    pub date_joined: Column,
+    pub last_login: Column,
+    /// `valid_after` (Unix milliseconds): a column of the table, or `None` for a row of
+    /// `restauth_user_state` beside a table restauth may not alter.
+    pub valid_after: Option<Column>,
+}
+
+impl Users {
+    /// The columns a new user is given, by the record's field names, in parameter order.
+    pub(super) fn written(&self) -> [(&'static str, &Column); 9] {
+        [
+            ("username", &self.username),
+            ("email", &self.email),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("password", &self.password),
+            ("is_active", &self.is_active),
+            ("is_staff", &self.is_staff),
+            ("is_superuser", &self.is_superuser),
+            ("date_joined", &self.date_joined),
+        ]
+    }
+
+    /// Every field of a user from the row `u`, named as the record's fields.
+    pub(super) fn select<D: Dialect>(&self) -> String {
+        let mut fields = vec![format!("{} AS id", self.id.read::<D>("u"))];
+        fields.extend(
+            self.written()
+                .iter()
+                .map(|(name, c)| format!("{} AS {name}", c.read::<D>("u"))),
+        );
+        fields.push(format!("{} AS last_login", self.last_login.read::<D>("u")));
+        fields.push(match &self.valid_after {
+            Some(c) => format!("{} AS valid_after", c.read::<D>("u")),
+            None => "COALESCE(st.valid_after, 0) AS valid_after".to_owned(),
+        });
+        fields.join(", ")
+    }
+
+    /// The table as `u`, with what it needs beside it.
+    pub(super) fn from(&self) -> String {
+        format!("{} u{}", self.table, self.beside())
+    }
+
+    /// The table as `u`, joined on its id being `on`.
+    pub(super) fn joined(&self, on: &str) -> String {
+        format!(
+            "JOIN {} u ON u.{} = {on}{}",
+            self.table,
+            self.id.name,
+            self.beside()
+        )
+    }
+
+    fn beside(&self) -> &'static str {
+        if self.valid_after.is_some() {
+            ""
+        } else {
+            " LEFT JOIN restauth_user_state st ON st.user_id = u.id"
+        }
+    }
+}
+
+/// The table of API tokens.
+pub(crate) struct Tokens {
+    pub table: String,
+    /// What names a token: the digest of its key, or (DRF's own table) the key itself.
+    pub name: Column,
+    pub keeps_keys: bool,
+    /// What tells a user's tokens apart: their own id, or (DRF's one token per user) the
+    /// user's.
+    pub id: Column,
+    pub one_per_user: bool,
+    /// Whose it is.
+    pub user_id: Column,
+    /// When it was issued (Unix milliseconds).
+    pub created: Column,
+    pub last_used: Option<Column>,
+    pub expires: Option<Column>,
+    /// Whether it keeps where each token was issued (`user_agent`, `address`).
+    pub origin: bool,
+}
+
+/// Where sessions live.
+pub(crate) enum Sessions {
+    /// restauth's `auth_session`: one row per session, by the digest of its key.
+    Rows,
+    /// Django's `django_session` (signed data by key), and restauth's notes of each in
+    /// `restauth_session_state` (by digest).
+    Django(Arc<DjangoSessions>),
+}
+
+/// The whole map.
+pub(crate) struct Schema {
+    pub flavor: SchemaFlavor,
+    pub users: Users,
+    pub tokens: Tokens,
+    pub sessions: Sessions,
+    /// Where restauth records the steps it applied, and its steps.
+    pub migrations: &'static str,
+    pub steps: &'static [Migration],
+    /// The tables that must exist before `migrate`, which it never creates (Django's).
+    pub required: Vec<String>,
+}
+
+impl Schema {
+    /// restauth's own schema.
+    pub fn restauth<D: Dialect>() -> Schema {
+        let plain = Column::plain;
+        Schema {
+            flavor: SchemaFlavor::Restauth,
+            users: Users {
+                table: "auth_user".into(),
+                id: plain("id"),
+                username: plain("username"),
+                email: plain("email"),
+                first_name: plain("first_name"),
+                last_name: plain("last_name"),
+                password: plain("password"),
+                is_active: plain("is_active"),
+                is_staff: plain("is_staff"),
+                is_superuser: plain("is_superuser"),
+                date_joined: plain("date_joined"),
+                last_login: plain("last_login"),
+                valid_after: Some(plain("valid_after")),
+            },
+            tokens: Tokens {
+                table: "authtoken_token".into(),
+                name: plain("digest"),
+                keeps_keys: false,
+                id: plain("id"),
+                one_per_user: false,
+                user_id: plain("user_id"),
+                created: plain("created"),
+                last_used: Some(plain("last_used")),
+                expires: Some(plain("expires")),
+                origin: true,
+            },
+            sessions: Sessions::Rows,
+            migrations: "restauth_migrations",
+            steps: D::MIGRATIONS,
+            required: Vec::new(),
+        }
+    }
+
+    /// A Django project's tables, as `db` names them (plain identifiers, checked by the
+    /// settings), its sessions read and written through `sessions`: restauth's columns where
+    /// Django has them too, and what Django does otherwise.
+    pub fn django<D: Dialect>(db: &DatabaseSettings, sessions: DjangoSessions) -> Schema {
+        let Schema {
+            mut users,
+            mut tokens,
+            ..
+        } = Schema::restauth::<D>();
+        users.table = db.django_user_table.clone();
+        users.username = Column::plain(&db.django_username_field);
+        // Django's ids are `integer` where the user model does not say otherwise, and its
+        // times datetimes.
+        users.id.kind = Kind::Int;
+        users.date_joined.kind = Kind::Seconds;
+        users.last_login.kind = Kind::Seconds;
+        users.valid_after = None;
+        // DRF's tokens: the key itself, one per user, the user's id its id; neither expiry nor
+        // use nor origin is recorded.
+        tokens.name = Column::plain("key");
+        tokens.keeps_keys = true;
+        tokens.one_per_user = true;
+        tokens.user_id.kind = Kind::Int;
+        tokens.id = tokens.user_id.clone();
+        tokens.created.kind = Kind::Millis;
+        (tokens.last_used, tokens.expires, tokens.origin) = (None, None, false);
+        let required = [
+            users.table.as_str(),
+            tokens.table.as_str(),
+            "django_session",
+            "token_blacklist_outstandingtoken",
+            "token_blacklist_blacklistedtoken",
+        ]
+        .map(String::from)
+        .to_vec();
+        Schema {
+            flavor: SchemaFlavor::Django,
+            users,
+            tokens,
+            sessions: Sessions::Django(Arc::new(sessions)),
+            migrations: "restauth_django_migrations",
+            steps: D::DJANGO_MIGRATIONS,
+            required,
+        }
+    }
+
+    /// Whether every row is written by restauth (its own schema), so that what it stores it
+    /// also announces, and a cut-off is honoured by everything that reads the tables. Over
+    /// Django's tables Django writes too, and knows nothing of restauth's cut-offs.
+    pub fn own(&self) -> bool {
+        self.flavor == SchemaFlavor::Restauth
+    }
+
+    /// The store's answer to what only restauth's own schema offers: djoser's account
+    /// operations (not served over Django's tables, where the Django project serves them)
+    /// and the staff list.
+    pub fn own_only(&self, what: &str) -> Result<(), crate::store::StoreError> {
+        if self.own() {
+            Ok(())
+        } else {
+            Err(crate::store::unsupported(what))
+        }
+    }
+}
