@@ -545,6 +545,8 @@ impl<D: Dialect> Database for SqlStore<D> {
 
 impl<D: Dialect> Store for SqlStore<D> {}
 
+// Only the Django schema puts the store over other tables.
+#[cfg(feature = "django-hashers")]
 impl<D: Dialect> SqlStore<D> {
     /// The same database, with the tables of `schema`.
     pub(crate) fn over(self, schema: schema::Schema) -> Self {
