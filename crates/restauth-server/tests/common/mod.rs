@@ -614,14 +614,26 @@ pub fn set_cookie_value(r: &Reply, name: &str) -> Option<String> {
 }
 
 /// Runs `restauth serve` in `dir` with `env`; it must exit non-zero before listening, naming
-/// `key` on standard error.
+/// `key` on standard error. A server that starts anyway is stopped after 30 s, failing.
 pub fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) {
-    let out = std::process::Command::new(BIN)
+    let mut child = std::process::Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .envs(env.iter().copied())
         .current_dir(dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{key}: started, and was still serving after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(!out.status.success(), "{key}: started");
     assert!(!stdout(&out).contains("listening"), "{key}");
     assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
