@@ -550,6 +550,8 @@ impl<D: Dialect> Database for SqlStore<D> {
 
 impl<D: Dialect> Store for SqlStore<D> {}
 
+// Only a store over Django's tables changes its schema, and that needs Django's formats.
+#[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
 impl<D: Dialect> SqlStore<D> {
     /// The same database, with the tables of `schema`.
     pub(crate) fn over(self, schema: schema::Schema) -> Self {
