@@ -1151,6 +1151,42 @@ async fn a_deactivated_user_stays_out() {
     let (uid, after) = link_of(&smtp, 6).await;
     assert_eq!(reset(&uid, &after).await.status, 204);
     djoser_token(&s, "alice", NEW_PASSWORD).await;
+
+    // A deactivation through the staff API bans as the command does; its activate lifts it.
+    s.create_user("root", &["--staff", "--superuser"]);
+    s.create_user("bob", &["--email", "bob@example.com"]);
+    let root = auth(&s.token("root").await);
+    let staff = async |action: &str, id: &Value| {
+        let path = format!("/api/admin/users/{id}/{action}/");
+        let r = post(&s, &path, json!({}), Some(&root)).await;
+        assert_eq!((r.status, r.body.as_str()), (204, ""), "{path}");
+    };
+    let r = post(
+        &s,
+        "/auth/users/",
+        json!({"username": "trudy", "email": "trudy@example.com", "password": NEW_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].clone();
+    let (uid, token) = link_of(&smtp, 7).await;
+    assert_eq!(activate(&uid, &token).await.status, 204);
+    staff("deactivate", &id).await;
+    let r = activate(&uid, &token).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), invalid);
+    let r = post(
+        &s,
+        "/auth/users/resend_activation/",
+        json!({"email": "trudy@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    no_mail_after(&s, &smtp, 7, "bob@example.com").await;
+    staff("activate", &id).await;
+    djoser_token(&s, "trudy", NEW_PASSWORD).await;
 }
 
 /// The 429 of a throttled mail or sign-up request: DRF's, as the other scopes answer it,
