@@ -239,14 +239,18 @@ fn check_accounts(settings: &Settings, server: &ServerSettings, report: &mut Rep
         .allowed_hosts
         .as_ref()
         .is_some_and(|hosts| hosts.iter().any(|h| h == "*"));
-    if accounts.domain.is_none() && any_host {
+    // With [email] host set, serve refuses to start without a domain (an error above).
+    if accounts.domain.is_none() && (any_host || console || deployed(settings, server)) {
+        let why = if any_host {
+            "server.allowed_hosts accepts any host: the links in reset and activation mails \
+             would point at whatever Host header a client sends"
+        } else {
+            "the links in reset and activation mails name the host each request names, one of \
+             server.allowed_hosts, not necessarily the site users know"
+        };
         report.warnings.push(
-            Issue::new(
-                "restauth.W041",
-                "accounts.domain is unset while server.allowed_hosts accepts any host: the \
-                 links in reset mails would point at whatever Host header a client sends.",
-            )
-            .hint("set [accounts] domain = \"app.example.com\" (and protocol = \"https\")."),
+            Issue::new("restauth.W041", format!("accounts.domain is unset: {why}."))
+                .hint("set [accounts] domain = \"app.example.com\" (and protocol = \"https\")."),
         );
     }
 }
@@ -313,6 +317,7 @@ mod tests {
         settings.session.cookie_secure = true;
         settings.csrf.cookie_secure = true;
         settings.email.host = Some("smtp.example.com".into());
+        settings.accounts.domain = Some("app.example.com".into());
         let ids = |openapi: bool, metrics: Option<&str>, server: &ServerSettings| {
             let mut report = Report::default();
             let openapi = OpenApiSettings { enabled: openapi };
@@ -360,6 +365,16 @@ mod tests {
             ids(&settings, &local).is_empty(),
             "the console is for development"
         );
+        // Links made from each request's host: said, on the console too.
+        settings.accounts.domain = None;
+        assert_eq!(ids(&settings, &local), ["restauth.W041"]);
+        settings.email.backend = None;
+        let proxied = ServerSettings {
+            bind: "0.0.0.0:8000".into(),
+            allowed_hosts: Some(vec!["api.example.com".into()]),
+            ..ServerSettings::default()
+        };
+        assert_eq!(ids(&settings, &proxied), ["restauth.W040", "restauth.W041"]);
     }
 
     #[test]

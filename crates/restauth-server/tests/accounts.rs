@@ -512,7 +512,7 @@ async fn a_mailed_link_resets_the_password_once() {
     let Some(smtp) = Smtp::start() else { return };
     let s = Server::builder()
         .config(&format!(
-            "[accounts]\nsite_name = \"Example\"\npassword_reset_confirm_url = \"#/password/reset/confirm/{{uid}}/{{token}}\"\n{}",
+            "[accounts]\nsite_name = \"Example\"\ndomain = \"app.example.com:8443\"\npassword_reset_confirm_url = \"#/password/reset/confirm/{{uid}}/{{token}}\"\n{}",
             smtp.config()
         ))
         .start()
@@ -544,9 +544,9 @@ async fn a_mailed_link_resets_the_password_once() {
         mail.headers
     );
     let link = mail.link();
-    let host = s.base.trim_start_matches("http://");
+    // With [email] host set, the link names [accounts] domain, never a request's host.
     assert!(
-        link.starts_with(&format!("http://{host}/#/password/reset/confirm/MQ/")),
+        link.starts_with("http://app.example.com:8443/#/password/reset/confirm/MQ/"),
         "{link}"
     );
     assert!(mail.body.contains("\"alice\""), "{}", mail.body);
@@ -718,7 +718,7 @@ async fn registration_with_activation_by_mail() {
     let Some(smtp) = Smtp::start() else { return };
     let s = Server::builder()
         .config(&format!(
-            "[accounts]\nregistration = true\nsend_activation_email = true\nactivation_url = \"#/activate/{{uid}}/{{token}}\"\n{}",
+            "[accounts]\nregistration = true\nsend_activation_email = true\ndomain = \"app.example.com\"\nactivation_url = \"#/activate/{{uid}}/{{token}}\"\n{}",
             smtp.config()
         ))
         .start()
@@ -989,4 +989,428 @@ async fn without_an_email_section_a_local_server_prints_the_mail() {
     assert_eq!(s.log().matches("console backend").count(), 2, "{}", s.log());
     // The link is on standard output only, never in the log.
     assert!(!s.log().contains("/reset/confirm/"), "{}", s.log());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revoked links, limits on mail and sign-up, the site links name
+// ---------------------------------------------------------------------------------------------
+
+/// Runs a management command that must succeed.
+fn run(s: &Server, args: &[&str]) {
+    let out = s.command(args, "");
+    assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+}
+
+/// `uid` and `token` of the `n`th mail.
+async fn link_of(smtp: &Smtp, n: usize) -> (String, String) {
+    uid_and_token(&smtp.mail(n).await.link())
+}
+
+/// No mail beyond the `n`th arrives: a reset for `sentinel` (an active account) is asked
+/// for, and once its mail is there (number `n + 1`) nothing else has come, nor comes.
+async fn no_mail_after(s: &Server, smtp: &Smtp, n: usize, sentinel: &str) {
+    let r = post(
+        s,
+        "/auth/users/reset_password/",
+        json!({ "email": sentinel }),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(smtp.mail(n + 1).await.to, sentinel);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.files().len(), n + 1, "an unexpected mail was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_user_stays_out() {
+    let Some(smtp) = Smtp::start() else { return };
+    let s = Server::builder()
+        .config(&format!(
+            "[accounts]\nregistration = true\nsend_activation_email = true\ndomain = \"app.example.com\"\nactivation_url = \"#/activate/{{uid}}/{{token}}\"\n{}",
+            smtp.config()
+        ))
+        .start()
+        .await;
+    let activate = async |uid: &str, token: &str| {
+        post(
+            &s,
+            "/auth/users/activation/",
+            json!({"uid": uid, "token": token}),
+            None,
+        )
+        .await
+    };
+    let invalid = json!({"token": ["Invalid token for given user."]});
+    s.create_user("alice", &["--email", "alice@example.com"]);
+
+    // A banned user re-posting the original activation link stays banned, days later too.
+    let r = post(
+        &s,
+        "/auth/users/",
+        json!({"username": "mallory", "email": "mallory@example.com", "password": NEW_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (uid, token) = link_of(&smtp, 1).await;
+    assert_eq!(activate(&uid, &token).await.status, 204);
+    run(&s, &["deactivateuser", "mallory"]);
+    for wait in [0, 2 * 86_400] {
+        s.advance_clock(Duration::from_secs(wait));
+        let r = activate(&uid, &token).await;
+        assert_eq!(r.status, 400, "after {wait} s: {}", r.body);
+        assert_eq!(r.json(), invalid);
+    }
+    // Nor does a new activation mail come for that account.
+    let r = post(
+        &s,
+        "/auth/users/resend_activation/",
+        json!({"email": "mallory@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    no_mail_after(&s, &smtp, 1, "alice@example.com").await;
+    // Staff (here the command) may let the account back in.
+    run(&s, &["activateuser", "mallory"]);
+    djoser_token(&s, "mallory", NEW_PASSWORD).await;
+
+    // An account that never used its link (not deactivated by staff) gets a new one.
+    let r = post(
+        &s,
+        "/auth/users/",
+        json!({"username": "erin", "email": "erin@example.com", "password": NEW_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(smtp.mail(3).await.to, "erin@example.com");
+    let r = post(
+        &s,
+        "/auth/users/resend_activation/",
+        json!({"email": "ERIN@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let mail = smtp.mail(4).await;
+    assert_eq!(mail.to, "erin@example.com");
+    let (uid, token) = uid_and_token(&mail.link());
+    assert_eq!(activate(&uid, &token).await.status, 204);
+
+    // A reset link made before a deactivation is dead after it, and after a reactivation.
+    let reset = async |uid: &str, token: &str| {
+        post(
+            &s,
+            "/auth/users/reset_password_confirm/",
+            json!({"uid": uid, "token": token, "new_password": NEW_PASSWORD}),
+            None,
+        )
+        .await
+    };
+    let ask_reset = async || {
+        let r = post(
+            &s,
+            "/auth/users/reset_password/",
+            json!({"email": "alice@example.com"}),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    };
+    // Mail 2 was alice's reset (the sentinel above).
+    let (uid, before) = link_of(&smtp, 2).await;
+    run(&s, &["deactivateuser", "alice"]);
+    let r = reset(&uid, &before).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), invalid);
+    run(&s, &["activateuser", "alice"]);
+    let r = reset(&uid, &before).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), invalid);
+
+    // A logout everywhere ends the links made before it as well. (The login comes first: it
+    // sets last_login, which Django's token covers.)
+    let key = djoser_token(&s, "alice", PASSWORD).await;
+    ask_reset().await;
+    let (uid, before) = link_of(&smtp, 5).await;
+    let r = s
+        .send(
+            plain()
+                .post(s.url("/api/auth/logout-all/"))
+                .header("Authorization", auth(&key)),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = reset(&uid, &before).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), invalid);
+    // A link made after it works, made within the same second or not.
+    ask_reset().await;
+    let (uid, after) = link_of(&smtp, 6).await;
+    assert_eq!(reset(&uid, &after).await.status, 204);
+    djoser_token(&s, "alice", NEW_PASSWORD).await;
+
+    // A deactivation through the staff API bans as the command does; its activate lifts it.
+    s.create_user("root", &["--staff", "--superuser"]);
+    s.create_user("bob", &["--email", "bob@example.com"]);
+    let root = auth(&s.token("root").await);
+    let staff = async |action: &str, id: &Value| {
+        let path = format!("/api/admin/users/{id}/{action}/");
+        let r = post(&s, &path, json!({}), Some(&root)).await;
+        assert_eq!((r.status, r.body.as_str()), (204, ""), "{path}");
+    };
+    let r = post(
+        &s,
+        "/auth/users/",
+        json!({"username": "trudy", "email": "trudy@example.com", "password": NEW_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].clone();
+    let (uid, token) = link_of(&smtp, 7).await;
+    assert_eq!(activate(&uid, &token).await.status, 204);
+    staff("deactivate", &id).await;
+    let r = activate(&uid, &token).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), invalid);
+    let r = post(
+        &s,
+        "/auth/users/resend_activation/",
+        json!({"email": "trudy@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    no_mail_after(&s, &smtp, 7, "bob@example.com").await;
+    staff("activate", &id).await;
+    djoser_token(&s, "trudy", NEW_PASSWORD).await;
+}
+
+/// The 429 of a throttled mail or sign-up request: DRF's, as the other scopes answer it,
+/// with a wait of at most the hour (less by the time the test took since the first request).
+fn assert_throttled(r: &common::Reply, what: &str) {
+    assert_eq!(r.status, 429, "{what}: {}", r.body);
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: no Retry-After"));
+    assert!((3500..=3600).contains(&wait), "{what}: {wait}");
+    assert_eq!(
+        r.body,
+        format!(r#"{{"detail":"Request was throttled. Expected available in {wait} seconds."}}"#),
+        "{what}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_and_sign_up_are_rate_limited() {
+    let Some(smtp) = Smtp::start() else { return };
+    let s = Server::builder()
+        .config(&format!(
+            "[accounts]\nregistration = true\nsend_activation_email = true\ndomain = \"app.example.com\"\nactivation_url = \"#/activate/{{uid}}/{{token}}\"\n{}",
+            smtp.config()
+        ))
+        .start()
+        .await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    s.create_user("carol", &["--email", "carol@example.com", "--inactive"]);
+    let ask = async |path: &str, email: &str| {
+        post(
+            &s,
+            &format!("/auth/users/{path}/"),
+            json!({ "email": email }),
+            None,
+        )
+        .await
+    };
+    // Per address: the 4th request within the hour is refused, the same for an address with
+    // an account as for one without, so a 429 tells nothing about accounts. Case does not
+    // make another address.
+    for (path, known, unknown) in [
+        ("reset_password", "alice@example.com", "nobody@example.com"),
+        (
+            "resend_activation",
+            "carol@example.com",
+            "nobody@example.com",
+        ),
+    ] {
+        for email in [known, unknown] {
+            for n in 1..=3 {
+                let spelt = if n == 2 {
+                    email.to_uppercase()
+                } else {
+                    email.to_owned()
+                };
+                let r = ask(path, &spelt).await;
+                assert_eq!(
+                    (r.status, r.body.as_str()),
+                    (204, ""),
+                    "{path} {email} #{n}"
+                );
+            }
+            assert_throttled(&ask(path, email).await, &format!("{path} {email} #4"));
+        }
+    }
+    // Three mails each for alice and carol, not one more.
+    for n in 1..=6 {
+        smtp.mail(n).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut to: Vec<String> = Vec::new();
+    for n in 1..=smtp.files().len() {
+        to.push(smtp.mail(n).await.to);
+    }
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "alice@example.com",
+            "alice@example.com",
+            "alice@example.com",
+            "carol@example.com",
+            "carol@example.com",
+            "carol@example.com"
+        ]
+    );
+    // Per client: ten reset requests an hour, whatever they name (eight were made above).
+    for n in 9..=10 {
+        let r = ask("reset_password", &format!("someone{n}@example.com")).await;
+        assert_eq!(r.status, 204, "#{n}: {}", r.body);
+    }
+    assert_throttled(
+        &ask("reset_password", "someone11@example.com").await,
+        "reset_password from one client #11",
+    );
+    // Ten registrations an hour from one client, refused ones included.
+    for n in 1..=10 {
+        let password = if n % 2 == 0 { NEW_PASSWORD } else { "short" };
+        let body = json!({
+            "username": format!("user{n}"),
+            "email": format!("user{n}@example.com"),
+            "password": password,
+        });
+        let r = post(&s, "/auth/users/", body, None).await;
+        assert!(matches!(r.status, 201 | 400), "#{n}: {}", r.body);
+    }
+    let user11 =
+        json!({"username": "user11", "email": "user11@example.com", "password": NEW_PASSWORD});
+    let r = post(&s, "/auth/users/", user11.clone(), None).await;
+    assert_throttled(&r, "registration #11");
+    // An hour later, each is open again.
+    s.advance_clock(Duration::from_secs(3601));
+    assert_eq!(ask("reset_password", "alice@example.com").await.status, 204);
+    assert_eq!(
+        ask("resend_activation", "carol@example.com").await.status,
+        204
+    );
+    let r = post(&s, "/auth/users/", user11, None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// Sends `request` (a whole HTTP/1.1 request) on a new connection; the status code.
+async fn raw_status(s: &Server, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_name_the_host_the_request_named() {
+    // The console backend prints each mail: its link names the host, port included.
+    let s = Server::builder()
+        .config("[email]\nbackend = \"console\"\n")
+        .start()
+        .await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    let host = s.base.trim_start_matches("http://").to_owned();
+    let port = host.rsplit_once(':').map(|(_, p)| p.to_owned()).unwrap();
+    let body = r#"{"email":"alice@example.com"}"#;
+    let request = |target: &str, host_header: &str| {
+        format!(
+            "POST {target} HTTP/1.1\r\nHost: {host_header}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let path = "/auth/users/reset_password/";
+    // The Host header, another allowed name of this server and its port.
+    let named = format!("localhost:{port}");
+    assert_eq!(raw_status(&s, &request(path, &named)).await, 204);
+    let link = common::printed_link_n(&s, 1).await;
+    assert!(
+        link.starts_with(&format!("http://{named}/auth/password/reset/confirm/MQ/")),
+        "{link}"
+    );
+    // An absolute-form target names the host the server checked: a Host header beside it is
+    // the client's own, never the link's.
+    let target = format!("http://{host}{path}");
+    assert_eq!(
+        raw_status(&s, &request(&target, "evil.example.com")).await,
+        204
+    );
+    let link = common::printed_link_n(&s, 2).await;
+    assert!(
+        link.starts_with(&format!("http://{host}/auth/password/reset/confirm/MQ/")),
+        "{link}"
+    );
+    // A host outside allowed_hosts gets nothing.
+    assert_eq!(
+        raw_status(&s, &request(path, "evil.example.com")).await,
+        400
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.printed_links().len(), 2, "{}", s.printed());
+    assert!(!s.printed().contains("evil"), "{}", s.printed());
+}
+
+#[test]
+fn a_mailing_server_needs_its_domain() {
+    // Mail over SMTP: serve refuses to start without [accounts] domain, naming it.
+    let dir = tempfile::tempdir().expect("dir");
+    common::refuses_to_serve(
+        dir.path(),
+        &[("RESTAUTH_EMAIL__HOST", "smtp.example.com")],
+        "accounts.domain",
+    );
+    // restauth check says the same as an error, and warns where links are made from requests.
+    for (toml, ok, wanted) in [
+        (
+            "[email]\nhost = \"smtp.example.com\"\n",
+            false,
+            "(restauth.E001) accounts.domain",
+        ),
+        (
+            "[email]\nbackend = \"console\"\n",
+            true,
+            "(restauth.W041) accounts.domain is unset",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("restauth.toml"), toml).expect("toml");
+        let out = common::command_in(dir.path(), &["check"], "");
+        let text = format!("{}{}", common::stdout(&out), common::stderr(&out));
+        assert_eq!(out.status.success(), ok, "{toml}: {text}");
+        assert!(text.contains(wanted), "{toml}: {text}");
+    }
+    // With the domain, it starts (the check finds nothing about it).
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("restauth.toml"),
+        "[accounts]\ndomain = \"app.example.com\"\n[email]\nhost = \"smtp.example.com\"\n",
+    )
+    .expect("toml");
+    let out = common::command_in(dir.path(), &["check"], "");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(!common::stdout(&out).contains("accounts.domain"));
 }

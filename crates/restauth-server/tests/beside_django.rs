@@ -572,6 +572,13 @@ async fn side_by_side(
             .await
             .is_err()
     );
+    // A deactivation by command is marked in restauth's own table beside Django's (the
+    // activation links restauth serves must not undo it), and an activation clears it.
+    for (command, active) in [("deactivateuser", false), ("activateuser", true)] {
+        let out = s.command(&[command, "alice"], "");
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        assert_eq!(django.login("alice", PASSWORD).await.is_some(), active);
+    }
     (django, s)
 }
 

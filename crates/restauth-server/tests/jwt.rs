@@ -163,11 +163,12 @@ async fn inactive_user_is_refused() {
         r#"{"detail":"User is inactive","code":"user_inactive"}"#,
     );
     // Deactivation ended the token for good: reactivating does not bring it back, even within
-    // the second it was issued in; a new login works.
+    // the second it was issued in (refused as a revoked token: no password changed); a new
+    // login works.
     run(&s, &["activateuser", "alice"], "");
     assert_401(
         &profile(&s, &access).await,
-        r#"{"detail":"The user's password has been changed.","code":"password_changed"}"#,
+        r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#,
     );
     let (_, fresh) = obtain(&s, "alice").await;
     assert_profile(&profile(&s, &fresh).await, "alice");

@@ -16,7 +16,9 @@ use serde_json::Value;
 const ENABLED: &str = "[openapi]\nenabled = true\n";
 /// The description with every optional route mounted.
 const EVERYTHING: &str = "[openapi]\nenabled = true\n[forward_auth]\nenabled = true\n\
-                          [rest_framework]\nnum_proxies = 1\n[accounts]\nregistration = true\n";
+                          [rest_framework]\nnum_proxies = 1\n[accounts]\nregistration = true\n\
+                          send_activation_email = true\n\
+                          activation_url = \"#/activate/{uid}/{token}\"\n";
 
 async fn served_document(s: &Server) -> Value {
     let r = s.get("/api/schema/", None).await;
@@ -103,6 +105,10 @@ fn mounted_routes() -> BTreeSet<String> {
         ("&at(\"token/logout\")", "/auth/token/logout"),
         ("&at(\"users\")", "/auth/users"),
         ("&at(\"users/activation\")", "/auth/users/activation"),
+        (
+            "&at(\"users/resend_activation\")",
+            "/auth/users/resend_activation",
+        ),
         (
             "&at(\"password/reset/confirm/{uid}/{token}\")",
             "/auth/password/reset/confirm/{uid}/{token}",

@@ -285,12 +285,14 @@ fn check_warns_of_what_production_should_not_serve() {
     let deployed = "[server]\nbind = \"0.0.0.0:8000\"\nallowed_hosts = [\"api.example.com\"]\n";
     let (ok, out, err) = check(deployed);
     assert!(ok, "{out}{err}");
-    // W040: the account endpoints are on, and no [email] host sends their mails.
+    // W040: the account endpoints are on, and no [email] host sends their mails; W041: their
+    // links would name whichever allowed host a request names.
     for id in [
         "restauth.W010",
         "restauth.W011",
         "restauth.W020",
         "restauth.W040",
+        "restauth.W041",
     ] {
         assert!(out.contains(id), "{id}: {out}");
     }
@@ -300,7 +302,7 @@ fn check_warns_of_what_production_should_not_serve() {
     );
     assert!(
         out.trim_end()
-            .ends_with("System check identified 4 issues (0 silenced)."),
+            .ends_with("System check identified 5 issues (0 silenced)."),
         "{out}"
     );
     // Behind a proxy on loopback: the cookies still travel to browsers over the network.
@@ -313,7 +315,7 @@ fn check_warns_of_what_production_should_not_serve() {
     // Fixed: no issues.
     let (ok, out, err) = check(&format!(
         "{deployed}demo_views = false\n[session]\ncookie_secure = true\n[csrf]\ncookie_secure = true\n\
-         [email]\nhost = \"smtp.example.com\"\n"
+         [accounts]\ndomain = \"api.example.com\"\n[email]\nhost = \"smtp.example.com\"\n"
     ));
     assert!(ok, "{err}");
     assert_eq!(

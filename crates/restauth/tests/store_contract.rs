@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use restauth::User;
 use restauth::core::settings::DatabaseSettings;
+use restauth::core::user::CutOffCause;
 use restauth::store::{
     AuditQuery, AuditRecord, DjangoImport, ImportedSession, ImportedToken, ImportedUser,
     KeptCredential, NewSession, NewToken, NewUser, Origin, OutstandingToken, Presented, Refresh,
@@ -503,6 +504,23 @@ mod checks {
         assert!(s.user_by_id(u.id).await.unwrap().unwrap().is_active);
         assert!(!s.activate_user(u.id).await.unwrap(), "already active");
         assert!(!s.activate_user(u.id + 100).await.unwrap());
+        // Deactivated by staff: no activation link brings the account back, only staff.
+        assert!(s.set_active(u.id, false).await.unwrap());
+        assert!(
+            s.user_by_id(u.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .deactivated_by_admin
+        );
+        assert!(
+            !s.activate_user(u.id).await.unwrap(),
+            "deactivated by staff"
+        );
+        assert!(!s.user_by_id(u.id).await.unwrap().unwrap().is_active);
+        assert!(s.set_active(u.id, true).await.unwrap());
+        let back = s.user_by_id(u.id).await.unwrap().unwrap();
+        assert!(back.is_active && !back.deactivated_by_admin);
     }
 
     pub async fn audit_events_are_appended_filtered_and_pruned(b: &Backend) {
@@ -624,7 +642,11 @@ mod checks {
         );
         assert!(!s.upgrade_password(4242, "a", "b", "", "").await.unwrap());
         assert!(!s.set_active(4242, false).await.unwrap());
-        assert!(!s.set_valid_after(4242, 5).await.unwrap());
+        assert!(
+            !s.set_valid_after(4242, 5, CutOffCause::LoggedOutEverywhere)
+                .await
+                .unwrap()
+        );
         assert!(!s.delete_user(4242).await.unwrap());
         assert!(!s.delete_token(4242).await.unwrap());
         assert_eq!(s.delete_user_tokens(4242, None).await.unwrap(), 0);
@@ -845,11 +867,37 @@ mod checks {
     pub async fn valid_after_never_moves_back(b: &Backend) {
         let s = b.open().await;
         let u = s.create_user(&new_user("frank")).await.unwrap();
-        assert!(s.set_valid_after(u.id, 1000).await.unwrap());
-        assert!(s.set_valid_after(u.id, 10).await.unwrap());
-        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().valid_after, 1000);
-        assert!(s.set_valid_after(u.id, 2000).await.unwrap());
-        assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().valid_after, 2000);
+        let cause = async |s: &Arc<dyn Store>, id| {
+            let u = s.user_by_id(id).await.unwrap().unwrap();
+            (u.valid_after, u.cut_off_cause)
+        };
+        assert_eq!(cause(&s, u.id).await, (0, CutOffCause::PasswordChanged));
+        assert!(
+            s.set_valid_after(u.id, 1000, CutOffCause::LoggedOutEverywhere)
+                .await
+                .unwrap()
+        );
+        // A cut-off that does not move leaves the cause as it was.
+        assert!(
+            s.set_valid_after(u.id, 10, CutOffCause::Deactivated)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            cause(&s, u.id).await,
+            (1000, CutOffCause::LoggedOutEverywhere)
+        );
+        assert!(
+            s.set_valid_after(u.id, 2000, CutOffCause::Deactivated)
+                .await
+                .unwrap()
+        );
+        assert_eq!(cause(&s, u.id).await, (2000, CutOffCause::Deactivated));
+        // A new password records its own cause.
+        s.set_password(u.id, "h9", Some(&Revocation::all(3000)))
+            .await
+            .unwrap();
+        assert_eq!(cause(&s, u.id).await, (3000, CutOffCause::PasswordChanged));
     }
 
     pub async fn deleting_a_user_cascades_to_tokens(b: &Backend) {

@@ -413,6 +413,15 @@ impl Server {
         std::fs::read_to_string(self.dir.path().join("server.stdout")).unwrap_or_default()
     }
 
+    /// The links of the mails the console backend printed so far, in order.
+    pub fn printed_links(&self) -> Vec<String> {
+        self.printed()
+            .split_whitespace()
+            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Runs a management command in the server's folder, with `stdin` as its input.
     ///
     /// A command is another process. On SQLite the server sees its changes at the next request;
@@ -605,14 +614,26 @@ pub fn set_cookie_value(r: &Reply, name: &str) -> Option<String> {
 }
 
 /// Runs `restauth serve` in `dir` with `env`; it must exit non-zero before listening, naming
-/// `key` on standard error.
+/// `key` on standard error. A server that starts anyway is stopped after 30 s, failing.
 pub fn refuses_to_serve(dir: &std::path::Path, env: &[(&str, &str)], key: &str) {
-    let out = std::process::Command::new(BIN)
+    let mut child = std::process::Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .envs(env.iter().copied())
         .current_dir(dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{key}: started, and was still serving after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(!out.status.success(), "{key}: started");
     assert!(!stdout(&out).contains("listening"), "{key}");
     assert!(stderr(&out).contains(key), "{key}: {}", stderr(&out));
@@ -684,4 +705,25 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The link of the `n`th mail (1-based) the console backend prints, once it is printed.
+pub async fn printed_link_n(s: &Server, n: usize) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(link) = s.printed_links().get(n - 1) {
+            return link.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no link {n} printed:\n{}",
+            s.printed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The link of the first mail the console backend prints.
+pub async fn printed_link(s: &Server) -> String {
+    printed_link_n(s, 1).await
 }

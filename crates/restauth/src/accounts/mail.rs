@@ -57,6 +57,10 @@ pub(super) enum MailJob {
         user: User,
         site: Site,
     },
+    ResendActivation {
+        email: String,
+        site: Site,
+    },
 }
 
 pub(super) async fn run(
@@ -109,20 +113,44 @@ impl AccountsService {
                             .source(&source),
                         )
                         .await;
-                    let link = self.link(&user, &site, Link::Reset);
+                    let link = self.link(&user, &site, Link::Reset).await;
                     self.deliver(outbox, &user, &site, &link, Link::Reset).await;
                 }
             }
+            MailJob::ResendActivation { email, site } => {
+                let users = match self.users().store().users_by_email(&email).await {
+                    Ok(users) => users,
+                    Err(e) => {
+                        return tracing::warn!(error = %e, "activation: could not look up users");
+                    }
+                };
+                // djoser's `get_user(is_active=False)`, less the accounts staff deactivated.
+                for user in users.into_iter().filter(|u| {
+                    !u.is_active && !u.deactivated_by_admin && !u.password.starts_with('!')
+                }) {
+                    let link = self.link(&user, &site, Link::Activation).await;
+                    self.deliver(outbox, &user, &site, &link, Link::Activation)
+                        .await;
+                }
+            }
             MailJob::Activation { user, site } => {
-                let link = self.link(&user, &site, Link::Activation);
+                let link = self.link(&user, &site, Link::Activation).await;
                 self.deliver(outbox, &user, &site, &link, Link::Activation)
                     .await;
             }
         }
     }
 
-    /// djoser's `url` (relative to the site) for `user`, with a fresh token.
-    fn link(&self, user: &User, site: &Site, kind: Link) -> Links {
+    /// djoser's `url` (relative to the site) for `user`, with a fresh token, made after the
+    /// second of the user's revocation cut-off: a token names its second only, so one of that
+    /// second is refused (it may be older than the cut-off), and a link asked for then is
+    /// made in the next second (the mail waits at most that long).
+    async fn link(&self, user: &User, site: &Site, kind: Link) -> Links {
+        let second = user.valid_after.div_euclid(1000);
+        let patience = tokio::time::Instant::now() + std::time::Duration::from_millis(1100);
+        while now() <= second && tokio::time::Instant::now() < patience {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         let uid = reset_token::encode_uid(user.id);
         let token = reset_token::make_token(user, now(), self.users().secret_key());
         let accounts = &self.settings().accounts;

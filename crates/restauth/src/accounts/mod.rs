@@ -19,7 +19,7 @@ pub use routes::router;
 
 use std::sync::Arc;
 
-use http::{HeaderMap, header};
+use http::{HeaderMap, Uri, header};
 use tokio::sync::mpsc;
 
 use crate::core::clock::{now, now_ms};
@@ -70,6 +70,32 @@ pub(crate) fn prefix(settings: &AccountsSettings) -> String {
     } else {
         format!("/{inner}/")
     }
+}
+
+/// The host (and port) a request names: as HTTP/1.1 says, the authority of an absolute-form
+/// target wins over the `Host` header; `None` for neither, two `Host` headers, or a value
+/// that is no host name.
+fn request_host(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    if let Some(authority) = uri.authority() {
+        return Some(authority.as_str().to_owned());
+    }
+    let mut values = headers.get_all(header::HOST).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    let host = value.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    plain.then(|| host.to_owned())
+}
+
+/// What a mailed link is for: each kind is refused in its own further cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkUse {
+    Reset,
+    Activation,
 }
 
 /// Where links point: djoser's `protocol`, `domain` and `site_name`.
@@ -147,8 +173,12 @@ impl AccountsService {
         &self.inner.templates
     }
 
-    /// The protocol, domain and site name of links made for a request with `headers`.
-    pub(crate) fn site(&self, headers: &HeaderMap) -> Site {
+    /// The protocol, domain and site name of links made for a request to `uri` with
+    /// `headers`. Without `[accounts] domain`, the host (and port) is the one the server's
+    /// `allowed_hosts` check looked at: the authority of an absolute-form request target,
+    /// else the `Host` header (a request naming neither is refused as Django refuses an
+    /// invalid host).
+    pub(crate) fn site(&self, uri: &Uri, headers: &HeaderMap) -> Result<Site, Error> {
         let s = &self.settings().accounts;
         let protocol = s.protocol.clone().unwrap_or_else(|| {
             let secure = crate::core::request::is_secure(
@@ -157,18 +187,16 @@ impl AccountsService {
             );
             if secure { "https" } else { "http" }.to_owned()
         });
-        let domain = s.domain.clone().unwrap_or_else(|| {
-            headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost")
-                .to_owned()
-        });
-        Site {
+        let domain = match &s.domain {
+            Some(d) => d.clone(),
+            None => request_host(uri, headers)
+                .ok_or_else(|| Error::Parse(crate::pipeline::hosts::INVALID_HOST.into()))?,
+        };
+        Ok(Site {
             protocol,
             domain,
             site_name: s.site_name.clone(),
-        }
+        })
     }
 
     /// Queues a job for the mail task. A full queue is answered 503, to every client alike.
@@ -195,13 +223,30 @@ impl AccountsService {
         })
     }
 
+    /// djoser's `resend_activation`: queues the activation mail for the inactive accounts of
+    /// `email` with a usable password that staff did not deactivate, looked up in the mail
+    /// task as a reset request is.
+    pub(crate) fn resend_activation(&self, email: String, site: Site) -> Result<(), Error> {
+        self.enqueue(MailJob::ResendActivation { email, site })
+    }
+
     /// Queues the activation mail of `user`.
     pub(crate) fn send_activation(&self, user: User, site: Site) -> Result<(), Error> {
         self.enqueue(MailJob::Activation { user, site })
     }
 
     /// The user a `uid` and `token` of a mailed link name, or djoser's field error.
-    pub(crate) async fn user_of_link(&self, uid: &str, token: &str) -> Result<User, Error> {
+    ///
+    /// Beyond Django's check of the token (which a Django project with the same key makes
+    /// alike), a link is refused when it was made before the user's revocation cut-off (a
+    /// deactivation, a logout everywhere, a password change), a reset link when the account
+    /// is inactive, and an activation link when staff or a command deactivated the account.
+    pub(crate) async fn user_of_link(
+        &self,
+        uid: &str,
+        token: &str,
+        purpose: LinkUse,
+    ) -> Result<User, Error> {
         let field = |name: &str, message: &str| {
             let mut e = ValidationErrors::new();
             e.add(name, message);
@@ -216,6 +261,18 @@ impl AccountsService {
         };
         let timeout = self.settings().accounts.password_reset_timeout.as_i64();
         if !reset_token::check_token(&user, token, now(), timeout, self.users().secret_key()) {
+            return Err(field("token", INVALID_TOKEN));
+        }
+        let refused = match purpose {
+            LinkUse::Reset => !user.is_active,
+            LinkUse::Activation => user.deactivated_by_admin,
+        };
+        if refused || !reset_token::made_after(token, user.valid_after) {
+            tracing::info!(
+                user_id = user.id,
+                ?purpose,
+                "a revoked account link was refused"
+            );
             return Err(field("token", INVALID_TOKEN));
         }
         Ok(user)
@@ -301,7 +358,7 @@ impl AccountsService {
         source: &Source,
     ) -> Result<(), Error> {
         self.validate_new_password(new_password, None)?;
-        let user = self.user_of_link(uid, token).await?;
+        let user = self.user_of_link(uid, token, LinkUse::Reset).await?;
         self.validate_new_password(new_password, Some(&user))?;
         if !self.reset_password(&user, new_password, source).await? {
             // Used by a concurrent request since it was checked.

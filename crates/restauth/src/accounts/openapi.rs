@@ -47,11 +47,17 @@ pub fn document(settings: &Settings) -> OpenApi {
     )
     .describe(
         "Mails a reset link to the active accounts of `email`. The answer is the same whether \
-         or not such an account exists.",
+         or not such an account exists. Every request counts in the `reset_password_ip` (per \
+         client network, 10/hour) and `reset_password_email` (per address, 3/hour) throttles, \
+         whether or not an account exists.",
     )
     .body(fields_body(&["email"], true))
     .respond("204", empty_response("Accepted"))
-    .respond_with(&[SharedResponse::Unavailable]);
+    .respond_with(&limited(
+        settings,
+        &["reset_password_ip", "reset_password_email"],
+        &[SharedResponse::Unavailable],
+    ));
     let confirm = Op::new(
         "users_reset_password_confirm",
         "accounts",
@@ -100,7 +106,8 @@ pub fn document(settings: &Settings) -> OpenApi {
             .describe(
                 "`username`, `email` (optional) and `password` (Django's validators). With \
                  `[accounts] send_activation_email`, the account is inactive until the mailed \
-                 link is used.",
+                 link is used. Every request counts in the `registration_ip` throttle (per \
+                 client network, 10/hour).",
             )
             .body(parsed_body(
                 object(
@@ -115,18 +122,48 @@ pub fn document(settings: &Settings) -> OpenApi {
                 true,
             ))
             .respond("201", json_response("The new user", "AccountUser"))
-            .respond_with(&[SharedResponse::Unavailable]);
+            .respond_with(&limited(
+                settings,
+                &["registration_ip"],
+                &[SharedResponse::Unavailable],
+            ));
         let activation = Op::new(
             "users_activation",
             "accounts",
             "Activate an account",
             anyone(),
         )
-        .describe("The `uid` and `token` of the activation mail. An active account answers 403.")
+        .describe(
+            "The `uid` and `token` of the activation mail. An active account answers 403. A \
+             link made before the account was deactivated, or for an account staff or a \
+             command deactivated, is not valid.",
+        )
         .body(fields_body(&["uid", "token"], true))
         .respond("204", empty_response("Activated"));
         paths.push((at("users/"), d.post(register, true)));
         paths.push((at("users/activation/"), d.post(activation, true)));
+        if settings.accounts.send_activation_email {
+            let resend = Op::new(
+                "users_resend_activation",
+                "accounts",
+                "Ask for the activation mail again",
+                anyone(),
+            )
+            .describe(
+                "Mails a new activation link to the inactive accounts of `email` (not to those \
+                 staff or a command deactivated). The answer is the same whether or not such an \
+                 account exists; every request counts in the `activation_resend` throttle (per \
+                 address, 3/hour).",
+            )
+            .body(fields_body(&["email"], true))
+            .respond("204", empty_response("Accepted"))
+            .respond_with(&limited(
+                settings,
+                &["activation_resend"],
+                &[SharedResponse::Unavailable],
+            ));
+            paths.push((at("users/resend_activation/"), d.post(resend, true)));
+        }
     }
     let user = required_object([
         ("email", string()),
@@ -148,6 +185,19 @@ pub fn document(settings: &Settings) -> OpenApi {
             ("AuthToken", token.into()),
         ],
     )
+}
+
+/// `others`, and the 429 of throttling when one of `scopes` is not `"off"`.
+fn limited(settings: &Settings, scopes: &[&str], others: &[SharedResponse]) -> Vec<SharedResponse> {
+    let rates = &settings.rest_framework.default_throttle_rates;
+    let mut shared = others.to_vec();
+    if scopes
+        .iter()
+        .any(|s| rates.get(*s).is_none_or(|r| r.0.is_some()))
+    {
+        shared.push(SharedResponse::Throttled);
+    }
+    shared
 }
 
 /// A body of string fields, each of them required when `all_required`, else none.

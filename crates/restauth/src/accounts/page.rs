@@ -102,7 +102,10 @@ async fn page(
         return refused;
     }
     let action = action(&service, &uid, &token);
-    match service.user_of_link(&uid, &token).await {
+    match service
+        .user_of_link(&uid, &token, super::LinkUse::Reset)
+        .await
+    {
         Ok(_) => render(&service, &headers, &action, Shown::Form(&[])),
         Err(Error::Validation(_)) => render(&service, &headers, &action, Shown::Invalid),
         Err(e) => e.into_response(),

@@ -41,25 +41,38 @@ pub fn make_token(user: &User, now: i64, secret: &str) -> String {
     token_at(user, now.saturating_sub(EPOCH_2001).max(0), secret)
 }
 
-/// Whether `token` was made for `user` as it is now, by `secret`, at most `timeout` seconds
-/// before `now`.
-pub fn check_token(user: &User, token: &str, now: i64, timeout: i64, secret: &str) -> bool {
-    let Some((ts36, _)) = token.split_once('-') else {
+/// Whether `token` was made after `cut_off` (Unix milliseconds, the user's `valid_after`):
+/// its second must begin after the cut-off, so a token of the cut-off's own second, which may
+/// be older than it, is refused. `false` for a token without a readable timestamp.
+pub fn made_after(token: &str, cut_off: i64) -> bool {
+    let Some(ts) = timestamp(token) else {
         return false;
     };
+    ts.saturating_add(EPOCH_2001).saturating_mul(1000) > cut_off
+}
+
+/// The timestamp of a token (seconds since 2001), read as Django reads it.
+fn timestamp(token: &str) -> Option<i64> {
+    let (ts36, _) = token.split_once('-')?;
     // Django's base36_to_int refuses more than 13 digits (beyond 64 bits).
     if ts36.is_empty() || ts36.len() > 13 || token.len() > 64 {
-        return false;
+        return None;
     }
-    let Ok(ts) = i64::from_str_radix(ts36, 36) else {
-        return false;
-    };
     if !ts36
         .bytes()
         .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
     {
-        return false;
+        return None;
     }
+    i64::from_str_radix(ts36, 36).ok()
+}
+
+/// Whether `token` was made for `user` as it is now, by `secret`, at most `timeout` seconds
+/// before `now`.
+pub fn check_token(user: &User, token: &str, now: i64, timeout: i64, secret: &str) -> bool {
+    let Some(ts) = timestamp(token) else {
+        return false;
+    };
     let expected = token_at(user, ts, secret);
     if !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
         return false;
@@ -133,6 +146,8 @@ mod tests {
             // 2026-11-30 05:06:07 UTC (Django drops the microseconds).
             last_login: Some(1_796_015_167),
             valid_after: 0,
+            cut_off_cause: Default::default(),
+            deactivated_by_admin: false,
         }
     }
 
@@ -159,6 +174,18 @@ mod tests {
         assert_eq!(datetime(1_796_015_167), "2026-11-30 05:06:07");
         assert_eq!(datetime(0), "1970-01-01 00:00:00");
         assert_eq!(datetime(951_782_400), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn a_token_is_made_after_the_cut_off_or_refused() {
+        let t = make_token(&user(), MADE, SECRET);
+        assert!(made_after(&t, 0));
+        assert!(made_after(&t, MADE * 1000 - 1));
+        // The cut-off's own second: the token may be older than it.
+        assert!(!made_after(&t, MADE * 1000));
+        assert!(!made_after(&t, MADE * 1000 + 999));
+        assert!(!made_after("", 0));
+        assert!(!made_after("zzzzzzzzzzzzzzz-1", 0));
     }
 
     #[test]

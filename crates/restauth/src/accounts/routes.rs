@@ -8,16 +8,17 @@
 //! | `users/reset_password/` | POST | `UserViewSet.reset_password` |
 //! | `users/reset_password_confirm/` | POST | `UserViewSet.reset_password_confirm` |
 //! | `users/activation/` | POST (with `registration`) | `UserViewSet.activation` |
+//! | `users/resend_activation/` | POST (with `send_activation_email`) | `UserViewSet.resend_activation` |
 //! | `token/login/`, `token/logout/` | POST | `TokenCreateView`, `TokenDestroyView` |
 //! | `password/reset/confirm/{uid}/{token}/` | GET, POST | restauth's page for mailed links |
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 
-use super::{AccountsService, INVALID_PASSWORD, PROVIDER, STALE_TOKEN, prefix};
+use super::{AccountsService, INVALID_PASSWORD, LinkUse, PROVIDER, STALE_TOKEN, prefix};
 use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
 use crate::core::settings::{AuthClass, accounts::is_plain_address};
 use crate::core::user::{AuthInfo, User, validate_username};
@@ -25,6 +26,7 @@ use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAuthenticated;
 use crate::pipeline::policy::{Access, CurrentUser};
+use crate::pipeline::throttling::{ClientIdent, login_network};
 use crate::pipeline::view::{ApiView, Views, no_store};
 use crate::restauth::Restauth;
 use crate::users::NewAccount;
@@ -97,6 +99,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
                 &at("users/activation"),
                 view(ApiView::new("User").post(activation), open()),
             )?;
+        if settings.send_activation_email {
+            views = views.view(
+                &at("users/resend_activation"),
+                view(ApiView::new("User").post(resend_activation), open()),
+            )?;
+        }
     }
     let page = super::page::route().with_state(service.clone());
     Ok(views
@@ -201,6 +209,7 @@ async fn me(CurrentUser(user): CurrentUser) -> Response {
 async fn me_update(
     State(service): State<AccountsService>,
     CurrentUser(user): CurrentUser,
+    uri: Uri,
     headers: HeaderMap,
     source: Source,
     Body(data): Body<RequestData>,
@@ -232,7 +241,7 @@ async fn me_update(
         ..(*user).clone()
     };
     if reactivate {
-        service.send_activation(updated.clone(), service.site(&headers))?;
+        service.send_activation(updated.clone(), service.site(&uri, &headers)?)?;
     }
     Ok(json_response(StatusCode::OK, &user_json(&updated)))
 }
@@ -290,19 +299,58 @@ async fn set_password(
     Ok(no_content())
 }
 
-/// `POST users/reset_password/` with `email`: 204 whether or not an account has it.
+/// `POST users/reset_password/` with `email`: 204 whether or not an account has it. Every
+/// request counts in `reset_password_ip` (per client network) and, once its address is
+/// valid, `reset_password_email` (per address), before anyone is looked up.
 async fn reset_password(
     State(service): State<AccountsService>,
+    ClientIdent(client): ClientIdent,
+    uri: Uri,
     headers: HeaderMap,
     source: Source,
+    Body(data): Body<RequestData>,
+) -> Result<Response, Error> {
+    let throttles = service.login().throttles();
+    throttles
+        .take("reset_password_ip", &login_network(&client))
+        .await?;
+    let mut errors = ValidationErrors::new();
+    let email = email_field(&data, true, false, &mut errors);
+    errors.into_result()?;
+    let email = email.unwrap_or_default();
+    throttles
+        .take("reset_password_email", &throttle_address(&email))
+        .await?;
+    service.request_reset(email, service.site(&uri, &headers)?, source)?;
+    Ok(no_content())
+}
+
+/// `POST users/resend_activation/` with `email`: 204 whether or not an inactive account has
+/// it; the mail goes to inactive accounts that staff did not deactivate. Every request with a
+/// valid address counts in `activation_resend` (per address) before anyone is looked up.
+async fn resend_activation(
+    State(service): State<AccountsService>,
+    uri: Uri,
+    headers: HeaderMap,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
     let email = email_field(&data, true, false, &mut errors);
     errors.into_result()?;
     let email = email.unwrap_or_default();
-    service.request_reset(email, service.site(&headers), source)?;
+    service
+        .login()
+        .throttles()
+        .take("activation_resend", &throttle_address(&email))
+        .await?;
+    service.resend_activation(email, service.site(&uri, &headers)?)?;
     Ok(no_content())
+}
+
+/// The key an address is counted under: the one spelling of every address Django's
+/// `email__iexact` look-up finds alike.
+fn throttle_address(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 /// `POST users/reset_password_confirm/`: `uid`, `token`, `new_password` → 204.
@@ -323,13 +371,21 @@ async fn reset_password_confirm(
     Ok(no_content())
 }
 
-/// `POST users/`: `username`, `email`, `password` → 201 with the new user.
+/// `POST users/`: `username`, `email`, `password` → 201 with the new user. Every request
+/// counts in `registration_ip` (per client network).
 async fn register(
     State(service): State<AccountsService>,
+    ClientIdent(client): ClientIdent,
+    uri: Uri,
     headers: HeaderMap,
     source: Source,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
+    service
+        .login()
+        .throttles()
+        .take("registration_ip", &login_network(&client))
+        .await?;
     let mut errors = ValidationErrors::new();
     let email = email_field(&data, false, true, &mut errors);
     let username = data.char_field("username", true, &mut errors);
@@ -364,7 +420,7 @@ async fn register(
     tracing::info!(user_id = user.id, "account registered");
     let body = json!({ "email": user.email, "username": user.username, "id": user.id });
     if inactive {
-        service.send_activation(user, service.site(&headers))?;
+        service.send_activation(user, service.site(&uri, &headers)?)?;
     }
     Ok(json_response(StatusCode::CREATED, &body))
 }
@@ -382,7 +438,9 @@ async fn activation(
     let (Some(uid), Some(token)) = (uid, token) else {
         return Err(Error::Internal("validated fields missing".into()));
     };
-    let user = service.user_of_link(&uid, &token).await?;
+    let user = service
+        .user_of_link(&uid, &token, LinkUse::Activation)
+        .await?;
     if user.is_active || !service.users().store().activate_user(user.id).await? {
         return Err(Error::permission_denied(STALE_TOKEN));
     }

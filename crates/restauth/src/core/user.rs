@@ -21,6 +21,43 @@ pub struct User {
     /// Unix milliseconds; credentials issued at or before this instant are refused (password
     /// change, "log out everywhere", deactivation). See [`User::issued_valid`].
     pub valid_after: i64,
+    /// What last moved `valid_after`, so a refused credential can say why.
+    pub cut_off_cause: CutOffCause,
+    /// Deactivated by staff or a command: an activation link cannot make the account active
+    /// again (activating it through the staff API or `activateuser` clears the mark).
+    pub deactivated_by_admin: bool,
+}
+
+/// What moved a user's revocation cut-off ([`User::valid_after`]) last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CutOffCause {
+    /// A new password (or a cut-off recorded before causes were: the wording it had then).
+    #[default]
+    PasswordChanged,
+    /// "Log out everywhere", by the user or by staff.
+    LoggedOutEverywhere,
+    /// A deactivation.
+    Deactivated,
+}
+
+impl CutOffCause {
+    /// The number the store keeps.
+    pub fn code(self) -> i64 {
+        match self {
+            CutOffCause::PasswordChanged => 0,
+            CutOffCause::LoggedOutEverywhere => 1,
+            CutOffCause::Deactivated => 2,
+        }
+    }
+
+    /// The cause a stored number names; an unknown one reads as a password change.
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => CutOffCause::LoggedOutEverywhere,
+            2 => CutOffCause::Deactivated,
+            _ => CutOffCause::PasswordChanged,
+        }
+    }
 }
 
 impl User {
@@ -166,6 +203,8 @@ mod tests {
             date_joined: 0,
             last_login: None,
             valid_after: 0,
+            cut_off_cause: CutOffCause::default(),
+            deactivated_by_admin: false,
         };
         assert!(!format!("{u:?}").contains("argon2"));
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::JwtService;
 use crate::core::clock::now;
 use crate::core::error::{Error, ErrorBody};
-use crate::core::user::{AuthInfo, Identity, User};
+use crate::core::user::{AuthInfo, CutOffCause, Identity, User};
 use crate::jwt::authorization::raw_token;
 use crate::jwt::{Claims, TokenType, token_not_valid_body};
 use crate::pipeline::authentication::scheme_and_rest;
@@ -47,10 +47,16 @@ pub(crate) fn check_user(
         return Err(failed("User is inactive", "user_inactive"));
     }
     if !claims.issued_after(user.valid_after) {
-        return Err(failed(
-            "The user's password has been changed.",
-            "password_changed",
-        ));
+        // simplejwt's own words for each cause: its password check for a new password, its
+        // refused blacklisted token for a logout everywhere (or a deactivation since undone).
+        return Err(match user.cut_off_cause {
+            CutOffCause::PasswordChanged => {
+                failed("The user's password has been changed.", "password_changed")
+            }
+            CutOffCause::LoggedOutEverywhere | CutOffCause::Deactivated => {
+                failed("Token is blacklisted", "token_not_valid")
+            }
+        });
     }
     Ok(user)
 }

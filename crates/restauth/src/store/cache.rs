@@ -317,6 +317,8 @@ mod tests {
             date_joined: 0,
             last_login: None,
             valid_after: 0,
+            cut_off_cause: Default::default(),
+            deactivated_by_admin: false,
         })
     }
 

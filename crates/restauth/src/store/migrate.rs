@@ -55,6 +55,12 @@ macro_rules! steps {
                 "session ids in commit order",
                 "0009_session_ids.sql"
             ),
+            step!(
+                $dir,
+                10,
+                "causes of revocation cut-offs and deactivation by staff",
+                "0010_cut_off_cause.sql"
+            ),
         ]
     };
 }
@@ -78,12 +84,20 @@ pub(crate) const POSTGRES: &[Migration] = steps!("postgres");
 /// recorded apart from restauth's schema in `restauth_django_migrations`.
 macro_rules! django_steps {
     ($dir:literal) => {
-        &[step!(
-            $dir,
-            1,
-            "restauth state beside Django's tables",
-            "0001_restauth_state.sql"
-        )]
+        &[
+            step!(
+                $dir,
+                1,
+                "restauth state beside Django's tables",
+                "0001_restauth_state.sql"
+            ),
+            step!(
+                $dir,
+                2,
+                "causes of revocation cut-offs and deactivation by staff",
+                "0002_cut_off_cause.sql"
+            ),
+        ]
     };
 }
 

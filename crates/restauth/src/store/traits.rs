@@ -7,7 +7,7 @@ use super::{
     NewUser, Presented, Refresh, Revocation, RotatedToken, Rotation, SessionDevice, SessionRecord,
     StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, unsupported,
 };
-use crate::core::user::User;
+use crate::core::user::{CutOffCause, User};
 
 /// The whole storage contract, every part of it over one database: what a composition root
 /// opens and holds, handing each part on as the narrower trait it needs. Every method is one
@@ -128,10 +128,13 @@ pub trait UserStore: Send + Sync + 'static {
     /// can change), in id order.
     async fn non_ascii_usernames(&self) -> Result<Vec<String>, StoreError>;
 
+    /// The administrative switch (staff, commands): sets `is_active`, and marks a deactivated
+    /// user as deactivated by staff (an activation link cannot undo that); activating clears
+    /// the mark.
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError>;
 
-    /// Activates the user if inactive; `false` if already active (a stale activation link)
-    /// or unknown.
+    /// Activates the user if inactive and not deactivated by staff; `false` if already active
+    /// (a stale activation link), deactivated by staff, or unknown.
     async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
         let _ = user_id;
         Err(unsupported("activate a user"))
@@ -152,8 +155,13 @@ pub trait UserStore: Send + Sync + 'static {
     }
 
     /// Moves `valid_after` (Unix milliseconds: credentials issued at or before it are refused)
-    /// forward, never back, to `at`.
-    async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError>;
+    /// forward, never back, to `at`, recording `cause` beside it when it moves.
+    async fn set_valid_after(
+        &self,
+        user_id: i64,
+        at: i64,
+        cause: CutOffCause,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the user and, by cascade, everything they own.
     async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;

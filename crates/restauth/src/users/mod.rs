@@ -15,7 +15,7 @@ use crate::core::clock::now;
 use crate::core::clock::now_ms;
 use crate::core::error::{Error, ValidationErrors};
 use crate::core::settings::{PasswordSettings, UserSettings};
-use crate::core::user::{User, normalize_username, validate_username};
+use crate::core::user::{CutOffCause, User, normalize_username, validate_username};
 use crate::password::HashPool;
 use crate::password::{
     MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
@@ -424,9 +424,11 @@ impl Users {
         self.invalidate().await
     }
 
-    /// Deactivation also moves the user's "valid after" instant, so reactivating the account
-    /// does not bring back the tokens and sessions it had (while inactive they answer DRF's
-    /// "User inactive or deleted.").
+    /// The administrative switch (staff, commands). Deactivation also moves the user's "valid
+    /// after" instant, so reactivating the account does not bring back the tokens, sessions
+    /// and mailed links it had (while inactive they answer DRF's "User inactive or deleted."),
+    /// and marks the account as deactivated by staff, so no activation link can make it
+    /// active again; activating clears the mark.
     pub async fn set_active(&self, user: &User, active: bool) -> Result<(), Error> {
         let action = if active {
             audit::USER_ACTIVATED
@@ -453,7 +455,10 @@ impl Users {
         self.inner.audit.record(event).await;
         if !active {
             let cut_off = now_ms();
-            self.inner.users.set_valid_after(user.id, cut_off).await?;
+            self.inner
+                .users
+                .set_valid_after(user.id, cut_off, CutOffCause::Deactivated)
+                .await?;
             leave_millisecond(cut_off).await;
         }
         self.invalidate().await
@@ -469,7 +474,10 @@ impl Users {
     /// user's list of devices.
     pub async fn revoke_all(&self, user: &User) -> Result<(), Error> {
         let cut_off = now_ms();
-        self.inner.users.set_valid_after(user.id, cut_off).await?;
+        self.inner
+            .users
+            .set_valid_after(user.id, cut_off, CutOffCause::LoggedOutEverywhere)
+            .await?;
         self.inner.tokens.delete_user_tokens(user.id, None).await?;
         self.inner.sessions.delete_user_sessions(user.id).await?;
         leave_millisecond(cut_off).await;

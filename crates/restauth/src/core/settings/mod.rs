@@ -559,6 +559,14 @@ impl Settings {
         // Accounts over HTTP
         self.accounts.validate()?;
         self.email.validate()?;
+        if self.serves_accounts() && self.email.host.is_some() && self.accounts.domain.is_none() {
+            return Err(ConfigError(
+                "accounts.domain: must be set when [email] host is set, e.g. domain = \
+                 \"app.example.com\": the reset and activation links mailed to users name the \
+                 site, and without it they would name whatever host a request says"
+                    .into(),
+            ));
+        }
         self.validate_strength()
     }
 

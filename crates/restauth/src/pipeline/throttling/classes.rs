@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    Decision, LOGIN_SCOPES, Rate, RateSetting, ThrottleClass, ThrottleStore, client_ident,
-    combine_waits, unix_time,
+    ACCOUNT_SCOPES, Decision, LOGIN_SCOPES, Rate, RateSetting, ThrottleClass, ThrottleStore,
+    client_ident, combine_waits, unix_time,
 };
 use crate::core::error::Error;
 use crate::core::settings::RestFrameworkSettings;
@@ -53,6 +53,15 @@ pub fn client_of(
         (!forwarded.is_empty()).then_some(joined.as_str()),
         num_proxies,
     ))
+}
+
+/// The default rate of a built-in scope (logins, mail, sign-up).
+fn built_in(scope: &str) -> Option<&'static str> {
+    LOGIN_SCOPES
+        .iter()
+        .chain(ACCOUNT_SCOPES.iter())
+        .find(|(name, _)| *name == scope)
+        .map(|(_, default)| *default)
 }
 
 /// The client address of a request on a route guarded by a [`Policy`](crate::pipeline::policy::Policy).
@@ -108,23 +117,42 @@ impl Throttles {
         client_of(headers, extensions, self.inner.num_proxies)
     }
 
-    /// The configured rate of a scope; the login scopes are on by default: `login_user_ip`
-    /// 10/min, `login_user` 30/hour, `login_ip` 30/min.
+    /// The configured rate of a scope; the built-in scopes are on by default: `login_user_ip`
+    /// 10/min, `login_user` 30/hour, `login_ip` 30/min, `reset_password_ip` 10/hour,
+    /// `reset_password_email` 3/hour, `activation_resend` 3/hour, `registration_ip` 10/hour.
     pub fn rate(&self, scope: &str) -> Option<Rate> {
         let rates = &self.inner.rates;
         match rates.get(scope) {
             Some(setting) => setting.0,
-            None => LOGIN_SCOPES
-                .iter()
-                .find(|(name, _)| *name == scope)
-                .and_then(|(_, default)| default.parse().ok()),
+            None => built_in(scope).and_then(|default| default.parse().ok()),
         }
     }
 
     /// Whether `scope` has a rate: one in `default_throttle_rates` (`"off"` included), or a
-    /// login scope's default.
+    /// built-in scope's default.
     pub fn has_rate(&self, scope: &str) -> bool {
-        self.inner.rates.contains_key(scope) || LOGIN_SCOPES.iter().any(|(name, _)| *name == scope)
+        self.inner.rates.contains_key(scope) || built_in(scope).is_some()
+    }
+
+    /// Counts one request of `scope` from (or for) `key`, whatever the request then does:
+    /// DRF's 429 once the scope's rate is spent. A scope set to `"off"` counts nothing.
+    pub async fn take(&self, scope: &str, key: &str) -> Result<(), Error> {
+        let Some(rate) = self.rate(scope) else {
+            return Ok(());
+        };
+        let key = format!("throttle_{scope}_{key}");
+        match self.inner.store.hit(&key, rate, unix_time()).await {
+            Ok(Decision::Allow) => Ok(()),
+            Ok(Decision::Deny { wait }) => {
+                crate::core::metrics::throttled(scope);
+                tracing::debug!(scope, "throttled");
+                Err(Error::Throttled { wait })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "throttle store unavailable");
+                Err(Error::Unavailable)
+            }
+        }
     }
 
     /// Runs a route's throttles (after authentication and permissions, as DRF). Every

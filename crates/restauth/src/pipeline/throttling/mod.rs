@@ -17,8 +17,8 @@ pub use self::memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use crate::core::settings::rate::{Rate, RateParseError, RateSetting};
-pub(crate) use crate::core::settings::throttle::LOGIN_SCOPES;
 pub use crate::core::settings::throttle::ThrottleClass;
+pub(crate) use crate::core::settings::throttle::{ACCOUNT_SCOPES, LOGIN_SCOPES};
 pub(crate) use crate::core::throttled::combine_waits;
 
 /// The outcome of one throttle check.

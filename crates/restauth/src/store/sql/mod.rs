@@ -358,6 +358,11 @@ macro_rules! user_from_row {
             date_joined: $row.$get("date_joined")?,
             last_login: $row.$get("last_login")?,
             valid_after: $row.$get("valid_after")?,
+            cut_off_cause: {
+                let code: i64 = $row.$get("cut_off_cause")?;
+                $crate::core::user::CutOffCause::from_code(code)
+            },
+            deactivated_by_admin: $row.$get("deactivated_by_admin")?,
         }
     };
 }

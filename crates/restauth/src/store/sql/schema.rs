@@ -93,7 +93,8 @@ pub(crate) struct Users {
     pub date_joined: Column,
     pub last_login: Column,
     /// `valid_after` (Unix milliseconds): a column of the table, or `None` for a row of
-    /// `restauth_user_state` beside a table restauth may not alter.
+    /// `restauth_user_state` beside a table restauth may not alter. Its companions
+    /// `cut_off_cause` and `deactivated_by_admin` live where it does, under those names.
     pub valid_after: Option<Column>,
 }
 
@@ -123,8 +124,15 @@ impl Users {
         );
         fields.push(format!("{} AS last_login", self.last_login.read::<D>("u")));
         fields.push(match &self.valid_after {
-            Some(c) => format!("{} AS valid_after", c.read::<D>("u")),
-            None => "COALESCE(st.valid_after, 0) AS valid_after".to_owned(),
+            Some(c) => format!(
+                "{} AS valid_after, u.cut_off_cause AS cut_off_cause, \
+                 u.deactivated_by_admin AS deactivated_by_admin",
+                c.read::<D>("u")
+            ),
+            None => "COALESCE(st.valid_after, 0) AS valid_after, \
+                     COALESCE(st.cut_off_cause, 0) AS cut_off_cause, \
+                     COALESCE(st.deactivated_by_admin, FALSE) AS deactivated_by_admin"
+                .to_owned(),
         });
         fields.join(", ")
     }

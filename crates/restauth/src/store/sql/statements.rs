@@ -56,12 +56,15 @@ pub(crate) struct UserStatements {
     pub set_password: Sql,
     /// $1 new hash, $2 id, $3 old hash.
     pub replace_password: Sql,
-    /// $1 id, $2 cut-off: moves `valid_after` forward, never back; touches a row only if the
-    /// user exists.
+    /// $1 id, $2 cut-off, $3 its cause: moves `valid_after` forward, never back, with the
+    /// cause beside it; touches a row only if the user exists.
     pub raise_valid_after: Sql,
     /// $1 active, $2 id.
     pub set_active: Sql,
-    /// $1 true, $2 id, $3 false.
+    /// $1 active, $2 id: records `deactivated_by_admin` (the opposite of `active`) where it
+    /// is not a column of the user's table.
+    pub mark_admin: Option<Sql>,
+    /// $1 true, $2 id, $3 false: only an inactive user not deactivated by staff.
     pub activate: Sql,
     /// $1 when (Unix seconds), $2 id.
     pub set_last_login: Sql,
@@ -259,22 +262,49 @@ impl UserStatements {
                 "UPDATE {t} SET {password} = $1 WHERE {id} = $2 AND {password} = $3"
             )),
             raise_valid_after: sql(match &users.valid_after {
+                // Every right-hand side reads the row as it was.
                 Some(c) => format!(
-                    "UPDATE {t} SET {v} = CASE WHEN $2 > {v} THEN $2 ELSE {v} END WHERE {id} = $1",
+                    "UPDATE {t} SET \
+                     cut_off_cause = CASE WHEN $2 > {v} THEN $3 ELSE cut_off_cause END, \
+                     {v} = CASE WHEN $2 > {v} THEN $2 ELSE {v} END WHERE {id} = $1",
                     v = c.name
                 ),
                 None => format!(
-                    "INSERT INTO restauth_user_state (user_id, valid_after) \
-                     SELECT {id}, $2 FROM {t} WHERE {id} = $1 \
-                     ON CONFLICT (user_id) DO UPDATE SET valid_after = CASE \
+                    "INSERT INTO restauth_user_state (user_id, valid_after, cut_off_cause) \
+                     SELECT {id}, $2, $3 FROM {t} WHERE {id} = $1 \
+                     ON CONFLICT (user_id) DO UPDATE SET cut_off_cause = CASE \
+                     WHEN excluded.valid_after > restauth_user_state.valid_after \
+                     THEN excluded.cut_off_cause ELSE restauth_user_state.cut_off_cause END, \
+                     valid_after = CASE \
                      WHEN excluded.valid_after > restauth_user_state.valid_after \
                      THEN excluded.valid_after ELSE restauth_user_state.valid_after END"
                 ),
             }),
-            set_active: sql(format!("UPDATE {t} SET {active} = $1 WHERE {id} = $2")),
-            activate: sql(format!(
-                "UPDATE {t} SET {active} = $1 WHERE {id} = $2 AND {active} = $3"
-            )),
+            set_active: sql(match &users.valid_after {
+                Some(_) => format!(
+                    "UPDATE {t} SET {active} = $1, deactivated_by_admin = NOT $1 WHERE {id} = $2"
+                ),
+                None => format!("UPDATE {t} SET {active} = $1 WHERE {id} = $2"),
+            }),
+            mark_admin: users.valid_after.is_none().then(|| {
+                sql(format!(
+                    "INSERT INTO restauth_user_state (user_id, deactivated_by_admin) \
+                     SELECT {id}, NOT $1 FROM {t} WHERE {id} = $2 \
+                     ON CONFLICT (user_id) DO UPDATE \
+                     SET deactivated_by_admin = excluded.deactivated_by_admin"
+                ))
+            }),
+            activate: sql(match &users.valid_after {
+                Some(_) => format!(
+                    "UPDATE {t} SET {active} = $1 \
+                     WHERE {id} = $2 AND {active} = $3 AND deactivated_by_admin = $3"
+                ),
+                None => format!(
+                    "UPDATE {t} SET {active} = $1 WHERE {id} = $2 AND {active} = $3 \
+                     AND NOT EXISTS (SELECT 1 FROM restauth_user_state s \
+                     WHERE s.user_id = $2 AND s.deactivated_by_admin = $1)"
+                ),
+            }),
             set_last_login: sql(format!(
                 "UPDATE {t} SET {} = {} WHERE {id} = $2",
                 users.last_login.name,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::{Bind, Dialect, SqlStore, Tx, stmt};
-use crate::core::user::User;
+use crate::core::user::{CutOffCause, User};
 use crate::store::{
     KeptCredential, LoginNetworkStore, NewUser, PasswordStore, Revocation, StoreError, UserPage,
     UserQuery, UserStore, classify,
@@ -22,7 +22,8 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<(), StoreError> {
         let q = stmt(&self.sql.users.raise_valid_after)
             .arg(user_id)
-            .arg(revoke.cut_off);
+            .arg(revoke.cut_off)
+            .arg(CutOffCause::PasswordChanged.code());
         Self::write_in(tx, q).await?;
         let (token, session) = match &revoke.keep {
             KeptCredential::Nothing => (None, ""),
@@ -179,8 +180,14 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
         self.op("set_active", async {
+            let mut tx = self.begin_write().await?;
             let q = stmt(&self.sql.users.set_active).arg(active).arg(user_id);
-            Ok(self.write(q).await? > 0)
+            let exists = Self::write_in(&mut tx, q).await? > 0;
+            if exists && let Some(mark) = &self.sql.users.mark_admin {
+                Self::write_in(&mut tx, stmt(mark).arg(active).arg(user_id)).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(exists)
         })
         .await
     }
@@ -223,10 +230,18 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn set_valid_after(&self, user_id: i64, at: i64) -> Result<bool, StoreError> {
+    async fn set_valid_after(
+        &self,
+        user_id: i64,
+        at: i64,
+        cause: CutOffCause,
+    ) -> Result<bool, StoreError> {
         self.op("set_valid_after", async {
             let mut tx = self.begin_write().await?;
-            let q = stmt(&self.sql.users.raise_valid_after).arg(user_id).arg(at);
+            let q = stmt(&self.sql.users.raise_valid_after)
+                .arg(user_id)
+                .arg(at)
+                .arg(cause.code());
             let exists = Self::write_in(&mut tx, q).await? > 0;
             if exists && !self.schema.own() {
                 // Django knows no cut-off: what it would still accept goes too.
