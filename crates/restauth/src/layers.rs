@@ -115,6 +115,7 @@ pub struct SequentialRequestId {
 const ID_LEN: usize = 13 + 16;
 
 impl SequentialRequestId {
+    /// A new sequence: a random prefix of 12 hex digits, then a counter from 1 in hex.
     pub fn new() -> Self {
         let mut prefix = [b'-'; 13];
         prefix[..12].copy_from_slice(crate::core::random::hex::<6>().as_bytes());
@@ -235,6 +236,7 @@ struct EnvelopeConfig {
 pub struct Envelope(EnvelopeConfig);
 
 impl Envelope {
+    /// An envelope that does nothing until its parts are chosen.
     pub fn new() -> Self {
         Self::default()
     }
@@ -441,6 +443,7 @@ pub struct RequestTimeout {
 }
 
 impl RequestTimeout {
+    /// Answers 408 to a request unanswered after `limit`.
     pub fn new(limit: Duration) -> Self {
         RequestTimeout {
             limit,
@@ -448,6 +451,7 @@ impl RequestTimeout {
         }
     }
 
+    /// Answers `status` instead of 408 (e.g. 503 or 504).
     pub fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self

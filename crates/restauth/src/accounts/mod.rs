@@ -40,8 +40,11 @@ use self::mail::MailJob;
 const PROVIDER: &str = "accounts";
 /// djoser's messages (its `constants.Messages`).
 pub(crate) const INVALID_TOKEN: &str = "Invalid token for given user.";
+/// djoser's answer to a `uid` that names no user.
 pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
+/// djoser's answer to an activation link used after the account is active.
 pub const STALE_TOKEN: &str = "Stale token for given user.";
+/// djoser's answer to a wrong `current_password`.
 pub const INVALID_PASSWORD: &str = "Invalid password.";
 
 /// The account endpoints' state: the login, token and session services, the settings of the
@@ -141,6 +144,7 @@ impl AccountsService {
         Ok(service)
     }
 
+    /// The API tokens the account endpoints issue and revoke (djoser's token login and logout).
     pub fn tokens(&self) -> &TokenService {
         &self.inner.tokens
     }
@@ -165,6 +169,7 @@ impl AccountsService {
         &self.inner.settings
     }
 
+    /// The sessions of the account pages: the reset page reads its form and CSRF through them.
     pub fn sessions(&self) -> &SessionService {
         &self.inner.sessions
     }

@@ -108,12 +108,17 @@ pub(crate) fn user_json(user: &User) -> Value {
 
 /// A page of users and what DRF's paginator says of it.
 pub struct Page {
+    /// The page's number, from 1 (DRF's `?page=`).
     pub number: u64,
+    /// How many pages the matching users fill.
     pub num_pages: u64,
+    /// The users on this page and how many match in all.
     pub found: UserPage,
 }
 
 impl AdminService {
+    /// The staff API over `users`, `page_size` users a page; `trust_forwarded_proto` as
+    /// `[csrf] trust_forwarded_proto` (for the scheme of the `next` and `previous` links).
     pub fn new(users: Users, page_size: u32, trust_forwarded_proto: bool) -> Self {
         AdminService {
             users,

@@ -19,11 +19,14 @@ pub(crate) const NOT_BASE64: &str =
     "Invalid basic header. Credentials not correctly base64 encoded.";
 pub(crate) const INVALID_CREDENTIALS: &str = "Invalid username/password.";
 
+/// DRF's `BasicAuthentication`: `Authorization: Basic <base64 of username:password>`, a
+/// throttled password check on every request. Its challenge is `Basic realm="api"`.
 pub struct BasicAuthentication {
     login: Login,
 }
 
 impl BasicAuthentication {
+    /// The class over `login`, whose throttles guard each password check.
     pub fn new(login: Login) -> Self {
         BasicAuthentication { login }
     }

@@ -27,7 +27,9 @@ pub const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.
 /// A response body: DRF's plain `{"detail": …}` or a richer object (simplejwt's bodies).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ErrorBody {
+    /// DRF's `{"detail": "…"}`.
     Detail(Cow<'static, str>),
+    /// Any other JSON object, sent as it is (simplejwt's `detail`, `code` and `messages`).
     Json(Value),
 }
 
@@ -57,6 +59,7 @@ impl From<String> for ErrorBody {
 pub struct ValidationErrors(Map<String, Value>);
 
 impl ValidationErrors {
+    /// No errors yet; [`add`](Self::add) them field by field.
     pub fn new() -> Self {
         Self::default()
     }
@@ -79,6 +82,7 @@ impl ValidationErrors {
         errors
     }
 
+    /// Whether no error was added.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -92,6 +96,7 @@ impl ValidationErrors {
         }
     }
 
+    /// The errors as the JSON object the 400 body is.
     pub fn as_json(&self) -> &Map<String, Value> {
         &self.0
     }
@@ -102,11 +107,16 @@ impl ValidationErrors {
 pub enum Error {
     /// No authenticator recognised the request and a permission needs a user (401 or 403).
     #[error("{NOT_AUTHENTICATED}")]
-    NotAuthenticated { challenge: Option<HeaderValue> },
+    NotAuthenticated {
+        /// The route's first authenticator's `WWW-Authenticate` value; `None` answers 403.
+        challenge: Option<HeaderValue>,
+    },
     /// An authenticator recognised its scheme and refused the credentials (401 or 403).
     #[error("authentication failed: {body:?}")]
     AuthenticationFailed {
+        /// What the 401 or 403 says.
         body: ErrorBody,
+        /// The route's first authenticator's `WWW-Authenticate` value; `None` answers 403.
         challenge: Option<HeaderValue>,
     },
     /// A permission refused the request (403).
@@ -116,19 +126,24 @@ pub enum Error {
     /// by `new_cookie`, as Django does.
     #[error("CSRF Failed: {reason}")]
     CsrfFailed {
+        /// Django's reason, e.g. `CSRF token missing.`
         reason: String,
+        /// A fresh `csrftoken` cookie when the one sent was malformed.
         new_cookie: Option<HeaderValue>,
     },
+    /// DRF's `NotFound` (404 `Not found.`), also what a path that does not convert answers.
     #[error("Not found.")]
     NotFound,
     /// DRF's `NotFound` with its own detail (a paginator's "Invalid page.").
     #[error("{0}")]
     NotFoundDetail(String),
+    /// DRF's `MethodNotAllowed` (405), with an `Allow` header of the view's methods.
     #[error("Method \"{0}\" not allowed.")]
     MethodNotAllowed(Method),
     /// DRF's `NotAcceptable` (406): the `Accept` header allows nothing the view renders.
     #[error("{}", NOT_ACCEPTABLE)]
     NotAcceptable,
+    /// DRF's `UnsupportedMediaType` (415): the body is neither JSON, form nor multipart.
     #[error("Unsupported media type \"{0}\" in request.")]
     UnsupportedMediaType(String),
     /// A malformed body: DRF's `ParseError` (400).
@@ -137,11 +152,15 @@ pub enum Error {
     /// Serializer validation errors (400).
     #[error("invalid input")]
     Validation(ValidationErrors),
+    /// A body past `data_upload_max_memory_size` or the server's limit (413).
     #[error("Request body is too large.")]
     PayloadTooLarge,
     /// 429 with DRF's text; `wait` in seconds.
     #[error("Request was throttled.")]
-    Throttled { wait: Option<f64> },
+    Throttled {
+        /// Seconds until a request would be allowed, sent as `Retry-After` and in the detail.
+        wait: Option<f64>,
+    },
     /// The request's body did not arrive within the server's body read timeout (408); the
     /// connection is closed after the answer.
     #[error("The request body arrived too slowly.")]
@@ -171,10 +190,12 @@ impl Error {
         }
     }
 
+    /// A `PermissionDenied` (403) with this detail instead of DRF's default one.
     pub fn permission_denied(body: impl Into<ErrorBody>) -> Self {
         Error::PermissionDenied(body.into())
     }
 
+    /// A `NotAuthenticated` without a challenge yet: the policy adds the route's first class's.
     pub fn not_authenticated() -> Self {
         Error::NotAuthenticated { challenge: None }
     }
@@ -360,6 +381,7 @@ impl IntoResponse for Error {
     }
 }
 
+/// The library's result: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -25,16 +25,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
+/// Counter of answered requests, by `method`, `route` and `status`.
 pub const HTTP_REQUESTS: &str = "restauth_http_requests_total";
+/// Counter of authentications, by `class` and `result`.
 pub const AUTHENTICATIONS: &str = "restauth_authentications_total";
+/// Counter of refused logins, by `provider` and `reason`.
 pub const LOGIN_FAILURES: &str = "restauth_login_failures_total";
+/// Counter of throttled requests, by `scope`.
 pub const THROTTLED: &str = "restauth_throttled_requests_total";
+/// Histogram of the wait for a hashing slot, by `operation`.
 pub const HASH_QUEUE_WAIT: &str = "restauth_password_hash_queue_wait_seconds";
+/// Histogram of one password hash or check, by `operation`.
 pub const HASH_DURATION: &str = "restauth_password_hash_duration_seconds";
+/// Counter of read-cache lookups, by `cache` and `result`.
 pub const CACHE_LOOKUPS: &str = "restauth_cache_lookups_total";
+/// Histogram of store calls, by `operation` (the store method).
 pub const STORE_QUERY: &str = "restauth_store_query_duration_seconds";
+/// Counter of refresh-token refreshes, by `result`.
 pub const JWT_REFRESHES: &str = "restauth_jwt_refreshes_total";
+/// Counter of refresh-token families blacklisted on a replay.
 pub const JWT_FAMILY_REVOCATIONS: &str = "restauth_jwt_family_revocations_total";
+/// Counter of audit events that could not be written, by `sink`.
 pub const AUDIT_WRITE_FAILURES: &str = "restauth_audit_write_failures_total";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);

@@ -6,17 +6,28 @@ use std::sync::Arc;
 /// A user account. `password` is the encoded hash, never the password itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
+    /// The row's id: Django's `auth_user.id`, kept by `import-django`.
     pub id: i64,
+    /// Django's `username`: unique, the name a user logs in with.
     pub username: String,
+    /// Django's `email`; may be empty, and is where reset mails go.
     pub email: String,
+    /// Django's `first_name`; may be empty.
     pub first_name: String,
+    /// Django's `last_name`; may be empty.
     pub last_name: String,
+    /// The encoded hash (`argon2$…`, or a Django one until the next login), `!…` when the user
+    /// cannot log in with a password. Kept out of `Debug`.
     pub password: String,
+    /// Django's `is_active`: an inactive user cannot log in and its credentials are refused.
     pub is_active: bool,
+    /// Django's `is_staff`: `IsAdminUser` lets staff in.
     pub is_staff: bool,
+    /// Django's `is_superuser`: only an active superuser may grant staff rights over the staff API.
     pub is_superuser: bool,
     /// Unix seconds.
     pub date_joined: i64,
+    /// Django's `last_login` (Unix seconds): when the user last logged in with a password.
     pub last_login: Option<i64>,
     /// Unix milliseconds; credentials issued at or before this instant are refused (password
     /// change, "log out everywhere", deactivation). See [`User::issued_valid`].
@@ -85,14 +96,23 @@ impl fmt::Debug for User {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthInfo {
     /// `Authorization: Token <key>`; the id of the token row.
-    Token { token_id: i64 },
+    Token {
+        /// The token row's id.
+        token_id: i64,
+    },
     /// `Authorization: Basic …`.
     Basic,
     /// A session cookie; the digest of the session key, in hex. Shared: the cached session
     /// holds the same text.
-    Session { session_id: Arc<str> },
+    Session {
+        /// The SHA-256 digest (hex) of the session key.
+        session_id: Arc<str>,
+    },
     /// A JWT access token; its `jti`.
-    Jwt { jti: String },
+    Jwt {
+        /// The token's `jti` claim.
+        jti: String,
+    },
     /// A custom authenticator's own marker.
     Other(&'static str),
 }
@@ -100,15 +120,19 @@ pub enum AuthInfo {
 /// DRF's `request.user` + `request.auth`: anonymous until an authenticator succeeds.
 #[derive(Clone, Debug, Default)]
 pub struct Identity {
+    /// DRF's `request.user`: `None` for an anonymous request.
     pub user: Option<Arc<User>>,
+    /// DRF's `request.auth`: the credential that proved it.
     pub auth: Option<AuthInfo>,
 }
 
 impl Identity {
+    /// DRF's `AnonymousUser`: no user, no credential.
     pub fn anonymous() -> Self {
         Identity::default()
     }
 
+    /// The identity an authenticator proved with `auth`.
     pub fn authenticated(user: Arc<User>, auth: AuthInfo) -> Self {
         Identity {
             user: Some(user),
@@ -116,10 +140,12 @@ impl Identity {
         }
     }
 
+    /// Django's `is_authenticated`.
     pub fn is_authenticated(&self) -> bool {
         self.user.is_some()
     }
 
+    /// Whether the user is Django's `is_staff` (false when anonymous), as `IsAdminUser` asks.
     pub fn is_staff(&self) -> bool {
         self.user.as_ref().is_some_and(|u| u.is_staff)
     }

@@ -41,11 +41,14 @@ pub struct DevicesService {
 /// A user's session as its owner sees it: an opaque id instead of the key.
 #[derive(Clone, Debug)]
 pub struct SessionView {
+    /// The session's public id: a keyed hash of its digest, which the owner revokes it by.
     pub id: String,
+    /// When and where it was started and last seen.
     pub device: SessionDevice,
 }
 
 impl DevicesService {
+    /// The devices views over the token and session services.
     pub fn new(tokens: TokenService, sessions: SessionService) -> Self {
         DevicesService { tokens, sessions }
     }

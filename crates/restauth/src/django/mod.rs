@@ -8,8 +8,8 @@
 pub mod session;
 pub mod signing;
 
-/// The algorithm names of the `auth_user.password` formats restauth verifies (see
-/// [`crate::password::PasswordHasher::verify`]).
+/// The algorithm names of the `auth_user.password` formats restauth verifies: a password stored
+/// in one of them is checked with Django's own algorithm.
 pub const KNOWN_HASH_ALGORITHMS: &[&str] = &[
     "pbkdf2_sha256",
     "pbkdf2_sha1",

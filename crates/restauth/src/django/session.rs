@@ -26,12 +26,16 @@ pub struct SessionData {
 /// Why a session cannot be carried over.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
+    /// The signature does not match `SECRET_KEY` (another project's key, or tampered with).
     #[error("bad signature")]
     BadSignature,
+    /// Not the `data:signature` form Django 3.1 and later write.
     #[error("not Django >= 3.1 signed session data")]
     Malformed,
+    /// The signed payload does not decompress or is not JSON.
     #[error("session data does not decode: {0}")]
     Payload(String),
+    /// The payload is JSON, but not an object of session keys.
     #[error("session data is not a JSON object")]
     NotAnObject,
 }
@@ -69,6 +73,7 @@ pub use crate::core::hmac::session_auth_hash as auth_hash;
 /// tables: JSON, compressed, salted with [`SESSION_SALT`], signed with `SECRET_KEY`.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub struct Codec {
+    /// Django's `SECRET_KEY`, the same as the Django project's.
     pub secret_key: String,
 }
 

@@ -70,7 +70,9 @@ fn b62_decode(s: &str) -> Option<i64> {
 /// A verified signed value: the JSON it carries and when it was signed (Unix seconds).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unsigned {
+    /// The JSON value that was signed.
     pub value: serde_json::Value,
+    /// When it was signed (Unix seconds), from the timestamp Django puts in the signature.
     pub signed_at: i64,
 }
 

@@ -16,8 +16,11 @@ use crate::core::settings::{EmailBackend, EmailSettings, SmtpTls};
 /// One plain-text mail.
 #[derive(Clone)]
 pub struct Mail {
+    /// The recipient's address.
     pub to: String,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text body.
     pub body: String,
 }
 

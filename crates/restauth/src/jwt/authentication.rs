@@ -18,12 +18,16 @@ use crate::jwt::{Claims, TokenType, token_not_valid_body};
 use crate::pipeline::authentication::scheme_and_rest;
 use crate::pipeline::authentication::{Authentication, Authenticator, Outcome, authorization};
 
+/// simplejwt's `JWTAuthentication`: `Authorization: Bearer <access token>` (the scheme words
+/// of `simple_jwt.auth_header_types`), checked against the keys, the blacklist and the user's
+/// revocation cut-off.
 pub struct JwtAuthentication {
     service: JwtService,
     challenge: HeaderValue,
 }
 
 impl JwtAuthentication {
+    /// The class over the JWT service, whose first header type names the challenge.
     pub fn new(service: JwtService) -> Self {
         let challenge = service.jwt().challenge();
         JwtAuthentication { service, challenge }

@@ -198,7 +198,6 @@ impl JwtBackend {
         self.inner.keys.jwks().clone()
     }
 
-    /// The accepted `Authorization` schemes.
     /// `WWW-Authenticate` for JWT failures: the first header type with simplejwt's realm.
     pub fn challenge(&self) -> http::HeaderValue {
         let scheme = self.header_types().first().map_or("Bearer", String::as_str);
@@ -206,6 +205,8 @@ impl JwtBackend {
             .unwrap_or_else(|_| http::HeaderValue::from_static("Bearer realm=\"api\""))
     }
 
+    /// The accepted `Authorization` schemes: simplejwt's `AUTH_HEADER_TYPES` (`Bearer` by
+    /// default).
     pub fn header_types(&self) -> &[String] {
         &self.inner.header_types
     }

@@ -32,6 +32,9 @@ struct Jwt {
     login: Login,
 }
 
+/// simplejwt's views at simplejwt's paths: `/api/token/` (obtain the pair), `refresh/`,
+/// `verify/`, `blacklist/`, and `logout-all/`, with the public keys at
+/// `/.well-known/jwks.json`.
 pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<Router<S>, Error> {
     let state = Jwt {
         jwt: restauth.jwt().clone(),

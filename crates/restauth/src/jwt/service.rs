@@ -26,7 +26,9 @@ const NO_ACTIVE_ACCOUNT: &str = "No active account found for the given token.";
 
 /// A pair for a fresh login.
 pub struct Pair {
+    /// The refresh token, which `/api/token/refresh/` takes.
     pub refresh: String,
+    /// The access token, for `Authorization: Bearer`.
     pub access: String,
 }
 
@@ -45,6 +47,7 @@ struct Inner {
 }
 
 impl JwtService {
+    /// The JWT service over these parts; [`Restauth`](crate::Restauth) builds it.
     pub fn new(
         store: Arc<dyn JwtStore>,
         users: Users,

@@ -47,26 +47,41 @@ use crate::core::user::User;
 use crate::pipeline::throttling::client_of;
 use crate::store::{AuditQuery, AuditRecord, AuditStore};
 
+/// A password checked at a login path, whether it was right or not (`reason` says why it failed).
 pub const LOGIN: &str = "login";
+/// An API token issued (DRF's obtain route, the command line, a staff member).
 pub const TOKEN_CREATED: &str = "token_created";
+/// A credential ended before its time: an API token deleted, a refresh token blacklisted.
 pub const TOKEN_REVOKED: &str = "token_revoked";
+/// A password changed by its owner, by staff or on the command line; its credentials end with it.
 pub const PASSWORD_CHANGED: &str = "password_changed";
+/// A user made inactive (Django's `is_active = False`): it cannot log in any more.
 pub const USER_DEACTIVATED: &str = "user_deactivated";
+/// An inactive user made active again.
 pub const USER_ACTIVATED: &str = "user_activated";
+/// Every token and session of a user ended at once, by its owner or by staff.
 pub const LOGOUT_ALL: &str = "logout_all";
+/// A rotated refresh token presented again outside the grace: its whole family is blacklisted.
 pub const REFRESH_TOKEN_REUSE: &str = "refresh_token_reuse";
+/// A login throttle's lock-out began; `reason` names its scopes.
 pub const THROTTLE_LOCKOUT: &str = "throttle_lockout";
 /// A session ended by its owner from the list of devices.
 pub const SESSION_REVOKED: &str = "session_revoked";
 /// A user created by a staff member over the staff API.
 pub const USER_CREATED: &str = "user_created";
 // Accounts over HTTP
+/// A user deleted its own account (djoser's `DELETE /users/me/`).
 pub const USER_DELETED: &str = "user_deleted";
+/// A user changed its e-mail address.
 pub const EMAIL_CHANGED: &str = "email_changed";
+/// A password reset mail sent to a known, active user (an unknown address is no event).
 pub const PASSWORD_RESET_REQUESTED: &str = "password_reset_requested";
+/// A password set through a reset link.
 pub const PASSWORD_RESET: &str = "password_reset";
 
+/// `event.outcome` of what was done.
 pub const SUCCESS: &str = "success";
+/// `event.outcome` of what was refused.
 pub const FAILURE: &str = "failure";
 
 /// Longest `User-Agent` kept: it is the client's text, and rows must stay small.
@@ -136,12 +151,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
 /// One security event, before it is stamped and written.
 #[derive(Clone, Debug)]
 pub struct AuditEvent {
+    /// `event.action`: one of this module's action names.
     pub action: &'static str,
+    /// `event.outcome`: [`SUCCESS`] or [`FAILURE`].
     pub outcome: &'static str,
+    /// `event.reason`: why, in a few words; empty when there is nothing to add.
     pub reason: String,
+    /// `event.provider`: what emitted it (`token`, `jwt`, `session`, `admin`, `cli`, …).
     pub provider: &'static str,
+    /// `user.id`, when the user is known.
     pub user_id: Option<i64>,
+    /// `user.name`: the user's, or the name as typed for an unknown user.
     pub user_name: String,
+    /// Where the request came from.
     pub source: Source,
 }
 
@@ -164,11 +186,13 @@ impl AuditEvent {
         }
     }
 
+    /// Says why (`event.reason`).
     pub fn reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = reason.into();
         self
     }
 
+    /// Says where the request came from.
     pub fn source(mut self, source: &Source) -> Self {
         self.source = source.clone();
         self

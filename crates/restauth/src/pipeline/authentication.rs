@@ -24,11 +24,14 @@ pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Authentication> + Send + '
 /// An authenticator's answer: known at once (the common, cached case, without allocating) or
 /// after some asynchronous work.
 pub enum Outcome<'a> {
+    /// Decided without waiting.
     Ready(Authentication),
+    /// Decided after some asynchronous work (a store lookup, a password check).
     Pending(AuthFuture<'a>),
 }
 
 impl Outcome<'_> {
+    /// The authentication, waiting for it when it is pending.
     pub async fn resolve(self) -> Authentication {
         match self {
             Outcome::Ready(a) => a,
@@ -110,6 +113,7 @@ impl<C> Registry<C> {
         self.classes.push((name.to_owned(), factory));
     }
 
+    /// Whether a class is registered under `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.classes.iter().any(|(n, _)| n == name)
     }

@@ -84,6 +84,8 @@ where
     }
 }
 
+/// The service [`Policy`] makes of an inner service as a tower [`Layer`]: the policy's
+/// checks, then the inner service, then the view's headers on the answer.
 #[derive(Clone)]
 pub struct PolicyService<S> {
     policy: Policy,
@@ -262,9 +264,16 @@ pin_project_lite::pin_project! {
     /// The answer of a guarded handler: the handler's own future when the checks needed no
     /// waiting, a boxed one when they did.
     #[project = PolicyFutureProj]
+    // pin-project-lite takes no attribute on a field but `#[pin]`: the variants' docs say what
+    // their fields hold.
+    #[allow(missing_docs)]
     pub enum PolicyFuture<F> {
+        /// The checks passed at once: the handler's `future`, then the view's headers
+        /// (`finish`) on its answer.
         Handler { #[pin] future: F, finish: Option<Finish> },
+        /// The checks had to wait: they and the handler run in one boxed `future`.
         Waiting { future: Pin<Box<dyn Future<Output = Response> + Send>> },
+        /// The checks refused: the `response`, taken when polled.
         Ready { response: Option<Response> },
     }
 }

@@ -23,6 +23,8 @@ pub struct AllowedHosts {
 }
 
 impl AllowedHosts {
+    /// The patterns, as Django's `ALLOWED_HOSTS` lists them; blank ones are dropped, case is
+    /// ignored.
     pub fn new<I, S>(patterns: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -68,6 +70,7 @@ impl AllowedHosts {
         Some(Self::of(patterns))
     }
 
+    /// The patterns, lower-cased.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }

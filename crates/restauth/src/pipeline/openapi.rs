@@ -53,9 +53,13 @@ use utoipa::openapi::{
 
 use crate::core::settings::{AuthClass, ClassName, Settings};
 
+/// The media type of JSON bodies, DRF's `JSONParser` and `JSONRenderer`.
 pub const JSON: &str = "application/json";
+/// The media type of HTML forms, DRF's `FormParser`.
 pub const FORM: &str = "application/x-www-form-urlencoded";
+/// The media type of multipart bodies, DRF's `MultiPartParser`.
 pub const MULTIPART: &str = "multipart/form-data";
+/// The media type of the login and account pages.
 pub const HTML: &str = "text/html";
 
 /// What the descriptions of unsafe API methods say of CSRF.
@@ -86,6 +90,8 @@ pub struct Op {
 }
 
 impl Op {
+    /// An operation named `id` (its `operationId`), listed under `tag`, summed up in one line,
+    /// and guarded as `guard` says; add its body, responses and parameters with the other methods.
     pub fn new(id: &'static str, tag: &'static str, summary: &'static str, guard: Guard) -> Self {
         Op {
             id,
@@ -99,11 +105,13 @@ impl Op {
         }
     }
 
+    /// Its longer description, in CommonMark.
     pub fn describe(mut self, text: impl Into<String>) -> Self {
         self.description = Some(text.into());
         self
     }
 
+    /// The request body it reads ([`parsed_body`] for JSON, form and multipart at once).
     pub fn body(mut self, body: RequestBody) -> Self {
         self.body = Some(body);
         self
@@ -127,6 +135,7 @@ impl Op {
         self
     }
 
+    /// A path, query, header or cookie parameter.
     pub fn parameter(mut self, parameter: Parameter) -> Self {
         self.parameters.push(parameter);
         self
@@ -136,17 +145,26 @@ impl Op {
 /// The error responses operations share, in `#/components/responses`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedResponse {
+    /// 400: field errors (`{"<field>": ["…"]}`) or a body that does not parse.
     BadRequest,
+    /// 401: not authenticated or refused, with the scheme in `WWW-Authenticate`.
     Unauthorized,
+    /// 403: permission denied, a CSRF failure, or not authenticated without a challenge.
     Forbidden,
+    /// 406: the `Accept` header allows nothing the view renders.
     NotAcceptable,
+    /// 413: the body is larger than allowed.
     PayloadTooLarge,
+    /// 415: the body is neither JSON, form nor multipart.
     UnsupportedMediaType,
+    /// 429: throttled, with `Retry-After`.
     Throttled,
+    /// 503: the database cannot be reached.
     Unavailable,
 }
 
 impl SharedResponse {
+    /// Every shared response, in status order: what a document's `#/components/responses` holds.
     pub const ALL: [SharedResponse; 8] = [
         SharedResponse::BadRequest,
         SharedResponse::Unauthorized,
@@ -167,6 +185,7 @@ impl SharedResponse {
         SharedResponse::UnsupportedMediaType,
     ];
 
+    /// Its HTTP status code, as OpenAPI's response keys spell it (`"401"`).
     pub fn status(self) -> &'static str {
         match self {
             SharedResponse::BadRequest => "400",
@@ -194,6 +213,7 @@ impl SharedResponse {
         }
     }
 
+    /// The response itself, as `#/components/responses` holds it.
     pub fn response(self) -> Response {
         let detail = |description: &str| json_response(description, "Detail");
         match self {
@@ -250,6 +270,8 @@ pub struct Describer<'a> {
 }
 
 impl<'a> Describer<'a> {
+    /// A describer for these settings: the default classes and throttles come from
+    /// `[rest_framework]`.
     pub fn new(settings: &'a Settings) -> Self {
         Describer {
             settings,
@@ -258,6 +280,7 @@ impl<'a> Describer<'a> {
         }
     }
 
+    /// The settings the descriptions follow.
     pub fn settings(&self) -> &'a Settings {
         self.settings
     }
@@ -490,18 +513,22 @@ pub fn scheme_name(class: AuthClass) -> &'static str {
 // Schemas
 // ---------------------------------------------------------------------------------------------
 
+/// A string schema.
 pub fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
+/// A boolean schema.
 pub fn boolean() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::Boolean)
 }
 
+/// An integer schema.
 pub fn integer() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::Integer)
 }
 
+/// A string schema that also allows null (DRF's `allow_null=True`).
 pub fn nullable_string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(
         [Type::String, Type::Null]
@@ -607,6 +634,7 @@ pub fn json_content(schema: &str) -> Content {
         .build()
 }
 
+/// A response whose JSON body is the named schema (`#/components/schemas/<schema>`).
 pub fn json_response(description: &str, schema: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
@@ -619,6 +647,7 @@ pub fn empty_response(description: &str) -> Response {
     ResponseBuilder::new().description(description).build()
 }
 
+/// An HTML page (the login and account pages).
 pub fn html_response(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
@@ -626,6 +655,7 @@ pub fn html_response(description: &str) -> Response {
         .build()
 }
 
+/// A redirect: the target is in `Location`.
 pub fn redirect_response(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)

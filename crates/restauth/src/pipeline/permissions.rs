@@ -13,13 +13,18 @@ use crate::core::user::{Identity, User};
 
 /// What a permission may look at.
 pub struct RequestInfo<'a> {
+    /// The request's method (DRF's `request.method`).
     pub method: &'a Method,
+    /// The request's URI.
     pub uri: &'a Uri,
+    /// The request's headers.
     pub headers: &'a HeaderMap,
+    /// Who the authentication classes said the caller is (DRF's `request.user` and `request.auth`).
     pub identity: &'a Identity,
 }
 
 impl RequestInfo<'_> {
+    /// DRF's `request.user`: `None` when anonymous.
     pub fn user(&self) -> Option<&User> {
         self.identity.user.as_deref()
     }
@@ -36,6 +41,7 @@ impl RequestInfo<'_> {
 /// the type of object it checks: a handler that checks an object of another type then gets a
 /// logged 500 naming both types, not a 403 that looks like a refusal.
 pub trait Permission: Send + Sync + 'static {
+    /// DRF's `has_permission`: whether the request may go on, before the handler runs.
     fn has_permission(&self, request: &RequestInfo<'_>) -> bool;
 
     /// Checked when a handler asks, for the object it is about to act on.
@@ -81,6 +87,7 @@ pub struct ObjectType {
 }
 
 impl ObjectType {
+    /// The type `T`.
     pub fn of<T: Any>() -> Self {
         ObjectType {
             id: TypeId::of::<T>(),
@@ -88,6 +95,7 @@ impl ObjectType {
         }
     }
 
+    /// The type's name, as `std::any::type_name` gives it.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -127,11 +135,14 @@ pub trait ObjectPermission: Send + Sync + 'static {
     /// The type handlers pass to [`Access::check_object`](crate::Access::check_object).
     type Object: Any;
 
+    /// DRF's `has_permission`, checked before the handler runs; lets every request through
+    /// unless overridden, as DRF's `BasePermission` does.
     fn has_permission(&self, request: &RequestInfo<'_>) -> bool {
         let _ = request;
         true
     }
 
+    /// DRF's `has_object_permission`, checked when a handler asks, for the object it acts on.
     fn has_object_permission(&self, request: &RequestInfo<'_>, object: &Self::Object) -> bool;
 
     /// The `detail` when this permission refuses; DRF's default when `None`.
@@ -256,12 +267,15 @@ impl<A: Permission> Permission for Not<A> {
 
 /// Method-style composition for any permission, including custom ones.
 pub trait PermissionExt: Permission + Sized {
+    /// Both must pass, as `self & other`.
     fn and<B: Permission>(self, other: B) -> And<Self, B> {
         And(self, other)
     }
+    /// Either must pass, as `self | other`.
     fn or<B: Permission>(self, other: B) -> Or<Self, B> {
         Or(self, other)
     }
+    /// The opposite, as `!self`.
     fn negate(self) -> Not<Self> {
         Not(self)
     }

@@ -471,6 +471,7 @@ pub struct MaybeUser(pub Option<Arc<User>>);
 /// The route's policy and the request's identity, for object-level checks.
 #[derive(Clone)]
 pub struct Access {
+    /// DRF's `request.user` and `request.auth`.
     pub identity: Identity,
     policy: Policy,
     parts: Parts,

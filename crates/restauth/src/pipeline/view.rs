@@ -173,6 +173,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Views<S> {
 }
 
 impl<S: Clone + Send + Sync + 'static> Views<S> {
+    /// No views yet.
     pub fn new() -> Self {
         Views {
             router: Router::new(),
@@ -221,6 +222,7 @@ impl<S: Clone + Send + Sync + 'static> Views<S> {
         &self.paths
     }
 
+    /// The router of every view mounted, each at its path with and without a trailing slash.
     pub fn into_router(self) -> Router<S> {
         self.router
     }

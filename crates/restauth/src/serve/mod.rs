@@ -110,51 +110,62 @@ impl Default for ServeOptions {
 }
 
 impl ServeOptions {
+    /// Sets [`header_read_timeout`](Self::header_read_timeout) (10 s by default).
     pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.header_read_timeout = timeout;
         self
     }
 
+    /// Sets [`max_connections`](Self::max_connections) (512 by default; at least 1).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
         self
     }
 
+    /// Sets [`request_timeout`](Self::request_timeout) (30 s by default).
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_timeout = timeout;
         self
     }
 
+    /// Sets [`max_body_bytes`](Self::max_body_bytes) (64 KiB by default).
     pub fn max_body_bytes(mut self, max: Option<usize>) -> Self {
         self.max_body_bytes = max;
         self
     }
 
+    /// Sets [`drf_conventions`](Self::drf_conventions) (on by default).
     pub fn drf_conventions(mut self, on: bool) -> Self {
         self.drf_conventions = on;
         self
     }
 
+    /// Sets [`shutdown_timeout`](Self::shutdown_timeout) (30 s by default).
     pub fn shutdown_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.shutdown_timeout = timeout;
         self
     }
 
+    /// Sets [`body_read_timeout`](Self::body_read_timeout) (10 s by default).
     pub fn body_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.body_read_timeout = timeout;
         self
     }
 
+    /// Sets [`max_connections_per_client`](Self::max_connections_per_client) (128 by default).
     pub fn max_connections_per_client(mut self, max: usize) -> Self {
         self.max_connections_per_client = max;
         self
     }
 
+    /// Sets [`trusted_proxies`](Self::trusted_proxies) (none by default).
     pub fn trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
         self.trusted_proxies = proxies;
         self
     }
 
+    /// Sets [`discard_body_bytes`](Self::discard_body_bytes) and
+    /// [`discard_body_timeout`](Self::discard_body_timeout) (1 MiB and 5 s by default).
     pub fn discard_body(mut self, bytes: u64, timeout: Duration) -> Self {
         self.discard_body_bytes = bytes;
         self.discard_body_timeout = timeout;

@@ -15,12 +15,15 @@ use crate::session::cookies;
 use crate::session::csrf::Csrf;
 use crate::session::{SessionVerdict, is_valid_key};
 
+/// DRF's `SessionAuthentication`: Django's session cookie, then Django's CSRF check on
+/// unsafe methods once the session authenticates. Without a session the next class decides.
 pub struct SessionAuthentication {
     sessions: SessionService,
     csrf: Csrf,
 }
 
 impl SessionAuthentication {
+    /// The class over the session service and the CSRF check.
     pub fn new(sessions: SessionService, csrf: Csrf) -> Self {
         SessionAuthentication { sessions, csrf }
     }

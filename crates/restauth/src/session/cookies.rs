@@ -36,14 +36,22 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `Set-Cookie` value.
 pub struct SetCookie<'a> {
+    /// The cookie's name.
     pub name: &'a str,
+    /// The cookie's value.
     pub value: &'a str,
     /// `None`: a browser-session cookie (no Max-Age/expires).
     pub max_age: Option<u64>,
+    /// `Path`.
     pub path: &'a str,
+    /// `Domain`; `None` leaves it to the host that set it.
     pub domain: Option<&'a str>,
+    /// `Secure`: sent over HTTPS only.
     pub secure: bool,
+    /// `HttpOnly`: out of reach of scripts (the session cookie; not Django's CSRF cookie,
+    /// which a page's script reads).
     pub http_only: bool,
+    /// `SameSite`.
     pub same_site: SameSite,
 }
 

@@ -68,6 +68,7 @@ pub fn is_valid_key(key: &str) -> bool {
         })
 }
 
+/// The SHA-256 digest of a session key: what the store and the cache know a session by.
 pub fn digest(key: &str) -> Digest {
     Sha256::digest(key.as_bytes()).into()
 }
@@ -77,13 +78,21 @@ pub use crate::core::hmac::session_auth_hash;
 /// Why a session does not authenticate; all of them make the request anonymous.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SessionEnd {
+    /// No such session (never was, logged out, or deleted).
     Unknown,
+    /// Past its absolute expiry (`session.cookie_age`).
     Expired,
+    /// Unused for longer than `session.idle_timeout`.
     Idle,
+    /// Its user is inactive.
     Inactive,
+    /// Its user's password changed since it started: Django's session auth hash no longer
+    /// matches.
     PasswordChanged,
 }
 
+/// What looking up a cookie's session gives: the session and its user, or why it does not
+/// authenticate.
 pub type SessionVerdict = Result<(Arc<CachedSession>, Arc<User>), SessionEnd>;
 
 /// What a session row read from the store comes to.
@@ -110,6 +119,7 @@ struct Inner {
 }
 
 impl SessionService {
+    /// The session service over these parts; [`Restauth`](crate::Restauth) builds it.
     pub fn new(
         store: Arc<dyn SessionStore>,
         cache: ReadCache,

@@ -64,14 +64,23 @@ pub type Found<T> = Result<Option<T>, StoreError>;
 /// A user about to be created; `password` is already hashed.
 #[derive(Clone, Debug)]
 pub struct NewUser {
+    /// Django's `username`: unique, the name a user logs in with.
     pub username: String,
+    /// Django's `email`; may be empty, and is what a password reset is sent to.
     pub email: String,
+    /// Django's `first_name`; may be empty.
     pub first_name: String,
+    /// Django's `last_name`; may be empty.
     pub last_name: String,
+    /// The password hash in Django's `<algorithm>$…` format, or an unusable `!…` one.
     pub password: String,
+    /// Django's `is_active`: an inactive user cannot log in and its credentials are refused.
     pub is_active: bool,
+    /// Django's `is_staff`: `IsAdminUser` lets staff in.
     pub is_staff: bool,
+    /// Django's `is_superuser`.
     pub is_superuser: bool,
+    /// Django's `date_joined`, Unix seconds.
     pub date_joined: i64,
 }
 
@@ -79,12 +88,17 @@ pub struct NewUser {
 /// digest (hex).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
+    /// The row's id: what a user's list of devices names the token by.
     pub id: i64,
+    /// The SHA-256 digest (hex) of the key, which lookups go by.
     pub digest: String,
+    /// The user the token authenticates as.
     pub user_id: i64,
     /// Unix milliseconds, compared with the user's `valid_after`.
     pub created: i64,
+    /// When it last authenticated a request (Unix seconds), recorded at most once a minute.
     pub last_used: Option<i64>,
+    /// When it stops being accepted (Unix seconds); `None` never, as DRF's tokens.
     pub expires: Option<i64>,
 }
 
@@ -94,10 +108,13 @@ pub struct NewToken {
     /// The key itself, kept only where the schema keeps keys (DRF's own `authtoken_token`);
     /// restauth's schema stores `digest` alone.
     pub key: String,
+    /// The SHA-256 digest (hex) of `key`, which restauth's schema keys the row by.
     pub digest: String,
+    /// The user it authenticates as.
     pub user_id: i64,
     /// Unix milliseconds.
     pub created: i64,
+    /// When it stops being accepted (Unix seconds); `None` never.
     pub expires: Option<i64>,
     /// Keep at most this many tokens for the user, evicting the oldest, in the same transaction.
     pub limit_per_user: Option<u32>,
@@ -109,12 +126,16 @@ pub struct NewToken {
 /// digest (hex).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
+    /// The SHA-256 digest (hex) of the cookie's session key, which restauth's schema keys the
+    /// row by.
     pub digest: String,
+    /// The logged-in user.
     pub user_id: i64,
     /// Django's session auth hash of the user's password hash at login.
     pub auth_hash: String,
     /// Unix milliseconds, compared with the user's `valid_after`.
     pub created: i64,
+    /// When it last served a request (Unix seconds), for the idle timeout.
     pub last_seen: i64,
     /// Absolute expiry (Unix seconds).
     pub expires: i64,
@@ -126,6 +147,7 @@ pub struct NewSession {
     /// The cookie's key, kept only where the schema keeps keys (Django's `django_session`);
     /// restauth's schema stores `record.digest` alone.
     pub key: String,
+    /// The row itself.
     pub record: SessionRecord,
     /// Where it was started.
     pub origin: Origin,
@@ -135,7 +157,9 @@ pub struct NewSession {
 /// keyed by, and the key itself where the caller has it, which Django's tables are keyed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Presented<'a> {
+    /// The key as the client sent it, when the caller has it.
     pub key: Option<&'a str>,
+    /// The SHA-256 digest (hex) of the key.
     pub digest: &'a str,
 }
 
@@ -158,14 +182,18 @@ impl<'a> Presented<'a> {
 /// The credentials stored by digest, each with its own additions stamp and digest index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Credential {
+    /// An API token (DRF's `authtoken_token`).
     Token,
+    /// A server-side session (Django's `django_session`).
     Session,
 }
 
 /// A refresh token handed out, by `jti`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutstandingToken {
+    /// The token's unique id claim (simplejwt's `jti`).
     pub jti: String,
+    /// The user it was issued to.
     pub user_id: i64,
     /// The jti of the login's first refresh token; rotations keep it.
     pub family: String,
@@ -179,13 +207,16 @@ pub struct OutstandingToken {
 /// (restauth's schema keeps the jti alone).
 #[derive(Clone, Copy, Debug)]
 pub struct Refresh<'a> {
+    /// Its row.
     pub token: &'a OutstandingToken,
+    /// The encoded token, for the schemas that keep it.
     pub text: &'a str,
 }
 
 /// A refresh token that has been rotated, and what it was rotated into.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RotatedToken {
+    /// The login's family: the first refresh token's jti.
     pub family: String,
     /// When it was rotated, Unix milliseconds.
     pub rotated_at: i64,
@@ -207,14 +238,23 @@ pub enum Rotation {
 /// Django's format (verified by the Django hashers, upgraded to Argon2id at the next login).
 #[derive(Clone, Debug)]
 pub struct ImportedUser {
+    /// The Django user's id, kept so that its tokens and sessions still point at it.
     pub id: i64,
+    /// Django's `username`.
     pub username: String,
+    /// Django's `email`.
     pub email: String,
+    /// Django's `first_name`.
     pub first_name: String,
+    /// Django's `last_name`.
     pub last_name: String,
+    /// The hash in Django's format, as its `auth_user.password` holds it.
     pub password: String,
+    /// Django's `is_active`.
     pub is_active: bool,
+    /// Django's `is_staff`.
     pub is_staff: bool,
+    /// Django's `is_superuser`.
     pub is_superuser: bool,
     /// Unix seconds.
     pub date_joined: i64,
@@ -256,7 +296,9 @@ pub(crate) fn password_fingerprint(hash: &str) -> String {
 /// A DRF token as an import brings it: the digest of its key.
 #[derive(Clone, Debug)]
 pub struct ImportedToken {
+    /// SHA-256 (hex) of DRF's key, which stays valid as a token.
     pub digest: String,
+    /// The user (by the id kept from Django).
     pub user_id: i64,
     /// Unix milliseconds.
     pub created: i64,
@@ -265,6 +307,7 @@ pub struct ImportedToken {
 /// A simplejwt blacklist entry as an import brings it.
 #[derive(Clone, Debug)]
 pub struct ImportedBlacklisted {
+    /// The blacklisted refresh token's jti.
     pub jti: String,
     /// Unix seconds.
     pub blacklisted_at: i64,
@@ -277,6 +320,7 @@ pub struct ImportedBlacklisted {
 pub struct ImportedSession {
     /// SHA-256 (hex) of the session key, which stays the cookie's value.
     pub digest: String,
+    /// The logged-in user (by the id kept from Django).
     pub user_id: i64,
     /// Unix milliseconds: when it counts as issued, for the user's revocation cut-off.
     pub created: i64,
@@ -287,10 +331,15 @@ pub struct ImportedSession {
 /// Everything one `import-django` run writes, in one transaction.
 #[derive(Clone, Debug, Default)]
 pub struct DjangoImport {
+    /// Django's `auth_user` rows.
     pub users: Vec<ImportedUser>,
+    /// DRF's `authtoken_token` rows.
     pub tokens: Vec<ImportedToken>,
+    /// simplejwt's `token_blacklist_outstandingtoken` rows.
     pub outstanding: Vec<OutstandingToken>,
+    /// simplejwt's `token_blacklist_blacklistedtoken` rows.
     pub blacklisted: Vec<ImportedBlacklisted>,
+    /// Django's logged-in `django_session` rows.
     pub sessions: Vec<ImportedSession>,
     /// The instant of the run (Unix milliseconds).
     pub now_ms: i64,
@@ -299,8 +348,11 @@ pub struct DjangoImport {
 /// What happened to the rows of one kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportCounts {
+    /// Rows new to restauth.
     pub imported: u64,
+    /// Rows restauth had, changed in Django since the last import.
     pub updated: u64,
+    /// Rows restauth had, unchanged since the last import.
     pub unchanged: u64,
     /// Why rows were left out, with how many each.
     pub skipped: std::collections::BTreeMap<String, u64>,
@@ -309,14 +361,17 @@ pub struct ImportCounts {
 }
 
 impl ImportCounts {
+    /// Counts a row left out for `reason`.
     pub fn skip(&mut self, reason: impl Into<String>) {
         *self.skipped.entry(reason.into()).or_default() += 1;
     }
 
+    /// Counts a row brought in with `remark`.
     pub fn note(&mut self, remark: impl Into<String>) {
         *self.notes.entry(remark.into()).or_default() += 1;
     }
 
+    /// How many rows were left out, whatever the reason.
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
     }
@@ -325,10 +380,15 @@ impl ImportCounts {
 /// What the store made of a [`DjangoImport`].
 #[derive(Clone, Debug, Default)]
 pub struct ImportOutcome {
+    /// What became of Django's users.
     pub users: ImportCounts,
+    /// What became of DRF's tokens.
     pub tokens: ImportCounts,
+    /// What became of simplejwt's outstanding refresh tokens.
     pub outstanding: ImportCounts,
+    /// What became of simplejwt's blacklist.
     pub blacklisted: ImportCounts,
+    /// What became of Django's sessions.
     pub sessions: ImportCounts,
     /// Django users whose id or username belongs to a different restauth user. When any, the
     /// transaction was rolled back and nothing was written.
@@ -342,13 +402,21 @@ pub struct ImportOutcome {
 pub struct AuditRecord {
     /// Unix milliseconds.
     pub at_ms: i64,
+    /// What was attempted, e.g. `login` or `token_refresh` (the audit log's action names).
     pub action: String,
+    /// `success` or `failure`.
     pub outcome: String,
+    /// Why it failed, e.g. `bad_credentials` or `throttled`.
     pub reason: String,
+    /// The authentication class or route that handled it, e.g. `token`, `jwt`, `session`.
     pub provider: String,
+    /// The user's id, when one was identified.
     pub user_id: Option<i64>,
+    /// The username given or identified.
     pub user_name: String,
+    /// The client's address (after the trusted-proxy rules).
     pub source_ip: String,
+    /// The client's `User-Agent`.
     pub user_agent: String,
 }
 
@@ -369,12 +437,20 @@ pub enum KeptCredential {
     /// None: every token and session of the user ends.
     Nothing,
     /// This API token stays, re-dated to `created` (Unix milliseconds, after the cut-off).
-    Token { id: i64, created: i64 },
+    Token {
+        /// The token's row id.
+        id: i64,
+        /// The new issue instant (Unix milliseconds), after the cut-off.
+        created: i64,
+    },
     /// This session stays, stamped with the new password's `auth_hash` and re-dated to
     /// `created` (Unix milliseconds, after the cut-off).
     Session {
+        /// The session's digest, which names it to the store.
         digest: String,
+        /// Django's session auth hash of the new password, so the session survives the change.
         auth_hash: String,
+        /// The new issue instant (Unix milliseconds), after the cut-off.
         created: i64,
     },
 }
@@ -405,13 +481,16 @@ impl Revocation {
 /// its owner can tell devices apart. Empty when not known (the command line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origin {
+    /// The client's `User-Agent` header, cut at 512 characters.
     pub user_agent: String,
+    /// The client's address, after the trusted-proxy rules.
     pub address: String,
 }
 
 /// One of a user's tokens as its owner may see it: never the key nor its digest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenDevice {
+    /// The row's id, which the owner revokes it by; never the key.
     pub id: i64,
     /// Unix milliseconds.
     pub created: i64,
@@ -419,6 +498,7 @@ pub struct TokenDevice {
     pub last_used: Option<i64>,
     /// Unix seconds.
     pub expires: Option<i64>,
+    /// Where it was issued.
     pub origin: Origin,
 }
 
@@ -426,6 +506,7 @@ pub struct TokenDevice {
 /// and tells the calling one apart, and is never shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionDevice {
+    /// The session's digest; stays on the server.
     pub digest: String,
     /// Unix milliseconds.
     pub created: i64,
@@ -433,6 +514,7 @@ pub struct SessionDevice {
     pub last_seen: i64,
     /// Unix seconds.
     pub expires: i64,
+    /// Where it was started.
     pub origin: Origin,
 }
 
@@ -440,15 +522,20 @@ pub struct SessionDevice {
 /// (case-insensitively, as DRF's `SearchFilter`), `limit` of them after `offset`.
 #[derive(Clone, Debug, Default)]
 pub struct UserQuery {
+    /// Terms that must all occur in the username or the e-mail (DRF's `?search=`).
     pub terms: Vec<String>,
+    /// How many matching users to skip.
     pub offset: u64,
+    /// How many to return at most.
     pub limit: u64,
 }
 
 /// A page of users and how many match in all.
 #[derive(Clone, Debug, Default)]
 pub struct UserPage {
+    /// How many users match in all (DRF's `count`).
     pub count: u64,
+    /// This page's users.
     pub users: Vec<User>,
 }
 

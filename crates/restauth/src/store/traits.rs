@@ -105,10 +105,14 @@ pub trait Database: Send + Sync + 'static {
 /// Users: created, looked up, changed and deleted.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
+    /// Stores a new user and returns it with its id; a taken username is a
+    /// [`StoreError::Conflict`].
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
 
+    /// The user with this id.
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
 
+    /// The user with exactly this username (already normalised by the caller).
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
 
     /// The users whose e-mail is `email`, ignoring ASCII case (Django's `email__iexact`), in
@@ -140,6 +144,7 @@ pub trait UserStore: Send + Sync + 'static {
         Err(unsupported("activate a user"))
     }
 
+    /// Records a password login's instant (Unix seconds) as Django's `last_login`.
     async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError>;
 
     /// Sets the user's e-mail; with `deactivate`, also makes the account inactive (it is
@@ -243,8 +248,11 @@ pub trait TokenStore: Send + Sync + 'static {
         token: Presented<'_>,
     ) -> Result<Option<(TokenRecord, User)>, StoreError>;
 
+    /// Records that the token authenticated a request at `at` (Unix seconds); the caller
+    /// writes at most once a minute per token.
     async fn touch_token(&self, token_id: i64, at: i64) -> Result<(), StoreError>;
 
+    /// Deletes one token (DRF's logout); `false` if it was already gone.
     async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError>;
 
     /// Deletes all of a user's tokens but `keep`; returns how many went.
@@ -290,10 +298,13 @@ pub trait SessionStore: Send + Sync + 'static {
         session: Presented<'_>,
     ) -> Result<Option<(SessionRecord, User)>, StoreError>;
 
+    /// Records that the session served a request at `at` (Unix seconds), for the idle timeout.
     async fn touch_session(&self, digest: &str, at: i64) -> Result<(), StoreError>;
 
+    /// Deletes one session (logout); `false` if it was already gone.
     async fn delete_session(&self, session: Presented<'_>) -> Result<bool, StoreError>;
 
+    /// Deletes every session of the user; returns how many went.
     async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError>;
 
     /// Deletes sessions past `expires <= now` or idle since before `idle_before`.
@@ -334,6 +345,7 @@ pub trait JwtStore: Send + Sync + 'static {
     async fn blacklist_jti(&self, jti: &str, expires_at: i64, now: i64)
     -> Result<bool, StoreError>;
 
+    /// Whether the jti is on the blacklist (simplejwt's `BlacklistedToken`).
     async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError>;
 
     /// The rotation of `jti` if that refresh token has already been rotated (so presenting it

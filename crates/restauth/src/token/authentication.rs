@@ -18,6 +18,8 @@ pub(crate) const INVALID_CHARACTERS: &str =
 pub(crate) const INVALID_TOKEN: &str = "Invalid token.";
 pub(crate) const INACTIVE: &str = "User inactive or deleted.";
 
+/// DRF's `TokenAuthentication`: `Authorization: Token <key>` (the scheme word is
+/// `token.keyword`), answered from the read cache when it can.
 pub struct TokenAuthentication {
     tokens: TokenService,
     keyword: String,
@@ -25,6 +27,7 @@ pub struct TokenAuthentication {
 }
 
 impl TokenAuthentication {
+    /// The class over the token service.
     pub fn new(tokens: TokenService) -> Self {
         let keyword = tokens.settings().keyword.clone();
         let challenge =

@@ -60,7 +60,9 @@ pub type KeyVerdict = Result<(Arc<CachedToken>, Arc<User>), TokenRejection>;
 
 /// A freshly issued token: the key (to show once) and its row.
 pub struct IssuedToken {
+    /// The key: shown to the client once, never stored in restauth's tables.
     pub key: String,
+    /// Its row.
     pub record: TokenRecord,
 }
 
@@ -78,6 +80,7 @@ struct Inner {
 }
 
 impl TokenService {
+    /// The token service over these parts; [`Restauth`](crate::Restauth) builds it.
     pub fn new(
         store: Arc<dyn TokenStore>,
         cache: ReadCache,

@@ -87,6 +87,8 @@ struct LoginInner {
 }
 
 impl Login {
+    /// The throttled password check over `users`; a refused attempt waits up to `patience`
+    /// for this process's checks in flight to give their slot back.
     pub fn new(
         users: Users,
         throttles: Throttles,

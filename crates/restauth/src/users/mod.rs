@@ -40,17 +40,27 @@ pub(crate) enum Credentials {
 /// A user to create. `password: None` creates one that cannot log in with a password.
 #[derive(Clone, Debug, Default)]
 pub struct NewAccount {
+    /// Django's `username`: unique, checked against `[user]`'s rules.
     pub username: String,
+    /// Django's `email`; may be empty.
     pub email: String,
+    /// Django's `first_name`; may be empty.
     pub first_name: String,
+    /// Django's `last_name`; may be empty.
     pub last_name: String,
+    /// The password in clear, checked by the configured validators and hashed with Argon2id;
+    /// `None` stores Django's unusable password.
     pub password: Option<String>,
+    /// Django's `is_active`; [`NewAccount::new`] sets it.
     pub is_active: bool,
+    /// Django's `is_staff`: `IsAdminUser` lets staff in.
     pub is_staff: bool,
+    /// Django's `is_superuser`.
     pub is_superuser: bool,
 }
 
 impl NewAccount {
+    /// An active user named `username`, with no password, e-mail or flags: set the rest by field.
     pub fn new(username: impl Into<String>) -> Self {
         NewAccount {
             username: username.into(),
@@ -84,19 +94,30 @@ struct Inner {
 
 /// The parts [`Users`] works with.
 pub struct UsersParts {
+    /// Where accounts are read and written.
     pub users: Arc<dyn UserStore>,
+    /// Where password hashes are read and upgraded.
     pub passwords: Arc<dyn PasswordStore>,
+    /// Tokens, deleted when a password change or a revocation ends them.
     pub tokens: Arc<dyn TokenStore>,
+    /// Sessions, deleted when a password change or a revocation ends them.
     pub sessions: Arc<dyn SessionStore>,
+    /// The in-process cache of users and credentials, cleared on every change.
     pub cache: ReadCache,
+    /// The bounded blocking pool passwords are hashed and checked on.
     pub hashing: HashPool,
+    /// `[password]`: validators and hashing cost.
     pub password: PasswordSettings,
+    /// `[user]`: the username's rules.
     pub user: UserSettings,
+    /// Django's `SECRET_KEY`: the session auth hash is keyed by it.
     pub secret_key: Arc<str>,
+    /// Where password changes, activations and revocations are recorded.
     pub audit: AuditLog,
 }
 
 impl Users {
+    /// Accounts over these parts; [`Restauth`](crate::Restauth) builds it.
     pub fn new(parts: UsersParts) -> Self {
         let UsersParts {
             users,
@@ -464,6 +485,8 @@ impl Users {
         self.invalidate().await
     }
 
+    /// Deletes the user with its sessions and the rows that depend on it, in one transaction
+    /// (djoser's `DELETE /users/me/`), and forgets it in the cache.
     pub async fn delete_user(&self, user: &User) -> Result<(), Error> {
         self.inner.users.delete_user(user.id).await?;
         self.invalidate().await

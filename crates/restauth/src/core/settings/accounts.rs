@@ -140,6 +140,9 @@ pub struct EmailSettings {
     pub host: Option<String>,
     /// `EMAIL_PORT`; by default 25, 587 or 465 after `tls`.
     pub port: Option<u16>,
+    /// `email.tls`: how the connection is secured (`"starttls"` by default, Django's
+    /// `EMAIL_USE_TLS`; `"tls"` for `EMAIL_USE_SSL`; `"none"`, refused with a password, for a
+    /// relay on the same host).
     pub tls: SmtpTls,
     /// `EMAIL_HOST_USER`; set it through `RESTAUTH_EMAIL__HOST_USER`.
     pub host_user: Option<Secret>,

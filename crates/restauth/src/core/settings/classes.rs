@@ -5,13 +5,18 @@ use serde::Deserialize;
 /// The built-in authentication classes, by the names settings and policies use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthClass {
+    /// DRF's `SessionAuthentication`: Django's session cookie, with its CSRF check.
     Session,
+    /// DRF's `BasicAuthentication`: `Authorization: Basic`, a password check per request.
     Basic,
+    /// DRF's `TokenAuthentication`: `Authorization: Token <key>`.
     Token,
+    /// simplejwt's `JWTAuthentication`: `Authorization: Bearer <access token>`.
     Jwt,
 }
 
 impl AuthClass {
+    /// The four, in the order of `default_authentication_classes`' default.
     pub const ALL: [AuthClass; 4] = [
         AuthClass::Session,
         AuthClass::Basic,
@@ -53,6 +58,7 @@ impl AsRef<str> for AuthClass {
 pub struct ClassName(String);
 
 impl ClassName {
+    /// The name as settings and policies spell it (`"token"`, or an app's own).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -90,12 +96,17 @@ impl<'de> Deserialize<'de> for ClassName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PermissionClass {
+    /// DRF's `AllowAny` (`"allow_any"`): every request, anonymous or not.
     #[serde(alias = "AllowAny")]
     AllowAny,
+    /// DRF's `IsAuthenticated` (`"is_authenticated"`): any authenticated user.
     #[serde(alias = "IsAuthenticated")]
     IsAuthenticated,
+    /// DRF's `IsAdminUser` (`"is_admin_user"`): users with Django's `is_staff`.
     #[serde(alias = "IsAdminUser")]
     IsAdminUser,
+    /// DRF's `IsAuthenticatedOrReadOnly` (`"is_authenticated_or_read_only"`): anyone may read
+    /// (`GET`, `HEAD`, `OPTIONS`), only users may write.
     #[serde(alias = "IsAuthenticatedOrReadOnly")]
     IsAuthenticatedOrReadOnly,
 }

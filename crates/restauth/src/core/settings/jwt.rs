@@ -9,18 +9,28 @@ use crate::core::settings::Seconds;
 /// spelling, an algorithm restauth does not implement) fails to load, naming the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 pub enum JwtAlgorithm {
+    /// HMAC with SHA-256 over `signing_key` (simplejwt's default).
     HS256,
+    /// HMAC with SHA-384 over `signing_key`.
     HS384,
+    /// HMAC with SHA-512 over `signing_key`.
     HS512,
+    /// RSA PKCS#1 v1.5 with SHA-256: a private key signs, the public key verifies.
     RS256,
+    /// RSA PKCS#1 v1.5 with SHA-384.
     RS384,
+    /// RSA PKCS#1 v1.5 with SHA-512.
     RS512,
+    /// ECDSA over P-256 with SHA-256.
     ES256,
+    /// ECDSA over P-384 with SHA-384.
     ES384,
+    /// Ed25519.
     EdDSA,
 }
 
 impl JwtAlgorithm {
+    /// Every algorithm accepted, in the order error messages list them.
     pub const ALL: [JwtAlgorithm; 9] = [
         Self::HS256,
         Self::HS384,

@@ -99,20 +99,29 @@ pub use values::{SameSite, Seconds, Secret, UploadLimit};
 pub struct Settings {
     /// Django's SECRET_KEY: the default JWT HMAC key and the key of session hashes.
     pub secret_key: Option<Secret>,
+    /// `[database]`: where users and credentials are stored (`sqlite://restauth.db` by default).
     pub database: DatabaseSettings,
+    /// `[rest_framework]`: DRF's `REST_FRAMEWORK` — default classes, throttle rates, proxies.
     pub rest_framework: RestFrameworkSettings,
+    /// `[token]`: DRF's API tokens (`Authorization: Token <key>`).
     pub token: TokenSettings,
+    /// `[password]`: Argon2id's cost, Django's password validators, the hashing pool.
     pub password: PasswordSettings,
+    /// `[cache]`: the in-process cache of users and credentials.
     pub cache: CacheSettings,
+    /// `[session]`: Django's `SESSION_*` settings — cookie, lifetime, idle timeout.
     pub session: SessionSettings,
     /// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`: the largest form or JSON body the login views
     /// and the CSRF check read (413 above). A server usually refuses large bodies earlier
     /// (`ServeOptions::max_body_bytes`).
     pub data_upload_max_memory_size: UploadLimit,
+    /// `[csrf]`: Django's `CSRF_*` settings for session-authenticated unsafe requests.
     pub csrf: CsrfSettings,
     /// `[cors]`: django-cors-headers' settings.
     pub cors: CorsSettings,
+    /// `[simple_jwt]`: simplejwt's `SIMPLE_JWT` — lifetimes, keys, rotation and blacklist.
     pub simple_jwt: jwt::SimpleJwtSettings,
+    /// `[throttle]`: where throttle counters live (this process, or Redis).
     pub throttle: ThrottleSettings,
     /// `[user]`: what Django's user model says of itself.
     pub user: UserSettings,
@@ -144,7 +153,11 @@ pub struct ForwardAuthSettings {
     pub permission_classes: Vec<PermissionClass>,
     /// The response headers that name the user to the application behind the proxy.
     pub user_header: String,
+    /// `forward_auth.user_id_header`: the response header with the user's id. Default
+    /// `"X-Auth-User-Id"`.
     pub user_id_header: String,
+    /// `forward_auth.is_staff_header`: the response header saying `true` or `false` for Django's
+    /// `is_staff`. Default `"X-Auth-Is-Staff"`.
     pub is_staff_header: String,
     /// The one header the proxy states the original method in: `X-Forwarded-Method` (Traefik,
     /// and the nginx file of the docs) or `X-Original-Method` (nginx's own examples). A
@@ -272,6 +285,8 @@ pub struct ThrottleSettings {
     pub redis_url: Option<Secret>,
 }
 
+/// `[database]`: the store's URL and pool, and for `schema_flavor = "django"` how Django's
+/// tables are named.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
@@ -322,10 +337,16 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// `[rest_framework]`: DRF's `REST_FRAMEWORK` setting, with its key names in lower case.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestFrameworkSettings {
+    /// DRF's `DEFAULT_AUTHENTICATION_CLASSES`: the classes a route without its own runs, in
+    /// order (`"session"`, `"basic"`, `"token"`, `"jwt"`, or a name an app registers). Default: all
+    /// four built-in ones, in that order.
     pub default_authentication_classes: Vec<ClassName>,
+    /// DRF's `DEFAULT_PERMISSION_CLASSES`: all must pass on a route without its own. Default
+    /// `["allow_any"]`, as DRF.
     pub default_permission_classes: Vec<PermissionClass>,
     /// `anon`, `user`, `scoped`; none by default, as DRF.
     pub default_throttle_classes: Vec<ThrottleClass>,
@@ -371,6 +392,7 @@ impl Default for RestFrameworkSettings {
 /// Default of `[token] limit_per_user`.
 pub const DEFAULT_TOKEN_LIMIT_PER_USER: u32 = 50;
 
+/// `[token]`: DRF's `TokenAuthentication` and its obtain route.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
@@ -398,13 +420,17 @@ impl Default for TokenSettings {
     }
 }
 
+/// `[password]`: how passwords are hashed and which ones are accepted.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordSettings {
+    /// `[password.argon2]`: the Argon2id cost of new hashes. Default OWASP's m=19 MiB, t=2, p=1.
     pub argon2: Argon2Params,
     /// PBKDF2-SHA256 iterations of new hashes when `[database] schema_flavor = "django"`
     /// (Django's default hasher; Argon2id is not used there). Default: Django 5.2's.
     pub pbkdf2_iterations: u32,
+    /// `[password.validation]`: Django's `AUTH_PASSWORD_VALIDATORS` (minimum length 8, common
+    /// passwords, all-numeric, similarity to the user 0.7 by default).
     pub validation: PasswordValidation,
     /// Password hashes computed at once; more wait (bounded memory: argon2 memory × this).
     pub hashing_concurrency: Option<usize>,
@@ -424,6 +450,7 @@ impl Default for PasswordSettings {
     }
 }
 
+/// `[cache]`: the in-process read cache that answers the hot path without the database.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheSettings {

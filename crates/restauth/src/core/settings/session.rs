@@ -8,13 +8,23 @@ use super::{SameSite, Seconds};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionSettings {
+    /// `session.cookie_name`: Django's `SESSION_COOKIE_NAME`. Default `"sessionid"`, so a Django
+    /// project's browsers keep their sessions.
     pub cookie_name: String,
     /// Absolute lifetime of a session (Django's SESSION_COOKIE_AGE).
     pub cookie_age: Seconds,
+    /// `session.cookie_secure`: Django's `SESSION_COOKIE_SECURE`, the cookie's `Secure` flag.
+    /// Default false; set it behind HTTPS.
     pub cookie_secure: bool,
+    /// `session.cookie_samesite`: Django's `SESSION_COOKIE_SAMESITE`. Default `"Lax"`.
     pub cookie_samesite: SameSite,
+    /// `session.cookie_domain`: Django's `SESSION_COOKIE_DOMAIN`. Default unset: the host that
+    /// set it only.
     pub cookie_domain: Option<String>,
+    /// `session.cookie_path`: Django's `SESSION_COOKIE_PATH`. Default `"/"`.
     pub cookie_path: String,
+    /// `session.expire_at_browser_close`: Django's `SESSION_EXPIRE_AT_BROWSER_CLOSE`, a cookie
+    /// without `Max-Age` (the server still ends it after `cookie_age`). Default false.
     pub expire_at_browser_close: bool,
     /// Re-send the cookie (sliding its Max-Age) on every authenticated request.
     pub save_every_request: bool,
@@ -27,6 +37,8 @@ pub struct SessionSettings {
     pub login_redirect_url: String,
     /// Where the HTML logout form posts to (the dashboard's "Log out").
     pub logout_url: String,
+    /// `session.logout_redirect_url`: where a browser goes after the HTML logout (Django's
+    /// `LOGOUT_REDIRECT_URL`). Default `"/api-auth/login/"`.
     pub logout_redirect_url: String,
     /// Answer unauthenticated session-first routes with 401 and `WWW-Authenticate: Session`
     /// instead of DRF's 403.
@@ -61,11 +73,18 @@ impl Default for SessionSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CsrfSettings {
+    /// `csrf.cookie_name`: Django's `CSRF_COOKIE_NAME`. Default `"csrftoken"`.
     pub cookie_name: String,
+    /// `csrf.cookie_age`: Django's `CSRF_COOKIE_AGE`. Default a year (31,449,600 s).
     pub cookie_age: Seconds,
+    /// `csrf.cookie_secure`: Django's `CSRF_COOKIE_SECURE`. Default false; set it behind HTTPS.
     pub cookie_secure: bool,
+    /// `csrf.cookie_samesite`: Django's `CSRF_COOKIE_SAMESITE`. Default `"Lax"`.
     pub cookie_samesite: SameSite,
+    /// `csrf.cookie_domain`: Django's `CSRF_COOKIE_DOMAIN`. Default unset: the host that set it
+    /// only.
     pub cookie_domain: Option<String>,
+    /// `csrf.cookie_path`: Django's `CSRF_COOKIE_PATH`. Default `"/"`.
     pub cookie_path: String,
     /// Origins allowed to post, e.g. `"https://app.example.com"` or `"https://*.example.com"`.
     pub trusted_origins: Vec<String>,

@@ -9,6 +9,8 @@ use serde::Deserialize;
 pub struct Seconds(pub u64);
 
 impl Seconds {
+    /// Reads `"90"`, `"30s"`, `"5m"`, `"2h"`, `"1d"` or `"1w"`; `None` for anything else or an
+    /// overflow.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -25,6 +27,7 @@ impl Seconds {
         n.checked_mul(mult).map(Seconds)
     }
 
+    /// The seconds as an `i64`, for arithmetic with Unix times (saturating).
     pub fn as_i64(self) -> i64 {
         i64::try_from(self.0).unwrap_or(i64::MAX)
     }
@@ -74,12 +77,16 @@ impl Default for UploadLimit {
 /// `SameSite` attribute of a cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum SameSite {
+    /// `Strict`: never sent on a request from another site.
     Strict,
+    /// `Lax`: sent on another site's top-level navigation only (Django's default).
     Lax,
+    /// `None`: sent on every request; browsers then require `Secure`.
     None,
 }
 
 impl SameSite {
+    /// The attribute's value as the `Set-Cookie` header spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             SameSite::Strict => "Strict",

@@ -92,6 +92,7 @@ struct ThrottlesInner {
 }
 
 impl Throttles {
+    /// The throttles `[rest_framework]` configures (classes and rates), counting in `store`.
     pub fn new(settings: &RestFrameworkSettings, store: Arc<dyn ThrottleStore>) -> Self {
         Throttles {
             inner: Arc::new(ThrottlesInner {

@@ -28,12 +28,16 @@ pub enum Decision {
     Allow,
     /// The request is throttled. `wait` is DRF's suggested wait in seconds, `None` when the
     /// log already holds more requests than the rate allows (the rate was lowered).
-    Deny { wait: Option<f64> },
+    Deny {
+        /// DRF's suggested wait in seconds (see the variant).
+        wait: Option<f64>,
+    },
 }
 
 /// The store is unreachable or failed; the caller answers 503.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ThrottleError {
+    /// The store could not answer (Redis unreachable, say).
     #[error("throttle store unavailable: {0}")]
     Unavailable(String),
 }

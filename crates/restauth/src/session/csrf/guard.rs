@@ -31,6 +31,7 @@ struct Inner {
 }
 
 impl Csrf {
+    /// Django's CSRF check with these settings, reading bodies up to `upload_limit` bytes.
     pub fn new(settings: CsrfSettings, upload_limit: usize) -> Self {
         Csrf {
             inner: Arc::new(Inner {
