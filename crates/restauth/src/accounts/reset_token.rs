@@ -133,6 +133,7 @@ mod tests {
             // 2026-11-30 05:06:07 UTC (Django drops the microseconds).
             last_login: Some(1_796_015_167),
             valid_after: 0,
+            permissions: Default::default(),
         }
     }
 

@@ -317,6 +317,7 @@ mod tests {
             date_joined: 0,
             last_login: None,
             valid_after: 0,
+            permissions: Default::default(),
         })
     }
 

@@ -55,6 +55,12 @@ macro_rules! steps {
                 "session ids in commit order",
                 "0009_session_ids.sql"
             ),
+            step!(
+                $dir,
+                10,
+                "groups and permissions",
+                "0010_groups_permissions.sql"
+            ),
         ]
     };
 }
