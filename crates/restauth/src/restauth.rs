@@ -432,6 +432,7 @@ fn assemble(
         passwords: store.clone(),
         tokens: store.clone(),
         sessions: store.clone(),
+        permissions: store.clone(),
         cache: cache.clone(),
         hashing,
         password: settings.password.clone(),
