@@ -217,19 +217,36 @@ async fn django_model_permissions_over_http() {
 
     // Granted to alice directly, to bob through a group.
     run(&s, &["perms", "create", "notes.add_note", "Can add note"]);
-    run(&s, &["perms", "create", "notes.publish_note", "Can publish note"]);
+    run(
+        &s,
+        &["perms", "create", "notes.publish_note", "Can publish note"],
+    );
     run(&s, &["perms", "grant", "alice", "notes.add_note"]);
     run(&s, &["groups", "create", "editors"]);
-    run(&s, &["perms", "grant", "--group", "editors", "notes.add_note"]);
-    run(&s, &["perms", "grant", "--group", "editors", "notes.publish_note"]);
+    run(
+        &s,
+        &["perms", "grant", "--group", "editors", "notes.add_note"],
+    );
+    run(
+        &s,
+        &["perms", "grant", "--group", "editors", "notes.publish_note"],
+    );
     run(&s, &["groups", "add", "bob", "editors"]);
     for path in ["/api/notes/", "/api/notes/public/"] {
         assert_eq!(post(path, Some(alice.clone())).await.status, 200, "{path}");
         assert_eq!(post(path, Some(bob.clone())).await.status, 200, "{path}");
     }
     // HasPerms needs both.
-    assert_eq!(post("/api/notes/publish/", Some(alice.clone())).await.status, 403);
-    assert_eq!(post("/api/notes/publish/", Some(bob.clone())).await.status, 200);
+    assert_eq!(
+        post("/api/notes/publish/", Some(alice.clone()))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        post("/api/notes/publish/", Some(bob.clone())).await.status,
+        200
+    );
     // A superuser holds every permission.
     for path in ["/api/notes/", "/api/notes/publish/"] {
         assert_eq!(post(path, Some(boss.clone())).await.status, 200, "{path}");
@@ -239,6 +256,9 @@ async fn django_model_permissions_over_http() {
     run(&s, &["perms", "revoke", "alice", "notes.add_note"]);
     assert_eq!(post("/api/notes/", Some(alice.clone())).await.status, 403);
     run(&s, &["groups", "remove", "bob", "editors"]);
-    assert_eq!(post("/api/notes/publish/", Some(bob.clone())).await.status, 403);
+    assert_eq!(
+        post("/api/notes/publish/", Some(bob.clone())).await.status,
+        403
+    );
     assert_eq!(post("/api/notes/", Some(bob.clone())).await.status, 403);
 }

@@ -58,7 +58,8 @@ pub fn document(settings: &Settings) -> OpenApi {
         .describe(format!(
             "{READ} With the user's groups, the permissions granted to the user \
              (`user_permissions`), and every permission held directly or through a group \
-             (`permissions`)."
+             (`permissions`, Django's `get_all_permissions`: none for an inactive user; an \
+             active superuser holds every permission whatever it lists)."
         ))
         .parameter(path_parameter("id", "The user's id", true))
         .respond("200", json_response("The user", "StaffUserDetail"))

@@ -284,7 +284,13 @@ async fn detail(
     if let Some(fields) = body.as_object_mut() {
         fields.insert("groups".into(), json!(held.groups));
         fields.insert("user_permissions".into(), json!(held.user));
-        fields.insert("permissions".into(), json!(held.all()));
+        // Django's `get_all_permissions`: an inactive user holds none.
+        let all = if user.is_active {
+            held.all()
+        } else {
+            Default::default()
+        };
+        fields.insert("permissions".into(), json!(all));
     }
     Ok(no_store(json_response(StatusCode::OK, &body)))
 }

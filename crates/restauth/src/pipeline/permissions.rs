@@ -666,7 +666,11 @@ mod tests {
         }
         assert!(!allows(&p, Method::TRACE, &all));
         // An inactive user holds nothing; an active superuser everything.
-        assert!(!allows(&p, Method::POST, &holding(&["notes.add_note"], false, false)));
+        assert!(!allows(
+            &p,
+            Method::POST,
+            &holding(&["notes.add_note"], false, false)
+        ));
         assert!(allows(&p, Method::DELETE, &holding(&[], true, true)));
         assert!(!allows(&p, Method::DELETE, &holding(&[], false, true)));
 
@@ -698,7 +702,11 @@ mod tests {
         assert!(!(IsAuthenticated | IsAdminUser).needs_permissions());
         // Not loaded: only superusers hold anything.
         let unloaded = identity(USER);
-        assert!(!allows(&HasPerms(["notes.add_note"]), Method::GET, &unloaded));
+        assert!(!allows(
+            &HasPerms(["notes.add_note"]),
+            Method::GET,
+            &unloaded
+        ));
     }
 
     /// Owns the `i64` that is its user's id, typed.
