@@ -18,6 +18,21 @@ struct Staff {
     key: String,
 }
 
+/// Waits until `request` answers `expected`: a command's change reaches the server within the
+/// cross-process bound (at once on SQLite, through NOTIFY on PostgreSQL).
+async fn settles<F, Fut>(what: &str, expected: u16, mut request: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let since = std::time::Instant::now();
+    common::within_bound(since, what, || {
+        let answer = request();
+        async move { answer.await == expected }
+    })
+    .await;
+}
+
 /// Runs a management command that must succeed; its output.
 fn run(s: &Server, args: &[&str]) -> String {
     let out = s.command(args, "");
@@ -514,8 +529,10 @@ async fn staff_need_djangos_permissions_on_users() {
 
     // View: reading, nothing more.
     run(s, &["perms", "grant", "root", "auth.view_user"]);
-    let r = staff.get("/api/admin/users/").await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    settles("view_user granted", 200, || async {
+        staff.get("/api/admin/users/").await.status
+    })
+    .await;
     let alice = staff.user_id("alice").await;
     assert_eq!(
         staff
@@ -550,17 +567,26 @@ async fn staff_need_djangos_permissions_on_users() {
         "not a member yet"
     );
     run(s, &["groups", "add", "root", "managers"]);
-    let r = staff
-        .post(&format!("/api/admin/users/{alice}/deactivate/"), &json!({}))
-        .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    // Refused attempts change nothing: it is done once allowed.
+    settles("change_user through a group", 204, || async {
+        staff
+            .post(&format!("/api/admin/users/{alice}/deactivate/"), &json!({}))
+            .await
+            .status
+    })
+    .await;
     let r = staff.post("/api/admin/users/", &new_user("eve")).await;
     assert_eq!((r.status, r.body.as_str()), (403, DENIED));
 
     // Add: creating.
     run(s, &["perms", "grant", "root", "auth.add_user"]);
-    let r = staff.post("/api/admin/users/", &new_user("eve")).await;
-    assert_eq!(r.status, 201, "{}", r.body);
+    settles("add_user granted", 201, || async {
+        staff
+            .post("/api/admin/users/", &new_user("eve"))
+            .await
+            .status
+    })
+    .await;
 
     // The detail shows groups and permissions.
     let root = staff.user_id("root").await;
@@ -580,6 +606,10 @@ async fn staff_need_djangos_permissions_on_users() {
     run(s, &["perms", "revoke", "root", "auth.view_user"]);
     assert_eq!(staff.get("/api/admin/users/").await.status, 200);
     run(s, &["groups", "remove", "root", "managers"]);
+    settles("out of the group", 403, || async {
+        staff.get("/api/admin/users/").await.status
+    })
+    .await;
     let r = staff.get("/api/admin/users/").await;
     assert_eq!((r.status, r.body.as_str()), (403, DENIED));
 
