@@ -326,12 +326,14 @@ async fn perms(restauth: &Restauth, command: PermsCommand) -> CommandResult {
         }
     };
     let (app, codename) = permission_name(&permission)?;
-    let user;
+    let mut user = None;
     let holder = match (&group, names.as_slice()) {
         (Some(group), _) => Holder::Group(group),
         (None, [username, _]) => {
-            user = existing(restauth, username).await?;
-            Holder::User(user.id)
+            let found = existing(restauth, username).await?;
+            let id = found.id;
+            user = Some(found);
+            Holder::User(id)
         }
         (None, _) => return Err("name a user and a permission".into()),
     };
@@ -346,6 +348,28 @@ async fn perms(restauth: &Restauth, command: PermsCommand) -> CommandResult {
         Change::Done => println!("Revoked '{permission}' from {holder_name}."),
         Change::Unchanged if grant => println!("The {holder_name} already holds '{permission}'."),
         Change::Unchanged => println!("The {holder_name} does not hold '{permission}' directly."),
+    }
+    if change == Change::Done {
+        let action = if grant {
+            audit::PERMISSION_GRANTED
+        } else {
+            audit::PERMISSION_REVOKED
+        };
+        let event = match (&user, &group) {
+            (Some(user), _) => {
+                AuditEvent::for_user(action, audit::SUCCESS, "cli", user).reason(permission.clone())
+            }
+            (None, group) => AuditEvent {
+                action,
+                outcome: audit::SUCCESS,
+                reason: format!("group {}: {permission}", group.as_deref().unwrap_or("")),
+                provider: "cli",
+                user_id: None,
+                user_name: String::new(),
+                source: Default::default(),
+            },
+        };
+        restauth.audit().record(event).await;
     }
     announce(restauth).await
 }
@@ -379,6 +403,15 @@ async fn groups(restauth: &Restauth, command: GroupsCommand) -> CommandResult {
         Change::Done => println!("Removed '{name}' from group '{group}'."),
         Change::Unchanged if member => println!("User '{name}' is already in group '{group}'."),
         Change::Unchanged => println!("User '{name}' is not in group '{group}'."),
+    }
+    if change == Change::Done {
+        let action = if member {
+            audit::GROUP_JOINED
+        } else {
+            audit::GROUP_LEFT
+        };
+        let event = AuditEvent::for_user(action, audit::SUCCESS, "cli", &user).reason(group);
+        restauth.audit().record(event).await;
     }
     announce(restauth).await
 }

@@ -622,6 +622,18 @@ async fn staff_need_djangos_permissions_on_users() {
         .await;
     assert_eq!((r.status, r.body.as_str()), (403, DENIED));
 
+    // Each change that did something is an audit event.
+    let events = run(s, &["audit", "--json"]);
+    for expected in [
+        r#""action":"permission_granted""#,
+        r#""action":"permission_revoked""#,
+        r#""action":"group_joined""#,
+        r#""action":"group_left""#,
+        "group managers: auth.change_user",
+    ] {
+        assert!(events.contains(expected), "{expected}: {events}");
+    }
+
     // Unknown names are refused in words.
     let e = refused(s, &["perms", "grant", "nobody", "auth.view_user"]);
     assert!(e.contains("user 'nobody' does not exist"), "{e}");

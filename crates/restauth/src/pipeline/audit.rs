@@ -60,6 +60,12 @@ pub const THROTTLE_LOCKOUT: &str = "throttle_lockout";
 pub const SESSION_REVOKED: &str = "session_revoked";
 /// A user created by a staff member over the staff API.
 pub const USER_CREATED: &str = "user_created";
+/// A permission granted to or revoked from a user or a group (`restauth perms`).
+pub const PERMISSION_GRANTED: &str = "permission_granted";
+pub const PERMISSION_REVOKED: &str = "permission_revoked";
+/// A user added to or removed from a group (`restauth groups`).
+pub const GROUP_JOINED: &str = "group_joined";
+pub const GROUP_LEFT: &str = "group_left";
 // Accounts over HTTP
 pub const USER_DELETED: &str = "user_deleted";
 pub const EMAIL_CHANGED: &str = "email_changed";
