@@ -295,6 +295,16 @@ async fn perms(restauth: &Restauth, command: PermsCommand) -> CommandResult {
             if name.trim().is_empty() {
                 return Err("a permission needs a name, e.g. \"Can add note\"".into());
             }
+            // Django's columns: app_label and codename 100 characters, name 255.
+            if app.chars().count() > 100
+                || codename.chars().count() > 100
+                || name.trim().chars().count() > 255
+            {
+                return Err(
+                    "too long: app_label and codename have at most 100 characters, the name 255"
+                        .into(),
+                );
+            }
             if store
                 .create_permission(app, codename, name.trim())
                 .await
