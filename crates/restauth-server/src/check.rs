@@ -64,6 +64,7 @@ pub async fn run(path: Option<&Path>) -> Result<(), String> {
                     .push(Issue::new("restauth.E002", e.to_string())),
                 Ok(restauth) => {
                     check_usernames(&restauth, &mut report).await?;
+                    check_staff(&restauth, &mut report).await?;
                     if let Err(e) = restauth.store().checkpoint().await {
                         tracing::warn!(error = %e, "could not checkpoint the database");
                     }
@@ -279,6 +280,50 @@ async fn check_usernames(restauth: &Restauth, report: &mut Report) -> Result<(),
                      {normal:?}). It still logs in, unless a user named {normal:?} exists; \
                      consider renaming it."
                 ),
+            )
+        });
+    }
+    Ok(())
+}
+
+/// The permissions the staff API asks of staff who are no superusers.
+const STAFF_PERMISSIONS: [&str; 3] = ["auth.view_user", "auth.change_user", "auth.add_user"];
+
+/// Staff who relied on `is_staff` alone before the staff API asked for Django's permissions
+/// on users: they can no longer use it.
+async fn check_staff(restauth: &Restauth, report: &mut Report) -> Result<(), String> {
+    let users = restauth.users();
+    let staff = users
+        .permissions()
+        .staff_users()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut bare = Vec::new();
+    for (id, username) in staff {
+        let held = users
+            .permissions()
+            .user_permissions(id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !STAFF_PERMISSIONS.iter().any(|p| held.contains(p)) {
+            bare.push(username);
+        }
+    }
+    if !bare.is_empty() {
+        let names: Vec<String> = bare.iter().map(|n| format!("{n:?}")).collect();
+        report.warnings.push(Issue {
+            obj: "auth.User",
+            ..Issue::new(
+                "restauth.W002",
+                format!(
+                    "Staff users without auth.view_user, auth.change_user or auth.add_user: \
+                     {}. is_staff alone no longer opens the staff API.",
+                    names.join(", ")
+                ),
+            )
+            .hint(
+                "Grant what each needs: restauth perms grant USER auth.view_user (or through \
+                 a group: restauth groups add USER GROUP).",
             )
         });
     }

@@ -67,6 +67,49 @@ pub enum Command {
     /// Print the stored security events (logins, token and password changes, replays,
     /// lock-outs), oldest first.
     Audit(AuditArgs),
+    /// Django's permissions (`app_label.codename`): create one, grant it to a user or a
+    /// group, revoke it.
+    #[command(subcommand)]
+    Perms(PermsCommand),
+    /// Django's groups: create one, add a user to it, take a user out of it.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PermsCommand {
+    /// Create a permission: `restauth perms create notes.add_note "Can add note"`.
+    Create {
+        /// `app_label.codename`.
+        permission: String,
+        /// The human-readable name.
+        name: String,
+    },
+    /// Grant a permission to a user (`grant USER app.codename`) or a group
+    /// (`grant --group GROUP app.codename`).
+    Grant(GrantArgs),
+    /// Revoke a permission from a user or a group, as `grant` names them.
+    Revoke(GrantArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GrantArgs {
+    /// The group to grant to (or revoke from), instead of a user.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// `USER app_label.codename`, or with `--group` only `app_label.codename`.
+    #[arg(required = true, num_args = 1..=2, value_name = "USER|PERMISSION")]
+    pub names: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCommand {
+    /// Create a group.
+    Create { name: String },
+    /// Add a user to a group.
+    Add { username: String, group: String },
+    /// Take a user out of a group.
+    Remove { username: String, group: String },
 }
 
 #[derive(Args, Debug)]

@@ -3,12 +3,12 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use restauth::pipeline::audit::{self, AuditEvent};
-use restauth::store::AuditQuery;
+use restauth::store::{AuditQuery, Change, Holder};
 use restauth::{NewAccount, Restauth, User};
 
 use crate::cli::{
     AuditArgs, ChangePasswordArgs, Cli, Command, CreateSuperuserArgs, CreateTokenArgs,
-    CreateUserArgs,
+    CreateUserArgs, GrantArgs, GroupsCommand, PermsCommand,
 };
 use crate::config;
 
@@ -179,6 +179,8 @@ async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
         }
         Command::ImportDjango(args) => crate::import_django::run(restauth, args).await,
         Command::Audit(args) => audit(restauth, args).await,
+        Command::Perms(command) => perms(restauth, command).await,
+        Command::Groups(command) => groups(restauth, command).await,
         Command::Backup(args) => {
             if args.path.exists() {
                 return Err(format!(
@@ -253,6 +255,175 @@ async fn audit(restauth: &Restauth, args: AuditArgs) -> CommandResult {
         )?;
     }
     Ok(())
+}
+
+/// `app_label.codename`, split; a name of another shape is refused in words.
+fn permission_name(name: &str) -> Result<(&str, &str), String> {
+    match name.split_once('.') {
+        Some((app, codename))
+            if !app.is_empty() && !codename.is_empty() && !codename.contains('.') =>
+        {
+            Ok((app, codename))
+        }
+        _ => Err(format!(
+            "'{name}' is not a permission name: expected app_label.codename, e.g. notes.add_note"
+        )),
+    }
+}
+
+fn no_permission(name: &str) -> String {
+    format!(
+        "permission '{name}' does not exist (create it with `restauth perms create {name} \"Name\"`)"
+    )
+}
+
+fn no_group(name: &str) -> String {
+    format!("group '{name}' does not exist (create it with `restauth groups create {name}`)")
+}
+
+/// After a change of groups or permissions: every cache here and in other processes lets
+/// go of the users it holds, with the permissions read into them.
+async fn announce(restauth: &Restauth) -> CommandResult {
+    restauth.users().invalidate().await.map_err(show)
+}
+
+async fn perms(restauth: &Restauth, command: PermsCommand) -> CommandResult {
+    let store = restauth.users().permissions();
+    let (args, grant) = match command {
+        PermsCommand::Create { permission, name } => {
+            let (app, codename) = permission_name(&permission)?;
+            if name.trim().is_empty() {
+                return Err("a permission needs a name, e.g. \"Can add note\"".into());
+            }
+            // Django's columns: app_label and codename 100 characters, name 255.
+            if app.chars().count() > 100
+                || codename.chars().count() > 100
+                || name.trim().chars().count() > 255
+            {
+                return Err(
+                    "too long: app_label and codename have at most 100 characters, the name 255"
+                        .into(),
+                );
+            }
+            if store
+                .create_permission(app, codename, name.trim())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("Permission '{permission}' created.");
+            } else {
+                println!("Permission '{permission}' already exists.");
+            }
+            return Ok(());
+        }
+        PermsCommand::Grant(args) => (args, true),
+        PermsCommand::Revoke(args) => (args, false),
+    };
+    let GrantArgs { group, names } = args;
+    let (holder_name, permission) = match (&group, names.as_slice()) {
+        (Some(group), [permission]) => (format!("group '{group}'"), permission.clone()),
+        (None, [user, permission]) => (format!("user '{user}'"), permission.clone()),
+        (Some(_), _) => {
+            return Err(
+                "with --group, name only the permission: --group GROUP app.codename".into(),
+            );
+        }
+        (None, _) => {
+            return Err(
+                "name a user and a permission: USER app.codename (or --group GROUP app.codename)"
+                    .into(),
+            );
+        }
+    };
+    let (app, codename) = permission_name(&permission)?;
+    let mut user = None;
+    let holder = match (&group, names.as_slice()) {
+        (Some(group), _) => Holder::Group(group),
+        (None, [username, _]) => {
+            let found = existing(restauth, username).await?;
+            let id = found.id;
+            user = Some(found);
+            Holder::User(id)
+        }
+        (None, _) => return Err("name a user and a permission".into()),
+    };
+    let change = store
+        .set_permission(holder, app, codename, grant)
+        .await
+        .map_err(|e| e.to_string())?;
+    match change {
+        Change::NoSuchPermission => return Err(no_permission(&permission)),
+        Change::NoSuchGroup => return Err(no_group(group.as_deref().unwrap_or(""))),
+        Change::Done if grant => println!("Granted '{permission}' to {holder_name}."),
+        Change::Done => println!("Revoked '{permission}' from {holder_name}."),
+        Change::Unchanged if grant => println!("The {holder_name} already holds '{permission}'."),
+        Change::Unchanged => println!("The {holder_name} does not hold '{permission}' directly."),
+    }
+    if change == Change::Done {
+        let action = if grant {
+            audit::PERMISSION_GRANTED
+        } else {
+            audit::PERMISSION_REVOKED
+        };
+        let event = match (&user, &group) {
+            (Some(user), _) => {
+                AuditEvent::for_user(action, audit::SUCCESS, "cli", user).reason(permission.clone())
+            }
+            (None, group) => AuditEvent {
+                action,
+                outcome: audit::SUCCESS,
+                reason: format!("group {}: {permission}", group.as_deref().unwrap_or("")),
+                provider: "cli",
+                user_id: None,
+                user_name: String::new(),
+                source: Default::default(),
+            },
+        };
+        restauth.audit().record(event).await;
+    }
+    announce(restauth).await
+}
+
+async fn groups(restauth: &Restauth, command: GroupsCommand) -> CommandResult {
+    let store = restauth.users().permissions();
+    let (username, group, member) = match command {
+        GroupsCommand::Create { name } => {
+            if name.trim().is_empty() || name.len() > 150 {
+                return Err("a group name has 1 to 150 characters".into());
+            }
+            if store.create_group(&name).await.map_err(|e| e.to_string())? {
+                println!("Group '{name}' created.");
+            } else {
+                println!("Group '{name}' already exists.");
+            }
+            return Ok(());
+        }
+        GroupsCommand::Add { username, group } => (username, group, true),
+        GroupsCommand::Remove { username, group } => (username, group, false),
+    };
+    let user = existing(restauth, &username).await?;
+    let change = store
+        .set_membership(user.id, &group, member)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = &user.username;
+    match change {
+        Change::NoSuchGroup | Change::NoSuchPermission => return Err(no_group(&group)),
+        Change::Done if member => println!("Added '{name}' to group '{group}'."),
+        Change::Done => println!("Removed '{name}' from group '{group}'."),
+        Change::Unchanged if member => println!("User '{name}' is already in group '{group}'."),
+        Change::Unchanged => println!("User '{name}' is not in group '{group}'."),
+    }
+    if change == Change::Done {
+        let action = if member {
+            audit::GROUP_JOINED
+        } else {
+            audit::GROUP_LEFT
+        };
+        let event = AuditEvent::for_user(action, audit::SUCCESS, "cli", &user).reason(group);
+        restauth.audit().record(event).await;
+    }
+    announce(restauth).await
 }
 
 /// Renders a library error for the terminal: validation errors as their messages.

@@ -16,8 +16,9 @@ use restauth::pipeline::openapi::{
 };
 use restauth::session::{LoginRequired, SessionService, Templates};
 use restauth::{
-    ApiView, AuthClass, Body, CurrentUser, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly,
-    MaybeUser, Policy, Restauth, Settings,
+    ApiView, AuthClass, Body, CurrentUser, DjangoModelPermissions,
+    DjangoModelPermissionsOrAnonReadOnly, HasPerms, IsAdminUser, IsAuthenticated,
+    IsAuthenticatedOrReadOnly, MaybeUser, Policy, Restauth, Settings,
 };
 use serde_json::json;
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
@@ -97,6 +98,25 @@ pub fn router(restauth: &Restauth) -> std::io::Result<Router> {
         .route(
             "/api/echo",
             ApiView::new("Echo").post(echo).guard(echo_policy(restauth)),
+        )
+        .route(
+            "/api/notes",
+            ApiView::new("Notes")
+                .get(public)
+                .post(echo)
+                .guard(all().permission(DjangoModelPermissions::new("notes", "note"))),
+        )
+        .route(
+            "/api/notes/public",
+            ApiView::new("Public Notes").get(public).post(echo).guard(
+                all().permission(DjangoModelPermissionsOrAnonReadOnly::new("notes", "note")),
+            ),
+        )
+        .route(
+            "/api/notes/publish",
+            ApiView::new("Publish Notes")
+                .post(echo)
+                .guard(all().permission(HasPerms(["notes.add_note", "notes.publish_note"]))),
         ))
 }
 
@@ -206,7 +226,34 @@ pub fn openapi(settings: &Settings) -> OpenApi {
         "IsAuthenticatedOrReadOnly: writing needs a user",
         Guard::Required(all()),
     ));
+    let readable = |read_id, read, read_guard, write_id, write| {
+        let mut item = view(read_id, read, read_guard, "Public");
+        item.merge_operations(echo(write_id, write, Guard::Required(all())));
+        item
+    };
+    let notes = readable(
+        "notes_read",
+        "DjangoModelPermissions: reading needs a user",
+        Guard::Required(all()),
+        "notes_write",
+        "DjangoModelPermissions: writing needs notes.add_note",
+    );
+    let public_notes = readable(
+        "public_notes_read",
+        "DjangoModelPermissionsOrAnonReadOnly: reading is open",
+        Guard::Optional(all()),
+        "public_notes_write",
+        "DjangoModelPermissionsOrAnonReadOnly: writing needs notes.add_note",
+    );
+    let publish = echo(
+        "publish_notes",
+        "HasPerms: needs notes.add_note and notes.publish_note",
+        Guard::Required(all()),
+    );
     let paths = vec![
+        ("/api/notes/", notes),
+        ("/api/notes/public/", public_notes),
+        ("/api/notes/publish/", publish),
         ("/dashboard/", d.item(HttpMethod::Get, page)),
         (
             "/api/dashboard/",

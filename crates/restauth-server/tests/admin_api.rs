@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Reply, Server, plain};
+use common::{PASSWORD, Reply, Server, plain, stderr, stdout};
 use serde_json::{Value, json};
 
 const NOT_FOUND: &str = r#"{"detail":"Not found."}"#;
@@ -18,12 +18,51 @@ struct Staff {
     key: String,
 }
 
+/// Waits until `request` answers `expected`: a command's change reaches the server within the
+/// cross-process bound (at once on SQLite, through NOTIFY on PostgreSQL).
+async fn settles<F, Fut>(what: &str, expected: u16, mut request: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let since = std::time::Instant::now();
+    common::within_bound(since, what, || {
+        let answer = request();
+        async move { answer.await == expected }
+    })
+    .await;
+}
+
+/// Runs a management command that must succeed; its output.
+fn run(s: &Server, args: &[&str]) -> String {
+    let out = s.command(args, "");
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// Runs a management command that must fail; its error.
+fn refused(s: &Server, args: &[&str]) -> String {
+    let out = s.command(args, "");
+    assert!(
+        !out.status.success(),
+        "{args:?} succeeded: {}",
+        stdout(&out)
+    );
+    stderr(&out)
+}
+
 impl Staff {
+    /// Staff whose `root` may view, add and change users.
     async fn start(config: &str) -> Staff {
-        Staff::start_as(config, &["--staff"]).await
+        let staff = Staff::start_as(config, &["--staff"]).await;
+        for perm in ["auth.view_user", "auth.add_user", "auth.change_user"] {
+            run(&staff.s, &["perms", "grant", "root", perm]);
+        }
+        staff
     }
 
-    /// Staff whose `root` has `flags` (`--superuser` to grant staff and superuser status).
+    /// Staff whose `root` has `flags` (`--superuser` to grant staff and superuser status)
+    /// and no permissions.
     async fn start_as(config: &str, flags: &[&str]) -> Staff {
         let s = Server::builder().config(config).start().await;
         s.create_user("root", flags);
@@ -460,4 +499,167 @@ async fn staff_are_not_superusers() {
     let second = r.json()["id"].as_i64().expect("id");
     let r = as_boss(&format!("/api/admin/users/{second}/deactivate/"), json!({})).await;
     assert_eq!(r.status, 204, "{}", r.body);
+}
+
+/// Django's authorization model: `is_staff` opens the staff API, and each view needs
+/// Django's permissions on users, held directly or through a group. A change made by a
+/// command counts at the next request.
+#[tokio::test]
+async fn staff_need_djangos_permissions_on_users() {
+    const DENIED: &str = r#"{"detail":"You do not have permission to perform this action."}"#;
+    let staff = Staff::start_as("", &["--staff"]).await;
+    let s = &staff.s;
+    s.create_user("alice", &[]);
+    let new_user = |name: &str| json!({"username": name, "password": "a fine long password 1"});
+
+    // is_staff alone: every view refuses, and nothing changes.
+    let r = staff.get("/api/admin/users/").await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+    let r = staff.get("/api/admin/users/1/").await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+    let r = staff.post("/api/admin/users/", &new_user("eve")).await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+    let r = staff
+        .post("/api/admin/users/1/deactivate/", &json!({}))
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+    let check = run(s, &["check"]);
+    assert!(check.contains("restauth.W002"), "{check}");
+    assert!(check.contains("\"root\""), "{check}");
+
+    // View: reading, nothing more.
+    run(s, &["perms", "grant", "root", "auth.view_user"]);
+    settles("view_user granted", 200, || async {
+        staff.get("/api/admin/users/").await.status
+    })
+    .await;
+    let alice = staff.user_id("alice").await;
+    assert_eq!(
+        staff
+            .get(&format!("/api/admin/users/{alice}/"))
+            .await
+            .status,
+        200
+    );
+    let r = staff.post("/api/admin/users/", &new_user("eve")).await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+    for action in ["deactivate", "activate", "revoke"] {
+        let r = staff
+            .post(&format!("/api/admin/users/{alice}/{action}/"), &json!({}))
+            .await;
+        assert_eq!((r.status, r.body.as_str()), (403, DENIED), "{action}");
+    }
+    let check = run(s, &["check"]);
+    assert!(!check.contains("restauth.W002"), "{check}");
+
+    // Change, through a group: the actions.
+    run(s, &["groups", "create", "managers"]);
+    run(
+        s,
+        &["perms", "grant", "--group", "managers", "auth.change_user"],
+    );
+    let r = staff
+        .post(&format!("/api/admin/users/{alice}/deactivate/"), &json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, DENIED),
+        "not a member yet"
+    );
+    run(s, &["groups", "add", "root", "managers"]);
+    // Refused attempts change nothing: it is done once allowed.
+    settles("change_user through a group", 204, || async {
+        staff
+            .post(&format!("/api/admin/users/{alice}/deactivate/"), &json!({}))
+            .await
+            .status
+    })
+    .await;
+    let r = staff.post("/api/admin/users/", &new_user("eve")).await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+
+    // Add: creating.
+    run(s, &["perms", "grant", "root", "auth.add_user"]);
+    settles("add_user granted", 201, || async {
+        staff
+            .post("/api/admin/users/", &new_user("eve"))
+            .await
+            .status
+    })
+    .await;
+
+    // The detail shows groups and permissions.
+    let root = staff.user_id("root").await;
+    let r = staff.get(&format!("/api/admin/users/{root}/")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["groups"], json!(["managers"]));
+    assert_eq!(
+        r.json()["user_permissions"],
+        json!(["auth.add_user", "auth.view_user"])
+    );
+    assert_eq!(
+        r.json()["permissions"],
+        json!(["auth.add_user", "auth.change_user", "auth.view_user"])
+    );
+
+    // Revoked, and out of the group: reading through change_user goes with the group.
+    run(s, &["perms", "revoke", "root", "auth.view_user"]);
+    assert_eq!(staff.get("/api/admin/users/").await.status, 200);
+    run(s, &["groups", "remove", "root", "managers"]);
+    settles("out of the group", 403, || async {
+        staff.get("/api/admin/users/").await.status
+    })
+    .await;
+    let r = staff.get("/api/admin/users/").await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+
+    // A permission without is_staff opens nothing.
+    run(s, &["perms", "grant", "alice", "auth.view_user"]);
+    run(s, &["activateuser", "alice"]);
+    let alice_key = s.token("alice").await;
+    let r = s
+        .get("/api/admin/users/", Some(&format!("Token {alice_key}")))
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED));
+
+    // Each change that did something is an audit event.
+    let events = run(s, &["audit", "--json"]);
+    for expected in [
+        r#""action":"permission_granted""#,
+        r#""action":"permission_revoked""#,
+        r#""action":"group_joined""#,
+        r#""action":"group_left""#,
+        "group managers: auth.change_user",
+    ] {
+        assert!(events.contains(expected), "{expected}: {events}");
+    }
+
+    // Unknown names are refused in words.
+    let e = refused(s, &["perms", "grant", "nobody", "auth.view_user"]);
+    assert!(e.contains("user 'nobody' does not exist"), "{e}");
+    let e = refused(s, &["perms", "grant", "root", "auth.nope"]);
+    assert!(e.contains("permission 'auth.nope' does not exist"), "{e}");
+    let e = refused(
+        s,
+        &["perms", "revoke", "--group", "ghosts", "auth.view_user"],
+    );
+    assert!(e.contains("group 'ghosts' does not exist"), "{e}");
+    let e = refused(s, &["groups", "add", "root", "ghosts"]);
+    assert!(e.contains("group 'ghosts' does not exist"), "{e}");
+    let e = refused(s, &["groups", "remove", "nobody", "managers"]);
+    assert!(e.contains("user 'nobody' does not exist"), "{e}");
+    let e = refused(s, &["perms", "create", "no_dot", "Name"]);
+    assert!(e.contains("not a permission name"), "{e}");
+    let e = refused(
+        s,
+        &[
+            "perms",
+            "grant",
+            "--group",
+            "managers",
+            "root",
+            "auth.view_user",
+        ],
+    );
+    assert!(e.contains("with --group"), "{e}");
 }

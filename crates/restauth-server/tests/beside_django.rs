@@ -582,6 +582,127 @@ async fn side_by_side(
     (django, s)
 }
 
+/// What Django's own `ModelBackend` answers for the users of [`permissions_as_django`]: per
+/// user, their id, `is_staff`, `has_perm` of each permission, `has_perms` of add and
+/// publish, groups and `get_all_permissions`.
+const DJANGO_PERMISSIONS: &str = r#"
+import json
+from django.contrib.auth.models import Group, Permission, User
+perms = ["notes.add_note", "notes.publish_note", "auth.view_user", "auth.change_user"]
+out = {}
+for name in ["bob", "carol", "dave", "erin", "frank", "gina"]:
+    u = User.objects.get(username=name)
+    out[name] = {
+        "id": u.id,
+        "is_staff": u.is_staff,
+        "is_active": u.is_active,
+        "has_perm": {p: u.has_perm(p) for p in perms},
+        "publish": u.has_perms(["notes.add_note", "notes.publish_note"]),
+        "groups": sorted(g.name for g in u.groups.all()),
+        "all": sorted(u.get_all_permissions()),
+    }
+print(json.dumps(out))
+"#;
+
+/// Django's side of the grants: a superuser, a staff member reading users through a group,
+/// an inactive holder, and grants of permissions restauth created.
+const DJANGO_GRANTS: &str = r#"
+from django.contrib.auth.models import Group, Permission, User
+pw = "correct horse battery staple"
+User.objects.create_superuser("erin", "erin@example.com", pw)
+frank = User.objects.create_user("frank", "frank@example.com", pw, is_staff=True)
+gina = User.objects.create_user("gina", "gina@example.com", pw, is_active=False)
+readers = Group.objects.create(name="readers")
+readers.permissions.add(Permission.objects.get(content_type__app_label="auth", codename="view_user"))
+frank.groups.add(readers)
+add = Permission.objects.get(content_type__app_label="notes", codename="add_note")
+publish = Permission.objects.get(content_type__app_label="notes", codename="publish_note")
+frank.user_permissions.add(add)
+gina.user_permissions.add(add, publish)
+User.objects.get(username="dave").user_permissions.add(publish)
+"#;
+
+/// restauth's `has_perm` against Django's, on one database: permissions and groups made by
+/// restauth's commands and by Django, granted on either side; restauth's answers (its model
+/// permission views, the staff API) must be Django's `ModelBackend`'s.
+async fn permissions_as_django(django: &Django, s: &Server) {
+    assert!(
+        DJANGO_GRANTS.contains(PASSWORD),
+        "one password on both sides"
+    );
+    let run = |args: &[&str]| {
+        let out = s.command(args, "");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    run(&["perms", "create", "notes.add_note", "Can add note"]);
+    run(&["perms", "create", "notes.publish_note", "Can publish note"]);
+    run(&["groups", "create", "editors"]);
+    run(&["perms", "grant", "--group", "editors", "notes.publish_note"]);
+    run(&["perms", "grant", "bob", "notes.add_note"]);
+    run(&["groups", "add", "carol", "editors"]);
+    run(&["perms", "grant", "carol", "notes.add_note"]);
+    django.manage(&["shell", "-c", DJANGO_GRANTS]);
+    // Django's writes reach restauth's caches within the re-read bound.
+    s.advance_clock(REREAD);
+
+    let printed = django.manage(&["shell", "-c", DJANGO_PERMISSIONS]);
+    // The JSON is the last line printed.
+    let answers: Value = printed
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("Django's answers: {printed}"));
+    let superuser = format!("Token {}", s.token("erin").await);
+    let mut compared = 0;
+    for (name, django_says) in answers.as_object().expect("users") {
+        let id = django_says["id"].as_i64().expect("id");
+        let has = |p: &str| django_says["has_perm"][p].as_bool().expect("has_perm");
+        // The staff API shows what restauth read for the user: Django's groups and, for
+        // users who are no superusers, `get_all_permissions`.
+        let r = s
+            .get(&format!("/api/admin/users/{id}/"), Some(&superuser))
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        assert_eq!(r.json()["groups"], django_says["groups"], "{name}");
+        if name != "erin" {
+            assert_eq!(r.json()["permissions"], django_says["all"], "{name}");
+        }
+        if django_says["is_active"] == false {
+            // An inactive user holds nothing in Django, and cannot log in to restauth.
+            assert!(!has("notes.add_note"), "{name}");
+            let r = s
+                .post_json(
+                    "/api-token-auth/",
+                    &json!({"username": name, "password": PASSWORD}),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 400, "{name}");
+            continue;
+        }
+        let key = format!("Token {}", s.token(name).await);
+        let status = |allowed: bool| if allowed { 200 } else { 403 };
+        let r = s.post_json("/api/notes/", &json!({}), Some(&key)).await;
+        assert_eq!(
+            r.status,
+            status(has("notes.add_note")),
+            "{name} add: {}",
+            r.body
+        );
+        let r = s
+            .post_json("/api/notes/publish/", &json!({}), Some(&key))
+            .await;
+        let publish = django_says["publish"].as_bool().expect("publish");
+        assert_eq!(r.status, status(publish), "{name} publish: {}", r.body);
+        let staff_reads =
+            django_says["is_staff"] == true && (has("auth.view_user") || has("auth.change_user"));
+        let r = s.get(&format!("/api/admin/users/{id}/"), Some(&key)).await;
+        assert_eq!(r.status, status(staff_reads), "{name} staff: {}", r.body);
+        compared += 1;
+    }
+    assert_eq!(compared, 5);
+}
+
 #[tokio::test]
 async fn beside_django_on_sqlite() {
     if common::postgres_backend() {
@@ -611,7 +732,7 @@ async fn beside_django_on_sqlite() {
 
     let django = Django::new(venv, &secret, db.display().to_string(), None);
     let url = format!("sqlite://{}?mode=ro", db.display());
-    let (_django, s) = side_by_side(django, &database, async |name: &str| {
+    let (django, s) = side_by_side(django, &database, async |name: &str| {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
         sqlx::query_scalar("SELECT password FROM auth_user WHERE username = $1")
             .bind(name)
@@ -620,6 +741,7 @@ async fn beside_django_on_sqlite() {
             .unwrap()
     })
     .await;
+    permissions_as_django(&django, &s).await;
     // No NOTIFY on SQLite: the re-read bound is the only way, and the triggers say so.
     let out = s.command(&["migrate", "--django-triggers"], "");
     assert!(!out.status.success());
@@ -666,6 +788,8 @@ async fn beside_django_on_postgres() {
     })
     .await;
 
+    permissions_as_django(&django, &s).await;
+
     // --- The opt-in triggers: Django's changes reach the caches by NOTIFY, at once.
     let triggers = async || -> i64 {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -681,7 +805,8 @@ async fn beside_django_on_postgres() {
     };
     let out = s.command(&["migrate", "--django-triggers"], "");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(triggers().await, 3);
+    // The user table, tokens, sessions, and the four tables of permissions and groups.
+    assert_eq!(triggers().await, 7);
     // A server that would trust its cache for 30 s without them.
     let patient = Server::builder()
         .own_database()
@@ -707,6 +832,26 @@ async fn beside_django_on_postgres() {
     let since = std::time::Instant::now();
     common::within_bound(since, "a session Django ended", || async {
         restauth_session_user(&patient, &sessionid).await.is_none()
+    })
+    .await;
+    // A permission Django takes away reaches the caches by NOTIFY too.
+    let frank = format!("Token {}", patient.token("frank").await);
+    let adds = async || {
+        patient
+            .post_json("/api/notes/", &json!({}), Some(&frank))
+            .await
+            .status
+    };
+    assert_eq!(adds().await, 200);
+    django.manage(&[
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User\n\
+         User.objects.get(username='frank').user_permissions.clear()",
+    ]);
+    let since = std::time::Instant::now();
+    common::within_bound(since, "a permission Django revoked", || async {
+        adds().await == 403
     })
     .await;
     let out = s.command(&["migrate", "--drop-django-triggers"], "");

@@ -173,3 +173,114 @@ async fn routes_reading_the_session_vary_on_cookie() {
     let r = s.get("/api/profile/", None).await;
     assert_eq!(r.header("vary"), None);
 }
+
+/// Waits until `request` answers `expected`: a command's change reaches the server within the
+/// cross-process bound (at once on SQLite, through NOTIFY on PostgreSQL).
+async fn settles<F, Fut>(what: &str, expected: u16, mut request: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let since = std::time::Instant::now();
+    common::within_bound(since, what, || {
+        let answer = request();
+        async move { answer.await == expected }
+    })
+    .await;
+}
+
+fn run(s: &Server, args: &[&str]) {
+    let out = s.command(args, "");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// DRF's `DjangoModelPermissions` (`perms_map`), its `…OrAnonReadOnly` variant and
+/// `HasPerms`, over HTTP, with permissions granted by the commands to a user and to a group.
+#[tokio::test]
+async fn django_model_permissions_over_http() {
+    let s = Server::start().await;
+    s.create_user("alice", &[]);
+    s.create_user("bob", &[]);
+    s.create_user("boss", &["--superuser"]);
+    let (alice, bob, boss) = (
+        format!("Token {}", s.token("alice").await),
+        format!("Token {}", s.token("bob").await),
+        format!("Token {}", s.token("boss").await),
+    );
+    let post = |path: &'static str, who: Option<String>| {
+        let s = &s;
+        async move { s.post_json(path, &json!({"x": 1}), who.as_deref()).await }
+    };
+
+    // Anonymous: reading needs a user, except in the read-only variant.
+    let r = s.get("/api/notes/", None).await;
+    assert_eq!((r.status, r.body.as_str()), (403, NOT_PROVIDED));
+    assert_eq!(s.get("/api/notes/public/", None).await.status, 200);
+    let r = post("/api/notes/public/", None).await;
+    assert_eq!((r.status, r.body.as_str()), (403, NOT_PROVIDED));
+
+    // A user without permissions reads, and may not add.
+    assert_eq!(s.get("/api/notes/", Some(&alice)).await.status, 200);
+    for path in ["/api/notes/", "/api/notes/public/", "/api/notes/publish/"] {
+        let r = post(path, Some(alice.clone())).await;
+        assert_eq!((r.status, r.body.as_str()), (403, NO_PERMISSION), "{path}");
+    }
+
+    // Granted to alice directly, to bob through a group.
+    run(&s, &["perms", "create", "notes.add_note", "Can add note"]);
+    run(
+        &s,
+        &["perms", "create", "notes.publish_note", "Can publish note"],
+    );
+    run(&s, &["perms", "grant", "alice", "notes.add_note"]);
+    run(&s, &["groups", "create", "editors"]);
+    run(
+        &s,
+        &["perms", "grant", "--group", "editors", "notes.add_note"],
+    );
+    run(
+        &s,
+        &["perms", "grant", "--group", "editors", "notes.publish_note"],
+    );
+    run(&s, &["groups", "add", "bob", "editors"]);
+    settles("bob joined editors", 200, || async {
+        post("/api/notes/publish/", Some(bob.clone())).await.status
+    })
+    .await;
+    for path in ["/api/notes/", "/api/notes/public/"] {
+        assert_eq!(post(path, Some(alice.clone())).await.status, 200, "{path}");
+        assert_eq!(post(path, Some(bob.clone())).await.status, 200, "{path}");
+    }
+    // HasPerms needs both.
+    assert_eq!(
+        post("/api/notes/publish/", Some(alice.clone()))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        post("/api/notes/publish/", Some(bob.clone())).await.status,
+        200
+    );
+    // A superuser holds every permission.
+    for path in ["/api/notes/", "/api/notes/publish/"] {
+        assert_eq!(post(path, Some(boss.clone())).await.status, 200, "{path}");
+    }
+
+    // Revoked: seen within the bound of a change another process made.
+    run(&s, &["perms", "revoke", "alice", "notes.add_note"]);
+    settles("alice's grant revoked", 403, || async {
+        post("/api/notes/", Some(alice.clone())).await.status
+    })
+    .await;
+    run(&s, &["groups", "remove", "bob", "editors"]);
+    settles("bob left editors", 403, || async {
+        post("/api/notes/publish/", Some(bob.clone())).await.status
+    })
+    .await;
+    assert_eq!(post("/api/notes/", Some(bob.clone())).await.status, 403);
+}

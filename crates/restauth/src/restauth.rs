@@ -177,6 +177,13 @@ impl Classes for Restauth {
     fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>> {
         Restauth::authenticator(self, name)
     }
+
+    fn load_permissions<'a>(
+        &'a self,
+        user: &'a crate::core::user::User,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(self.inner.users.load_permissions(user))
+    }
 }
 
 /// The OpenAPI 3.1 description of every route of the library that `settings` enable, at the
@@ -425,6 +432,7 @@ fn assemble(
         passwords: store.clone(),
         tokens: store.clone(),
         sessions: store.clone(),
+        permissions: store.clone(),
         cache: cache.clone(),
         hashing,
         password: settings.password.clone(),

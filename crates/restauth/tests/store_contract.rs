@@ -169,6 +169,11 @@ contract_in!(
     users_are_searched_and_paged,
 );
 
+contract_in!(
+    permission_checks;
+    groups_and_permissions_combine_as_djangos_model_backend,
+);
+
 fn new_user(name: &str) -> NewUser {
     NewUser {
         username: name.into(),
@@ -1574,4 +1579,109 @@ fn skip(reason: &str) {
     }
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+}
+
+mod permission_checks {
+    use super::*;
+    use restauth::store::{Change, Holder};
+
+    pub async fn groups_and_permissions_combine_as_djangos_model_backend(b: &Backend) {
+        let s = b.open().await;
+        let u = s.create_user(&new_user("perm_ann")).await.unwrap();
+        let other = s.create_user(&new_user("perm_bob")).await.unwrap();
+        // migrate gives the user model's four permissions, as Django's post_migrate.
+        for codename in ["add_user", "change_user", "delete_user", "view_user"] {
+            assert!(
+                !s.create_permission("auth", codename, "x").await.unwrap(),
+                "{codename} exists after migrate"
+            );
+        }
+        assert!(s.user_permissions(u.id).await.unwrap().all().is_empty());
+        assert!(
+            s.create_permission("notes", "add_note", "Can add note")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.create_permission("notes", "add_note", "again")
+                .await
+                .unwrap()
+        );
+        assert!(s.create_group("editors").await.unwrap());
+        assert!(!s.create_group("editors").await.unwrap());
+
+        let grant = |h, app, code, on| {
+            let s = s.clone();
+            async move { s.set_permission(h, app, code, on).await.unwrap() }
+        };
+        assert_eq!(
+            grant(Holder::User(u.id), "auth", "view_user", true).await,
+            Change::Done
+        );
+        assert_eq!(
+            grant(Holder::User(u.id), "auth", "view_user", true).await,
+            Change::Unchanged
+        );
+        assert_eq!(
+            grant(Holder::User(u.id), "auth", "nope", true).await,
+            Change::NoSuchPermission
+        );
+        assert_eq!(
+            grant(Holder::Group("nobody"), "auth", "view_user", true).await,
+            Change::NoSuchGroup
+        );
+        assert_eq!(
+            grant(Holder::Group("editors"), "notes", "add_note", true).await,
+            Change::Done
+        );
+        // Not a member yet: the group's permission is not the user's.
+        let held = s.user_permissions(u.id).await.unwrap();
+        assert_eq!(
+            held.all().into_iter().collect::<Vec<_>>(),
+            vec!["auth.view_user"]
+        );
+        assert_eq!(
+            s.set_membership(u.id, "editors", true).await.unwrap(),
+            Change::Done
+        );
+        assert_eq!(
+            s.set_membership(u.id, "nobody", true).await.unwrap(),
+            Change::NoSuchGroup
+        );
+        let held = s.user_permissions(u.id).await.unwrap();
+        assert_eq!(held.groups, vec!["editors"]);
+        assert!(held.user.contains("auth.view_user"));
+        assert!(held.group.contains("notes.add_note"));
+        assert!(!held.user.contains("notes.add_note"));
+        assert!(s.user_permissions(other.id).await.unwrap().all().is_empty());
+
+        // Staff who hold nothing can be listed.
+        let staff = NewUser {
+            is_staff: true,
+            ..new_user("perm_staff")
+        };
+        let staff = s.create_user(&staff).await.unwrap();
+        let listed = s.staff_users().await.unwrap();
+        assert_eq!(listed, vec![(staff.id, "perm_staff".to_owned())]);
+
+        assert_eq!(
+            grant(Holder::User(u.id), "auth", "view_user", false).await,
+            Change::Done
+        );
+        assert_eq!(
+            s.set_membership(u.id, "editors", false).await.unwrap(),
+            Change::Done
+        );
+        assert_eq!(
+            s.set_membership(u.id, "editors", false).await.unwrap(),
+            Change::Unchanged
+        );
+        assert!(s.user_permissions(u.id).await.unwrap().all().is_empty());
+        // A user's grants go with the user.
+        assert_eq!(
+            grant(Holder::User(u.id), "auth", "view_user", true).await,
+            Change::Done
+        );
+        assert!(s.delete_user(u.id).await.unwrap());
+    }
 }

@@ -14,6 +14,13 @@ use crate::pipeline::openapi::{
 const SUPERUSER_ONLY: &str = "Only an active superuser may act on a superuser; anyone else gets \
                               403 and nothing changes.";
 
+/// What the views need beyond `is_staff`.
+const READ: &str = "Needs `is_staff` and the permission `auth.view_user` or `auth.change_user` \
+                    (held directly or through a group; an active superuser holds every \
+                    permission); anyone else gets 403.";
+const CHANGE: &str = "Needs `is_staff` and the permission `auth.change_user`; anyone else gets \
+                      403.";
+
 /// The staff views and their schemas.
 pub fn document(settings: &Settings) -> OpenApi {
     let d = Describer::new(settings);
@@ -21,7 +28,7 @@ pub fn document(settings: &Settings) -> OpenApi {
     let not_found = || json_response("No such object (or not the caller's)", "Detail");
     let list = Op::new("admin_users", "admin", "List users", staff())
         .describe(format!(
-            "DRF's `PageNumberPagination`, {} users a page (`[rest_framework] page_size`), in \
+            "{READ} DRF's `PageNumberPagination`, {} users a page (`[rest_framework] page_size`), in \
              id order; `search` keeps users whose username or e-mail contains every term \
              (case-insensitive, terms split at spaces and commas). An out-of-range `page` \
              answers 404 `Invalid page.`.",
@@ -39,20 +46,27 @@ pub fn document(settings: &Settings) -> OpenApi {
         .respond("404", json_response("Invalid page", "Detail"));
     let create = Op::new("admin_user_create", "admin", "Create a user", staff())
         .describe(
-            "Django's username and password validators apply; a taken username answers `A \
-             user with that username already exists.`. Only an active superuser may set \
-             `is_staff` or `is_superuser`; anyone else gets 403 and no user is created.",
+            "Needs `is_staff` and the permission `auth.add_user`. Django's username and \
+             password validators apply; a taken username answers `A user with that username \
+             already exists.`. Only an active superuser may set `is_staff` or \
+             `is_superuser`; anyone else gets 403 and no user is created.",
         )
         .parameter(csrf_header())
         .body(parsed_body(schema_ref("NewUser"), true))
         .respond("201", json_response("The user", "StaffUser"));
     let detail = Op::new("admin_user", "admin", "One user", staff())
+        .describe(format!(
+            "{READ} With the user's groups, the permissions granted to the user \
+             (`user_permissions`), and every permission held directly or through a group \
+             (`permissions`, Django's `get_all_permissions`: none for an inactive user; an \
+             active superuser holds every permission whatever it lists)."
+        ))
         .parameter(path_parameter("id", "The user's id", true))
-        .respond("200", json_response("The user", "StaffUser"))
+        .respond("200", json_response("The user", "StaffUserDetail"))
         .respond("404", not_found());
     let action = |id, summary, text: &str| {
         let op = Op::new(id, "admin", summary, staff())
-            .describe(format!("{text} {SUPERUSER_ONLY} {SEND_CSRF}"))
+            .describe(format!("{text} {CHANGE} {SUPERUSER_ONLY} {SEND_CSRF}"))
             .parameter(path_parameter("id", "The user's id", true))
             .parameter(csrf_header())
             .respond("204", empty_response("Done"))
@@ -110,15 +124,24 @@ fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
             ("is_superuser", boolean()),
         ]
     };
-    let user = required_object(
+    let fields = || {
         [("id", integer()), ("username", string())]
             .into_iter()
             .chain(editable())
             .chain([
                 ("date_joined", date_time()),
                 ("last_login", nullable_date_time()),
-            ]),
-    );
+            ])
+    };
+    let user = required_object(fields());
+    let names = || ArrayBuilder::new().items(string());
+    let detail = required_object(fields())
+        .property("groups", names())
+        .required("groups")
+        .property("user_permissions", names())
+        .required("user_permissions")
+        .property("permissions", names())
+        .required("permissions");
     let page = object(
         [
             ("count", integer()),
@@ -139,6 +162,7 @@ fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
     );
     vec![
         ("StaffUser", user.into()),
+        ("StaffUserDetail", detail.into()),
         ("UserPage", page.into()),
         ("NewUser", new_user.into()),
     ]

@@ -15,39 +15,80 @@ use crate::core::error::{Error, ValidationErrors, json_response};
 use crate::core::user::User;
 use crate::pipeline::audit::Source;
 use crate::pipeline::parsers::{Body, RequestData};
-use crate::pipeline::permissions::IsAdminUser;
+use crate::pipeline::permissions::{IsAdminUser, Permission, RequestInfo};
 use crate::pipeline::policy::CurrentUser;
 use crate::pipeline::view::{ApiView, Views, no_store};
 use crate::restauth::Restauth;
 use crate::users::NewAccount;
 
-/// The staff views, each under the default authentication classes and `IsAdminUser`.
+/// Reading users: either of these (Django's admin shows a user to those who may change it).
+pub(crate) const VIEW: &[&str] = &["auth.view_user", "auth.change_user"];
+/// Creating one.
+pub(crate) const ADD: &[&str] = &["auth.add_user"];
+/// Activating, deactivating, revoking.
+pub(crate) const CHANGE: &[&str] = &["auth.change_user"];
+
+/// What a staff view needs beyond `is_staff`: one of `read` for safe methods, one of `write`
+/// for the others, as [`User::has_perm`] answers (an active superuser holds all).
+#[derive(Clone, Copy, Debug)]
+struct UserPermissions {
+    read: &'static [&'static str],
+    write: &'static [&'static str],
+}
+
+impl Permission for UserPermissions {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        let any = if r.is_safe_method() {
+            self.read
+        } else {
+            self.write
+        };
+        r.user()
+            .is_some_and(|u| any.iter().any(|perm| u.has_perm(perm)))
+    }
+
+    fn needs_permissions(&self) -> bool {
+        true
+    }
+}
+
+/// The staff views, each under the default authentication classes, `IsAdminUser` and the
+/// permissions on users its methods need.
 pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<Router<S>, Error> {
     let admin = restauth.admin();
-    let view = |view: ApiView<AdminService>| {
-        view.guard(restauth.policy().permission(IsAdminUser))
+    let view = |view: ApiView<AdminService>, read, write| {
+        let needs = IsAdminUser & UserPermissions { read, write };
+        view.guard(restauth.policy().permission(needs))
             .with_state(admin.clone())
     };
     Ok(Views::new()
         .view(
             "/api/admin/users",
-            view(ApiView::new("User List").get(list).post(create)),
+            view(ApiView::new("User List").get(list).post(create), VIEW, ADD),
         )?
         .view(
             "/api/admin/users/{id}",
-            view(ApiView::new("User Detail").get(detail)),
+            view(ApiView::new("User Detail").get(detail), VIEW, CHANGE),
         )?
         .view(
             "/api/admin/users/{id}/deactivate",
-            view(ApiView::new("Deactivate User").post(deactivate)),
+            view(
+                ApiView::new("Deactivate User").post(deactivate),
+                VIEW,
+                CHANGE,
+            ),
         )?
         .view(
             "/api/admin/users/{id}/activate",
-            view(ApiView::new("Activate User").post(activate)),
+            view(ApiView::new("Activate User").post(activate), VIEW, CHANGE),
         )?
         .view(
             "/api/admin/users/{id}/revoke",
-            view(ApiView::new("Revoke User Credentials").post(revoke)),
+            view(
+                ApiView::new("Revoke User Credentials").post(revoke),
+                VIEW,
+                CHANGE,
+            ),
         )?
         .into_router())
 }
@@ -238,7 +279,20 @@ async fn detail(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Error> {
     let user = target(&admin, id).await?;
-    Ok(no_store(json_response(StatusCode::OK, &user_json(&user))))
+    let held = admin.users().read_permissions(&user).await?;
+    let mut body = user_json(&user);
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("groups".into(), json!(held.groups));
+        fields.insert("user_permissions".into(), json!(held.user));
+        // Django's `get_all_permissions`: an inactive user holds none.
+        let all = if user.is_active {
+            held.all()
+        } else {
+            Default::default()
+        };
+        fields.insert("permissions".into(), json!(all));
+    }
+    Ok(no_store(json_response(StatusCode::OK, &body)))
 }
 
 async fn deactivate(

@@ -1,7 +1,8 @@
 //! The user, with Django's `auth_user` fields, and the identity a request carries.
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A user account. `password` is the encoded hash, never the password itself.
 #[derive(Clone, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub struct User {
     /// Deactivated by staff or a command: an activation link cannot make the account active
     /// again (activating it through the staff API or `activateuser` clears the mark).
     pub deactivated_by_admin: bool,
+    /// The user's groups and permissions, loaded on first need (a permission class that asks
+    /// for them, the staff API) and cached with the user: see [`User::has_perm`].
+    pub permissions: LoadedPermissions,
 }
 
 /// What moved a user's revocation cut-off ([`User::valid_after`]) last.
@@ -71,7 +75,109 @@ impl CutOffCause {
     }
 }
 
+/// What Django's `ModelBackend` reads for a user: the groups they belong to, and the
+/// permissions (`"app_label.codename"`) granted to them directly and through those groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Permissions {
+    /// The names of the user's groups, sorted.
+    pub groups: Vec<String>,
+    /// Django's `get_user_permissions`: granted to the user.
+    pub user: BTreeSet<String>,
+    /// Django's `get_group_permissions`: granted to one of the user's groups.
+    pub group: BTreeSet<String>,
+}
+
+impl Permissions {
+    /// Whether `perm` is held, directly or through a group.
+    pub fn contains(&self, perm: &str) -> bool {
+        self.user.contains(perm) || self.group.contains(perm)
+    }
+
+    /// Django's `get_all_permissions`: both sets, sorted.
+    pub fn all(&self) -> BTreeSet<&str> {
+        self.user
+            .iter()
+            .chain(self.group.iter())
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// A user's [`Permissions`] once they were read: empty until then, set at most once, so a
+/// cached user keeps them until the cache lets the user go (any change to groups or
+/// permissions clears it, as a revocation does).
+#[derive(Clone, Default)]
+pub struct LoadedPermissions(OnceLock<Arc<Permissions>>);
+
+/// A cache of what the store holds, not part of the user: two users are equal whatever was
+/// read into them.
+impl PartialEq for LoadedPermissions {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LoadedPermissions {}
+
+impl LoadedPermissions {
+    /// The permissions, if read.
+    pub fn get(&self) -> Option<&Arc<Permissions>> {
+        self.0.get()
+    }
+
+    /// Keeps `permissions` unless some were kept already; the kept ones.
+    pub fn set(&self, permissions: Arc<Permissions>) -> &Arc<Permissions> {
+        self.0.get_or_init(|| permissions)
+    }
+
+    /// Permissions already known (`LoadedPermissions::from(Permissions::default())`: none).
+    pub fn known(permissions: Permissions) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Arc::new(permissions));
+        LoadedPermissions(cell)
+    }
+}
+
+impl fmt::Debug for LoadedPermissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Some(p) => p.fmt(f),
+            None => f.write_str("(not loaded)"),
+        }
+    }
+}
+
 impl User {
+    /// Django's `ModelBackend.has_perm` for `"app_label.codename"`: an active superuser has
+    /// every permission, an inactive user none, anyone else those granted to them or to one of
+    /// their groups.
+    ///
+    /// The granted ones are read when first needed: a permission class that checks them
+    /// ([`DjangoModelPermissions`](crate::DjangoModelPermissions),
+    /// [`HasPerms`](crate::HasPerms)) has them loaded before it runs, elsewhere
+    /// [`Users::load_permissions`](crate::Users::load_permissions) loads them. Until then
+    /// only a superuser has any.
+    pub fn has_perm(&self, perm: &str) -> bool {
+        if !self.is_active {
+            return false;
+        }
+        if self.is_superuser {
+            return true;
+        }
+        self.permissions.get().is_some_and(|p| p.contains(perm))
+    }
+
+    /// Django's `has_perms`: every one of `perms`.
+    pub fn has_perms<S: AsRef<str>>(&self, perms: &[S]) -> bool {
+        perms.iter().all(|p| self.has_perm(p.as_ref()))
+    }
+
+    /// Whether [`User::has_perm`] needs the granted permissions read first: an active user
+    /// who is no superuser, whose permissions are not loaded yet.
+    pub fn needs_permissions(&self) -> bool {
+        self.is_active && !self.is_superuser && self.permissions.get().is_none()
+    }
+
     /// Whether a credential issued at `issued_ms` (Unix milliseconds) outlives the user's
     /// revocation cut-off: only one issued strictly after it does.
     pub fn issued_valid(&self, issued_ms: i64) -> bool {
@@ -231,6 +337,7 @@ mod tests {
             valid_after: 0,
             cut_off_cause: CutOffCause::default(),
             deactivated_by_admin: false,
+            permissions: LoadedPermissions::default(),
         };
         assert!(!format!("{u:?}").contains("argon2"));
     }

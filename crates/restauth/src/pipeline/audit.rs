@@ -69,6 +69,14 @@ pub const THROTTLE_LOCKOUT: &str = "throttle_lockout";
 pub const SESSION_REVOKED: &str = "session_revoked";
 /// A user created by a staff member over the staff API.
 pub const USER_CREATED: &str = "user_created";
+/// A permission granted to a user or a group (`restauth perms grant`).
+pub const PERMISSION_GRANTED: &str = "permission_granted";
+/// A permission revoked from a user or a group (`restauth perms revoke`).
+pub const PERMISSION_REVOKED: &str = "permission_revoked";
+/// A user added to a group (`restauth groups add`).
+pub const GROUP_JOINED: &str = "group_joined";
+/// A user removed from a group (`restauth groups remove`).
+pub const GROUP_LEFT: &str = "group_left";
 // Accounts over HTTP
 /// A user deleted its own account (djoser's `DELETE /users/me/`).
 pub const USER_DELETED: &str = "user_deleted";

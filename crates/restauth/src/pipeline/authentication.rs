@@ -135,6 +135,17 @@ impl<C> Registry<C> {
 pub trait Classes: Send + Sync + 'static {
     /// A fresh instance of the class registered as `name`.
     fn authenticator(&self, name: &str) -> Option<Arc<dyn Authenticator>>;
+
+    /// Reads `user`'s groups and permissions into it, for the permission classes that check
+    /// them ([`Permission::needs_permissions`](crate::Permission::needs_permissions)). Where
+    /// nothing can read them, nothing is loaded and only superusers hold permissions.
+    fn load_permissions<'a>(
+        &'a self,
+        user: &'a crate::core::user::User,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>> {
+        let _ = user;
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Left in a request's extensions by an authentication class that wants a cookie gone from

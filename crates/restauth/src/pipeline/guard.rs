@@ -202,6 +202,7 @@ async fn check_later(
 ) -> Result<(Request<Body>, Finish), Response> {
     let checked = match resume {
         Resume::Authenticate(from) => policy.check_from(&mut request, from).await,
+        Resume::Permit(identity) => policy.permit_loaded(&mut request, identity).await,
         Resume::Throttle(identity) => policy
             .throttle(request.headers(), request.extensions(), &identity)
             .await

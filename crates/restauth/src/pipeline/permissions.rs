@@ -1,8 +1,11 @@
 //! Permission classes: all of a route's permissions must pass.
 //!
-//! The four DRF classes, plus composition with `&`, `|` and `!` (DRF's `&`, `|`, `~`), with
-//! DRF 3.15's object-level semantics for `|`. Checks are synchronous: they look at the request
-//! and the identity the authenticators produced, never at the store.
+//! The four DRF classes, Django's model permissions ([`DjangoModelPermissions`],
+//! [`DjangoModelPermissionsOrAnonReadOnly`], [`HasPerms`]), plus composition with `&`, `|` and
+//! `!` (DRF's `&`, `|`, `~`), with DRF 3.15's object-level semantics for `|`. Checks are
+//! synchronous: they look at the request and the identity the authenticators produced, never
+//! at the store. A class that reads the user's permissions says so
+//! ([`Permission::needs_permissions`]), and the policy has them loaded before it runs.
 
 use std::any::{Any, TypeId};
 use std::sync::Arc;
@@ -55,6 +58,13 @@ pub trait Permission: Send + Sync + 'static {
         None
     }
 
+    /// Whether the checks read the user's groups and permissions ([`User::has_perm`]): the
+    /// policy then loads them (once per cached user) before asking. `false` by default, so
+    /// routes that never look at permissions never read them.
+    fn needs_permissions(&self) -> bool {
+        false
+    }
+
     /// `Err(expected)` when [`has_object_permission`](Self::has_object_permission) looks for
     /// another type of object than `found`: it could only refuse, whoever asks. Checked
     /// before every object check; a composition asks each of its parts.
@@ -73,6 +83,9 @@ impl<P: Permission + ?Sized> Permission for Arc<P> {
     }
     fn message(&self) -> Option<&str> {
         (**self).message()
+    }
+    fn needs_permissions(&self) -> bool {
+        (**self).needs_permissions()
     }
     fn check_object_type(&self, found: ObjectType) -> Result<(), ObjectType> {
         (**self).check_object_type(found)
@@ -214,6 +227,129 @@ impl Permission for IsAuthenticatedOrReadOnly {
     }
 }
 
+/// DRF's `DjangoModelPermissions` for the model `model_name` of the app `app_label`: every
+/// request needs an authenticated user, and DRF's `perms_map` says what else: `POST` needs
+/// `<app_label>.add_<model_name>`, `PUT` and `PATCH` `….change_…`, `DELETE` `….delete_…`;
+/// `GET`, `HEAD` and `OPTIONS` need nothing more. Any other method is refused. A user has a
+/// permission as [`User::has_perm`] says (an active superuser has all).
+///
+/// ```
+/// use restauth::DjangoModelPermissions;
+/// let notes = DjangoModelPermissions::new("notes", "note");
+/// # let _ = notes;
+/// ```
+#[derive(Clone, Debug)]
+pub struct DjangoModelPermissions {
+    app_label: String,
+    model_name: String,
+}
+
+/// [`DjangoModelPermissions`] that also lets anonymous requests read (DRF's
+/// `DjangoModelPermissionsOrAnonReadOnly`): `GET`, `HEAD` and `OPTIONS` pass for everyone.
+#[derive(Clone, Debug)]
+pub struct DjangoModelPermissionsOrAnonReadOnly(pub DjangoModelPermissions);
+
+/// Allows authenticated users who hold every one of these permissions (`"app_label.codename"`,
+/// Django's `has_perms`), whatever the method: `HasPerms(["notes.add_note"])`.
+#[derive(Clone, Copy, Debug)]
+pub struct HasPerms<const N: usize>(pub [&'static str; N]);
+
+impl DjangoModelPermissions {
+    /// The permissions of Django's model `app_label.model_name` (lower case, as Django's
+    /// codenames are: `DjangoModelPermissions::new("notes", "note")` asks `notes.add_note` of a
+    /// POST).
+    pub fn new(app_label: impl Into<String>, model_name: impl Into<String>) -> Self {
+        DjangoModelPermissions {
+            app_label: app_label.into(),
+            model_name: model_name.into(),
+        }
+    }
+
+    /// The permission a method needs, DRF's `perms_map`: `Ok(None)` for none, `Err(())` for a
+    /// method it does not know.
+    fn required(&self, method: &Method) -> Result<Option<String>, ()> {
+        let action = match *method {
+            Method::GET | Method::HEAD | Method::OPTIONS => return Ok(None),
+            Method::POST => "add",
+            Method::PUT | Method::PATCH => "change",
+            Method::DELETE => "delete",
+            _ => return Err(()),
+        };
+        Ok(Some(format!(
+            "{}.{action}_{}",
+            self.app_label, self.model_name
+        )))
+    }
+
+    fn check(&self, r: &RequestInfo<'_>, anonymous_reads: bool) -> bool {
+        let required = match self.required(r.method) {
+            Ok(required) => required,
+            Err(()) => return false,
+        };
+        match (r.user(), required) {
+            (Some(user), Some(perm)) => user.has_perm(&perm),
+            (Some(_), None) => true,
+            (None, None) => anonymous_reads,
+            (None, Some(_)) => false,
+        }
+    }
+}
+
+impl DjangoModelPermissionsOrAnonReadOnly {
+    /// As [`DjangoModelPermissions::new`], with reads open to anonymous requests.
+    pub fn new(app_label: impl Into<String>, model_name: impl Into<String>) -> Self {
+        DjangoModelPermissionsOrAnonReadOnly(DjangoModelPermissions::new(app_label, model_name))
+    }
+}
+
+impl Permission for DjangoModelPermissions {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        self.check(r, false)
+    }
+    fn needs_permissions(&self) -> bool {
+        true
+    }
+}
+
+impl Permission for DjangoModelPermissionsOrAnonReadOnly {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        self.0.check(r, true)
+    }
+    fn needs_permissions(&self) -> bool {
+        true
+    }
+}
+
+impl<const N: usize> Permission for HasPerms<N> {
+    fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
+        r.user().is_some_and(|u| u.has_perms(&self.0))
+    }
+    fn needs_permissions(&self) -> bool {
+        true
+    }
+}
+
+impl<const N: usize, Rhs: Permission> std::ops::BitAnd<Rhs> for HasPerms<N> {
+    type Output = And<Self, Rhs>;
+    fn bitand(self, rhs: Rhs) -> Self::Output {
+        And(self, rhs)
+    }
+}
+
+impl<const N: usize, Rhs: Permission> std::ops::BitOr<Rhs> for HasPerms<N> {
+    type Output = Or<Self, Rhs>;
+    fn bitor(self, rhs: Rhs) -> Self::Output {
+        Or(self, rhs)
+    }
+}
+
+impl<const N: usize> std::ops::Not for HasPerms<N> {
+    type Output = Not<Self>;
+    fn not(self) -> Self::Output {
+        Not(self)
+    }
+}
+
 /// `a & b`.
 #[derive(Clone, Copy, Debug)]
 pub struct And<A, B>(pub A, pub B);
@@ -225,6 +361,9 @@ pub struct Or<A, B>(pub A, pub B);
 pub struct Not<A>(pub A);
 
 impl<A: Permission, B: Permission> Permission for And<A, B> {
+    fn needs_permissions(&self) -> bool {
+        self.0.needs_permissions() || self.1.needs_permissions()
+    }
     fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
         self.0.has_permission(r) && self.1.has_permission(r)
     }
@@ -238,6 +377,9 @@ impl<A: Permission, B: Permission> Permission for And<A, B> {
 }
 
 impl<A: Permission, B: Permission> Permission for Or<A, B> {
+    fn needs_permissions(&self) -> bool {
+        self.0.needs_permissions() || self.1.needs_permissions()
+    }
     fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
         self.0.has_permission(r) || self.1.has_permission(r)
     }
@@ -254,6 +396,9 @@ impl<A: Permission, B: Permission> Permission for Or<A, B> {
 }
 
 impl<A: Permission> Permission for Not<A> {
+    fn needs_permissions(&self) -> bool {
+        self.0.needs_permissions()
+    }
     fn has_permission(&self, r: &RequestInfo<'_>) -> bool {
         !self.0.has_permission(r)
     }
@@ -341,6 +486,8 @@ permission_operators!(
     [] IsAuthenticated,
     [] IsAdminUser,
     [] IsAuthenticatedOrReadOnly,
+    [] DjangoModelPermissions,
+    [] DjangoModelPermissionsOrAnonReadOnly,
     [A, B] And<A, B>,
     [A, B] Or<A, B>,
     [A] Not<A>,
@@ -381,6 +528,7 @@ mod tests {
                     valid_after: 0,
                     cut_off_cause: Default::default(),
                     deactivated_by_admin: false,
+                    permissions: Default::default(),
                 }),
                 AuthInfo::Basic,
             ),
@@ -488,6 +636,97 @@ mod tests {
         assert!(!p.has_object_permission(&r, &1i64));
         // ~IsAdminUser refuses every object, as in DRF.
         assert!(!(!IsAdminUser).has_object_permission(&r, &1i64));
+    }
+
+    fn holding(perms: &[&str], active: bool, superuser: bool) -> Identity {
+        let held = crate::core::user::Permissions {
+            user: perms.iter().map(|p| (*p).to_owned()).collect(),
+            ..Default::default()
+        };
+        let mut id = identity(Some((false, superuser)));
+        if let Some(user) = &mut id.user {
+            let u = Arc::make_mut(user);
+            u.is_active = active;
+            u.permissions = crate::core::user::LoadedPermissions::known(held);
+        }
+        id
+    }
+
+    fn allows(p: &dyn Permission, method: Method, id: &Identity) -> bool {
+        let uri = Uri::from_static("/");
+        let headers = HeaderMap::new();
+        p.has_permission(&RequestInfo {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            identity: id,
+        })
+    }
+
+    #[test]
+    fn model_permissions_follow_drfs_perms_map() {
+        let p = DjangoModelPermissions::new("notes", "note");
+        let anon = Identity::anonymous();
+        let none = holding(&[], true, false);
+        let adder = holding(&["notes.add_note"], true, false);
+        let all = holding(
+            &["notes.add_note", "notes.change_note", "notes.delete_note"],
+            true,
+            false,
+        );
+        for safe in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            assert!(!allows(&p, safe.clone(), &anon));
+            assert!(allows(&p, safe, &none));
+        }
+        assert!(!allows(&p, Method::POST, &none));
+        assert!(allows(&p, Method::POST, &adder));
+        assert!(!allows(&p, Method::PUT, &adder));
+        for m in [Method::PUT, Method::PATCH, Method::DELETE, Method::POST] {
+            assert!(allows(&p, m, &all));
+        }
+        assert!(!allows(&p, Method::TRACE, &all));
+        // An inactive user holds nothing; an active superuser everything.
+        assert!(!allows(
+            &p,
+            Method::POST,
+            &holding(&["notes.add_note"], false, false)
+        ));
+        assert!(allows(&p, Method::DELETE, &holding(&[], true, true)));
+        assert!(!allows(&p, Method::DELETE, &holding(&[], false, true)));
+
+        let q = DjangoModelPermissionsOrAnonReadOnly::new("notes", "note");
+        assert!(allows(&q, Method::GET, &anon));
+        assert!(!allows(&q, Method::POST, &anon));
+        assert!(allows(&q, Method::POST, &adder));
+        assert!(p.needs_permissions() && q.needs_permissions());
+    }
+
+    #[test]
+    fn has_perms_composes_and_asks_for_loading() {
+        let adder = holding(&["notes.add_note"], true, false);
+        let anon = Identity::anonymous();
+        assert!(allows(&HasPerms(["notes.add_note"]), Method::GET, &adder));
+        assert!(!allows(
+            &HasPerms(["notes.add_note", "notes.view_note"]),
+            Method::GET,
+            &adder
+        ));
+        assert!(!allows(&HasPerms(["notes.add_note"]), Method::GET, &anon));
+        let either = HasPerms(["notes.view_note"]) | HasPerms(["notes.add_note"]);
+        assert!(allows(&either, Method::GET, &adder));
+        let both = IsAuthenticated & HasPerms(["notes.view_note"]);
+        assert!(!allows(&both, Method::GET, &adder));
+        assert!(allows(&!HasPerms(["notes.view_note"]), Method::GET, &adder));
+        assert!(both.needs_permissions() && either.needs_permissions());
+        assert!((!HasPerms(["x.y"])).needs_permissions());
+        assert!(!(IsAuthenticated | IsAdminUser).needs_permissions());
+        // Not loaded: only superusers hold anything.
+        let unloaded = identity(USER);
+        assert!(!allows(
+            &HasPerms(["notes.add_note"]),
+            Method::GET,
+            &unloaded
+        ));
     }
 
     /// Owns the `i64` that is its user's id, typed.

@@ -54,6 +54,13 @@ struct PolicyInner {
     reads_session: bool,
     /// The classes' credential headers, kept with the classes too.
     sought: Sought,
+    /// Whether a permission reads the user's groups and permissions, which are then loaded
+    /// before the permissions run.
+    loads_permissions: bool,
+}
+
+fn loads_permissions(permissions: &[Arc<dyn Permission>]) -> bool {
+    permissions.iter().any(|p| p.needs_permissions())
 }
 
 /// Whether one of `classes` reads the session cookie.
@@ -130,18 +137,20 @@ impl Policy {
             .iter()
             .filter_map(|c| classes.authenticator(c.as_str()))
             .collect();
+        let permissions: Vec<_> = settings
+            .default_permission_classes
+            .iter()
+            .map(|c| from_class(*c))
+            .collect();
         Policy {
             inner: Arc::new(PolicyInner {
                 classes,
                 throttles_of: throttles,
                 reads_session: reads_session(&authenticators),
                 sought: Sought::of(&authenticators),
+                loads_permissions: loads_permissions(&permissions),
                 authenticators,
-                permissions: settings
-                    .default_permission_classes
-                    .iter()
-                    .map(|c| from_class(*c))
-                    .collect(),
+                permissions,
                 throttles: settings.default_throttle_classes.clone(),
                 throttle_scope: None,
             }),
@@ -155,6 +164,7 @@ impl Policy {
         f(inner);
         inner.reads_session = reads_session(&inner.authenticators);
         inner.sought = Sought::of(&inner.authenticators);
+        inner.loads_permissions = loads_permissions(&inner.permissions);
         self
     }
 
@@ -261,10 +271,34 @@ impl Policy {
             Ok(identity) => identity,
             Err(e) => return Err(e.with_challenge(self.challenge().as_ref())),
         };
+        self.permit_loaded(request, identity).await
+    }
+
+    /// The permissions, with the user's groups and permissions loaded first where one of
+    /// them reads them, then the throttles.
+    pub(crate) async fn permit_loaded(
+        &self,
+        request: &mut Request<Body>,
+        identity: Identity,
+    ) -> Result<Identity, Error> {
+        if self.inner.loads_permissions
+            && let Some(user) = &identity.user
+        {
+            self.inner.classes.load_permissions(user).await?;
+        }
         self.permit(request, &identity)?;
         self.throttle(request.headers(), request.extensions(), &identity)
             .await?;
         Ok(identity)
+    }
+
+    /// Whether the permissions must wait for the user's groups and permissions to be read.
+    fn waits_for_permissions(&self, identity: &Identity) -> bool {
+        self.inner.loads_permissions
+            && identity
+                .user
+                .as_ref()
+                .is_some_and(|u| u.needs_permissions())
     }
 
     /// The permissions, in order; the first that refuses answers.
@@ -372,6 +406,9 @@ impl Policy {
                 }
             }
         }
+        if self.waits_for_permissions(&identity) {
+            return Now::Later(Resume::Permit(identity));
+        }
         if let Err(e) = self.permit(request, &identity) {
             return Now::Done(Err(e));
         }
@@ -448,6 +485,8 @@ pub(crate) enum Now {
 pub(crate) enum Resume {
     /// At this class, which must wait (a database read, a password hash).
     Authenticate(usize),
+    /// Authenticated; the user's permissions must be read before the permissions run.
+    Permit(Identity),
     /// Authenticated and permitted; the throttles remain.
     Throttle(Identity),
 }

@@ -319,6 +319,7 @@ mod tests {
             valid_after: 0,
             cut_off_cause: Default::default(),
             deactivated_by_admin: false,
+            permissions: Default::default(),
         })
     }
 

@@ -61,6 +61,12 @@ macro_rules! steps {
                 "causes of revocation cut-offs and deactivation by staff",
                 "0010_cut_off_cause.sql"
             ),
+            step!(
+                $dir,
+                11,
+                "groups and permissions",
+                "0011_groups_permissions.sql"
+            ),
         ]
     };
 }

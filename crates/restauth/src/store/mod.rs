@@ -35,8 +35,8 @@ mod traits;
 pub use cache::Digest;
 pub use read_cache::{ReadCache, detached};
 pub use traits::{
-    AtOnce, AuditStore, Database, ImportStore, JwtStore, LoginNetworkStore, PasswordStore,
-    SessionStore, Store, TokenStore, UserStore,
+    AtOnce, AuditStore, Change, Database, Holder, ImportStore, JwtStore, LoginNetworkStore,
+    PasswordStore, PermissionStore, SessionStore, Store, TokenStore, UserStore,
 };
 
 #[cfg(feature = "postgres")]

@@ -309,6 +309,8 @@ impl Dialect for PostgresDialect {
          (SELECT max(id) FROM auth_user))",
     );
     const TABLE_EXISTS: &'static str = "SELECT 1 WHERE to_regclass($1) IS NOT NULL";
+    const COLUMNS: &'static str = "SELECT CAST(a.attname AS TEXT) FROM pg_attribute a \
+         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
 
     // Serialises one user's token inserts, as SQLite's single writer does, so the eviction
     // sees every other committed token of the user.
@@ -357,10 +359,33 @@ impl Dialect for PostgresDialect {
                 "UPDATE OR DELETE OR TRUNCATE".to_owned(),
             ),
         ];
+        // Groups and permissions: a grant adds rows, so additions fire too. A user model
+        // without them has no link tables: each is looked for first.
+        let granting = "INSERT OR UPDATE OR DELETE OR TRUNCATE";
+        let optional = [
+            ("auth_permission".to_owned(), "UPDATE OR DELETE OR TRUNCATE"),
+            ("auth_group_permissions".to_owned(), granting),
+            (format!("{user_table}_groups"), granting),
+            (format!("{user_table}_user_permissions"), granting),
+        ];
         let mut statements: Vec<String> = tables
             .iter()
             .map(|(table, _)| format!("DROP TRIGGER IF EXISTS restauth_notify ON {table}"))
             .collect();
+        statements.extend(optional.iter().map(|(table, events)| {
+            let create = if install {
+                format!(
+                    "CREATE TRIGGER restauth_notify AFTER {events} ON {table} \
+                     FOR EACH STATEMENT EXECUTE FUNCTION restauth_django_notify('{payload}');"
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "DO $do$ BEGIN IF to_regclass('{table}') IS NOT NULL THEN \
+                 DROP TRIGGER IF EXISTS restauth_notify ON {table}; {create} END IF; END $do$"
+            )
+        }));
         if install {
             statements.insert(
                 0,

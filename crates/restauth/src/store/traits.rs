@@ -7,7 +7,7 @@ use super::{
     NewUser, Presented, Refresh, Revocation, RotatedToken, Rotation, SessionDevice, SessionRecord,
     StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, unsupported,
 };
-use crate::core::user::{CutOffCause, User};
+use crate::core::user::{CutOffCause, Permissions, User};
 
 /// The whole storage contract, every part of it over one database: what a composition root
 /// opens and holds, handing each part on as the narrower trait it needs. Every method is one
@@ -22,6 +22,7 @@ pub trait Store:
     + JwtStore
     + AuditStore
     + ImportStore
+    + PermissionStore
 {
 }
 
@@ -357,6 +358,86 @@ pub trait JwtStore: Send + Sync + 'static {
 
     /// Deletes outstanding and blacklisted rows of tokens expired by `now`.
     async fn flush_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
+}
+
+/// Who a permission is granted to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder<'a> {
+    /// A user, by id.
+    User(i64),
+    /// A group, by name.
+    Group(&'a str),
+}
+
+/// What a grant, a revocation or a change of membership did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Done now.
+    Done,
+    /// Nothing to do: already so.
+    Unchanged,
+    /// No permission of that name.
+    NoSuchPermission,
+    /// No group of that name.
+    NoSuchGroup,
+}
+
+/// Django's groups and permissions (`auth_group`, `auth_permission` and the tables that link
+/// them to users and to each other). A user model without groups and permissions (one without
+/// Django's `PermissionsMixin`) has none: its users hold nothing, and changes are refused.
+#[async_trait]
+pub trait PermissionStore: Send + Sync + 'static {
+    /// The user's groups, and the permissions granted to the user and to their groups.
+    async fn user_permissions(&self, user_id: i64) -> Result<Permissions, StoreError> {
+        let _ = user_id;
+        Ok(Permissions::default())
+    }
+
+    /// Creates the permission `codename` of `app_label`, called `name`; `false` if it
+    /// already exists.
+    async fn create_permission(
+        &self,
+        app_label: &str,
+        codename: &str,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let _ = (app_label, codename, name);
+        Err(unsupported("create a permission"))
+    }
+
+    /// Creates a group; `false` if one of that name exists.
+    async fn create_group(&self, name: &str) -> Result<bool, StoreError> {
+        let _ = name;
+        Err(unsupported("create a group"))
+    }
+
+    /// Grants (`grant`) or revokes the permission `app_label.codename` of `holder`.
+    async fn set_permission(
+        &self,
+        holder: Holder<'_>,
+        app_label: &str,
+        codename: &str,
+        grant: bool,
+    ) -> Result<Change, StoreError> {
+        let _ = (holder, app_label, codename, grant);
+        Err(unsupported("grant a permission"))
+    }
+
+    /// Adds the user to the group (`member`) or takes them out of it.
+    async fn set_membership(
+        &self,
+        user_id: i64,
+        group: &str,
+        member: bool,
+    ) -> Result<Change, StoreError> {
+        let _ = (user_id, group, member);
+        Err(unsupported("change a group's members"))
+    }
+
+    /// The active staff users who are no superusers, as (id, username), in id order.
+    async fn staff_users(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        Err(unsupported("list staff users"))
+    }
 }
 
 /// The stored audit events.

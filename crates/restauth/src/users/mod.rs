@@ -15,14 +15,15 @@ use crate::core::clock::now;
 use crate::core::clock::now_ms;
 use crate::core::error::{Error, ValidationErrors};
 use crate::core::settings::{PasswordSettings, UserSettings};
-use crate::core::user::{CutOffCause, User, normalize_username, validate_username};
+use crate::core::user::{CutOffCause, Permissions, User, normalize_username, validate_username};
 use crate::password::HashPool;
 use crate::password::{
     MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
 };
 use crate::pipeline::audit::{self, AuditEvent, AuditLog};
 use crate::store::{
-    NewUser, PasswordStore, ReadCache, Revocation, SessionStore, StoreError, TokenStore, UserStore,
+    NewUser, PasswordStore, PermissionStore, ReadCache, Revocation, SessionStore, StoreError,
+    TokenStore, UserStore,
 };
 
 /// The `event.provider` of the events of user management.
@@ -82,6 +83,7 @@ struct Inner {
     /// Revocations end the user's tokens and sessions too.
     tokens: Arc<dyn TokenStore>,
     sessions: Arc<dyn SessionStore>,
+    permissions: Arc<dyn PermissionStore>,
     cache: ReadCache,
     hashing: HashPool,
     password: PasswordSettings,
@@ -102,6 +104,8 @@ pub struct UsersParts {
     pub tokens: Arc<dyn TokenStore>,
     /// Sessions, deleted when a password change or a revocation ends them.
     pub sessions: Arc<dyn SessionStore>,
+    /// Groups and permissions, read for `User::has_perm`.
+    pub permissions: Arc<dyn PermissionStore>,
     /// The in-process cache of users and credentials, cleared on every change.
     pub cache: ReadCache,
     /// The bounded blocking pool passwords are hashed and checked on.
@@ -124,6 +128,7 @@ impl Users {
             passwords,
             tokens,
             sessions,
+            permissions,
             cache,
             hashing,
             password,
@@ -137,6 +142,7 @@ impl Users {
                 passwords,
                 tokens,
                 sessions,
+                permissions,
                 cache,
                 hashing,
                 password,
@@ -180,6 +186,33 @@ impl Users {
     /// The store of passwords (resets, changes that keep one credential).
     pub fn passwords(&self) -> &Arc<dyn PasswordStore> {
         &self.inner.passwords
+    }
+
+    /// The store of groups and permissions (the commands that grant them).
+    pub fn permissions(&self) -> &Arc<dyn PermissionStore> {
+        &self.inner.permissions
+    }
+
+    /// Reads the user's groups and permissions into it if they were not yet (Django's
+    /// `ModelBackend` fills its permission cache the same way), so that [`User::has_perm`]
+    /// answers. A superuser's or an inactive user's are not needed for that and stay unread.
+    /// A user kept in the read cache keeps them until it lets the user go; every change of
+    /// groups or permissions clears it, here and in other processes.
+    pub async fn load_permissions(&self, user: &User) -> Result<(), Error> {
+        if user.needs_permissions() {
+            self.read_permissions(user).await?;
+        }
+        Ok(())
+    }
+
+    /// The user's groups and permissions, read now if they were not before (superusers'
+    /// and inactive users' included, for display).
+    pub async fn read_permissions(&self, user: &User) -> Result<Arc<Permissions>, Error> {
+        if let Some(known) = user.permissions.get() {
+            return Ok(known.clone());
+        }
+        let read = self.inner.permissions.user_permissions(user.id).await?;
+        Ok(user.permissions.set(Arc::new(read)).clone())
     }
 
     /// Forgets cached users and credentials here and tells other processes to do the same.

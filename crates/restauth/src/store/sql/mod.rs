@@ -16,6 +16,7 @@ mod audit;
 mod driver;
 mod import;
 mod jwt;
+mod permissions;
 pub(crate) mod schema;
 mod sessions;
 pub(crate) mod statements;
@@ -61,6 +62,8 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     const SYNC_USER_IDS: Option<&'static str>;
     /// One row when the table `$1` exists, none otherwise.
     const TABLE_EXISTS: &'static str;
+    /// The names of the columns of the table `$1`, one a row.
+    const COLUMNS: &'static str;
 
     /// Locks the row of `table` whose id is `$1` for the rest of the transaction, so that
     /// concurrent writers of what hangs off it see each other (`None` when `BEGIN_WRITE`
@@ -130,6 +133,9 @@ pub(crate) struct SqlStore<D: Dialect> {
     pub(crate) dialect: D,
     pub(crate) schema: Schema,
     pub(crate) sql: Statements,
+    /// The statements of groups and permissions, once the tables were looked for (a Django
+    /// user model may have none).
+    pub(crate) permissions: tokio::sync::OnceCell<Option<permissions::PermissionSql>>,
 }
 
 /// The statement `sql`, to bind parameters to.
@@ -154,6 +160,7 @@ impl<D: Dialect> SqlStore<D> {
             dialect,
             sql: Statements::new::<D>(&schema),
             schema,
+            permissions: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -363,6 +370,7 @@ macro_rules! user_from_row {
                 $crate::core::user::CutOffCause::from_code(code)
             },
             deactivated_by_admin: $row.$get("deactivated_by_admin")?,
+            permissions: Default::default(),
         }
     };
 }
@@ -558,6 +566,7 @@ impl<D: Dialect> SqlStore<D> {
         SqlStore {
             sql: statements::Statements::new::<D>(&schema),
             schema,
+            permissions: tokio::sync::OnceCell::new(),
             ..self
         }
     }

@@ -259,10 +259,19 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.op("delete_user", async {
+            // Django's link tables have no cascade: the user's groups and permissions go first.
+            let unlink = match self.schema.own() {
+                true => None,
+                false => self.permission_sql().await?.map(|p| &p.unlink_user),
+            };
             let mut tx = self.begin_write().await?;
             self.end_sessions_in(&mut tx, user_id, "").await?;
             for sql in &self.sql.users.dependents {
                 Self::write_in(&mut tx, stmt(sql).arg(user_id)).await?;
+            }
+            for sql in unlink.into_iter().flatten() {
+                let q = sqlx::query(AssertSqlSafe(sql.clone())).arg(user_id);
+                Self::write_in(&mut tx, q).await?;
             }
             let gone = Self::write_in(&mut tx, stmt(&self.sql.users.delete).arg(user_id)).await?;
             tx.commit().await.map_err(classify)?;
