@@ -206,8 +206,9 @@ fn multipart(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, Erro
             .filter_map(|line| line.split_once(':'))
             .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-disposition"))
             .map_or((None, false), |(_, v)| disposition(v));
-        // A part without a name is skipped, and a file is not a text field.
-        let Some(name) = name.filter(|_| !is_file) else {
+        // A part without a name (or with an empty one, `name=`) is skipped, and a file is not
+        // a text field.
+        let Some(name) = name.filter(|name| !is_file && !name.is_empty()) else {
             continue;
         };
         let text = std::str::from_utf8(value)
@@ -537,6 +538,11 @@ mod tests {
             ),
             ("Content-Disposition: form-data; name=\"a;b\"", "semi"),
             ("Content-Disposition: form-data", "no name"),
+            ("Content-Disposition: form-data; name=", "empty name"),
+            (
+                "Content-Disposition: form-data; name=\"\"",
+                "empty quoted name",
+            ),
             ("Content-Disposition: form-data; name=username", "bob"),
         ]);
         let d = RequestData::parse(Some(MULTIPART), &body).unwrap();
