@@ -74,24 +74,7 @@ impl NewAccount {
 /// Accounts: what every feature asks of users. Cheap to clone.
 #[derive(Clone)]
 pub struct Users {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    users: Arc<dyn UserStore>,
-    passwords: Arc<dyn PasswordStore>,
-    /// Revocations end the user's tokens and sessions too.
-    tokens: Arc<dyn TokenStore>,
-    sessions: Arc<dyn SessionStore>,
-    permissions: Arc<dyn PermissionStore>,
-    cache: ReadCache,
-    hashing: HashPool,
-    password: PasswordSettings,
-    /// `[user]`: what the user model says of itself (`USERNAME_FIELD`).
-    user: UserSettings,
-    /// Django's `SECRET_KEY`, the key of session auth hashes.
-    secret_key: Arc<str>,
-    audit: AuditLog,
+    inner: Arc<UsersParts>,
 }
 
 /// The parts [`Users`] works with.
@@ -123,33 +106,8 @@ pub struct UsersParts {
 impl Users {
     /// Accounts over these parts; [`Restauth`](crate::Restauth) builds it.
     pub fn new(parts: UsersParts) -> Self {
-        let UsersParts {
-            users,
-            passwords,
-            tokens,
-            sessions,
-            permissions,
-            cache,
-            hashing,
-            password,
-            user,
-            secret_key,
-            audit,
-        } = parts;
         Users {
-            inner: Arc::new(Inner {
-                users,
-                passwords,
-                tokens,
-                sessions,
-                permissions,
-                cache,
-                hashing,
-                password,
-                user,
-                secret_key,
-                audit,
-            }),
+            inner: Arc::new(parts),
         }
     }
 
