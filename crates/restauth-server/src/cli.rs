@@ -61,6 +61,11 @@ pub enum Command {
     /// into this store (the Django database is only read).
     #[command(name = "import-django")]
     ImportDjango(ImportDjangoArgs),
+    /// Read a Django database and print the [django] settings restauth would use beside it:
+    /// the user table, its key, the columns found and missing, the hashers and session
+    /// backends seen (the database is only read).
+    #[command(name = "inspect-django")]
+    InspectDjango(InspectDjangoArgs),
     /// Print the OpenAPI 3.1 description of this configuration's endpoints (JSON), as
     /// `/api/schema/` serves it with `[openapi] enabled = true`.
     Openapi,
@@ -168,12 +173,14 @@ pub struct ImportDjangoArgs {
     /// postgres://user@host/db. Opened read-only.
     #[arg(long, value_name = "URL")]
     pub from: String,
-    /// The user model's table (a custom user model: e.g. accounts_user).
-    #[arg(long, default_value = "auth_user", value_name = "TABLE")]
-    pub user_table: String,
+    /// The user model's table (a custom user model: e.g. accounts_user). Default: [django]
+    /// user_table (auth_user).
+    #[arg(long, value_name = "TABLE")]
+    pub user_table: Option<String>,
     /// The user model's USERNAME_FIELD (e.g. email): its value becomes the restauth username.
-    #[arg(long, default_value = "username", value_name = "COLUMN")]
-    pub username_field: String,
+    /// Default: [django] username_field (username).
+    #[arg(long, value_name = "COLUMN")]
+    pub username_field: Option<String>,
     /// A file holding the Django SECRET_KEY on its first line (then any
     /// SECRET_KEY_FALLBACKS, one a line), to check and carry over the sessions.
     #[arg(long, value_name = "PATH")]
@@ -181,6 +188,22 @@ pub struct ImportDjangoArgs {
     /// Read and check everything and report what would change, writing nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectDjangoArgs {
+    /// The Django database: a SQLite file (path or sqlite:///path/db.sqlite3) or
+    /// postgres://user@host/db. Opened read-only.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The user model's table. Default: auth_user if present, else the one table with
+    /// password and last_login columns.
+    #[arg(long, value_name = "TABLE")]
+    pub user_table: Option<String>,
+    /// The user model's USERNAME_FIELD. Default: username or email if unique, else the first
+    /// unique text column.
+    #[arg(long, value_name = "COLUMN")]
+    pub username_field: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -20,6 +20,11 @@ pub async fn run(cli: Cli) -> CommandResult {
         // Reports a configuration that does not load instead of stopping at it.
         return crate::check::run(cli.config.as_deref()).await;
     }
+    if let Command::InspectDjango(args) = cli.command {
+        // Reads a Django database only: no key file, no store of restauth's.
+        let config = config::load_checked(cli.config.as_deref()).map_err(|e| e.to_string())?;
+        return crate::import_django::inspect::run(&config.settings.django, args).await;
+    }
     if let Command::Openapi = &cli.command {
         // A description of the configuration: no key file, no database.
         let config = config::load_checked(cli.config.as_deref()).map_err(|e| e.to_string())?;
@@ -97,7 +102,7 @@ async fn checkpoint(store: &dyn restauth::store::Database) {
 
 async fn run_command(restauth: &Restauth, command: Command) -> CommandResult {
     match command {
-        Command::Serve(_) | Command::Openapi => Ok(()),
+        Command::Serve(_) | Command::Openapi | Command::InspectDjango(_) => Ok(()),
         Command::Migrate(args) => {
             println!("Migrations applied.");
             if args.django_triggers || args.drop_django_triggers {

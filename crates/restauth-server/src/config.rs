@@ -84,7 +84,10 @@ fn read(path: Option<&Path>) -> Result<Config, ConfigError> {
     let key_source = secret_key_source(&file);
     let figment = sources(file);
     refuse_unknown_keys(&figment)?;
-    let settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
+    let mut settings: Settings = figment.extract().map_err(|e| ConfigError(describe(e)))?;
+    for warning in settings.upgrade() {
+        tracing::warn!("{warning}");
+    }
     // The same sources, read for the server's own sections (errors keep their `server.`,
     // `log.`, `openapi.` or `metrics.` path).
     #[derive(serde::Deserialize, Default)]

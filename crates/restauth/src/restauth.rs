@@ -75,7 +75,10 @@ impl Restauth {
     }
 
     /// Starts a [`Builder`], to register an app's own authentication classes.
-    pub fn builder(settings: Settings) -> Builder {
+    pub fn builder(mut settings: Settings) -> Builder {
+        for warning in settings.upgrade() {
+            tracing::warn!("{warning}");
+        }
         Builder {
             settings,
             classes: Registry::default(),
@@ -298,6 +301,7 @@ impl Builder {
         ))]
         let store = crate::store::open(
             &self.settings.database,
+            &self.settings.django,
             Arc::new(crate::django::session::Codec {
                 secret_key: self
                     .settings
@@ -311,7 +315,7 @@ impl Builder {
             feature = "django-hashers",
             any(feature = "sqlite", feature = "postgres")
         )))]
-        let store = crate::store::open(&self.settings.database).await;
+        let store = crate::store::open(&self.settings.database, &self.settings.django).await;
         let store = store.map_err(|e| database_error(&url, e))?;
         store.migrate().await.map_err(|e| database_error(&url, e))?;
         if self.throttle.is_none()
@@ -416,7 +420,7 @@ fn assemble(
             .cache
             .ttl
             .as_i64()
-            .min(settings.database.django_reread_after.as_i64())
+            .min(settings.django.reread_after.as_i64())
     } else {
         settings.cache.ttl.as_i64()
     };

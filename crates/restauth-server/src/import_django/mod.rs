@@ -6,6 +6,7 @@
 //! then everything is written in one transaction of restauth's store, so a failure part-way
 //! leaves the store as it was. `--dry-run` does the same and rolls the transaction back.
 
+pub mod inspect;
 mod source;
 
 use std::collections::HashMap;
@@ -13,7 +14,9 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use restauth::Restauth;
+use restauth::core::settings::DjangoSettings;
 use restauth::django::{StoredPassword, classify_password, session};
+use restauth::store::catalog::{KeyType, UserModel};
 use restauth::store::{
     DjangoImport, ImportCounts, ImportOutcome, ImportedBlacklisted, ImportedSession, ImportedToken,
     ImportedUser, OutstandingToken,
@@ -37,7 +40,8 @@ pub async fn run(restauth: &Restauth, args: ImportDjangoArgs) -> Result<(), Stri
     };
     let location = Location::parse(&args.from)?;
     let mut source = Source::open(&location).await?;
-    let read = read_all(&mut source, &args, keys.as_deref()).await;
+    let django = source_settings(restauth, &args);
+    let read = read_all(&mut source, &args, &django, keys.as_deref()).await;
     source.close().await;
     let read = read?;
 
@@ -98,6 +102,18 @@ pub async fn run(restauth: &Restauth, args: ImportDjangoArgs) -> Result<(), Stri
     Ok(())
 }
 
+/// The project's `[django]` settings, with what the command line says instead.
+fn source_settings(restauth: &Restauth, args: &ImportDjangoArgs) -> DjangoSettings {
+    let mut django = restauth.settings().django.clone();
+    if let Some(table) = &args.user_table {
+        django.user_table = table.clone();
+    }
+    if let Some(field) = &args.username_field {
+        django.username_field = field.clone();
+    }
+    django
+}
+
 /// `SECRET_KEY` on the first line, then any `SECRET_KEY_FALLBACKS`, one a line.
 fn read_secret_keys(path: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path)
@@ -140,12 +156,13 @@ fn flag(row: &Cells, i: usize) -> bool {
 async fn read_all(
     source: &mut Source,
     args: &ImportDjangoArgs,
+    django: &DjangoSettings,
     keys: Option<&[String]>,
 ) -> Result<Read, String> {
     let now_ms = restauth::core::clock::now_ms();
     let now = now_ms.div_euclid(1000);
-    let user_table = identifier(&args.user_table, "--user-table")?;
-    let username_field = identifier(&args.username_field, "--username-field")?;
+    let user_table = identifier(&django.user_table, "--user-table")?;
+    let username_field = identifier(&django.username_field, "--username-field")?;
     if !source.table_exists("django_migrations").await? {
         return Err(format!(
             "--from: {} is not a Django database (it has no django_migrations table)",
@@ -165,27 +182,53 @@ async fn read_all(
         ..DjangoImport::default()
     };
 
-    // Users. The username restauth keeps is Django's USERNAME_FIELD.
+    // Users. The username restauth keeps is Django's USERNAME_FIELD; a field the model has no
+    // column for reads as its class default (`AbstractBaseUser` has no flags or names).
+    let columns = source.columns(&user_table).await?;
+    let model = UserModel::map(columns, django).map_err(|e| format!("--from: {e}"))?;
+    if model.key_type != KeyType::Integer {
+        return Err(format!(
+            "--from: the primary key {:?} of {user_table:?} is a {}; this import maps integer \
+             keys only, and never merges two users",
+            model.id,
+            model.key_type.name()
+        ));
+    }
     let ms = |c: &str| source.millis(c);
+    let value = |field: &str| match model.column(field) {
+        Some(c) => quote(c),
+        None => UserModel::class_default(field).to_owned(),
+    };
+    let time = |field: &str| match model.column(field) {
+        Some(c) => ms(&quote(c)),
+        None => "CAST(NULL AS BIGINT)".to_owned(),
+    };
+    let flag_of = |field: &str| {
+        format!(
+            "CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT)",
+            value(field)
+        )
+    };
     let sql = format!(
-        "SELECT CAST(id AS BIGINT), CAST({u} AS TEXT), CAST(email AS TEXT), \
-         CAST(first_name AS TEXT), CAST(last_name AS TEXT), CAST(password AS TEXT), \
-         CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT), \
-         CAST(CASE WHEN is_staff THEN 1 ELSE 0 END AS BIGINT), \
-         CAST(CASE WHEN is_superuser THEN 1 ELSE 0 END AS BIGINT), {joined}, {last} \
-         FROM {t} ORDER BY id",
+        "SELECT CAST({id} AS BIGINT), CAST({u} AS TEXT), CAST({email} AS TEXT), \
+         CAST({first} AS TEXT), CAST({last} AS TEXT), CAST(password AS TEXT), \
+         {active}, {staff}, {superuser}, {joined}, {last_login} FROM {t} ORDER BY {id}",
+        id = quote(&model.id),
         u = quote(&username_field),
-        joined = ms("date_joined"),
-        last = ms("last_login"),
+        email = value("email"),
+        first = value("first_name"),
+        last = value("last_name"),
+        active = flag_of("is_active"),
+        staff = flag_of("is_staff"),
+        superuser = flag_of("is_superuser"),
+        joined = time("date_joined"),
+        last_login = time("last_login"),
         t = quote(&user_table),
     );
-    let rows = source.rows(sql).await.map_err(|e| {
-        format!(
-            "--from: cannot read {user_table:?} with the columns of Django's AbstractUser \
-             (id, {username_field}, email, first_name, last_name, password, is_active, \
-             is_staff, is_superuser, date_joined, last_login): {e}"
-        )
-    })?;
+    let rows = source
+        .rows(sql)
+        .await
+        .map_err(|e| format!("--from: cannot read the users of {user_table:?}: {e}"))?;
     // Django's password hash of every user, imported or not, for the session checks.
     let mut django_users: HashMap<i64, (String, Option<i64>, bool)> = HashMap::new();
     for row in &rows {

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use restauth::store::catalog::{self, TableColumn};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Row};
@@ -130,6 +131,81 @@ impl Source {
                 .and_then(|r| r.try_get::<bool, _>(0)),
         };
         found.map_err(|e| format!("--from: cannot list the tables: {e}"))
+    }
+
+    /// The SQL of the algorithm name a Django password hash starts with (`argon2$…`).
+    pub fn algorithm(&self, column: &str) -> String {
+        match self {
+            Source::Sqlite(_) => format!(
+                "CASE WHEN instr({column}, '$') > 0 \
+                 THEN substr({column}, 1, instr({column}, '$') - 1) ELSE {column} END"
+            ),
+            Source::Postgres(_) => format!("split_part({column}, '$', 1)"),
+        }
+    }
+
+    /// The tables of the database (on PostgreSQL: of the search path's first schema).
+    pub async fn tables(&mut self) -> Result<Vec<String>, String> {
+        let sql = match self {
+            Source::Sqlite(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            }
+            Source::Postgres(_) => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() ORDER BY 1"
+            }
+        };
+        let rows = self
+            .rows(sql.to_owned())
+            .await
+            .map_err(|e| format!("--from: cannot list the tables: {e}"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(Some(Cell::Text(t))) => Some(t),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The columns of `table` as the database's catalogue describes them (none: no table).
+    pub async fn columns(&mut self, table: &str) -> Result<Vec<TableColumn>, String> {
+        macro_rules! columns {
+            ($rows:expr) => {
+                $rows
+                    .iter()
+                    .map(|r| {
+                        Ok(TableColumn {
+                            name: r.try_get(0)?,
+                            sql_type: r.try_get::<String, _>(1)?.to_lowercase(),
+                            not_null: r.try_get(2)?,
+                            has_default: r.try_get(3)?,
+                            primary_key: r.try_get(4)?,
+                            unique: r.try_get::<bool, _>(4)? || r.try_get::<bool, _>(5)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+            };
+        }
+        let read = match self {
+            Source::Sqlite(c) => match sqlx::query(catalog::SQLITE_COLUMNS)
+                .bind(table)
+                .fetch_all(&mut *c)
+                .await
+            {
+                Ok(rows) => columns!(rows),
+                Err(e) => Err(e),
+            },
+            Source::Postgres(c) => match sqlx::query(catalog::POSTGRES_COLUMNS)
+                .bind(quote(table))
+                .fetch_all(&mut *c)
+                .await
+            {
+                Ok(rows) => columns!(rows),
+                Err(e) => Err(e),
+            },
+        };
+        read.map_err(|e| format!("--from: cannot read the columns of {table:?}: {e}"))
     }
 
     /// Runs one query of the import; `sql` holds only identifiers checked by [`identifier`].

@@ -41,6 +41,33 @@ pub struct User {
     /// The user's groups and permissions, loaded on first need (a permission class that asks
     /// for them, the staff API) and cached with the user: see [`User::has_perm`].
     pub permissions: LoadedPermissions,
+    /// Further columns of a Django user model's table that `[django] user_extra_columns`
+    /// names (`name`, `phone`, …), read with the user: empty otherwise.
+    pub extra: ExtraColumns,
+}
+
+/// The values of a user's extra columns, by column name (JSON: text, numbers, booleans or
+/// null, as the column's type says). Shared by every clone of the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtraColumns(Option<Arc<std::collections::BTreeMap<String, serde_json::Value>>>);
+
+impl ExtraColumns {
+    /// The columns and values given.
+    pub fn new(values: std::collections::BTreeMap<String, serde_json::Value>) -> Self {
+        ExtraColumns((!values.is_empty()).then(|| Arc::new(values)))
+    }
+
+    /// The value of `column`, if it is one of the extra columns.
+    pub fn get(&self, column: &str) -> Option<&serde_json::Value> {
+        self.0.as_ref()?.get(column)
+    }
+
+    /// Every column and its value, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+        self.0
+            .iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
+    }
 }
 
 /// What moved a user's revocation cut-off ([`User::valid_after`]) last.
@@ -338,6 +365,7 @@ mod tests {
             cut_off_cause: CutOffCause::default(),
             deactivated_by_admin: false,
             permissions: LoadedPermissions::default(),
+            extra: ExtraColumns::default(),
         };
         assert!(!format!("{u:?}").contains("argon2"));
     }

@@ -89,6 +89,20 @@ pub fn loads(signed: &str, salt: &str, keys: &[String]) -> Result<Unsigned, Sign
     if !matched {
         return Err(SigningError::BadSignature);
     }
+    let value = payload_value(payload)?;
+    Ok(Unsigned { value, signed_at })
+}
+
+/// The JSON a signed value carries, its signature NOT checked: only for reports about a
+/// database (`restauth inspect-django` lists the backends sessions name), never to trust.
+pub fn peek(signed: &str) -> Result<serde_json::Value, SigningError> {
+    let (value, _) = signed.rsplit_once(':').ok_or(SigningError::Malformed)?;
+    let (payload, _) = value.rsplit_once(':').ok_or(SigningError::Malformed)?;
+    payload_value(payload)
+}
+
+/// The JSON of a payload: base64, zlib-compressed when it starts with `.`.
+fn payload_value(payload: &str) -> Result<serde_json::Value, SigningError> {
     let (compressed, b64) = match payload.strip_prefix('.') {
         Some(rest) => (true, rest),
         None => (false, payload),
@@ -111,9 +125,7 @@ pub fn loads(signed: &str, salt: &str, keys: &[String]) -> Result<Unsigned, Sign
     } else {
         raw
     };
-    let value =
-        serde_json::from_slice(&data).map_err(|e| SigningError::Payload(format!("JSON: {e}")))?;
-    Ok(Unsigned { value, signed_at })
+    serde_json::from_slice(&data).map_err(|e| SigningError::Payload(format!("JSON: {e}")))
 }
 
 /// Django's `signing.dumps(value, key=key, salt=salt, serializer=JSONSerializer,

@@ -529,6 +529,7 @@ mod tests {
                     cut_off_cause: Default::default(),
                     deactivated_by_admin: false,
                     permissions: Default::default(),
+                    extra: Default::default(),
                 }),
                 AuthInfo::Basic,
             ),

@@ -21,6 +21,7 @@
 use crate::core::user::User;
 
 pub(crate) mod cache;
+pub mod catalog;
 pub mod django;
 pub(crate) mod index;
 mod migrate;
@@ -608,6 +609,7 @@ pub async fn connect(
 ))]
 pub async fn open(
     settings: &crate::core::settings::DatabaseSettings,
+    django: &crate::core::settings::DjangoSettings,
     codec: std::sync::Arc<dyn django::SessionCodec>,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if settings.schema_flavor != crate::core::settings::SchemaFlavor::Django {
@@ -616,17 +618,21 @@ pub async fn open(
     let url = settings.url.as_str();
     let sessions = django::DjangoSessions {
         codec,
-        backend: settings.django_auth_backend.clone(),
+        backend: django.session_backend().to_owned(),
     };
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
         let store = SqliteStore::open(settings).await?;
-        return Ok(std::sync::Arc::new(store.over_django(settings, sessions)));
+        return Ok(std::sync::Arc::new(
+            store.over_django(django, sessions).await?,
+        ));
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = PostgresStore::open(settings).await?;
-        return Ok(std::sync::Arc::new(store.over_django(settings, sessions)));
+        return Ok(std::sync::Arc::new(
+            store.over_django(django, sessions).await?,
+        ));
     }
     Err(StoreError::Other(format!(
         "database.url: unsupported scheme in {:?} for schema_flavor = \"django\" (use \
@@ -642,6 +648,7 @@ pub async fn open(
 )))]
 pub async fn open(
     settings: &crate::core::settings::DatabaseSettings,
+    _django: &crate::core::settings::DjangoSettings,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if settings.schema_flavor == crate::core::settings::SchemaFlavor::Django {
         return Err(missing_feature("django-hashers"));

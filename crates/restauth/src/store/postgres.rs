@@ -309,6 +309,7 @@ impl Dialect for PostgresDialect {
          (SELECT max(id) FROM auth_user))",
     );
     const TABLE_EXISTS: &'static str = "SELECT 1 WHERE to_regclass($1) IS NOT NULL";
+    const CATALOG: &'static str = crate::store::catalog::POSTGRES_COLUMNS;
     const COLUMNS: &'static str = "SELECT CAST(a.attname AS TEXT) FROM pg_attribute a \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
 
@@ -337,7 +338,7 @@ impl Dialect for PostgresDialect {
         self.signal.stamp()
     }
 
-    fn triggers(&self, install: bool, user_table: &str, username: &str) -> Option<Vec<String>> {
+    fn triggers(&self, install: bool, user_table: &str, watched: &[&str]) -> Option<Vec<String>> {
         // Statement-level: one notification per statement however many rows it touches. Only
         // changes a cache could hide fire: new rows are never cached. The payload is the one
         // this schema's listeners wait for; it and the names are plain identifiers (checked
@@ -346,9 +347,7 @@ impl Dialect for PostgresDialect {
         let tables = [
             (
                 user_table.to_owned(),
-                format!(
-                    "UPDATE OF password, is_active, is_staff, is_superuser, {username} OR DELETE"
-                ),
+                format!("UPDATE OF {} OR DELETE", watched.join(", ")),
             ),
             (
                 "authtoken_token".to_owned(),

@@ -270,6 +270,7 @@ impl Dialect for SqliteDialect {
     const SYNC_USER_IDS: Option<&'static str> = None;
     const TABLE_EXISTS: &'static str =
         "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1";
+    const CATALOG: &'static str = crate::store::catalog::SQLITE_COLUMNS;
     const COLUMNS: &'static str = "SELECT name FROM pragma_table_info($1)";
 
     fn lock_row(_table: &str) -> Option<String> {

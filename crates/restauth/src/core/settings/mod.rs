@@ -84,7 +84,7 @@ mod fields {
 pub use accounts::{AccountsSettings, EmailBackend, EmailSettings, SmtpTls};
 pub use classes::{AuthClass, ClassName, PermissionClass};
 pub use cors::CorsSettings;
-pub use django::SchemaFlavor;
+pub use django::{DjangoSettings, SchemaFlavor};
 pub use session::{CsrfSettings, SessionSettings};
 pub use values::{SameSite, Seconds, Secret, UploadLimit};
 
@@ -135,6 +135,9 @@ pub struct Settings {
     pub accounts: AccountsSettings,
     /// `[email]`: the SMTP server the account mails go through.
     pub email: EmailSettings,
+    /// `[django]`: a Django project's user model and sessions, for `[database] schema_flavor =
+    /// "django"` (and what `import-django` reads).
+    pub django: DjangoSettings,
 }
 
 /// `[forward_auth]`: the authentication a reverse proxy (nginx `auth_request`, Traefik
@@ -308,16 +311,15 @@ pub struct DatabaseSettings {
     /// `"restauth"` (default): restauth's own tables. `"django"`: a live Django project's
     /// tables, shared with Django (see the book's chapter "Beside a Django project").
     pub schema_flavor: SchemaFlavor,
-    /// Django schema: the user model's table (a custom user model: e.g. `accounts_user`).
-    pub django_user_table: String,
-    /// Django schema: the user model's `USERNAME_FIELD` column.
-    pub django_username_field: String,
-    /// Django schema: a cached user, token or session is read again from Django's tables once
-    /// it is this old, so a change Django makes is honoured within it (default 1 s).
-    pub django_reread_after: Seconds,
-    /// Django schema: the `_auth_user_backend` written into sessions restauth starts (one of
-    /// Django's `AUTHENTICATION_BACKENDS`).
-    pub django_auth_backend: String,
+    /// Deprecated: `[django] user_table`. Still read for one release
+    /// ([`Settings::upgrade`] moves it there, with a warning).
+    pub django_user_table: Option<String>,
+    /// Deprecated: `[django] username_field`, moved by [`Settings::upgrade`].
+    pub django_username_field: Option<String>,
+    /// Deprecated: `[django] reread_after`, moved by [`Settings::upgrade`].
+    pub django_reread_after: Option<Seconds>,
+    /// Deprecated: `[django] authentication_backends`, moved by [`Settings::upgrade`].
+    pub django_auth_backend: Option<String>,
 }
 
 impl Default for DatabaseSettings {
@@ -329,10 +331,10 @@ impl Default for DatabaseSettings {
             statement_timeout: Seconds(5),
             schema: None,
             schema_flavor: SchemaFlavor::Restauth,
-            django_user_table: "auth_user".into(),
-            django_username_field: "username".into(),
-            django_reread_after: Seconds(1),
-            django_auth_backend: django::DJANGO_MODEL_BACKEND.into(),
+            django_user_table: None,
+            django_username_field: None,
+            django_reread_after: None,
+            django_auth_backend: None,
         }
     }
 }
@@ -482,6 +484,65 @@ impl Settings {
         KEYS.get_or_init(fields::of::<Settings>)
     }
 
+    /// Moves the keys a release renamed to their new home (`[database] django_user_table` to
+    /// `[django] user_table`, …) and says, once per key, what to write instead. A new key that
+    /// is set wins over its old name. Idempotent; [`Restauth::builder`](crate::Restauth::builder)
+    /// calls it.
+    pub fn upgrade(&mut self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let defaults = DjangoSettings::default();
+        let db = &mut self.database;
+        let dj = &mut self.django;
+        let mut moved = |old: &str, new: &str, is_default: bool, adopt: &mut dyn FnMut()| {
+            if is_default {
+                adopt();
+            }
+            warnings.push(format!(
+                "database.{old} is deprecated and will be removed in the next release: write \
+                 `{new}` in a [django] section instead{}",
+                if is_default {
+                    ""
+                } else {
+                    " (both are set: the [django] value is used)"
+                }
+            ));
+        };
+        if let Some(table) = db.django_user_table.take() {
+            let is_default = dj.user_table == defaults.user_table;
+            moved("django_user_table", "user_table", is_default, &mut || {
+                dj.user_table = table.clone()
+            });
+        }
+        if let Some(field) = db.django_username_field.take() {
+            let is_default = dj.username_field == defaults.username_field;
+            moved(
+                "django_username_field",
+                "username_field",
+                is_default,
+                &mut || dj.username_field = field.clone(),
+            );
+        }
+        if let Some(after) = db.django_reread_after.take() {
+            let is_default = dj.reread_after == defaults.reread_after;
+            moved(
+                "django_reread_after",
+                "reread_after",
+                is_default,
+                &mut || dj.reread_after = after,
+            );
+        }
+        if let Some(backend) = db.django_auth_backend.take() {
+            let is_default = dj.authentication_backends == defaults.authentication_backends;
+            moved(
+                "django_auth_backend",
+                "authentication_backends = [...]",
+                is_default,
+                &mut || dj.authentication_backends = vec![backend.clone()],
+            );
+        }
+        warnings
+    }
+
     /// Whether djoser's account endpoints are served: `[accounts] enabled`, and restauth's own
     /// schema (over Django's tables the Django project serves them itself).
     pub fn serves_accounts(&self) -> bool {
@@ -565,12 +626,9 @@ impl Settings {
                 "session.logout_url: must differ from session.login_url".into(),
             ));
         }
-        django::validate(
-            self.database.schema_flavor,
-            &self.database.django_user_table,
-            &self.database.django_username_field,
-            self.database.django_reread_after,
-        )?;
+        if self.database.schema_flavor == SchemaFlavor::Django {
+            self.django.validate()?;
+        }
         if self.database.schema_flavor == SchemaFlavor::Django
             && self.password.pbkdf2_iterations < 100_000
         {

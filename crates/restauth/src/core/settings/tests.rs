@@ -274,3 +274,55 @@ fn tokens_per_user_are_capped_by_default() {
         .unwrap();
     assert_eq!(s.token.limit_per_user, Some(3));
 }
+
+#[test]
+fn the_old_django_keys_move_to_the_django_section() {
+    let mut s: Settings = Figment::new()
+        .merge(Toml::string(
+            r#"
+            [database]
+            schema_flavor = "django"
+            django_user_table = "accounts_user"
+            django_username_field = "email"
+            django_auth_backend = "allauth.account.auth_backends.AuthenticationBackend"
+            [django]
+            reread_after = 5
+            user_defaults = { name = "" }
+            "#,
+        ))
+        .extract()
+        .map_err(describe)
+        .unwrap();
+    let warnings = s.upgrade();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(
+        warnings[0].contains("database.django_user_table") && warnings[0].contains("user_table")
+    );
+    assert_eq!(s.django.user_table, "accounts_user");
+    assert_eq!(s.django.username_field, "email");
+    assert_eq!(s.django.reread_after, Seconds(5));
+    assert_eq!(
+        s.django.session_backend(),
+        "allauth.account.auth_backends.AuthenticationBackend"
+    );
+    assert!(s.upgrade().is_empty(), "moved once");
+    assert!(s.validate().is_ok());
+    // A value that is not a scalar, or a name SQL would need quoting for, is refused.
+    s.django
+        .user_defaults
+        .insert("tags".into(), serde_json::json!([1]));
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .0
+            .starts_with("django.user_defaults.tags")
+    );
+    s.django.user_defaults.clear();
+    s.django.user_extra_columns = vec!["Name".into()];
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .0
+            .starts_with("django.user_extra_columns")
+    );
+}

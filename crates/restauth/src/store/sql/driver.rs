@@ -268,4 +268,10 @@ impl<DB: Driver> Row<DB> {
     pub(crate) fn get<'c, T: Field>(&self, column: impl Into<Col<'c>>) -> Result<T, StoreError> {
         T::from_row::<DB>(&self.0, column.into()).map_err(classify)
     }
+
+    /// The names of its columns, in order.
+    pub(crate) fn column_names(&self) -> impl Iterator<Item = &str> {
+        use sqlx::{Column as _, Row as _};
+        self.0.columns().iter().map(|c| c.name())
+    }
 }

@@ -64,6 +64,8 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     const TABLE_EXISTS: &'static str;
     /// The names of the columns of the table `$1`, one a row.
     const COLUMNS: &'static str;
+    /// The catalogue's description of a table's columns (`catalog::SQLITE_COLUMNS`, …).
+    const CATALOG: &'static str;
 
     /// Locks the row of `table` whose id is `$1` for the rest of the transaction, so that
     /// concurrent writers of what hangs off it see each other (`None` when `BEGIN_WRITE`
@@ -116,10 +118,10 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     }
 
     /// The statements that add (`install`) or remove triggers announcing Django's changes of
-    /// a user (in `user_table`, named by `username`), a token or a session; `None` where the
+    /// a user (in `user_table`, whose `watched` columns matter to a cached user), a token or a session; `None` where the
     /// database has no change channel to announce them on.
-    fn triggers(&self, install: bool, user_table: &str, username: &str) -> Option<Vec<String>> {
-        let _ = (install, user_table, username);
+    fn triggers(&self, install: bool, user_table: &str, watched: &[&str]) -> Option<Vec<String>> {
+        let _ = (install, user_table, watched);
         None
     }
 }
@@ -301,7 +303,17 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     pub(crate) fn user(row: &Row<D::DB>) -> Result<User, StoreError> {
-        Ok(user_from_row!(row.get))
+        let mut user = user_from_row!(row.get);
+        // A Django model's extra columns, selected as `x_<kind>_<column>` (`Users::select`).
+        let mut extra = std::collections::BTreeMap::new();
+        for alias in row.column_names() {
+            if let Some((kind, column)) = schema::ExtraKind::from_alias(alias) {
+                let text: Option<String> = row.get(alias)?;
+                extra.insert(column.to_owned(), kind.value(text));
+            }
+        }
+        user.extra = crate::core::user::ExtraColumns::new(extra);
+        Ok(user)
     }
 
     /// A token from a row of the token lookup, its digest computed where the table keeps
@@ -371,6 +383,7 @@ macro_rules! user_from_row {
             },
             deactivated_by_admin: $row.$get("deactivated_by_admin")?,
             permissions: Default::default(),
+            extra: Default::default(),
         }
     };
 }
@@ -535,10 +548,20 @@ impl<D: Dialect> Database for SqlStore<D> {
             ));
         }
         let users = &self.schema.users;
-        let Some(statements) = self
-            .dialect
-            .triggers(install, &users.table, &users.username.name)
-        else {
+        // The columns whose change a cached user must not outlive, where the model has them.
+        let mut watched: Vec<&str> = Vec::new();
+        for c in [
+            &users.password,
+            &users.is_active,
+            &users.is_staff,
+            &users.is_superuser,
+            &users.username,
+        ] {
+            if c.exists() && !watched.contains(&c.name.as_str()) {
+                watched.push(&c.name);
+            }
+        }
+        let Some(statements) = self.dialect.triggers(install, &users.table, &watched) else {
             return Err(StoreError::Other(
                 "Django triggers need PostgreSQL (its NOTIFY); on SQLite restauth re-reads \
                  Django's rows after database.django_reread_after"
@@ -571,14 +594,43 @@ impl<D: Dialect> SqlStore<D> {
         }
     }
 
-    /// The same database, with a Django project's tables as `db` names them, its sessions
-    /// read and written through `sessions`.
-    pub(crate) fn over_django(
+    /// The same database, with a Django project's tables: the user model's as the database's
+    /// catalogue describes `django.user_table`, its sessions read and written through
+    /// `sessions`. A table restauth cannot map is refused here, naming the setting to fix.
+    pub(crate) async fn over_django(
         self,
-        db: &crate::core::settings::DatabaseSettings,
+        django: &crate::core::settings::DjangoSettings,
         sessions: crate::store::django::DjangoSessions,
-    ) -> Self {
-        self.over(schema::Schema::django::<D>(db, sessions))
+    ) -> Result<Self, StoreError> {
+        let columns = self.catalog(&django.user_table).await?;
+        let model = crate::store::catalog::UserModel::map(columns, django)
+            .and_then(|model| model.check_defaults().map(|()| model))
+            .map_err(StoreError::Other)?;
+        let users = schema::Users::django(&model);
+        Ok(self.over(schema::Schema::django::<D>(users, sessions)))
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// The columns of `table` as the database's catalogue describes them (none: no such
+    /// table).
+    pub(crate) async fn catalog(
+        &self,
+        table: &str,
+    ) -> Result<Vec<crate::store::catalog::TableColumn>, StoreError> {
+        let rows = self.read_rows(sqlx::query(D::CATALOG).arg(table)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::store::catalog::TableColumn {
+                    name: r.get(0)?,
+                    sql_type: r.get::<String>(1)?.to_lowercase(),
+                    not_null: r.get(2)?,
+                    has_default: r.get(3)?,
+                    primary_key: r.get(4)?,
+                    unique: r.get::<bool>(4)? || r.get::<bool>(5)?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -106,13 +106,13 @@ impl PermissionSql {
             group_permission: link("auth_group_permissions", "group_id", "permission_id"),
             membership: link(&ug, uc, "group_id"),
             staff: format!(
-                "SELECT {} AS id, {} AS username FROM {t} u WHERE u.{} = $1 AND u.{} = $1 \
-                 AND u.{} = $2 ORDER BY u.{}",
+                "SELECT {} AS id, {} AS username FROM {t} u WHERE {} = $1 AND {} = $1 \
+                 AND {} = $2 ORDER BY u.{}",
                 users.id.read::<D>("u"),
                 users.username.read::<D>("u"),
-                users.is_staff.name,
-                users.is_active.name,
-                users.is_superuser.name,
+                users.is_staff.of("u"),
+                users.is_active.of("u"),
+                users.is_superuser.of("u"),
                 users.id.name,
             ),
             unlink_user: vec![

@@ -12,7 +12,8 @@
 use std::sync::Arc;
 
 use super::Dialect;
-use crate::core::settings::{DatabaseSettings, SchemaFlavor};
+use crate::core::settings::SchemaFlavor;
+use crate::store::catalog::UserModel;
 use crate::store::django::DjangoSessions;
 use crate::store::migrate::Migration;
 
@@ -27,6 +28,10 @@ pub(crate) enum Kind {
     Seconds,
     /// A datetime, which the record holds as Unix milliseconds.
     Millis,
+    /// Not a column of the table: the user model's class default (Django's
+    /// `AbstractBaseUser.is_active = True`, …), the SQL literal in the column's `name`. Read
+    /// as that value, never written.
+    Fixed,
 }
 
 /// A column and how its values convert.
@@ -48,9 +53,19 @@ impl Column {
         Column::new(name, Kind::Plain)
     }
 
+    /// A field the table has no column for, read as the SQL `literal`.
+    pub(super) fn fixed(literal: &str) -> Column {
+        Column::new(literal, Kind::Fixed)
+    }
+
+    /// Whether the table has it (and it can be written).
+    pub(super) fn exists(&self) -> bool {
+        self.kind != Kind::Fixed
+    }
+
     /// The column of the row `alias` (`u`, `t`, …; empty for none).
-    fn of(&self, alias: &str) -> String {
-        if alias.is_empty() {
+    pub(super) fn of(&self, alias: &str) -> String {
+        if alias.is_empty() || self.kind == Kind::Fixed {
             self.name.clone()
         } else {
             format!("{alias}.{}", self.name)
@@ -61,7 +76,7 @@ impl Column {
     pub(super) fn read<D: Dialect>(&self, alias: &str) -> String {
         let column = self.of(alias);
         match self.kind {
-            Kind::Plain => column,
+            Kind::Plain | Kind::Fixed => column,
             Kind::Int => format!("CAST({column} AS BIGINT)"),
             Kind::Seconds => format!("{} / 1000", D::millis(&column)),
             Kind::Millis => D::millis(&column),
@@ -71,7 +86,7 @@ impl Column {
     /// The SQL of the value to store from the record's value `param` (`$3`).
     pub(super) fn write<D: Dialect>(&self, param: &str) -> String {
         match self.kind {
-            Kind::Plain | Kind::Int => param.to_owned(),
+            Kind::Plain | Kind::Int | Kind::Fixed => param.to_owned(),
             Kind::Seconds => D::datetime(&format!("{param} * 1000")),
             Kind::Millis => D::datetime(param),
         }
@@ -96,6 +111,102 @@ pub(crate) struct Users {
     /// `restauth_user_state` beside a table restauth may not alter. Its companions
     /// `cut_off_cause` and `deactivated_by_admin` live where it does, under those names.
     pub valid_after: Option<Column>,
+    /// The table's other required columns and the SQL literal each new user is given
+    /// (`[django] user_defaults`).
+    pub defaults: Vec<(String, String)>,
+    /// Further columns read into each user (`[django] user_extra_columns`).
+    pub extras: Vec<Extra>,
+}
+
+/// A further column of the user table, read into [`User::extra`](crate::User::extra).
+#[derive(Clone, Debug)]
+pub(crate) struct Extra {
+    pub name: String,
+    pub kind: ExtraKind,
+}
+
+/// How an extra column's value becomes JSON: it is read as text, then converted by the
+/// column's type (the catalogue's), so one statement serves every type a model can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExtraKind {
+    Text,
+    Integer,
+    Float,
+    Boolean,
+}
+
+impl ExtraKind {
+    /// The kind of a column of SQL type `sql_type` (lower case, as the catalogue names it).
+    pub fn of(sql_type: &str) -> ExtraKind {
+        let t = sql_type.trim();
+        if t.starts_with("bool") {
+            ExtraKind::Boolean
+        } else if t.contains("int") || t == "serial" || t == "bigserial" {
+            ExtraKind::Integer
+        } else if t.starts_with("real")
+            || t.starts_with("double")
+            || t.starts_with("float")
+            || t.starts_with("decimal")
+            || t.starts_with("numeric")
+        {
+            ExtraKind::Float
+        } else {
+            ExtraKind::Text
+        }
+    }
+
+    /// The letter of the kind in a selected column's alias (`x_i_age`).
+    pub fn letter(self) -> char {
+        match self {
+            ExtraKind::Text => 't',
+            ExtraKind::Integer => 'i',
+            ExtraKind::Float => 'f',
+            ExtraKind::Boolean => 'b',
+        }
+    }
+
+    /// The kind a selected column's alias names, and the column: `x_i_age` → (Integer, `age`).
+    pub fn from_alias(alias: &str) -> Option<(ExtraKind, &str)> {
+        let rest = alias.strip_prefix("x_")?;
+        let (letter, column) = rest.split_at_checked(1)?;
+        let column = column.strip_prefix('_')?;
+        let kind = match letter {
+            "t" => ExtraKind::Text,
+            "i" => ExtraKind::Integer,
+            "f" => ExtraKind::Float,
+            "b" => ExtraKind::Boolean,
+            _ => return None,
+        };
+        Some((kind, column))
+    }
+
+    /// The JSON value of `text`, the column's value read as text (`None`: SQL's NULL).
+    pub fn value(self, text: Option<String>) -> serde_json::Value {
+        use serde_json::Value;
+        let Some(text) = text else {
+            return Value::Null;
+        };
+        match self {
+            ExtraKind::Integer => text
+                .parse::<i64>()
+                .map_or(Value::String(text), |n| Value::Number(n.into())),
+            ExtraKind::Float => match text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                Some(n) => Value::Number(n),
+                None => Value::String(text),
+            },
+            // SQLite keeps booleans as 0 and 1, PostgreSQL's text of one is `true`/`false`.
+            ExtraKind::Boolean => match text.as_str() {
+                "1" | "true" | "t" => Value::Bool(true),
+                "0" | "false" | "f" => Value::Bool(false),
+                _ => Value::String(text),
+            },
+            ExtraKind::Text => Value::String(text),
+        }
+    }
 }
 
 impl Users {
@@ -134,6 +245,13 @@ impl Users {
                      COALESCE(st.deactivated_by_admin, FALSE) AS deactivated_by_admin"
                 .to_owned(),
         });
+        for extra in &self.extras {
+            fields.push(format!(
+                "CAST(u.{name} AS TEXT) AS x_{}_{name}",
+                extra.kind.letter(),
+                name = extra.name
+            ));
+        }
         fields.join(", ")
     }
 
@@ -152,11 +270,97 @@ impl Users {
         )
     }
 
-    fn beside(&self) -> &'static str {
+    fn beside(&self) -> String {
         if self.valid_after.is_some() {
-            ""
+            String::new()
         } else {
-            " LEFT JOIN restauth_user_state st ON st.user_id = u.id"
+            format!(
+                " LEFT JOIN restauth_user_state st ON st.user_id = u.{}",
+                self.id.name
+            )
+        }
+    }
+
+    /// Refuses a new user whose flags the user model cannot keep (a staff user of a model
+    /// without `is_staff`), rather than creating one that lacks them.
+    pub(super) fn refuse_unkept(
+        &self,
+        user: &crate::store::NewUser,
+    ) -> Result<(), crate::store::StoreError> {
+        for (field, wanted, column) in [
+            ("is_staff", user.is_staff, &self.is_staff),
+            ("is_superuser", user.is_superuser, &self.is_superuser),
+            ("is_active", !user.is_active, &self.is_active),
+        ] {
+            if wanted && !column.exists() {
+                return Err(crate::store::StoreError::Other(format!(
+                    "the user model's table {} has no {field} column, so it cannot keep this \
+                     user's {field} = {}",
+                    self.table,
+                    field != "is_active"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields a new user is given, by the record's field names, in parameter order: one
+    /// per column the table has (a model whose `USERNAME_FIELD` is `email` has one column for
+    /// both, and the username goes there).
+    pub(super) fn inserted(&self) -> Vec<(&'static str, &Column)> {
+        let mut inserted: Vec<(&'static str, &Column)> = Vec::new();
+        for (field, column) in self.written() {
+            if column.exists() && !inserted.iter().any(|(_, c)| c.name == column.name) {
+                inserted.push((field, column));
+            }
+        }
+        inserted
+    }
+}
+
+impl Users {
+    /// A Django user model's table, as [`UserModel::map`] mapped it: each field on its column,
+    /// or its class default where the model has none.
+    pub fn django(model: &UserModel) -> Users {
+        let field = |name: &str, kind: Kind| match model.column(name) {
+            Some(column) => Column::new(column, kind),
+            None => Column::fixed(match name {
+                // Typed, so that PostgreSQL reads them as the record's types.
+                "last_login" | "date_joined" => "CAST(NULL AS BIGINT)",
+                other => UserModel::class_default(other),
+            }),
+        };
+        let seconds = |name: &str| {
+            let mut c = field(name, Kind::Seconds);
+            if name == "date_joined" && !c.exists() {
+                c.name = "CAST(0 AS BIGINT)".into();
+            }
+            c
+        };
+        Users {
+            table: model.table.clone(),
+            // Django's ids are `integer` where the user model does not say otherwise.
+            id: Column::new(&model.id, Kind::Int),
+            username: field("username", Kind::Plain),
+            email: field("email", Kind::Plain),
+            first_name: field("first_name", Kind::Plain),
+            last_name: field("last_name", Kind::Plain),
+            password: field("password", Kind::Plain),
+            is_active: field("is_active", Kind::Plain),
+            is_staff: field("is_staff", Kind::Plain),
+            is_superuser: field("is_superuser", Kind::Plain),
+            date_joined: seconds("date_joined"),
+            last_login: seconds("last_login"),
+            valid_after: None,
+            defaults: model.defaults.clone(),
+            extras: model
+                .extras
+                .iter()
+                .map(|(name, sql_type)| Extra {
+                    name: name.clone(),
+                    kind: ExtraKind::of(sql_type),
+                })
+                .collect(),
         }
     }
 }
@@ -223,6 +427,8 @@ impl Schema {
                 date_joined: plain("date_joined"),
                 last_login: plain("last_login"),
                 valid_after: Some(plain("valid_after")),
+                defaults: Vec::new(),
+                extras: Vec::new(),
             },
             tokens: Tokens {
                 table: "authtoken_token".into(),
@@ -243,23 +449,11 @@ impl Schema {
         }
     }
 
-    /// A Django project's tables, as `db` names them (plain identifiers, checked by the
-    /// settings), its sessions read and written through `sessions`: restauth's columns where
-    /// Django has them too, and what Django does otherwise.
-    pub fn django<D: Dialect>(db: &DatabaseSettings, sessions: DjangoSessions) -> Schema {
-        let Schema {
-            mut users,
-            mut tokens,
-            ..
-        } = Schema::restauth::<D>();
-        users.table = db.django_user_table.clone();
-        users.username = Column::plain(&db.django_username_field);
-        // Django's ids are `integer` where the user model does not say otherwise, and its
-        // times datetimes.
-        users.id.kind = Kind::Int;
-        users.date_joined.kind = Kind::Seconds;
-        users.last_login.kind = Kind::Seconds;
-        users.valid_after = None;
+    /// A Django project's tables: the user model's table as `users` maps it (from the
+    /// database's catalogue), its sessions read and written through `sessions`: restauth's
+    /// columns where Django has them too, and what Django does otherwise.
+    pub fn django<D: Dialect>(users: Users, sessions: DjangoSessions) -> Schema {
+        let Schema { mut tokens, .. } = Schema::restauth::<D>();
         // DRF's tokens: the key itself, one per user, the user's id its id; neither expiry nor
         // use nor origin is recorded.
         tokens.name = Column::plain("key");

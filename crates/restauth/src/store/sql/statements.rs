@@ -254,7 +254,8 @@ impl UserStatements {
             )),
             by_email: sql(format!(
                 "SELECT {select} FROM {from} \
-                 WHERE lower(u.{email}) = lower($1) AND u.{email} <> '' ORDER BY u.{id}"
+                 WHERE lower({e}) = lower($1) AND {e} <> '' ORDER BY u.{id}",
+                e = users.email.of("u")
             )),
             create: sql(create_user::<D>(users)),
             set_password: sql(format!("UPDATE {t} SET {password} = $1 WHERE {id} = $2")),
@@ -305,11 +306,16 @@ impl UserStatements {
                      WHERE s.user_id = $2 AND s.deactivated_by_admin = $1)"
                 ),
             }),
-            set_last_login: sql(format!(
-                "UPDATE {t} SET {} = {} WHERE {id} = $2",
-                users.last_login.name,
-                users.last_login.write::<D>("$1")
-            )),
+            // A model without `last_login` (none of Django's) keeps no login time.
+            set_last_login: sql(if users.last_login.exists() {
+                format!(
+                    "UPDATE {t} SET {} = {} WHERE {id} = $2",
+                    users.last_login.name,
+                    users.last_login.write::<D>("$1")
+                )
+            } else {
+                format!("SELECT 1 FROM {t} WHERE $1 = $1 AND {id} = $2")
+            }),
             update_email: sql(format!(
                 "UPDATE {t} SET {email} = $1, \
                  {active} = CASE WHEN $2 THEN $3 ELSE {active} END WHERE {id} = $4"
@@ -347,16 +353,19 @@ impl UserStatements {
     }
 }
 
-/// The insert of a new user: each of its fields into its column (a user model whose
-/// `USERNAME_FIELD` is `email` has one column for both: the username goes there).
+/// The insert of a new user: each field the user model has a column for, in the order of
+/// `Users::inserted` (whose values `create_user` binds), and the model's other required
+/// columns with their configured values.
 fn create_user<D: Dialect>(users: &Users) -> String {
     let mut columns: Vec<&str> = Vec::new();
     let mut values = Vec::new();
-    for (n, (_, column)) in users.written().iter().enumerate() {
-        if !columns.contains(&column.name.as_str()) {
-            columns.push(&column.name);
-            values.push(column.write::<D>(&format!("${}", n + 1)));
-        }
+    for (n, (_, column)) in users.inserted().iter().enumerate() {
+        columns.push(&column.name);
+        values.push(column.write::<D>(&format!("${}", n + 1)));
+    }
+    for (column, literal) in &users.defaults {
+        columns.push(column);
+        values.push(literal.clone());
     }
     format!(
         "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",

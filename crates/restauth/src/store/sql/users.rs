@@ -61,16 +61,22 @@ impl<D: Dialect> SqlStore<D> {
 impl<D: Dialect> UserStore for SqlStore<D> {
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
         self.op("create_user", async {
-            let q = stmt(&self.sql.users.create)
-                .arg(user.username.as_str())
-                .arg(user.email.as_str())
-                .arg(user.first_name.as_str())
-                .arg(user.last_name.as_str())
-                .arg(user.password.as_str())
-                .arg(user.is_active)
-                .arg(user.is_staff)
-                .arg(user.is_superuser)
-                .arg(user.date_joined);
+            let mut q = stmt(&self.sql.users.create);
+            // Only the fields the user model has a column for, in the statement's order.
+            for (field, _) in self.schema.users.inserted() {
+                q = match field {
+                    "username" => q.arg(user.username.as_str()),
+                    "email" => q.arg(user.email.as_str()),
+                    "first_name" => q.arg(user.first_name.as_str()),
+                    "last_name" => q.arg(user.last_name.as_str()),
+                    "password" => q.arg(user.password.as_str()),
+                    "is_active" => q.arg(user.is_active),
+                    "is_staff" => q.arg(user.is_staff),
+                    "is_superuser" => q.arg(user.is_superuser),
+                    _ => q.arg(user.date_joined),
+                };
+            }
+            self.schema.users.refuse_unkept(user)?;
             let created = self.read_written(q).await?;
             let id: i64 = match created {
                 Some(row) => row.get(0)?,
@@ -179,6 +185,13 @@ impl<D: Dialect> UserStore for SqlStore<D> {
     }
 
     async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
+        if !self.schema.users.is_active.exists() {
+            return Err(StoreError::Other(format!(
+                "the user model's table {} has no is_active column: its users cannot be \
+                 deactivated",
+                self.schema.users.table
+            )));
+        }
         self.op("set_active", async {
             let mut tx = self.begin_write().await?;
             let q = stmt(&self.sql.users.set_active).arg(active).arg(user_id);
