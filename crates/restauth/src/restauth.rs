@@ -431,6 +431,9 @@ fn assemble(
         .as_ref()
         .map_or("", |k| k.0.as_str())
         .into();
+    // USERNAME_FIELD: over a Django project's tables, its model's.
+    let mut user = settings.user.clone();
+    user.username_field = settings.username_field().to_owned();
     let users = Users::new(UsersParts {
         users: store.clone(),
         passwords: store.clone(),
@@ -440,7 +443,7 @@ fn assemble(
         cache: cache.clone(),
         hashing,
         password: settings.password.clone(),
-        user: settings.user.clone(),
+        user,
         secret_key,
         audit,
     });

@@ -70,7 +70,7 @@ pub fn document(settings: &Settings) -> OpenApi {
     )
     .body(fields_body(&["uid", "token", "new_password"], true))
     .respond("204", empty_response("The password is set"));
-    let field = &settings.user.username_field;
+    let field = settings.username_field();
     let login = Op::new(
         "token_login",
         "accounts",

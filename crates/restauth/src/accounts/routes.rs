@@ -468,7 +468,7 @@ async fn token_login(
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
-    let field = &service.settings().user.username_field;
+    let field = service.settings().username_field();
     // djoser's fields are optional: whatever is missing fails as bad credentials.
     let refused = || Error::Validation(ValidationErrors::non_field(UNABLE_TO_LOG_IN));
     let (Some(username), Some(password)) = (text(field), text("password")) else {

@@ -14,7 +14,7 @@ use crate::pipeline::openapi::{
 /// simplejwt's views, `/api/token/logout-all/` and `/.well-known/jwks.json`, and their schemas.
 pub fn document(settings: &Settings) -> OpenApi {
     let d = Describer::new(settings);
-    let field = &settings.user.username_field;
+    let field = settings.username_field();
     let obtain = Op::new("token_obtain_pair", "jwt", "Obtain a JWT pair", Guard::Open)
         .describe(format!(
             "simplejwt's `TokenObtainPairView`: `{field}` and `password` give an access and a \

@@ -585,7 +585,7 @@ pub fn schema_ref(name: &str) -> RefOr<Schema> {
 
 /// `Credentials`: `[user] username_field` and `password`, as the login views read them.
 pub fn credentials_schema(settings: &Settings) -> (&'static str, RefOr<Schema>) {
-    let field = settings.user.username_field.as_str();
+    let field = settings.username_field();
     (
         "Credentials",
         required_object([(field, string()), ("password", string())]).into(),

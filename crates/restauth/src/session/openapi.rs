@@ -13,7 +13,7 @@ use crate::pipeline::openapi::{
 /// and their schemas.
 pub fn document(settings: &Settings) -> OpenApi {
     let d = Describer::new(settings);
-    let field = &settings.user.username_field;
+    let field = settings.username_field();
     let login = Op::new("session_login", "session", "Log in (JSON)", Guard::Open)
         .describe(format!(
             "Starts a session for a single-page app: `{field}` and `password`, with the CSRF \

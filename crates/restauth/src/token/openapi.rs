@@ -13,7 +13,7 @@ use crate::pipeline::openapi::{
 pub fn document(settings: &Settings) -> OpenApi {
     let path = settings.token.obtain_url.as_str();
     let d = Describer::new(settings);
-    let field = &settings.user.username_field;
+    let field = settings.username_field();
     let op = Op::new(
         "obtain_auth_token",
         "token",

@@ -543,6 +543,15 @@ impl Settings {
         warnings
     }
 
+    /// Django's `USERNAME_FIELD`: `[django] username_field` over a Django project's tables,
+    /// `[user] username_field` in restauth's own schema.
+    pub fn username_field(&self) -> &str {
+        match self.database.schema_flavor {
+            SchemaFlavor::Django => &self.django.username_field,
+            SchemaFlavor::Restauth => &self.user.username_field,
+        }
+    }
+
     /// Whether djoser's account endpoints are served: `[accounts] enabled`, and restauth's own
     /// schema (over Django's tables the Django project serves them itself).
     pub fn serves_accounts(&self) -> bool {

@@ -1,0 +1,370 @@
+//! Real Django projects whose user model is not `auth.User`, made here from their `models.py`
+//! with Django, DRF and simplejwt from PyPI: `inspect-django` reads each, `import-django`
+//! brings its users over, and restauth runs side by side on its tables, its users logging in
+//! over HTTP on every endpoint with the body the project's own clients send (checked first
+//! against the running Django). On SQLite and on PostgreSQL.
+
+mod common;
+
+use std::path::Path;
+
+use common::django::{self, Django};
+use common::{PASSWORD, Server, plain, postgres_url, skip, stderr, stdout};
+use serde_json::json;
+use sqlx::Connection;
+
+/// PBKDF2 at restauth's lowest accepted count on both stacks (fixture/hashers.py).
+const PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// cookiecutter-django's user model: `AbstractUser` without `username` and the names, logging
+/// in by e-mail, with a required `name` of its own (a `CharField`: NOT NULL, and Django gives
+/// the column no database default).
+const EMAIL_MODEL: &str = r#"
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+
+
+class UserManager(DjangoUserManager):
+    def _create_user(self, email, password, **extra_fields):
+        email = self.normalize_email(email)
+        user = self.model(email=email, **extra_fields)
+        user.password = make_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    name = models.CharField("Name of User", blank=True, max_length=255)
+    first_name = None
+    last_name = None
+    email = models.EmailField("email address", unique=True)
+    username = None
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+"#;
+
+/// The `[django]` section for [`EMAIL_MODEL`].
+const EMAIL_SETTINGS: &str = "[django]\nuser_table = \"users_user\"\nusername_field = \"email\"\n\
+     user_defaults = { name = \"\" }\nuser_extra_columns = [\"name\"]\n";
+
+/// A Django database of a test's own: a SQLite file, or a PostgreSQL database (dropped after).
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    async fn postgres(admin: &str) -> Db {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("restauth_models_{}_{nanos}", std::process::id());
+        let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        Db::Postgres {
+            admin: admin.to_owned(),
+            name,
+        }
+    }
+
+    /// `DJANGO_DB`: the file's path, or the database's URL.
+    fn django(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => dir.path().join("db.sqlite3").display().to_string(),
+            Db::Postgres { admin, name } => {
+                let base = admin.split('?').next().unwrap();
+                format!("{}/{name}", &base[..base.rfind('/').unwrap()])
+            }
+        }
+    }
+
+    /// restauth's URL of the same database.
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(_) => format!("sqlite://{}", self.django()),
+            Db::Postgres { .. } => self.django(),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Db::Postgres { admin, name } = self else {
+            return;
+        };
+        let (url, name) = (admin.clone(), name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
+                    let ddl = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `restauth <args>` in `dir` (its `restauth.toml`, if any), which must succeed: its output.
+fn restauth_in(dir: &Path, args: &[&str]) -> String {
+    let out = common::command_in(dir, args, "");
+    assert!(
+        out.status.success(),
+        "restauth {args:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// The `sessionid` a JSON session login on restauth sets, after fetching its CSRF cookie.
+async fn restauth_session_login(s: &Server, username: &str) -> Option<String> {
+    let r = common::spa_login(s, username, PASSWORD).await;
+    assert_ne!(r.status, 500, "{}", s.log());
+    (r.status == 200)
+        .then(|| common::set_cookie_value(&r, "sessionid"))
+        .flatten()
+}
+
+/// Whom restauth's session-authenticated view sees with this session, or `None`.
+async fn restauth_session_user(s: &Server, sessionid: &str) -> Option<String> {
+    let r = s
+        .send(
+            plain()
+                .get(s.url("/api/dashboard/"))
+                .header("Cookie", format!("sessionid={sessionid}")),
+        )
+        .await;
+    assert_ne!(r.status, 500, "{}", s.log());
+    (r.status == 200).then(|| {
+        let message = r.json()["message"].as_str().unwrap_or("").to_owned();
+        message
+            .strip_prefix("Hello ")
+            .and_then(|m| m.split(',').next())
+            .unwrap_or("")
+            .to_owned()
+    })
+}
+
+/// The project of [`EMAIL_MODEL`] on `db`, inspected, imported, and served side by side.
+async fn an_email_model(db: Db) {
+    let Some(venv) = django::venv() else { return };
+    let secret = django::secret();
+    let mut django = Django::new(venv, &secret, db.django(), None)
+        .pbkdf2_iterations(PBKDF2_ITERATIONS)
+        .user_model(EMAIL_MODEL);
+    django.manage(&["migrate", "--noinput"]);
+    django.shell(&format!(
+        "from users.models import User\n\
+         User.objects.create_user('ann@example.com', {PASSWORD:?}, name='Ann')\n\
+         User.objects.create_user('ben@example.com', {PASSWORD:?})"
+    ));
+
+    // --- inspect-django: the settings block to start from.
+    let work = tempfile::tempdir().unwrap();
+    let printed = restauth_in(work.path(), &["inspect-django", "--from", &db.django()]);
+    for expected in [
+        "user_table = \"users_user\"",
+        "username_field = \"email\"",
+        "email_field = \"email\"",
+        "user_defaults = { name = \"\" }",
+        "primary key id: integer",
+        "first_name (= '')",
+        "last_name (= '')",
+        "schema_flavor = \"django\"",
+        "readable with user_extra_columns): name",
+    ] {
+        assert!(printed.contains(expected), "{expected}:\n{printed}");
+    }
+    // The fixture's PBKDF2 at test cost keeps Django's algorithm name.
+    assert!(printed.contains("pbkdf2_sha256 (2)"), "{printed}");
+
+    // --- import-django into restauth's own schema: both users, logging in by e-mail.
+    let server = Server::builder()
+        .own_database()
+        .config(&format!("[simple_jwt]\nsigning_key = {secret:?}\n"))
+        .start()
+        .await;
+    let out = server.command(
+        &[
+            "import-django",
+            "--from",
+            &db.django(),
+            "--user-table",
+            "users_user",
+            "--username-field",
+            "email",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for user in ["ann@example.com", "ben@example.com"] {
+        let r = server
+            .post_json(
+                "/api/token/",
+                &json!({"username": user, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{user} after the import: {}", r.body);
+    }
+    drop(server);
+
+    // --- Side by side: refused at start without a value for the required column.
+    django.serve();
+    let config = |django_section: &str| {
+        format!(
+            "secret_key = {secret:?}\n[database]\nurl = {:?}\nschema_flavor = \"django\"\n\
+             [password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}\n{django_section}",
+            db.url()
+        )
+    };
+    std::fs::write(
+        work.path().join("restauth.toml"),
+        config("[django]\nuser_table = \"users_user\"\nusername_field = \"email\"\n"),
+    )
+    .unwrap();
+    let out = common::command_in(work.path(), &["check"], "");
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("django.user_defaults") && said.contains("\"name\""),
+        "{said}"
+    );
+    let out = common::command_in(work.path(), &["migrate"], "");
+    assert!(!out.status.success(), "migrate started");
+    common::refuses_to_serve(work.path(), &[], "django.user_defaults");
+
+    std::fs::write(work.path().join("restauth.toml"), config(EMAIL_SETTINGS)).unwrap();
+    restauth_in(work.path(), &["check"]);
+    let s = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {secret:?}"))
+        .database(&format!("url = {:?}", db.url()))
+        .database("schema_flavor = \"django\"")
+        .config(&format!(
+            "[password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}"
+        ))
+        .config(EMAIL_SETTINGS)
+        .start()
+        .await;
+
+    // simplejwt reads the key USERNAME_FIELD names: `email`. Django first, then restauth.
+    let body = json!({"email": "ann@example.com", "password": PASSWORD});
+    let r = django.post_json("/api/token/", &body).await;
+    assert_eq!(r.status, 200, "Django's simplejwt: {}", r.body);
+    let r = s.post_json("/api/token/", &body, None).await;
+    assert_eq!(r.status, 200, "restauth's /api/token/: {}", r.body);
+    let access = r.json()["access"].as_str().unwrap().to_owned();
+    assert_eq!(
+        django.api_user(&format!("Bearer {access}")).await,
+        Ok("ann@example.com".into())
+    );
+
+    // DRF's obtain_auth_token reads `username`, matched against USERNAME_FIELD.
+    let body = json!({"username": "ben@example.com", "password": PASSWORD});
+    let r = django.post_json("/api-token-auth/", &body).await;
+    assert_eq!(r.status, 200, "DRF's obtain_auth_token: {}", r.body);
+    let django_key = r.json()["token"].as_str().unwrap().to_owned();
+    let r = s.post_json("/api-token-auth/", &body, None).await;
+    assert_eq!(r.status, 200, "restauth's /api-token-auth/: {}", r.body);
+    assert_eq!(
+        r.json()["token"].as_str(),
+        Some(django_key.as_str()),
+        "DRF's one token per user"
+    );
+    let r = s
+        .get("/api/dashboard/", Some(&format!("Token {django_key}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Sessions: Django's login form (field `username`) and restauth's JSON login.
+    let sessionid = django
+        .login("ann@example.com", PASSWORD)
+        .await
+        .expect("Django login");
+    assert_eq!(
+        restauth_session_user(&s, &sessionid).await.as_deref(),
+        Some("ann@example.com")
+    );
+    let sessionid = restauth_session_login(&s, "ben@example.com")
+        .await
+        .expect("restauth session login");
+    assert_eq!(
+        django.session_user(&sessionid).await.as_deref(),
+        Some("ben@example.com"),
+        "restauth's session on Django"
+    );
+
+    // A user restauth creates gets the configured `name`, and logs in on Django.
+    let out = s.command(
+        &[
+            "createuser",
+            "cat@example.com",
+            "--email",
+            "cat@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let name = django.shell(
+        "from users.models import User\n\
+         print(repr(User.objects.get(email='cat@example.com').name))",
+    );
+    assert_eq!(name.trim(), "''");
+    let r = django
+        .post_json(
+            "/api/token/",
+            &json!({"email": "cat@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "restauth's user on Django: {}", r.body);
+}
+
+#[tokio::test]
+async fn an_email_user_model_on_sqlite() {
+    if common::postgres_backend() {
+        eprintln!("an_email_user_model_on_sqlite: runs when the suites run on SQLite");
+        return;
+    }
+    an_email_model(Db::sqlite()).await;
+}
+
+#[tokio::test]
+async fn an_email_user_model_on_postgres() {
+    if common::postgres_backend() {
+        eprintln!("an_email_user_model_on_postgres: runs when the suites run on SQLite");
+        return;
+    }
+    let Some(url) = postgres_url() else {
+        return skip("RESTAUTH_TEST_DATABASE_URL is not set");
+    };
+    an_email_model(Db::postgres(&url).await).await;
+}
