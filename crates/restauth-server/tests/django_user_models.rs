@@ -368,3 +368,99 @@ async fn an_email_user_model_on_postgres() {
     };
     an_email_model(Db::postgres(&url).await).await;
 }
+
+/// The stored hash of `email` in Django's `auth_user`.
+async fn stored_hash(db: &Db, username: &str) -> String {
+    let url = format!("{}?mode=ro", db.url());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query_scalar("SELECT password FROM auth_user WHERE username = $1")
+        .bind(username)
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}
+
+/// Argon2 first in `PASSWORD_HASHERS`, as Django's docs recommend: a login on either stack
+/// keeps the other logged in, because neither rewrites the other's hash.
+#[tokio::test]
+async fn argon2_first_logins_keep_both_stacks_logged_in() {
+    if common::postgres_backend() {
+        eprintln!("argon2_first_logins_keep_both_stacks_logged_in: runs on the SQLite pass");
+        return;
+    }
+    let Some(venv) = django::venv() else { return };
+    let db = Db::sqlite();
+    let secret = django::secret();
+    let mut django =
+        Django::new(venv, &secret, db.django(), None).first_hasher("Argon2PasswordHasher");
+    django.manage(&["migrate", "--noinput"]);
+    django.shell(&format!(
+        "from django.contrib.auth.models import User\n\
+         from django.contrib.auth.hashers import PBKDF2PasswordHasher\n\
+         User.objects.create_user('ann', 'ann@example.com', {PASSWORD:?})\n\
+         ben = User.objects.create_user('ben', 'ben@example.com')\n\
+         h = PBKDF2PasswordHasher()\n\
+         ben.password = h.encode({PASSWORD:?}, h.salt())\n\
+         ben.save()"
+    ));
+    django.serve();
+    let s = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {secret:?}"))
+        .database(&format!("url = {:?}", db.url()))
+        .database("schema_flavor = \"django\"")
+        .config(
+            "[django]\npassword_hashers = [\n\
+             \"django.contrib.auth.hashers.Argon2PasswordHasher\",\n\
+             \"django.contrib.auth.hashers.PBKDF2PasswordHasher\",\n]\n",
+        )
+        .start()
+        .await;
+
+    let django_argon2 = stored_hash(&db, "ann").await;
+    assert!(
+        django_argon2.starts_with("argon2$argon2id$"),
+        "{django_argon2}"
+    );
+    let on_django = django.login("ann", PASSWORD).await.expect("Django login");
+    let on_restauth = restauth_session_login(&s, "ann")
+        .await
+        .expect("restauth login");
+    // The hash Django made is kept as it is: both sessions stay valid on both stacks.
+    assert_eq!(stored_hash(&db, "ann").await, django_argon2);
+    assert_eq!(
+        django.session_user(&on_django).await.as_deref(),
+        Some("ann")
+    );
+    assert_eq!(
+        restauth_session_user(&s, &on_django).await.as_deref(),
+        Some("ann")
+    );
+    assert_eq!(
+        django.session_user(&on_restauth).await.as_deref(),
+        Some("ann")
+    );
+
+    // A PBKDF2 hash is rewritten by restauth's login as Django would: into Django's Argon2,
+    // which Django then keeps at its own login.
+    assert!(stored_hash(&db, "ben").await.starts_with("pbkdf2_sha256$"));
+    let r = s
+        .post_json(
+            "/api-token-auth/",
+            &json!({"username": "ben", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rewritten = stored_hash(&db, "ben").await;
+    assert!(
+        rewritten.starts_with("argon2$argon2id$v=19$m=102400,t=2,p=8$"),
+        "{rewritten}"
+    );
+    let on_django = django.login("ben", PASSWORD).await.expect("Django login");
+    assert_eq!(stored_hash(&db, "ben").await, rewritten, "Django kept it");
+    assert_eq!(
+        django.session_user(&on_django).await.as_deref(),
+        Some("ben")
+    );
+}

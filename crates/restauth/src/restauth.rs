@@ -516,11 +516,13 @@ fn assemble(
 /// Django's default hasher, for a store over Django's tables.
 fn django_hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
     #[cfg(feature = "django-hashers")]
-    return PasswordHasher::django_pbkdf2(
+    return PasswordHasher::django(
         settings.password.argon2,
+        &settings.django.password_hashers,
+        &settings.django.version,
         settings.password.pbkdf2_iterations,
     )
-    .map_err(|e| Error::Config(format!("password.pbkdf2_iterations: {e}")));
+    .map_err(|e| Error::Config(e.to_string()));
     #[cfg(not(feature = "django-hashers"))]
     {
         let _ = settings;

@@ -48,6 +48,8 @@ pub struct Django {
     users_app: Option<tempfile::TempDir>,
     /// `DJANGO_PBKDF2_ITERATIONS`: PBKDF2 at a test's cost (fixture/hashers.py).
     pbkdf2_iterations: Option<u32>,
+    /// `DJANGO_FIRST_HASHER`: the class of `django.contrib.auth.hashers` put first.
+    first_hasher: Option<String>,
     base: String,
     gunicorn: Option<Child>,
 }
@@ -70,6 +72,7 @@ impl Django {
             schema,
             users_app: None,
             pbkdf2_iterations: None,
+            first_hasher: None,
             base: String::new(),
             gunicorn: None,
         }
@@ -78,6 +81,12 @@ impl Django {
     /// PBKDF2 at `iterations` (fixture/hashers.py) for the project's new hashes.
     pub fn pbkdf2_iterations(mut self, iterations: u32) -> Self {
         self.pbkdf2_iterations = Some(iterations);
+        self
+    }
+
+    /// `PASSWORD_HASHERS` with `class` (of `django.contrib.auth.hashers`) first.
+    pub fn first_hasher(mut self, class: &str) -> Self {
+        self.first_hasher = Some(class.to_owned());
         self
     }
 
@@ -107,6 +116,9 @@ impl Django {
         }
         if let Some(schema) = &self.schema {
             c.env("DJANGO_DB_SCHEMA", schema);
+        }
+        if let Some(class) = &self.first_hasher {
+            c.env("DJANGO_FIRST_HASHER", class);
         }
         if let Some(app) = &self.users_app {
             c.env("DJANGO_USERS_APP", app.path());

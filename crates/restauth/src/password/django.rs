@@ -1,4 +1,7 @@
-//! Verification (never creation) of the hash formats Django stores in `auth_user.password`.
+//! The hash formats Django stores in `auth_user.password`: verified everywhere, and, over a
+//! Django project's own tables, made and judged as that project's `PASSWORD_HASHERS` make and
+//! judge them ([`DjangoHasher`]), so that a login on either stack never rewrites the other's
+//! hash.
 //!
 //! Each verifier returns `Some(matched)`, or `None` when the string is not a well-formed hash of
 //! its kind or its cost is over our limits (a tampered row must not become a CPU or memory bomb).
@@ -86,30 +89,6 @@ where
     // password costs no more per iteration than a short one.
     ::pbkdf2::pbkdf2_hmac::<D>(password, salt, iterations, &mut derived);
     Some(derived.ct_eq(&expected).into())
-}
-
-/// Django's default hasher, for a store over Django's own tables: `password` as
-/// `pbkdf2_sha256$<iterations>$<salt>$<base64 dk>` with a 22-character alphanumeric salt
-/// (Django's 128 bits of salt entropy), exactly as `PBKDF2PasswordHasher.encode` writes it.
-pub(crate) fn pbkdf2_sha256_hash(password: &str, iterations: u32) -> String {
-    let salt = crate::core::random::string(crate::core::random::ALPHANUMERIC, 22);
-    let mut derived = [0u8; 32];
-    ::pbkdf2::pbkdf2_hmac::<Sha256>(
-        password.as_bytes(),
-        salt.as_bytes(),
-        iterations,
-        &mut derived,
-    );
-    format!(
-        "pbkdf2_sha256${iterations}${salt}${}",
-        STANDARD.encode(derived)
-    )
-}
-
-/// Whether `encoded` is a `pbkdf2_sha256` hash of exactly `iterations` (Django's
-/// `must_update` is false for it).
-pub(crate) fn is_current_pbkdf2(encoded: &str, iterations: u32) -> bool {
-    matches!(fields::<4>(encoded), Some(["pbkdf2_sha256", i, _, _]) if parse_decimal(i) == Some(iterations))
 }
 
 /// `argon2$<PHC string without its leading $>` (argon2-cffi's encoding).
@@ -210,6 +189,201 @@ fn md5(encoded: &str, password: &[u8]) -> Option<bool> {
     hasher.update(password);
     let computed = hex::encode(hasher.finalize());
     Some(computed.as_bytes().ct_eq(hash.as_bytes()).into())
+}
+
+/// One of Django's password hashers, with the parameters a Django release gives it: what
+/// `hasher.encode` writes and what `hasher.must_update` says of a stored hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DjangoHasher {
+    /// `PBKDF2PasswordHasher`.
+    Pbkdf2Sha256 { iterations: u32 },
+    /// `PBKDF2SHA1PasswordHasher`.
+    Pbkdf2Sha1 { iterations: u32 },
+    /// `Argon2PasswordHasher`: argon2id, `m` KiB, `t` passes, `p` lanes.
+    Argon2 { m: u32, t: u32, p: u32 },
+    /// `BCryptSHA256PasswordHasher`.
+    BcryptSha256 { rounds: u32 },
+    /// `BCryptPasswordHasher`.
+    Bcrypt { rounds: u32 },
+    /// `ScryptPasswordHasher`.
+    Scrypt { n: u32, r: u32, p: u32 },
+    /// `MD5PasswordHasher` (verify-only here: a first entry of MD5 is refused by the settings).
+    Md5,
+}
+
+/// Django's `PBKDF2PasswordHasher.iterations` in each release restauth knows.
+pub(crate) const PBKDF2_ITERATIONS_BY_VERSION: [(&str, u32); 5] = [
+    ("4.2", 600_000),
+    ("5.0", 720_000),
+    ("5.1", 870_000),
+    ("5.2", 1_000_000),
+    ("6.0", 1_200_000),
+];
+
+impl DjangoHasher {
+    /// The hasher of the dotted path `path` as Django `version` configures it; PBKDF2 at
+    /// `pbkdf2_iterations` when given (a project's subclass with another count).
+    pub(crate) fn from_path(
+        path: &str,
+        version: &str,
+        pbkdf2_iterations: Option<u32>,
+    ) -> Result<DjangoHasher, String> {
+        let iterations = match pbkdf2_iterations {
+            Some(n) => n,
+            None => PBKDF2_ITERATIONS_BY_VERSION
+                .iter()
+                .find(|(v, _)| *v == version)
+                .map(|(_, n)| *n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = PBKDF2_ITERATIONS_BY_VERSION
+                        .iter()
+                        .map(|(v, _)| *v)
+                        .collect();
+                    format!(
+                        "django.version: {version:?} is not one of {}",
+                        known.join(", ")
+                    )
+                })?,
+        };
+        let class = path.rsplit('.').next().unwrap_or(path);
+        Ok(match class {
+            "PBKDF2PasswordHasher" => DjangoHasher::Pbkdf2Sha256 { iterations },
+            "PBKDF2SHA1PasswordHasher" => DjangoHasher::Pbkdf2Sha1 { iterations },
+            // argon2-cffi's RFC 9106 low-memory profile, as Django sets it since 4.0.
+            "Argon2PasswordHasher" => DjangoHasher::Argon2 {
+                m: 102_400,
+                t: 2,
+                p: 8,
+            },
+            "BCryptSHA256PasswordHasher" => DjangoHasher::BcryptSha256 { rounds: 12 },
+            "BCryptPasswordHasher" => DjangoHasher::Bcrypt { rounds: 12 },
+            "ScryptPasswordHasher" => DjangoHasher::Scrypt {
+                n: 1 << 14,
+                r: 8,
+                p: 5,
+            },
+            "MD5PasswordHasher" => DjangoHasher::Md5,
+            _ => {
+                return Err(format!(
+                    "django.password_hashers: {path:?} is not one of Django's hashers restauth \
+                     makes and verifies (PBKDF2, PBKDF2SHA1, Argon2, BCryptSHA256, BCrypt, \
+                     Scrypt, MD5 PasswordHasher); a subclass that only changes PBKDF2's \
+                     iterations is Django's PBKDF2PasswordHasher with [password] \
+                     pbkdf2_iterations"
+                ));
+            }
+        })
+    }
+
+    /// The algorithm name a hash of it starts with.
+    pub(crate) fn algorithm(&self) -> &'static str {
+        match self {
+            DjangoHasher::Pbkdf2Sha256 { .. } => "pbkdf2_sha256",
+            DjangoHasher::Pbkdf2Sha1 { .. } => "pbkdf2_sha1",
+            DjangoHasher::Argon2 { .. } => "argon2",
+            DjangoHasher::BcryptSha256 { .. } => "bcrypt_sha256",
+            DjangoHasher::Bcrypt { .. } => "bcrypt",
+            DjangoHasher::Scrypt { .. } => "scrypt",
+            DjangoHasher::Md5 => "md5",
+        }
+    }
+
+    /// Whether new hashes may be made with it (MD5 only verifies).
+    pub(crate) fn can_encode(&self) -> bool {
+        !matches!(self, DjangoHasher::Md5)
+    }
+
+    /// `password` hashed as the hasher's `encode(password, salt())` writes it (Django's salt:
+    /// 22 alphanumeric characters, 128 bits; bcrypt makes its own).
+    pub(crate) fn encode(&self, password: &str) -> String {
+        let salt = crate::core::random::string(crate::core::random::ALPHANUMERIC, 22);
+        let pw = password.as_bytes();
+        match *self {
+            DjangoHasher::Pbkdf2Sha256 { iterations } => {
+                let mut dk = [0u8; 32];
+                ::pbkdf2::pbkdf2_hmac::<Sha256>(pw, salt.as_bytes(), iterations, &mut dk);
+                format!("pbkdf2_sha256${iterations}${salt}${}", STANDARD.encode(dk))
+            }
+            DjangoHasher::Pbkdf2Sha1 { iterations } => {
+                let mut dk = [0u8; 20];
+                ::pbkdf2::pbkdf2_hmac::<Sha1>(pw, salt.as_bytes(), iterations, &mut dk);
+                format!("pbkdf2_sha1${iterations}${salt}${}", STANDARD.encode(dk))
+            }
+            DjangoHasher::Argon2 { m, t, p } => {
+                let mut tag = [0u8; 32];
+                let hashed = argon2::Params::new(m, t, p, Some(32)).and_then(|params| {
+                    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+                        .hash_password_into(pw, salt.as_bytes(), &mut tag)
+                });
+                match hashed {
+                    Ok(()) => {
+                        use base64::engine::general_purpose::STANDARD_NO_PAD;
+                        format!(
+                            "argon2$argon2id$v=19$m={m},t={t},p={p}${}${}",
+                            STANDARD_NO_PAD.encode(salt.as_bytes()),
+                            STANDARD_NO_PAD.encode(tag)
+                        )
+                    }
+                    Err(_) => super::make_unusable_password(),
+                }
+            }
+            DjangoHasher::BcryptSha256 { rounds } => {
+                let prehashed = hex::encode(Sha256::digest(pw));
+                match ::bcrypt::hash(prehashed, rounds) {
+                    Ok(crypt) => format!("bcrypt_sha256${crypt}"),
+                    Err(_) => super::make_unusable_password(),
+                }
+            }
+            DjangoHasher::Bcrypt { rounds } => match ::bcrypt::hash(pw, rounds) {
+                Ok(crypt) => format!("bcrypt${crypt}"),
+                Err(_) => super::make_unusable_password(),
+            },
+            DjangoHasher::Scrypt { n, r, p } => {
+                let mut dk = [0u8; SCRYPT_DKLEN];
+                let made = scrypt_params(n, r, p).and_then(|params| {
+                    ::scrypt::scrypt(pw, salt.as_bytes(), &params, &mut dk).ok()
+                });
+                match made {
+                    Some(()) => format!("scrypt${n}${salt}${r}${p}${}", STANDARD.encode(dk)),
+                    None => super::make_unusable_password(),
+                }
+            }
+            DjangoHasher::Md5 => super::make_unusable_password(),
+        }
+    }
+
+    /// Django's `must_update(encoded)` for a hash of this hasher's algorithm: made with other
+    /// parameters (or, for Argon2, another variant or version).
+    pub(crate) fn must_update(&self, encoded: &str) -> bool {
+        match *self {
+            DjangoHasher::Pbkdf2Sha256 { iterations } | DjangoHasher::Pbkdf2Sha1 { iterations } => {
+                !matches!(fields::<4>(encoded), Some([_, i, _, _]) if parse_decimal(i) == Some(iterations))
+            }
+            DjangoHasher::Argon2 { m, t, p } => encoded
+                .strip_prefix("argon2")
+                .and_then(Argon2Hash::parse)
+                .is_none_or(|h| {
+                    h.algorithm != argon2::Algorithm::Argon2id
+                        || h.version != argon2::Version::V0x13
+                        || (
+                            h.params.memory_kib,
+                            h.params.iterations,
+                            h.params.parallelism,
+                        ) != (m, t, p)
+                }),
+            DjangoHasher::BcryptSha256 { rounds } | DjangoHasher::Bcrypt { rounds } => {
+                let crypt = encoded.split_once('$').map_or("", |(_, c)| c);
+                crypt.get(4..6).and_then(parse_cost) != Some(rounds)
+            }
+            DjangoHasher::Scrypt { n, r, p } => !matches!(
+                fields::<6>(encoded),
+                Some([_, en, _, er, ep, _])
+                    if (parse_decimal(en), parse_decimal(er), parse_decimal(ep))
+                        == (Some(n), Some(r), Some(p))
+            ),
+            DjangoHasher::Md5 => false,
+        }
+    }
 }
 
 #[cfg(test)]

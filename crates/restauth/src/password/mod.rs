@@ -112,16 +112,17 @@ pub struct PasswordHasher {
     /// A real hash with the current parameters, verified against when there is nothing to verify
     /// (unknown user, unusable or unreadable hash) so that those cost the same time.
     dummy: Argon2Hash,
-    /// Over Django's tables: new hashes are Django's PBKDF2-SHA256 with these iterations, and
-    /// the dummy verification is one of them (the cost an unknown user must also cost).
+    /// Over Django's tables: the project's `PASSWORD_HASHERS`, the first making new hashes,
+    /// and a hash of it to verify against when there is nothing to verify (the cost an
+    /// unknown user must also cost).
     #[cfg(feature = "django-hashers")]
-    pbkdf2: Option<Pbkdf2Mode>,
+    django: Option<DjangoMode>,
 }
 
 #[cfg(feature = "django-hashers")]
 #[derive(Clone, Debug)]
-struct Pbkdf2Mode {
-    iterations: u32,
+struct DjangoMode {
+    hashers: Vec<django::DjangoHasher>,
     dummy: String,
 }
 
@@ -153,24 +154,46 @@ impl PasswordHasher {
             dummy,
             scratch: Scratch::default(),
             #[cfg(feature = "django-hashers")]
-            pbkdf2: None,
+            django: None,
         })
     }
 
-    /// A hasher for a store over Django's own tables: new hashes in Django's default format,
-    /// PBKDF2-SHA256 with `iterations` (never Argon2id, which Django's default settings cannot
-    /// verify); unknown users and unusable hashes cost one PBKDF2 verification of the same
-    /// iterations.
+    /// A hasher for a store over Django's own tables, as the project's `PASSWORD_HASHERS`
+    /// (`hashers`, dotted paths, Django `version`'s parameters; PBKDF2 at `pbkdf2_iterations`
+    /// when given) hash and judge: new hashes in the first one's format, a stored hash
+    /// rewritten exactly when Django's `verify_password` would rewrite it, a format not in the
+    /// list refused as Django refuses it. Unknown users and unusable hashes cost one
+    /// verification of the first hasher's.
     #[cfg(feature = "django-hashers")]
-    pub fn django_pbkdf2(current: Argon2Params, iterations: u32) -> Result<Self, PasswordError> {
-        if iterations == 0 {
+    pub fn django(
+        current: Argon2Params,
+        hashers: &[String],
+        version: &str,
+        pbkdf2_iterations: Option<u32>,
+    ) -> Result<Self, PasswordError> {
+        if pbkdf2_iterations == Some(0) {
             return Err(PasswordError("pbkdf2 iterations must be positive".into()));
         }
+        let hashers = hashers
+            .iter()
+            .map(|path| django::DjangoHasher::from_path(path, version, pbkdf2_iterations))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(PasswordError)?;
+        let Some(first) = hashers.first() else {
+            return Err(PasswordError(
+                "django.password_hashers: name at least one hasher".into(),
+            ));
+        };
+        if !first.can_encode() {
+            return Err(PasswordError(format!(
+                "django.password_hashers: the first hasher makes every new hash, and {} is \
+                 too weak for that",
+                first.algorithm()
+            )));
+        }
+        let dummy = first.encode("dummy password");
         let mut hasher = PasswordHasher::new(current)?;
-        hasher.pbkdf2 = Some(Pbkdf2Mode {
-            iterations,
-            dummy: django::pbkdf2_sha256_hash("dummy password", iterations),
-        });
+        hasher.django = Some(DjangoMode { hashers, dummy });
         Ok(hasher)
     }
 
@@ -186,8 +209,10 @@ impl PasswordHasher {
     /// refuses (over 4 GiB) yields an unusable password rather than a panic.
     pub fn hash(&self, password: &str) -> String {
         #[cfg(feature = "django-hashers")]
-        if let Some(mode) = &self.pbkdf2 {
-            return django::pbkdf2_sha256_hash(password, mode.iterations);
+        if let Some(mode) = &self.django
+            && let Some(first) = mode.hashers.first()
+        {
+            return first.encode(password);
         }
         let salt = crate::core::random::bytes::<SALT_BYTES>();
         let mut tag = [0u8; TAG_BYTES];
@@ -216,20 +241,12 @@ impl PasswordHasher {
     pub fn verify(&self, encoded: &str, password: &str) -> Verification {
         let checked = if password.len() > MAX_PASSWORD_BYTES || !is_password_usable(encoded) {
             None
+        } else if self.is_django() {
+            self.verify_as_django(encoded, password)
         } else if encoded.starts_with('$') {
             self.verify_phc(encoded, password)
         } else {
             verify_django(encoded, password)
-        };
-        // Over Django's tables, Django's rule: rehash unless it is the default hasher's format
-        // at the configured iterations.
-        #[cfg(feature = "django-hashers")]
-        let checked = match (&self.pbkdf2, checked) {
-            (Some(mode), Some((matched, _))) => Some((
-                matched,
-                !django::is_current_pbkdf2(encoded, mode.iterations),
-            )),
-            (_, other) => other,
         };
         match checked {
             Some((true, needs_rehash)) => Verification::Match { needs_rehash },
@@ -245,7 +262,7 @@ impl PasswordHasher {
     /// For unknown users and unusable passwords, so that they cannot be told apart by timing.
     pub fn dummy_verify(&self, password: &str) {
         #[cfg(feature = "django-hashers")]
-        if let Some(mode) = &self.pbkdf2 {
+        if let Some(mode) = &self.django {
             std::hint::black_box(django::verify(&mode.dummy, password));
             return;
         }
@@ -254,6 +271,31 @@ impl PasswordHasher {
             &self.scratch,
             self.params.block_count(),
         ));
+    }
+
+    /// Whether it hashes as a Django project does (over Django's tables).
+    fn is_django(&self) -> bool {
+        #[cfg(feature = "django-hashers")]
+        return self.django.is_some();
+        #[cfg(not(feature = "django-hashers"))]
+        false
+    }
+
+    /// Django's `verify_password`: a format the project's hashers do not name is refused
+    /// (`identify_hasher` fails); a match needs a rewrite when its algorithm is not the first
+    /// hasher's, or the first hasher's `must_update` says so.
+    fn verify_as_django(&self, encoded: &str, password: &str) -> Option<(bool, bool)> {
+        #[cfg(feature = "django-hashers")]
+        if let Some(mode) = &self.django {
+            let algorithm = encoded.split_once('$')?.0;
+            mode.hashers.iter().find(|h| h.algorithm() == algorithm)?;
+            let preferred = mode.hashers.first()?;
+            let matched = django::verify(encoded, password)?;
+            let rewrite = preferred.algorithm() != algorithm || preferred.must_update(encoded);
+            return Some((matched, rewrite));
+        }
+        let _ = (encoded, password);
+        None
     }
 
     /// Our own format. `Some((matched, needs_rehash))`, or `None` when unverifiable.
@@ -432,37 +474,98 @@ mod tests {
         matches!(v, Verification::Match { .. })
     }
 
-    /// Over Django's tables: Django's default format, never Argon2id, and Django's rehash rule.
+    /// Django's default list (Django 5.2), PBKDF2 at `iterations`.
+    #[cfg(feature = "django-hashers")]
+    fn django_hashers(first: &str, iterations: Option<u32>) -> PasswordHasher {
+        let mut list: Vec<String> = [
+            "PBKDF2PasswordHasher",
+            "PBKDF2SHA1PasswordHasher",
+            "Argon2PasswordHasher",
+            "BCryptSHA256PasswordHasher",
+            "ScryptPasswordHasher",
+        ]
+        .iter()
+        .map(|c| format!("django.contrib.auth.hashers.{c}"))
+        .collect();
+        let at = list.iter().position(|p| p.ends_with(first)).unwrap();
+        let first = list.remove(at);
+        list.insert(0, first);
+        PasswordHasher::django(FAST, &list, "5.2", iterations).unwrap()
+    }
+
+    /// Over Django's tables: the first hasher's format, never restauth's Argon2id, and
+    /// Django's rewrite rule.
     #[cfg(feature = "django-hashers")]
     #[test]
-    fn django_schema_hashes_with_djangos_pbkdf2() {
-        let hasher = PasswordHasher::django_pbkdf2(FAST, 1000).unwrap();
+    fn django_schema_hashes_with_the_projects_first_hasher() {
+        let hasher = django_hashers("PBKDF2PasswordHasher", Some(1000));
         let hash = hasher.hash("s3cret pass");
         let fields: Vec<&str> = hash.split('$').collect();
         assert_eq!(fields[..2], ["pbkdf2_sha256", "1000"]);
         assert_eq!(fields[2].len(), 22);
         assert!(fields[2].bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_eq!(
-            hasher.verify(&hash, "s3cret pass"),
-            Verification::Match {
-                needs_rehash: false
-            }
-        );
+        let kept = Verification::Match {
+            needs_rehash: false,
+        };
+        let rewritten = Verification::Match { needs_rehash: true };
+        assert_eq!(hasher.verify(&hash, "s3cret pass"), kept);
         assert_eq!(hasher.verify(&hash, "wrong"), Verification::Mismatch);
-        // Another format, or other iterations, become the default hasher's at the next login.
-        let argon = fast().hash("s3cret pass");
-        assert_eq!(
-            hasher.verify(&argon, "s3cret pass"),
-            Verification::Match { needs_rehash: true }
+        // Other iterations become the first hasher's at the next login, as on Django.
+        let older = django_hashers("PBKDF2PasswordHasher", Some(999)).hash("s3cret pass");
+        assert_eq!(hasher.verify(&older, "s3cret pass"), rewritten);
+        // restauth's own Argon2id is no format of Django's: refused, as identify_hasher does.
+        let ours = fast().hash("s3cret pass");
+        assert_eq!(hasher.verify(&ours, "s3cret pass"), Verification::Mismatch);
+        assert!(PasswordHasher::django(FAST, &[], "5.2", None).is_err());
+        let err = PasswordHasher::django(FAST, &["myapp.hashers.Mine".into()], "5.2", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("django.password_hashers"), "{err}");
+        let md5 = ["django.contrib.auth.hashers.MD5PasswordHasher".to_owned()];
+        assert!(PasswordHasher::django(FAST, &md5, "5.2", None).is_err());
+        assert!(PasswordHasher::django(FAST, &md5[..0], "4.1", None).is_err());
+    }
+
+    /// Argon2 first (Django's recommendation): hashes in Django's own `argon2$argon2id$…`
+    /// with its parameters, kept as they are at login, and other formats rewritten.
+    #[cfg(feature = "django-hashers")]
+    #[test]
+    fn django_argon2_first_keeps_djangos_argon2() {
+        let hasher = django_hashers("Argon2PasswordHasher", None);
+        let hash = hasher.hash("s3cret pass");
+        assert!(
+            hash.starts_with("argon2$argon2id$v=19$m=102400,t=2,p=8$"),
+            "{hash}"
         );
-        let older = PasswordHasher::django_pbkdf2(FAST, 999)
-            .unwrap()
-            .hash("s3cret pass");
-        assert_eq!(
-            hasher.verify(&older, "s3cret pass"),
-            Verification::Match { needs_rehash: true }
-        );
-        assert!(PasswordHasher::django_pbkdf2(FAST, 0).is_err());
+        let kept = Verification::Match {
+            needs_rehash: false,
+        };
+        let rewritten = Verification::Match { needs_rehash: true };
+        assert_eq!(hasher.verify(&hash, "s3cret pass"), kept);
+        assert_eq!(hasher.verify(&hash, "wrong"), Verification::Mismatch);
+        // Django 5.2's PBKDF2 under Argon2-first: rewritten into Argon2, as Django does.
+        let pbkdf2 = django_hashers("PBKDF2PasswordHasher", Some(1000)).hash("s3cret pass");
+        assert_eq!(hasher.verify(&pbkdf2, "s3cret pass"), rewritten);
+        // argon2-cffi's older defaults (Django < 4.0: m=512, t=2, p=2) are rewritten too.
+        let old = "argon2$argon2id$v=19$m=512,t=2,p=2$c29tZXNhbHQ$\
+                   e8IMntoTTjZ4pqhWfrc3ZJ4YOqBNSZ3zJB5qC4T8h9Q";
+        assert!(matches!(
+            hasher.verify(old, "s3cret pass"),
+            Verification::Mismatch | Verification::Match { needs_rehash: true }
+        ));
+        for first in [
+            "BCryptSHA256PasswordHasher",
+            "ScryptPasswordHasher",
+            "PBKDF2SHA1PasswordHasher",
+        ] {
+            let h = django_hashers(first, Some(1000));
+            let made = h.hash("s3cret pass");
+            assert_eq!(h.verify(&made, "s3cret pass"), kept, "{first}: {made}");
+            assert_eq!(h.verify(&made, "wrong"), Verification::Mismatch, "{first}");
+            // The default list still verifies it, and rewrites it into PBKDF2.
+            let default = django_hashers("PBKDF2PasswordHasher", Some(1000));
+            assert_eq!(default.verify(&made, "s3cret pass"), rewritten, "{first}");
+        }
     }
 
     #[test]

@@ -20,10 +20,6 @@ pub enum SchemaFlavor {
     Django,
 }
 
-/// Django's `PBKDF2PasswordHasher.iterations` in the Django version restauth is tested against
-/// (5.2).
-pub const DJANGO_PBKDF2_ITERATIONS: u32 = 1_000_000;
-
 /// Django's default authentication backend, written into the sessions restauth starts.
 pub const DJANGO_MODEL_BACKEND: &str = "django.contrib.auth.backends.ModelBackend";
 
@@ -53,7 +49,23 @@ pub struct DjangoSettings {
     /// Django's `AUTHENTICATION_BACKENDS`; the first is written as `_auth_user_backend` into
     /// the sessions restauth starts.
     pub authentication_backends: Vec<String>,
+    /// Django's `PASSWORD_HASHERS` (dotted paths): the first hashes new passwords in its
+    /// format, the others verify; a stored hash is rewritten exactly when Django's
+    /// `verify_password` would. Default: Django's own list, PBKDF2 first.
+    pub password_hashers: Vec<String>,
+    /// The Django release whose hasher parameters restauth uses (`"4.2"` to `"6.0"`; PBKDF2's
+    /// iterations change between releases). Default `"5.2"`.
+    pub version: String,
 }
+
+/// Django's default `PASSWORD_HASHERS`.
+pub const DJANGO_PASSWORD_HASHERS: [&str; 5] = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+];
 
 impl Default for DjangoSettings {
     fn default() -> Self {
@@ -65,6 +77,8 @@ impl Default for DjangoSettings {
             user_extra_columns: Vec::new(),
             reread_after: Seconds(1),
             authentication_backends: vec![DJANGO_MODEL_BACKEND.into()],
+            password_hashers: DJANGO_PASSWORD_HASHERS.map(String::from).to_vec(),
+            version: "5.2".into(),
         }
     }
 }

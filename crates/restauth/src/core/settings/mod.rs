@@ -428,9 +428,9 @@ impl Default for TokenSettings {
 pub struct PasswordSettings {
     /// `[password.argon2]`: the Argon2id cost of new hashes. Default OWASP's m=19 MiB, t=2, p=1.
     pub argon2: Argon2Params,
-    /// PBKDF2-SHA256 iterations of new hashes when `[database] schema_flavor = "django"`
-    /// (Django's default hasher; Argon2id is not used there). Default: Django 5.2's.
-    pub pbkdf2_iterations: u32,
+    /// Over a Django project's tables: the PBKDF2 iterations of its PBKDF2 hashers, for a
+    /// project whose hasher subclass changes them. Default: those of `[django] version`.
+    pub pbkdf2_iterations: Option<u32>,
     /// `[password.validation]`: Django's `AUTH_PASSWORD_VALIDATORS` (minimum length 8, common
     /// passwords, all-numeric, similarity to the user 0.7 by default).
     pub validation: PasswordValidation,
@@ -444,7 +444,7 @@ impl Default for PasswordSettings {
     fn default() -> Self {
         PasswordSettings {
             argon2: Argon2Params::default(),
-            pbkdf2_iterations: django::DJANGO_PBKDF2_ITERATIONS,
+            pbkdf2_iterations: None,
             validation: PasswordValidation::default(),
             hashing_concurrency: None,
             hashing_queue_timeout: Seconds(10),
@@ -639,7 +639,7 @@ impl Settings {
             self.django.validate()?;
         }
         if self.database.schema_flavor == SchemaFlavor::Django
-            && self.password.pbkdf2_iterations < 100_000
+            && self.password.pbkdf2_iterations.is_some_and(|n| n < 100_000)
         {
             return Err(ConfigError(
                 "password.pbkdf2_iterations: at least 100000 (Django's default is 1000000)".into(),
