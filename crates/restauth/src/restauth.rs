@@ -308,6 +308,13 @@ impl Builder {
                     .secret_key
                     .as_ref()
                     .map_or_else(String::new, |k| k.0.clone()),
+                fallbacks: self
+                    .settings
+                    .django
+                    .secret_key_fallbacks
+                    .iter()
+                    .map(|k| k.0.clone())
+                    .collect(),
             }),
         )
         .await;
@@ -445,6 +452,17 @@ fn assemble(
         password: settings.password.clone(),
         user,
         secret_key,
+        // Django's SECRET_KEY_FALLBACKS, over its tables only.
+        secret_key_fallbacks: if django_schema {
+            settings
+                .django
+                .secret_key_fallbacks
+                .iter()
+                .map(|k| k.0.clone())
+                .collect()
+        } else {
+            Arc::from([])
+        },
         audit,
     });
     let throttles = Throttles::new(&settings.rest_framework, throttle);

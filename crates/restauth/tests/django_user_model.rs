@@ -179,6 +179,7 @@ async fn drop_schema(db: &Db) {
 async fn open_with(db: &Db, django: &DjangoSettings) -> Result<Arc<dyn Store>, String> {
     let codec = Arc::new(restauth::django::session::Codec {
         secret_key: "k".repeat(40),
+        fallbacks: Vec::new(),
     });
     let store = open(&db.settings, django, codec)
         .await

@@ -437,6 +437,14 @@ async fn read_all(
                 skipped.sessions.skip("no logged-in user");
                 continue;
             };
+            // Django's get_user refuses a backend the project does not list.
+            let backend = decoded.backend.unwrap_or_default();
+            if !django.authentication_backends.contains(&backend) {
+                skipped.sessions.skip(format!(
+                    "_auth_user_backend {backend:?} is not in [django] authentication_backends"
+                ));
+                continue;
+            }
             let Ok(user_id) = user_id.parse::<i64>() else {
                 skipped.sessions.skip("user id is not an integer");
                 continue;

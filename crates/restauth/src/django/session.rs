@@ -75,6 +75,8 @@ pub use crate::core::hmac::session_auth_hash as auth_hash;
 pub struct Codec {
     /// Django's `SECRET_KEY`, the same as the Django project's.
     pub secret_key: String,
+    /// Django's `SECRET_KEY_FALLBACKS`: signatures made with these are still read.
+    pub fallbacks: Vec<String>,
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -84,8 +86,11 @@ impl crate::store::django::SessionCodec for Codec {
     }
 
     fn unsign(&self, text: &str) -> Option<(serde_json::Value, i64)> {
-        let unsigned =
-            signing::loads(text, SESSION_SALT, std::slice::from_ref(&self.secret_key)).ok()?;
+        let keys: Vec<String> = std::iter::once(&self.secret_key)
+            .chain(&self.fallbacks)
+            .cloned()
+            .collect();
+        let unsigned = signing::loads(text, SESSION_SALT, &keys).ok()?;
         Some((unsigned.value, unsigned.signed_at))
     }
 }

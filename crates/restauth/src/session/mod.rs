@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::core::clock::now;
 use crate::core::error::Error;
@@ -323,8 +322,11 @@ impl SessionService {
         let Some((record, user)) = found else {
             return Admitted::Unknown;
         };
-        let expected = session_auth_hash(&user.password, self.inner.users.secret_key());
-        if !bool::from(record.auth_hash.as_bytes().ct_eq(expected.as_bytes())) {
+        if !self
+            .inner
+            .users
+            .session_hash_matches(&record.auth_hash, &user.password)
+        {
             return Admitted::PasswordChanged;
         }
         let session = Arc::new(CachedSession::new(

@@ -22,8 +22,9 @@ pub trait SessionCodec: Send + Sync + 'static {
 pub(crate) struct DjangoSessions {
     /// Django's session signing (with `secret_key`, Django's `SECRET_KEY`).
     pub codec: std::sync::Arc<dyn SessionCodec>,
-    /// `_auth_user_backend` of the sessions restauth starts.
-    pub backend: String,
+    /// Django's `AUTHENTICATION_BACKENDS`: a session naming another backend is not logged in
+    /// (Django's `get_user`); the first is written into the sessions restauth starts.
+    pub backends: Vec<String>,
 }
 
 /// What a `session_data` value says about its login.
@@ -41,7 +42,7 @@ impl DjangoSessions {
         self.codec.sign(
             &json!({
                 "_auth_user_id": session.user_id.to_string(),
-                "_auth_user_backend": self.backend,
+                "_auth_user_backend": self.backends.first(),
                 "_auth_user_hash": session.auth_hash,
             }),
             u64::try_from(session.created.div_euclid(1000)).unwrap_or(0),
@@ -57,11 +58,71 @@ impl DjangoSessions {
             serde_json::Value::Number(n) => n.as_i64()?,
             _ => return None,
         };
+        let backend = object.get("_auth_user_backend")?.as_str()?;
+        if !self.backends.iter().any(|b| b == backend) {
+            return None;
+        }
         let auth_hash = object.get("_auth_user_hash")?.as_str()?.to_owned();
         Some(DjangoLogin {
             user_id,
             auth_hash,
             signed_at,
         })
+    }
+}
+
+#[cfg(all(test, feature = "django-hashers"))]
+mod tests {
+    use super::*;
+    use crate::django::session::Codec;
+
+    fn sessions(key: &str, fallbacks: &[&str], backends: &[&str]) -> DjangoSessions {
+        DjangoSessions {
+            codec: std::sync::Arc::new(Codec {
+                secret_key: key.into(),
+                fallbacks: fallbacks.iter().map(|k| k.to_string()).collect(),
+            }),
+            backends: backends.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    fn data(signer: &DjangoSessions, backend: &str) -> String {
+        signer.codec.sign(
+            &json!({
+                "_auth_user_id": "7",
+                "_auth_user_backend": backend,
+                "_auth_user_hash": "h",
+            }),
+            1_700_000_000,
+        )
+    }
+
+    const MODEL: &str = "django.contrib.auth.backends.ModelBackend";
+    const ALLAUTH: &str = "allauth.account.auth_backends.AuthenticationBackend";
+
+    /// Django's `get_user`: a backend outside `AUTHENTICATION_BACKENDS` is not logged in.
+    #[test]
+    fn a_session_of_an_unlisted_backend_is_not_logged_in() {
+        let ours = sessions("current key", &[], &[MODEL]);
+        assert!(ours.login(&data(&ours, MODEL)).is_some());
+        assert!(ours.login(&data(&ours, ALLAUTH)).is_none());
+        let both = sessions("current key", &[], &[MODEL, ALLAUTH]);
+        assert_eq!(
+            both.login(&data(&ours, ALLAUTH)).map(|l| l.user_id),
+            Some(7)
+        );
+    }
+
+    /// `SECRET_KEY_FALLBACKS`: data signed with an older key is still read.
+    #[test]
+    fn fallback_keys_still_verify() {
+        let old = sessions("old key", &[], &[MODEL]);
+        let signed = data(&old, MODEL);
+        assert!(sessions("new key", &[], &[MODEL]).login(&signed).is_none());
+        assert!(
+            sessions("new key", &["old key"], &[MODEL])
+                .login(&signed)
+                .is_some()
+        );
     }
 }

@@ -618,7 +618,7 @@ pub async fn open(
     let url = settings.url.as_str();
     let sessions = django::DjangoSessions {
         codec,
-        backend: django.session_backend().to_owned(),
+        backends: django.authentication_backends.clone(),
     };
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {

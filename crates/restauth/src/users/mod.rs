@@ -99,6 +99,8 @@ pub struct UsersParts {
     pub user: UserSettings,
     /// Django's `SECRET_KEY`: the session auth hash is keyed by it.
     pub secret_key: Arc<str>,
+    /// Django's `SECRET_KEY_FALLBACKS`: session auth hashes keyed by these still hold.
+    pub secret_key_fallbacks: Arc<[String]>,
     /// Where password changes, activations and revocations are recorded.
     pub audit: AuditLog,
 }
@@ -129,6 +131,18 @@ impl Users {
     /// Django's `SECRET_KEY`: the key of session auth hashes.
     pub fn secret_key(&self) -> &str {
         &self.inner.secret_key
+    }
+
+    /// Whether `session_hash` is the session auth hash of `password_hash` under `SECRET_KEY`
+    /// or one of its fallbacks, as Django's `get_user` checks it (constant-time).
+    pub fn session_hash_matches(&self, session_hash: &str, password_hash: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        std::iter::once(&*self.inner.secret_key)
+            .chain(self.inner.secret_key_fallbacks.iter().map(String::as_str))
+            .any(|key| {
+                let expected = crate::core::hmac::session_auth_hash(password_hash, key);
+                bool::from(expected.as_bytes().ct_eq(session_hash.as_bytes()))
+            })
     }
 
     /// Where the events of user management go.

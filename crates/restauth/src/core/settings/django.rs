@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{ConfigError, Seconds};
+use super::{ConfigError, Seconds, Secret};
 
 /// Whose tables the store reads and writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -49,6 +49,9 @@ pub struct DjangoSettings {
     /// Django's `AUTHENTICATION_BACKENDS`; the first is written as `_auth_user_backend` into
     /// the sessions restauth starts.
     pub authentication_backends: Vec<String>,
+    /// Django's `SECRET_KEY_FALLBACKS`: older keys whose session signatures and session auth
+    /// hashes are still accepted (new ones use `secret_key`).
+    pub secret_key_fallbacks: Vec<Secret>,
     /// Django's `PASSWORD_HASHERS` (dotted paths): the first hashes new passwords in its
     /// format, the others verify; a stored hash is rewritten exactly when Django's
     /// `verify_password` would. Default: Django's own list, PBKDF2 first.
@@ -77,6 +80,7 @@ impl Default for DjangoSettings {
             user_extra_columns: Vec::new(),
             reread_after: Seconds(1),
             authentication_backends: vec![DJANGO_MODEL_BACKEND.into()],
+            secret_key_fallbacks: Vec::new(),
             password_hashers: DJANGO_PASSWORD_HASHERS.map(String::from).to_vec(),
             version: "5.2".into(),
         }
