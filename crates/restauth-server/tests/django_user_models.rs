@@ -463,4 +463,39 @@ async fn argon2_first_logins_keep_both_stacks_logged_in() {
         django.session_user(&on_django).await.as_deref(),
         Some("ben")
     );
+
+    // Revocation both ways: a refresh token simplejwt issued on Django is refused by Django
+    // once restauth changes the user's password, or deactivates the user.
+    let refresh_of = async |user: &str| {
+        let r = django
+            .post_json(
+                "/api/token/",
+                &json!({"username": user, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["refresh"].as_str().unwrap().to_owned()
+    };
+    let refreshes = async |refresh: &str| {
+        django
+            .post_json("/api/token/refresh/", &json!({"refresh": refresh}))
+            .await
+            .status
+    };
+    let (ann, ben) = (refresh_of("ann").await, refresh_of("ben").await);
+    assert_eq!(refreshes(&ann).await, 200);
+    let out = s.command(
+        &["changepassword", "ann", "--password-stdin"],
+        "a new horse battery staple\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        refreshes(&ann).await,
+        401,
+        "after restauth's password change"
+    );
+    assert_eq!(django.session_user(&on_restauth).await, None);
+    let out = s.command(&["deactivateuser", "ben"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(refreshes(&ben).await, 401, "after restauth's deactivation");
 }

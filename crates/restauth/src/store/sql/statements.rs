@@ -172,6 +172,9 @@ pub(crate) struct JwtStatements {
     pub revoke_family: Sql,
     /// $1 now.
     pub flush_expired: Vec<Sql>,
+    /// $1 user id, $2 now (ms): blacklists the user's outstanding refresh tokens in simplejwt's
+    /// tables, so that Django refuses them too (restauth's own cut-off covers its schema).
+    pub revoke_user: Option<Sql>,
 }
 
 pub(crate) struct AuditStatements {
@@ -551,6 +554,7 @@ impl JwtStatements {
              VALUES ($1, $2, $3, $4, $5)"
         );
         JwtStatements {
+            revoke_user: None,
             note: vec![sql(format!("{record} ON CONFLICT (jti) DO NOTHING"))],
             record: vec![sql(record)],
             claim_rotation: sql(format!(
@@ -660,6 +664,13 @@ impl JwtStatements {
                     at("$1")
                 )),
             ],
+            revoke_user: Some(sql(format!(
+                "INSERT INTO {BLACKLISTED} (blacklisted_at, token_id) \
+                 SELECT {now}, o.id FROM {OUTSTANDING} o \
+                 WHERE o.user_id = $1 AND o.expires_at > {now} \
+                 ON CONFLICT (token_id) DO NOTHING",
+                now = D::datetime("$2")
+            ))),
         }
     }
 }

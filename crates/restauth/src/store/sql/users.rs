@@ -14,6 +14,20 @@ use crate::store::{
 impl<D: Dialect> SqlStore<D> {
     /// Moves the user's cut-off to `revoke`'s and ends every API token and session of the
     /// user but the one it keeps, which is re-dated past the cut-off.
+    /// Over Django's tables: blacklists the user's outstanding refresh tokens, so that
+    /// simplejwt on Django refuses them as restauth's cut-off does (`at`: now, ms).
+    pub(crate) async fn blacklist_refresh_in(
+        &self,
+        tx: &mut Tx<D::DB>,
+        user_id: i64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(revoke) = &self.sql.jwt.revoke_user {
+            Self::write_in(tx, stmt(revoke).arg(user_id).arg(at)).await?;
+        }
+        Ok(())
+    }
+
     async fn revoke_in(
         &self,
         tx: &mut Tx<D::DB>,
@@ -25,6 +39,8 @@ impl<D: Dialect> SqlStore<D> {
             .arg(revoke.cut_off)
             .arg(CutOffCause::PasswordChanged.code());
         Self::write_in(tx, q).await?;
+        self.blacklist_refresh_in(tx, user_id, revoke.cut_off)
+            .await?;
         let (token, session) = match &revoke.keep {
             KeptCredential::Nothing => (None, ""),
             KeptCredential::Token { id, .. } => (Some(*id), ""),
@@ -263,6 +279,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
                     .arg(None::<i64>);
                 Self::write_in(&mut tx, q).await?;
                 self.end_sessions_in(&mut tx, user_id, "").await?;
+                self.blacklist_refresh_in(&mut tx, user_id, at).await?;
             }
             tx.commit().await.map_err(classify)?;
             Ok(exists)
