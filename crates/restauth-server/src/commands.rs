@@ -34,6 +34,16 @@ pub async fn run(cli: Cli) -> CommandResult {
         println!("{document}");
         return Ok(());
     }
+    if let Command::ImportDjango(args) = &cli.command
+        && args.dry_run
+    {
+        let config = config::load_checked(cli.config.as_deref()).map_err(|e| e.to_string())?;
+        if let Some(path) = sqlite_file(&config.settings.database.url)
+            && !path.exists()
+        {
+            return dry_run_into_nothing(config.settings, cli.command).await;
+        }
+    }
     let config::Config {
         mut settings,
         server,
@@ -81,6 +91,46 @@ pub async fn run(cli: Cli) -> CommandResult {
     // A command's writes sit in SQLite's write-ahead log until a checkpoint; fold them into
     // the database file so a copy of that file alone (a backup) has them.
     checkpoint(restauth.store().as_ref()).await;
+    result
+}
+
+/// The file a `sqlite:` URL names.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty()).then(|| std::path::PathBuf::from(path))
+}
+
+/// `import-django --dry-run` into a SQLite store that does not exist yet: checked against an
+/// empty store in a temporary folder, removed afterwards, so that a dry run creates no
+/// database and no key file where the real run would.
+async fn dry_run_into_nothing(mut settings: restauth::Settings, command: Command) -> CommandResult {
+    let dir = std::env::temp_dir().join(format!(
+        "restauth-dry-run-{}-{}",
+        std::process::id(),
+        restauth::token::generate_key()
+    ));
+    std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    settings.database.url = format!("sqlite://{}", dir.join("restauth.db").display());
+    if settings.secret_key.is_none() {
+        // Nothing it signs outlives the run.
+        settings.secret_key = Some(restauth::core::settings::Secret(format!(
+            "{}{}",
+            restauth::token::generate_key(),
+            restauth::token::generate_key()
+        )));
+    }
+    let result = match Restauth::open(settings).await {
+        Ok(restauth) => {
+            let result = run_command(&restauth, command).await;
+            restauth.store().close().await;
+            result
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
     result
 }
 

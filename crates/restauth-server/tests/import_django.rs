@@ -226,6 +226,27 @@ async fn moves_from_django(
         server.post_json("/api/token/", &login, None).await.status,
         401
     );
+    // Where no store exists yet, a dry run creates none: no database, no key file.
+    let empty = tempfile::tempdir().unwrap();
+    let dry = common::command_in(
+        empty.path(),
+        &[
+            "import-django",
+            "--from",
+            from,
+            "--django-secret-key-file",
+            &key_file,
+            "--dry-run",
+        ],
+        "",
+    );
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert_eq!(
+        line(&stdout(&dry), "Users:"),
+        "Users: 5 imported, 0 updated, 0 unchanged, 1 skipped"
+    );
+    let left: Vec<_> = std::fs::read_dir(empty.path()).unwrap().collect();
+    assert!(left.is_empty(), "a dry run left {left:?}");
 
     let run = import(&server, from, &["--django-secret-key-file", &key_file]);
     assert!(run.status.success(), "{}", stderr(&run));
