@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use restauth::core::settings::{DatabaseSettings, DjangoSettings, SchemaFlavor};
-use restauth::store::{NewUser, Store, open};
+use restauth::store::{NewUser, Store, UserQuery, open};
 
 /// Django's DDL for the tables restauth needs beside the user model, per database.
 fn django_tables(postgres: bool, user_table: &str) -> Vec<String> {
@@ -247,6 +247,17 @@ async fn an_email_user_model_with_a_required_column() {
             .expect("found by USERNAME_FIELD");
         assert_eq!(found.id, ann.id);
         assert!(found.is_active && !found.is_staff);
+        // The staff list works over Django's tables too.
+        let page = store
+            .search_users(&UserQuery {
+                terms: vec!["ANN@".into()],
+                offset: 0,
+                limit: 10,
+            })
+            .await
+            .expect("listed");
+        assert_eq!(page.count, 1);
+        assert_eq!(page.users[0].id, ann.id);
         store.set_last_login(ann.id, 1_700_000_100).await.unwrap();
         let again = store.user_by_id(ann.id).await.unwrap().unwrap();
         assert_eq!(again.last_login, Some(1_700_000_100));
