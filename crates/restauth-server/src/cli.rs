@@ -167,20 +167,27 @@ pub struct MigrateArgs {
     pub drop_django_triggers: bool,
 }
 
+/// Which Django database, and its user model where the settings do not say.
 #[derive(Args, Debug)]
-pub struct ImportDjangoArgs {
+pub struct DjangoSource {
     /// The Django database: a SQLite file (path or sqlite:///path/db.sqlite3) or
     /// postgres://user@host/db. Opened read-only.
     #[arg(long, value_name = "URL")]
     pub from: String,
-    /// The user model's table (a custom user model: e.g. accounts_user). Default: [django]
-    /// user_table (auth_user).
+    /// The user model's table (a custom user model: e.g. users_user). Default: [django]
+    /// user_table (auth_user); inspect-django looks for it.
     #[arg(long, value_name = "TABLE")]
     pub user_table: Option<String>,
     /// The user model's USERNAME_FIELD (e.g. email): its value becomes the restauth username.
-    /// Default: [django] username_field (username).
+    /// Default: [django] username_field (username); inspect-django guesses it.
     #[arg(long, value_name = "COLUMN")]
     pub username_field: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportDjangoArgs {
+    #[command(flatten)]
+    pub source: DjangoSource,
     /// A file holding the Django SECRET_KEY on its first line (then any
     /// SECRET_KEY_FALLBACKS, one a line), to check and carry over the sessions.
     #[arg(long, value_name = "PATH")]
@@ -192,18 +199,8 @@ pub struct ImportDjangoArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectDjangoArgs {
-    /// The Django database: a SQLite file (path or sqlite:///path/db.sqlite3) or
-    /// postgres://user@host/db. Opened read-only.
-    #[arg(long, value_name = "URL")]
-    pub from: String,
-    /// The user model's table. Default: auth_user if present, else the one table with
-    /// password and last_login columns.
-    #[arg(long, value_name = "TABLE")]
-    pub user_table: Option<String>,
-    /// The user model's USERNAME_FIELD. Default: username or email if unique, else the first
-    /// unique text column.
-    #[arg(long, value_name = "COLUMN")]
-    pub username_field: Option<String>,
+    #[command(flatten)]
+    pub source: DjangoSource,
 }
 
 #[derive(Args, Debug)]

@@ -32,9 +32,9 @@ const HASHERS: [(&str, &str); 8] = [
 ];
 
 pub async fn run(django: &DjangoSettings, args: InspectDjangoArgs) -> Result<(), String> {
-    let location = Location::parse(&args.from)?;
+    let location = Location::parse(&args.source.from)?;
     let mut source = Source::open(&location).await?;
-    let report = inspect(&mut source, django, &args).await;
+    let report = inspect(&mut source, django, &args, &restauth_url(&location)).await;
     source.close().await;
     println!("{}", report?);
     Ok(())
@@ -44,21 +44,22 @@ async fn inspect(
     source: &mut Source,
     django: &DjangoSettings,
     args: &InspectDjangoArgs,
+    url: &str,
 ) -> Result<String, String> {
     if !source.table_exists("django_migrations").await? {
         return Err(format!(
             "--from: {} is not a Django database (it has no django_migrations table)",
-            args.from
+            args.source.from
         ));
     }
     let mut settings = django.clone();
-    let table = match &args.user_table {
+    let table = match &args.source.user_table {
         Some(t) => identifier(t, "--user-table")?,
         None => user_table(source).await?,
     };
     settings.user_table = table.clone();
     let columns = source.columns(&table).await?;
-    settings.username_field = match &args.username_field {
+    settings.username_field = match &args.source.username_field {
         Some(f) => identifier(f, "--username-field")?,
         None => username_field(&columns),
     };
@@ -73,7 +74,7 @@ async fn inspect(
     };
     line(
         &mut out,
-        format!("# What restauth found in {}", shown(&args.from)),
+        format!("# What restauth found in {}", shown(&args.source.from)),
     );
     line(
         &mut out,
@@ -131,7 +132,7 @@ async fn inspect(
     out.push('\n');
     line(&mut out, "[database]".into());
     line(&mut out, "schema_flavor = \"django\"".into());
-    line(&mut out, format!("url = {:?}", shown(&args.from)));
+    line(&mut out, format!("url = {url:?}"));
     out.push('\n');
     line(&mut out, "[django]".into());
     line(&mut out, format!("user_table = {table:?}"));
@@ -288,6 +289,17 @@ fn counted(seen: &BTreeMap<String, i64>) -> String {
         .map(|(k, n)| format!("{k} ({n})"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `[database] url` of the same database, as restauth names it (a password left out).
+fn restauth_url(location: &Location) -> String {
+    match location {
+        Location::Sqlite(path) => {
+            let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            format!("sqlite://{}", path.display())
+        }
+        Location::Postgres(url) => restauth::store::redact_url(url),
+    }
 }
 
 /// The URL without its password.

@@ -38,7 +38,7 @@ pub async fn run(restauth: &Restauth, args: ImportDjangoArgs) -> Result<(), Stri
         Some(path) => Some(read_secret_keys(path)?),
         None => None,
     };
-    let location = Location::parse(&args.from)?;
+    let location = Location::parse(&args.source.from)?;
     let mut source = Source::open(&location).await?;
     let django = source_settings(restauth, &args);
     let read = read_all(&mut source, &args, &django, keys.as_deref()).await;
@@ -105,10 +105,10 @@ pub async fn run(restauth: &Restauth, args: ImportDjangoArgs) -> Result<(), Stri
 /// The project's `[django]` settings, with what the command line says instead.
 fn source_settings(restauth: &Restauth, args: &ImportDjangoArgs) -> DjangoSettings {
     let mut django = restauth.settings().django.clone();
-    if let Some(table) = &args.user_table {
+    if let Some(table) = &args.source.user_table {
         django.user_table = table.clone();
     }
-    if let Some(field) = &args.username_field {
+    if let Some(field) = &args.source.username_field {
         django.username_field = field.clone();
     }
     django
@@ -166,7 +166,7 @@ async fn read_all(
     if !source.table_exists("django_migrations").await? {
         return Err(format!(
             "--from: {} is not a Django database (it has no django_migrations table)",
-            args.from
+            args.source.from
         ));
     }
     if !source.table_exists(&user_table).await? {
@@ -498,7 +498,10 @@ fn print_report(args: &ImportDjangoArgs, read: &Read, outcome: &ImportOutcome) {
     if args.dry_run {
         println!("Dry run: nothing was written. A real run would do this:");
     } else {
-        println!("Imported from {}:", restauth::store::redact_url(&args.from));
+        println!(
+            "Imported from {}:",
+            restauth::store::redact_url(&args.source.from)
+        );
     }
     let rows = [
         ("Users", &read.skipped.users, &outcome.users),
