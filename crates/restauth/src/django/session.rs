@@ -109,6 +109,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `SECRET_KEY_FALLBACKS`: session data signed with an older key is still read.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[test]
+    fn fallback_keys_still_verify() {
+        use crate::store::django::SessionCodec;
+        let codec = |key: &str, fallbacks: &[&str]| Codec {
+            secret_key: key.into(),
+            fallbacks: fallbacks.iter().map(|k| k.to_string()).collect(),
+        };
+        let signed = codec("old key", &[]).sign(&json!({"a": 1}), 1_700_000_000);
+        assert!(codec("new key", &[]).unsign(&signed).is_none());
+        assert_eq!(
+            codec("new key", &["old key"]).unsign(&signed),
+            Some((json!({"a": 1}), 1_700_000_000))
+        );
+    }
+
     #[test]
     fn auth_hash_is_djangos() {
         // Django 5.2: salted_hmac(AUTH_HASH_SALT, "pbkdf2_sha256$1$s$h", secret="secret",
