@@ -162,6 +162,7 @@ pub use crate::core::error::ValidationErrors;
 pub use crate::core::error::{Error, Result};
 pub use crate::core::settings::{AuthClass, ClassName, PermissionClass, Settings};
 pub use crate::core::user::{AuthInfo, Identity, LoadedPermissions, Permissions, User};
+pub use crate::core::user_id::{UserId, UserIdKind, Uuid};
 pub use crate::pipeline::parsers::{Body, RequestData};
 pub use crate::pipeline::path::Path;
 pub use crate::pipeline::permissions::{

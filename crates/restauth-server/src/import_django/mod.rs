@@ -117,6 +117,30 @@ fn read_secret_keys(path: &Path) -> Result<Vec<String>, String> {
     Ok(keys)
 }
 
+/// A user's key from the user table: an integer, or a refusal of the whole import that says
+/// why (a UUID key, or one that is neither).
+fn user_key(cell: Option<Cell>, table: &str) -> Result<Option<i64>, String> {
+    let text = match cell {
+        None => return Ok(None),
+        Some(Cell::Int(n)) => return Ok(Some(n)),
+        Some(Cell::Text(t)) => t,
+    };
+    match restauth::UserId::parse(&text) {
+        Some(restauth::UserId::Int(n)) => Ok(Some(n)),
+        Some(restauth::UserId::Uuid(u)) => Err(format!(
+            "--from: the user model's primary key is a UUID ({table:?}.id holds {u}): \
+             restauth's own schema keys users by integers, and new numbers would break every \
+             token, JWT and session that names a user by its UUID. Nothing was imported. Serve \
+             the Django project's own tables instead: [database] schema_flavor = \"django\" \
+             (see the Django chapter of the book)"
+        )),
+        None => Err(format!(
+            "--from: {table:?}.id holds {text:?}, neither an integer nor a UUID: restauth \
+             cannot key a user by it. Nothing was imported"
+        )),
+    }
+}
+
 fn int(row: &Cells, i: usize) -> Option<i64> {
     match row.get(i)? {
         Some(Cell::Int(v)) => Some(*v),
@@ -168,7 +192,7 @@ async fn read_all(
     // Users. The username restauth keeps is Django's USERNAME_FIELD.
     let ms = |c: &str| source.millis(c);
     let sql = format!(
-        "SELECT CAST(id AS BIGINT), CAST({u} AS TEXT), CAST(email AS TEXT), \
+        "SELECT CAST(id AS TEXT), CAST({u} AS TEXT), CAST(email AS TEXT), \
          CAST(first_name AS TEXT), CAST(last_name AS TEXT), CAST(password AS TEXT), \
          CAST(CASE WHEN is_active THEN 1 ELSE 0 END AS BIGINT), \
          CAST(CASE WHEN is_staff THEN 1 ELSE 0 END AS BIGINT), \
@@ -188,9 +212,14 @@ async fn read_all(
     })?;
     // Django's password hash of every user, imported or not, for the session checks.
     let mut django_users: HashMap<i64, (String, Option<i64>, bool)> = HashMap::new();
+    // Every key is read as text first: a UUID cast to an integer would become the number of
+    // its leading digits, and users would merge. Nothing is written unless each is an integer.
     for row in &rows {
-        let Some(id) = int(row, 0) else {
-            skipped.users.skip("id is not an integer");
+        user_key(row.first().cloned().flatten(), &user_table)?;
+    }
+    for row in &rows {
+        let Some(id) = user_key(row.first().cloned().flatten(), &user_table)? else {
+            skipped.users.skip("no id");
             continue;
         };
         let username = text(row, 1).unwrap_or_default();
@@ -293,7 +322,7 @@ async fn read_all(
             batch.outstanding.push(OutstandingToken {
                 family: jti.clone(),
                 jti,
-                user_id,
+                user_id: restauth::UserId::Int(user_id),
                 created_at,
                 expires_at,
             });

@@ -607,7 +607,7 @@ mod tests {
             false
         }
         fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
-            o.downcast_ref::<i64>() == r.user().map(|u| u.id).as_ref()
+            o.downcast_ref::<i64>().map(|n| crate::UserId::Int(*n)) == r.user().map(|u| u.id)
         }
     }
 

@@ -227,7 +227,7 @@ mod tests {
         Sha256::digest(n.to_be_bytes()).into()
     }
 
-    async fn add(store: &dyn Store, user_id: i64, n: u32) {
+    async fn add(store: &dyn Store, user_id: UserId, n: u32) {
         store
             .insert_token(&NewToken {
                 digest: hex::encode(digest_of(n)),
@@ -324,7 +324,7 @@ mod tests {
         }
     }
 
-    async fn start_session(store: &dyn Store, user_id: i64, n: u32) {
+    async fn start_session(store: &dyn Store, user_id: UserId, n: u32) {
         let session = NewSession {
             key: String::new(),
             record: SessionRecord {

@@ -103,6 +103,12 @@ macro_rules! django_steps {
                 "causes of revocation cut-offs and deactivation by staff",
                 "0002_cut_off_cause.sql"
             ),
+            step!(
+                $dir,
+                3,
+                "user keys as text, for user models keyed by UUIDs",
+                "0003_user_keys_as_text.sql"
+            ),
         ]
     };
 }

@@ -311,6 +311,9 @@ impl Dialect for PostgresDialect {
     const TABLE_EXISTS: &'static str = "SELECT 1 WHERE to_regclass($1) IS NOT NULL";
     const COLUMNS: &'static str = "SELECT CAST(a.attname AS TEXT) FROM pg_attribute a \
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
+    const COLUMN_TYPE: &'static str = "SELECT format_type(a.atttypid, a.atttypmod) \
+         FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2 \
+         AND a.attnum > 0 AND NOT a.attisdropped";
 
     // Serialises one user's token inserts, as SQLite's single writer does, so the eviction
     // sees every other committed token of the user.

@@ -34,7 +34,7 @@ use super::{
 };
 use crate::core::metrics;
 use crate::core::settings::DatabaseSettings;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 
 pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 
@@ -271,6 +271,7 @@ impl Dialect for SqliteDialect {
     const TABLE_EXISTS: &'static str =
         "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1";
     const COLUMNS: &'static str = "SELECT name FROM pragma_table_info($1)";
+    const COLUMN_TYPE: &'static str = "SELECT type FROM pragma_table_info($1) WHERE name = $2";
 
     fn lock_row(_table: &str) -> Option<String> {
         None
@@ -356,10 +357,34 @@ impl Dialect for SqliteDialect {
     }
 }
 
+/// A user's key as SQLite holds it: an integer, or the 32 hex digits of a UUID (Django's
+/// `char(32)`).
+impl rusqlite::ToSql for UserId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            UserId::Int(n) => rusqlite::types::ToSqlOutput::from(*n),
+            UserId::Uuid(u) => rusqlite::types::ToSqlOutput::from(u.simple()),
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for UserId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value {
+            rusqlite::types::ValueRef::Integer(n) => Ok(UserId::Int(n)),
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(UserId::parse)
+                .ok_or(rusqlite::types::FromSqlError::InvalidType),
+            _ => Err(rusqlite::types::FromSqlError::InvalidType),
+        }
+    }
+}
+
 // The awaited lookups' own statements and columns, read through rusqlite (restauth's schema:
 // `Database::at_once` offers these only over it).
 impl AtOnce for SqliteStore {
-    fn user_by_id(&self, id: i64) -> Option<Found<User>> {
+    fn user_by_id(&self, id: UserId) -> Option<Found<User>> {
         let read = |row: &rusqlite::Row<'_>| Ok(user_from_row!(row.get));
         let reader = self.dialect.at_once.as_ref()?;
         metrics::store_operation_at_once("user_by_id", || {

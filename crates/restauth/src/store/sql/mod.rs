@@ -31,7 +31,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Pool};
 
-pub(crate) use driver::{Bind, Driver, On, Query, Row, Tx};
+pub(crate) use driver::{Arg, Bind, Driver, On, Query, Row, Tx};
 pub(crate) use schema::Schema;
 use statements::{Sql, Statements};
 
@@ -41,7 +41,7 @@ use super::{
     StoreError, TokenRecord, classify, key_digest,
 };
 use crate::core::metrics;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 
 /// What one database does differently; everything else is shared.
 #[async_trait]
@@ -64,6 +64,8 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     const TABLE_EXISTS: &'static str;
     /// The names of the columns of the table `$1`, one a row.
     const COLUMNS: &'static str;
+    /// The declared type of the column `$2` of the table `$1` (no row if there is none).
+    const COLUMN_TYPE: &'static str;
 
     /// Locks the row of `table` whose id is `$1` for the rest of the transaction, so that
     /// concurrent writers of what hangs off it see each other (`None` when `BEGIN_WRITE`
@@ -311,6 +313,9 @@ impl<D: Dialect> SqlStore<D> {
         if self.schema.tokens.keeps_keys {
             token.digest = key_digest(&token.digest);
         }
+        if self.schema.uuid_keys() {
+            token.id = token_id_of(token.user_id);
+        }
         Ok(token)
     }
 
@@ -322,7 +327,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) fn rotated(row: &Row<D::DB>) -> Result<RotatedToken, StoreError> {
         let successor = match (
             row.get::<Option<String>>("s_jti")?,
-            row.get::<Option<i64>>("s_user_id")?,
+            row.get::<Option<UserId>>("s_user_id")?,
         ) {
             (Some(jti), Some(user_id)) => Some(OutstandingToken {
                 jti,
@@ -344,6 +349,34 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) fn added(&self, kind: Credential) {
         if self.schema.own() {
             self.dialect.announce_additions(kind);
+        }
+    }
+}
+
+/// The kind of key a column of the declared type `declared` holds.
+pub(crate) fn key_kind_of(declared: &str) -> crate::core::user_id::UserIdKind {
+    let t: String = declared
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if t == "uuid" || t == "char(32)" || t == "varchar(32)" {
+        crate::core::user_id::UserIdKind::Uuid
+    } else {
+        crate::core::user_id::UserIdKind::Int
+    }
+}
+
+/// The id of DRF's one token of a user, which its table names by the user's key: the integer
+/// itself, or for a UUID a positive number made of its first 63 bits (what a user's list of
+/// devices shows; any operation on it names the user too).
+pub(crate) fn token_id_of(user_id: UserId) -> i64 {
+    match user_id {
+        UserId::Int(n) => n,
+        UserId::Uuid(u) => {
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&u.0[..8]);
+            (i64::from_be_bytes(first) & i64::MAX).max(1)
         }
     }
 }
@@ -573,12 +606,34 @@ impl<D: Dialect> SqlStore<D> {
 
     /// The same database, with a Django project's tables as `db` names them, its sessions
     /// read and written through `sessions`.
-    pub(crate) fn over_django(
+    /// The user table's key is read from the database's catalogue, as Django declared it.
+    pub(crate) async fn over_django(
         self,
         db: &crate::core::settings::DatabaseSettings,
         sessions: crate::store::django::DjangoSessions,
-    ) -> Self {
-        self.over(schema::Schema::django::<D>(db, sessions))
+    ) -> Result<Self, StoreError> {
+        let mut schema = schema::Schema::django::<D>(db, sessions);
+        let kind = self
+            .key_kind(&schema.users.table, &schema.users.id.name)
+            .await?;
+        schema.key_users_by(kind);
+        Ok(self.over(schema))
+    }
+
+    /// The kind of key the column `column` of `table` holds, as the catalogue declares it:
+    /// PostgreSQL's `uuid`, or the `char(32)` Django declares for a `UUIDField` on SQLite, is a
+    /// UUID; anything else (or no such table yet: `migrate` says so) an integer.
+    pub(crate) async fn key_kind(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<crate::core::user_id::UserIdKind, StoreError> {
+        let q = sqlx::query(D::COLUMN_TYPE).arg(table).arg(column);
+        let declared: Option<String> = match self.read_row(q).await? {
+            Some(row) => row.get(0)?,
+            None => None,
+        };
+        Ok(key_kind_of(declared.as_deref().unwrap_or("")))
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::{Bind, Dialect, SqlStore, Tx, stmt};
-use crate::core::user::{CutOffCause, User};
+use crate::core::user::{CutOffCause, User, UserId};
 use crate::store::{
     KeptCredential, LoginNetworkStore, NewUser, PasswordStore, Revocation, StoreError, UserPage,
     UserQuery, UserStore, classify,
@@ -17,7 +17,7 @@ impl<D: Dialect> SqlStore<D> {
     async fn revoke_in(
         &self,
         tx: &mut Tx<D::DB>,
-        user_id: i64,
+        user_id: UserId,
         revoke: &Revocation,
     ) -> Result<(), StoreError> {
         let q = stmt(&self.sql.users.raise_valid_after)
@@ -38,10 +38,14 @@ impl<D: Dialect> SqlStore<D> {
         match &revoke.keep {
             KeptCredential::Nothing => {}
             KeptCredential::Token { id, created } => {
-                let q = stmt(&self.sql.tokens.redate)
-                    .arg(*created)
-                    .arg(*id)
-                    .arg(user_id);
+                let q = stmt(&self.sql.tokens.redate).arg(*created);
+                // Where DRF's tokens are keyed by UUIDs, the user names the token.
+                let q = if self.schema.uuid_keys() {
+                    q.arg(user_id)
+                } else {
+                    q.arg(*id)
+                };
+                let q = q.arg(user_id);
                 Self::write_in(tx, q).await?;
             }
             KeptCredential::Session {
@@ -70,9 +74,10 @@ impl<D: Dialect> UserStore for SqlStore<D> {
                 .arg(user.is_active)
                 .arg(user.is_staff)
                 .arg(user.is_superuser)
-                .arg(user.date_joined);
+                .arg(user.date_joined)
+                .arg(UserId::Uuid(crate::core::user_id::Uuid::new_v4()));
             let created = self.read_written(q).await?;
-            let id: i64 = match created {
+            let id: UserId = match created {
                 Some(row) => row.get(0)?,
                 None => return Err(StoreError::Other("a new user has no id".into())),
             };
@@ -88,7 +93,11 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        // A key of the other kind names no user (and PostgreSQL would refuse to compare it).
+        if id.kind() != self.schema.key_kind() {
+            return Ok(None);
+        }
         self.op("user_by_id", async {
             let row = self.read_row(stmt(&self.sql.users.by_id).arg(id)).await?;
             row.map(|r| Self::user(&r)).transpose()
@@ -178,7 +187,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
+    async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StoreError> {
         self.op("set_active", async {
             let mut tx = self.begin_write().await?;
             let q = stmt(&self.sql.users.set_active).arg(active).arg(user_id);
@@ -192,7 +201,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
+    async fn activate_user(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.schema.own_only("activate a user")?;
         self.op("activate_user", async {
             let q = stmt(&self.sql.users.activate)
@@ -204,7 +213,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError> {
+    async fn set_last_login(&self, user_id: UserId, at: i64) -> Result<(), StoreError> {
         self.op("set_last_login", async {
             let q = stmt(&self.sql.users.set_last_login).arg(at).arg(user_id);
             self.write(q).await.map(|_| ())
@@ -214,7 +223,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn update_email(
         &self,
-        user_id: i64,
+        user_id: UserId,
         email: &str,
         deactivate: bool,
     ) -> Result<bool, StoreError> {
@@ -232,7 +241,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn set_valid_after(
         &self,
-        user_id: i64,
+        user_id: UserId,
         at: i64,
         cause: CutOffCause,
     ) -> Result<bool, StoreError> {
@@ -257,7 +266,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+    async fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.op("delete_user", async {
             // Django's link tables have no cascade: the user's groups and permissions go first.
             let unlink = match self.schema.own() {
@@ -285,16 +294,22 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 impl<D: Dialect> LoginNetworkStore for SqlStore<D> {
     async fn record_login_network(
         &self,
-        user_id: i64,
+        user_id: UserId,
         network: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO restauth_login_network (user_id, network, last_success) \
-                   VALUES ($1, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET last_success = \
+        let sql = format!(
+            "INSERT INTO restauth_login_network (user_id, network, last_success) \
+                   VALUES ({}, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET last_success = \
                    CASE WHEN excluded.last_success > restauth_login_network.last_success \
-                   THEN excluded.last_success ELSE restauth_login_network.last_success END";
+                   THEN excluded.last_success ELSE restauth_login_network.last_success END",
+            self.schema.user_ref("$1")
+        );
         self.op("record_login_network", async {
-            let q = sqlx::query(sql).arg(user_id).arg(network).arg(at);
+            let q = sqlx::query(AssertSqlSafe(sql.clone()))
+                .arg(user_id)
+                .arg(network)
+                .arg(at);
             self.write(q).await.map(|_| ())
         })
         .await
@@ -320,7 +335,7 @@ impl<D: Dialect> LoginNetworkStore for SqlStore<D> {
 impl<D: Dialect> PasswordStore for SqlStore<D> {
     async fn set_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         hash: &str,
         revoke: Option<&Revocation>,
     ) -> Result<bool, StoreError> {
@@ -343,7 +358,7 @@ impl<D: Dialect> PasswordStore for SqlStore<D> {
 
     async fn upgrade_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
         old_auth_hash: &str,
@@ -368,7 +383,7 @@ impl<D: Dialect> PasswordStore for SqlStore<D> {
 
     async fn reset_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
         cut_off: i64,
