@@ -137,7 +137,7 @@ mod tests {
 
     fn user() -> User {
         User {
-            id: 42,
+            id: crate::UserId::Int(42),
             username: "alice".into(),
             email: "alice@example.com".into(),
             first_name: String::new(),
@@ -240,7 +240,7 @@ mod tests {
                 ..u.clone()
             },
             User {
-                id: 43,
+                id: crate::UserId::Int(43),
                 ..u.clone()
             },
         ] {

@@ -116,10 +116,13 @@ impl UserId {
     /// UUID a UUID. `None` for anything else.
     pub fn parse(text: &str) -> Option<UserId> {
         let t = text.trim();
-        if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-            if let Ok(n) = t.parse::<i64>() {
-                return Some(UserId::Int(n));
-            }
+        let digits = t.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        if !t.is_empty()
+            && t.len() <= 20
+            && digits
+            && let Ok(n) = t.parse::<i64>()
+        {
+            return Some(UserId::Int(n));
         }
         Uuid::parse(t).map(UserId::Uuid)
     }

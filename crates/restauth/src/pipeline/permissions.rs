@@ -514,7 +514,7 @@ mod tests {
             None => Identity::anonymous(),
             Some((is_staff, is_superuser)) => Identity::authenticated(
                 Arc::new(User {
-                    id: 1,
+                    id: crate::UserId::Int(1),
                     username: "u".into(),
                     email: String::new(),
                     first_name: String::new(),

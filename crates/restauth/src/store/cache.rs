@@ -311,7 +311,7 @@ mod tests {
 
     fn user(id: i64) -> Arc<User> {
         Arc::new(User {
-            id,
+            id: UserId::Int(id),
             username: format!("u{id}"),
             email: String::new(),
             first_name: String::new(),
@@ -333,8 +333,8 @@ mod tests {
     fn entries_expire_after_ttl() {
         let c = AuthCache::new(30, 10, 0);
         c.put_user(c.generation(), user(1), 100);
-        assert!(c.user(1, 129).is_some());
-        assert!(c.user(1, 130).is_none());
+        assert!(c.user(UserId::Int(1), 129).is_some());
+        assert!(c.user(UserId::Int(1), 130).is_none());
     }
 
     #[test]
@@ -343,7 +343,7 @@ mod tests {
         let g = c.generation();
         c.clear();
         c.put_user(g, user(1), 100);
-        assert!(c.user(1, 100).is_none());
+        assert!(c.user(UserId::Int(1), 100).is_none());
     }
 
     #[test]
@@ -351,9 +351,9 @@ mod tests {
         let c = AuthCache::new(30, 10, 7);
         c.put_user(c.generation(), user(1), 100);
         c.sync(7);
-        assert!(c.user(1, 100).is_some());
+        assert!(c.user(UserId::Int(1), 100).is_some());
         c.sync(8);
-        assert!(c.user(1, 100).is_none());
+        assert!(c.user(UserId::Int(1), 100).is_none());
     }
 
     #[test]

@@ -213,10 +213,18 @@ mod tests {
         .await
         .unwrap();
         store.migrate().await.unwrap();
-        let a = store.user_by_id(1).await.unwrap().unwrap();
+        let a = store.user_by_id(1.into()).await.unwrap().unwrap();
         assert_eq!(a.valid_after, 999_999);
         // Never cut off stays never cut off.
-        assert_eq!(store.user_by_id(2).await.unwrap().unwrap().valid_after, 0);
+        assert_eq!(
+            store
+                .user_by_id(2.into())
+                .await
+                .unwrap()
+                .unwrap()
+                .valid_after,
+            0
+        );
         let (token, _) = store
             .token_by_digest(Presented::by_digest("t"))
             .await

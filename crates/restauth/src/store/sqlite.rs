@@ -522,7 +522,10 @@ mod tests {
         );
         assert_eq!(found.map(|(s, _)| s), Some(session));
         assert_eq!(now(at_once.user_by_id(user.id)), Some(user.clone()));
-        assert_eq!(now(at_once.user_by_id(user.id + 1)), None);
+        assert_eq!(
+            now(at_once.user_by_id(UserId::Int(user.id.as_int().unwrap() + 1))),
+            None
+        );
 
         let memory = SqliteStore::open(&DatabaseSettings {
             url: "sqlite::memory:".into(),
