@@ -127,12 +127,6 @@ impl UserId {
         Uuid::parse(t).map(UserId::Uuid)
     }
 
-    /// Reads a key of `kind` from its text: what [`UserId::parse`] reads, if it is of that
-    /// kind.
-    pub fn parse_as(text: &str, kind: UserIdKind) -> Option<UserId> {
-        UserId::parse(text).filter(|id| id.kind() == kind)
-    }
-
     /// Reads a key from a JSON value as Django and simplejwt write it: an integer as a number
     /// or as text, a UUID as text.
     pub fn from_json(value: &serde_json::Value) -> Option<UserId> {
@@ -140,15 +134,6 @@ impl UserId {
             serde_json::Value::Number(n) => n.as_i64().map(UserId::Int),
             serde_json::Value::String(s) => UserId::parse(s),
             _ => None,
-        }
-    }
-
-    /// The key as JSON, as simplejwt and DRF write it: an integer as a number, a UUID as its
-    /// dashed text.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            UserId::Int(n) => serde_json::Value::from(*n),
-            UserId::Uuid(u) => serde_json::Value::String(u.to_string()),
         }
     }
 }
@@ -247,7 +232,6 @@ mod tests {
             Some(UserId::Int(7))
         );
         assert_eq!(UserId::from_json(&serde_json::json!(7.5)), None);
-        assert_eq!(UserId::parse_as("7", UserIdKind::Uuid), None);
     }
 
     #[test]

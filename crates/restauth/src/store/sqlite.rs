@@ -28,7 +28,7 @@ use sqlx::sqlite::{
 
 use super::migrate::{DJANGO_SQLITE, Migration, SQLITE};
 use super::sql::statements::SessionStatements;
-use super::sql::{Dialect, SqlStore, session_from_row, token_from_row, user_from_row};
+use super::sql::{Dialect, SqlStore, UserKey, session_from_row, token_from_row, user_from_row};
 use super::{
     AtOnce, Credential, Found, Presented, SessionRecord, StoreError, TokenRecord, classify,
 };
@@ -359,22 +359,23 @@ impl Dialect for SqliteDialect {
 
 /// A user's key as SQLite holds it: an integer, or the 32 hex digits of a UUID (Django's
 /// `char(32)`).
-impl rusqlite::ToSql for UserId {
+impl rusqlite::ToSql for UserKey {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(match self {
+        Ok(match &self.0 {
             UserId::Int(n) => rusqlite::types::ToSqlOutput::from(*n),
             UserId::Uuid(u) => rusqlite::types::ToSqlOutput::from(u.simple()),
         })
     }
 }
 
-impl rusqlite::types::FromSql for UserId {
+impl rusqlite::types::FromSql for UserKey {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         match value {
-            rusqlite::types::ValueRef::Integer(n) => Ok(UserId::Int(n)),
+            rusqlite::types::ValueRef::Integer(n) => Ok(UserKey(UserId::Int(n))),
             rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
                 .ok()
                 .and_then(UserId::parse)
+                .map(UserKey)
                 .ok_or(rusqlite::types::FromSqlError::InvalidType),
             _ => Err(rusqlite::types::FromSqlError::InvalidType),
         }
@@ -388,7 +389,7 @@ impl AtOnce for SqliteStore {
         let read = |row: &rusqlite::Row<'_>| Ok(user_from_row!(row.get));
         let reader = self.dialect.at_once.as_ref()?;
         metrics::store_operation_at_once("user_by_id", || {
-            reader.read(&self.sql.users.by_id, id, read)
+            reader.read(&self.sql.users.by_id, UserKey(id), read)
         })
     }
 

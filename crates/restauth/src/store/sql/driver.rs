@@ -323,6 +323,16 @@ impl Field for Option<String> {
     }
 }
 
+/// A user's key as a column gives it, for the record macros shared with rusqlite (whose
+/// traits the public `UserId` does not implement).
+pub(crate) struct UserKey(pub crate::core::user_id::UserId);
+
+impl Field for UserKey {
+    fn from_row<DB: Driver>(row: &DB::Row, column: Col<'_>) -> Result<Self, sqlx::Error> {
+        crate::core::user_id::UserId::from_row::<DB>(row, column).map(UserKey)
+    }
+}
+
 /// A user's key: an integer column, or text (a UUID, or an integer's digits).
 impl Field for crate::core::user_id::UserId {
     fn from_row<DB: Driver>(row: &DB::Row, column: Col<'_>) -> Result<Self, sqlx::Error> {

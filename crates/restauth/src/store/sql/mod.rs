@@ -31,7 +31,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Pool};
 
-pub(crate) use driver::{Arg, Bind, Driver, On, Query, Row, Tx};
+pub(crate) use driver::{Arg, Bind, Driver, On, Query, Row, Tx, UserKey};
 pub(crate) use schema::Schema;
 use statements::{Sql, Statements};
 
@@ -65,6 +65,7 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// The names of the columns of the table `$1`, one a row.
     const COLUMNS: &'static str;
     /// The declared type of the column `$2` of the table `$1` (no row if there is none).
+    #[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
     const COLUMN_TYPE: &'static str;
 
     /// Locks the row of `table` whose id is `$1` for the rest of the transaction, so that
@@ -354,6 +355,7 @@ impl<D: Dialect> SqlStore<D> {
 }
 
 /// The kind of key a column of the declared type `declared` holds.
+#[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
 pub(crate) fn key_kind_of(declared: &str) -> crate::core::user_id::UserIdKind {
     let t: String = declared
         .to_ascii_lowercase()
@@ -386,7 +388,10 @@ pub(crate) fn token_id_of(user_id: UserId) -> i64 {
 macro_rules! user_from_row {
     ($row:ident . $get:ident) => {
         User {
-            id: $row.$get("id")?,
+            id: {
+                let key: $crate::store::sql::UserKey = $row.$get("id")?;
+                key.0
+            },
             username: $row.$get("username")?,
             email: $row.$get("email")?,
             first_name: $row.$get("first_name")?,
@@ -416,7 +421,10 @@ macro_rules! token_from_row {
         TokenRecord {
             id: $row.$get("t_id")?,
             digest: $row.$get("t_name")?,
-            user_id: $row.$get("t_user_id")?,
+            user_id: {
+                let key: $crate::store::sql::UserKey = $row.$get("t_user_id")?;
+                key.0
+            },
             created: $row.$get("t_created")?,
             last_used: $row.$get("t_last_used")?,
             expires: $row.$get("t_expires")?,
@@ -430,7 +438,10 @@ macro_rules! session_from_row {
     ($row:ident . $get:ident) => {
         SessionRecord {
             digest: $row.$get("s_digest")?,
-            user_id: $row.$get("s_user_id")?,
+            user_id: {
+                let key: $crate::store::sql::UserKey = $row.$get("s_user_id")?;
+                key.0
+            },
             auth_hash: $row.$get("s_auth_hash")?,
             created: $row.$get("s_created")?,
             last_seen: $row.$get("s_last_seen")?,
@@ -640,6 +651,18 @@ impl<D: Dialect> SqlStore<D> {
 #[cfg(test)]
 mod tests {
     use sqlx::{Connection, Row, SqliteConnection};
+
+    /// What Django declares for a `UUIDField` key is a UUID; its integer fields are not.
+    #[test]
+    fn key_kinds_from_declared_types() {
+        use crate::core::user_id::UserIdKind;
+        for uuid in ["uuid", "char(32)", "CHAR(32)", "varchar(32)", "char( 32 )"] {
+            assert_eq!(super::key_kind_of(uuid), UserIdKind::Uuid, "{uuid}");
+        }
+        for int in ["integer", "bigint", "INTEGER", "", "char(36)", "text"] {
+            assert_eq!(super::key_kind_of(int), UserIdKind::Int, "{int}");
+        }
+    }
 
     /// The shared statements rely on SQLite binding `$n` by number, reused `$1` included, and
     /// leaving a parameter no statement names unbound.
