@@ -840,6 +840,16 @@ async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Serve
         Some(gina_id.as_str())
     );
 
+    // --- Audit events name the user by the UUID, read back from restauth's text column.
+    let out = s.command(&["audit", "--json", "--user", alice], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = stdout(&out);
+    let first: Value = events
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no audit event of {alice}: {events}"));
+    assert_eq!(first["user"]["id"], alice_id.as_str(), "{events}");
+
     // --- Log out everywhere on restauth: Django's session and the tokens end too.
     let r = s
         .send(
