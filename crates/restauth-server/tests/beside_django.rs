@@ -38,6 +38,8 @@ struct Django {
     schema: Option<String>,
     base: String,
     gunicorn: Option<Child>,
+    /// `DJANGO_USER_MODEL`: `uuid` for the model keyed by a UUID (uuidusers/models.py).
+    user_model: Option<&'static str>,
 }
 
 impl Drop for Django {
@@ -58,7 +60,14 @@ impl Django {
             schema,
             base: String::new(),
             gunicorn: None,
+            user_model: None,
         }
+    }
+
+    /// The same project with the user model keyed by a UUID, logging in by e-mail.
+    fn with_uuid_users(mut self) -> Django {
+        self.user_model = Some("uuid");
+        self
     }
 
     fn command(&self, program: &str) -> Command {
@@ -71,6 +80,9 @@ impl Django {
             .env("PYTHONDONTWRITEBYTECODE", "1");
         if let Some(schema) = &self.schema {
             c.env("DJANGO_DB_SCHEMA", schema);
+        }
+        if let Some(model) = self.user_model {
+            c.env("DJANGO_USER_MODEL", model);
         }
         c
     }
@@ -585,6 +597,271 @@ async fn side_by_side(
 /// What Django's own `ModelBackend` answers for the users of [`permissions_as_django`]: per
 /// user, their id, `is_staff`, `has_perm` of each permission, `has_perms` of add and
 /// publish, groups and `get_all_permissions`.
+/// Six users of the UUID-keyed model, made by Django; prints each e-mail's key (`str(pk)`).
+const UUID_USERS: &str = r#"
+import json
+from django.contrib.auth import get_user_model
+User = get_user_model()
+pw = "correct horse battery staple"
+out = {}
+for name in ["alice", "bob", "carol", "dave", "erin", "frank"]:
+    u = User.objects.create_user(name + "@example.com", pw, is_staff=name == "erin",
+                                 is_superuser=name == "erin")
+    out[name + "@example.com"] = str(u.pk)
+print(json.dumps(out))
+"#;
+
+/// The payload of a JWT, unverified.
+fn jwt_payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+/// A project whose user model is keyed by a UUID (`UUIDField(primary_key=True)`) and logs in
+/// by e-mail: each credential made by either stack works on the other, and the key travels as
+/// Django writes `str(pk)`.
+async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Server) {
+    django.manage(&["migrate", "--noinput"]);
+    let printed = django.manage(&["shell", "-c", UUID_USERS]);
+    let keys: Value = printed
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("Django's users: {printed}"));
+    let alice_id = keys["alice@example.com"].as_str().unwrap().to_owned();
+    assert_eq!(alice_id.len(), 36, "{alice_id}");
+    django.serve();
+    let s = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {:?}", django.secret_key))
+        .database(database)
+        .database("schema_flavor = \"django\"")
+        .database("django_user_table = \"uuidusers_user\"")
+        .database("django_username_field = \"email\"")
+        .config(&format!(
+            "[password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}"
+        ))
+        .config(
+            "[rest_framework]\nnum_proxies = 1\n[forward_auth]\nenabled = true\n\
+             authentication_classes = [\"token\", \"session\"]",
+        )
+        .start()
+        .await;
+    let alice = "alice@example.com";
+
+    // --- simplejwt: the `user_id` claim is `str(pk)` on both stacks.
+    let pair = s
+        .post_json(
+            "/api/token/",
+            &json!({"username": alice, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let access = pair.json()["access"].as_str().unwrap().to_owned();
+    let refresh = pair.json()["refresh"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_payload(&access)["user_id"], alice_id.as_str());
+    assert_eq!(
+        django.api_user(&format!("Bearer {access}")).await,
+        Ok(alice.into()),
+        "restauth's access token on DRF"
+    );
+    let r = django
+        .post_json("/api/token/refresh/", &json!({"refresh": refresh}))
+        .await;
+    assert_eq!(r.status, 200, "restauth's refresh on simplejwt: {}", r.body);
+    let r = django
+        .post_json(
+            "/api/token/",
+            &json!({"email": alice, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let django_access = r.json()["access"].as_str().unwrap().to_owned();
+    let django_refresh = r.json()["refresh"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_payload(&django_access)["user_id"], alice_id.as_str());
+    assert_eq!(
+        restauth_api_user(&s, "/api/jwt/profile/", &format!("Bearer {django_access}")).await,
+        Ok(alice.into()),
+        "simplejwt's access token on restauth"
+    );
+    let r = s
+        .post_json(
+            "/api/token/refresh/",
+            &json!({"refresh": django_refresh}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "simplejwt's refresh on restauth: {}", r.body);
+
+    // --- DRF tokens, both ways.
+    let made = django.manage(&["drf_create_token", alice]);
+    let django_key = made
+        .split_whitespace()
+        .nth(2)
+        .expect("Generated token <key> for user")
+        .to_owned();
+    assert_eq!(
+        restauth_api_user(&s, "/api/profile/", &format!("Token {django_key}")).await,
+        Ok(alice.into()),
+        "a token drf_create_token made, on restauth"
+    );
+    let bob_key = s.token("bob@example.com").await;
+    assert_eq!(
+        django.api_user(&format!("Token {bob_key}")).await,
+        Ok("bob@example.com".into()),
+        "a token restauth issued, on DRF"
+    );
+    // Its owner's list of devices, and its revocation there.
+    let r = s
+        .get("/api/auth/tokens/", Some(&format!("Token {bob_key}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token_id = r.json()[0]["id"].as_i64().expect("a token id");
+    // Forward auth: the key as text.
+    let r = s
+        .get("/auth/forward/", Some(&format!("Token {bob_key}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("x-auth-user-id").unwrap(),
+        keys["bob@example.com"].as_str().unwrap()
+    );
+    assert_eq!(r.json()["id"], keys["bob@example.com"]);
+    let r = s
+        .send(
+            plain()
+                .delete(s.url(&format!("/api/auth/tokens/{token_id}/")))
+                .header("Authorization", format!("Token {bob_key}")),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(django.api_user(&format!("Token {bob_key}")).await.is_err());
+
+    // --- Sessions, both ways; Django never answers 500 to restauth's.
+    let from_django = django.login(alice, PASSWORD).await.expect("Django login");
+    assert_eq!(
+        restauth_session_user(&s, &from_django).await.as_deref(),
+        Some(alice),
+        "a session Django's login made, on restauth"
+    );
+    let browser = common::login(&s, "carol@example.com").await;
+    let r = django
+        .get(
+            "/whoami/",
+            &[("Cookie", &format!("sessionid={}", browser.session))],
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "a session restauth's login made, on Django: {}",
+        r.body
+    );
+    assert_eq!(r.json()["user"], "carol@example.com");
+
+    // --- The staff API names users by their UUID, in paths and bodies.
+    let staff = format!("Token {}", s.token("erin@example.com").await);
+    let r = s
+        .get(&format!("/api/admin/users/{alice_id}/"), Some(&staff))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["id"], alice_id.as_str());
+    assert_eq!(r.json()["username"], alice);
+    let simple = alice_id.replace('-', "");
+    let r = s
+        .get(&format!("/api/admin/users/{simple}/"), Some(&staff))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for absent in ["1", "00000000-0000-4000-8000-000000000000", "not-a-key"] {
+        let r = s
+            .get(&format!("/api/admin/users/{absent}/"), Some(&staff))
+            .await;
+        assert_eq!(r.status, 404, "{absent}: {}", r.body);
+    }
+    let r = s
+        .post_json(
+            &format!(
+                "/api/admin/users/{}/deactivate/",
+                keys["dave@example.com"].as_str().unwrap()
+            ),
+            &json!({}),
+            Some(&staff),
+        )
+        .await;
+    assert!(matches!(r.status, 200 | 204), "{}", r.body);
+    assert!(django.login("dave@example.com", PASSWORD).await.is_none());
+
+    // --- A user restauth creates gets a random (version 4) UUID, and logs in on Django.
+    let out = s.command(
+        &[
+            "createuser",
+            "gina@example.com",
+            "--email",
+            "gina@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = s
+        .post_json(
+            "/api/token/",
+            &json!({"username": "gina@example.com", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let gina_id = jwt_payload(r.json()["access"].as_str().unwrap())["user_id"]
+        .as_str()
+        .expect("a UUID as text")
+        .to_owned();
+    assert_eq!(gina_id.len(), 36, "{gina_id}");
+    assert_eq!(&gina_id[14..15], "4", "version 4: {gina_id}");
+    let gina = django
+        .login("gina@example.com", PASSWORD)
+        .await
+        .expect("Django login");
+    assert_eq!(
+        django.session_user(&gina).await.as_deref(),
+        Some("gina@example.com")
+    );
+    let printed = django.manage(&[
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n\
+         print(get_user_model().objects.get(email='gina@example.com').pk)",
+    ]);
+    assert_eq!(
+        printed.lines().last().map(str::trim),
+        Some(gina_id.as_str())
+    );
+
+    // --- Audit events name the user by the UUID, read back from restauth's text column.
+    let out = s.command(&["audit", "--json", "--user", alice], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = stdout(&out);
+    let first: Value = events
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no audit event of {alice}: {events}"));
+    assert_eq!(first["user"]["id"], alice_id.as_str(), "{events}");
+
+    // --- Log out everywhere on restauth: Django's session and the tokens end too.
+    let r = s
+        .send(
+            plain()
+                .post(s.url("/api/auth/logout-all/"))
+                .header("Authorization", format!("Token {django_key}")),
+        )
+        .await;
+    assert!(matches!(r.status, 200 | 204), "{}", r.body);
+    (django, s)
+}
+
 const DJANGO_PERMISSIONS: &str = r#"
 import json
 from django.contrib.auth.models import Group, Permission, User
@@ -857,4 +1134,45 @@ async fn beside_django_on_postgres() {
     let out = s.command(&["migrate", "--drop-django-triggers"], "");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(triggers().await, 0);
+}
+
+#[tokio::test]
+async fn uuid_user_model_beside_django_on_sqlite() {
+    if common::postgres_backend() {
+        eprintln!("uuid_user_model_beside_django_on_sqlite: runs when the suites run on SQLite");
+        return;
+    }
+    let Some(venv) = django_venv() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let secret = django_secret();
+    let database = format!("url = {:?}", format!("sqlite://{}", db.display()));
+    let django = Django::new(venv, &secret, db.display().to_string(), None).with_uuid_users();
+    uuid_side_by_side(django, &database).await;
+}
+
+#[tokio::test]
+async fn uuid_user_model_beside_django_on_postgres() {
+    if common::postgres_backend() {
+        eprintln!("uuid_user_model_beside_django_on_postgres: runs when the suites run on SQLite");
+        return;
+    }
+    let Some(url) = postgres_url() else {
+        skip("RESTAUTH_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let Some(venv) = django_venv() else { return };
+    let db = TestDb::new(&url);
+    {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let ddl = format!("CREATE SCHEMA {}", db.schema);
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let secret = django_secret();
+    let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone())).with_uuid_users();
+    let database = db.config_via(&db.url);
+    uuid_side_by_side(django, &database).await;
 }

@@ -808,6 +808,73 @@ async fn a_custom_user_model_keyed_by_email() {
     assert_eq!(r.json()["email"][0], "This field is required.");
 }
 
+/// A project whose user model is keyed by a UUID (tests/django/uuidusers): read as integers, its
+/// keys became their leading digits and users overwrote each other. The import refuses it,
+/// saying why and what serves such a project, and writes nothing.
+#[tokio::test]
+async fn a_user_model_keyed_by_uuids_is_refused_not_merged() {
+    let venv = match django_venv() {
+        Ok(v) => v,
+        Err(reason) => return skip(&reason),
+    };
+    let server = Server::builder().own_database().start().await;
+    let db = server.path().join("django.sqlite3");
+    let django = Django {
+        venv,
+        secret_key: django_secret(),
+        db: db.to_str().unwrap().to_owned(),
+    };
+    let run = |args: &[&str]| {
+        let out = django
+            .command("python")
+            .env("DJANGO_USER_MODEL", "uuid")
+            .args(args)
+            .output()
+            .expect("python");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    run(&["manage.py", "migrate", "--noinput", "-v0"]);
+    // Six users, two of whose keys start with the same digit: as integers they were one user.
+    run(&[
+        "manage.py",
+        "shell",
+        "-c",
+        "import uuid\n\
+         from django.contrib.auth import get_user_model\n\
+         from rest_framework.authtoken.models import Token\n\
+         U = get_user_model()\n\
+         keys = ['1ecddc2d-0f3b-4e0b-9a3c-5d6e7f8091a2', '1f0c0d2e-3a4b-4c5d-8e6f-708192a3b4c5',\n\
+                 'f17815aa-2b3c-4d5e-8f60-718293a4b5c6', 'a0b1c2d3-e4f5-4a6b-8c7d-8e9fa0b1c2d3']\n\
+         keys += [str(uuid.uuid4()), str(uuid.uuid4())]\n\
+         for n, k in enumerate(keys):\n    \
+             u = U.objects.create_user('u%d@example.com' % n, 'correct horse battery staple', id=uuid.UUID(k))\n    \
+             Token.objects.create(user=u)",
+    ]);
+    let out = import(
+        &server,
+        db.to_str().unwrap(),
+        &[
+            "--user-table",
+            "uuidusers_user",
+            "--username-field",
+            "email",
+        ],
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let said = stderr(&out);
+    assert!(said.contains("primary key is a UUID"), "{said}");
+    assert!(said.contains("Nothing was imported"), "{said}");
+    assert!(said.contains("schema_flavor = \"django\""), "{said}");
+    let users = Store::Sqlite(server.path())
+        .query_text(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM auth_user WHERE $1 = ''",
+            "",
+        )
+        .await;
+    assert_eq!(users.as_deref(), Some("0"));
+}
+
 /// The database fails after the users and tokens were written (the session table is locked by
 /// another connection past the statement timeout): the one transaction leaves nothing behind.
 #[tokio::test]

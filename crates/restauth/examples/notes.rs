@@ -36,7 +36,7 @@ pub struct Note {
     pub id: u64,
     pub owner: String,
     #[serde(skip)]
-    pub owner_id: i64,
+    pub owner_id: restauth::UserId,
     pub title: String,
     pub text: String,
 }

@@ -164,6 +164,7 @@ pub use crate::core::settings::{AuthClass, ClassName, PermissionClass, Settings}
 pub use crate::core::user::{
     AuthInfo, ExtraColumns, Identity, LoadedPermissions, Permissions, User,
 };
+pub use crate::core::user_id::{UserId, UserIdKind, Uuid};
 pub use crate::pipeline::parsers::{Body, RequestData};
 pub use crate::pipeline::path::Path;
 pub use crate::pipeline::permissions::{

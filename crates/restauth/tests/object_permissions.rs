@@ -15,7 +15,7 @@ use restauth::{
 };
 
 struct Note {
-    owner: i64,
+    owner: restauth::UserId,
 }
 
 struct IsOwner;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use restauth::User;
 use restauth::core::settings::DatabaseSettings;
 use restauth::core::user::CutOffCause;
 use restauth::store::{
@@ -16,6 +15,7 @@ use restauth::store::{
     KeptCredential, NewSession, NewToken, NewUser, Origin, OutstandingToken, Presented, Refresh,
     Revocation, RotatedToken, Rotation, SessionRecord, Store, StoreError, connect,
 };
+use restauth::{User, UserId};
 
 struct Backend {
     name: &'static str,
@@ -188,7 +188,7 @@ fn new_user(name: &str) -> NewUser {
     }
 }
 
-fn new_token(digest: &str, user_id: i64, created: i64) -> NewToken {
+fn new_token(digest: &str, user_id: UserId, created: i64) -> NewToken {
     NewToken {
         digest: digest.into(),
         user_id,
@@ -199,7 +199,7 @@ fn new_token(digest: &str, user_id: i64, created: i64) -> NewToken {
     }
 }
 
-fn session(digest: &str, user_id: i64, now: i64) -> SessionRecord {
+fn session(digest: &str, user_id: UserId, now: i64) -> SessionRecord {
     SessionRecord {
         digest: digest.into(),
         user_id,
@@ -235,7 +235,7 @@ fn django_user(id: i64, name: &str) -> ImportedUser {
     }
 }
 
-fn outstanding(jti: &str, user_id: i64, family: &str) -> OutstandingToken {
+fn outstanding(jti: &str, user_id: UserId, family: &str) -> OutstandingToken {
     OutstandingToken {
         jti: jti.into(),
         user_id,
@@ -319,9 +319,13 @@ mod checks {
             ("f@example.org", false)
         );
         assert!(
-            !s.update_email(u.id + 100, "x@example.org", false)
-                .await
-                .unwrap()
+            !s.update_email(
+                UserId::Int(u.id.as_int().unwrap() + 100),
+                "x@example.org",
+                false
+            )
+            .await
+            .unwrap()
         );
     }
 
@@ -450,7 +454,7 @@ mod checks {
         // An unknown user changes nothing.
         assert!(
             !s.set_password(
-                u.id + 100,
+                UserId::Int(u.id.as_int().unwrap() + 100),
                 "x",
                 Some(&Revocation {
                     cut_off: 800,
@@ -508,7 +512,11 @@ mod checks {
         assert!(s.activate_user(u.id).await.unwrap());
         assert!(s.user_by_id(u.id).await.unwrap().unwrap().is_active);
         assert!(!s.activate_user(u.id).await.unwrap(), "already active");
-        assert!(!s.activate_user(u.id + 100).await.unwrap());
+        assert!(
+            !s.activate_user(UserId::Int(u.id.as_int().unwrap() + 100))
+                .await
+                .unwrap()
+        );
         // Deactivated by staff: no activation link brings the account back, only staff.
         assert!(s.set_active(u.id, false).await.unwrap());
         assert!(
@@ -536,7 +544,7 @@ mod checks {
             outcome: "success".into(),
             reason: String::new(),
             provider: "token".into(),
-            user_id: (!user.is_empty()).then_some(7),
+            user_id: (!user.is_empty()).then_some(UserId::Int(7)),
             user_name: user.into(),
             source_ip: "192.0.2.1".into(),
             user_agent: "curl/8 \u{e9}".into(),
@@ -604,7 +612,7 @@ mod checks {
         let mut nu = new_user("alice");
         nu.is_staff = true;
         let u = s.create_user(&nu).await.expect("create");
-        assert!(u.id > 0);
+        assert!(u.id > UserId::Int(0));
         assert_eq!(u.username, "alice");
         assert_eq!(u.email, "alice@example.com");
         assert_eq!(
@@ -631,7 +639,7 @@ mod checks {
 
     pub async fn missing_rows_are_none_or_false(b: &Backend) {
         let s = b.open().await;
-        assert_eq!(s.user_by_id(4242).await.unwrap(), None);
+        assert_eq!(s.user_by_id(4242.into()).await.unwrap(), None);
         assert_eq!(s.user_by_username("ghost").await.unwrap(), None);
         assert!(
             s.token_by_digest(Presented::by_digest("00"))
@@ -639,23 +647,27 @@ mod checks {
                 .unwrap()
                 .is_none()
         );
-        assert!(!s.set_password(4242, "h", None).await.unwrap());
+        assert!(!s.set_password(4242.into(), "h", None).await.unwrap());
         assert!(
-            !s.set_password(4242, "h", Some(&Revocation::all(5)))
+            !s.set_password(4242.into(), "h", Some(&Revocation::all(5)))
                 .await
                 .unwrap()
         );
-        assert!(!s.upgrade_password(4242, "a", "b", "", "").await.unwrap());
-        assert!(!s.set_active(4242, false).await.unwrap());
         assert!(
-            !s.set_valid_after(4242, 5, CutOffCause::LoggedOutEverywhere)
+            !s.upgrade_password(4242.into(), "a", "b", "", "")
                 .await
                 .unwrap()
         );
-        assert!(!s.delete_user(4242).await.unwrap());
+        assert!(!s.set_active(4242.into(), false).await.unwrap());
+        assert!(
+            !s.set_valid_after(4242.into(), 5, CutOffCause::LoggedOutEverywhere)
+                .await
+                .unwrap()
+        );
+        assert!(!s.delete_user(4242.into()).await.unwrap());
         assert!(!s.delete_token(4242).await.unwrap());
-        assert_eq!(s.delete_user_tokens(4242, None).await.unwrap(), 0);
-        s.set_last_login(4242, 5).await.unwrap();
+        assert_eq!(s.delete_user_tokens(4242.into(), None).await.unwrap(), 0);
+        s.set_last_login(4242.into(), 5).await.unwrap();
         s.touch_token(4242, 5).await.unwrap();
     }
 
@@ -778,7 +790,7 @@ mod checks {
                 user_id: 10,
                 created: 5000,
             }],
-            outstanding: vec![outstanding("jti", 11, "jti")],
+            outstanding: vec![outstanding("jti", 11.into(), "jti")],
             blacklisted: vec![],
             sessions: vec![ImportedSession {
                 digest: "ses".into(),
@@ -794,7 +806,7 @@ mod checks {
             .await
             .unwrap();
         assert_eq!((dry.users.imported, dry.committed), (2, false));
-        assert!(s.user_by_id(10).await.unwrap().is_none());
+        assert!(s.user_by_id(10.into()).await.unwrap().is_none());
 
         let done = s
             .import_django(&batch, &stamp, false, &|_| {})
@@ -817,11 +829,11 @@ mod checks {
         assert_eq!(session.auth_hash, stamp(&user.password));
         // New users come after the imported ids.
         let next = s.create_user(&new_user("later")).await.unwrap();
-        assert!(next.id > 11, "{}", next.id);
+        assert!(next.id > UserId::Int(11), "{}", next.id);
 
         // Again: nothing new. A changed Django row updates; restauth's own password stays.
         assert!(
-            s.upgrade_password(10, "pbkdf2_sha256$1$salt$ann", "mine", "", "")
+            s.upgrade_password(10.into(), "pbkdf2_sha256$1$salt$ann", "mine", "", "")
                 .await
                 .unwrap()
         );
@@ -833,7 +845,7 @@ mod checks {
             .unwrap();
         assert_eq!((again.users.updated, again.users.unchanged), (1, 1));
         assert_eq!((again.tokens.unchanged, again.sessions.unchanged), (1, 1));
-        let ann = s.user_by_id(10).await.unwrap().unwrap();
+        let ann = s.user_by_id(10.into()).await.unwrap().unwrap();
         assert_eq!(
             (ann.email.as_str(), ann.password.as_str()),
             ("ann@new.example", "mine")
@@ -841,13 +853,16 @@ mod checks {
 
         // An id held by a user the import did not make: nothing at all is written.
         let mut clash = batch.clone();
-        clash.users = vec![django_user(20, "cat"), django_user(next.id, "dan")];
+        clash.users = vec![
+            django_user(20, "cat"),
+            django_user(next.id.as_int().unwrap(), "dan"),
+        ];
         let stopped = s
             .import_django(&clash, &stamp, false, &|_| {})
             .await
             .unwrap();
         assert_eq!((stopped.conflicts.len(), stopped.committed), (1, false));
-        assert!(s.user_by_id(20).await.unwrap().is_none());
+        assert!(s.user_by_id(20.into()).await.unwrap().is_none());
     }
 
     pub async fn active_and_last_login(b: &Backend) {
@@ -966,7 +981,11 @@ mod checks {
             b.name
         );
         // A token for a user that does not exist is refused, not orphaned.
-        assert!(s.insert_token(&new_token("orphan", 4242, 1)).await.is_err());
+        assert!(
+            s.insert_token(&new_token("orphan", 4242.into(), 1))
+                .await
+                .is_err()
+        );
         assert!(
             s.token_by_digest(Presented::by_digest("orphan"))
                 .await

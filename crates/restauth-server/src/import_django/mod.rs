@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use restauth::Restauth;
 use restauth::core::settings::DjangoSettings;
 use restauth::django::{StoredPassword, classify_password, session};
-use restauth::store::catalog::{KeyType, UserModel};
+use restauth::store::catalog::UserModel;
 use restauth::store::{
     DjangoImport, ImportCounts, ImportOutcome, ImportedBlacklisted, ImportedSession, ImportedToken,
     ImportedUser, OutstandingToken,
@@ -133,6 +133,30 @@ fn read_secret_keys(path: &Path) -> Result<Vec<String>, String> {
     Ok(keys)
 }
 
+/// A user's key from the user table: an integer, or a refusal of the whole import that says
+/// why (a UUID key, or one that is neither).
+fn user_key(cell: Option<Cell>, table: &str) -> Result<Option<i64>, String> {
+    let text = match cell {
+        None => return Ok(None),
+        Some(Cell::Int(n)) => return Ok(Some(n)),
+        Some(Cell::Text(t)) => t,
+    };
+    match restauth::UserId::parse(&text) {
+        Some(restauth::UserId::Int(n)) => Ok(Some(n)),
+        Some(restauth::UserId::Uuid(u)) => Err(format!(
+            "--from: the user model's primary key is a UUID ({table:?}.id holds {u}): \
+             restauth's own schema keys users by integers, and new numbers would break every \
+             token, JWT and session that names a user by its UUID. Nothing was imported. Serve \
+             the Django project's own tables instead: [database] schema_flavor = \"django\" \
+             (see the Django chapter of the book)"
+        )),
+        None => Err(format!(
+            "--from: {table:?}.id holds {text:?}, neither an integer nor a UUID: restauth \
+             cannot key a user by it. Nothing was imported"
+        )),
+    }
+}
+
 fn int(row: &Cells, i: usize) -> Option<i64> {
     match row.get(i)? {
         Some(Cell::Int(v)) => Some(*v),
@@ -186,14 +210,6 @@ async fn read_all(
     // column for reads as its class default (`AbstractBaseUser` has no flags or names).
     let columns = source.columns(&user_table).await?;
     let model = UserModel::map(columns, django).map_err(|e| format!("--from: {e}"))?;
-    if model.key_type != KeyType::Integer {
-        return Err(format!(
-            "--from: the primary key {:?} of {user_table:?} is a {}; this import maps integer \
-             keys only, and never merges two users",
-            model.id,
-            model.key_type.name()
-        ));
-    }
     let ms = |c: &str| source.millis(c);
     let value = |field: &str| match model.column(field) {
         Some(c) => quote(c),
@@ -210,7 +226,7 @@ async fn read_all(
         )
     };
     let sql = format!(
-        "SELECT CAST({id} AS BIGINT), CAST({u} AS TEXT), CAST({email} AS TEXT), \
+        "SELECT CAST({id} AS TEXT), CAST({u} AS TEXT), CAST({email} AS TEXT), \
          CAST({first} AS TEXT), CAST({last} AS TEXT), CAST(password AS TEXT), \
          {active}, {staff}, {superuser}, {joined}, {last_login} FROM {t} ORDER BY {id}",
         id = quote(&model.id),
@@ -231,9 +247,14 @@ async fn read_all(
         .map_err(|e| format!("--from: cannot read the users of {user_table:?}: {e}"))?;
     // Django's password hash of every user, imported or not, for the session checks.
     let mut django_users: HashMap<i64, (String, Option<i64>, bool)> = HashMap::new();
+    // Every key is read as text first: a UUID cast to an integer would become the number of
+    // its leading digits, and users would merge. Nothing is written unless each is an integer.
     for row in &rows {
-        let Some(id) = int(row, 0) else {
-            skipped.users.skip("id is not an integer");
+        user_key(row.first().cloned().flatten(), &user_table)?;
+    }
+    for row in &rows {
+        let Some(id) = user_key(row.first().cloned().flatten(), &user_table)? else {
+            skipped.users.skip("no id");
             continue;
         };
         let username = text(row, 1).unwrap_or_default();
@@ -336,7 +357,7 @@ async fn read_all(
             batch.outstanding.push(OutstandingToken {
                 family: jti.clone(),
                 jti,
-                user_id,
+                user_id: restauth::UserId::Int(user_id),
                 created_at,
                 expires_at,
             });

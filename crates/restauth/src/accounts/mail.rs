@@ -208,7 +208,7 @@ impl AccountsService {
         let (subject, body) = match rendered {
             Ok(r) => r,
             Err(e) => {
-                return tracing::error!(what, error = %e, user_id = user.id, "mail template failed");
+                return tracing::error!(what, error = %e, user_id = %user.id, "mail template failed");
             }
         };
         let mail = Mail {
@@ -217,7 +217,7 @@ impl AccountsService {
             body,
         };
         if !outbox.send(&mail, what).await {
-            tracing::warn!(what, user_id = user.id, "mail given up");
+            tracing::warn!(what, user_id = %user.id, "mail given up");
         }
     }
 }

@@ -274,7 +274,7 @@ impl AccountsService {
         };
         if refused || !reset_token::made_after(token, user.valid_after) {
             tracing::info!(
-                user_id = user.id,
+                user_id = %user.id,
                 ?purpose,
                 "a revoked account link was refused"
             );

@@ -267,7 +267,7 @@ async fn me_delete(
                 .source(&source),
         )
         .await;
-    tracing::info!(user_id = user.id, "account deleted");
+    tracing::info!(user_id = %user.id, "account deleted");
     Ok(no_content())
 }
 
@@ -417,7 +417,7 @@ async fn register(
                 .source(&source),
         )
         .await;
-    tracing::info!(user_id = user.id, "account registered");
+    tracing::info!(user_id = %user.id, "account registered");
     let body = json!({ "email": user.email, "username": user.username, "id": user.id });
     if inactive {
         service.send_activation(user, service.site(&uri, &headers)?)?;
@@ -495,7 +495,7 @@ async fn token_login(
         )
         .await;
     tracing::info!(
-        user_id = user.id,
+        user_id = %user.id,
         token_id = issued.record.id,
         "token issued"
     );

@@ -12,7 +12,7 @@ pub use routes::router;
 use serde_json::{Value, json};
 
 use crate::core::error::{Error, PERMISSION_DENIED, ValidationErrors};
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 use crate::pipeline::audit::{self, AuditEvent, Source, rfc3339_ms};
 use crate::store::{UserPage, UserQuery};
 use crate::users::NewAccount;
@@ -170,7 +170,7 @@ impl AdminService {
     }
 
     /// The user with this id, read from the store (not the cache).
-    pub async fn user(&self, id: i64) -> Result<User, Error> {
+    pub async fn user(&self, id: UserId) -> Result<User, Error> {
         self.users
             .store()
             .user_by_id(id)
@@ -203,8 +203,8 @@ impl AdminService {
             )
             .await;
         tracing::info!(
-            user_id = user.id,
-            staff_id = staff.id,
+            user_id = %user.id,
+            staff_id = %staff.id,
             "user created by staff"
         );
         Ok(user)
@@ -231,8 +231,8 @@ impl AdminService {
             .source(source);
         self.users.set_active_recorded(user, active, event).await?;
         tracing::info!(
-            user_id = user.id,
-            staff_id = staff.id,
+            user_id = %user.id,
+            staff_id = %staff.id,
             active,
             "activation set by staff"
         );
@@ -259,8 +259,8 @@ impl AdminService {
             )
             .await;
         tracing::info!(
-            user_id = user.id,
-            staff_id = staff.id,
+            user_id = %user.id,
+            staff_id = %staff.id,
             "credentials revoked by staff"
         );
         Ok(())

@@ -271,7 +271,7 @@ async fn target(
     let Ok(Path(id)) = id else {
         return Err(Error::NotFound);
     };
-    admin.user(crate::core::request::path_id(&id)?).await
+    admin.user(crate::core::request::path_user_id(&id)?).await
 }
 
 async fn detail(

@@ -10,3 +10,4 @@ pub(crate) mod request;
 pub mod settings;
 pub(crate) mod throttled;
 pub mod user;
+pub mod user_id;

@@ -31,6 +31,21 @@ pub fn path_id(raw: &str) -> Result<i64, crate::core::error::Error> {
     raw.parse().map_err(|_| crate::core::error::Error::NotFound)
 }
 
+/// A user's key as a URL path names it: an integer as [`path_id`] reads one, or a UUID
+/// (dashed or as 32 hex digits). Anything else names no user: DRF's 404.
+pub fn path_user_id(raw: &str) -> Result<crate::core::user_id::UserId, crate::core::error::Error> {
+    if let Ok(n) = path_id(raw) {
+        return Ok(crate::core::user_id::UserId::Int(n));
+    }
+    if raw.len() != raw.trim().len() {
+        return Err(crate::core::error::Error::NotFound);
+    }
+    match crate::core::user_id::Uuid::parse(raw) {
+        Some(u) if raw.len() == 32 || raw.len() == 36 => Ok(crate::core::user_id::UserId::Uuid(u)),
+        _ => Err(crate::core::error::Error::NotFound),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +78,21 @@ mod tests {
         assert_eq!(path_id("007").ok(), Some(7));
         for bad in ["", "-1", "+1", " 1", "1.0", "abc", "99999999999999999999"] {
             assert!(path_id(bad).is_err(), "{bad}");
+        }
+        assert_eq!(path_user_id("42").ok(), Some(crate::UserId::Int(42)));
+        let u = "1ecddc2d-0f3b-4e0b-9a3c-000000000001";
+        assert_eq!(
+            path_user_id(u).ok().map(|id| id.to_string()).as_deref(),
+            Some(u)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1ecddc2d",
+            "{1ecddc2d-0f3b-4e0b-9a3c-000000000001}",
+            " 42",
+        ] {
+            assert!(path_user_id(bad).is_err(), "{bad}");
         }
     }
 }

@@ -4,11 +4,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use super::user_id::UserId;
+
 /// A user account. `password` is the encoded hash, never the password itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
-    /// The row's id: Django's `auth_user.id`, kept by `import-django`.
-    pub id: i64,
+    /// The user's primary key, an integer or a UUID as the user model has it: Django's
+    /// `user.pk`, kept by `import-django`.
+    pub id: UserId,
     /// Django's `username`: unique, the name a user logs in with.
     pub username: String,
     /// Django's `email`; may be empty, and is where reset mails go.
@@ -350,7 +353,7 @@ mod tests {
     #[test]
     fn debug_hides_the_hash() {
         let u = User {
-            id: 1,
+            id: UserId::Int(1),
             username: "a".into(),
             email: String::new(),
             first_name: String::new(),

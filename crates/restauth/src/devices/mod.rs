@@ -133,7 +133,7 @@ impl DevicesService {
                     .source(source),
             )
             .await;
-        tracing::info!(user_id = user.id, token_id, "token revoked by its owner");
+        tracing::info!(user_id = %user.id, token_id, "token revoked by its owner");
         Ok(true)
     }
 
@@ -168,7 +168,7 @@ impl DevicesService {
                         .source(source),
                 )
                 .await;
-            tracing::info!(user_id = user.id, "session ended by its owner");
+            tracing::info!(user_id = %user.id, "session ended by its owner");
         }
         Ok(gone)
     }
@@ -184,7 +184,7 @@ impl DevicesService {
                     .source(source),
             )
             .await;
-        tracing::info!(user_id = user.id, "logged out everywhere");
+        tracing::info!(user_id = %user.id, "logged out everywhere");
         Ok(())
     }
 }

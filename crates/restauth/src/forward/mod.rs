@@ -196,7 +196,10 @@ async fn granted(
     ));
     let headers = response.headers_mut();
     headers.insert(names.user.clone(), username);
-    headers.insert(names.user_id.clone(), HeaderValue::from(user.id));
+    // `str(pk)`: an integer's digits, a UUID's dashed form; both are valid header text.
+    let id = HeaderValue::from_str(&user.id.to_string())
+        .map_err(|_| Error::Internal("a user's key is not a header value".into()))?;
+    headers.insert(names.user_id.clone(), id);
     headers.insert(
         names.is_staff.clone(),
         HeaderValue::from_static(if user.is_staff { "true" } else { "false" }),

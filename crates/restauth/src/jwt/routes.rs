@@ -126,7 +126,7 @@ async fn obtain(
         ));
     };
     let pair = jwt.obtain_pair(&user).await?;
-    tracing::info!(user_id = user.id, "token pair issued");
+    tracing::info!(user_id = %user.id, "token pair issued");
     Ok(ok(
         &json!({ "refresh": pair.refresh, "access": pair.access }),
     ))
@@ -183,7 +183,7 @@ async fn logout_all(
             AuditEvent::for_user(audit::LOGOUT_ALL, audit::SUCCESS, "jwt", &user).source(&source),
         )
         .await;
-    tracing::info!(user_id = user.id, "logged out everywhere");
+    tracing::info!(user_id = %user.id, "logged out everywhere");
     Ok(ok(&json!({})))
 }
 

@@ -11,7 +11,7 @@ use crate::core::clock::now_ms;
 use crate::core::error::{Error, ErrorBody, ValidationErrors};
 use crate::core::metrics;
 use crate::core::settings::jwt::SimpleJwtSettings;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 use crate::jwt::authentication::check_user;
 use crate::pipeline::audit::{self, AuditEvent, AuditLog, Source};
 use crate::store::{JwtStore, OutstandingToken, Refresh, RotatedToken, Rotation};
@@ -93,7 +93,7 @@ impl JwtService {
         if self.inner.settings.user_id_field != UserIdField::Id {
             return None;
         }
-        let id: i64 = claim.parse().ok()?;
+        let id = UserId::parse(claim)?;
         self.inner.users.user_by_id_at_once(id)
     }
 
@@ -106,9 +106,11 @@ impl JwtService {
                 .user_by_username(claim)
                 .await?
                 .map(Arc::new)),
-            UserIdField::Id => match claim.parse::<i64>() {
-                Ok(id) => self.inner.users.user_by_id(id).await,
-                Err(_) => Ok(None),
+            // `str(user.pk)`: an integer's digits or a UUID (simplejwt before 5.5.1 wrote an
+            // integer as a number, which the claims read as its digits).
+            UserIdField::Id => match UserId::parse(claim) {
+                Some(id) => self.inner.users.user_by_id(id).await,
+                None => Ok(None),
             },
         }
     }
@@ -192,7 +194,7 @@ impl JwtService {
                 outcome: audit::FAILURE,
                 reason: String::new(),
                 provider: "jwt",
-                user_id: user_claim.and_then(|c| c.parse().ok()),
+                user_id: user_claim.and_then(UserId::parse),
                 user_name: String::new(),
                 source: Source::default(),
             },

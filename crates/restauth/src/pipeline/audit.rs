@@ -43,7 +43,7 @@ use crate::core::clock::now_ms;
 use crate::core::error::Error;
 use crate::core::metrics;
 use crate::core::settings::AuditSettings;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 use crate::pipeline::throttling::client_of;
 use crate::store::{AuditQuery, AuditRecord, AuditStore};
 
@@ -168,7 +168,7 @@ pub struct AuditEvent {
     /// `event.provider`: what emitted it (`token`, `jwt`, `session`, `admin`, `cli`, …).
     pub provider: &'static str,
     /// `user.id`, when the user is known.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// `user.name`: the user's, or the name as typed for an unknown user.
     pub user_name: String,
     /// Where the request came from.
@@ -549,21 +549,32 @@ fn stamped(event: AuditEvent) -> AuditRecord {
     }
 }
 
-/// The event's line on the `restauth::audit` target.
+/// The event's line on the `restauth::audit` target, its `user.id` as `$id` gives it.
+macro_rules! audit_line {
+    ($record:ident, $($id:tt)+) => {
+        tracing::event!(
+            target: "restauth::audit",
+            tracing::Level::INFO,
+            user.id = $($id)+,
+            event.action = %$record.action,
+            event.outcome = %$record.outcome,
+            event.reason = %$record.reason,
+            event.provider = %$record.provider,
+            user.name = %$record.user_name,
+            source.ip = %$record.source_ip,
+            user_agent.original = %$record.user_agent,
+            "audit event"
+        )
+    };
+}
+
+/// The event's line on the `restauth::audit` target: an integer `user.id` as a number, a UUID
+/// as its text.
 fn logged(record: &AuditRecord) {
-    tracing::event!(
-        target: "restauth::audit",
-        tracing::Level::INFO,
-        user.id = record.user_id,
-        event.action = %record.action,
-        event.outcome = %record.outcome,
-        event.reason = %record.reason,
-        event.provider = %record.provider,
-        user.name = %record.user_name,
-        source.ip = %record.source_ip,
-        user_agent.original = %record.user_agent,
-        "audit event"
-    );
+    match record.user_id {
+        Some(UserId::Uuid(id)) => audit_line!(record, %id),
+        other => audit_line!(record, other.and_then(|id| id.as_int())),
+    }
 }
 
 /// `text` when it has at most `max` characters, else its first `max` and the cut marker.
@@ -678,7 +689,7 @@ mod tests {
                 log.record(AuditEvent {
                     outcome: SUCCESS,
                     reason: String::new(),
-                    user_id: Some(7),
+                    user_id: Some(UserId::Int(7)),
                     ..refusal(n)
                 })
                 .await;
@@ -737,7 +748,7 @@ mod tests {
             outcome: FAILURE.into(),
             reason: "bad_credentials".into(),
             provider: "token".into(),
-            user_id: Some(7),
+            user_id: Some(UserId::Int(7)),
             user_name: "alice".into(),
             source_ip: "127.0.0.1".into(),
             user_agent: String::new(),

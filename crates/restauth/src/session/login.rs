@@ -112,7 +112,7 @@ pub(crate) async fn start_session(
     let key = sessions.login_session_from(user, previous, source).await?;
     set_cookie(response, session_cookie(sessions, Some(&key)));
     set_cookie(response, sessions.csrf().cookie(&csrf::new_secret()));
-    tracing::info!(user_id = user.id, "session login");
+    tracing::info!(user_id = %user.id, "session login");
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 
 /// SHA-256 of a token key.
 pub type Digest = [u8; 32];
@@ -18,7 +18,7 @@ pub type Digest = [u8; 32];
 #[derive(Debug)]
 pub struct CachedToken {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub created: i64,
     pub expires: Option<i64>,
     /// Last time `last_used` was written to the store (or read from it).
@@ -26,7 +26,13 @@ pub struct CachedToken {
 }
 
 impl CachedToken {
-    pub fn new(id: i64, user_id: i64, created: i64, expires: Option<i64>, last_used: i64) -> Self {
+    pub fn new(
+        id: i64,
+        user_id: UserId,
+        created: i64,
+        expires: Option<i64>,
+        last_used: i64,
+    ) -> Self {
         CachedToken {
             id,
             user_id,
@@ -44,7 +50,7 @@ pub struct CachedSession {
     /// The digest in hex, as [`AuthInfo::Session`](crate::AuthInfo::Session) carries it:
     /// formatted once, shared by every request of the session.
     pub id: Arc<str>,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub created: i64,
     pub expires: i64,
     pub last_seen: AtomicI64,
@@ -53,7 +59,7 @@ pub struct CachedSession {
 impl CachedSession {
     pub fn new(
         key_digest: Digest,
-        user_id: i64,
+        user_id: UserId,
         created: i64,
         expires: i64,
         last_seen: i64,
@@ -130,7 +136,7 @@ pub struct AuthCache {
     seen_stamp: AtomicU64,
     tokens: Shelf<Digest, Arc<CachedToken>, Prehashed>,
     sessions: Shelf<Digest, Arc<CachedSession>, Prehashed>,
-    users: Shelf<i64, Arc<User>, Prehashed>,
+    users: Shelf<UserId, Arc<User>, Prehashed>,
     /// Access tokens whose signature and claims were verified, by their exact text.
     /// Verified access-token claims, typed by the JWT feature (the store knows no JWT).
     jwts: Shelf<Box<[u8]>, Arc<dyn Any + Send + Sync>, SignatureTail>,
@@ -187,7 +193,7 @@ impl AuthCache {
         self.sessions.get(digest, now, self.ttl)
     }
 
-    pub fn user(&self, id: i64, now: i64) -> Option<Arc<User>> {
+    pub fn user(&self, id: UserId, now: i64) -> Option<Arc<User>> {
         self.users.get(&id, now, self.ttl)
     }
 
@@ -305,7 +311,7 @@ mod tests {
 
     fn user(id: i64) -> Arc<User> {
         Arc::new(User {
-            id,
+            id: UserId::Int(id),
             username: format!("u{id}"),
             email: String::new(),
             first_name: String::new(),
@@ -328,8 +334,8 @@ mod tests {
     fn entries_expire_after_ttl() {
         let c = AuthCache::new(30, 10, 0);
         c.put_user(c.generation(), user(1), 100);
-        assert!(c.user(1, 129).is_some());
-        assert!(c.user(1, 130).is_none());
+        assert!(c.user(UserId::Int(1), 129).is_some());
+        assert!(c.user(UserId::Int(1), 130).is_none());
     }
 
     #[test]
@@ -338,7 +344,7 @@ mod tests {
         let g = c.generation();
         c.clear();
         c.put_user(g, user(1), 100);
-        assert!(c.user(1, 100).is_none());
+        assert!(c.user(UserId::Int(1), 100).is_none());
     }
 
     #[test]
@@ -346,9 +352,9 @@ mod tests {
         let c = AuthCache::new(30, 10, 7);
         c.put_user(c.generation(), user(1), 100);
         c.sync(7);
-        assert!(c.user(1, 100).is_some());
+        assert!(c.user(UserId::Int(1), 100).is_some());
         c.sync(8);
-        assert!(c.user(1, 100).is_none());
+        assert!(c.user(UserId::Int(1), 100).is_none());
     }
 
     #[test]

@@ -58,8 +58,12 @@ pub enum KeyType {
 impl KeyType {
     /// The key type of a column of SQL type `sql_type`, if restauth can key users by it.
     pub fn of(sql_type: &str) -> Option<KeyType> {
-        let t = sql_type.trim();
-        if t == "uuid" || t == "char(32)" {
+        let t: String = sql_type
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if t == "uuid" || t == "char(32)" || t == "varchar(32)" {
             Some(KeyType::Uuid)
         } else if t.contains("int") || t.ends_with("serial") {
             Some(KeyType::Integer)
@@ -381,6 +385,20 @@ mod tests {
         assert_eq!(model.key_type, KeyType::Uuid);
         assert!(model.missing.contains(&"is_staff") && model.missing.contains(&"last_login"));
         assert_eq!(UserModel::class_default("is_active"), "TRUE");
+    }
+
+    /// What Django declares for a `UUIDField` key is a UUID; its integer fields are not.
+    #[test]
+    fn key_types_from_declared_types() {
+        for uuid in ["uuid", "char(32)", "CHAR(32)", "varchar(32)", "char( 32 )"] {
+            assert_eq!(KeyType::of(uuid), Some(KeyType::Uuid), "{uuid}");
+        }
+        for int in ["integer", "bigint", "INTEGER", "bigserial"] {
+            assert_eq!(KeyType::of(int), Some(KeyType::Integer), "{int}");
+        }
+        for other in ["", "char(36)", "text"] {
+            assert_eq!(KeyType::of(other), None, "{other}");
+        }
     }
 
     #[test]

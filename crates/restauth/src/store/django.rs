@@ -29,7 +29,7 @@ pub(crate) struct DjangoSessions {
 
 /// What a `session_data` value says about its login.
 pub(crate) struct DjangoLogin {
-    pub user_id: i64,
+    pub user_id: crate::core::user_id::UserId,
     pub auth_hash: String,
     /// When Django (or restauth) last signed it, Unix seconds.
     pub signed_at: i64,
@@ -53,11 +53,8 @@ impl DjangoSessions {
     pub fn login(&self, data: &str) -> Option<DjangoLogin> {
         let (value, signed_at) = self.codec.unsign(data)?;
         let object = value.as_object()?;
-        let user_id = match object.get("_auth_user_id")? {
-            serde_json::Value::String(s) => s.parse().ok()?,
-            serde_json::Value::Number(n) => n.as_i64()?,
-            _ => return None,
-        };
+        // Django writes `str(pk)`: the digits of an integer, the dashed form of a UUID.
+        let user_id = crate::core::user_id::UserId::from_json(object.get("_auth_user_id")?)?;
         let backend = object.get("_auth_user_backend")?.as_str()?;
         if !self.backends.iter().any(|b| b == backend) {
             return None;

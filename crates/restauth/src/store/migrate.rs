@@ -103,6 +103,12 @@ macro_rules! django_steps {
                 "causes of revocation cut-offs and deactivation by staff",
                 "0002_cut_off_cause.sql"
             ),
+            step!(
+                $dir,
+                3,
+                "user keys as text, for user models keyed by UUIDs",
+                "0003_user_keys_as_text.sql"
+            ),
         ]
     };
 }
@@ -207,10 +213,18 @@ mod tests {
         .await
         .unwrap();
         store.migrate().await.unwrap();
-        let a = store.user_by_id(1).await.unwrap().unwrap();
+        let a = store.user_by_id(1.into()).await.unwrap().unwrap();
         assert_eq!(a.valid_after, 999_999);
         // Never cut off stays never cut off.
-        assert_eq!(store.user_by_id(2).await.unwrap().unwrap().valid_after, 0);
+        assert_eq!(
+            store
+                .user_by_id(2.into())
+                .await
+                .unwrap()
+                .unwrap()
+                .valid_after,
+            0
+        );
         let (token, _) = store
             .token_by_digest(Presented::by_digest("t"))
             .await

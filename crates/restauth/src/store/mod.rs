@@ -18,7 +18,7 @@
     allow(dead_code, unused_macros, unused_imports)
 )]
 
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 
 pub(crate) mod cache;
 pub mod catalog;
@@ -94,7 +94,7 @@ pub struct TokenRecord {
     /// The SHA-256 digest (hex) of the key, which lookups go by.
     pub digest: String,
     /// The user the token authenticates as.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Unix milliseconds, compared with the user's `valid_after`.
     pub created: i64,
     /// When it last authenticated a request (Unix seconds), recorded at most once a minute.
@@ -112,7 +112,7 @@ pub struct NewToken {
     /// The SHA-256 digest (hex) of `key`, which restauth's schema keys the row by.
     pub digest: String,
     /// The user it authenticates as.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Unix milliseconds.
     pub created: i64,
     /// When it stops being accepted (Unix seconds); `None` never.
@@ -131,7 +131,7 @@ pub struct SessionRecord {
     /// row by.
     pub digest: String,
     /// The logged-in user.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Django's session auth hash of the user's password hash at login.
     pub auth_hash: String,
     /// Unix milliseconds, compared with the user's `valid_after`.
@@ -195,7 +195,7 @@ pub struct OutstandingToken {
     /// The token's unique id claim (simplejwt's `jti`).
     pub jti: String,
     /// The user it was issued to.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The jti of the login's first refresh token; rotations keep it.
     pub family: String,
     /// The token's `iat` (Unix seconds).
@@ -412,7 +412,7 @@ pub struct AuditRecord {
     /// The authentication class or route that handled it, e.g. `token`, `jwt`, `session`.
     pub provider: String,
     /// The user's id, when one was identified.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// The username given or identified.
     pub user_name: String,
     /// The client's address (after the trusted-proxy rules).

@@ -28,13 +28,13 @@ use sqlx::sqlite::{
 
 use super::migrate::{DJANGO_SQLITE, Migration, SQLITE};
 use super::sql::statements::SessionStatements;
-use super::sql::{Dialect, SqlStore, session_from_row, token_from_row, user_from_row};
+use super::sql::{Dialect, SqlStore, UserKey, session_from_row, token_from_row, user_from_row};
 use super::{
     AtOnce, Credential, Found, Presented, SessionRecord, StoreError, TokenRecord, classify,
 };
 use crate::core::metrics;
 use crate::core::settings::DatabaseSettings;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 
 pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 
@@ -357,14 +357,39 @@ impl Dialect for SqliteDialect {
     }
 }
 
+/// A user's key as SQLite holds it: an integer, or the 32 hex digits of a UUID (Django's
+/// `char(32)`).
+impl rusqlite::ToSql for UserKey {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match &self.0 {
+            UserId::Int(n) => rusqlite::types::ToSqlOutput::from(*n),
+            UserId::Uuid(u) => rusqlite::types::ToSqlOutput::from(u.simple()),
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for UserKey {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value {
+            rusqlite::types::ValueRef::Integer(n) => Ok(UserKey(UserId::Int(n))),
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(UserId::parse)
+                .map(UserKey)
+                .ok_or(rusqlite::types::FromSqlError::InvalidType),
+            _ => Err(rusqlite::types::FromSqlError::InvalidType),
+        }
+    }
+}
+
 // The awaited lookups' own statements and columns, read through rusqlite (restauth's schema:
 // `Database::at_once` offers these only over it).
 impl AtOnce for SqliteStore {
-    fn user_by_id(&self, id: i64) -> Option<Found<User>> {
+    fn user_by_id(&self, id: UserId) -> Option<Found<User>> {
         let read = |row: &rusqlite::Row<'_>| Ok(user_from_row!(row.get));
         let reader = self.dialect.at_once.as_ref()?;
         metrics::store_operation_at_once("user_by_id", || {
-            reader.read(&self.sql.users.by_id, id, read)
+            reader.read(&self.sql.users.by_id, UserKey(id), read)
         })
     }
 
@@ -498,7 +523,10 @@ mod tests {
         );
         assert_eq!(found.map(|(s, _)| s), Some(session));
         assert_eq!(now(at_once.user_by_id(user.id)), Some(user.clone()));
-        assert_eq!(now(at_once.user_by_id(user.id + 1)), None);
+        assert_eq!(
+            now(at_once.user_by_id(UserId::Int(user.id.as_int().unwrap() + 1))),
+            None
+        );
 
         let memory = SqliteStore::open(&DatabaseSettings {
             url: "sqlite::memory:".into(),

@@ -7,7 +7,7 @@ use super::{
     NewUser, Presented, Refresh, Revocation, RotatedToken, Rotation, SessionDevice, SessionRecord,
     StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, unsupported,
 };
-use crate::core::user::{CutOffCause, Permissions, User};
+use crate::core::user::{CutOffCause, Permissions, User, UserId};
 
 /// The whole storage contract, every part of it over one database: what a composition root
 /// opens and holds, handing each part on as the narrower trait it needs. Every method is one
@@ -111,7 +111,7 @@ pub trait UserStore: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
 
     /// The user with this id.
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
     /// The user with exactly this username (already normalised by the caller).
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
@@ -136,23 +136,23 @@ pub trait UserStore: Send + Sync + 'static {
     /// The administrative switch (staff, commands): sets `is_active`, and marks a deactivated
     /// user as deactivated by staff (an activation link cannot undo that); activating clears
     /// the mark.
-    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError>;
+    async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StoreError>;
 
     /// Activates the user if inactive and not deactivated by staff; `false` if already active
     /// (a stale activation link), deactivated by staff, or unknown.
-    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
+    async fn activate_user(&self, user_id: UserId) -> Result<bool, StoreError> {
         let _ = user_id;
         Err(unsupported("activate a user"))
     }
 
     /// Records a password login's instant (Unix seconds) as Django's `last_login`.
-    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError>;
+    async fn set_last_login(&self, user_id: UserId, at: i64) -> Result<(), StoreError>;
 
     /// Sets the user's e-mail; with `deactivate`, also makes the account inactive (it is
     /// activated again through the new address). `false` if there is no such user.
     async fn update_email(
         &self,
-        user_id: i64,
+        user_id: UserId,
         email: &str,
         deactivate: bool,
     ) -> Result<bool, StoreError> {
@@ -164,13 +164,13 @@ pub trait UserStore: Send + Sync + 'static {
     /// forward, never back, to `at`, recording `cause` beside it when it moves.
     async fn set_valid_after(
         &self,
-        user_id: i64,
+        user_id: UserId,
         at: i64,
         cause: CutOffCause,
     ) -> Result<bool, StoreError>;
 
     /// Deletes the user and, by cascade, everything they own.
-    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
+    async fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError>;
 }
 
 /// The networks each user last logged in from with a password, which the per-username
@@ -181,7 +181,7 @@ pub trait LoginNetworkStore: Send + Sync + 'static {
     /// address or an IPv6 /64); a later time replaces an earlier one.
     async fn record_login_network(
         &self,
-        user_id: i64,
+        user_id: UserId,
         network: &str,
         at: i64,
     ) -> Result<(), StoreError>;
@@ -202,7 +202,7 @@ pub trait PasswordStore: Send + Sync + 'static {
     /// but the one it keeps, which is re-dated past the cut-off.
     async fn set_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         hash: &str,
         revoke: Option<&Revocation>,
     ) -> Result<bool, StoreError>;
@@ -213,7 +213,7 @@ pub trait PasswordStore: Send + Sync + 'static {
     /// sessions.
     async fn upgrade_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
         old_auth_hash: &str,
@@ -225,7 +225,7 @@ pub trait PasswordStore: Send + Sync + 'static {
     /// seconds) as djoser does, and ends every credential issued up to `cut_off`.
     async fn reset_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
         cut_off: i64,
@@ -257,16 +257,20 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError>;
 
     /// Deletes all of a user's tokens but `keep`; returns how many went.
-    async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError>;
+    async fn delete_user_tokens(
+        &self,
+        user_id: UserId,
+        keep: Option<i64>,
+    ) -> Result<u64, StoreError>;
 
     /// Deletes the token `token_id` only if it belongs to `user_id`; whether it did.
-    async fn delete_token_of(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
+    async fn delete_token_of(&self, user_id: UserId, token_id: i64) -> Result<bool, StoreError> {
         let _ = (user_id, token_id);
         Err(unsupported("revoke a token by its owner"))
     }
 
     /// The user's tokens, newest first.
-    async fn user_tokens(&self, user_id: i64) -> Result<Vec<TokenDevice>, StoreError> {
+    async fn user_tokens(&self, user_id: UserId) -> Result<Vec<TokenDevice>, StoreError> {
         let _ = user_id;
         Err(unsupported("list tokens"))
     }
@@ -275,7 +279,7 @@ pub trait TokenStore: Send + Sync + 'static {
     /// (then obtaining a token returns this one). `None` for stores that keep digests only.
     async fn user_token_key(
         &self,
-        user_id: i64,
+        user_id: UserId,
     ) -> Result<Option<(TokenRecord, String)>, StoreError> {
         let _ = user_id;
         Ok(None)
@@ -306,7 +310,7 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn delete_session(&self, session: Presented<'_>) -> Result<bool, StoreError>;
 
     /// Deletes every session of the user; returns how many went.
-    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError>;
+    async fn delete_user_sessions(&self, user_id: UserId) -> Result<u64, StoreError>;
 
     /// Deletes sessions past `expires <= now` or idle since before `idle_before`.
     async fn delete_expired_sessions(
@@ -316,7 +320,7 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 
     /// The user's sessions, newest first (expired ones included until they are cleared).
-    async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionDevice>, StoreError> {
+    async fn user_sessions(&self, user_id: UserId) -> Result<Vec<SessionDevice>, StoreError> {
         let _ = user_id;
         Err(unsupported("list sessions"))
     }
@@ -364,7 +368,7 @@ pub trait JwtStore: Send + Sync + 'static {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holder<'a> {
     /// A user, by id.
-    User(i64),
+    User(UserId),
     /// A group, by name.
     Group(&'a str),
 }
@@ -388,7 +392,7 @@ pub enum Change {
 #[async_trait]
 pub trait PermissionStore: Send + Sync + 'static {
     /// The user's groups, and the permissions granted to the user and to their groups.
-    async fn user_permissions(&self, user_id: i64) -> Result<Permissions, StoreError> {
+    async fn user_permissions(&self, user_id: UserId) -> Result<Permissions, StoreError> {
         let _ = user_id;
         Ok(Permissions::default())
     }
@@ -426,7 +430,7 @@ pub trait PermissionStore: Send + Sync + 'static {
     /// Adds the user to the group (`member`) or takes them out of it.
     async fn set_membership(
         &self,
-        user_id: i64,
+        user_id: UserId,
         group: &str,
         member: bool,
     ) -> Result<Change, StoreError> {
@@ -435,7 +439,7 @@ pub trait PermissionStore: Send + Sync + 'static {
     }
 
     /// The active staff users who are no superusers, as (id, username), in id order.
-    async fn staff_users(&self) -> Result<Vec<(i64, String)>, StoreError> {
+    async fn staff_users(&self) -> Result<Vec<(UserId, String)>, StoreError> {
         Err(unsupported("list staff users"))
     }
 }
@@ -480,7 +484,7 @@ pub trait ImportStore: Send + Sync + 'static {
 /// (the file busy): then the caller awaits that one.
 pub trait AtOnce: Send + Sync {
     /// [`UserStore::user_by_id`], at once.
-    fn user_by_id(&self, id: i64) -> Option<Found<User>>;
+    fn user_by_id(&self, id: UserId) -> Option<Found<User>>;
     /// [`TokenStore::token_by_digest`], at once.
     fn token_by_digest(&self, token: Presented<'_>) -> Option<Found<(TokenRecord, User)>>;
     /// [`SessionStore::session_by_digest`], at once.

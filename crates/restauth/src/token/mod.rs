@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use crate::core::clock::now;
 use crate::core::error::Error;
 use crate::core::settings::TokenSettings;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 use crate::pipeline::audit::Source;
 use crate::store::cache::{CachedToken, Digest, Generation};
 use crate::store::index::Presence;
@@ -113,7 +113,7 @@ impl TokenService {
     }
 
     /// Issues a new token for `user_id`, honouring `token.ttl` and `token.limit_per_user`.
-    pub async fn issue_token(&self, user_id: i64) -> Result<IssuedToken, Error> {
+    pub async fn issue_token(&self, user_id: UserId) -> Result<IssuedToken, Error> {
         self.issue_token_from(user_id, &Source::default()).await
     }
 
@@ -121,7 +121,7 @@ impl TokenService {
     /// address are kept beside the token for its owner's list of devices.
     pub async fn issue_token_from(
         &self,
-        user_id: i64,
+        user_id: UserId,
         source: &Source,
     ) -> Result<IssuedToken, Error> {
         let settings = &self.inner.settings;
@@ -164,7 +164,7 @@ impl TokenService {
     }
 
     /// Revokes all of the user's tokens except `keep`.
-    pub async fn revoke_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, Error> {
+    pub async fn revoke_tokens(&self, user_id: UserId, keep: Option<i64>) -> Result<u64, Error> {
         let n = self.inner.store.delete_user_tokens(user_id, keep).await?;
         self.inner.cache.invalidate().await?;
         Ok(n)

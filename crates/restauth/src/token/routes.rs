@@ -66,7 +66,7 @@ async fn obtain_auth_token(
         )
         .await;
     tracing::info!(
-        user_id = user.id,
+        user_id = %user.id,
         token_id = issued.record.id,
         "token issued"
     );

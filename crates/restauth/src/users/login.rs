@@ -494,7 +494,7 @@ impl Login {
             .record_login_network(user.id, network, now)
             .await
         {
-            tracing::warn!(error = %e, user_id = user.id, "could not remember a login network");
+            tracing::warn!(error = %e, user_id = %user.id, "could not remember a login network");
         }
     }
 }

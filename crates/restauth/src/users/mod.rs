@@ -15,7 +15,9 @@ use crate::core::clock::now;
 use crate::core::clock::now_ms;
 use crate::core::error::{Error, ValidationErrors};
 use crate::core::settings::{PasswordSettings, UserSettings};
-use crate::core::user::{CutOffCause, Permissions, User, normalize_username, validate_username};
+use crate::core::user::{
+    CutOffCause, Permissions, User, UserId, normalize_username, validate_username,
+};
 use crate::password::HashPool;
 use crate::password::{
     MAX_PASSWORD_BYTES, UserAttributes, Verification, make_unusable_password, validate_password,
@@ -333,7 +335,7 @@ impl Users {
             Ok(true) => Some(new_hash),
             Ok(false) => None,
             Err(e) => {
-                tracing::warn!(error = %e, user_id = user.id, "password upgrade failed");
+                tracing::warn!(error = %e, user_id = %user.id, "password upgrade failed");
                 None
             }
         }
@@ -379,7 +381,7 @@ impl Users {
     }
 
     /// The user with this id, from the cache when fresh.
-    pub async fn user_by_id(&self, id: i64) -> Result<Option<Arc<User>>, Error> {
+    pub async fn user_by_id(&self, id: UserId) -> Result<Option<Arc<User>>, Error> {
         let now = now();
         let cache = self.inner.cache.get();
         if let Some(u) = cache.user(id, now) {
@@ -398,7 +400,7 @@ impl Users {
 
     /// [`Users::user_by_id`] without waiting: from the cache, or from a read the store
     /// answers at once (SQLite); `None` when the store must be awaited.
-    pub fn user_by_id_at_once(&self, id: i64) -> Option<Option<Arc<User>>> {
+    pub fn user_by_id_at_once(&self, id: UserId) -> Option<Option<Arc<User>>> {
         let now = now();
         let cache = self.inner.cache.get();
         if let Some(u) = cache.user(id, now) {

@@ -57,8 +57,51 @@ impl From<usize> for Col<'_> {
     }
 }
 
+/// How a database takes a UUID parameter: as its own `uuid` type (PostgreSQL), or as the
+/// 32 hex digits Django stores in a `char(32)` where there is none (SQLite).
+pub(crate) trait UuidParam: Database {
+    fn bind_uuid(q: Query<Self>, value: crate::core::user_id::Uuid) -> Query<Self>;
+}
+
+#[cfg(feature = "sqlite")]
+impl UuidParam for sqlx::Sqlite {
+    fn bind_uuid(q: Query<Self>, value: crate::core::user_id::Uuid) -> Query<Self> {
+        q.bind(value.simple())
+    }
+}
+
+/// A UUID in PostgreSQL's binary form.
+#[cfg(feature = "postgres")]
+struct PgUuid([u8; 16]);
+
+#[cfg(feature = "postgres")]
+impl Type<sqlx::Postgres> for PgUuid {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        // The built-in `uuid` type's fixed oid.
+        sqlx::postgres::PgTypeInfo::with_oid(sqlx::postgres::types::Oid(2950))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Encode<'_, sqlx::Postgres> for PgUuid {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        buf.extend_from_slice(&self.0);
+        Ok(sqlx::encode::IsNull::No)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl UuidParam for sqlx::Postgres {
+    fn bind_uuid(q: Query<Self>, value: crate::core::user_id::Uuid) -> Query<Self> {
+        q.bind(PgUuid(value.0))
+    }
+}
+
 /// A database the shared SQL runs on.
-pub(crate) trait Driver: Affected {
+pub(crate) trait Driver: Affected + UuidParam {
     fn bind_i64(q: Query<Self>, value: i64) -> Query<Self>;
     fn bind_opt_i64(q: Query<Self>, value: Option<i64>) -> Query<Self>;
     fn bind_bool(q: Query<Self>, value: bool) -> Query<Self>;
@@ -106,7 +149,7 @@ where
 
 impl<DB> Driver for DB
 where
-    DB: Affected,
+    DB: Affected + UuidParam,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
@@ -214,6 +257,26 @@ impl Arg for &str {
     }
 }
 
+/// A user's key: an integer as one, a UUID as the database takes one (a column of restauth's
+/// own beside Django's tables holds keys as text: those statements cast the parameter).
+impl Arg for crate::core::user_id::UserId {
+    fn bind_to<DB: Driver>(self, q: Query<DB>) -> Query<DB> {
+        match self {
+            crate::core::user_id::UserId::Int(n) => DB::bind_i64(q, n),
+            crate::core::user_id::UserId::Uuid(u) => DB::bind_uuid(q, u),
+        }
+    }
+}
+
+impl Arg for Option<crate::core::user_id::UserId> {
+    fn bind_to<DB: Driver>(self, q: Query<DB>) -> Query<DB> {
+        match self {
+            Some(id) => id.bind_to(q),
+            None => DB::bind_opt_i64(q, None),
+        }
+    }
+}
+
 /// Binds the next parameter: `sqlx::query(…).arg(1).arg("a")`.
 pub(crate) trait Bind {
     fn arg(self, value: impl Arg) -> Self;
@@ -258,6 +321,48 @@ impl Field for Option<String> {
     fn from_row<DB: Driver>(row: &DB::Row, column: Col<'_>) -> Result<Self, sqlx::Error> {
         DB::get_opt_string(row, column)
     }
+}
+
+/// A user's key as a column gives it, for the record macros shared with rusqlite (whose
+/// traits the public `UserId` does not implement).
+pub(crate) struct UserKey(pub crate::core::user_id::UserId);
+
+impl Field for UserKey {
+    fn from_row<DB: Driver>(row: &DB::Row, column: Col<'_>) -> Result<Self, sqlx::Error> {
+        crate::core::user_id::UserId::from_row::<DB>(row, column).map(UserKey)
+    }
+}
+
+/// A user's key: an integer column, or text (a UUID, or an integer's digits).
+impl Field for crate::core::user_id::UserId {
+    fn from_row<DB: Driver>(row: &DB::Row, column: Col<'_>) -> Result<Self, sqlx::Error> {
+        match DB::get_i64(row, column) {
+            Ok(n) => Ok(crate::core::user_id::UserId::Int(n)),
+            Err(_) => {
+                let text = DB::get_string(row, column)?;
+                parse_user_id(&text, column)
+            }
+        }
+    }
+}
+
+impl Field for Option<crate::core::user_id::UserId> {
+    fn from_row<DB: Driver>(row: &DB::Row, column: Col<'_>) -> Result<Self, sqlx::Error> {
+        match DB::get_opt_i64(row, column) {
+            Ok(n) => Ok(n.map(crate::core::user_id::UserId::Int)),
+            Err(_) => match DB::get_opt_string(row, column)? {
+                Some(text) => parse_user_id(&text, column).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+}
+
+fn parse_user_id(text: &str, column: Col<'_>) -> Result<crate::core::user_id::UserId, sqlx::Error> {
+    crate::core::user_id::UserId::parse(text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: format!("{column:?}"),
+        source: "a user's key that is neither an integer nor a UUID".into(),
+    })
 }
 
 /// A row a statement returned.

@@ -264,7 +264,11 @@ impl<D: Dialect> SqlStore<D> {
 
         for o in &batch.outstanding {
             tick();
-            if !present.contains_key(&o.user_id) {
+            if !o
+                .user_id
+                .as_int()
+                .is_some_and(|id| present.contains_key(&id))
+            {
                 out.outstanding.skip("its user was not imported");
                 continue;
             }

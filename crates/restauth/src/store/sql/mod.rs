@@ -31,7 +31,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Pool};
 
-pub(crate) use driver::{Bind, Driver, On, Query, Row, Tx};
+pub(crate) use driver::{Arg, Bind, Driver, On, Query, Row, Tx, UserKey};
 pub(crate) use schema::Schema;
 use statements::{Sql, Statements};
 
@@ -41,7 +41,7 @@ use super::{
     StoreError, TokenRecord, classify, key_digest,
 };
 use crate::core::metrics;
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 
 /// What one database does differently; everything else is shared.
 #[async_trait]
@@ -323,6 +323,9 @@ impl<D: Dialect> SqlStore<D> {
         if self.schema.tokens.keeps_keys {
             token.digest = key_digest(&token.digest);
         }
+        if self.schema.uuid_keys() {
+            token.id = token_id_of(token.user_id);
+        }
         Ok(token)
     }
 
@@ -334,7 +337,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) fn rotated(row: &Row<D::DB>) -> Result<RotatedToken, StoreError> {
         let successor = match (
             row.get::<Option<String>>("s_jti")?,
-            row.get::<Option<i64>>("s_user_id")?,
+            row.get::<Option<UserId>>("s_user_id")?,
         ) {
             (Some(jti), Some(user_id)) => Some(OutstandingToken {
                 jti,
@@ -360,12 +363,29 @@ impl<D: Dialect> SqlStore<D> {
     }
 }
 
+/// The id of DRF's one token of a user, which its table names by the user's key: the integer
+/// itself, or for a UUID a positive number made of its first 63 bits (what a user's list of
+/// devices shows; any operation on it names the user too).
+pub(crate) fn token_id_of(user_id: UserId) -> i64 {
+    match user_id {
+        UserId::Int(n) => n,
+        UserId::Uuid(u) => {
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&u.0[..8]);
+            (i64::from_be_bytes(first) & i64::MAX).max(1)
+        }
+    }
+}
+
 /// A [`User`] from a row of the user columns, through the row's fallible getter by column
 /// name (`row.get` of the store's rows, or of rusqlite's): one list of columns for both.
 macro_rules! user_from_row {
     ($row:ident . $get:ident) => {
         User {
-            id: $row.$get("id")?,
+            id: {
+                let key: $crate::store::sql::UserKey = $row.$get("id")?;
+                key.0
+            },
             username: $row.$get("username")?,
             email: $row.$get("email")?,
             first_name: $row.$get("first_name")?,
@@ -396,7 +416,10 @@ macro_rules! token_from_row {
         TokenRecord {
             id: $row.$get("t_id")?,
             digest: $row.$get("t_name")?,
-            user_id: $row.$get("t_user_id")?,
+            user_id: {
+                let key: $crate::store::sql::UserKey = $row.$get("t_user_id")?;
+                key.0
+            },
             created: $row.$get("t_created")?,
             last_used: $row.$get("t_last_used")?,
             expires: $row.$get("t_expires")?,
@@ -410,7 +433,10 @@ macro_rules! session_from_row {
     ($row:ident . $get:ident) => {
         SessionRecord {
             digest: $row.$get("s_digest")?,
-            user_id: $row.$get("s_user_id")?,
+            user_id: {
+                let key: $crate::store::sql::UserKey = $row.$get("s_user_id")?;
+                key.0
+            },
             auth_hash: $row.$get("s_auth_hash")?,
             created: $row.$get("s_created")?,
             last_seen: $row.$get("s_last_seen")?,
@@ -607,7 +633,12 @@ impl<D: Dialect> SqlStore<D> {
             .and_then(|model| model.check_defaults().map(|()| model))
             .map_err(StoreError::Other)?;
         let users = schema::Users::django(&model);
-        Ok(self.over(schema::Schema::django::<D>(users, sessions)))
+        let mut schema = schema::Schema::django::<D>(users, sessions);
+        schema.key_users_by(match model.key_type {
+            crate::store::catalog::KeyType::Integer => crate::core::user_id::UserIdKind::Int,
+            crate::store::catalog::KeyType::Uuid => crate::core::user_id::UserIdKind::Uuid,
+        });
+        Ok(self.over(schema))
     }
 }
 

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::{Bind, Dialect, On, SqlStore, Tx};
-use crate::core::user::Permissions;
+use crate::core::user::{Permissions, UserId};
 use crate::store::{Change, Holder, PermissionStore, StoreError, classify, unsupported};
 
 /// The statements, rendered once the tables are known.
@@ -206,7 +206,7 @@ impl<D: Dialect> SqlStore<D> {
     async fn link_in(
         tx: &mut Tx<D::DB>,
         (insert, delete): &(String, String),
-        left: i64,
+        left: impl super::Arg,
         right: i64,
         add: bool,
     ) -> Result<Change, StoreError> {
@@ -222,7 +222,7 @@ impl<D: Dialect> SqlStore<D> {
 
 #[async_trait]
 impl<D: Dialect> PermissionStore for SqlStore<D> {
-    async fn user_permissions(&self, user_id: i64) -> Result<Permissions, StoreError> {
+    async fn user_permissions(&self, user_id: UserId) -> Result<Permissions, StoreError> {
         self.op("user_permissions", async {
             let Some(sql) = self.permission_sql().await? else {
                 return Ok(Permissions::default());
@@ -304,16 +304,20 @@ impl<D: Dialect> PermissionStore for SqlStore<D> {
             else {
                 return Ok(Change::NoSuchPermission);
             };
-            let (links, holder) = match holder {
-                Holder::User(id) => (&sql.user_permission, id),
+            let change = match holder {
+                Holder::User(id) => {
+                    Self::link_in(&mut tx, &sql.user_permission, id, permission, grant).await?
+                }
                 Holder::Group(name) => {
                     match self.id_of(On::Tx(&mut tx), &sql.group_id, &[name]).await? {
-                        Some(id) => (&sql.group_permission, id),
+                        Some(id) => {
+                            Self::link_in(&mut tx, &sql.group_permission, id, permission, grant)
+                                .await?
+                        }
                         None => return Ok(Change::NoSuchGroup),
                     }
                 }
             };
-            let change = Self::link_in(&mut tx, links, holder, permission, grant).await?;
             tx.commit().await.map_err(classify)?;
             Ok(change)
         })
@@ -322,7 +326,7 @@ impl<D: Dialect> PermissionStore for SqlStore<D> {
 
     async fn set_membership(
         &self,
-        user_id: i64,
+        user_id: UserId,
         group: &str,
         member: bool,
     ) -> Result<Change, StoreError> {
@@ -339,7 +343,7 @@ impl<D: Dialect> PermissionStore for SqlStore<D> {
         .await
     }
 
-    async fn staff_users(&self) -> Result<Vec<(i64, String)>, StoreError> {
+    async fn staff_users(&self) -> Result<Vec<(UserId, String)>, StoreError> {
         self.op("staff_users", async {
             // The statement needs no permission tables, but is rendered with them.
             let staff = match self.permission_sql().await? {

@@ -32,6 +32,9 @@ pub(crate) enum Kind {
     /// `AbstractBaseUser.is_active = True`, …), the SQL literal in the column's `name`. Read
     /// as that value, never written.
     Fixed,
+    /// A UUID key (Django's `UUIDField`: PostgreSQL's `uuid`, SQLite's `char(32)`), read as
+    /// its text; a parameter binds a [`UserId`](crate::UserId) as the database takes it.
+    Uuid,
 }
 
 /// A column and how its values convert.
@@ -78,6 +81,7 @@ impl Column {
         match self.kind {
             Kind::Plain | Kind::Fixed => column,
             Kind::Int => format!("CAST({column} AS BIGINT)"),
+            Kind::Uuid => format!("CAST({column} AS TEXT)"),
             Kind::Seconds => format!("{} / 1000", D::millis(&column)),
             Kind::Millis => D::millis(&column),
         }
@@ -86,7 +90,7 @@ impl Column {
     /// The SQL of the value to store from the record's value `param` (`$3`).
     pub(super) fn write<D: Dialect>(&self, param: &str) -> String {
         match self.kind {
-            Kind::Plain | Kind::Int | Kind::Fixed => param.to_owned(),
+            Kind::Plain | Kind::Int | Kind::Fixed | Kind::Uuid => param.to_owned(),
             Kind::Seconds => D::datetime(&format!("{param} * 1000")),
             Kind::Millis => D::datetime(param),
         }
@@ -275,8 +279,8 @@ impl Users {
             String::new()
         } else {
             format!(
-                " LEFT JOIN restauth_user_state st ON st.user_id = u.{}",
-                self.id.name
+                " LEFT JOIN restauth_user_state st ON st.user_id = {}",
+                key_text(&format!("u.{}", self.id.name))
             )
         }
     }
@@ -363,6 +367,12 @@ impl Users {
                 .collect(),
         }
     }
+}
+
+/// A user's key as text: the decimal digits of an integer, a UUID as the database casts one
+/// (dashed in PostgreSQL; the 32 hex digits SQLite's `char(32)` holds).
+pub(super) fn key_text(sql: &str) -> String {
+    format!("CAST({sql} AS TEXT)")
 }
 
 /// The table of API tokens.
@@ -480,6 +490,44 @@ impl Schema {
             migrations: "restauth_django_migrations",
             steps: D::DJANGO_MIGRATIONS,
             required,
+        }
+    }
+
+    /// Keys the user table by `kind`, as the database's catalogue says its primary key is:
+    /// the user's id, and the user column of DRF's tokens (which is their id too). Every other
+    /// column that names a user is named by [`Schema::user_ref`].
+    pub fn key_users_by(&mut self, kind: crate::core::user_id::UserIdKind) {
+        if kind == crate::core::user_id::UserIdKind::Uuid {
+            self.users.id.kind = Kind::Uuid;
+            self.tokens.user_id.kind = Kind::Uuid;
+            if self.tokens.one_per_user {
+                self.tokens.id = self.tokens.user_id.clone();
+            }
+        }
+    }
+
+    /// Whether the users are keyed by UUIDs.
+    pub fn uuid_keys(&self) -> bool {
+        self.users.id.kind == Kind::Uuid
+    }
+
+    /// The kind of the users' keys.
+    pub fn key_kind(&self) -> crate::core::user_id::UserIdKind {
+        if self.uuid_keys() {
+            crate::core::user_id::UserIdKind::Uuid
+        } else {
+            crate::core::user_id::UserIdKind::Int
+        }
+    }
+
+    /// The SQL of a user's key `param` (`$1`) as a column of restauth's own beside Django's
+    /// tables holds it: as text there, where the user model's key may be an integer or a
+    /// UUID; as it is in restauth's schema, whose keys are integers.
+    pub fn user_ref(&self, param: &str) -> String {
+        if self.own() {
+            param.to_owned()
+        } else {
+            key_text(param)
         }
     }
 

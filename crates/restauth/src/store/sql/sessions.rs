@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::statements::SessionStatements;
 use super::{Bind, Dialect, On, Row, SqlStore, Tx, needs_key, stmt};
-use crate::core::user::User;
+use crate::core::user::{User, UserId};
 use crate::store::{
     Credential, NewSession, Origin, Presented, SessionDevice, SessionRecord, SessionStore,
     StoreError, classify, key_digest, unsupported,
@@ -52,7 +52,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(super) async fn end_sessions_in(
         &self,
         tx: &mut Tx<D::DB>,
-        user_id: i64,
+        user_id: UserId,
         keep: &str,
     ) -> Result<u64, StoreError> {
         match &self.sql.sessions {
@@ -81,7 +81,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(super) async fn restamp_sessions_in(
         &self,
         tx: &mut Tx<D::DB>,
-        user_id: i64,
+        user_id: UserId,
         old: &str,
         new: &str,
     ) -> Result<(), StoreError> {
@@ -101,7 +101,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(super) async fn keep_session_in(
         &self,
         tx: &mut Tx<D::DB>,
-        user_id: i64,
+        user_id: UserId,
         digest: &str,
         auth_hash: &str,
         created: i64,
@@ -142,6 +142,10 @@ impl<D: Dialect> SqlStore<D> {
         let Some(login) = django.login(&data) else {
             return Ok(None);
         };
+        // A key of the other kind names no user here.
+        if login.user_id.kind() != self.schema.key_kind() {
+            return Ok(None);
+        }
         let by_id = stmt(&self.sql.users.by_id).arg(login.user_id);
         let Some(user) = self.read_row(by_id).await? else {
             return Ok(None);
@@ -273,7 +277,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         .await
     }
 
-    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(&self, user_id: UserId) -> Result<u64, StoreError> {
         self.op("delete_user_sessions", async {
             let mut tx = self.begin_write().await?;
             let n = self.end_sessions_in(&mut tx, user_id, "").await?;
@@ -322,7 +326,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         .await
     }
 
-    async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionDevice>, StoreError> {
+    async fn user_sessions(&self, user_id: UserId) -> Result<Vec<SessionDevice>, StoreError> {
         self.op("user_sessions", async {
             match &self.sql.sessions {
                 SessionStatements::Rows { list, .. } => {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::Dialect;
-use super::schema::{Column, Schema, Sessions, Users};
+use super::schema::{Column, Schema, Sessions, Users, key_text};
 use crate::store::django::DjangoSessions;
 
 /// A statement's text.
@@ -50,7 +50,8 @@ pub(crate) struct UserStatements {
     /// $1 e-mail.
     pub by_email: Sql,
     /// $1 username, $2 email, $3 first_name, $4 last_name, $5 password, $6 is_active,
-    /// $7 is_staff, $8 is_superuser, $9 date_joined; returns the id.
+    /// $7 is_staff, $8 is_superuser, $9 date_joined, $10 a new UUID (taken where the user
+    /// model's key is one); returns the id.
     pub create: Sql,
     /// $1 hash, $2 id.
     pub set_password: Sql,
@@ -230,13 +231,19 @@ impl Statements {
             jwt: if own {
                 JwtStatements::own()
             } else {
-                JwtStatements::simplejwt::<D>()
+                JwtStatements::simplejwt::<D>(&Column {
+                    name: "user_id".into(),
+                    kind: schema.users.id.kind,
+                })
             },
-            audit: AuditStatements::new(if own {
-                "audit_event"
-            } else {
-                "restauth_audit_event"
-            }),
+            audit: AuditStatements::new(
+                if own {
+                    "audit_event"
+                } else {
+                    "restauth_audit_event"
+                },
+                &schema.user_ref("$6"),
+            ),
         }
     }
 }
@@ -250,6 +257,8 @@ impl UserStatements {
         let (id, username) = (&users.id.name, &users.username.name);
         let (email, active) = (&users.email.name, &users.is_active.name);
         let password = &users.password.name;
+        // The user's key as restauth's own tables beside Django's hold it.
+        let key = key_text(id);
         UserStatements {
             by_id: sql(format!("SELECT {select} FROM {from} WHERE u.{id} = $1")),
             by_username: sql(format!(
@@ -275,7 +284,7 @@ impl UserStatements {
                 ),
                 None => format!(
                     "INSERT INTO restauth_user_state (user_id, valid_after, cut_off_cause) \
-                     SELECT {id}, $2, $3 FROM {t} WHERE {id} = $1 \
+                     SELECT {key}, $2, $3 FROM {t} WHERE {id} = $1 \
                      ON CONFLICT (user_id) DO UPDATE SET cut_off_cause = CASE \
                      WHEN excluded.valid_after > restauth_user_state.valid_after \
                      THEN excluded.cut_off_cause ELSE restauth_user_state.cut_off_cause END, \
@@ -293,7 +302,7 @@ impl UserStatements {
             mark_admin: users.valid_after.is_none().then(|| {
                 sql(format!(
                     "INSERT INTO restauth_user_state (user_id, deactivated_by_admin) \
-                     SELECT {id}, NOT $1 FROM {t} WHERE {id} = $2 \
+                     SELECT {key}, NOT $1 FROM {t} WHERE {id} = $2 \
                      ON CONFLICT (user_id) DO UPDATE \
                      SET deactivated_by_admin = excluded.deactivated_by_admin"
                 ))
@@ -306,7 +315,8 @@ impl UserStatements {
                 None => format!(
                     "UPDATE {t} SET {active} = $1 WHERE {id} = $2 AND {active} = $3 \
                      AND NOT EXISTS (SELECT 1 FROM restauth_user_state s \
-                     WHERE s.user_id = $2 AND s.deactivated_by_admin = $1)"
+                     WHERE s.user_id = {} AND s.deactivated_by_admin = $1)",
+                    key_text(&format!("{t}.{id}"))
                 ),
             }),
             // A model without `last_login` (none of Django's) keeps no login time.
@@ -336,8 +346,14 @@ impl UserStatements {
                     sql(format!(
                         "UPDATE {OUTSTANDING} SET user_id = NULL WHERE user_id = $1"
                     )),
-                    sql("DELETE FROM restauth_user_state WHERE user_id = $1"),
-                    sql("DELETE FROM restauth_login_network WHERE user_id = $1"),
+                    sql(format!(
+                        "DELETE FROM restauth_user_state WHERE user_id = {}",
+                        key_text("$1")
+                    )),
+                    sql(format!(
+                        "DELETE FROM restauth_login_network WHERE user_id = {}",
+                        key_text("$1")
+                    )),
                 ]
             },
             delete: sql(format!("DELETE FROM {t} WHERE {id} = $1")),
@@ -347,7 +363,8 @@ impl UserStatements {
             )),
             login_network_seen: sql(format!(
                 "SELECT n.last_success FROM restauth_login_network n \
-                 JOIN {t} u ON u.{id} = n.user_id WHERE u.{username} = $1 AND n.network = $2"
+                 JOIN {t} u ON n.user_id = {} WHERE u.{username} = $1 AND n.network = $2",
+                schema.user_ref(&format!("u.{id}"))
             )),
             lock: D::lock_row(t).map(sql),
             select,
@@ -369,6 +386,12 @@ fn create_user<D: Dialect>(users: &Users) -> String {
     for (column, literal) in &users.defaults {
         columns.push(column);
         values.push(literal.clone());
+    }
+    // Django gives a UUID key its value in Python (`default=uuid.uuid4`), not in the
+    // database: restauth gives it, as the parameter after the fields.
+    if users.id.kind == super::schema::Kind::Uuid {
+        columns.push(&users.id.name);
+        values.push(format!("${}", users.inserted().len() + 1));
     }
     format!(
         "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
@@ -396,6 +419,15 @@ impl TokenStatements {
             None => "CAST(NULL AS BIGINT)".to_owned(),
         };
         let origin = |column: &'static str| if tokens.origin { column } else { "''" };
+        // A token's id as read: where DRF's tokens are keyed by UUIDs, the store makes it
+        // from the user's key (see `token_id_of`).
+        let token_id = |alias: &str| {
+            if schema.uuid_keys() {
+                "CAST(0 AS BIGINT)".to_owned()
+            } else {
+                tokens.id.read::<D>(alias)
+            }
+        };
         let mut columns = vec![name.as_str(), user_id, &created.name];
         let mut values = vec![named.to_owned(), "$3".into(), created.write::<D>("$4")];
         if let Some(expires) = &tokens.expires {
@@ -411,7 +443,7 @@ impl TokenStatements {
                 "SELECT {} AS t_id, t.{name} AS t_name, {} AS t_user_id, \
                  {} AS t_created, {} AS t_last_used, {} AS t_expires, {} \
                  FROM {t} t {} WHERE t.{name} = {named}",
-                tokens.id.read::<D>("t"),
+                token_id("t"),
                 tokens.user_id.read::<D>("t"),
                 created.read::<D>("t"),
                 optional(&tokens.last_used, "t"),
@@ -423,7 +455,7 @@ impl TokenStatements {
                 "INSERT INTO {t} ({}) VALUES ({}) RETURNING {}",
                 columns.join(", "),
                 values.join(", "),
-                tokens.id.read::<D>("")
+                token_id("")
             )),
             evict: (!tokens.one_per_user).then(|| {
                 sql(format!(
@@ -439,9 +471,12 @@ impl TokenStatements {
                 .map(|c| sql(format!("UPDATE {t} SET {} = $1 WHERE {id} = $2", c.name))),
             delete: sql(format!("DELETE FROM {t} WHERE {id} = $1")),
             // Ids are positive, so -1 keeps nothing.
-            delete_user_tokens: sql(format!(
-                "DELETE FROM {t} WHERE {user_id} = $1 AND {id} <> COALESCE($2, -1)"
-            )),
+            delete_user_tokens: sql(if schema.uuid_keys() {
+                // One token per user, named by the user: the store keeps it by not deleting.
+                format!("DELETE FROM {t} WHERE {user_id} = $1")
+            } else {
+                format!("DELETE FROM {t} WHERE {user_id} = $1 AND {id} <> COALESCE($2, -1)")
+            }),
             delete_of: sql(format!(
                 "DELETE FROM {t} WHERE {id} = $1 AND {user_id} = $2"
             )),
@@ -454,7 +489,7 @@ impl TokenStatements {
                 "SELECT {} AS id, {} AS created, {} AS last_used, {} AS expires, \
                  {} AS user_agent, {} AS address FROM {t} WHERE {user_id} = $1 \
                  ORDER BY created DESC, id DESC",
-                tokens.id.read::<D>(""),
+                token_id(""),
                 created.read::<D>(""),
                 optional(&tokens.last_used, ""),
                 optional(&tokens.expires, ""),
@@ -588,7 +623,7 @@ impl JwtStatements {
     /// simplejwt's tables: the token's text and datetimes, blacklisting by the outstanding
     /// row's id; the family, the rotation and the successor live in
     /// `restauth_refresh_family`.
-    fn simplejwt<D: Dialect>() -> JwtStatements {
+    fn simplejwt<D: Dialect>(user_key: &Column) -> JwtStatements {
         let at = seconds::<D>;
         let outstanding = sql(format!(
             "INSERT INTO {OUTSTANDING} (token, created_at, expires_at, user_id, jti) \
@@ -615,12 +650,13 @@ impl JwtStatements {
             ),
             rotated: sql(format!(
                 "SELECT f.family, f.rotated_at, s.jti AS s_jti, \
-                 CAST(o.user_id AS BIGINT) AS s_user_id, s.family AS s_family, \
+                 {} AS s_user_id, s.family AS s_family, \
                  {} / 1000 AS s_created_at, {} / 1000 AS s_expires_at \
                  FROM restauth_refresh_family f \
                  LEFT JOIN restauth_refresh_family s ON s.jti = f.successor \
                  LEFT JOIN {OUTSTANDING} o ON o.jti = s.jti \
                  WHERE f.jti = $1 AND f.rotated_at IS NOT NULL",
+                user_key.read::<D>("o"),
                 D::millis("o.created_at"),
                 D::millis("o.expires_at")
             )),
@@ -676,11 +712,11 @@ impl JwtStatements {
 }
 
 impl AuditStatements {
-    fn new(table: &str) -> AuditStatements {
+    fn new(table: &str, user: &str) -> AuditStatements {
         AuditStatements {
             insert: sql(format!(
                 "INSERT INTO {table} (at_ms, action, outcome, reason, provider, user_id, \
-                 user_name, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                 user_name, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, {user}, $7, $8, $9)"
             )),
             // The newest `limit` rows (turned oldest first by the caller). An empty `$1`
             // selects every user.

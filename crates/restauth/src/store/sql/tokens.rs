@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::{Bind, Dialect, On, SqlStore, needs_key, stmt};
-use crate::core::user::User;
+use super::{Bind, Dialect, On, SqlStore, needs_key, stmt, token_id_of};
+use crate::core::user::{User, UserId};
 use crate::store::{
     Credential, NewToken, Origin, Presented, StoreError, TokenDevice, TokenRecord, TokenStore,
     classify, key_digest,
@@ -42,7 +42,11 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             tx.commit().await.map_err(classify)?;
             self.added(Credential::Token);
             Ok(TokenRecord {
-                id,
+                id: if self.schema.uuid_keys() {
+                    token_id_of(token.user_id)
+                } else {
+                    id
+                },
                 digest: token.digest.clone(),
                 user_id: token.user_id,
                 created: token.created,
@@ -88,6 +92,12 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
     }
 
     async fn delete_token(&self, token_id: i64) -> Result<bool, StoreError> {
+        if self.schema.uuid_keys() {
+            // The number names no row of a table keyed by UUIDs; `delete_token_of` does.
+            return Err(crate::store::unsupported(
+                "delete a token by its id alone where users are keyed by UUIDs",
+            ));
+        }
         self.op("delete_token", async {
             let q = stmt(&self.sql.tokens.delete).arg(token_id);
             Ok(self.write(q).await? > 0)
@@ -95,7 +105,14 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .await
     }
 
-    async fn delete_user_tokens(&self, user_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+    async fn delete_user_tokens(
+        &self,
+        user_id: UserId,
+        keep: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        if self.schema.uuid_keys() && keep == Some(token_id_of(user_id)) {
+            return Ok(0);
+        }
         self.op("delete_user_tokens", async {
             let q = stmt(&self.sql.tokens.delete_user_tokens)
                 .arg(user_id)
@@ -105,15 +122,23 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .await
     }
 
-    async fn delete_token_of(&self, user_id: i64, token_id: i64) -> Result<bool, StoreError> {
+    async fn delete_token_of(&self, user_id: UserId, token_id: i64) -> Result<bool, StoreError> {
+        if self.schema.uuid_keys() && token_id != token_id_of(user_id) {
+            return Ok(false);
+        }
         self.op("delete_token_of", async {
-            let q = stmt(&self.sql.tokens.delete_of).arg(token_id).arg(user_id);
+            // Where the table is keyed by UUIDs, the token is named by its user.
+            let q = if self.schema.uuid_keys() {
+                stmt(&self.sql.tokens.delete_of).arg(user_id).arg(user_id)
+            } else {
+                stmt(&self.sql.tokens.delete_of).arg(token_id).arg(user_id)
+            };
             Ok(self.write(q).await? > 0)
         })
         .await
     }
 
-    async fn user_tokens(&self, user_id: i64) -> Result<Vec<TokenDevice>, StoreError> {
+    async fn user_tokens(&self, user_id: UserId) -> Result<Vec<TokenDevice>, StoreError> {
         self.op("user_tokens", async {
             let rows = self
                 .read_rows(stmt(&self.sql.tokens.user_tokens).arg(user_id))
@@ -121,7 +146,11 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             rows.iter()
                 .map(|r| {
                     Ok(TokenDevice {
-                        id: r.get("id")?,
+                        id: if self.schema.uuid_keys() {
+                            token_id_of(user_id)
+                        } else {
+                            r.get("id")?
+                        },
                         created: r.get("created")?,
                         last_used: r.get("last_used")?,
                         expires: r.get("expires")?,
@@ -138,7 +167,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
 
     async fn user_token_key(
         &self,
-        user_id: i64,
+        user_id: UserId,
     ) -> Result<Option<(TokenRecord, String)>, StoreError> {
         // Only a table of keys can hand a token out again.
         let Some(sql) = &self.sql.tokens.user_token_key else {
@@ -153,7 +182,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
             // DRF's one token per user, whose id is its user's; it neither expires nor records
             // its use.
             let token = TokenRecord {
-                id: user_id,
+                id: token_id_of(user_id),
                 digest: key_digest(&key),
                 user_id,
                 created: r.get("created")?,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::{Bind, Dialect, SqlStore, Tx, stmt};
-use crate::core::user::{CutOffCause, User};
+use crate::core::user::{CutOffCause, User, UserId};
 use crate::store::{
     KeptCredential, LoginNetworkStore, NewUser, PasswordStore, Revocation, StoreError, UserPage,
     UserQuery, UserStore, classify,
@@ -19,7 +19,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) async fn blacklist_refresh_in(
         &self,
         tx: &mut Tx<D::DB>,
-        user_id: i64,
+        user_id: UserId,
         at: i64,
     ) -> Result<(), StoreError> {
         if let Some(revoke) = &self.sql.jwt.revoke_user {
@@ -31,7 +31,7 @@ impl<D: Dialect> SqlStore<D> {
     async fn revoke_in(
         &self,
         tx: &mut Tx<D::DB>,
-        user_id: i64,
+        user_id: UserId,
         revoke: &Revocation,
     ) -> Result<(), StoreError> {
         let q = stmt(&self.sql.users.raise_valid_after)
@@ -54,10 +54,14 @@ impl<D: Dialect> SqlStore<D> {
         match &revoke.keep {
             KeptCredential::Nothing => {}
             KeptCredential::Token { id, created } => {
-                let q = stmt(&self.sql.tokens.redate)
-                    .arg(*created)
-                    .arg(*id)
-                    .arg(user_id);
+                let q = stmt(&self.sql.tokens.redate).arg(*created);
+                // Where DRF's tokens are keyed by UUIDs, the user names the token.
+                let q = if self.schema.uuid_keys() {
+                    q.arg(user_id)
+                } else {
+                    q.arg(*id)
+                };
+                let q = q.arg(user_id);
                 Self::write_in(tx, q).await?;
             }
             KeptCredential::Session {
@@ -92,9 +96,14 @@ impl<D: Dialect> UserStore for SqlStore<D> {
                     _ => q.arg(user.date_joined),
                 };
             }
+            // Django gives a UUID key its value in Python (`default=uuid.uuid4`): restauth
+            // gives it, after the fields.
+            if self.schema.uuid_keys() {
+                q = q.arg(UserId::Uuid(crate::core::user_id::Uuid::new_v4()));
+            }
             self.schema.users.refuse_unkept(user)?;
             let created = self.read_written(q).await?;
-            let id: i64 = match created {
+            let id: UserId = match created {
                 Some(row) => row.get(0)?,
                 None => return Err(StoreError::Other("a new user has no id".into())),
             };
@@ -110,7 +119,11 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        // A key of the other kind names no user (and PostgreSQL would refuse to compare it).
+        if id.kind() != self.schema.key_kind() {
+            return Ok(None);
+        }
         self.op("user_by_id", async {
             let row = self.read_row(stmt(&self.sql.users.by_id).arg(id)).await?;
             row.map(|r| Self::user(&r)).transpose()
@@ -200,7 +213,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn set_active(&self, user_id: i64, active: bool) -> Result<bool, StoreError> {
+    async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StoreError> {
         if !self.schema.users.is_active.exists() {
             return Err(StoreError::Other(format!(
                 "the user model's table {} has no is_active column: its users cannot be \
@@ -221,7 +234,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn activate_user(&self, user_id: i64) -> Result<bool, StoreError> {
+    async fn activate_user(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.schema.own_only("activate a user")?;
         self.op("activate_user", async {
             let q = stmt(&self.sql.users.activate)
@@ -233,7 +246,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn set_last_login(&self, user_id: i64, at: i64) -> Result<(), StoreError> {
+    async fn set_last_login(&self, user_id: UserId, at: i64) -> Result<(), StoreError> {
         self.op("set_last_login", async {
             let q = stmt(&self.sql.users.set_last_login).arg(at).arg(user_id);
             self.write(q).await.map(|_| ())
@@ -243,7 +256,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn update_email(
         &self,
-        user_id: i64,
+        user_id: UserId,
         email: &str,
         deactivate: bool,
     ) -> Result<bool, StoreError> {
@@ -261,7 +274,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn set_valid_after(
         &self,
-        user_id: i64,
+        user_id: UserId,
         at: i64,
         cause: CutOffCause,
     ) -> Result<bool, StoreError> {
@@ -287,7 +300,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         .await
     }
 
-    async fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+    async fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.op("delete_user", async {
             // Django's link tables have no cascade: the user's groups and permissions go first.
             let unlink = match self.schema.own() {
@@ -315,16 +328,22 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 impl<D: Dialect> LoginNetworkStore for SqlStore<D> {
     async fn record_login_network(
         &self,
-        user_id: i64,
+        user_id: UserId,
         network: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO restauth_login_network (user_id, network, last_success) \
-                   VALUES ($1, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET last_success = \
+        let sql = format!(
+            "INSERT INTO restauth_login_network (user_id, network, last_success) \
+                   VALUES ({}, $2, $3) ON CONFLICT (user_id, network) DO UPDATE SET last_success = \
                    CASE WHEN excluded.last_success > restauth_login_network.last_success \
-                   THEN excluded.last_success ELSE restauth_login_network.last_success END";
+                   THEN excluded.last_success ELSE restauth_login_network.last_success END",
+            self.schema.user_ref("$1")
+        );
         self.op("record_login_network", async {
-            let q = sqlx::query(sql).arg(user_id).arg(network).arg(at);
+            let q = sqlx::query(AssertSqlSafe(sql.clone()))
+                .arg(user_id)
+                .arg(network)
+                .arg(at);
             self.write(q).await.map(|_| ())
         })
         .await
@@ -350,7 +369,7 @@ impl<D: Dialect> LoginNetworkStore for SqlStore<D> {
 impl<D: Dialect> PasswordStore for SqlStore<D> {
     async fn set_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         hash: &str,
         revoke: Option<&Revocation>,
     ) -> Result<bool, StoreError> {
@@ -373,7 +392,7 @@ impl<D: Dialect> PasswordStore for SqlStore<D> {
 
     async fn upgrade_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
         old_auth_hash: &str,
@@ -398,7 +417,7 @@ impl<D: Dialect> PasswordStore for SqlStore<D> {
 
     async fn reset_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         old_hash: &str,
         new_hash: &str,
         cut_off: i64,
