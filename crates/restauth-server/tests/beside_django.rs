@@ -640,8 +640,7 @@ async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Serve
         .config(&format!("secret_key = {:?}", django.secret_key))
         .database(database)
         .database("schema_flavor = \"django\"")
-        .database("django_user_table = \"uuidusers_user\"")
-        .database("django_username_field = \"email\"")
+        .config("[django]\nuser_table = \"uuidusers_user\"\nusername_field = \"email\"")
         .config(&format!(
             "[password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}"
         ))
@@ -657,7 +656,7 @@ async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Serve
     let pair = s
         .post_json(
             "/api/token/",
-            &json!({"username": alice, "password": PASSWORD}),
+            &json!({"email": alice, "password": PASSWORD}),
             None,
         )
         .await;
@@ -810,7 +809,7 @@ async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Serve
     let r = s
         .post_json(
             "/api/token/",
-            &json!({"username": "gina@example.com", "password": PASSWORD}),
+            &json!({"email": "gina@example.com", "password": PASSWORD}),
             None,
         )
         .await;

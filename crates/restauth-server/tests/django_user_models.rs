@@ -338,7 +338,7 @@ async fn an_email_model(db: Db) {
         "from users.models import User\n\
          print(repr(User.objects.get(email='cat@example.com').name))",
     );
-    assert_eq!(name.trim(), "''");
+    assert_eq!(name.lines().last().map(str::trim), Some("''"));
     let r = django
         .post_json(
             "/api/token/",
@@ -346,6 +346,157 @@ async fn an_email_model(db: Db) {
         )
         .await;
     assert_eq!(r.status, 200, "restauth's user on Django: {}", r.body);
+}
+
+/// An `AbstractBaseUser` keyed by a UUID, logging in by e-mail, with none of `AbstractUser`'s
+/// flags or names (no `PermissionsMixin`): `is_active` is the class attribute `True`.
+const UUID_MODEL: &str = r#"
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, email, password=None, **fields):
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+"#;
+
+/// The project of [`UUID_MODEL`] on `db`: inspected, and served side by side.
+async fn a_uuid_base_model(db: Db) {
+    let Some(venv) = django::venv() else { return };
+    let secret = django::secret();
+    let mut django = Django::new(venv, &secret, db.django(), None)
+        .pbkdf2_iterations(PBKDF2_ITERATIONS)
+        .user_model(UUID_MODEL);
+    django.manage(&["migrate", "--noinput"]);
+    let ann_id = django.shell(&format!(
+        "from users.models import User\n\
+         print(User.objects.create_user('ann@example.com', {PASSWORD:?}).pk)"
+    ));
+    // The shell may say what it imported first: the key is the last line.
+    let ann_id = ann_id.lines().last().unwrap_or("").trim().to_owned();
+    assert_eq!(ann_id.len(), 36, "{ann_id}");
+
+    let work = tempfile::tempdir().unwrap();
+    let printed = restauth_in(work.path(), &["inspect-django", "--from", &db.django()]);
+    for expected in [
+        "user_table = \"users_user\"",
+        "username_field = \"email\"",
+        "primary key id: uuid",
+        "is_staff (= FALSE)",
+        "is_active (= TRUE)",
+    ] {
+        assert!(printed.contains(expected), "{expected}:\n{printed}");
+    }
+    assert!(!printed.contains("user_defaults"), "{printed}");
+
+    django.serve();
+    let s = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {secret:?}"))
+        .database(&format!("url = {:?}", db.url()))
+        .database("schema_flavor = \"django\"")
+        .config(&format!(
+            "[password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}"
+        ))
+        .config("[django]\nuser_table = \"users_user\"\nusername_field = \"email\"\n")
+        .start()
+        .await;
+    // simplejwt: `email`, and the claim is Django's `str(pk)`.
+    let body = json!({"email": "ann@example.com", "password": PASSWORD});
+    let r = django.post_json("/api/token/", &body).await;
+    assert_eq!(r.status, 200, "Django's simplejwt: {}", r.body);
+    let r = s.post_json("/api/token/", &body, None).await;
+    assert_eq!(r.status, 200, "restauth's /api/token/: {}", r.body);
+    let access = r.json()["access"].as_str().unwrap().to_owned();
+    assert_eq!(
+        django.api_user(&format!("Bearer {access}")).await,
+        Ok("ann@example.com".into())
+    );
+    // DRF's obtain_auth_token: `username`.
+    let body = json!({"username": "ann@example.com", "password": PASSWORD});
+    let r = django.post_json("/api-token-auth/", &body).await;
+    assert_eq!(r.status, 200, "DRF's obtain_auth_token: {}", r.body);
+    let r = s.post_json("/api-token-auth/", &body, None).await;
+    assert_eq!(r.status, 200, "restauth's /api-token-auth/: {}", r.body);
+    // Sessions both ways; Django must not answer 500 to restauth's.
+    let sessionid = restauth_session_login(&s, "ann@example.com")
+        .await
+        .expect("restauth session login");
+    assert_eq!(
+        django.session_user(&sessionid).await.as_deref(),
+        Some("ann@example.com")
+    );
+    let sessionid = django
+        .login("ann@example.com", PASSWORD)
+        .await
+        .expect("Django login");
+    assert_eq!(
+        restauth_session_user(&s, &sessionid).await.as_deref(),
+        Some("ann@example.com")
+    );
+    // A user restauth creates gets a v4 UUID, which Django reads as its own key.
+    let out = s.command(
+        &["createuser", "ben@example.com", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let version = django.shell(
+        "from users.models import User\n\
+         print(User.objects.get(email='ben@example.com').pk.version)",
+    );
+    assert_eq!(version.lines().last().map(str::trim), Some("4"));
+    // A staff user cannot be kept by this model: refused, not created without the flag.
+    let out = s.command(
+        &[
+            "createuser",
+            "cat@example.com",
+            "--staff",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no is_staff column"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_uuid_base_user_model_on_sqlite() {
+    if common::postgres_backend() {
+        eprintln!("a_uuid_base_user_model_on_sqlite: runs when the suites run on SQLite");
+        return;
+    }
+    a_uuid_base_model(Db::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_uuid_base_user_model_on_postgres() {
+    if common::postgres_backend() {
+        eprintln!("a_uuid_base_user_model_on_postgres: runs when the suites run on SQLite");
+        return;
+    }
+    let Some(url) = postgres_url() else {
+        return skip("RESTAUTH_TEST_DATABASE_URL is not set");
+    };
+    a_uuid_base_model(Db::postgres(&url).await).await;
 }
 
 #[tokio::test]
