@@ -659,11 +659,14 @@ async fn what_cannot_come_along_is_counted_with_its_reason() {
         "{SCHEMA}{}{}{}
          INSERT INTO authtoken_token VALUES ('{TOKEN}', '2026-01-01 00:00:00', 1);
          INSERT INTO authtoken_token VALUES ('{}', '2026-01-01 00:00:00', 2);
-         {}{}{}{}{}{}",
+         INSERT INTO authtoken_token VALUES ('x', '2026-01-01 00:00:00', 3);
+         {}{}{}{}{}{}{}{}",
         user_row(1, "alice", PBKDF2),
         user_row(2, "mallory", "crypt$$abcdefgh"),
         user_row(3, "dave", "!unusable"),
         "f".repeat(40),
+        user_row(i64::MAX, "huge", PBKDF2),
+        user_row(4, "eve\nil", PBKDF2),
         session_row(&"a".repeat(32), &session_data("1", PBKDF2, SECRET), LIVE),
         session_row(
             &"b".repeat(32),
@@ -699,10 +702,13 @@ async fn what_cannot_come_along_is_counted_with_its_reason() {
     assert!(out.status.success(), "{}", stderr(&out));
     let report = stdout(&out);
     for expected in [
-        "Users: 2 imported, 0 updated, 0 unchanged, 1 skipped",
+        "Users: 2 imported, 0 updated, 0 unchanged, 3 skipped",
         "  skipped 1: unknown password hash algorithm \"crypt\"",
-        "DRF tokens: 1 imported, 0 updated, 0 unchanged, 1 skipped",
+        "  skipped 1: id outside 1..2^53-1",
+        "  skipped 1: username with control characters",
+        "DRF tokens: 1 imported, 0 updated, 0 unchanged, 2 skipped",
         "  skipped 1: its user was not imported",
+        "  skipped 1: key is not 40 hexadecimal characters, as DRF's keys are",
         "Sessions: 1 imported, 0 updated, 0 unchanged, 5 skipped",
         "  skipped 1: expired",
         "  skipped 1: bad signature (not signed with the given SECRET_KEY)",

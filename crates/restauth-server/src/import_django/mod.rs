@@ -114,6 +114,33 @@ fn source_settings(restauth: &Restauth, args: &ImportDjangoArgs) -> DjangoSettin
     django
 }
 
+/// The largest id the import takes: 2⁵³−1 travels exactly as a JSON number, and leaves the id
+/// sequence room for the users made after the import.
+const MAX_IMPORTED_ID: i64 = (1 << 53) - 1;
+
+/// Why a user row is left out, if it is: an id outside 1..2⁵³−1, or a username with control
+/// characters or longer than Django's field allows (`username` 150, an e-mail 254).
+fn refused_user(id: i64, username: &str, username_field: &str) -> Option<String> {
+    if !(1..=MAX_IMPORTED_ID).contains(&id) {
+        return Some("id outside 1..2^53-1".into());
+    }
+    if username.is_empty() {
+        return Some(format!("empty {username_field}"));
+    }
+    if username.chars().any(char::is_control) {
+        return Some(format!("{username_field} with control characters"));
+    }
+    let longest = if username_field == "username" {
+        150
+    } else {
+        254
+    };
+    if username.chars().count() > longest {
+        return Some(format!("{username_field} longer than {longest} characters"));
+    }
+    None
+}
+
 /// `SECRET_KEY` on the first line, then any `SECRET_KEY_FALLBACKS`, one a line.
 fn read_secret_keys(path: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path)
@@ -260,8 +287,8 @@ async fn read_all(
         let username = text(row, 1).unwrap_or_default();
         let password = text(row, 5).unwrap_or_default();
         let last_login_ms = int(row, 10);
-        if username.is_empty() {
-            skipped.users.skip(format!("empty {username_field}"));
+        if let Some(reason) = refused_user(id, &username, &username_field) {
+            skipped.users.skip(reason);
             django_users.insert(id, (password, last_login_ms, false));
             continue;
         }
@@ -310,8 +337,12 @@ async fn read_all(
                 skipped.tokens.skip("no key or no user");
                 continue;
             };
-            if key.is_empty() {
-                skipped.tokens.skip("empty key");
+            // DRF's keys are always 40 hexadecimal characters: anything else was not made by
+            // DRF, and a short one would be guessable.
+            if key.len() != 40 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                skipped
+                    .tokens
+                    .skip("key is not 40 hexadecimal characters, as DRF's keys are");
                 continue;
             }
             batch.tokens.push(ImportedToken {
@@ -564,5 +595,26 @@ fn print_report(args: &ImportDjangoArgs, read: &Read, outcome: &ImportOutcome) {
     }
     for m in &read.missing {
         println!("Not in this database: {m}; nothing of it imported.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_restauth_cannot_keep_are_refused() {
+        use super::refused_user;
+        assert_eq!(refused_user(1, "ann", "username"), None);
+        assert!(refused_user(0, "ann", "username").is_some());
+        assert!(refused_user(9_223_372_036_854_775_807, "ann", "username").is_some());
+        assert_eq!(refused_user((1 << 53) - 1, "ann", "username"), None);
+        assert!(refused_user(2, "an\nn", "username").is_some());
+        assert!(refused_user(2, "a\u{1b}[31m", "username").is_some());
+        assert!(refused_user(2, &"a".repeat(151), "username").is_some());
+        assert_eq!(refused_user(2, &"a".repeat(151), "email"), None);
+        assert!(
+            refused_user(2, "", "email")
+                .unwrap()
+                .contains("empty email")
+        );
     }
 }
