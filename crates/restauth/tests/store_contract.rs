@@ -851,6 +851,33 @@ mod checks {
             ("ann@new.example", "mine")
         );
 
+        // The newest truth: a password Django changed after restauth only rehashed it at a
+        // login is Django's; one restauth changed itself (a cut-off since the import) stays.
+        let mut newer = changed.clone();
+        newer.users[0].password = "pbkdf2_sha256$1$salt$ann-new".into();
+        assert!(
+            s.set_password(
+                11.into(),
+                "restauth-own",
+                Some(&Revocation {
+                    cut_off: 10_000,
+                    keep: KeptCredential::Nothing,
+                }),
+            )
+            .await
+            .unwrap()
+        );
+        newer.users[1].password = "pbkdf2_sha256$1$salt$ben-new".into();
+        let third = s
+            .import_django(&newer, &stamp, false, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(third.users.updated, 2);
+        let ann = s.user_by_id(10.into()).await.unwrap().unwrap();
+        assert_eq!(ann.password, "pbkdf2_sha256$1$salt$ann-new");
+        let ben = s.user_by_id(11.into()).await.unwrap().unwrap();
+        assert_eq!(ben.password, "restauth-own");
+
         // An id held by a user the import did not make: nothing at all is written.
         let mut clash = batch.clone();
         clash.users = vec![

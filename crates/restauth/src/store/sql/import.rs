@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use crate::core::user::CutOffCause;
+
 use super::{Bind, Dialect, On, Query, SqlStore, Tx};
 use crate::store::{
     Credential, DjangoImport, ImportOutcome, ImportStore, StoreError, classify,
@@ -18,6 +20,10 @@ struct Existing {
     id: i64,
     username: String,
     password: String,
+    /// When restauth last cut the user's credentials off, and why (a password change made on
+    /// restauth is one; a rehash at login is not).
+    valid_after: i64,
+    cut_off_cause: i64,
 }
 
 #[async_trait]
@@ -76,6 +82,8 @@ impl<D: Dialect> SqlStore<D> {
             id: r.get("id")?,
             username: r.get("username")?,
             password: r.get("password")?,
+            valid_after: r.get("valid_after")?,
+            cut_off_cause: r.get("cut_off_cause")?,
         }))
     }
 
@@ -83,11 +91,11 @@ impl<D: Dialect> SqlStore<D> {
         tx: &mut Tx<D::DB>,
         kind: &str,
         key: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let sql = "SELECT fingerprint FROM restauth_django_import \
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let sql = "SELECT fingerprint, imported_at FROM restauth_django_import \
                    WHERE kind = $1 AND source_key = $2";
         let row = Self::row(On::Tx(tx), sqlx::query(sql).arg(kind).arg(key)).await?;
-        row.map(|r| r.get(0)).transpose()
+        row.map(|r| Ok((r.get(0)?, r.get(1)?))).transpose()
     }
 
     async fn record_import(
@@ -110,8 +118,10 @@ impl<D: Dialect> SqlStore<D> {
         session_auth_hash: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportOutcome, StoreError> {
-        const BY_ID: &str = "SELECT id, username, password FROM auth_user WHERE id = $1";
-        const BY_NAME: &str = "SELECT id, username, password FROM auth_user WHERE username = $1";
+        const BY_ID: &str = "SELECT id, username, password, valid_after, cut_off_cause \
+                             FROM auth_user WHERE id = $1";
+        const BY_NAME: &str = "SELECT id, username, password, valid_after, cut_off_cause \
+                               FROM auth_user WHERE username = $1";
         let now_ms = batch.now_ms;
         let now = now_ms.div_euclid(1000);
         let mut out = ImportOutcome::default();
@@ -132,7 +142,7 @@ impl<D: Dialect> SqlStore<D> {
             let by_name =
                 Self::existing_user(tx, sqlx::query(BY_NAME).arg(u.username.as_str())).await?;
             let name_taken = by_name.as_ref().filter(|e| e.id != u.id);
-            let Some(record) = Self::import_record(tx, "user", &key).await? else {
+            let Some((record, imported_at)) = Self::import_record(tx, "user", &key).await? else {
                 if let Some(e) = &by_id {
                     out.conflicts.push(format!(
                         "Django user {} ({:?}): id {} belongs to the restauth user {:?}",
@@ -192,7 +202,12 @@ impl<D: Dialect> SqlStore<D> {
             }
             let (old_password_fp, _) = record.split_once(':').unwrap_or((record.as_str(), ""));
             let django_password_changed = old_password_fp != password_fingerprint(&u.password);
-            let restauth_kept_it = password_fingerprint(&current.password) == old_password_fp;
+            // Changed on restauth since the import: a password change cuts the credentials
+            // off; a rehash at login changes the stored hash but not the password.
+            let restauth_changed_it = current.valid_after >= imported_at
+                && current.cut_off_cause == CutOffCause::PasswordChanged.code()
+                && password_fingerprint(&current.password) != old_password_fp;
+            let restauth_kept_it = !restauth_changed_it;
             let password = if django_password_changed && restauth_kept_it {
                 u.password.clone()
             } else {
