@@ -9,9 +9,8 @@ use utoipa::openapi::{HttpMethod, ObjectBuilder, OpenApi, PathItem, Required, Ty
 use super::prefix;
 use crate::core::settings::{AuthClass, Settings};
 use crate::pipeline::openapi::{
-    Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, empty_response,
-    html_response, integer, json_response, object, one_field_body, parsed_body, required_object,
-    string,
+    Describer, Guard, Op, SharedResponse, empty_response, html_response, integer, json_response,
+    login_body, login_schema, object, one_field_body, parsed_body, required_object, string,
 };
 
 /// The endpoints `[accounts]` enables (none when `enabled = false`, or on a Django project's
@@ -70,7 +69,11 @@ pub fn document(settings: &Settings) -> OpenApi {
     )
     .body(fields_body(&["uid", "token", "new_password"], true))
     .respond("204", empty_response("The password is set"));
-    let field = &settings.user.username_field;
+    let field = settings
+        .accounts
+        .login_field
+        .as_deref()
+        .unwrap_or(&settings.user.username_field);
     let login = Op::new(
         "token_login",
         "accounts",
@@ -78,10 +81,11 @@ pub fn document(settings: &Settings) -> OpenApi {
         anyone(),
     )
     .describe(format!(
-        "djoser's `token/login/`: `{field}` and `password` give a new token as `auth_token`. \
-         Failed logins count towards the login throttles."
+        "djoser's `token/login/`: `{field}` (djoser's `LOGIN_FIELD`, `[accounts] login_field`) \
+         and `password` give a new token as `auth_token`. Failed logins count towards the login \
+         throttles."
     ))
-    .body(credentials_body())
+    .body(login_body("TokenCreate"))
     .respond("200", json_response("The new token", "AuthToken"))
     .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
     let logout = Op::new(
@@ -180,7 +184,7 @@ pub fn document(settings: &Settings) -> OpenApi {
         )],
         paths,
         vec![
-            credentials_schema(settings),
+            login_schema("TokenCreate", field),
             ("AccountUser", user.into()),
             ("AuthToken", token.into()),
         ],

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::{AccountsService, INVALID_PASSWORD, LinkUse, PROVIDER, STALE_TOKEN, prefix};
 use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
-use crate::core::settings::{AuthClass, accounts::is_plain_address};
+use crate::core::settings::{AuthClass, LoginMethods, accounts::is_plain_address};
 use crate::core::user::{AuthInfo, User, validate_username};
 use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::{Body, RequestData};
@@ -468,7 +468,14 @@ async fn token_login(
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
-    let field = &service.settings().user.username_field;
+    // djoser's `LOGIN_FIELD`: `[user] username_field` unless `[accounts] login_field` names
+    // another (the e-mail).
+    let settings = service.settings();
+    let field = &settings.user.username_field;
+    let (field, methods) = match &settings.accounts.login_field {
+        Some(login_field) if login_field != field => (login_field, LoginMethods::EMAIL),
+        _ => (field, service.users().login_methods()),
+    };
     // djoser's fields are optional: whatever is missing fails as bad credentials.
     let refused = || Error::Validation(ValidationErrors::non_field(UNABLE_TO_LOG_IN));
     let (Some(username), Some(password)) = (text(field), text("password")) else {
@@ -480,7 +487,7 @@ async fn token_login(
     }
     let Some(user) = service
         .login()
-        .authenticate(username, &password, "token", &source)
+        .authenticate_by(username, &password, methods, "token", &source)
         .await?
     else {
         return Err(refused());
