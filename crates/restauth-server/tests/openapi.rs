@@ -340,8 +340,22 @@ async fn follows_the_configuration() {
             .as_str()
             .is_some_and(|d| d.contains("prefix \"JWT\""))
     );
+    // simplejwt reads USERNAME_FIELD's key, DRF's token view `username`.
     assert_eq!(
         doc["components"]["schemas"]["Credentials"]["required"],
+        serde_json::json!(["email", "password"])
+    );
+    assert_eq!(
+        doc["paths"]["/api-token-auth/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/LoginCredentials"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["LoginCredentials"]["required"],
+        serde_json::json!(["username", "password"])
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["TokenCreate"]["required"],
         serde_json::json!(["email", "password"])
     );
 }
