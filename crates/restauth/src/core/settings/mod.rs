@@ -290,7 +290,7 @@ impl UserSettings {
         match &self.login_methods {
             None => LoginMethods::USERNAME_FIELD,
             Some(entries) => LoginMethods {
-                username_field: entries.iter().any(|e| *e == self.username_field),
+                username_field: entries.contains(&self.username_field),
                 email: self.username_field != "email" && entries.iter().any(|e| e == "email"),
             },
         }
