@@ -412,20 +412,45 @@ async fn token_login_and_logout_are_djosers() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("cache-control"), Some("no-store"));
 
-    // Logout ends the token that calls, that one only.
+    // Logout deletes the user's DRF tokens, as djoser's `logout_user`; others' stay.
+    s.create_user("carol", &[]);
+    let carols = djoser_token(&s, "carol", PASSWORD).await;
     let r = post(&s, "/auth/token/logout/", json!({}), Some(&auth(&first))).await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
     assert_eq!(me(&s, &first).await, 403);
-    assert_eq!(me(&s, &second).await, 200);
+    assert_eq!(me(&s, &second).await, 403);
+    assert_eq!(me(&s, &carols).await, 200);
+    // Anonymous: djoser's view keeps the default classes, the session class first: 403.
     let r = post(&s, "/auth/token/logout/", json!({}), None).await;
-    assert_eq!(r.status, 401, "{}", r.body);
-    assert_eq!(r.header("www-authenticate"), Some("Token"));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.header("www-authenticate"), None);
     assert_eq!(
         r.json(),
         json!({"detail": "Authentication credentials were not provided."})
     );
+    // A session may call it (with CSRF): the tokens go, the session stays.
+    let browser = common::login(&s, "carol").await;
+    let r = s
+        .send(
+            plain()
+                .post(s.url("/auth/token/logout/"))
+                .header("Cookie", browser.cookie())
+                .header("X-CSRFToken", &browser.csrf)
+                .header("Referer", s.url("/")),
+        )
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    assert_eq!(me(&s, &carols).await, 403);
+    let r = s
+        .send(
+            plain()
+                .get(s.url("/auth/users/me/"))
+                .header("Cookie", browser.cookie()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = post(&s, "/auth/token/logout/", json!({}), Some(&auth(&first))).await;
-    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.json(), json!({"detail": "Invalid token."}));
     // Elsewhere the default classes decide: Session first, so a refused token is a 403.
     let r = s.get("/auth/users/me/", Some(&auth(&first))).await;
@@ -1413,4 +1438,31 @@ fn a_mailing_server_needs_its_domain() {
     let out = common::command_in(dir.path(), &["check"], "");
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(!common::stdout(&out).contains("accounts.domain"));
+}
+
+/// djoser mounts `resend_activation/` with the rest of its user views; without
+/// `SEND_ACTIVATION_EMAIL` a valid body gets an empty 400, and nothing is mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_activation_without_activation_mails_is_djosers_400() {
+    let s = Server::builder()
+        .config("[accounts]\nregistration = true\n")
+        .start()
+        .await;
+    s.create_user("alice", &["--email", "alice@example.com", "--inactive"]);
+    let r = post(
+        &s,
+        "/auth/users/resend_activation/",
+        json!({"email": "alice@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (400, ""));
+    let r = post(&s, "/auth/users/resend_activation/", json!({}), None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), json!({"email": ["This field is required."]}));
+    assert!(
+        !s.printed().contains("alice@example.com"),
+        "{}",
+        s.printed()
+    );
 }

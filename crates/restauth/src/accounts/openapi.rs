@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
 use utoipa::openapi::{HttpMethod, ObjectBuilder, OpenApi, PathItem, Required, Type};
 
 use super::prefix;
-use crate::core::settings::{AuthClass, Settings};
+use crate::core::settings::Settings;
 use crate::pipeline::openapi::{
     Describer, Guard, Op, SharedResponse, empty_response, html_response, integer, json_response,
     login_body, login_schema, object, one_field_body, parsed_body, required_object, string,
@@ -91,10 +91,13 @@ pub fn document(settings: &Settings) -> OpenApi {
     let logout = Op::new(
         "token_logout",
         "accounts",
-        "Revoke the calling token (djoser)",
-        Guard::Required(vec![AuthClass::Token]),
+        "Revoke the caller's tokens (djoser)",
+        signed_in(),
     )
-    .describe("Ends the token that authenticated the request, that one only.")
+    .describe(
+        "Deletes every DRF token of the calling user, as djoser's `logout_user` does; a \
+         session that made the call stays logged in.",
+    )
     .respond("204", empty_response("Revoked"));
     let mut paths = vec![
         (at("users/me/"), me(&d)),
@@ -146,7 +149,7 @@ pub fn document(settings: &Settings) -> OpenApi {
         .respond("204", empty_response("Activated"));
         paths.push((at("users/"), d.post(register, true)));
         paths.push((at("users/activation/"), d.post(activation, true)));
-        if settings.accounts.send_activation_email {
+        {
             let resend = Op::new(
                 "users_resend_activation",
                 "accounts",
@@ -157,7 +160,8 @@ pub fn document(settings: &Settings) -> OpenApi {
                 "Mails a new activation link to the inactive accounts of `email` (not to those \
                  staff or a command deactivated). The answer is the same whether or not such an \
                  account exists; every request counts in the `activation_resend` throttle (per \
-                 address, 3/hour).",
+                 address, 3/hour). Without `send_activation_email`, a valid body gets djoser's \
+                 empty 400.",
             )
             .body(fields_body(&["email"], true))
             .respond("204", empty_response("Accepted"))

@@ -8,7 +8,7 @@
 //! | `users/reset_password/` | POST | `UserViewSet.reset_password` |
 //! | `users/reset_password_confirm/` | POST | `UserViewSet.reset_password_confirm` |
 //! | `users/activation/` | POST (with `registration`) | `UserViewSet.activation` |
-//! | `users/resend_activation/` | POST (with `send_activation_email`) | `UserViewSet.resend_activation` |
+//! | `users/resend_activation/` | POST (with `registration`) | `UserViewSet.resend_activation` |
 //! | `token/login/`, `token/logout/` | POST | `TokenCreateView`, `TokenDestroyView` |
 //! | `password/reset/confirm/{uid}/{token}/` | GET, POST | restauth's page for mailed links |
 
@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::{AccountsService, INVALID_PASSWORD, LinkUse, PROVIDER, STALE_TOKEN, prefix};
 use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
-use crate::core::settings::{AuthClass, LoginMethods, accounts::is_plain_address};
-use crate::core::user::{AuthInfo, User, validate_username};
+use crate::core::settings::{LoginMethods, accounts::is_plain_address};
+use crate::core::user::{User, validate_username};
 use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAuthenticated;
@@ -81,12 +81,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
         )?
         .view(
             &at("token/logout"),
+            // djoser's `TokenDestroyView` keeps the default classes: with the session class
+            // first, an anonymous call is a 403.
             view(
                 ApiView::new("Token Destroy").post(token_logout),
-                restauth
-                    .policy()
-                    .authentication([AuthClass::Token])
-                    .permission(IsAuthenticated),
+                signed_in(),
             ),
         )?;
     if settings.registration {
@@ -98,13 +97,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
             .view(
                 &at("users/activation"),
                 view(ApiView::new("User").post(activation), open()),
-            )?;
-        if settings.send_activation_email {
-            views = views.view(
+            )?
+            .view(
                 &at("users/resend_activation"),
                 view(ApiView::new("User").post(resend_activation), open()),
             )?;
-        }
     }
     let page = super::page::route().with_state(service.clone());
     Ok(views
@@ -338,6 +335,10 @@ async fn resend_activation(
     let email = email_field(&data, true, false, &mut errors);
     errors.into_result()?;
     let email = email.unwrap_or_default();
+    // djoser: without `SEND_ACTIVATION_EMAIL`, a valid body gets an empty 400.
+    if !service.settings().accounts.send_activation_email {
+        return Ok(StatusCode::BAD_REQUEST.into_response());
+    }
     service
         .login()
         .throttles()
@@ -512,23 +513,23 @@ async fn token_login(
     )))
 }
 
-/// `POST token/logout/`: revokes the token that authenticated the request, that one only.
+/// `POST token/logout/`: deletes every DRF token of the calling user, as djoser's
+/// `logout_user` does; a session that made the call is left alone (djoser's default
+/// `CREATE_SESSION_ON_LOGIN = False`).
 async fn token_logout(
     State(service): State<AccountsService>,
-    access: Access,
+    CurrentUser(user): CurrentUser,
     source: Source,
 ) -> Result<Response, Error> {
-    if let (Some(user), Some(AuthInfo::Token { token_id })) =
-        (&access.identity.user, &access.identity.auth)
-    {
-        service.tokens().revoke_token(*token_id).await?;
+    let n = service.tokens().revoke_tokens(user.id, None).await?;
+    if n > 0 {
         service
             .users()
             .audit()
             .record(
-                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", user)
+                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", &user)
                     .source(&source)
-                    .reason("1"),
+                    .reason(n.to_string()),
             )
             .await;
     }
