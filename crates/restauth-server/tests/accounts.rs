@@ -722,17 +722,14 @@ async fn mail_templates_are_overridable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_is_off_by_default() {
     let s = Server::start().await;
-    for path in ["/auth/users/", "/auth/users/activation/"] {
-        let r = post(
-            &s,
-            path,
-            json!({"username": "eve", "password": NEW_PASSWORD}),
-            None,
-        )
-        .await;
-        assert_eq!(r.status, 404, "{path}: {}", r.body);
-        assert_eq!(r.json(), json!({"detail": "Not found."}));
-    }
+    let eve = json!({"username": "eve", "password": NEW_PASSWORD});
+    let r = post(&s, "/auth/users/activation/", eve.clone(), None).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json(), json!({"detail": "Not found."}));
+    // `users/` lists users: POST is not allowed there.
+    let r = post(&s, "/auth/users/", eve, None).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.json(), json!({"detail": "Method \"POST\" not allowed."}));
     // The other endpoints are there.
     let r = s.get("/auth/users/set_password/", None).await;
     assert_eq!(r.status, 403, "{}", r.body);
@@ -1465,4 +1462,48 @@ async fn resend_activation_without_activation_mails_is_djosers_400() {
         "{}",
         s.printed()
     );
+}
+
+/// djoser's `GET users/` with `HIDE_USERS`: a plain list; a user sees only themself, staff who
+/// may read users every user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_list_is_djosers_with_hidden_users() {
+    let s = Server::start().await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    s.create_user("bob", &["--email", "bob@example.com"]);
+    s.create_user("staff", &["--staff"]);
+    s.create_user("root", &["--staff", "--superuser"]);
+    let list = async |name: &str| {
+        let key = djoser_token(&s, name, PASSWORD).await;
+        let r = s.get("/auth/users/", Some(&auth(&key))).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        r.json()
+            .as_array()
+            .expect("a plain list")
+            .iter()
+            .map(|u| u["username"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list("alice").await, ["alice"]);
+    assert_eq!(
+        list("staff").await,
+        ["staff"],
+        "is_staff alone reads no one"
+    );
+    assert_eq!(list("root").await, ["alice", "bob", "staff", "root"]);
+    let key = djoser_token(&s, "alice", PASSWORD).await;
+    let r = s.get("/auth/users/", Some(&auth(&key))).await;
+    assert_eq!(
+        r.json(),
+        json!([{"email": "alice@example.com", "id": r.json()[0]["id"], "username": "alice"}])
+    );
+    // Anonymous: the session class first, so 403; registration is off, so POST is 405.
+    let r = s.get("/auth/users/", None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"detail": "Authentication credentials were not provided."})
+    );
+    let r = post(&s, "/auth/users/", json!({}), None).await;
+    assert_eq!(r.status, 405, "{}", r.body);
 }

@@ -99,6 +99,14 @@ pub fn document(settings: &Settings) -> OpenApi {
          session that made the call stays logged in.",
     )
     .respond("204", empty_response("Revoked"));
+    let list = Op::new("users_list", "accounts", "List users (djoser)", signed_in())
+        .describe(
+            "djoser's `GET users/` with `HIDE_USERS`, as a plain list: a user sees only \
+             themself; staff with `auth.view_user` or `auth.change_user` see every user, in id \
+             order.",
+        )
+        .respond("200", json_response("The users", "AccountUserList"));
+    let mut users = d.get(list, true);
     let mut paths = vec![
         (at("users/me/"), me(&d)),
         (at("users/set_password/"), d.post(set_password, true)),
@@ -147,7 +155,7 @@ pub fn document(settings: &Settings) -> OpenApi {
         )
         .body(fields_body(&["uid", "token"], true))
         .respond("204", empty_response("Activated"));
-        paths.push((at("users/"), d.post(register, true)));
+        users.merge_operations(d.post(register, true));
         paths.push((at("users/activation/"), d.post(activation, true)));
         {
             let resend = Op::new(
@@ -179,7 +187,11 @@ pub fn document(settings: &Settings) -> OpenApi {
         ("username", string()),
     ])
     .description(Some("djoser's `UserSerializer`"));
+    paths.push((at("users/"), users));
     let token = required_object([("auth_token", crate::token::openapi::key())]);
+    let list = utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("AccountUser"))
+        .description(Some("djoser's users, unpaginated"));
     d.document(
         &[(
             "accounts",
@@ -190,6 +202,7 @@ pub fn document(settings: &Settings) -> OpenApi {
         vec![
             login_schema("TokenCreate", field),
             ("AccountUser", user.into()),
+            ("AccountUserList", list.into()),
             ("AuthToken", token.into()),
         ],
     )

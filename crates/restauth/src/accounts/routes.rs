@@ -2,7 +2,7 @@
 //!
 //! | path (under the prefix) | methods | djoser view |
 //! |---|---|---|
-//! | `users/` | POST (with `registration`) | `UserViewSet.create` |
+//! | `users/` | GET; POST (with `registration`) | `UserViewSet.list`, `UserViewSet.create` |
 //! | `users/me/` | GET, PUT, PATCH, DELETE | `UserViewSet.me` |
 //! | `users/set_password/` | POST | `UserViewSet.set_password` |
 //! | `users/reset_password/` | POST | `UserViewSet.reset_password` |
@@ -47,7 +47,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
     let signed_in = || restauth.policy().permission(IsAuthenticated);
     let view =
         |view: ApiView<AccountsService>, policy| view.guard(policy).with_state(service.clone());
+    // djoser's `users/`: the list for signed-in users (the handler asks for one), and
+    // registration when it is on.
+    let mut users = ApiView::new("User").get(users_list);
+    if settings.registration {
+        users = users.post(register);
+    }
     let mut views = Views::new()
+        .view(&at("users"), view(users, open()))?
         .view(
             &at("users/me"),
             view(
@@ -90,10 +97,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
         )?;
     if settings.registration {
         views = views
-            .view(
-                &at("users"),
-                view(ApiView::new("User").post(register), open()),
-            )?
             .view(
                 &at("users/activation"),
                 view(ApiView::new("User").post(activation), open()),
@@ -193,6 +196,34 @@ async fn check_current_password(
     } else {
         Err(field_error("current_password", INVALID_PASSWORD))
     }
+}
+
+/// Reading other users: either of these, as the staff API asks (Django's admin shows a user
+/// to those who may change it).
+const VIEW_USERS: &[&str] = &["auth.view_user", "auth.change_user"];
+/// At most this many users in `GET users/` (djoser's list is unpaginated).
+const LIST_MAX: u64 = 10_000;
+
+/// `GET users/`: djoser's list with `HIDE_USERS`, unpaginated: a user sees only themself;
+/// staff who may read users see every user, in id order (at most [`LIST_MAX`]).
+async fn users_list(
+    State(service): State<AccountsService>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, Error> {
+    service.users().load_permissions(&user).await?;
+    let reads_all = user.is_staff && VIEW_USERS.iter().any(|p| user.has_perm(p));
+    let list: Vec<Value> = if reads_all {
+        let query = crate::store::UserQuery {
+            terms: Vec::new(),
+            offset: 0,
+            limit: LIST_MAX,
+        };
+        let page = service.users().store().search_users(&query).await?;
+        page.users.iter().map(user_json).collect()
+    } else {
+        vec![user_json(&user)]
+    };
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
 }
 
 /// `GET users/me/`.
