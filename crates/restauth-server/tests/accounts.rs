@@ -723,13 +723,21 @@ async fn mail_templates_are_overridable() {
 async fn registration_is_off_by_default() {
     let s = Server::start().await;
     let eve = json!({"username": "eve", "password": NEW_PASSWORD});
-    let r = post(&s, "/auth/users/activation/", eve.clone(), None).await;
+    // `users/` lists users and `users/activation/` is then a user's path (no id: 404 once
+    // authenticated):
+    // POST is allowed on neither, as on a djoser router without those actions.
+    for path in ["/auth/users/", "/auth/users/activation/"] {
+        let r = post(&s, path, eve.clone(), None).await;
+        assert_eq!(r.status, 405, "{path}: {}", r.body);
+        assert_eq!(r.json(), json!({"detail": "Method \"POST\" not allowed."}));
+    }
+    let r = s.get("/auth/users/activation/", None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    s.create_user("eve", &[]);
+    let key = djoser_token(&s, "eve", PASSWORD).await;
+    let r = s.get("/auth/users/activation/", Some(&auth(&key))).await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.json(), json!({"detail": "Not found."}));
-    // `users/` lists users: POST is not allowed there.
-    let r = post(&s, "/auth/users/", eve, None).await;
-    assert_eq!(r.status, 405, "{}", r.body);
-    assert_eq!(r.json(), json!({"detail": "Method \"POST\" not allowed."}));
     // The other endpoints are there.
     let r = s.get("/auth/users/set_password/", None).await;
     assert_eq!(r.status, 403, "{}", r.body);
@@ -1506,4 +1514,126 @@ async fn the_user_list_is_djosers_with_hidden_users() {
     );
     let r = post(&s, "/auth/users/", json!({}), None).await;
     assert_eq!(r.status, 405, "{}", r.body);
+}
+
+/// djoser's `users/{id}/`: oneself as `users/me/`; another user only for staff holding the
+/// permission the method needs, and a superuser only for a superuser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_by_id_needs_the_permission_its_method_needs() {
+    let s = Server::start().await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    s.create_user("bob", &["--email", "bob@example.com"]);
+    s.create_user("staff", &["--staff"]);
+    s.create_user("root", &["--staff", "--superuser"]);
+    let id_of = async |name: &str| {
+        let key = djoser_token(&s, name, PASSWORD).await;
+        s.get("/auth/users/me/", Some(&auth(&key))).await.json()["id"]
+            .as_i64()
+            .expect("id")
+    };
+    let (alice, bob, root) = (
+        id_of("alice").await,
+        id_of("bob").await,
+        id_of("root").await,
+    );
+    let alice_key = djoser_token(&s, "alice", PASSWORD).await;
+    let staff_key = djoser_token(&s, "staff", PASSWORD).await;
+    let denied = json!({"detail": "You do not have permission to perform this action."});
+
+    // Oneself: as users/me/.
+    let r = s
+        .get(&format!("/auth/users/{alice}/"), Some(&auth(&alice_key)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["username"], "alice");
+    let r = send(
+        &s,
+        reqwest::Method::PATCH,
+        &format!("/auth/users/{alice}/"),
+        json!({"email": "alice@example.org"}),
+        &alice_key,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["email"], "alice@example.org");
+    // Another user: 403 without the permission, 404 for an id nobody has.
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&alice_key)))
+        .await;
+    assert_eq!((r.status, r.json()), (403, denied.clone()));
+    let r = s.get("/auth/users/99999/", Some(&auth(&alice_key))).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (403, denied.clone()),
+        "is_staff alone"
+    );
+    run(&s, &["perms", "grant", "staff", "auth.view_user"]);
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["username"], "bob");
+    // Reading is not changing, nor deleting; and a superuser is out of reach.
+    let r = send(
+        &s,
+        reqwest::Method::PATCH,
+        &format!("/auth/users/{bob}/"),
+        json!({"email": "x@example.com"}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!((r.status, r.json()), (403, denied.clone()));
+    run(&s, &["perms", "grant", "staff", "auth.change_user"]);
+    run(&s, &["perms", "grant", "staff", "auth.delete_user"]);
+    let r = send(
+        &s,
+        reqwest::Method::PATCH,
+        &format!("/auth/users/{bob}/"),
+        json!({"email": "bob@example.org"}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["email"], "bob@example.org");
+    let r = s
+        .get(&format!("/auth/users/{root}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!((r.status, r.json()), (403, denied.clone()), "a superuser");
+    // Deleting another user takes the caller's own password.
+    let r = send(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/auth/users/{bob}/"),
+        json!({"current_password": "wrong"}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), json!({"current_password": ["Invalid password."]}));
+    let r = send(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/auth/users/{bob}/"),
+        json!({"current_password": PASSWORD}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // The superuser reaches everyone.
+    let root_key = djoser_token(&s, "root", PASSWORD).await;
+    let r = s
+        .get(&format!("/auth/users/{alice}/"), Some(&auth(&root_key)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Anonymous: 403, the session class first.
+    let r = s.get(&format!("/auth/users/{alice}/"), None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
 }

@@ -104,6 +104,7 @@ fn mounted_routes() -> BTreeSet<String> {
         ("&at(\"token/login\")", "/auth/token/login"),
         ("&at(\"token/logout\")", "/auth/token/logout"),
         ("&at(\"users\")", "/auth/users"),
+        ("&at(\"users/{id}\")", "/auth/users/{id}"),
         ("&at(\"users/activation\")", "/auth/users/activation"),
         (
             "&at(\"users/resend_activation\")",

@@ -109,6 +109,7 @@ pub fn document(settings: &Settings) -> OpenApi {
     let mut users = d.get(list, true);
     let mut paths = vec![
         (at("users/me/"), me(&d)),
+        (at("users/{id}/"), user_by_id(&d)),
         (at("users/set_password/"), d.post(set_password, true)),
         (at("users/reset_password/"), d.post(reset, true)),
         (at("users/reset_password_confirm/"), d.post(confirm, true)),
@@ -283,6 +284,76 @@ fn me(d: &Describer<'_>) -> PathItem {
     .body(one_field_body("current_password", "The user's password"))
     .respond("204", empty_response("Deleted"))
     .respond_with(&[SharedResponse::Throttled]);
+    let delete = d.api_view(delete).respond_with(&body_errors);
+    item.merge_operations(d.item(HttpMethod::Delete, delete));
+    item
+}
+
+/// `users/{id}/`: as `users/me/` for the caller; another user for staff with the permission
+/// each method needs.
+fn user_by_id(d: &Describer<'_>) -> PathItem {
+    let id_param = || {
+        ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(integer()))
+            .build()
+    };
+    let others = " Another user: staff with `auth.view_user` or `auth.change_user` to read, \
+                  `auth.change_user` to update, `auth.delete_user` to delete (the caller's own \
+                  `current_password`), and only an active superuser acts on a superuser; \
+                  403 otherwise, 404 for an id nobody has.";
+    let signed_in = || Guard::Required(d.defaults());
+    let body_errors = [
+        SharedResponse::BadRequest,
+        SharedResponse::PayloadTooLarge,
+        SharedResponse::UnsupportedMediaType,
+    ];
+    let email = || string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)));
+    let me_body = || parsed_body(object([("email", email())], &[]).into(), false);
+    let get = Op::new("users_read", "accounts", "A user", signed_in())
+        .describe(format!(
+            "djoser's `users/{{id}}/`: `email`, `id` and `username`.{others}"
+        ))
+        .parameter(id_param())
+        .respond("200", json_response("The user", "AccountUser"))
+        .respond("403", json_response("Not allowed", "Detail"))
+        .respond("404", json_response("No such user", "Detail"));
+    let mut item = d.get(get, true);
+    for (method, id, summary) in [
+        (HttpMethod::Put, "users_update", "Update a user"),
+        (
+            HttpMethod::Patch,
+            "users_partial_update",
+            "Update a user (partial)",
+        ),
+    ] {
+        let op = Op::new(id, "accounts", summary, signed_in())
+            .describe(format!(
+                "Only `email` is writable (`id` and `username` are read-only). With `[accounts] \
+                 send_activation_email`, a new address makes the account inactive until the \
+                 activation mail sent to it is used.{others}"
+            ))
+            .parameter(id_param())
+            .body(me_body())
+            .respond("200", json_response("The user", "AccountUser"))
+            .respond("403", json_response("Not allowed", "Detail"))
+            .respond("404", json_response("No such user", "Detail"));
+        let op = d.api_view(op).respond_with(&body_errors);
+        item.merge_operations(d.item(method, op));
+    }
+    let delete = Op::new("users_delete", "accounts", "Delete a user", signed_in())
+        .describe(format!(
+            "Needs `current_password` (checked behind the login throttles); every token and \
+         session of the user ends with it.{others}"
+        ))
+        .parameter(id_param())
+        .body(one_field_body("current_password", "The user's password"))
+        .respond("204", empty_response("Deleted"))
+        .respond("403", json_response("Not allowed", "Detail"))
+        .respond("404", json_response("No such user", "Detail"))
+        .respond_with(&[SharedResponse::Throttled]);
     let delete = d.api_view(delete).respond_with(&body_errors);
     item.merge_operations(d.item(HttpMethod::Delete, delete));
     item

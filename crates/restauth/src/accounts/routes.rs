@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `users/` | GET; POST (with `registration`) | `UserViewSet.list`, `UserViewSet.create` |
 //! | `users/me/` | GET, PUT, PATCH, DELETE | `UserViewSet.me` |
+//! | `users/{id}/` | GET, PUT, PATCH, DELETE | `UserViewSet` retrieve, update, destroy |
 //! | `users/set_password/` | POST | `UserViewSet.set_password` |
 //! | `users/reset_password/` | POST | `UserViewSet.reset_password` |
 //! | `users/reset_password_confirm/` | POST | `UserViewSet.reset_password_confirm` |
@@ -12,14 +13,20 @@
 //! | `token/login/`, `token/logout/` | POST | `TokenCreateView`, `TokenDestroyView` |
 //! | `password/reset/confirm/{uid}/{token}/` | GET, POST | restauth's page for mailed links |
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
+use axum::extract::rejection::PathRejection;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 
 use super::{AccountsService, INVALID_PASSWORD, LinkUse, PROVIDER, STALE_TOKEN, prefix};
-use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
+use crate::core::error::{
+    Error, PERMISSION_DENIED, UNABLE_TO_LOG_IN, ValidationErrors, json_response,
+};
 use crate::core::settings::{LoginMethods, accounts::is_plain_address};
 use crate::core::user::{User, validate_username};
 use crate::pipeline::audit::{self, AuditEvent, Source};
@@ -64,6 +71,19 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
                     .patch(me_update)
                     .delete(me_delete),
                 signed_in(),
+            ),
+        )?
+        .view(
+            &at("users/{id}"),
+            view(
+                ApiView::new("User")
+                    .get(user_read)
+                    .put(user_update)
+                    .patch(user_update)
+                    .delete(user_delete),
+                // The handlers ask for the user, so that a method the view lacks (`POST
+                // users/activation/` without registration) is a 405 for everyone.
+                open(),
             ),
         )?
         .view(
@@ -242,11 +262,23 @@ async fn me_update(
     source: Source,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
+    update_user(&service, &user, &uri, &headers, &source, &data).await
+}
+
+/// The update of `users/me/` and `users/{id}/`, on `user`.
+async fn update_user(
+    service: &AccountsService,
+    user: &User,
+    uri: &Uri,
+    headers: &HeaderMap,
+    source: &Source,
+    data: &RequestData,
+) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
-    let email = email_field(&data, false, true, &mut errors);
+    let email = email_field(data, false, true, &mut errors);
     errors.into_result()?;
     let Some(email) = email.filter(|e| *e != user.email) else {
-        return Ok(json_response(StatusCode::OK, &user_json(&user)));
+        return Ok(json_response(StatusCode::OK, &user_json(user)));
     };
     let reactivate = service.settings().accounts.send_activation_email;
     service
@@ -259,17 +291,17 @@ async fn me_update(
         .users()
         .audit()
         .record(
-            AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, &user)
-                .source(&source),
+            AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, user)
+                .source(source),
         )
         .await;
     let updated = User {
         email,
         is_active: user.is_active && !reactivate,
-        ..(*user).clone()
+        ..user.clone()
     };
     if reactivate {
-        service.send_activation(updated.clone(), service.site(&uri, &headers)?)?;
+        service.send_activation(updated.clone(), service.site(uri, headers)?)?;
     }
     Ok(json_response(StatusCode::OK, &user_json(&updated)))
 }
@@ -282,21 +314,119 @@ async fn me_delete(
     source: Source,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
+    delete_user(&service, &user, &user, &source, &data).await
+}
+
+/// The deletion of `users/me/` and `users/{id}/`: `caller`'s `current_password`, then
+/// `user` goes.
+async fn delete_user(
+    service: &AccountsService,
+    caller: &User,
+    user: &User,
+    source: &Source,
+    data: &RequestData,
+) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
-    let current = password_field(&data, "current_password", &mut errors);
+    let current = password_field(data, "current_password", &mut errors);
     errors.into_result()?;
-    check_current_password(&service, &user, &current.unwrap_or_default(), &source).await?;
-    service.users().delete_user(&user).await?;
+    check_current_password(service, caller, &current.unwrap_or_default(), source).await?;
+    service.users().delete_user(user).await?;
     service
         .users()
         .audit()
         .record(
-            AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, &user)
-                .source(&source),
+            AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, user)
+                .source(source),
         )
         .await;
     tracing::info!(user_id = user.id, "account deleted");
     Ok(no_content())
+}
+
+/// What `users/{id}/` asks of a caller acting on another user, by method, as the staff API
+/// does: reading `auth.view_user` or `auth.change_user`, changing `auth.change_user`,
+/// deleting `auth.delete_user`.
+const CHANGE_USERS: &[&str] = &["auth.change_user"];
+const DELETE_USERS: &[&str] = &["auth.delete_user"];
+
+/// The user `users/{id}/` names, for `caller`: `None` for the caller themself (treated as
+/// `users/me/`); another user when the caller is staff holding one of `needs` (and, for a
+/// superuser, is an active superuser), else DRF's 403; an id nobody has, DRF's 404.
+async fn named_user(
+    service: &AccountsService,
+    caller: Result<CurrentUser, Error>,
+    id: Result<Path<String>, PathRejection>,
+    needs: &[&str],
+) -> Result<(Arc<User>, Option<User>), Error> {
+    // As DRF: authentication first, then the object.
+    let CurrentUser(caller) = caller?;
+    let Ok(Path(id)) = id else {
+        return Err(Error::NotFound);
+    };
+    let id = crate::core::request::path_id(&id)?;
+    let user = named_other(service, &caller, id, needs).await?;
+    Ok((caller, user))
+}
+
+async fn named_other(
+    service: &AccountsService,
+    caller: &User,
+    id: i64,
+    needs: &[&str],
+) -> Result<Option<User>, Error> {
+    if id == caller.id {
+        return Ok(None);
+    }
+    let Some(user) = service.users().user_by_id(id).await? else {
+        return Err(Error::NotFound);
+    };
+    service.users().load_permissions(caller).await?;
+    let allowed = caller.is_staff
+        && needs.iter().any(|p| caller.has_perm(p))
+        && (!user.is_superuser || (caller.is_active && caller.is_superuser));
+    if !allowed {
+        return Err(Error::permission_denied(PERMISSION_DENIED));
+    }
+    Ok(Some((*user).clone()))
+}
+
+/// `GET users/{id}/`: djoser's `UserViewSet.retrieve`.
+async fn user_read(
+    State(service): State<AccountsService>,
+    id: Result<Path<String>, PathRejection>,
+    caller: Result<CurrentUser, Error>,
+) -> Result<Response, Error> {
+    let (caller, user) = named_user(&service, caller, id, VIEW_USERS).await?;
+    let user = user.as_ref().unwrap_or(&caller);
+    Ok(json_response(StatusCode::OK, &user_json(user)))
+}
+
+/// `PUT`/`PATCH users/{id}/`: as `users/me/`.
+async fn user_update(
+    State(service): State<AccountsService>,
+    id: Result<Path<String>, PathRejection>,
+    caller: Result<CurrentUser, Error>,
+    uri: Uri,
+    headers: HeaderMap,
+    source: Source,
+    Body(data): Body<RequestData>,
+) -> Result<Response, Error> {
+    let (caller, user) = named_user(&service, caller, id, CHANGE_USERS).await?;
+    let user = user.as_ref().unwrap_or(&caller);
+    update_user(&service, user, &uri, &headers, &source, &data).await
+}
+
+/// `DELETE users/{id}/`: as `users/me/`, with the caller's `current_password`.
+async fn user_delete(
+    State(service): State<AccountsService>,
+    id: Result<Path<String>, PathRejection>,
+    caller: Result<CurrentUser, Error>,
+    source: Source,
+    Body(data): Body<RequestData>,
+) -> Result<Response, Error> {
+    let (caller, user) = named_user(&service, caller, id, DELETE_USERS).await?;
+    let user = user.as_ref().unwrap_or(&caller);
+    delete_user(&service, &caller, user, &source, &data).await
 }
 
 /// `POST users/set_password/`: `new_password`, `current_password`. Every other token, session
