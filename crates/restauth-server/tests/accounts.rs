@@ -412,20 +412,45 @@ async fn token_login_and_logout_are_djosers() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("cache-control"), Some("no-store"));
 
-    // Logout ends the token that calls, that one only.
+    // Logout deletes the user's DRF tokens, as djoser's `logout_user`; others' stay.
+    s.create_user("carol", &[]);
+    let carols = djoser_token(&s, "carol", PASSWORD).await;
     let r = post(&s, "/auth/token/logout/", json!({}), Some(&auth(&first))).await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
     assert_eq!(me(&s, &first).await, 403);
-    assert_eq!(me(&s, &second).await, 200);
+    assert_eq!(me(&s, &second).await, 403);
+    assert_eq!(me(&s, &carols).await, 200);
+    // Anonymous: djoser's view keeps the default classes, the session class first: 403.
     let r = post(&s, "/auth/token/logout/", json!({}), None).await;
-    assert_eq!(r.status, 401, "{}", r.body);
-    assert_eq!(r.header("www-authenticate"), Some("Token"));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.header("www-authenticate"), None);
     assert_eq!(
         r.json(),
         json!({"detail": "Authentication credentials were not provided."})
     );
+    // A session may call it (with CSRF): the tokens go, the session stays.
+    let browser = common::login(&s, "carol").await;
+    let r = s
+        .send(
+            plain()
+                .post(s.url("/auth/token/logout/"))
+                .header("Cookie", browser.cookie())
+                .header("X-CSRFToken", &browser.csrf)
+                .header("Referer", s.url("/")),
+        )
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    assert_eq!(me(&s, &carols).await, 403);
+    let r = s
+        .send(
+            plain()
+                .get(s.url("/auth/users/me/"))
+                .header("Cookie", browser.cookie()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = post(&s, "/auth/token/logout/", json!({}), Some(&auth(&first))).await;
-    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.json(), json!({"detail": "Invalid token."}));
     // Elsewhere the default classes decide: Session first, so a refused token is a 403.
     let r = s.get("/auth/users/me/", Some(&auth(&first))).await;
@@ -697,17 +722,22 @@ async fn mail_templates_are_overridable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_is_off_by_default() {
     let s = Server::start().await;
+    let eve = json!({"username": "eve", "password": NEW_PASSWORD});
+    // `users/` lists users and `users/activation/` is then a user's path (no id: 404 once
+    // authenticated):
+    // POST is allowed on neither, as on a djoser router without those actions.
     for path in ["/auth/users/", "/auth/users/activation/"] {
-        let r = post(
-            &s,
-            path,
-            json!({"username": "eve", "password": NEW_PASSWORD}),
-            None,
-        )
-        .await;
-        assert_eq!(r.status, 404, "{path}: {}", r.body);
-        assert_eq!(r.json(), json!({"detail": "Not found."}));
+        let r = post(&s, path, eve.clone(), None).await;
+        assert_eq!(r.status, 405, "{path}: {}", r.body);
+        assert_eq!(r.json(), json!({"detail": "Method \"POST\" not allowed."}));
     }
+    let r = s.get("/auth/users/activation/", None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    s.create_user("eve", &[]);
+    let key = djoser_token(&s, "eve", PASSWORD).await;
+    let r = s.get("/auth/users/activation/", Some(&auth(&key))).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json(), json!({"detail": "Not found."}));
     // The other endpoints are there.
     let r = s.get("/auth/users/set_password/", None).await;
     assert_eq!(r.status, 403, "{}", r.body);
@@ -1413,4 +1443,197 @@ fn a_mailing_server_needs_its_domain() {
     let out = common::command_in(dir.path(), &["check"], "");
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(!common::stdout(&out).contains("accounts.domain"));
+}
+
+/// djoser mounts `resend_activation/` with the rest of its user views; without
+/// `SEND_ACTIVATION_EMAIL` a valid body gets an empty 400, and nothing is mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_activation_without_activation_mails_is_djosers_400() {
+    let s = Server::builder()
+        .config("[accounts]\nregistration = true\n")
+        .start()
+        .await;
+    s.create_user("alice", &["--email", "alice@example.com", "--inactive"]);
+    let r = post(
+        &s,
+        "/auth/users/resend_activation/",
+        json!({"email": "alice@example.com"}),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (400, ""));
+    let r = post(&s, "/auth/users/resend_activation/", json!({}), None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), json!({"email": ["This field is required."]}));
+    assert!(
+        !s.printed().contains("alice@example.com"),
+        "{}",
+        s.printed()
+    );
+}
+
+/// djoser's `GET users/` with `HIDE_USERS`: a plain list; a user sees only themself, staff who
+/// may read users every user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_list_is_djosers_with_hidden_users() {
+    let s = Server::start().await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    s.create_user("bob", &["--email", "bob@example.com"]);
+    s.create_user("staff", &["--staff"]);
+    s.create_user("root", &["--staff", "--superuser"]);
+    let list = async |name: &str| {
+        let key = djoser_token(&s, name, PASSWORD).await;
+        let r = s.get("/auth/users/", Some(&auth(&key))).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        r.json()
+            .as_array()
+            .expect("a plain list")
+            .iter()
+            .map(|u| u["username"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list("alice").await, ["alice"]);
+    assert_eq!(
+        list("staff").await,
+        ["staff"],
+        "is_staff alone reads no one"
+    );
+    assert_eq!(list("root").await, ["alice", "bob", "staff", "root"]);
+    let key = djoser_token(&s, "alice", PASSWORD).await;
+    let r = s.get("/auth/users/", Some(&auth(&key))).await;
+    assert_eq!(
+        r.json(),
+        json!([{"email": "alice@example.com", "id": r.json()[0]["id"], "username": "alice"}])
+    );
+    // Anonymous: the session class first, so 403; registration is off, so POST is 405.
+    let r = s.get("/auth/users/", None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"detail": "Authentication credentials were not provided."})
+    );
+    let r = post(&s, "/auth/users/", json!({}), None).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+}
+
+/// djoser's `users/{id}/`: oneself as `users/me/`; another user only for staff holding the
+/// permission the method needs, and a superuser only for a superuser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_by_id_needs_the_permission_its_method_needs() {
+    let s = Server::start().await;
+    s.create_user("alice", &["--email", "alice@example.com"]);
+    s.create_user("bob", &["--email", "bob@example.com"]);
+    s.create_user("staff", &["--staff"]);
+    s.create_user("root", &["--staff", "--superuser"]);
+    let id_of = async |name: &str| {
+        let key = djoser_token(&s, name, PASSWORD).await;
+        s.get("/auth/users/me/", Some(&auth(&key))).await.json()["id"]
+            .as_i64()
+            .expect("id")
+    };
+    let (alice, bob, root) = (
+        id_of("alice").await,
+        id_of("bob").await,
+        id_of("root").await,
+    );
+    let alice_key = djoser_token(&s, "alice", PASSWORD).await;
+    let staff_key = djoser_token(&s, "staff", PASSWORD).await;
+    let denied = json!({"detail": "You do not have permission to perform this action."});
+
+    // Oneself: as users/me/.
+    let r = s
+        .get(&format!("/auth/users/{alice}/"), Some(&auth(&alice_key)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["username"], "alice");
+    let r = send(
+        &s,
+        reqwest::Method::PATCH,
+        &format!("/auth/users/{alice}/"),
+        json!({"email": "alice@example.org"}),
+        &alice_key,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["email"], "alice@example.org");
+    // Another user: 403 without the permission, 404 for an id nobody has.
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&alice_key)))
+        .await;
+    assert_eq!((r.status, r.json()), (403, denied.clone()));
+    let r = s.get("/auth/users/99999/", Some(&auth(&alice_key))).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (403, denied.clone()),
+        "is_staff alone"
+    );
+    run(&s, &["perms", "grant", "staff", "auth.view_user"]);
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["username"], "bob");
+    // Reading is not changing, nor deleting; and a superuser is out of reach.
+    let r = send(
+        &s,
+        reqwest::Method::PATCH,
+        &format!("/auth/users/{bob}/"),
+        json!({"email": "x@example.com"}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!((r.status, r.json()), (403, denied.clone()));
+    run(&s, &["perms", "grant", "staff", "auth.change_user"]);
+    run(&s, &["perms", "grant", "staff", "auth.delete_user"]);
+    let r = send(
+        &s,
+        reqwest::Method::PATCH,
+        &format!("/auth/users/{bob}/"),
+        json!({"email": "bob@example.org"}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["email"], "bob@example.org");
+    let r = s
+        .get(&format!("/auth/users/{root}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!((r.status, r.json()), (403, denied.clone()), "a superuser");
+    // Deleting another user takes the caller's own password.
+    let r = send(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/auth/users/{bob}/"),
+        json!({"current_password": "wrong"}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), json!({"current_password": ["Invalid password."]}));
+    let r = send(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/auth/users/{bob}/"),
+        json!({"current_password": PASSWORD}),
+        &staff_key,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    let r = s
+        .get(&format!("/auth/users/{bob}/"), Some(&auth(&staff_key)))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // The superuser reaches everyone.
+    let root_key = djoser_token(&s, "root", PASSWORD).await;
+    let r = s
+        .get(&format!("/auth/users/{alice}/"), Some(&auth(&root_key)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Anonymous: 403, the session class first.
+    let r = s.get(&format!("/auth/users/{alice}/"), None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
 }

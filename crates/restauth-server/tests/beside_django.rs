@@ -279,6 +279,9 @@ async fn side_by_side(
             "from django.contrib.auth.models import User\n\
              for name in ('alice', 'bob', 'carol'):\n    \
              User.objects.create_user(name, name + '@example.com', {PASSWORD:?})\n\
+             User.objects.create_user('hana', 'Hana@example.com', {PASSWORD:?})\n\
+             for name in ('ivan', 'judy'):\n    \
+             User.objects.create_user(name, 'shared@example.com', {PASSWORD:?})\n\
              from django.contrib.auth.hashers import PBKDF2PasswordHasher\n\
              h = PBKDF2PasswordHasher()\n\
              dave = User.objects.create_user('dave')\n\
@@ -297,6 +300,68 @@ async fn side_by_side(
         ))
         .start()
         .await;
+
+    // --- The login wire: DRF's obtain_auth_token and simplejwt's obtain view answer restauth's
+    // as Django's do, body for body.
+    for body in [
+        json!({"username": "hana", "password": PASSWORD}),
+        json!({"username": "hana", "password": "wrong"}),
+        json!({"email": "Hana@example.com", "password": PASSWORD}),
+        json!({"username": "", "password": PASSWORD}),
+        json!({}),
+    ] {
+        for path in ["/api-token-auth/", "/api/token/"] {
+            let theirs = django.post_json(path, &body).await;
+            let ours = s.post_json(path, &body, None).await;
+            assert_eq!(
+                ours.status, theirs.status,
+                "{path} {body}: Django {}, restauth {}",
+                theirs.body, ours.body
+            );
+            if theirs.status != 200 {
+                assert_eq!(ours.json(), theirs.json(), "{path} {body}");
+            }
+        }
+    }
+    // Logins by name or e-mail over Django's tables; a shared e-mail names nobody.
+    let by_email = Server::builder()
+        .own_database()
+        .config(&format!("secret_key = {:?}", django.secret_key))
+        .database(database)
+        .database("schema_flavor = \"django\"")
+        .config(&format!(
+            "[password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}\n\
+             [user]\nlogin_methods = [\"username\", \"email\"]"
+        ))
+        .start()
+        .await;
+    for (name, status) in [
+        ("hana", 200),
+        ("HANA@example.com", 200),
+        ("ivan", 200),
+        ("shared@example.com", 400),
+    ] {
+        let r = by_email
+            .post_json(
+                "/api-token-auth/",
+                &json!({"username": name, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, status, "{name}: {}", r.body);
+    }
+    let r = by_email
+        .post_json(
+            "/api/token/",
+            &json!({"username": "shared@example.com", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        r#"{"detail":"No active account found with the given credentials"}"#
+    );
+    drop(by_email);
 
     // --- simplejwt: one signing key, one set of claims, one blacklist (before any clock
     // advance: PyJWT refuses an `iat` in its future).

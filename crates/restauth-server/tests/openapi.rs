@@ -104,6 +104,7 @@ fn mounted_routes() -> BTreeSet<String> {
         ("&at(\"token/login\")", "/auth/token/login"),
         ("&at(\"token/logout\")", "/auth/token/logout"),
         ("&at(\"users\")", "/auth/users"),
+        ("&at(\"users/{id}\")", "/auth/users/{id}"),
         ("&at(\"users/activation\")", "/auth/users/activation"),
         (
             "&at(\"users/resend_activation\")",
@@ -340,8 +341,22 @@ async fn follows_the_configuration() {
             .as_str()
             .is_some_and(|d| d.contains("prefix \"JWT\""))
     );
+    // simplejwt reads USERNAME_FIELD's key, DRF's token view `username`.
     assert_eq!(
         doc["components"]["schemas"]["Credentials"]["required"],
+        serde_json::json!(["email", "password"])
+    );
+    assert_eq!(
+        doc["paths"]["/api-token-auth/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/LoginCredentials"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["LoginCredentials"]["required"],
+        serde_json::json!(["username", "password"])
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["TokenCreate"]["required"],
         serde_json::json!(["email", "password"])
     );
 }

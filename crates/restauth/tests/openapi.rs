@@ -114,7 +114,7 @@ async fn an_app_serves_the_description_of_the_routes_it_embeds() {
     assert_eq!(obtain["operationId"], "obtain_auth_token");
     assert_eq!(
         obtain["requestBody"]["content"]["application/json"]["schema"]["$ref"],
-        "#/components/schemas/Credentials"
+        "#/components/schemas/LoginCredentials"
     );
     // Every reference resolves within the merged document.
     let text = doc.to_string();
@@ -130,7 +130,7 @@ async fn an_app_serves_the_description_of_the_routes_it_embeds() {
 
     // A client that follows the description: the credentials' fields, at the token path, give
     // a token of the described shape, which the app's own view accepts.
-    let credentials = &doc["components"]["schemas"]["Credentials"];
+    let credentials = &doc["components"]["schemas"]["LoginCredentials"];
     assert_eq!(credentials["required"], json!(["username", "password"]));
     let token_schema = &doc["components"]["schemas"]["Token"]["properties"]["token"];
     assert_eq!(token_schema["pattern"], "^[0-9a-f]{40}$");
@@ -181,8 +181,20 @@ async fn the_whole_document_follows_the_settings() {
     settings.accounts.prefix = "/api/accounts/".into();
     let restauth = Restauth::open(settings).await.expect("open");
     let doc = serde_json::to_value(restauth.openapi()).unwrap();
+    // simplejwt reads USERNAME_FIELD's key; DRF's token view and the session logins
+    // `username`, djoser's token/login LOGIN_FIELD (USERNAME_FIELD by default).
+    let schemas = &doc["components"]["schemas"];
     assert_eq!(
-        doc["components"]["schemas"]["Credentials"]["required"],
+        schemas["Credentials"]["required"],
+        json!(["email", "password"])
+    );
+    assert_eq!(
+        schemas["LoginCredentials"]["required"],
+        json!(["username", "password"])
+    );
+    #[cfg(feature = "email")]
+    assert_eq!(
+        schemas["TokenCreate"]["required"],
         json!(["email", "password"])
     );
     assert_eq!(

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use restauth::core::settings::DatabaseSettings;
 use restauth::core::user::CutOffCause;
 use restauth::store::{
-    AuditQuery, AuditRecord, DjangoImport, ImportedSession, ImportedToken, ImportedUser,
-    KeptCredential, NewSession, NewToken, NewUser, Origin, OutstandingToken, Presented, Refresh,
-    Revocation, RotatedToken, Rotation, SessionRecord, Store, StoreError, connect,
+    AuditQuery, AuditRecord, DjangoImport, EmailMatch, ImportedSession, ImportedToken,
+    ImportedUser, KeptCredential, NewSession, NewToken, NewUser, Origin, OutstandingToken,
+    Presented, Refresh, Revocation, RotatedToken, Rotation, SessionRecord, Store, StoreError,
+    connect,
 };
 use restauth::{User, UserId};
 
@@ -301,6 +302,22 @@ mod checks {
             s.users_by_email("").await.unwrap().is_empty(),
             "a blank address names no one"
         );
+        // A login by e-mail: none, one or several, case aside.
+        let b = s.create_user(&new_user("bea")).await.unwrap();
+        assert!(matches!(
+            s.user_by_login_email("BEA@example.COM").await.unwrap(),
+            EmailMatch::One(u) if u.id == b.id && u.username == "bea"
+        ));
+        assert!(matches!(
+            s.user_by_login_email("amy@EXAMPLE.com").await.unwrap(),
+            EmailMatch::Several
+        ));
+        for nobody in ["nobody@example.com", ""] {
+            assert!(matches!(
+                s.user_by_login_email(nobody).await.unwrap(),
+                EmailMatch::None
+            ));
+        }
     }
 
     pub async fn an_email_change_may_deactivate(b: &Backend) {

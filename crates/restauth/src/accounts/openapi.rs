@@ -7,11 +7,10 @@ use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
 use utoipa::openapi::{HttpMethod, ObjectBuilder, OpenApi, PathItem, Required, Type};
 
 use super::prefix;
-use crate::core::settings::{AuthClass, Settings};
+use crate::core::settings::Settings;
 use crate::pipeline::openapi::{
-    Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, empty_response,
-    html_response, integer, json_response, object, one_field_body, parsed_body, required_object,
-    string,
+    Describer, Guard, Op, SharedResponse, empty_response, html_response, integer, json_response,
+    login_body, login_schema, object, one_field_body, parsed_body, required_object, string,
 };
 
 /// The endpoints `[accounts]` enables (none when `enabled = false`, or on a Django project's
@@ -70,7 +69,11 @@ pub fn document(settings: &Settings) -> OpenApi {
     )
     .body(fields_body(&["uid", "token", "new_password"], true))
     .respond("204", empty_response("The password is set"));
-    let field = settings.username_field();
+    let field = settings
+        .accounts
+        .login_field
+        .as_deref()
+        .unwrap_or(settings.username_field());
     let login = Op::new(
         "token_login",
         "accounts",
@@ -78,22 +81,35 @@ pub fn document(settings: &Settings) -> OpenApi {
         anyone(),
     )
     .describe(format!(
-        "djoser's `token/login/`: `{field}` and `password` give a new token as `auth_token`. \
-         Failed logins count towards the login throttles."
+        "djoser's `token/login/`: `{field}` (djoser's `LOGIN_FIELD`, `[accounts] login_field`) \
+         and `password` give a new token as `auth_token`. Failed logins count towards the login \
+         throttles."
     ))
-    .body(credentials_body())
+    .body(login_body("TokenCreate"))
     .respond("200", json_response("The new token", "AuthToken"))
     .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
     let logout = Op::new(
         "token_logout",
         "accounts",
-        "Revoke the calling token (djoser)",
-        Guard::Required(vec![AuthClass::Token]),
+        "Revoke the caller's tokens (djoser)",
+        signed_in(),
     )
-    .describe("Ends the token that authenticated the request, that one only.")
+    .describe(
+        "Deletes every DRF token of the calling user, as djoser's `logout_user` does; a \
+         session that made the call stays logged in.",
+    )
     .respond("204", empty_response("Revoked"));
+    let list = Op::new("users_list", "accounts", "List users (djoser)", signed_in())
+        .describe(
+            "djoser's `GET users/` with `HIDE_USERS`, as a plain list: a user sees only \
+             themself; staff with `auth.view_user` or `auth.change_user` see every user, in id \
+             order.",
+        )
+        .respond("200", json_response("The users", "AccountUserList"));
+    let mut users = d.get(list, true);
     let mut paths = vec![
         (at("users/me/"), me(&d)),
+        (at("users/{id}/"), user_by_id(&d)),
         (at("users/set_password/"), d.post(set_password, true)),
         (at("users/reset_password/"), d.post(reset, true)),
         (at("users/reset_password_confirm/"), d.post(confirm, true)),
@@ -140,9 +156,9 @@ pub fn document(settings: &Settings) -> OpenApi {
         )
         .body(fields_body(&["uid", "token"], true))
         .respond("204", empty_response("Activated"));
-        paths.push((at("users/"), d.post(register, true)));
+        users.merge_operations(d.post(register, true));
         paths.push((at("users/activation/"), d.post(activation, true)));
-        if settings.accounts.send_activation_email {
+        {
             let resend = Op::new(
                 "users_resend_activation",
                 "accounts",
@@ -153,7 +169,8 @@ pub fn document(settings: &Settings) -> OpenApi {
                 "Mails a new activation link to the inactive accounts of `email` (not to those \
                  staff or a command deactivated). The answer is the same whether or not such an \
                  account exists; every request counts in the `activation_resend` throttle (per \
-                 address, 3/hour).",
+                 address, 3/hour). Without `send_activation_email`, a valid body gets djoser's \
+                 empty 400.",
             )
             .body(fields_body(&["email"], true))
             .respond("204", empty_response("Accepted"))
@@ -171,7 +188,11 @@ pub fn document(settings: &Settings) -> OpenApi {
         ("username", string()),
     ])
     .description(Some("djoser's `UserSerializer`"));
+    paths.push((at("users/"), users));
     let token = required_object([("auth_token", crate::token::openapi::key())]);
+    let list = utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("AccountUser"))
+        .description(Some("djoser's users, unpaginated"));
     d.document(
         &[(
             "accounts",
@@ -180,8 +201,9 @@ pub fn document(settings: &Settings) -> OpenApi {
         )],
         paths,
         vec![
-            credentials_schema(settings),
+            login_schema("TokenCreate", field),
             ("AccountUser", user.into()),
+            ("AccountUserList", list.into()),
             ("AuthToken", token.into()),
         ],
     )
@@ -262,6 +284,76 @@ fn me(d: &Describer<'_>) -> PathItem {
     .body(one_field_body("current_password", "The user's password"))
     .respond("204", empty_response("Deleted"))
     .respond_with(&[SharedResponse::Throttled]);
+    let delete = d.api_view(delete).respond_with(&body_errors);
+    item.merge_operations(d.item(HttpMethod::Delete, delete));
+    item
+}
+
+/// `users/{id}/`: as `users/me/` for the caller; another user for staff with the permission
+/// each method needs.
+fn user_by_id(d: &Describer<'_>) -> PathItem {
+    let id_param = || {
+        ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(integer()))
+            .build()
+    };
+    let others = " Another user: staff with `auth.view_user` or `auth.change_user` to read, \
+                  `auth.change_user` to update, `auth.delete_user` to delete (the caller's own \
+                  `current_password`), and only an active superuser acts on a superuser; \
+                  403 otherwise, 404 for an id nobody has.";
+    let signed_in = || Guard::Required(d.defaults());
+    let body_errors = [
+        SharedResponse::BadRequest,
+        SharedResponse::PayloadTooLarge,
+        SharedResponse::UnsupportedMediaType,
+    ];
+    let email = || string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)));
+    let me_body = || parsed_body(object([("email", email())], &[]).into(), false);
+    let get = Op::new("users_read", "accounts", "A user", signed_in())
+        .describe(format!(
+            "djoser's `users/{{id}}/`: `email`, `id` and `username`.{others}"
+        ))
+        .parameter(id_param())
+        .respond("200", json_response("The user", "AccountUser"))
+        .respond("403", json_response("Not allowed", "Detail"))
+        .respond("404", json_response("No such user", "Detail"));
+    let mut item = d.get(get, true);
+    for (method, id, summary) in [
+        (HttpMethod::Put, "users_update", "Update a user"),
+        (
+            HttpMethod::Patch,
+            "users_partial_update",
+            "Update a user (partial)",
+        ),
+    ] {
+        let op = Op::new(id, "accounts", summary, signed_in())
+            .describe(format!(
+                "Only `email` is writable (`id` and `username` are read-only). With `[accounts] \
+                 send_activation_email`, a new address makes the account inactive until the \
+                 activation mail sent to it is used.{others}"
+            ))
+            .parameter(id_param())
+            .body(me_body())
+            .respond("200", json_response("The user", "AccountUser"))
+            .respond("403", json_response("Not allowed", "Detail"))
+            .respond("404", json_response("No such user", "Detail"));
+        let op = d.api_view(op).respond_with(&body_errors);
+        item.merge_operations(d.item(method, op));
+    }
+    let delete = Op::new("users_delete", "accounts", "Delete a user", signed_in())
+        .describe(format!(
+            "Needs `current_password` (checked behind the login throttles); every token and \
+         session of the user ends with it.{others}"
+        ))
+        .parameter(id_param())
+        .body(one_field_body("current_password", "The user's password"))
+        .respond("204", empty_response("Deleted"))
+        .respond("403", json_response("Not allowed", "Detail"))
+        .respond("404", json_response("No such user", "Detail"))
+        .respond_with(&[SharedResponse::Throttled]);
     let delete = d.api_view(delete).respond_with(&body_errors);
     item.merge_operations(d.item(HttpMethod::Delete, delete));
     item

@@ -2,26 +2,33 @@
 //!
 //! | path (under the prefix) | methods | djoser view |
 //! |---|---|---|
-//! | `users/` | POST (with `registration`) | `UserViewSet.create` |
+//! | `users/` | GET; POST (with `registration`) | `UserViewSet.list`, `UserViewSet.create` |
 //! | `users/me/` | GET, PUT, PATCH, DELETE | `UserViewSet.me` |
+//! | `users/{id}/` | GET, PUT, PATCH, DELETE | `UserViewSet` retrieve, update, destroy |
 //! | `users/set_password/` | POST | `UserViewSet.set_password` |
 //! | `users/reset_password/` | POST | `UserViewSet.reset_password` |
 //! | `users/reset_password_confirm/` | POST | `UserViewSet.reset_password_confirm` |
 //! | `users/activation/` | POST (with `registration`) | `UserViewSet.activation` |
-//! | `users/resend_activation/` | POST (with `send_activation_email`) | `UserViewSet.resend_activation` |
+//! | `users/resend_activation/` | POST (with `registration`) | `UserViewSet.resend_activation` |
 //! | `token/login/`, `token/logout/` | POST | `TokenCreateView`, `TokenDestroyView` |
 //! | `password/reset/confirm/{uid}/{token}/` | GET, POST | restauth's page for mailed links |
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
+use axum::extract::rejection::PathRejection;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 
 use super::{AccountsService, INVALID_PASSWORD, LinkUse, PROVIDER, STALE_TOKEN, prefix};
-use crate::core::error::{Error, UNABLE_TO_LOG_IN, ValidationErrors, json_response};
-use crate::core::settings::{AuthClass, accounts::is_plain_address};
-use crate::core::user::{AuthInfo, User, validate_username};
+use crate::core::error::{
+    Error, PERMISSION_DENIED, UNABLE_TO_LOG_IN, ValidationErrors, json_response,
+};
+use crate::core::settings::{LoginMethods, accounts::is_plain_address};
+use crate::core::user::{User, validate_username};
 use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::parsers::{Body, RequestData};
 use crate::pipeline::permissions::IsAuthenticated;
@@ -47,7 +54,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
     let signed_in = || restauth.policy().permission(IsAuthenticated);
     let view =
         |view: ApiView<AccountsService>, policy| view.guard(policy).with_state(service.clone());
+    // djoser's `users/`: the list for signed-in users (the handler asks for one), and
+    // registration when it is on.
+    let mut users = ApiView::new("User").get(users_list);
+    if settings.registration {
+        users = users.post(register);
+    }
     let mut views = Views::new()
+        .view(&at("users"), view(users, open()))?
         .view(
             &at("users/me"),
             view(
@@ -57,6 +71,19 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
                     .patch(me_update)
                     .delete(me_delete),
                 signed_in(),
+            ),
+        )?
+        .view(
+            &at("users/{id}"),
+            view(
+                ApiView::new("User")
+                    .get(user_read)
+                    .put(user_update)
+                    .patch(user_update)
+                    .delete(user_delete),
+                // The handlers ask for the user, so that a method the view lacks (`POST
+                // users/activation/` without registration) is a 405 for everyone.
+                open(),
             ),
         )?
         .view(
@@ -81,30 +108,23 @@ pub fn router<S: Clone + Send + Sync + 'static>(restauth: &Restauth) -> Result<R
         )?
         .view(
             &at("token/logout"),
+            // djoser's `TokenDestroyView` keeps the default classes: with the session class
+            // first, an anonymous call is a 403.
             view(
                 ApiView::new("Token Destroy").post(token_logout),
-                restauth
-                    .policy()
-                    .authentication([AuthClass::Token])
-                    .permission(IsAuthenticated),
+                signed_in(),
             ),
         )?;
     if settings.registration {
         views = views
             .view(
-                &at("users"),
-                view(ApiView::new("User").post(register), open()),
-            )?
-            .view(
                 &at("users/activation"),
                 view(ApiView::new("User").post(activation), open()),
-            )?;
-        if settings.send_activation_email {
-            views = views.view(
+            )?
+            .view(
                 &at("users/resend_activation"),
                 view(ApiView::new("User").post(resend_activation), open()),
             )?;
-        }
     }
     let page = super::page::route().with_state(service.clone());
     Ok(views
@@ -198,6 +218,34 @@ async fn check_current_password(
     }
 }
 
+/// Reading other users: either of these, as the staff API asks (Django's admin shows a user
+/// to those who may change it).
+const VIEW_USERS: &[&str] = &["auth.view_user", "auth.change_user"];
+/// At most this many users in `GET users/` (djoser's list is unpaginated).
+const LIST_MAX: u64 = 10_000;
+
+/// `GET users/`: djoser's list with `HIDE_USERS`, unpaginated: a user sees only themself;
+/// staff who may read users see every user, in id order (at most [`LIST_MAX`]).
+async fn users_list(
+    State(service): State<AccountsService>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, Error> {
+    service.users().load_permissions(&user).await?;
+    let reads_all = user.is_staff && VIEW_USERS.iter().any(|p| user.has_perm(p));
+    let list: Vec<Value> = if reads_all {
+        let query = crate::store::UserQuery {
+            terms: Vec::new(),
+            offset: 0,
+            limit: LIST_MAX,
+        };
+        let page = service.users().store().search_users(&query).await?;
+        page.users.iter().map(user_json).collect()
+    } else {
+        vec![user_json(&user)]
+    };
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}
+
 /// `GET users/me/`.
 async fn me(CurrentUser(user): CurrentUser) -> Response {
     json_response(StatusCode::OK, &user_json(&user))
@@ -214,11 +262,23 @@ async fn me_update(
     source: Source,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
+    update_user(&service, &user, &uri, &headers, &source, &data).await
+}
+
+/// The update of `users/me/` and `users/{id}/`, on `user`.
+async fn update_user(
+    service: &AccountsService,
+    user: &User,
+    uri: &Uri,
+    headers: &HeaderMap,
+    source: &Source,
+    data: &RequestData,
+) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
-    let email = email_field(&data, false, true, &mut errors);
+    let email = email_field(data, false, true, &mut errors);
     errors.into_result()?;
     let Some(email) = email.filter(|e| *e != user.email) else {
-        return Ok(json_response(StatusCode::OK, &user_json(&user)));
+        return Ok(json_response(StatusCode::OK, &user_json(user)));
     };
     let reactivate = service.settings().accounts.send_activation_email;
     service
@@ -231,17 +291,17 @@ async fn me_update(
         .users()
         .audit()
         .record(
-            AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, &user)
-                .source(&source),
+            AuditEvent::for_user(audit::EMAIL_CHANGED, audit::SUCCESS, PROVIDER, user)
+                .source(source),
         )
         .await;
     let updated = User {
         email,
         is_active: user.is_active && !reactivate,
-        ..(*user).clone()
+        ..user.clone()
     };
     if reactivate {
-        service.send_activation(updated.clone(), service.site(&uri, &headers)?)?;
+        service.send_activation(updated.clone(), service.site(uri, headers)?)?;
     }
     Ok(json_response(StatusCode::OK, &user_json(&updated)))
 }
@@ -254,21 +314,119 @@ async fn me_delete(
     source: Source,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
+    delete_user(&service, &user, &user, &source, &data).await
+}
+
+/// The deletion of `users/me/` and `users/{id}/`: `caller`'s `current_password`, then
+/// `user` goes.
+async fn delete_user(
+    service: &AccountsService,
+    caller: &User,
+    user: &User,
+    source: &Source,
+    data: &RequestData,
+) -> Result<Response, Error> {
     let mut errors = ValidationErrors::new();
-    let current = password_field(&data, "current_password", &mut errors);
+    let current = password_field(data, "current_password", &mut errors);
     errors.into_result()?;
-    check_current_password(&service, &user, &current.unwrap_or_default(), &source).await?;
-    service.users().delete_user(&user).await?;
+    check_current_password(service, caller, &current.unwrap_or_default(), source).await?;
+    service.users().delete_user(user).await?;
     service
         .users()
         .audit()
         .record(
-            AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, &user)
-                .source(&source),
+            AuditEvent::for_user(audit::USER_DELETED, audit::SUCCESS, PROVIDER, user)
+                .source(source),
         )
         .await;
     tracing::info!(user_id = %user.id, "account deleted");
     Ok(no_content())
+}
+
+/// What `users/{id}/` asks of a caller acting on another user, by method, as the staff API
+/// does: reading `auth.view_user` or `auth.change_user`, changing `auth.change_user`,
+/// deleting `auth.delete_user`.
+const CHANGE_USERS: &[&str] = &["auth.change_user"];
+const DELETE_USERS: &[&str] = &["auth.delete_user"];
+
+/// The user `users/{id}/` names, for `caller`: `None` for the caller themself (treated as
+/// `users/me/`); another user when the caller is staff holding one of `needs` (and, for a
+/// superuser, is an active superuser), else DRF's 403; an id nobody has, DRF's 404.
+async fn named_user(
+    service: &AccountsService,
+    caller: Result<CurrentUser, Error>,
+    id: Result<Path<String>, PathRejection>,
+    needs: &[&str],
+) -> Result<(Arc<User>, Option<User>), Error> {
+    // As DRF: authentication first, then the object.
+    let CurrentUser(caller) = caller?;
+    let Ok(Path(id)) = id else {
+        return Err(Error::NotFound);
+    };
+    let id = crate::core::request::path_user_id(&id)?;
+    let user = named_other(service, &caller, id, needs).await?;
+    Ok((caller, user))
+}
+
+async fn named_other(
+    service: &AccountsService,
+    caller: &User,
+    id: crate::UserId,
+    needs: &[&str],
+) -> Result<Option<User>, Error> {
+    if id == caller.id {
+        return Ok(None);
+    }
+    let Some(user) = service.users().user_by_id(id).await? else {
+        return Err(Error::NotFound);
+    };
+    service.users().load_permissions(caller).await?;
+    let allowed = caller.is_staff
+        && needs.iter().any(|p| caller.has_perm(p))
+        && (!user.is_superuser || (caller.is_active && caller.is_superuser));
+    if !allowed {
+        return Err(Error::permission_denied(PERMISSION_DENIED));
+    }
+    Ok(Some((*user).clone()))
+}
+
+/// `GET users/{id}/`: djoser's `UserViewSet.retrieve`.
+async fn user_read(
+    State(service): State<AccountsService>,
+    id: Result<Path<String>, PathRejection>,
+    caller: Result<CurrentUser, Error>,
+) -> Result<Response, Error> {
+    let (caller, user) = named_user(&service, caller, id, VIEW_USERS).await?;
+    let user = user.as_ref().unwrap_or(&caller);
+    Ok(json_response(StatusCode::OK, &user_json(user)))
+}
+
+/// `PUT`/`PATCH users/{id}/`: as `users/me/`.
+async fn user_update(
+    State(service): State<AccountsService>,
+    id: Result<Path<String>, PathRejection>,
+    caller: Result<CurrentUser, Error>,
+    uri: Uri,
+    headers: HeaderMap,
+    source: Source,
+    Body(data): Body<RequestData>,
+) -> Result<Response, Error> {
+    let (caller, user) = named_user(&service, caller, id, CHANGE_USERS).await?;
+    let user = user.as_ref().unwrap_or(&caller);
+    update_user(&service, user, &uri, &headers, &source, &data).await
+}
+
+/// `DELETE users/{id}/`: as `users/me/`, with the caller's `current_password`.
+async fn user_delete(
+    State(service): State<AccountsService>,
+    id: Result<Path<String>, PathRejection>,
+    caller: Result<CurrentUser, Error>,
+    source: Source,
+    Body(data): Body<RequestData>,
+) -> Result<Response, Error> {
+    let (caller, user) = named_user(&service, caller, id, DELETE_USERS).await?;
+    let user = user.as_ref().unwrap_or(&caller);
+    delete_user(&service, &caller, user, &source, &data).await
 }
 
 /// `POST users/set_password/`: `new_password`, `current_password`. Every other token, session
@@ -338,6 +496,10 @@ async fn resend_activation(
     let email = email_field(&data, true, false, &mut errors);
     errors.into_result()?;
     let email = email.unwrap_or_default();
+    // djoser: without `SEND_ACTIVATION_EMAIL`, a valid body gets an empty 400.
+    if !service.settings().accounts.send_activation_email {
+        return Ok(StatusCode::BAD_REQUEST.into_response());
+    }
     service
         .login()
         .throttles()
@@ -468,7 +630,14 @@ async fn token_login(
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
-    let field = service.settings().username_field();
+    // djoser's `LOGIN_FIELD`: `[user] username_field` unless `[accounts] login_field` names
+    // another (the e-mail).
+    let settings = service.settings();
+    let field = settings.username_field();
+    let (field, methods) = match &settings.accounts.login_field {
+        Some(login_field) if login_field != field => (login_field.as_str(), LoginMethods::EMAIL),
+        _ => (field, service.users().login_methods()),
+    };
     // djoser's fields are optional: whatever is missing fails as bad credentials.
     let refused = || Error::Validation(ValidationErrors::non_field(UNABLE_TO_LOG_IN));
     let (Some(username), Some(password)) = (text(field), text("password")) else {
@@ -480,7 +649,7 @@ async fn token_login(
     }
     let Some(user) = service
         .login()
-        .authenticate(username, &password, "token", &source)
+        .authenticate_by(username, &password, methods, "token", &source)
         .await?
     else {
         return Err(refused());
@@ -505,23 +674,23 @@ async fn token_login(
     )))
 }
 
-/// `POST token/logout/`: revokes the token that authenticated the request, that one only.
+/// `POST token/logout/`: deletes every DRF token of the calling user, as djoser's
+/// `logout_user` does; a session that made the call is left alone (djoser's default
+/// `CREATE_SESSION_ON_LOGIN = False`).
 async fn token_logout(
     State(service): State<AccountsService>,
-    access: Access,
+    CurrentUser(user): CurrentUser,
     source: Source,
 ) -> Result<Response, Error> {
-    if let (Some(user), Some(AuthInfo::Token { token_id })) =
-        (&access.identity.user, &access.identity.auth)
-    {
-        service.tokens().revoke_token(*token_id).await?;
+    let n = service.tokens().revoke_tokens(user.id, None).await?;
+    if n > 0 {
         service
             .users()
             .audit()
             .record(
-                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", user)
+                AuditEvent::for_user(audit::TOKEN_REVOKED, audit::SUCCESS, "token", &user)
                     .source(&source)
-                    .reason("1"),
+                    .reason(n.to_string()),
             )
             .await;
     }

@@ -583,7 +583,26 @@ pub fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
 
-/// `Credentials`: `[user] username_field` and `password`, as the login views read them.
+/// A login body named `name`: the user's name under `field`, and `password`.
+pub(crate) fn login_schema(name: &'static str, field: &str) -> (&'static str, RefOr<Schema>) {
+    (
+        name,
+        required_object([(field, string()), ("password", string())]).into(),
+    )
+}
+
+/// [`login_schema`] `name` as a parsed body.
+pub(crate) fn login_body(name: &str) -> RequestBody {
+    parsed_body(schema_ref(name), true)
+}
+
+/// `LoginCredentials`: `username` and `password`, as DRF's `obtain_auth_token` and Django's
+/// login forms read them whatever `USERNAME_FIELD` is.
+pub(crate) fn username_login_schema() -> (&'static str, RefOr<Schema>) {
+    login_schema("LoginCredentials", "username")
+}
+
+/// `Credentials`: `[user] username_field` and `password`, as simplejwt's views read them.
 pub fn credentials_schema(settings: &Settings) -> (&'static str, RefOr<Schema>) {
     let field = settings.username_field();
     (

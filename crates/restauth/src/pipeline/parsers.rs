@@ -378,6 +378,25 @@ impl RequestData {
         self.credentials_named("username")
     }
 
+    /// The key DRF's `obtain_auth_token` and Django's login forms read the user's name from:
+    /// `username`, whatever `USERNAME_FIELD` is. A body without it that holds `legacy`
+    /// (`[user] username_field`, which restauth read there before) is read from that instead,
+    /// for one release, with a warning the first time.
+    pub(crate) fn username_key<'a>(&self, legacy: &'a str) -> &'a str {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if legacy == "username" || self.0.contains_key("username") || !self.0.contains_key(legacy) {
+            return "username";
+        }
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                field = legacy,
+                "a login body names the user by {legacy:?}: DRF's obtain_auth_token and the \
+                 session logins read \"username\"; the old key is accepted for this release only"
+            );
+        }
+        legacy
+    }
+
     /// [`credentials`](Self::credentials) with the username read from the field `field`
     /// (`[user] username_field`, Django's `USERNAME_FIELD`), as DRF's and simplejwt's
     /// serializers name it.

@@ -5,8 +5,8 @@ use utoipa::openapi::OpenApi;
 
 use crate::core::settings::{AuthClass, Settings};
 use crate::pipeline::openapi::{
-    Describer, Guard, Op, SharedResponse, boolean, credentials_body, credentials_schema,
-    csrf_header, integer, json_response, required_object, string,
+    Describer, Guard, Op, SharedResponse, boolean, csrf_header, integer, json_response, login_body,
+    required_object, string, username_login_schema,
 };
 
 /// The session views at `/api/auth/…` and the pages at `[session] login_url` and `logout_url`,
@@ -16,12 +16,13 @@ pub fn document(settings: &Settings) -> OpenApi {
     let field = settings.username_field();
     let login = Op::new("session_login", "session", "Log in (JSON)", Guard::Open)
         .describe(format!(
-            "Starts a session for a single-page app: `{field}` and `password`, with the CSRF \
+            "Starts a session for a single-page app: `username` (matched against `{field}`, \
+             Django's `USERNAME_FIELD`) and `password`, with the CSRF \
              token of `GET /api/auth/csrf/` in `X-CSRFToken` (the login is CSRF-protected for \
              everyone). Sets the session cookie and a new CSRF cookie."
         ))
         .parameter(csrf_header())
-        .body(credentials_body())
+        .body(login_body("LoginCredentials"))
         .respond("200", json_response("The user, now logged in", "User"))
         .respond("403", json_response("CSRF verification failed", "Detail"))
         .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
@@ -62,7 +63,7 @@ pub fn document(settings: &Settings) -> OpenApi {
         &[("session", "Django sessions and CSRF")],
         paths,
         vec![
-            credentials_schema(settings),
+            username_login_schema(),
             ("User", user.into()),
             (
                 "CsrfToken",

@@ -89,7 +89,9 @@ async fn spa_login(State(pages): State<Pages>, request: Request) -> Result<Respo
     sessions
         .csrf()
         .check(&method, &headers, field(&data, CSRF_FORM_FIELD))?;
-    let (username, password) = data.credentials_named(pages.login.users().username_field())?;
+    // Django's `AuthenticationForm`: the field is `username` whatever `USERNAME_FIELD` is.
+    let field = data.username_key(pages.login.users().username_field());
+    let (username, password) = data.credentials_named(field)?;
     let source = Source::with_client(client, &headers);
     let Some(user) = pages
         .login

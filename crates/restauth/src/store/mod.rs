@@ -59,6 +59,17 @@ pub enum StoreError {
     Other(String),
 }
 
+/// Whom a login by e-mail names ([`UserStore::user_by_login_email`]).
+#[derive(Clone, Debug)]
+pub enum EmailMatch {
+    /// No user has that e-mail.
+    None,
+    /// Exactly one user has it.
+    One(Box<User>),
+    /// Several users share it: a login by it names nobody.
+    Several,
+}
+
 /// What a lookup found: the row, if any.
 pub type Found<T> = Result<Option<T>, StoreError>;
 

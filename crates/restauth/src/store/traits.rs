@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 
 use super::{
-    AuditQuery, AuditRecord, Credential, DjangoImport, Found, ImportOutcome, NewSession, NewToken,
-    NewUser, Presented, Refresh, Revocation, RotatedToken, Rotation, SessionDevice, SessionRecord,
-    StoreError, TokenDevice, TokenRecord, UserPage, UserQuery, unsupported,
+    AuditQuery, AuditRecord, Credential, DjangoImport, EmailMatch, Found, ImportOutcome,
+    NewSession, NewToken, NewUser, Presented, Refresh, Revocation, RotatedToken, Rotation,
+    SessionDevice, SessionRecord, StoreError, TokenDevice, TokenRecord, UserPage, UserQuery,
+    unsupported,
 };
 use crate::core::user::{CutOffCause, Permissions, User, UserId};
 
@@ -122,6 +123,12 @@ pub trait UserStore: Send + Sync + 'static {
         let _ = email;
         Err(unsupported("look users up by e-mail"))
     }
+
+    /// Whom a login by e-mail names: the users whose e-mail is `email`, ignoring ASCII case as
+    /// [`users_by_email`](Self::users_by_email) does, told apart as none, one or several (at
+    /// most two rows are read). Over Django's tables too: it reads the user model's e-mail
+    /// column.
+    async fn user_by_login_email(&self, email: &str) -> Result<EmailMatch, StoreError>;
 
     /// The users `query` selects, and how many match in all.
     async fn search_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {

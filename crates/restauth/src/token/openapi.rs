@@ -5,8 +5,8 @@ use utoipa::openapi::{ObjectBuilder, OpenApi};
 use super::KEY_LENGTH;
 use crate::core::settings::Settings;
 use crate::pipeline::openapi::{
-    Describer, Guard, Op, SharedResponse, credentials_body, credentials_schema, json_response,
-    required_object, slashed, string,
+    Describer, Guard, Op, SharedResponse, json_response, login_body, required_object, slashed,
+    string, username_login_schema,
 };
 
 /// The token view, mounted at `[token] obtain_url`, and its schemas.
@@ -21,18 +21,18 @@ pub fn document(settings: &Settings) -> OpenApi {
         Guard::Optional(d.defaults()),
     )
     .describe(format!(
-        "DRF's `obtain_auth_token`: `{field}` and `password` give a new 40-hex token (every \
-         login issues one; the key is shown only here). Failed logins count towards the login \
-         throttles."
+        "DRF's `obtain_auth_token`: `username` (matched against `{field}`, Django's \
+         `USERNAME_FIELD`) and `password` give a new 40-hex token (every login issues one; the \
+         key is shown only here). Failed logins count towards the login throttles."
     ))
-    .body(credentials_body())
+    .body(login_body("LoginCredentials"))
     .respond("200", json_response("The new token", "Token"))
     .respond_with(&[SharedResponse::BadRequest, SharedResponse::Throttled]);
     let token = required_object([("token", key())]);
     d.document(
         &[("token", "DRF's TokenAuthentication")],
         vec![(slashed(path), d.post(op, true))],
-        vec![credentials_schema(settings), ("Token", token.into())],
+        vec![username_login_schema(), ("Token", token.into())],
     )
 }
 

@@ -46,7 +46,10 @@ async fn obtain_auth_token(
     headers: HeaderMap,
     Body(data): Body<RequestData>,
 ) -> Result<Response, Error> {
-    let (username, password) = data.credentials_named(login.users().username_field())?;
+    // DRF's `AuthTokenSerializer` reads `username` whatever `USERNAME_FIELD` is, and matches
+    // it against `USERNAME_FIELD` (Django's `ModelBackend`).
+    let field = data.username_key(login.users().username_field());
+    let (username, password) = data.credentials_named(field)?;
     let source = Source::with_client(client, &headers);
     let Some(user) = login
         .authenticate(&username, &password, "token", &source)

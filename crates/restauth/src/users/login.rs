@@ -11,7 +11,10 @@
 //! * `login_ip` (30/min): failures per client network, whatever the username.
 //!
 //! A client network is an IPv4 address or an IPv6 /64. Usernames are NFKC-normalised first,
-//! so look-alike spellings share their keys.
+//! so look-alike spellings share their keys. A login by e-mail (`[user] login_methods`) is
+//! keyed by the user the e-mail names, under that user's name: switching between a user's
+//! name and e-mail counts against the same limits. An e-mail that names nobody (or several
+//! users) is keyed by itself in lower case.
 //!
 //! Each attempt takes its slot in every scope atomically *before* the password is checked, so
 //! a concurrent burst never gets more checks than the rates allow; a success (or a check that
@@ -32,12 +35,26 @@ use tokio::sync::Notify;
 use super::{Credentials, Users};
 use crate::core::error::Error;
 use crate::core::metrics;
+use crate::core::settings::LoginMethods;
 use crate::core::user::{USERNAME_MAX_LENGTH, User, normalize_username, validate_username};
 use crate::pipeline::audit::{self, AuditEvent, Source};
 use crate::pipeline::throttling::{
     Decision, Rate, Throttles, combine_waits, login_network, unix_time,
 };
-use crate::store::LoginNetworkStore;
+use crate::store::{EmailMatch, LoginNetworkStore};
+
+/// Django's `EmailField` length: a longer name is no e-mail, and is not looked up as one.
+const EMAIL_MAX_LENGTH: usize = 254;
+
+/// Whom a login names, found before its throttles are asked so that they key on the user.
+enum Named {
+    /// By e-mail: this user.
+    User(Box<User>),
+    /// By the value of `USERNAME_FIELD`, looked up when the password is checked.
+    ByName,
+    /// Nobody: an e-mail no user or several users have, or a name no allowed method reads.
+    Nobody,
+}
 
 /// How long a successful login keeps its network exempt from the `login_user` ceiling.
 pub(crate) const KNOWN_NETWORK_SECS: i64 = 30 * 86_400;
@@ -203,7 +220,7 @@ impl Login {
     async fn login_keys(
         &self,
         name: &str,
-        raw: &str,
+        raw: Option<&str>,
         network: &str,
     ) -> Result<(Vec<(String, Rate, &'static str)>, Option<i64>), Error> {
         // The key carries at most a username's length, whatever the client sent. The network
@@ -219,7 +236,9 @@ impl Login {
         }
         let mut seen = None;
         if let Some(rate) = self.inner.throttles.rate("login_user") {
-            seen = self.login_network_seen(name, raw, network).await?;
+            if let Some(raw) = raw {
+                seen = self.login_network_seen(name, raw, network).await?;
+            }
             let known = seen.is_some_and(|at| at > crate::core::clock::now() - KNOWN_NETWORK_SECS);
             if !known {
                 keys.push((
@@ -364,7 +383,8 @@ impl Login {
     /// audited and counted as a login through `provider` (`token`, `jwt`, `session`, `basic`)
     /// from `source`, whose `ip` is the client the throttles key on. A Basic success is
     /// neither: Basic sends the password with every request, each an ordinary authenticated
-    /// request, like one with a token.
+    /// request, like one with a token. `username` names the user as `[user] login_methods`
+    /// allow.
     pub async fn authenticate(
         &self,
         username: &str,
@@ -372,11 +392,36 @@ impl Login {
         provider: &'static str,
         source: &Source,
     ) -> Result<Option<Arc<User>>, Error> {
+        let methods = self.inner.users.login_methods();
+        self.authenticate_by(username, password, methods, provider, source)
+            .await
+    }
+
+    /// [`Login::authenticate`] with the user named as `methods` allow, whatever `[user]
+    /// login_methods` says (djoser's `LOGIN_FIELD = "email"`: [`LoginMethods::EMAIL`]).
+    pub async fn authenticate_by(
+        &self,
+        username: &str,
+        password: &str,
+        methods: LoginMethods,
+        provider: &'static str,
+        source: &Source,
+    ) -> Result<Option<Arc<User>>, Error> {
         let client = source.ip.as_str();
-        // Normalised before anything else, so every spelling of a name shares its keys.
-        let name = normalize_username(username);
         let network = login_network(client);
-        let (keys, seen) = self.login_keys(&name, username, &network).await?;
+        let named = self.name_user(username, methods).await?;
+        // Normalised before anything else, so every spelling of a name shares its keys; a
+        // user found by e-mail is keyed under its own name. `raw` is the name as stored or
+        // sent, for the known networks' look-up.
+        let (name, raw) = match &named {
+            Named::User(user) => (
+                normalize_username(&user.username),
+                Some(user.username.as_str()),
+            ),
+            Named::ByName => (normalize_username(username), Some(username)),
+            Named::Nobody => (username.to_lowercase(), None),
+        };
+        let (keys, seen) = self.login_keys(&name, raw, &network).await?;
         let mut refused = Refused::default();
         let slots = match self.wait_for_login_slots(&keys, client, &mut refused).await {
             Ok(slots) => slots,
@@ -389,7 +434,12 @@ impl Login {
             }
         };
         let in_flight = self.inner.gate.enter(&slots);
-        let result = self.inner.users.check_credentials(username, password).await;
+        let users = &self.inner.users;
+        let result = match named {
+            Named::User(user) => users.check_password_of(Some(*user), password).await,
+            Named::ByName => users.check_credentials(username, password).await,
+            Named::Nobody => users.check_password_of(None, password).await,
+        };
         // Only a checked, wrong password keeps its slots.
         if !matches!(
             result,
@@ -439,6 +489,30 @@ impl Login {
                 Ok(None)
             }
         }
+    }
+
+    /// Whom `identifier` names under `methods`: an e-mail first (when allowed and it looks like
+    /// one), then the value of `USERNAME_FIELD`, as django-allauth's backend tries them.
+    async fn name_user(&self, identifier: &str, methods: LoginMethods) -> Result<Named, Error> {
+        if methods.email && identifier.contains('@') && identifier.len() <= EMAIL_MAX_LENGTH {
+            match self
+                .inner
+                .users
+                .store()
+                .user_by_login_email(identifier)
+                .await?
+            {
+                EmailMatch::One(user) => return Ok(Named::User(user)),
+                // No account is told apart from another: the generic failure.
+                EmailMatch::Several => return Ok(Named::Nobody),
+                EmailMatch::None => {}
+            }
+        }
+        Ok(if methods.username_field {
+            Named::ByName
+        } else {
+            Named::Nobody
+        })
     }
 
     /// A login refused by its throttles: a lock-out for each scope that just started

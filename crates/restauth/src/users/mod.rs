@@ -130,6 +130,11 @@ impl Users {
         &self.inner.user.username_field
     }
 
+    /// How a login may name its user (`[user] login_methods`).
+    pub fn login_methods(&self) -> crate::core::settings::LoginMethods {
+        self.inner.user.login_methods()
+    }
+
     /// Django's `SECRET_KEY`: the key of session auth hashes.
     pub fn secret_key(&self) -> &str {
         &self.inner.secret_key
@@ -291,7 +296,21 @@ impl Users {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(Credentials::Invalid(None));
         }
-        let Some(mut user) = self.find_user(username).await? else {
+        let user = self.find_user(username).await?;
+        self.check_password_of(user, password).await
+    }
+
+    /// The password check of a user already looked up (`None`: nobody, checked against the
+    /// dummy hash so that it costs what a wrong password costs).
+    pub(crate) async fn check_password_of(
+        &self,
+        user: Option<User>,
+        password: &str,
+    ) -> Result<Credentials, Error> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(Credentials::Invalid(None));
+        }
+        let Some(mut user) = user else {
             self.inner.hashing.dummy_verify(password.to_owned()).await?;
             return Ok(Credentials::Invalid(None));
         };

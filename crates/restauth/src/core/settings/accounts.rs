@@ -33,6 +33,10 @@ pub struct AccountsSettings {
     pub protocol: Option<String>,
     /// djoser's `SITE_NAME`, shown in the mails.
     pub site_name: String,
+    /// djoser's `LOGIN_FIELD`: the key `token/login/` reads the user's name from. Unset:
+    /// `[user] username_field`, matched as every login is (`[user] login_methods`);
+    /// `"email"` (with another `username_field`): the e-mail, matched ignoring case.
+    pub login_field: Option<String>,
 }
 
 impl Default for AccountsSettings {
@@ -48,6 +52,7 @@ impl Default for AccountsSettings {
             domain: None,
             protocol: None,
             site_name: "restauth".into(),
+            login_field: None,
         }
     }
 }

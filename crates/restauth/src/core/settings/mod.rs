@@ -260,24 +260,93 @@ impl Default for AuditSettings {
     }
 }
 
-/// `[user]`: the user model's `USERNAME_FIELD`.
+/// `[user]`: the user model's `USERNAME_FIELD`, and how a login may name its user.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserSettings {
-    /// The name of the username field in the bodies of the obtain endpoints
-    /// (`/api-token-auth/`, `/api/token/`, `/api/auth/login/`), as DRF and simplejwt take it
-    /// from `USERNAME_FIELD`: `"email"` for a project that logs users in by email (whose
-    /// restauth username is then the email, as `import-django --username-field email` makes
-    /// it). Default `"username"`.
+    /// Django's `USERNAME_FIELD`: the field a login is matched against, and the key simplejwt's
+    /// `/api/token/` reads (DRF's `/api-token-auth/` and the session logins always read
+    /// `username`). `"email"` for a project that logs users in by e-mail (whose restauth
+    /// username is then the e-mail, as `import-django --username-field email` makes it).
+    /// Default `"username"`.
     pub username_field: String,
+    /// How a login may name its user, as django-allauth's `ACCOUNT_LOGIN_METHODS`:
+    /// `username_field`'s value (matched exactly, as Django's `ModelBackend`) and/or
+    /// `"email"` (matched ignoring case; an e-mail several accounts share names nobody).
+    /// Unset: `[username_field]` only.
+    pub login_methods: Option<Vec<String>>,
 }
 
 impl Default for UserSettings {
     fn default() -> Self {
         UserSettings {
             username_field: "username".into(),
+            login_methods: None,
         }
     }
+}
+
+impl UserSettings {
+    /// The ways `login_methods` allows (an entry it does not know is ignored here; the
+    /// settings' validation refuses it).
+    pub fn login_methods(&self) -> LoginMethods {
+        match &self.login_methods {
+            None => LoginMethods::USERNAME_FIELD,
+            Some(entries) => LoginMethods {
+                username_field: entries.contains(&self.username_field),
+                email: self.username_field != "email" && entries.iter().any(|e| e == "email"),
+            },
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let Some(entries) = &self.login_methods else {
+            return Ok(());
+        };
+        let known = if self.username_field == "email" {
+            "\"email\"".to_owned()
+        } else {
+            format!("{:?} and \"email\"", self.username_field)
+        };
+        if entries.is_empty() {
+            return Err(ConfigError(format!(
+                "user.login_methods: empty; list at least one of {known} (or leave it unset \
+                 for username_field alone)"
+            )));
+        }
+        for entry in entries {
+            if *entry != self.username_field && entry != "email" {
+                return Err(ConfigError(format!(
+                    "user.login_methods: {entry:?} is not a login method; those are {known} \
+                     (username_field's value, and e-mail)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ways a login may name its user ([`UserSettings::login_methods`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginMethods {
+    /// By the value of `USERNAME_FIELD`, matched exactly (Django's `ModelBackend`).
+    pub username_field: bool,
+    /// By e-mail, ignoring case, when `USERNAME_FIELD` is not the e-mail already; an e-mail
+    /// that several users share names none of them.
+    pub email: bool,
+}
+
+impl LoginMethods {
+    /// Django's own: `USERNAME_FIELD` alone.
+    pub const USERNAME_FIELD: LoginMethods = LoginMethods {
+        username_field: true,
+        email: false,
+    };
+    /// djoser's `token/login/` with `LOGIN_FIELD = "email"`: the e-mail alone.
+    pub const EMAIL: LoginMethods = LoginMethods {
+        username_field: false,
+        email: true,
+    };
 }
 
 /// Where throttle counters live.
@@ -585,6 +654,20 @@ impl Settings {
             return Err(ConfigError(format!(
                 "user.username_field: {field:?} is not a field name ([a-z][a-z0-9_]*, not \
                  password)"
+            )));
+        }
+        // USERNAME_FIELD as the logins see it: over Django's tables, the model's.
+        let mut user = self.user.clone();
+        user.username_field = self.username_field().to_owned();
+        user.validate()?;
+        let field = &user.username_field;
+        if let Some(login_field) = &self.accounts.login_field
+            && login_field != field
+            && login_field != "email"
+        {
+            return Err(ConfigError(format!(
+                "accounts.login_field: {login_field:?} is neither user.username_field ({field:?}) \
+                 nor \"email\""
             )));
         }
         if self.token.keyword.is_empty() || self.token.keyword.contains(char::is_whitespace) {

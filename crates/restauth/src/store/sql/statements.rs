@@ -49,6 +49,8 @@ pub(crate) struct UserStatements {
     pub by_username: Sql,
     /// $1 e-mail.
     pub by_email: Sql,
+    /// $1 e-mail: at most two of the users it names, enough to tell one from several.
+    pub by_login_email: Sql,
     /// $1 username, $2 email, $3 first_name, $4 last_name, $5 password, $6 is_active,
     /// $7 is_staff, $8 is_superuser, $9 date_joined, $10 a new UUID (taken where the user
     /// model's key is one); returns the id.
@@ -268,6 +270,10 @@ impl UserStatements {
                 "SELECT {select} FROM {from} \
                  WHERE lower({e}) = lower($1) AND {e} <> '' ORDER BY u.{id}",
                 e = users.email.of("u")
+            )),
+            by_login_email: sql(format!(
+                "SELECT {select} FROM {from} \
+                 WHERE lower(u.{email}) = lower($1) AND u.{email} <> '' ORDER BY u.{id} LIMIT 2"
             )),
             create: sql(create_user::<D>(users)),
             set_password: sql(format!("UPDATE {t} SET {password} = $1 WHERE {id} = $2")),

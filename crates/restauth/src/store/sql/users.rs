@@ -7,8 +7,8 @@ use sqlx::AssertSqlSafe;
 use super::{Bind, Dialect, SqlStore, Tx, stmt};
 use crate::core::user::{CutOffCause, User, UserId};
 use crate::store::{
-    KeptCredential, LoginNetworkStore, NewUser, PasswordStore, Revocation, StoreError, UserPage,
-    UserQuery, UserStore, classify,
+    EmailMatch, KeptCredential, LoginNetworkStore, NewUser, PasswordStore, Revocation, StoreError,
+    UserPage, UserQuery, UserStore, classify,
 };
 
 impl<D: Dialect> SqlStore<D> {
@@ -147,6 +147,20 @@ impl<D: Dialect> UserStore for SqlStore<D> {
                 .read_rows(stmt(&self.sql.users.by_email).arg(email))
                 .await?;
             rows.iter().map(Self::user).collect()
+        })
+        .await
+    }
+
+    async fn user_by_login_email(&self, email: &str) -> Result<EmailMatch, StoreError> {
+        self.op("user_by_login_email", async {
+            let rows = self
+                .read_rows(stmt(&self.sql.users.by_login_email).arg(email))
+                .await?;
+            Ok(match rows.as_slice() {
+                [] => EmailMatch::None,
+                [row] => EmailMatch::One(Box::new(Self::user(row)?)),
+                _ => EmailMatch::Several,
+            })
         })
         .await
     }
