@@ -6,16 +6,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{PASSWORD, Reply, Server, TestDb, plain, postgres_url, skip, stderr, stdout};
+use common::django::{self, Django};
+use common::{
+    PASSWORD, Server, TestDb, plain, postgres_url, restauth_session_user, skip, stderr, stdout,
+};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-/// `[database] django_reread_after` in these servers (the default).
+/// `[django] reread_after` in these servers (the default).
 const REREAD: Duration = Duration::from_secs(1);
 const NEW_PASSWORD: &str = "a new horse battery staple";
 /// PBKDF2 iterations on both stacks: restauth's lowest accepted count, a tenth of Django's
@@ -23,218 +23,6 @@ const NEW_PASSWORD: &str = "a new horse battery staple";
 const PBKDF2_ITERATIONS: u32 = 100_000;
 /// A count older than the current one, which a login rehashes.
 const OLDER_ITERATIONS: u32 = 50_000;
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django")
-}
-
-/// The Django project on one database, served by gunicorn while this lives.
-struct Django {
-    venv: PathBuf,
-    secret_key: String,
-    /// `DJANGO_DB`: a SQLite path or a PostgreSQL URL.
-    db: String,
-    /// The PostgreSQL schema shared with restauth.
-    schema: Option<String>,
-    base: String,
-    gunicorn: Option<Child>,
-    /// `DJANGO_USER_MODEL`: `uuid` for the model keyed by a UUID (uuidusers/models.py).
-    user_model: Option<&'static str>,
-}
-
-impl Drop for Django {
-    fn drop(&mut self) {
-        if let Some(mut g) = self.gunicorn.take() {
-            let _ = g.kill();
-            let _ = g.wait();
-        }
-    }
-}
-
-impl Django {
-    fn new(venv: PathBuf, secret_key: &str, db: String, schema: Option<String>) -> Django {
-        Django {
-            venv,
-            secret_key: secret_key.to_owned(),
-            db,
-            schema,
-            base: String::new(),
-            gunicorn: None,
-            user_model: None,
-        }
-    }
-
-    /// The same project with the user model keyed by a UUID, logging in by e-mail.
-    fn with_uuid_users(mut self) -> Django {
-        self.user_model = Some("uuid");
-        self
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(self.venv.join("bin").join(program));
-        c.current_dir(fixture())
-            .env("DJANGO_SECRET_KEY", &self.secret_key)
-            .env("DJANGO_DB", &self.db)
-            .env("DJANGO_SETTINGS_MODULE", "fixture.settings")
-            .env("DJANGO_PBKDF2_ITERATIONS", PBKDF2_ITERATIONS.to_string())
-            .env("PYTHONDONTWRITEBYTECODE", "1");
-        if let Some(schema) = &self.schema {
-            c.env("DJANGO_DB_SCHEMA", schema);
-        }
-        if let Some(model) = self.user_model {
-            c.env("DJANGO_USER_MODEL", model);
-        }
-        c
-    }
-
-    fn manage(&self, args: &[&str]) -> String {
-        let out = self
-            .command("python")
-            .arg("manage.py")
-            .args(args)
-            .output()
-            .expect("python");
-        assert!(
-            out.status.success(),
-            "manage.py {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn serve(&mut self) {
-        let mut gunicorn = self
-            .command("gunicorn")
-            .args(["fixture.wsgi", "--bind", "127.0.0.1:0", "--workers", "2"])
-            .arg("--no-control-socket")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gunicorn");
-        let err = gunicorn.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if let Some((_, addr)) = line.split_once("Listening at: ") {
-                    let addr = addr.split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send(addr);
-                } else if line.contains("Error") || line.contains("Traceback") {
-                    eprintln!("gunicorn: {line}");
-                }
-            }
-        });
-        self.gunicorn = Some(gunicorn);
-        self.base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("gunicorn did not start");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
-        let r = req.send().await.expect("request to Django");
-        Reply {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            body: r.text().await.unwrap_or_default(),
-        }
-    }
-
-    /// GET `path` with these request headers.
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = plain().get(self.url(path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        self.send(req).await
-    }
-
-    /// Django's own login view: the `sessionid` cookie a browser would hold.
-    async fn login(&self, username: &str, password: &str) -> Option<String> {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = client
-            .get(self.url("/accounts/login/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let marker = "name=\"csrfmiddlewaretoken\" value=\"";
-        let start = page.find(marker).expect("csrf field") + marker.len();
-        let csrf = &page[start..start + page[start..].find('"').unwrap()];
-        let done = client
-            .post(self.url("/accounts/login/"))
-            .form(&[
-                ("csrfmiddlewaretoken", csrf),
-                ("username", username),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .unwrap();
-        if done.status().as_u16() != 302 {
-            return None;
-        }
-        done.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|l| l.strip_prefix("sessionid="))
-            .map(|c| c.split(';').next().unwrap_or("").to_owned())
-    }
-
-    /// Whom Django's plain session view sees, or `None` (anonymous).
-    async fn session_user(&self, sessionid: &str) -> Option<String> {
-        let r = self
-            .get("/whoami/", &[("Cookie", &format!("sessionid={sessionid}"))])
-            .await;
-        (r.status == 200).then(|| r.json()["user"].as_str().unwrap_or("").to_owned())
-    }
-
-    /// Whom Django's DRF view sees with this `Authorization`, or the status it answered.
-    async fn api_user(&self, authorization: &str) -> Result<String, u16> {
-        let r = self
-            .get("/api/whoami/", &[("Authorization", authorization)])
-            .await;
-        if r.status == 200 {
-            Ok(r.json()["user"].as_str().unwrap_or("").to_owned())
-        } else {
-            Err(r.status)
-        }
-    }
-
-    async fn post_json(&self, path: &str, body: &Value) -> Reply {
-        self.send(plain().post(self.url(path)).json(body)).await
-    }
-}
-
-/// Whom restauth's session-authenticated view sees with this session, or `None`.
-async fn restauth_session_user(s: &Server, sessionid: &str) -> Option<String> {
-    let r = s
-        .send(
-            plain()
-                .get(s.url("/api/dashboard/"))
-                .header("Cookie", format!("sessionid={sessionid}")),
-        )
-        .await;
-    assert_ne!(r.status, 500, "{}", s.log());
-    (r.status == 200).then(|| {
-        let message = r.json()["message"].as_str().unwrap_or("").to_owned();
-        message
-            .strip_prefix("Hello ")
-            .and_then(|m| m.split(',').next())
-            .unwrap_or("")
-            .to_owned()
-    })
-}
 
 /// Whom restauth's view sees with this `Authorization` on `path`, or the status.
 async fn restauth_api_user(s: &Server, path: &str, authorization: &str) -> Result<String, u16> {
@@ -244,24 +32,6 @@ async fn restauth_api_user(s: &Server, path: &str, authorization: &str) -> Resul
         Ok(r.json()["username"].as_str().unwrap_or("").to_owned())
     } else {
         Err(r.status)
-    }
-}
-
-fn django_secret() -> String {
-    format!(
-        "dj-{}{}",
-        restauth::token::generate_key(),
-        restauth::token::generate_key()
-    )
-}
-
-fn django_venv() -> Option<PathBuf> {
-    match common::python_venv("django", &fixture().join("requirements.txt")) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            skip(&format!("no Django virtualenv: {e}"));
-            None
-        }
     }
 }
 
@@ -662,6 +432,7 @@ async fn side_by_side(
 /// What Django's own `ModelBackend` answers for the users of [`permissions_as_django`]: per
 /// user, their id, `is_staff`, `has_perm` of each permission, `has_perms` of add and
 /// publish, groups and `get_all_permissions`.
+
 /// Six users of the UUID-keyed model, made by Django; prints each e-mail's key (`str(pk)`).
 const UUID_USERS: &str = r#"
 import json
@@ -705,7 +476,7 @@ async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Serve
         .config(&format!("secret_key = {:?}", django.secret_key))
         .database(database)
         .database("schema_flavor = \"django\"")
-        .config("[django]\nuser_table = \"uuidusers_user\"\nusername_field = \"email\"")
+        .config("[django]\nuser_table = \"users_user\"\nusername_field = \"email\"")
         .config(&format!(
             "[password]\npbkdf2_iterations = {PBKDF2_ITERATIONS}"
         ))
@@ -1051,10 +822,10 @@ async fn beside_django_on_sqlite() {
         eprintln!("beside_django_on_sqlite: runs when the suites run on SQLite");
         return;
     }
-    let Some(venv) = django_venv() else { return };
+    let Some(venv) = django::venv() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite3");
-    let secret = django_secret();
+    let secret = django::secret();
     let database = format!("url = {:?}", format!("sqlite://{}", db.display()));
 
     // Before Django's migrate: restauth refuses to make Django's tables itself.
@@ -1071,7 +842,8 @@ async fn beside_django_on_sqlite() {
         stderr(&out)
     );
 
-    let django = Django::new(venv, &secret, db.display().to_string(), None);
+    let django = Django::new(venv, &secret, db.display().to_string(), None)
+        .pbkdf2_iterations(PBKDF2_ITERATIONS);
     let url = format!("sqlite://{}?mode=ro", db.display());
     let (django, s) = side_by_side(django, &database, async |name: &str| {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -1100,7 +872,7 @@ async fn beside_django_on_postgres() {
         skip("RESTAUTH_TEST_DATABASE_URL is not set");
         return;
     };
-    let Some(venv) = django_venv() else { return };
+    let Some(venv) = django::venv() else { return };
     let db = TestDb::new(&url);
     {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -1110,8 +882,9 @@ async fn beside_django_on_postgres() {
             .await
             .unwrap();
     }
-    let secret = django_secret();
-    let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone()));
+    let secret = django::secret();
+    let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone()))
+        .pbkdf2_iterations(PBKDF2_ITERATIONS);
     let database = db.config_via(&db.url);
     let schema = db.schema.clone();
     let (django, s) = side_by_side(django, &database, async |name: &str| {
@@ -1153,7 +926,8 @@ async fn beside_django_on_postgres() {
         .own_database()
         .config(&format!("secret_key = {:?}", django.secret_key))
         .database(&database)
-        .database("schema_flavor = \"django\"\ndjango_reread_after = 600")
+        .database("schema_flavor = \"django\"")
+        .config("[django]\nreread_after = 600")
         .start()
         .await;
     let sessionid = django.login("bob", PASSWORD).await.expect("Django login");
@@ -1206,12 +980,14 @@ async fn uuid_user_model_beside_django_on_sqlite() {
         eprintln!("uuid_user_model_beside_django_on_sqlite: runs when the suites run on SQLite");
         return;
     }
-    let Some(venv) = django_venv() else { return };
+    let Some(venv) = django::venv() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite3");
-    let secret = django_secret();
+    let secret = django::secret();
     let database = format!("url = {:?}", format!("sqlite://{}", db.display()));
-    let django = Django::new(venv, &secret, db.display().to_string(), None).with_uuid_users();
+    let django = Django::new(venv, &secret, db.display().to_string(), None)
+        .pbkdf2_iterations(PBKDF2_ITERATIONS)
+        .user_model(django::UUID_EMAIL_MODEL);
     uuid_side_by_side(django, &database).await;
 }
 
@@ -1225,7 +1001,7 @@ async fn uuid_user_model_beside_django_on_postgres() {
         skip("RESTAUTH_TEST_DATABASE_URL is not set");
         return;
     };
-    let Some(venv) = django_venv() else { return };
+    let Some(venv) = django::venv() else { return };
     let db = TestDb::new(&url);
     {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -1235,8 +1011,10 @@ async fn uuid_user_model_beside_django_on_postgres() {
             .await
             .unwrap();
     }
-    let secret = django_secret();
-    let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone())).with_uuid_users();
+    let secret = django::secret();
+    let django = Django::new(venv, &secret, url.clone(), Some(db.schema.clone()))
+        .pbkdf2_iterations(PBKDF2_ITERATIONS)
+        .user_model(django::UUID_EMAIL_MODEL);
     let database = db.config_via(&db.url);
     uuid_side_by_side(django, &database).await;
 }

@@ -8,8 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use common::django::{self, Django};
-use common::{PASSWORD, Server, plain, postgres_url, skip, stderr, stdout};
+use common::django::{self, Db, Django};
+use common::{PASSWORD, Server, postgres_url, restauth_session_user, skip, stderr, stdout};
 use serde_json::json;
 use sqlx::Connection;
 
@@ -62,75 +62,6 @@ class User(AbstractUser):
 const EMAIL_SETTINGS: &str = "[django]\nuser_table = \"users_user\"\nusername_field = \"email\"\n\
      user_defaults = { name = \"\" }\nuser_extra_columns = [\"name\"]\n";
 
-/// A Django database of a test's own: a SQLite file, or a PostgreSQL database (dropped after).
-enum Db {
-    Sqlite(tempfile::TempDir),
-    Postgres { admin: String, name: String },
-}
-
-impl Db {
-    fn sqlite() -> Db {
-        Db::Sqlite(tempfile::tempdir().unwrap())
-    }
-
-    async fn postgres(admin: &str) -> Db {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("restauth_models_{}_{nanos}", std::process::id());
-        let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        Db::Postgres {
-            admin: admin.to_owned(),
-            name,
-        }
-    }
-
-    /// `DJANGO_DB`: the file's path, or the database's URL.
-    fn django(&self) -> String {
-        match self {
-            Db::Sqlite(dir) => dir.path().join("db.sqlite3").display().to_string(),
-            Db::Postgres { admin, name } => {
-                let base = admin.split('?').next().unwrap();
-                format!("{}/{name}", &base[..base.rfind('/').unwrap()])
-            }
-        }
-    }
-
-    /// restauth's URL of the same database.
-    fn url(&self) -> String {
-        match self {
-            Db::Sqlite(_) => format!("sqlite://{}", self.django()),
-            Db::Postgres { .. } => self.django(),
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Db::Postgres { admin, name } = self else {
-            return;
-        };
-        let (url, name) = (admin.clone(), name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                    let ddl = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut c).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// `restauth <args>` in `dir` (its `restauth.toml`, if any), which must succeed: its output.
 fn restauth_in(dir: &Path, args: &[&str]) -> String {
     let out = common::command_in(dir, args, "");
@@ -150,26 +81,6 @@ async fn restauth_session_login(s: &Server, username: &str) -> Option<String> {
     (r.status == 200)
         .then(|| common::set_cookie_value(&r, "sessionid"))
         .flatten()
-}
-
-/// Whom restauth's session-authenticated view sees with this session, or `None`.
-async fn restauth_session_user(s: &Server, sessionid: &str) -> Option<String> {
-    let r = s
-        .send(
-            plain()
-                .get(s.url("/api/dashboard/"))
-                .header("Cookie", format!("sessionid={sessionid}")),
-        )
-        .await;
-    assert_ne!(r.status, 500, "{}", s.log());
-    (r.status == 200).then(|| {
-        let message = r.json()["message"].as_str().unwrap_or("").to_owned();
-        message
-            .strip_prefix("Hello ")
-            .and_then(|m| m.split(',').next())
-            .unwrap_or("")
-            .to_owned()
-    })
 }
 
 /// The project of [`EMAIL_MODEL`] on `db`, inspected, imported, and served side by side.

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
+use common::django::{self, Django};
 use common::{PASSWORD, Server, TestDb, postgres_url, skip, stderr, stdout};
 use restauth::django::{session, signing};
 use serde_json::{Value, json};
@@ -17,124 +16,6 @@ use sqlx::Connection;
 // ---------------------------------------------------------------------------------------------
 // The real Django project
 // ---------------------------------------------------------------------------------------------
-
-/// The fixture project, in the source tree.
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django")
-}
-
-/// The virtualenv with the fixture's requirements (see `common::python_venv`).
-fn django_venv() -> Result<PathBuf, String> {
-    common::python_venv("django", &fixture().join("requirements.txt"))
-}
-
-/// The Django project on one database.
-struct Django {
-    venv: PathBuf,
-    secret_key: String,
-    /// `DJANGO_DB`: a SQLite path or a PostgreSQL URL.
-    db: String,
-}
-
-impl Django {
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(self.venv.join("bin").join(program));
-        c.current_dir(fixture())
-            .env("DJANGO_SECRET_KEY", &self.secret_key)
-            .env("DJANGO_DB", &self.db)
-            .env("DJANGO_SETTINGS_MODULE", "fixture.settings")
-            .env("PYTHONDONTWRITEBYTECODE", "1");
-        c
-    }
-
-    fn python(&self, args: &[&str]) -> String {
-        let out = self.command("python").args(args).output().expect("python");
-        assert!(
-            out.status.success(),
-            "python {args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    /// Django's own login view over HTTP, served by gunicorn on a free port: the `sessionid`
-    /// cookie a browser would hold.
-    async fn browser_login(&self, username: &str) -> String {
-        let mut gunicorn = self
-            .command("gunicorn")
-            .args(["fixture.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"])
-            .arg("--no-control-socket")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gunicorn");
-        let err = gunicorn.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if let Some((_, addr)) = line.split_once("Listening at: ") {
-                    let addr = addr.split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("gunicorn did not start");
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = client
-            .get(format!("{base}/accounts/login/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let marker = "name=\"csrfmiddlewaretoken\" value=\"";
-        let start = page.find(marker).expect("csrf field") + marker.len();
-        let csrf = &page[start..start + page[start..].find('"').unwrap()];
-        let done = client
-            .post(format!("{base}/accounts/login/"))
-            .form(&[
-                ("csrfmiddlewaretoken", csrf),
-                ("username", username),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let _ = gunicorn.kill();
-        let _ = gunicorn.wait();
-        assert_eq!(done.status().as_u16(), 302, "Django's login failed");
-        let cookie = done
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|l| l.strip_prefix("sessionid="))
-            .expect("sessionid cookie")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        assert_eq!(cookie.len(), 32);
-        cookie
-    }
-}
-
-/// A Django secret key as `get_random_secret_key()` makes one, not a development key.
-fn django_secret() -> String {
-    format!(
-        "dj-{}{}",
-        restauth::token::generate_key(),
-        restauth::token::generate_key()
-    )
-}
 
 /// Where restauth keeps its data, to read a stored hash.
 enum Store<'a> {
@@ -194,14 +75,18 @@ fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
 
 /// Everything a team moving from DRF needs to keep working, on one pair of databases.
 async fn moves_from_django(
-    django: Django,
+    mut django: Django,
     server: Server,
     store: Store<'_>,
     sqlite: Option<&Path>,
 ) {
     django.python(&["manage.py", "migrate", "--noinput"]);
     let seeded: Value = serde_json::from_str(&django.python(&["seed.py"])).expect("seed output");
-    let sessionid = django.browser_login("alice").await;
+    django.serve();
+    let sessionid = django
+        .login("alice", PASSWORD)
+        .await
+        .expect("Django's login");
     let key_file = server.path().join("django-secret-key");
     std::fs::write(&key_file, format!("{}\n", django.secret_key)).unwrap();
     let key_file = key_file.to_str().unwrap().to_owned();
@@ -390,17 +275,15 @@ fn jwt_config(django: &Django) -> String {
 
 #[tokio::test]
 async fn a_django_project_on_sqlite_moves_over() {
-    let venv = match django_venv() {
-        Ok(v) => v,
-        Err(reason) => return skip(&reason),
-    };
+    let Some(venv) = django::venv() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite3");
-    let django = Django {
+    let django = Django::new(
         venv,
-        secret_key: django_secret(),
-        db: db.to_str().unwrap().to_owned(),
-    };
+        &django::secret(),
+        db.to_str().unwrap().to_owned(),
+        None,
+    );
     let server = Server::builder()
         .config(&jwt_config(&django))
         .own_database()
@@ -410,70 +293,14 @@ async fn a_django_project_on_sqlite_moves_over() {
     moves_from_django(django, server, Store::Sqlite(&path), Some(&db)).await;
 }
 
-/// A database of its own in the test PostgreSQL for Django, dropped afterwards.
-struct DjangoPg {
-    admin_url: String,
-    name: String,
-}
-
-impl DjangoPg {
-    async fn create(admin_url: &str) -> DjangoPg {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("restauth_django_{}_{nanos}", std::process::id());
-        let mut c = sqlx::PgConnection::connect(admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        DjangoPg {
-            admin_url: admin_url.to_owned(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        let base = self.admin_url.split('?').next().unwrap();
-        let server = &base[..base.rfind('/').unwrap()];
-        format!("{server}/{}", self.name)
-    }
-}
-
-impl Drop for DjangoPg {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                    let ddl = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut c).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test]
 async fn a_django_project_on_postgres_moves_over() {
     let Some(url) = postgres_url() else {
         return skip("RESTAUTH_TEST_DATABASE_URL is not set");
     };
-    let venv = match django_venv() {
-        Ok(v) => v,
-        Err(reason) => return skip(&reason),
-    };
-    let django_db = DjangoPg::create(&url).await;
-    let django = Django {
-        venv,
-        secret_key: django_secret(),
-        db: django_db.url(),
-    };
+    let Some(venv) = django::venv() else { return };
+    let django_db = django::Db::postgres(&url).await;
+    let django = Django::new(venv, &django::secret(), django_db.django(), None);
     let restauth_db = TestDb::new(&url);
     let server = Server::builder()
         .config(&jwt_config(&django))
@@ -823,27 +650,17 @@ async fn a_custom_user_model_keyed_by_email() {
 /// saying why and what serves such a project, and writes nothing.
 #[tokio::test]
 async fn a_user_model_keyed_by_uuids_is_refused_not_merged() {
-    let venv = match django_venv() {
-        Ok(v) => v,
-        Err(reason) => return skip(&reason),
-    };
+    let Some(venv) = django::venv() else { return };
     let server = Server::builder().own_database().start().await;
     let db = server.path().join("django.sqlite3");
-    let django = Django {
+    let django = Django::new(
         venv,
-        secret_key: django_secret(),
-        db: db.to_str().unwrap().to_owned(),
-    };
-    let run = |args: &[&str]| {
-        let out = django
-            .command("python")
-            .env("DJANGO_USER_MODEL", "uuid")
-            .args(args)
-            .output()
-            .expect("python");
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        stdout(&out)
-    };
+        &django::secret(),
+        db.to_str().unwrap().to_owned(),
+        None,
+    )
+    .user_model(django::UUID_EMAIL_MODEL);
+    let run = |args: &[&str]| django.python(args);
     run(&["manage.py", "migrate", "--noinput", "-v0"]);
     // Six users, two of whose keys start with the same digit: as integers they were one user.
     run(&[
@@ -864,12 +681,7 @@ async fn a_user_model_keyed_by_uuids_is_refused_not_merged() {
     let out = import(
         &server,
         db.to_str().unwrap(),
-        &[
-            "--user-table",
-            "uuidusers_user",
-            "--username-field",
-            "email",
-        ],
+        &["--user-table", "users_user", "--username-field", "email"],
     );
     assert!(!out.status.success(), "{}", stdout(&out));
     let said = stderr(&out);

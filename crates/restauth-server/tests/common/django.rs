@@ -143,6 +143,18 @@ impl Django {
         stdout(&out)
     }
 
+    /// `python <args>` in the project's folder, which must succeed; its output.
+    pub fn python(&self, args: &[&str]) -> String {
+        let out = self.command("python").args(args).output().expect("python");
+        assert!(
+            out.status.success(),
+            "python {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
     /// Python run in the project's shell (`manage.py shell -c`).
     pub fn shell(&self, code: &str) -> String {
         self.manage(&["shell", "-c", code])
@@ -260,5 +272,110 @@ impl Django {
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.send(plain().post(self.url(path)).json(body)).await
+    }
+}
+
+/// A user model keyed by a UUID, logging in by e-mail, without `PermissionsMixin`: what many
+/// projects start from (made into the project's `users` app by Django's `makemigrations`).
+pub const UUID_EMAIL_MODEL: &str = r#"import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, email, password=None, **fields):
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    # The columns restauth's Django schema maps today beside the key and the e-mail.
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    is_superuser = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+"#;
+
+/// A Django database of a test's own: a SQLite file, or a PostgreSQL database (dropped after).
+pub enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    pub async fn postgres(admin: &str) -> Db {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("restauth_models_{}_{nanos}", std::process::id());
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        Db::Postgres {
+            admin: admin.to_owned(),
+            name,
+        }
+    }
+
+    /// `DJANGO_DB`: the file's path, or the database's URL.
+    pub fn django(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => dir.path().join("db.sqlite3").display().to_string(),
+            Db::Postgres { admin, name } => {
+                let base = admin.split('?').next().unwrap();
+                format!("{}/{name}", &base[..base.rfind('/').unwrap()])
+            }
+        }
+    }
+
+    /// restauth's URL of the same database.
+    pub fn url(&self) -> String {
+        match self {
+            Db::Sqlite(_) => format!("sqlite://{}", self.django()),
+            Db::Postgres { .. } => self.django(),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Db::Postgres { admin, name } = self else {
+            return;
+        };
+        let (url, name) = (admin.clone(), name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                    let ddl = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
     }
 }

@@ -666,6 +666,27 @@ pub async fn csrf(s: &Server) -> (String, String) {
     (token, cookie)
 }
 
+/// Whom restauth's session-authenticated view (`/api/dashboard/`) sees with this session, or
+/// `None`; never a 500.
+pub async fn restauth_session_user(s: &Server, sessionid: &str) -> Option<String> {
+    let r = s
+        .send(
+            plain()
+                .get(s.url("/api/dashboard/"))
+                .header("Cookie", format!("sessionid={sessionid}")),
+        )
+        .await;
+    assert_ne!(r.status, 500, "{}", s.log());
+    (r.status == 200).then(|| {
+        let message = r.json()["message"].as_str().unwrap_or("").to_owned();
+        message
+            .strip_prefix("Hello ")
+            .and_then(|m| m.split(',').next())
+            .unwrap_or("")
+            .to_owned()
+    })
+}
+
 /// The SPA login: `GET /api/auth/csrf/` then `POST /api/auth/login/` with `X-CSRFToken`.
 pub async fn spa_login(s: &Server, username: &str, password: &str) -> Reply {
     let (token, cookie) = csrf(s).await;
