@@ -429,10 +429,6 @@ async fn side_by_side(
     (django, s)
 }
 
-/// What Django's own `ModelBackend` answers for the users of [`permissions_as_django`]: per
-/// user, their id, `is_staff`, `has_perm` of each permission, `has_perms` of add and
-/// publish, groups and `get_all_permissions`.
-
 /// Six users of the UUID-keyed model, made by Django; prints each e-mail's key (`str(pk)`).
 const UUID_USERS: &str = r#"
 import json
@@ -697,6 +693,9 @@ async fn uuid_side_by_side(mut django: Django, database: &str) -> (Django, Serve
     (django, s)
 }
 
+/// What Django's own `ModelBackend` answers for the users of [`permissions_as_django`]: per
+/// user, their id, `is_staff`, `has_perm` of each permission, `has_perms` of add and
+/// publish, groups and `get_all_permissions`.
 const DJANGO_PERMISSIONS: &str = r#"
 import json
 from django.contrib.auth.models import Group, Permission, User

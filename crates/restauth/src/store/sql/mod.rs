@@ -65,6 +65,7 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// The names of the columns of the table `$1`, one a row.
     const COLUMNS: &'static str;
     /// The catalogue's description of a table's columns (`catalog::SQLITE_COLUMNS`, …).
+    #[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
     const CATALOG: &'static str;
 
     /// Locks the row of `table` whose id is `$1` for the rest of the transaction, so that
@@ -645,6 +646,7 @@ impl<D: Dialect> SqlStore<D> {
 impl<D: Dialect> SqlStore<D> {
     /// The columns of `table` as the database's catalogue describes them (none: no such
     /// table).
+    #[cfg_attr(not(feature = "django-hashers"), allow(dead_code))]
     pub(crate) async fn catalog(
         &self,
         table: &str,
