@@ -19,25 +19,25 @@ const KEY_SALT: &str = "django.contrib.auth.tokens.PasswordResetTokenGenerator";
 const EPOCH_2001: i64 = 978_307_200;
 
 /// djoser's `encode_uid`: the id's decimal digits in URL-safe base64 without padding.
-pub fn encode_uid(id: crate::UserId) -> String {
+pub fn encode_uid(id: crate::core::user_id::UserId) -> String {
     URL_SAFE_NO_PAD.encode(id.to_string())
 }
 
 /// djoser's `decode_uid`, strictly: `None` for anything that is not the encoding of an id.
 /// The key is an integer's digits or a UUID (`str(pk)`, dashed), as djoser encodes `user.pk`.
-pub fn decode_uid(uid: &str) -> Option<crate::UserId> {
+pub fn decode_uid(uid: &str) -> Option<crate::core::user_id::UserId> {
     if uid.len() > 64 {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(uid.trim_end_matches('=')).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok().map(crate::UserId::Int);
+        return text.parse().ok().map(crate::core::user_id::UserId::Int);
     }
     if text.len() != 36 {
         return None;
     }
-    crate::core::user_id::Uuid::parse(text).map(crate::UserId::Uuid)
+    crate::core::user_id::Uuid::parse(text).map(crate::core::user_id::UserId::Uuid)
 }
 
 /// A token for `user` made at `now` (Unix seconds).
@@ -137,7 +137,7 @@ mod tests {
 
     fn user() -> User {
         User {
-            id: crate::UserId::Int(42),
+            id: crate::core::user_id::UserId::Int(42),
             username: "alice".into(),
             email: "alice@example.com".into(),
             first_name: String::new(),
@@ -196,11 +196,20 @@ mod tests {
 
     #[test]
     fn uids_are_djosers() {
-        assert_eq!(encode_uid(crate::UserId::Int(42)), "NDI");
-        assert_eq!(encode_uid(crate::UserId::Int(1)), "MQ");
-        assert_eq!(encode_uid(crate::UserId::Int(123_456)), "MTIzNDU2");
-        assert_eq!(decode_uid("NDI"), Some(crate::UserId::Int(42)));
-        assert_eq!(decode_uid("NDI="), Some(crate::UserId::Int(42)));
+        assert_eq!(encode_uid(crate::core::user_id::UserId::Int(42)), "NDI");
+        assert_eq!(encode_uid(crate::core::user_id::UserId::Int(1)), "MQ");
+        assert_eq!(
+            encode_uid(crate::core::user_id::UserId::Int(123_456)),
+            "MTIzNDU2"
+        );
+        assert_eq!(
+            decode_uid("NDI"),
+            Some(crate::core::user_id::UserId::Int(42))
+        );
+        assert_eq!(
+            decode_uid("NDI="),
+            Some(crate::core::user_id::UserId::Int(42))
+        );
         for bad in [
             "",
             "!!",
@@ -241,7 +250,7 @@ mod tests {
                 ..u.clone()
             },
             User {
-                id: crate::UserId::Int(43),
+                id: crate::core::user_id::UserId::Int(43),
                 ..u.clone()
             },
         ] {

@@ -371,7 +371,7 @@ async fn named_user(
 async fn named_other(
     service: &AccountsService,
     caller: &User,
-    id: crate::UserId,
+    id: crate::core::user_id::UserId,
     needs: &[&str],
 ) -> Result<Option<User>, Error> {
     if id == caller.id {

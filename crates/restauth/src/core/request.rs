@@ -79,7 +79,10 @@ mod tests {
         for bad in ["", "-1", "+1", " 1", "1.0", "abc", "99999999999999999999"] {
             assert!(path_id(bad).is_err(), "{bad}");
         }
-        assert_eq!(path_user_id("42").ok(), Some(crate::UserId::Int(42)));
+        assert_eq!(
+            path_user_id("42").ok(),
+            Some(crate::core::user_id::UserId::Int(42))
+        );
         let u = "1ecddc2d-0f3b-4e0b-9a3c-000000000001";
         assert_eq!(
             path_user_id(u).ok().map(|id| id.to_string()).as_deref(),

@@ -514,7 +514,7 @@ mod tests {
             None => Identity::anonymous(),
             Some((is_staff, is_superuser)) => Identity::authenticated(
                 Arc::new(User {
-                    id: crate::UserId::Int(1),
+                    id: crate::core::user_id::UserId::Int(1),
                     username: "u".into(),
                     email: String::new(),
                     first_name: String::new(),
@@ -608,7 +608,9 @@ mod tests {
             false
         }
         fn has_object_permission(&self, r: &RequestInfo<'_>, o: &dyn Any) -> bool {
-            o.downcast_ref::<i64>().map(|n| crate::UserId::Int(*n)) == r.user().map(|u| u.id)
+            o.downcast_ref::<i64>()
+                .map(|n| crate::core::user_id::UserId::Int(*n))
+                == r.user().map(|u| u.id)
         }
     }
 

@@ -227,7 +227,7 @@ mod tests {
         Sha256::digest(n.to_be_bytes()).into()
     }
 
-    async fn add(store: &dyn Store, user_id: crate::UserId, n: u32) {
+    async fn add(store: &dyn Store, user_id: crate::core::user_id::UserId, n: u32) {
         store
             .insert_token(&NewToken {
                 digest: hex::encode(digest_of(n)),
@@ -241,7 +241,7 @@ mod tests {
             .unwrap();
     }
 
-    async fn user(store: &dyn Store) -> crate::UserId {
+    async fn user(store: &dyn Store) -> crate::core::user_id::UserId {
         store
             .create_user(&NewUser {
                 username: "alice".into(),
@@ -324,7 +324,7 @@ mod tests {
         }
     }
 
-    async fn start_session(store: &dyn Store, user_id: crate::UserId, n: u32) {
+    async fn start_session(store: &dyn Store, user_id: crate::core::user_id::UserId, n: u32) {
         let session = NewSession {
             key: String::new(),
             record: SessionRecord {

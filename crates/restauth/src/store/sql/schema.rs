@@ -33,7 +33,7 @@ pub(crate) enum Kind {
     /// as that value, never written.
     Fixed,
     /// A UUID key (Django's `UUIDField`: PostgreSQL's `uuid`, SQLite's `char(32)`), read as
-    /// its text; a parameter binds a [`UserId`](crate::UserId) as the database takes it.
+    /// its text; a parameter binds a [`UserId`](crate::core::user_id::UserId) as the database takes it.
     Uuid,
 }
 
