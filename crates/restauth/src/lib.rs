@@ -191,3 +191,7 @@ pub struct ReadmeFrontPage;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/src/library.md")]
 pub struct BookLibrary;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/src/beside-django.md")]
+pub struct BookBesideDjango;
