@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use restauth::core::settings::{DatabaseSettings, DjangoSettings, SchemaFlavor};
-use restauth::store::{NewUser, Store, UserQuery, open};
+use restauth::store::{NewUser, Store, StoreError, UserQuery, open};
 
 /// Django's DDL for the tables restauth needs beside the user model, per database.
 fn django_tables(postgres: bool, user_table: &str) -> Vec<String> {
@@ -289,8 +289,12 @@ async fn a_base_user_model_without_flags_or_names() {
         // A flag the model cannot keep is refused, not dropped.
         let mut staff = new_user("cat@example.com");
         staff.is_staff = true;
-        let err = store.create_user(&staff).await.unwrap_err().to_string();
-        assert!(err.contains("no is_staff column"), "{err}");
+        let err = store.create_user(&staff).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported(_)), "{err:?}");
+        assert!(err.to_string().contains("no is_staff column"), "{err}");
+        // A request that asks it is a 400 with the reason, not a 500.
+        let response = axum::response::IntoResponse::into_response(restauth::Error::from(err));
+        assert_eq!(response.status(), 400);
         assert!(
             store
                 .user_by_username("cat@example.com")
@@ -299,7 +303,10 @@ async fn a_base_user_model_without_flags_or_names() {
                 .is_none()
         );
         // Deactivation cannot be kept either: it is refused.
-        assert!(store.set_active(ben.id, false).await.is_err());
+        assert!(matches!(
+            store.set_active(ben.id, false).await,
+            Err(StoreError::Unsupported(_))
+        ));
         store.close().await;
         drop_schema(&db).await;
     }

@@ -54,6 +54,10 @@ pub enum StoreError {
     /// A uniqueness rule refused the write (duplicate username, …).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// What this schema cannot do or keep (a flag the user model has no column for, an
+    /// operation only restauth's own schema offers): answer 400, the reason as `detail`.
+    #[error("{0}")]
+    Unsupported(String),
     /// Anything else: a bug or a corrupt database.
     #[error("store error: {0}")]
     Other(String),
@@ -553,7 +557,7 @@ pub struct UserPage {
 
 /// What a store without the devices and staff operations answers.
 fn unsupported(what: &str) -> StoreError {
-    StoreError::Other(format!("this store cannot {what}"))
+    StoreError::Unsupported(format!("this store cannot {what}"))
 }
 
 /// The SHA-256 digest (hex) a key is stored and looked up by.
@@ -732,6 +736,8 @@ impl From<StoreError> for crate::core::error::Error {
                 tracing::warn!(%reason, "store unavailable");
                 crate::core::error::Error::Unavailable
             }
+            // Not a failure: the request asks what the schema cannot hold.
+            StoreError::Unsupported(reason) => crate::core::error::Error::Parse(reason),
             other => crate::core::error::Error::Internal(other.to_string()),
         }
     }

@@ -297,7 +297,7 @@ impl Users {
             ("is_active", !user.is_active, &self.is_active),
         ] {
             if wanted && !column.exists() {
-                return Err(crate::store::StoreError::Other(format!(
+                return Err(crate::store::StoreError::Unsupported(format!(
                     "the user model's table {} has no {field} column, so it cannot keep this \
                      user's {field} = {}",
                     self.table,

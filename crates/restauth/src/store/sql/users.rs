@@ -229,7 +229,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
 
     async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StoreError> {
         if !self.schema.users.is_active.exists() {
-            return Err(StoreError::Other(format!(
+            return Err(StoreError::Unsupported(format!(
                 "the user model's table {} has no is_active column: its users cannot be \
                  deactivated",
                 self.schema.users.table
