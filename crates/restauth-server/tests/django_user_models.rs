@@ -83,6 +83,55 @@ async fn restauth_session_login(s: &Server, username: &str) -> Option<String> {
         .flatten()
 }
 
+/// `email` (of a model whose `USERNAME_FIELD` is the e-mail) logs in on every endpoint of both
+/// stacks with the body the project's own clients send, Django answering first: simplejwt
+/// reads `email`, DRF's `obtain_auth_token` and the session logins read `username`. Each
+/// credential made by one stack works on the other.
+async fn logs_in_everywhere(django: &Django, s: &Server, email: &str) {
+    let body = json!({"email": email, "password": PASSWORD});
+    let r = django.post_json("/api/token/", &body).await;
+    assert_eq!(r.status, 200, "Django's simplejwt: {}", r.body);
+    let r = s.post_json("/api/token/", &body, None).await;
+    assert_eq!(r.status, 200, "restauth's /api/token/: {}", r.body);
+    let access = r.json()["access"].as_str().unwrap().to_owned();
+    assert_eq!(
+        django.api_user(&format!("Bearer {access}")).await,
+        Ok(email.into())
+    );
+
+    let body = json!({"username": email, "password": PASSWORD});
+    let r = django.post_json("/api-token-auth/", &body).await;
+    assert_eq!(r.status, 200, "DRF's obtain_auth_token: {}", r.body);
+    let django_key = r.json()["token"].as_str().unwrap().to_owned();
+    let r = s.post_json("/api-token-auth/", &body, None).await;
+    assert_eq!(r.status, 200, "restauth's /api-token-auth/: {}", r.body);
+    assert_eq!(
+        r.json()["token"].as_str(),
+        Some(django_key.as_str()),
+        "DRF's one token per user"
+    );
+    let r = s
+        .get("/api/dashboard/", Some(&format!("Token {django_key}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Django's login form (field `username`) and restauth's JSON login; Django must not
+    // answer 500 to restauth's session.
+    let sessionid = django.login(email, PASSWORD).await.expect("Django login");
+    assert_eq!(
+        restauth_session_user(s, &sessionid).await.as_deref(),
+        Some(email)
+    );
+    let sessionid = restauth_session_login(s, email)
+        .await
+        .expect("restauth session login");
+    assert_eq!(
+        django.session_user(&sessionid).await.as_deref(),
+        Some(email),
+        "restauth's session on Django"
+    );
+}
+
 /// The project of [`EMAIL_MODEL`] on `db`, inspected, imported, and served side by side.
 async fn an_email_model(db: Db) {
     let Some(venv) = django::venv() else { return };
@@ -186,52 +235,9 @@ async fn an_email_model(db: Db) {
         .start()
         .await;
 
-    // simplejwt reads the key USERNAME_FIELD names: `email`. Django first, then restauth.
-    let body = json!({"email": "ann@example.com", "password": PASSWORD});
-    let r = django.post_json("/api/token/", &body).await;
-    assert_eq!(r.status, 200, "Django's simplejwt: {}", r.body);
-    let r = s.post_json("/api/token/", &body, None).await;
-    assert_eq!(r.status, 200, "restauth's /api/token/: {}", r.body);
-    let access = r.json()["access"].as_str().unwrap().to_owned();
-    assert_eq!(
-        django.api_user(&format!("Bearer {access}")).await,
-        Ok("ann@example.com".into())
-    );
-
-    // DRF's obtain_auth_token reads `username`, matched against USERNAME_FIELD.
-    let body = json!({"username": "ben@example.com", "password": PASSWORD});
-    let r = django.post_json("/api-token-auth/", &body).await;
-    assert_eq!(r.status, 200, "DRF's obtain_auth_token: {}", r.body);
-    let django_key = r.json()["token"].as_str().unwrap().to_owned();
-    let r = s.post_json("/api-token-auth/", &body, None).await;
-    assert_eq!(r.status, 200, "restauth's /api-token-auth/: {}", r.body);
-    assert_eq!(
-        r.json()["token"].as_str(),
-        Some(django_key.as_str()),
-        "DRF's one token per user"
-    );
-    let r = s
-        .get("/api/dashboard/", Some(&format!("Token {django_key}")))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-
-    // Sessions: Django's login form (field `username`) and restauth's JSON login.
-    let sessionid = django
-        .login("ann@example.com", PASSWORD)
-        .await
-        .expect("Django login");
-    assert_eq!(
-        restauth_session_user(&s, &sessionid).await.as_deref(),
-        Some("ann@example.com")
-    );
-    let sessionid = restauth_session_login(&s, "ben@example.com")
-        .await
-        .expect("restauth session login");
-    assert_eq!(
-        django.session_user(&sessionid).await.as_deref(),
-        Some("ben@example.com"),
-        "restauth's session on Django"
-    );
+    for user in ["ann@example.com", "ben@example.com"] {
+        logs_in_everywhere(&django, &s, user).await;
+    }
 
     // A user restauth creates gets the configured `name`, and logs in on Django.
     let out = s.command(
@@ -327,39 +333,7 @@ async fn a_uuid_base_model(db: Db) {
         .config("[django]\nuser_table = \"users_user\"\nusername_field = \"email\"\n")
         .start()
         .await;
-    // simplejwt: `email`, and the claim is Django's `str(pk)`.
-    let body = json!({"email": "ann@example.com", "password": PASSWORD});
-    let r = django.post_json("/api/token/", &body).await;
-    assert_eq!(r.status, 200, "Django's simplejwt: {}", r.body);
-    let r = s.post_json("/api/token/", &body, None).await;
-    assert_eq!(r.status, 200, "restauth's /api/token/: {}", r.body);
-    let access = r.json()["access"].as_str().unwrap().to_owned();
-    assert_eq!(
-        django.api_user(&format!("Bearer {access}")).await,
-        Ok("ann@example.com".into())
-    );
-    // DRF's obtain_auth_token: `username`.
-    let body = json!({"username": "ann@example.com", "password": PASSWORD});
-    let r = django.post_json("/api-token-auth/", &body).await;
-    assert_eq!(r.status, 200, "DRF's obtain_auth_token: {}", r.body);
-    let r = s.post_json("/api-token-auth/", &body, None).await;
-    assert_eq!(r.status, 200, "restauth's /api-token-auth/: {}", r.body);
-    // Sessions both ways; Django must not answer 500 to restauth's.
-    let sessionid = restauth_session_login(&s, "ann@example.com")
-        .await
-        .expect("restauth session login");
-    assert_eq!(
-        django.session_user(&sessionid).await.as_deref(),
-        Some("ann@example.com")
-    );
-    let sessionid = django
-        .login("ann@example.com", PASSWORD)
-        .await
-        .expect("Django login");
-    assert_eq!(
-        restauth_session_user(&s, &sessionid).await.as_deref(),
-        Some("ann@example.com")
-    );
+    logs_in_everywhere(&django, &s, "ann@example.com").await;
     // A user restauth creates gets a v4 UUID, which Django reads as its own key.
     let out = s.command(
         &["createuser", "ben@example.com", "--password-stdin"],
