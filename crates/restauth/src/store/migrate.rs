@@ -67,6 +67,12 @@ macro_rules! steps {
                 "groups and permissions",
                 "0011_groups_permissions.sql"
             ),
+            step!(
+                $dir,
+                12,
+                "an index for logins by e-mail",
+                "0012_email_login_index.sql"
+            ),
         ]
     };
 }

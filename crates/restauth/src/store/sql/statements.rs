@@ -271,9 +271,11 @@ impl UserStatements {
                  WHERE lower({e}) = lower($1) AND {e} <> '' ORDER BY u.{id}",
                 e = users.email.of("u")
             )),
+            // A model without an e-mail column reads it as '': nobody matches.
             by_login_email: sql(format!(
                 "SELECT {select} FROM {from} \
-                 WHERE lower(u.{email}) = lower($1) AND u.{email} <> '' ORDER BY u.{id} LIMIT 2"
+                 WHERE lower({e}) = lower($1) AND {e} <> '' ORDER BY u.{id} LIMIT 2",
+                e = users.email.of("u")
             )),
             create: sql(create_user::<D>(users)),
             set_password: sql(format!("UPDATE {t} SET {password} = $1 WHERE {id} = $2")),
