@@ -308,13 +308,7 @@ impl Builder {
                     .secret_key
                     .as_ref()
                     .map_or_else(String::new, |k| k.0.clone()),
-                fallbacks: self
-                    .settings
-                    .django
-                    .secret_key_fallbacks
-                    .iter()
-                    .map(|k| k.0.clone())
-                    .collect(),
+                fallbacks: self.settings.django.fallback_keys(),
             }),
         )
         .await;
@@ -454,12 +448,7 @@ fn assemble(
         secret_key,
         // Django's SECRET_KEY_FALLBACKS, over its tables only.
         secret_key_fallbacks: if django_schema {
-            settings
-                .django
-                .secret_key_fallbacks
-                .iter()
-                .map(|k| k.0.clone())
-                .collect()
+            settings.django.fallback_keys().into()
         } else {
             Arc::from([])
         },

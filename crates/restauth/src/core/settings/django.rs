@@ -103,6 +103,14 @@ impl DjangoSettings {
             .map_or(DJANGO_MODEL_BACKEND, String::as_str)
     }
 
+    /// `SECRET_KEY_FALLBACKS`, as the signing and hashing code takes keys.
+    pub fn fallback_keys(&self) -> Vec<String> {
+        self.secret_key_fallbacks
+            .iter()
+            .map(|k| k.0.clone())
+            .collect()
+    }
+
     /// Checks the keys, for a server on Django's tables.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let names = [

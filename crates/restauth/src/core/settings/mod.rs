@@ -262,6 +262,17 @@ impl Default for AuditSettings {
     }
 }
 
+/// A renamed key's old value, moved to its new home unless that was set too: `None` when the
+/// old key was not given, else whether both were (the new one then stays).
+fn moved<T: PartialEq>(old: Option<T>, new: &mut T, default: &T) -> Option<bool> {
+    let old = old?;
+    let both = new != default;
+    if !both {
+        *new = old;
+    }
+    Some(both)
+}
+
 /// Where throttle counters live.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -473,53 +484,48 @@ impl Settings {
     pub fn upgrade(&mut self) -> Vec<String> {
         let mut warnings = Vec::new();
         let defaults = DjangoSettings::default();
-        let db = &mut self.database;
-        let dj = &mut self.django;
-        let mut moved = |old: &str, new: &str, is_default: bool, adopt: &mut dyn FnMut()| {
-            if is_default {
-                adopt();
-            }
+        let (db, dj) = (&mut self.database, &mut self.django);
+        let mut warn = |old: &str, new: &str, both: bool| {
             warnings.push(format!(
                 "database.{old} is deprecated and will be removed in the next release: write \
                  `{new}` in a [django] section instead{}",
-                if is_default {
-                    ""
-                } else {
+                if both {
                     " (both are set: the [django] value is used)"
+                } else {
+                    ""
                 }
             ));
         };
-        if let Some(table) = db.django_user_table.take() {
-            let is_default = dj.user_table == defaults.user_table;
-            moved("django_user_table", "user_table", is_default, &mut || {
-                dj.user_table = table.clone()
-            });
+        if let Some(both) = moved(
+            db.django_user_table.take(),
+            &mut dj.user_table,
+            &defaults.user_table,
+        ) {
+            warn("django_user_table", "user_table", both);
         }
-        if let Some(field) = db.django_username_field.take() {
-            let is_default = dj.username_field == defaults.username_field;
-            moved(
-                "django_username_field",
-                "username_field",
-                is_default,
-                &mut || dj.username_field = field.clone(),
-            );
+        if let Some(both) = moved(
+            db.django_username_field.take(),
+            &mut dj.username_field,
+            &defaults.username_field,
+        ) {
+            warn("django_username_field", "username_field", both);
         }
-        if let Some(after) = db.django_reread_after.take() {
-            let is_default = dj.reread_after == defaults.reread_after;
-            moved(
-                "django_reread_after",
-                "reread_after",
-                is_default,
-                &mut || dj.reread_after = after,
-            );
+        if let Some(both) = moved(
+            db.django_reread_after.take(),
+            &mut dj.reread_after,
+            &defaults.reread_after,
+        ) {
+            warn("django_reread_after", "reread_after", both);
         }
-        if let Some(backend) = db.django_auth_backend.take() {
-            let is_default = dj.authentication_backends == defaults.authentication_backends;
-            moved(
+        if let Some(both) = moved(
+            db.django_auth_backend.take().map(|b| vec![b]),
+            &mut dj.authentication_backends,
+            &defaults.authentication_backends,
+        ) {
+            warn(
                 "django_auth_backend",
                 "authentication_backends = [...]",
-                is_default,
-                &mut || dj.authentication_backends = vec![backend.clone()],
+                both,
             );
         }
         warnings

@@ -330,16 +330,10 @@ impl Users {
             Some(column) => Column::new(column, kind),
             None => Column::fixed(match name {
                 // Typed, so that PostgreSQL reads them as the record's types.
-                "last_login" | "date_joined" => "CAST(NULL AS BIGINT)",
+                "last_login" => "CAST(NULL AS BIGINT)",
+                "date_joined" => "CAST(0 AS BIGINT)",
                 other => UserModel::class_default(other),
             }),
-        };
-        let seconds = |name: &str| {
-            let mut c = field(name, Kind::Seconds);
-            if name == "date_joined" && !c.exists() {
-                c.name = "CAST(0 AS BIGINT)".into();
-            }
-            c
         };
         Users {
             table: model.table.clone(),
@@ -353,8 +347,8 @@ impl Users {
             is_active: field("is_active", Kind::Plain),
             is_staff: field("is_staff", Kind::Plain),
             is_superuser: field("is_superuser", Kind::Plain),
-            date_joined: seconds("date_joined"),
-            last_login: seconds("last_login"),
+            date_joined: field("date_joined", Kind::Seconds),
+            last_login: field("last_login", Kind::Seconds),
             valid_after: None,
             defaults: model.defaults.clone(),
             extras: model
