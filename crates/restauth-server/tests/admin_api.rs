@@ -18,21 +18,6 @@ struct Staff {
     key: String,
 }
 
-/// Waits until `request` answers `expected`: a command's change reaches the server within the
-/// cross-process bound (at once on SQLite, through NOTIFY on PostgreSQL).
-async fn settles<F, Fut>(what: &str, expected: u16, mut request: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = u16>,
-{
-    let since = std::time::Instant::now();
-    common::within_bound(since, what, || {
-        let answer = request();
-        async move { answer.await == expected }
-    })
-    .await;
-}
-
 /// Runs a management command that must succeed; its output.
 fn run(s: &Server, args: &[&str]) -> String {
     let out = s.command(args, "");
@@ -529,7 +514,7 @@ async fn staff_need_djangos_permissions_on_users() {
 
     // View: reading, nothing more.
     run(s, &["perms", "grant", "root", "auth.view_user"]);
-    settles("view_user granted", 200, || async {
+    common::settles("view_user granted", 200, || async {
         staff.get("/api/admin/users/").await.status
     })
     .await;
@@ -568,7 +553,7 @@ async fn staff_need_djangos_permissions_on_users() {
     );
     run(s, &["groups", "add", "root", "managers"]);
     // Refused attempts change nothing: it is done once allowed.
-    settles("change_user through a group", 204, || async {
+    common::settles("change_user through a group", 204, || async {
         staff
             .post(&format!("/api/admin/users/{alice}/deactivate/"), &json!({}))
             .await
@@ -580,7 +565,7 @@ async fn staff_need_djangos_permissions_on_users() {
 
     // Add: creating.
     run(s, &["perms", "grant", "root", "auth.add_user"]);
-    settles("add_user granted", 201, || async {
+    common::settles("add_user granted", 201, || async {
         staff
             .post("/api/admin/users/", &new_user("eve"))
             .await
@@ -606,7 +591,7 @@ async fn staff_need_djangos_permissions_on_users() {
     run(s, &["perms", "revoke", "root", "auth.view_user"]);
     assert_eq!(staff.get("/api/admin/users/").await.status, 200);
     run(s, &["groups", "remove", "root", "managers"]);
-    settles("out of the group", 403, || async {
+    common::settles("out of the group", 403, || async {
         staff.get("/api/admin/users/").await.status
     })
     .await;

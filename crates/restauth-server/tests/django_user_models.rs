@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::django::{self, Db, Django};
-use common::{PASSWORD, Server, postgres_url, restauth_session_user, skip, stderr, stdout};
+use common::{PASSWORD, Server, restauth_session_user, stderr, stdout};
 use serde_json::json;
 use sqlx::Connection;
 
@@ -365,44 +365,30 @@ async fn a_uuid_base_model(db: Db) {
 
 #[tokio::test]
 async fn a_uuid_base_user_model_on_sqlite() {
-    if common::postgres_backend() {
-        eprintln!("a_uuid_base_user_model_on_sqlite: runs when the suites run on SQLite");
-        return;
+    if let Some(db) = Db::sqlite_for("a_uuid_base_user_model_on_sqlite") {
+        a_uuid_base_model(db).await;
     }
-    a_uuid_base_model(Db::sqlite()).await;
 }
 
 #[tokio::test]
 async fn a_uuid_base_user_model_on_postgres() {
-    if common::postgres_backend() {
-        eprintln!("a_uuid_base_user_model_on_postgres: runs when the suites run on SQLite");
-        return;
+    if let Some(db) = Db::postgres_for("a_uuid_base_user_model_on_postgres").await {
+        a_uuid_base_model(db).await;
     }
-    let Some(url) = postgres_url() else {
-        return skip("RESTAUTH_TEST_DATABASE_URL is not set");
-    };
-    a_uuid_base_model(Db::postgres(&url).await).await;
 }
 
 #[tokio::test]
 async fn an_email_user_model_on_sqlite() {
-    if common::postgres_backend() {
-        eprintln!("an_email_user_model_on_sqlite: runs when the suites run on SQLite");
-        return;
+    if let Some(db) = Db::sqlite_for("an_email_user_model_on_sqlite") {
+        an_email_model(db).await;
     }
-    an_email_model(Db::sqlite()).await;
 }
 
 #[tokio::test]
 async fn an_email_user_model_on_postgres() {
-    if common::postgres_backend() {
-        eprintln!("an_email_user_model_on_postgres: runs when the suites run on SQLite");
-        return;
+    if let Some(db) = Db::postgres_for("an_email_user_model_on_postgres").await {
+        an_email_model(db).await;
     }
-    let Some(url) = postgres_url() else {
-        return skip("RESTAUTH_TEST_DATABASE_URL is not set");
-    };
-    an_email_model(Db::postgres(&url).await).await;
 }
 
 /// The stored hash of `email` in Django's `auth_user`.
@@ -420,12 +406,10 @@ async fn stored_hash(db: &Db, username: &str) -> String {
 /// keeps the other logged in, because neither rewrites the other's hash.
 #[tokio::test]
 async fn argon2_first_logins_keep_both_stacks_logged_in() {
-    if common::postgres_backend() {
-        eprintln!("argon2_first_logins_keep_both_stacks_logged_in: runs on the SQLite pass");
+    let Some(db) = Db::sqlite_for("argon2_first_logins_keep_both_stacks_logged_in") else {
         return;
-    }
+    };
     let Some(venv) = django::venv() else { return };
-    let db = Db::sqlite();
     let secret = django::secret();
     let mut django =
         Django::new(venv, &secret, db.django(), None).first_hasher("Argon2PasswordHasher");

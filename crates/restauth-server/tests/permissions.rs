@@ -174,21 +174,6 @@ async fn routes_reading_the_session_vary_on_cookie() {
     assert_eq!(r.header("vary"), None);
 }
 
-/// Waits until `request` answers `expected`: a command's change reaches the server within the
-/// cross-process bound (at once on SQLite, through NOTIFY on PostgreSQL).
-async fn settles<F, Fut>(what: &str, expected: u16, mut request: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = u16>,
-{
-    let since = std::time::Instant::now();
-    common::within_bound(since, what, || {
-        let answer = request();
-        async move { answer.await == expected }
-    })
-    .await;
-}
-
 fn run(s: &Server, args: &[&str]) {
     let out = s.command(args, "");
     assert!(
@@ -247,7 +232,7 @@ async fn django_model_permissions_over_http() {
         &["perms", "grant", "--group", "editors", "notes.publish_note"],
     );
     run(&s, &["groups", "add", "bob", "editors"]);
-    settles("bob joined editors", 200, || async {
+    common::settles("bob joined editors", 200, || async {
         post("/api/notes/publish/", Some(bob.clone())).await.status
     })
     .await;
@@ -273,12 +258,12 @@ async fn django_model_permissions_over_http() {
 
     // Revoked: seen within the bound of a change another process made.
     run(&s, &["perms", "revoke", "alice", "notes.add_note"]);
-    settles("alice's grant revoked", 403, || async {
+    common::settles("alice's grant revoked", 403, || async {
         post("/api/notes/", Some(alice.clone())).await.status
     })
     .await;
     run(&s, &["groups", "remove", "bob", "editors"]);
-    settles("bob left editors", 403, || async {
+    common::settles("bob left editors", 403, || async {
         post("/api/notes/publish/", Some(bob.clone())).await.status
     })
     .await;

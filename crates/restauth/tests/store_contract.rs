@@ -266,9 +266,23 @@ async fn listening(store: &dyn Store) -> u64 {
 
 /// Polls until the stamp differs from `from`, failing after the cross-instance bound (1 s).
 async fn moved_from(store: &dyn Store, from: u64, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while store.change_stamp() == from {
-        assert!(Instant::now() < deadline, "{what}: not seen within 1 s");
+    stamp_until(store, Duration::from_secs(1), what, |stamp| stamp != from).await;
+}
+
+/// Polls the store's change stamp until `reached` holds of it: the stamp moves when the
+/// database's change signal arrives (PostgreSQL's NOTIFY), which no test clock can hurry.
+async fn stamp_until(
+    store: &dyn Store,
+    within: Duration,
+    what: &str,
+    reached: impl Fn(u64) -> bool,
+) {
+    let deadline = Instant::now() + within;
+    while !reached(store.change_stamp()) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not seen within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -1136,14 +1150,13 @@ mod checks {
             // before `after` was read: wait until the stamp has moved twice since `before`, so
             // that the echo cannot pass the check below in place of the announce. (The stamp
             // is a counter while the listener is connected; other tests' changes only add.)
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while s.change_stamp() < before + 2 {
-                assert!(
-                    Instant::now() < deadline,
-                    "the echo of our own announce never came"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            stamp_until(
+                &*s,
+                Duration::from_secs(10),
+                "the echo of our own announce",
+                |stamp| stamp >= before + 2,
+            )
+            .await;
         }
         let mid = s.change_stamp();
         s.announce_change().await.unwrap();

@@ -316,6 +316,30 @@ pub enum Db {
 }
 
 impl Db {
+    /// A SQLite file for the test `test`, or `None` in the PostgreSQL pass of the suites
+    /// (a test that picks its own databases runs once, in the default pass).
+    pub fn sqlite_for(test: &str) -> Option<Db> {
+        if super::postgres_backend() {
+            eprintln!("{test}: runs when the suites run on SQLite");
+            return None;
+        }
+        Some(Db::sqlite())
+    }
+
+    /// A PostgreSQL database for the test `test`, or `None`: in the PostgreSQL pass (as
+    /// [`Db::sqlite_for`]), or without `RESTAUTH_TEST_DATABASE_URL` (said as skipped).
+    pub async fn postgres_for(test: &str) -> Option<Db> {
+        if super::postgres_backend() {
+            eprintln!("{test}: runs when the suites run on SQLite");
+            return None;
+        }
+        let Some(url) = super::postgres_url() else {
+            skip("RESTAUTH_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        Some(Db::postgres(&url).await)
+    }
+
     pub fn sqlite() -> Db {
         Db::Sqlite(tempfile::tempdir().unwrap())
     }

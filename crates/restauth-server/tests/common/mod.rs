@@ -730,6 +730,21 @@ where
     }
 }
 
+/// Waits until `request` answers `expected`: a command's change reaches the server within the
+/// cross-process bound (at once on SQLite, through NOTIFY on PostgreSQL).
+pub async fn settles<F, Fut>(what: &str, expected: u16, mut request: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let since = std::time::Instant::now();
+    within_bound(since, what, || {
+        let answer = request();
+        async move { answer.await == expected }
+    })
+    .await;
+}
+
 /// The link of the `n`th mail (1-based) the console backend prints, once it is printed.
 pub async fn printed_link_n(s: &Server, n: usize) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
